@@ -1,0 +1,114 @@
+// latentkit data info | preview: look at a dataset before training on it.
+#include <cstdio>
+#include <memory>
+
+#include <nlohmann/json.hpp>
+
+#include "apps/latentkit/commands.h"
+#include "latentkit/core/grid.h"
+#include "latentkit/core/image.h"
+#include "latentkit/data/dataset.h"
+#include "latentkit/models/generator.h"
+
+namespace latentkit::app {
+
+void add_data_options(CLI::App* command, DataOptions& options) {
+  command->add_option("--data", options.spec,
+                      "fashion-mnist | idx:DIR | folder:DIR | shapes[:COUNT]")
+      ->capture_default_str();
+  command->add_option("--split", options.split, "train or test")
+      ->check(CLI::IsMember({"train", "test"}))
+      ->capture_default_str();
+  command->add_option("--size", options.size, "resize images to SIZE x SIZE (0: native size)")
+      ->check(CLI::Range(0, 1024))
+      ->capture_default_str();
+  command->add_option("--channels", options.channels, "1 (gray) or 3 (RGB); 0: native")
+      ->check(CLI::IsMember({0, 1, 3}))
+      ->capture_default_str();
+  command->add_option("--limit", options.limit, "use only the first N images (0: all)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  command->add_option("--data-seed", options.seed, "seed that generates procedural data (shapes)")
+      ->capture_default_str();
+}
+
+namespace {
+
+struct DataParams {
+  DataOptions data;
+  int64_t n = 64;
+  uint64_t seed = 0;
+  std::string out;
+  bool json = false;
+};
+
+void run_info(const DataParams& p) {
+  Dataset d = load_dataset(p.data);
+  torch::Tensor pixels = d.images.to(torch::kFloat32);
+  nlohmann::json info = {
+      {"spec", d.spec}, {"split", p.data.split}, {"count", d.size()},
+      {"shape", {d.channels(), d.height(), d.width()}},
+      {"pixel_mean", pixels.mean().item<double>()}, {"pixel_std", pixels.std().item<double>()}};
+  if (!d.class_names.empty()) {
+    torch::Tensor counts = torch::bincount(d.labels, {}, static_cast<int64_t>(d.class_names.size()));
+    nlohmann::json classes = nlohmann::json::array();
+    for (size_t i = 0; i < d.class_names.size(); ++i)
+      classes.push_back({{"index", i}, {"name", d.class_names[i]}, {"count", counts[i].item<int64_t>()}});
+    info["classes"] = classes;
+  }
+  if (!d.factor_names.empty()) info["factors"] = d.factor_names;
+  if (p.json) {
+    std::printf("%s\n", info.dump(2).c_str());
+    return;
+  }
+  std::printf("data      %s (%s split)\n", d.spec.c_str(), p.data.split.c_str());
+  std::printf("images    %lld of %lldx%lldx%lld (C x H x W), uint8\n", static_cast<long long>(d.size()),
+              static_cast<long long>(d.channels()), static_cast<long long>(d.height()),
+              static_cast<long long>(d.width()));
+  std::printf("pixels    mean %.2f, std %.2f (0..255)\n", info["pixel_mean"].get<double>(),
+              info["pixel_std"].get<double>());
+  if (info.contains("classes")) {
+    std::printf("classes   %zu\n", d.class_names.size());
+    for (const auto& c : info["classes"])
+      std::printf("  %2d %-12s %lld\n", c["index"].get<int>(), c["name"].get<std::string>().c_str(),
+                  static_cast<long long>(c["count"].get<int64_t>()));
+  }
+  if (info.contains("factors")) {
+    std::printf("factors  ");
+    for (const auto& name : d.factor_names) std::printf(" %s", name.c_str());
+    std::printf("\n");
+  }
+}
+
+void run_preview(const DataParams& p) {
+  Dataset d = load_dataset(p.data);
+  int64_t n = std::min<int64_t>(p.n, d.size());
+  torch::Generator rng = make_rng(p.seed);
+  torch::Tensor indices = torch::randperm(d.size(), rng).slice(0, 0, n);
+  write_png(p.out, make_grid(normalize_images(d.images.index_select(0, indices))));
+  std::fprintf(stderr, "wrote %s (%lld random images of %s, seed %llu)\n", p.out.c_str(), static_cast<long long>(n),
+               d.spec.c_str(), static_cast<unsigned long long>(p.seed));
+}
+
+}  // namespace
+
+void add_data_command(CLI::App& app) {
+  CLI::App* data = app.add_subcommand("data", "Inspect a dataset: counts, classes, a grid of samples");
+  data->require_subcommand(1);
+
+  auto info_params = std::make_shared<DataParams>();
+  CLI::App* info = data->add_subcommand("info", "Print the size, shape, classes and pixel statistics of a dataset");
+  add_data_options(info, info_params->data);
+  info->add_flag("--json", info_params->json, "print JSON on stdout");
+  info->callback([info_params]() { run_info(*info_params); });
+
+  auto preview_params = std::make_shared<DataParams>();
+  CLI::App* preview = data->add_subcommand("preview", "Write a grid of random images from a dataset");
+  add_data_options(preview, preview_params->data);
+  preview->add_option("--n", preview_params->n, "number of images")->check(CLI::Range(1, 1024))->capture_default_str();
+  preview->add_option("--seed", preview_params->seed, "which random images")->capture_default_str();
+  preview->add_option("--out", preview_params->out, "PNG file to write")->required();
+  preview->callback([preview_params]() { run_preview(*preview_params); });
+}
+
+}  // namespace latentkit::app

@@ -1,0 +1,99 @@
+// latentkit train: parse, validate, call train_gan.
+#include <cstdio>
+#include <memory>
+
+#include "apps/latentkit/commands.h"
+#include "latentkit/core/error.h"
+#include "latentkit/core/files.h"
+#include "latentkit/core/progress.h"
+#include "latentkit/core/signals.h"
+#include "latentkit/train/gan_trainer.h"
+
+namespace latentkit::app {
+namespace {
+
+struct TrainParams {
+  GanTrainOptions options;
+  std::string model = "dcgan";
+  int64_t latent_dim = 100;
+  int64_t width = 64;
+  bool no_ema = false;
+  bool resume = false;
+  CLI::Option* epochs_option = nullptr;
+};
+
+void run_train(TrainParams& p) {
+  GanTrainOptions options = p.options;
+  if (p.resume) {
+    check_input(!options.out.empty(), "--resume needs --out RUN, the run folder to continue");
+    GanTrainOptions saved = gan_options_from_config(read_json(options.out + "/config.json"), options.out);
+    // Everything comes from the run's config; only --epochs may extend it.
+    if (p.epochs_option->count() > 0) saved.epochs = options.epochs;
+    options = saved;
+  } else {
+    options.model.preset(p.model).latent_dim(p.latent_dim).width(p.width);
+    options.ema = !p.no_ema;
+  }
+  install_stop_handlers();
+  TrainSummary s = train_gan(options, p.resume);
+  std::fprintf(stderr, "%s %lld steps in %s (%.1f img/s, %d thread%s)\n",
+               s.interrupted ? "interrupted after" : "trained", static_cast<long long>(s.steps_run),
+               Progress::format_duration(s.seconds).c_str(), s.images_per_second, s.threads,
+               s.threads == 1 ? "" : "s");
+  if (s.interrupted) {
+    std::fprintf(stderr, "checkpoint saved at step %lld; continue with: latentkit train --resume --out %s\n",
+                 static_cast<long long>(s.steps), options.out.c_str());
+  }
+  std::fprintf(stderr, "run folder: %s (model.pt, samples/, losses.png, train.jsonl, checkpoints/)\n",
+               options.out.c_str());
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app) {
+  auto p = std::make_shared<TrainParams>();
+  GanTrainOptions& o = p->options;
+  CLI::App* cmd = app.add_subcommand("train", "Train a generative model into a run folder");
+  cmd->add_option("--model", p->model, "model family: dcgan | dcgan-upsample")
+      ->check(CLI::IsMember({"dcgan", "dcgan-upsample"}))
+      ->capture_default_str();
+  add_data_options(cmd, o.data);
+  cmd->add_option("--out", o.out, "run folder to write (or continue with --resume)")->required();
+  cmd->add_flag("--resume", p->resume, "continue the run in --out from its latest checkpoint");
+  p->epochs_option = cmd->add_option("--epochs", o.epochs, "passes over the data")
+                         ->check(CLI::PositiveNumber)
+                         ->capture_default_str();
+  cmd->add_option("--max-steps", o.max_steps, "stop after this many steps (0: run all epochs)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--batch", o.batch, "images per step")->check(CLI::Range(2, 65536))->capture_default_str();
+  cmd->add_option("--lr", o.lr, "Adam learning rate (both networks)")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--beta1", o.beta1, "Adam beta1")->check(CLI::Range(0.0, 0.9999))->capture_default_str();
+  cmd->add_option("--beta2", o.beta2, "Adam beta2")->check(CLI::Range(0.0, 0.9999))->capture_default_str();
+  cmd->add_option("--label-smoothing", o.label_smoothing, "one-sided: real targets are 1 - S")
+      ->check(CLI::Range(0.0, 0.49))
+      ->capture_default_str();
+  cmd->add_flag("--no-ema", p->no_ema, "do not keep an exponential moving average of the generator");
+  cmd->add_option("--ema-decay", o.ema_decay, "decay of the generator EMA")->check(CLI::Range(0.0, 0.99999))->capture_default_str();
+  cmd->add_option("--latent-dim", p->latent_dim, "size of the latent vector z")->check(CLI::Range(1, 4096))->capture_default_str();
+  cmd->add_option("--width", p->width, "base channel width of both networks (ngf / ndf)")
+      ->check(CLI::Range(4, 1024))
+      ->capture_default_str();
+  cmd->add_option("--seed", o.seed, "fixes initialisation, data order and latents")->capture_default_str();
+  cmd->add_option("--threads", o.threads, "CPU threads (0: all cores)")->check(CLI::Range(0, 256))->capture_default_str();
+  cmd->add_option("--checkpoint-every", o.checkpoint_every, "steps between checkpoints")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--keep-checkpoints", o.keep_checkpoints, "newest checkpoints to keep")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  cmd->add_option("--log-every", o.log_every, "steps between lines of train.jsonl")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->footer(
+      "Example:\n  latentkit train --model dcgan --data fashion-mnist --epochs 5 --seed 1 --out runs/fashion\n"
+      "Ctrl-C saves a checkpoint and exits; --resume continues exactly where it stopped.");
+  cmd->callback([p]() { run_train(*p); });
+}
+
+}  // namespace latentkit::app

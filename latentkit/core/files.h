@@ -1,0 +1,27 @@
+#pragma once
+// File helpers. Every output file is written atomically: a temp file beside the target,
+// fsync, rename, so a crash never leaves a half-written file where a good one was.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace latentkit {
+
+/// Writes bytes to path atomically (temp file in the same folder, fsync, rename, fsync dir).
+void write_file_atomic(const std::string& path, const std::string& bytes);
+/// Reads a whole file; throws Error naming the file when it is missing or unreadable.
+std::string read_file(const std::string& path);
+/// Creates a folder and its parents; throws Error when that fails.
+void make_dirs(const std::string& path);
+bool path_exists(const std::string& path);
+
+/// Reads a JSON file; a missing file or a parse error is an Error naming the file.
+nlohmann::json read_json(const std::string& path);
+/// Writes JSON (indented by 2) atomically.
+void write_json(const std::string& path, const nlohmann::json& value);
+/// Appends one line of compact JSON to a .jsonl file (flushes; not atomic by nature).
+void append_jsonl(const std::string& path, const nlohmann::json& value);
+
+}  // namespace latentkit

@@ -1,0 +1,71 @@
+#pragma once
+// A dataset held in memory as uint8 tensors, the `--data` spec that names one, and the
+// seeded batch order used by every trainer.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+namespace latentkit {
+
+struct Dataset {
+  std::string spec;                      // as given to load_dataset, e.g. "fashion-mnist"
+  torch::Tensor images;                  // uint8 [N, C, H, W]
+  torch::Tensor labels;                  // int64 [N]; all 0 when the data has no classes
+  std::vector<std::string> class_names;  // empty when the data has no classes
+  torch::Tensor factors;                 // float32 [N, F] known generative factors, or undefined
+  std::vector<std::string> factor_names; // F names (shapes: shape, scale, x, y, rotation, hue)
+
+  int64_t size() const { return images.defined() ? images.size(0) : 0; }
+  int64_t channels() const { return images.size(1); }
+  int64_t height() const { return images.size(2); }
+  int64_t width() const { return images.size(3); }
+};
+
+/// What `--data` and its companion flags ask for.
+///   fashion-mnist         /usr/share/datasets/fashion-mnist (or $LATENTKIT_FASHION_MNIST)
+///   idx:DIR               any folder with {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]
+///   folder:DIR            PNG / JPEG images; class subfolders become labels (ImageFolder)
+///   shapes[:COUNT]        procedural shapes with known factors (default 10000 images)
+struct DataOptions {
+  std::string spec = "fashion-mnist";
+  std::string split = "train";  // train or test (idx data); shapes use a different seed for test
+  int size = 0;                 // 0: native size (idx 28, shapes 32, folders: required)
+  int channels = 0;             // 0: native (idx 1, shapes 3, folders: 3); 1 gray or 3 RGB
+  int64_t limit = 0;            // 0: all; else the first `limit` images
+  uint64_t seed = 0;            // shapes generation seed
+};
+
+/// Loads or generates the data. Throws Error with a message naming the file, what was
+/// expected and what to do, for any missing, truncated or foreign input.
+Dataset load_dataset(const DataOptions& options);
+
+/// Images uint8 [N, C, H, W] -> float32 in [-1, 1].
+torch::Tensor normalize_images(const torch::Tensor& images);
+/// Resizes (bilinear, antialiased when shrinking) and converts channels of a uint8 batch.
+torch::Tensor resize_images(const torch::Tensor& images, int size, int channels);
+
+/// Class names of Fashion-MNIST in label order.
+const std::vector<std::string>& fashion_mnist_class_names();
+
+/// The order in which a trainer visits a dataset: epoch e is a permutation drawn from
+/// (seed, e) alone, so any (epoch, step) can be reproduced after a resume without state.
+/// The last partial batch of an epoch is dropped.
+class BatchOrder {
+ public:
+  BatchOrder(int64_t dataset_size, int64_t batch_size, uint64_t seed);
+  int64_t steps_per_epoch() const { return steps_per_epoch_; }
+  /// Indices int64 [batch] for the given step (0-based) of the given epoch (0-based).
+  torch::Tensor batch_indices(int64_t epoch, int64_t step_in_epoch);
+
+ private:
+  int64_t dataset_size_;
+  int64_t batch_size_;
+  uint64_t seed_;
+  int64_t steps_per_epoch_;
+  int64_t cached_epoch_ = -1;
+  torch::Tensor permutation_;
+};
+
+}  // namespace latentkit

@@ -1,0 +1,41 @@
+#pragma once
+// The one interface every generator exposes to steering, inversion, evaluation, export
+// and the server (../shared/DESIGN.md, "One interface for every generator").
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <torch/torch.h>
+
+namespace latentkit {
+
+class Generator {
+ public:
+  virtual ~Generator() = default;
+
+  virtual std::string family() const = 0;
+  virtual int64_t latent_dim() const = 0;
+  /// 0 for an unconditional model.
+  virtual int64_t num_classes() const { return 0; }
+  /// {C, H, W} of decoded images.
+  virtual std::array<int64_t, 3> image_shape() const = 0;
+
+  /// Draws n latents from the prior: N(0, I), or with truncation > 0 a normal truncated to
+  /// [-truncation, truncation] by resampling. Returns [n, latent_dim].
+  virtual torch::Tensor sample_latent(int64_t n, torch::Generator& rng, double truncation = 0.0) const;
+
+  /// z: [N, latent_dim]; labels: int64 [N] or undefined for unconditional models.
+  /// Returns images [N, C, H, W] in [-1, 1]. Runs in eval mode; gradients flow to z
+  /// unless the caller holds a NoGradGuard.
+  virtual torch::Tensor decode(const torch::Tensor& z, const torch::Tensor& labels = {}) = 0;
+};
+
+/// A CPU generator seeded with `seed`, for reproducible latents.
+torch::Generator make_rng(uint64_t seed);
+
+/// Spherical interpolation from a to b ([D] each) in `steps` points, ends included.
+/// Returns [steps, D]. Falls back to linear interpolation for (anti)parallel vectors.
+torch::Tensor slerp_path(const torch::Tensor& a, const torch::Tensor& b, int64_t steps);
+
+}  // namespace latentkit

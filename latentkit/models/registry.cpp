@@ -1,0 +1,81 @@
+#include "latentkit/models/registry.h"
+
+#include <map>
+#include <sstream>
+
+#include "latentkit/core/error.h"
+#include "latentkit/core/files.h"
+#include "latentkit/models/dcgan.h"
+
+namespace latentkit {
+namespace {
+
+std::unique_ptr<Generator> make_dcgan(const nlohmann::json& config, const std::string& run_dir) {
+  DcganGenerator net(dcgan_options_from_json(config.at("model")));
+  load_module(*net, run_dir + "/model.pt");
+  net->eval();
+  return std::make_unique<DcganModel>(net);
+}
+
+const std::map<std::string, GeneratorFactory>& factories() {
+  static const std::map<std::string, GeneratorFactory> table = {
+      {"dcgan", make_dcgan},
+      {"dcgan-upsample", make_dcgan},
+  };
+  return table;
+}
+
+std::string join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> generator_families() {
+  std::vector<std::string> names;
+  for (const auto& entry : factories()) names.push_back(entry.first);
+  return names;
+}
+
+std::unique_ptr<Generator> load_generator(const std::string& run_dir) {
+  check_input(path_exists(run_dir), "run folder " + run_dir + " not found (train one with: latentkit train --out " + run_dir + ")");
+  check_input(path_exists(run_dir + "/config.json"),
+              run_dir + " is not a run folder: it has no config.json (expected the --out folder of latentkit train)");
+  check_input(path_exists(run_dir + "/model.pt"),
+              run_dir + "/model.pt not found: the run has not finished its first epoch; use --resume to continue it, or wait");
+  nlohmann::json config = read_json(run_dir + "/config.json");
+  std::string family = config.value("family", "");
+  auto it = factories().find(family);
+  check_input(it != factories().end(), run_dir + "/config.json: unknown model family '" + family +
+                                           "' (this latentkit knows: " + join(generator_families()) + ")");
+  return it->second(config, run_dir);
+}
+
+std::vector<std::string> run_class_names(const nlohmann::json& config) {
+  if (!config.contains("classes")) return {};
+  return config.at("classes").get<std::vector<std::string>>();
+}
+
+void save_module(const torch::nn::Module& module, const std::string& path) {
+  torch::serialize::OutputArchive archive;
+  module.save(archive);
+  std::ostringstream bytes;
+  archive.save_to(bytes);
+  write_file_atomic(path, bytes.str());
+}
+
+void load_module(torch::nn::Module& module, const std::string& path) {
+  check_input(path_exists(path), path + " not found");
+  try {
+    torch::serialize::InputArchive archive;
+    archive.load_from(path);
+    module.load(archive);
+  } catch (const c10::Error& e) {
+    std::string what = e.what_without_backtrace();
+    throw Error(path + ": not a latentkit weights file for this model, or corrupt (" + what.substr(0, 200) + ")");
+  }
+}
+
+}  // namespace latentkit

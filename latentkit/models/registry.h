@@ -1,0 +1,35 @@
+#pragma once
+// Run folders to generators: the family name in config.json picks a factory. A new
+// model family plugs in here and nowhere else.
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "latentkit/models/generator.h"
+
+namespace latentkit {
+
+/// Builds the generator a run's config.json describes and loads its model.pt.
+using GeneratorFactory =
+    std::function<std::unique_ptr<Generator>(const nlohmann::json& config, const std::string& run_dir)>;
+
+/// Names of the registered families, sorted.
+std::vector<std::string> generator_families();
+
+/// Loads RUN/config.json and RUN/model.pt. A missing folder, a missing or foreign file,
+/// or an unknown family is an Error that says what was expected.
+std::unique_ptr<Generator> load_generator(const std::string& run_dir);
+
+/// Class names recorded in a run's config.json ("classes"), empty when there are none.
+std::vector<std::string> run_class_names(const nlohmann::json& config);
+
+/// Saves a module's parameters and buffers to path atomically (torch archive format).
+void save_module(const torch::nn::Module& module, const std::string& path);
+/// Loads parameters and buffers saved by save_module into a module of the same structure.
+void load_module(torch::nn::Module& module, const std::string& path);
+
+}  // namespace latentkit

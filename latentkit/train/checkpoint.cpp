@@ -1,0 +1,105 @@
+#include "latentkit/train/checkpoint.h"
+
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "latentkit/core/error.h"
+#include "latentkit/core/files.h"
+
+namespace latentkit {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string checkpoint_name(int64_t step) {
+  char name[32];
+  std::snprintf(name, sizeof(name), "step-%07lld.pt", static_cast<long long>(step));
+  return name;
+}
+
+}  // namespace
+
+std::string save_checkpoint(const std::string& run_dir, int64_t step, const CheckpointParts& parts, int keep) {
+  std::string dir = run_dir + "/checkpoints";
+  make_dirs(dir);
+  torch::serialize::OutputArchive archive;
+  for (const auto& [name, module] : parts.modules) {
+    torch::serialize::OutputArchive sub;
+    module->save(sub);
+    archive.write(name, sub);
+  }
+  for (const auto& [name, optimizer] : parts.optimizers) {
+    torch::serialize::OutputArchive sub;
+    optimizer->save(sub);
+    archive.write(name, sub);
+  }
+  archive.write("step", torch::tensor(step, torch::kInt64));
+  {
+    auto generator = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    archive.write("rng_state", generator.get_state());
+  }
+  std::ostringstream bytes;
+  archive.save_to(bytes);
+  std::string name = checkpoint_name(step);
+  write_file_atomic(dir + "/" + name, bytes.str());
+  write_file_atomic(dir + "/latest", name + "\n");
+
+  std::vector<std::string> existing;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    std::string file = entry.path().filename().string();
+    if (file.rfind("step-", 0) == 0 && entry.path().extension() == ".pt") existing.push_back(file);
+  }
+  std::sort(existing.begin(), existing.end());
+  for (size_t i = 0; i + static_cast<size_t>(std::max(keep, 1)) < existing.size(); ++i) {
+    if (existing[i] != name) fs::remove(dir + "/" + existing[i]);
+  }
+  return dir + "/" + name;
+}
+
+std::optional<std::string> latest_checkpoint(const std::string& run_dir) {
+  std::string latest = run_dir + "/checkpoints/latest";
+  if (!path_exists(latest)) return std::nullopt;
+  std::string name = read_file(latest);
+  while (!name.empty() && (name.back() == '\n' || name.back() == '\r')) name.pop_back();
+  check_input(!name.empty() && name.find('/') == std::string::npos,
+              latest + " is malformed (expected one line naming a step-NNNNNNN.pt file)");
+  std::string path = run_dir + "/checkpoints/" + name;
+  check_input(path_exists(path), latest + " names " + name + ", which is missing");
+  return path;
+}
+
+int64_t load_checkpoint(const std::string& path, const CheckpointParts& parts) {
+  check_input(path_exists(path), "checkpoint " + path + " not found");
+  try {
+    torch::serialize::InputArchive archive;
+    archive.load_from(path);
+    for (const auto& [name, module] : parts.modules) {
+      torch::serialize::InputArchive sub;
+      archive.read(name, sub);
+      module->load(sub);
+    }
+    for (const auto& [name, optimizer] : parts.optimizers) {
+      torch::serialize::InputArchive sub;
+      archive.read(name, sub);
+      optimizer->load(sub);
+    }
+    torch::Tensor step;
+    archive.read("step", step);
+    torch::Tensor rng_state;
+    archive.read("rng_state", rng_state);
+    auto generator = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    generator.set_state(rng_state);
+    return step.item<int64_t>();
+  } catch (const c10::Error& e) {
+    std::string what = e.what_without_backtrace();
+    throw Error("checkpoint " + path + " is truncated, corrupt or from another model (" + what.substr(0, 200) +
+                "); delete it and resume from an older one");
+  }
+}
+
+}  // namespace latentkit

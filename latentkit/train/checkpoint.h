@@ -1,0 +1,33 @@
+#pragma once
+// Checkpoints: everything a run needs to continue exactly where it stopped. One file
+// per checkpoint, RUN/checkpoints/step-NNNNNNN.pt, written atomically; RUN/checkpoints/latest
+// names the newest. Holds named modules, named optimizers, the global step and the state
+// of LibTorch's default CPU generator (latents, dropout). The data order needs no state:
+// it is a function of (seed, epoch) (see BatchOrder).
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <torch/torch.h>
+
+namespace latentkit {
+
+struct CheckpointParts {
+  std::vector<std::pair<std::string, torch::nn::Module*>> modules;
+  std::vector<std::pair<std::string, torch::optim::Optimizer*>> optimizers;
+};
+
+/// Writes RUN/checkpoints/step-NNNNNNN.pt and updates `latest`, then deletes all but the
+/// newest `keep` checkpoints. Returns the path written.
+std::string save_checkpoint(const std::string& run_dir, int64_t step, const CheckpointParts& parts, int keep = 3);
+
+/// Path of the newest checkpoint of a run, if any.
+std::optional<std::string> latest_checkpoint(const std::string& run_dir);
+
+/// Restores the parts (which must have the structure they were saved with) and the RNG
+/// state; returns the step. A truncated or foreign file is an Error naming it.
+int64_t load_checkpoint(const std::string& path, const CheckpointParts& parts);
+
+}  // namespace latentkit

@@ -1,0 +1,318 @@
+#include "latentkit/train/gan_trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <sstream>
+#include <thread>
+
+#include "latentkit/core/error.h"
+#include "latentkit/core/files.h"
+#include "latentkit/core/grid.h"
+#include "latentkit/core/plot.h"
+#include "latentkit/core/progress.h"
+#include "latentkit/core/signals.h"
+#include "latentkit/models/registry.h"
+#include "latentkit/train/checkpoint.h"
+#include "latentkit/train/losses.h"
+
+namespace latentkit {
+namespace {
+
+struct LogRow {
+  int64_t step;
+  double d_loss;
+  double g_loss;
+};
+
+void validate(const GanTrainOptions& o) {
+  check_input(!o.out.empty(), "--out is required: the run folder to write, e.g. --out runs/fashion");
+  check_input(o.epochs >= 1, "--epochs must be >= 1, got " + std::to_string(o.epochs));
+  check_input(o.batch >= 2, "--batch must be >= 2 (BatchNorm needs a batch), got " + std::to_string(o.batch));
+  check_input(o.lr > 0 && std::isfinite(o.lr), "--lr must be a positive number");
+  check_input(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1, "--beta1 and --beta2 must be in [0, 1)");
+  check_input(o.label_smoothing >= 0 && o.label_smoothing < 0.5, "--label-smoothing must be in [0, 0.5)");
+  check_input(o.ema_decay > 0 && o.ema_decay < 1, "--ema-decay must be in (0, 1)");
+  check_input(o.checkpoint_every >= 1, "--checkpoint-every must be >= 1");
+  check_input(o.keep_checkpoints >= 1, "--keep-checkpoints must be >= 1");
+  check_input(o.log_every >= 1, "--log-every must be >= 1");
+  check_input(o.threads >= 0, "--threads must be >= 0 (0 = all cores)");
+  check_input(o.max_steps >= 0, "--max-steps must be >= 0 (0 = no limit)");
+}
+
+// EMA of the generator's parameters; buffers (BatchNorm statistics) are copied. The decay
+// warms up as in TensorFlow's ExponentialMovingAverage so early samples are not all init.
+void update_ema(torch::nn::Module& ema, const torch::nn::Module& net, double decay, int64_t step) {
+  torch::NoGradGuard no_grad;
+  double d = std::min(decay, (1.0 + step) / (10.0 + step));
+  auto ema_params = ema.parameters();
+  auto params = net.parameters();
+  for (size_t i = 0; i < params.size(); ++i) ema_params[i].mul_(d).add_(params[i].detach(), 1.0 - d);
+  auto ema_buffers = ema.buffers();
+  auto buffers = net.buffers();
+  for (size_t i = 0; i < buffers.size(); ++i) ema_buffers[i].copy_(buffers[i]);
+}
+
+std::vector<LogRow> read_log(const std::string& path, int64_t up_to_step, std::string* kept_text) {
+  std::vector<LogRow> rows;
+  if (!path_exists(path)) return rows;
+  std::istringstream lines(read_file(path));
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.empty()) continue;
+    nlohmann::json row = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (row.is_discarded() || !row.contains("step")) continue;
+    int64_t step = row["step"].get<int64_t>();
+    if (step > up_to_step) continue;
+    rows.push_back({step, row.value("d_loss", NAN), row.value("g_loss", NAN)});
+    *kept_text += line + "\n";
+  }
+  return rows;
+}
+
+void write_loss_plot(const std::string& run_dir, const std::vector<LogRow>& rows) {
+  PlotSeries d{"discriminator", {}, {}};
+  PlotSeries g{"generator", {}, {}};
+  for (const auto& row : rows) {
+    d.x.push_back(static_cast<double>(row.step));
+    d.y.push_back(row.d_loss);
+    g.x.push_back(static_cast<double>(row.step));
+    g.y.push_back(row.g_loss);
+  }
+  write_png(run_dir + "/losses.png", render_line_plot({d, g}, "GAN losses (non-saturating BCE)", "step"));
+}
+
+std::string format_fixed(double value, int digits) {
+  char text[64];
+  std::snprintf(text, sizeof(text), "%.*f", digits, value);
+  return text;
+}
+
+}  // namespace
+
+nlohmann::json gan_config_to_json(const GanTrainOptions& o) {
+  return {
+      {"latentkit_version", LATENTKIT_VERSION},
+      {"family", o.model.preset()},
+      {"model", dcgan_options_to_json(o.model)},
+      {"data",
+       {{"spec", o.data.spec}, {"split", o.data.split}, {"size", o.data.size}, {"channels", o.data.channels},
+        {"limit", o.data.limit}, {"seed", o.data.seed}}},
+      {"train",
+       {{"epochs", o.epochs}, {"batch", o.batch}, {"lr", o.lr}, {"beta1", o.beta1}, {"beta2", o.beta2},
+        {"label_smoothing", o.label_smoothing}, {"ema", o.ema}, {"ema_decay", o.ema_decay}, {"seed", o.seed},
+        {"threads", o.threads}, {"checkpoint_every", o.checkpoint_every}, {"keep_checkpoints", o.keep_checkpoints},
+        {"log_every", o.log_every}, {"sample_count", o.sample_count}, {"max_steps", o.max_steps}}},
+  };
+}
+
+GanTrainOptions gan_options_from_config(const nlohmann::json& config, const std::string& run_dir) {
+  try {
+    GanTrainOptions o;
+    o.out = run_dir;
+    o.model = dcgan_options_from_json(config.at("model"));
+    const auto& d = config.at("data");
+    o.data.spec = d.at("spec").get<std::string>();
+    o.data.split = d.at("split").get<std::string>();
+    o.data.size = d.at("size").get<int>();
+    o.data.channels = d.at("channels").get<int>();
+    o.data.limit = d.at("limit").get<int64_t>();
+    o.data.seed = d.at("seed").get<uint64_t>();
+    const auto& t = config.at("train");
+    o.epochs = t.at("epochs").get<int64_t>();
+    o.batch = t.at("batch").get<int64_t>();
+    o.lr = t.at("lr").get<double>();
+    o.beta1 = t.at("beta1").get<double>();
+    o.beta2 = t.at("beta2").get<double>();
+    o.label_smoothing = t.at("label_smoothing").get<double>();
+    o.ema = t.at("ema").get<bool>();
+    o.ema_decay = t.at("ema_decay").get<double>();
+    o.seed = t.at("seed").get<uint64_t>();
+    o.threads = t.at("threads").get<int>();
+    o.checkpoint_every = t.at("checkpoint_every").get<int64_t>();
+    o.keep_checkpoints = t.at("keep_checkpoints").get<int>();
+    o.log_every = t.at("log_every").get<int64_t>();
+    o.sample_count = t.at("sample_count").get<int64_t>();
+    o.max_steps = t.value("max_steps", int64_t{0});
+    return o;
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(run_dir + "/config.json is malformed (" + e.what() + "); it must be the one latentkit train wrote");
+  }
+}
+
+TrainSummary train_gan(const GanTrainOptions& options_in, bool resume) {
+  GanTrainOptions o = options_in;
+  validate(o);
+  const std::string& run = o.out;
+  std::string config_path = run + "/config.json";
+  if (resume) {
+    check_input(path_exists(config_path), run + " has no config.json: there is no run to resume (drop --resume to start one)");
+  } else {
+    check_input(!path_exists(config_path),
+                run + " already holds a run: continue it with --resume, or choose another --out");
+  }
+
+  TrainSummary summary;
+  summary.threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(summary.threads);
+
+  Dataset data = load_dataset(o.data);
+  check_input(data.height() == data.width(), "data " + o.data.spec + " has " + std::to_string(data.height()) + "x" +
+                                                 std::to_string(data.width()) + " images; DCGAN needs square ones (pass --size)");
+  // The model takes its shape from the data (after --size / --channels).
+  o.model.channels(data.channels()).image_size(data.height());
+  o.model.validate();
+  BatchOrder order(data.size(), o.batch, o.seed);
+  const int64_t steps_per_epoch = order.steps_per_epoch();
+  int64_t total_steps = o.epochs * steps_per_epoch;
+  if (o.max_steps > 0) total_steps = std::min(total_steps, o.max_steps);
+
+  torch::manual_seed(o.seed);
+  DcganGenerator generator(o.model);
+  DcganDiscriminator discriminator(o.model);
+  dcgan_init_weights(*generator);
+  dcgan_init_weights(*discriminator);
+  DcganGenerator ema = std::dynamic_pointer_cast<DcganGeneratorImpl>(generator->clone());
+  torch::optim::Adam opt_g(generator->parameters(),
+                           torch::optim::AdamOptions(o.lr).betas(std::make_tuple(o.beta1, o.beta2)));
+  torch::optim::Adam opt_d(discriminator->parameters(),
+                           torch::optim::AdamOptions(o.lr).betas(std::make_tuple(o.beta1, o.beta2)));
+  CheckpointParts parts{{{"generator", generator.get()}, {"discriminator", discriminator.get()}, {"generator_ema", ema.get()}},
+                        {{"optimizer_g", &opt_g}, {"optimizer_d", &opt_d}}};
+
+  // Fixed latents for the sample grids, from their own generator: drawing them must not
+  // move the training RNG.
+  torch::Generator sample_rng = make_rng(o.seed ^ 0x5eedULL);
+  torch::Tensor sample_z = torch::randn({o.sample_count, o.model.latent_dim()}, sample_rng);
+
+  int64_t step = 0;
+  std::vector<LogRow> history;
+  make_dirs(run + "/samples");
+  if (resume) {
+    auto latest = latest_checkpoint(run);
+    check_input(latest.has_value(), run + " has no checkpoint yet (checkpoints/latest is missing); start again without --resume");
+    step = load_checkpoint(*latest, parts);
+    std::string kept;
+    history = read_log(run + "/train.jsonl", step, &kept);
+    write_file_atomic(run + "/train.jsonl", kept);
+    std::fprintf(stderr, "resumed %s from %s (step %lld)\n", run.c_str(), latest->c_str(), static_cast<long long>(step));
+  }
+  write_json(config_path, gan_config_to_json(o));  // on resume: records an extended --epochs
+
+  const char* kill_env = std::getenv("LATENTKIT_TEST_KILL_AT_STEP");
+  const int64_t kill_at = kill_env ? std::atoll(kill_env) : -1;
+
+  std::fprintf(stderr, "training %s on %s (%lld images %lldx%lldx%lld), %lld steps/epoch, batch %lld, %d thread%s\n",
+               o.model.preset().c_str(), o.data.spec.c_str(), static_cast<long long>(data.size()),
+               static_cast<long long>(data.channels()), static_cast<long long>(data.height()),
+               static_cast<long long>(data.width()), static_cast<long long>(steps_per_epoch),
+               static_cast<long long>(o.batch), summary.threads, summary.threads == 1 ? "" : "s");
+
+  auto save_model = [&]() { save_module(o.ema ? *ema : *generator, run + "/model.pt"); };
+  auto save_samples = [&](int64_t epoch) {
+    torch::NoGradGuard no_grad;
+    DcganGenerator& net = o.ema ? ema : generator;
+    net->eval();
+    torch::Tensor images = net->forward(sample_z);
+    net->train();
+    char name[64];
+    std::snprintf(name, sizeof(name), "/samples/epoch-%03lld.png", static_cast<long long>(epoch));
+    write_png(run + name, make_grid(images, 8));
+  };
+
+  Progress progress("train", total_steps, step);
+  double d_sum = 0, g_sum = 0, real_sum = 0, fake_sum = 0;
+  int64_t window = 0;
+  auto window_start = std::chrono::steady_clock::now();
+  auto run_start = window_start;
+  const int64_t first_step = step;
+  generator->train();
+  discriminator->train();
+
+  while (step < total_steps) {
+    const int64_t epoch = step / steps_per_epoch;
+    torch::Tensor indices = order.batch_indices(epoch, step % steps_per_epoch);
+    torch::Tensor real = normalize_images(data.images.index_select(0, indices));
+    torch::Tensor z = torch::randn({o.batch, o.model.latent_dim()});
+    torch::Tensor fake = generator->forward(z);
+
+    torch::Tensor real_logits = discriminator->forward(real);
+    torch::Tensor fake_logits = discriminator->forward(fake.detach());
+    torch::Tensor d_loss = discriminator_loss_bce(real_logits, fake_logits, o.label_smoothing);
+    opt_d.zero_grad();
+    d_loss.backward();
+    opt_d.step();
+
+    torch::Tensor g_loss = generator_loss_bce(discriminator->forward(fake));
+    opt_g.zero_grad();
+    g_loss.backward();
+    opt_g.step();
+    if (o.ema) update_ema(*ema, *generator, o.ema_decay, step);
+    ++step;
+
+    const double d_value = d_loss.item<double>();
+    const double g_value = g_loss.item<double>();
+    if (!std::isfinite(d_value) || !std::isfinite(g_value)) {
+      auto latest = latest_checkpoint(run);
+      throw Error("training diverged at step " + std::to_string(step) + ": d_loss " + std::to_string(d_value) +
+                      ", g_loss " + std::to_string(g_value) + "; try a lower --lr or --label-smoothing 0.1" +
+                      (latest ? "; last good checkpoint: " + *latest : std::string()),
+                  ErrorKind::kInternal);
+    }
+    d_sum += d_value;
+    g_sum += g_value;
+    real_sum += torch::sigmoid(real_logits).mean().item<double>();
+    fake_sum += torch::sigmoid(fake_logits).mean().item<double>();
+    ++window;
+
+    const bool epoch_end = step % steps_per_epoch == 0 || step == total_steps;
+    if (step % o.log_every == 0 || step == total_steps) {
+      auto now = std::chrono::steady_clock::now();
+      double seconds = std::chrono::duration<double>(now - window_start).count();
+      LogRow row{step, d_sum / window, g_sum / window};
+      history.push_back(row);
+      append_jsonl(run + "/train.jsonl",
+                   {{"step", step}, {"epoch", static_cast<double>(step) / steps_per_epoch}, {"d_loss", row.d_loss},
+                    {"g_loss", row.g_loss}, {"d_real", real_sum / window}, {"d_fake", fake_sum / window},
+                    {"img_per_s", seconds > 0 ? window * o.batch / seconds : 0.0}, {"lr", o.lr},
+                    {"threads", summary.threads}});
+      d_sum = g_sum = real_sum = fake_sum = 0;
+      window = 0;
+      window_start = now;
+    }
+    if (step % o.checkpoint_every == 0 || step == total_steps) save_checkpoint(run, step, parts, o.keep_checkpoints);
+    if (epoch_end) {
+      save_samples(epoch + 1);
+      save_model();
+      write_loss_plot(run, history);
+    }
+    if (!history.empty()) {
+      progress.update(step,
+                      "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(o.epochs) + " d " +
+                          format_fixed(history.back().d_loss, 3) + " g " + format_fixed(history.back().g_loss, 3),
+                      static_cast<double>(o.batch));
+    } else {
+      progress.update(step, "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(o.epochs),
+                      static_cast<double>(o.batch));
+    }
+    if (step == kill_at) std::raise(SIGKILL);
+    if (stop_requested() && step < total_steps) {
+      save_checkpoint(run, step, parts, o.keep_checkpoints);
+      save_model();
+      write_loss_plot(run, history);
+      summary.interrupted = true;
+      break;
+    }
+  }
+
+  summary.steps = step;
+  summary.steps_run = step - first_step;
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
+  summary.images_per_second = summary.seconds > 0 ? summary.steps_run * o.batch / summary.seconds : 0.0;
+  progress.finish(summary.interrupted ? "interrupted; checkpoint saved" : "done");
+  return summary;
+}
+
+}  // namespace latentkit

@@ -1,0 +1,55 @@
+#pragma once
+// Training of unconditional GANs (the DCGAN presets): the non-saturating loss, Adam,
+// EMA of the generator, checkpoints, exact resume, samples, logs and loss curves, all in
+// one run folder (../shared/DESIGN.md, "The flow of data").
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "latentkit/data/dataset.h"
+#include "latentkit/models/dcgan.h"
+
+namespace latentkit {
+
+struct GanTrainOptions {
+  std::string out;  // the run folder
+  DataOptions data;
+  DcganOptions model;
+  int64_t epochs = 5;
+  int64_t batch = 64;
+  double lr = 2e-4;
+  double beta1 = 0.5;
+  double beta2 = 0.999;
+  double label_smoothing = 0.0;  // one-sided: real targets are 1 - label_smoothing
+  bool ema = true;
+  double ema_decay = 0.999;
+  uint64_t seed = 0;
+  int threads = 0;               // 0: all cores
+  int64_t checkpoint_every = 500;
+  int keep_checkpoints = 3;
+  int64_t log_every = 50;
+  int64_t sample_count = 64;     // images in each sample grid
+  int64_t max_steps = 0;         // 0: train all epochs; else stop after this many steps
+};
+
+struct TrainSummary {
+  int64_t steps = 0;         // global step reached
+  int64_t steps_run = 0;     // steps run by this call (after a resume, only the new ones)
+  double seconds = 0.0;
+  double images_per_second = 0.0;
+  bool interrupted = false;  // stopped by SIGINT / SIGTERM after saving a checkpoint
+  int threads = 0;
+};
+
+/// The config.json of a GAN run.
+nlohmann::json gan_config_to_json(const GanTrainOptions& options);
+/// Options from a run's config.json (for --resume).
+GanTrainOptions gan_options_from_config(const nlohmann::json& config, const std::string& run_dir);
+
+/// Trains (or, with resume, continues from RUN/checkpoints/latest) and writes the run
+/// folder. Progress goes to stderr. Throws Error for bad options or data, and for
+/// non-finite losses (naming the step and the last good checkpoint).
+TrainSummary train_gan(const GanTrainOptions& options, bool resume);
+
+}  // namespace latentkit

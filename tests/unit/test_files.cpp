@@ -1,0 +1,118 @@
+#include "latentkit/core/files.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <random>
+
+#include "latentkit/core/error.h"
+
+namespace latentkit {
+namespace {
+
+namespace fs = std::filesystem;
+
+class FilesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::random_device device;
+    dir_ = fs::temp_directory_path() /
+           ("latentkit_files_" + std::to_string(::getpid()) + "_" + std::to_string(device()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  std::string path(const std::string& name) const { return (dir_ / name).string(); }
+
+  fs::path dir_;
+};
+
+TEST_F(FilesTest, AtomicWriteReplacesContentAndLeavesNoTempFile) {
+  std::string target = path("out.bin");
+  write_file_atomic(target, "first version");
+  EXPECT_EQ(read_file(target), "first version");
+  std::string binary("a\0b\xff", 4);
+  write_file_atomic(target, binary);
+  EXPECT_EQ(read_file(target), binary);
+  int entries = 0;
+  for (const auto& entry : fs::directory_iterator(dir_)) {
+    ++entries;
+    EXPECT_EQ(entry.path().filename().string(), "out.bin");
+  }
+  EXPECT_EQ(entries, 1);
+}
+
+TEST_F(FilesTest, AtomicWriteIntoMissingFolderThrows) {
+  std::string target = path("missing/out.bin");
+  try {
+    write_file_atomic(target, "x");
+    FAIL() << "expected Error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(target), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(FilesTest, ReadMissingFileNamesThePath) {
+  std::string missing = path("config.json");
+  try {
+    read_file(missing);
+    FAIL() << "expected Error";
+  } catch (const Error& e) {
+    std::string message = e.what();
+    EXPECT_NE(message.find("cannot read " + missing), std::string::npos) << message;
+    EXPECT_NE(message.find("No such file"), std::string::npos) << message;
+    EXPECT_EQ(e.exit_code(), 2);
+  }
+}
+
+TEST_F(FilesTest, ReadEmptyFile) {
+  write_file_atomic(path("empty"), "");
+  EXPECT_EQ(read_file(path("empty")), "");
+}
+
+TEST_F(FilesTest, MakeDirsAndPathExists) {
+  std::string nested = path("a/b/c");
+  EXPECT_FALSE(path_exists(nested));
+  make_dirs(nested);
+  EXPECT_TRUE(path_exists(nested));
+  EXPECT_TRUE(fs::is_directory(nested));
+  make_dirs(nested);
+  write_file_atomic(path("file"), "x");
+  EXPECT_THROW(make_dirs(path("file")), Error);
+}
+
+TEST_F(FilesTest, JsonRoundTrip) {
+  nlohmann::json value = {{"model", "dcgan"}, {"latent_dim", 100}, {"lr", 0.0002},
+                          {"sizes", {1, 2, 3}}, {"nested", {{"ok", true}}}};
+  std::string target = path("config.json");
+  write_json(target, value);
+  EXPECT_EQ(read_json(target), value);
+  std::string text = read_file(target);
+  ASSERT_FALSE(text.empty());
+  EXPECT_EQ(text.back(), '\n');
+  EXPECT_NE(text.find("\n  \"latent_dim\": 100"), std::string::npos) << text;
+}
+
+TEST_F(FilesTest, ReadJsonParseErrorNamesTheFile) {
+  std::string target = path("broken.json");
+  write_file_atomic(target, "{\"a\": ");
+  try {
+    read_json(target);
+    FAIL() << "expected Error";
+  } catch (const Error& e) {
+    std::string message = e.what();
+    EXPECT_NE(message.find(target), std::string::npos) << message;
+    EXPECT_NE(message.find("not valid JSON"), std::string::npos) << message;
+  }
+}
+
+TEST_F(FilesTest, AppendJsonlAppendsLines) {
+  std::string target = path("train.jsonl");
+  append_jsonl(target, {{"step", 1}, {"loss", 0.5}});
+  append_jsonl(target, {{"step", 2}, {"loss", 0.25}});
+  std::string text = read_file(target);
+  EXPECT_EQ(text, "{\"loss\":0.5,\"step\":1}\n{\"loss\":0.25,\"step\":2}\n");
+}
+
+}  // namespace
+}  // namespace latentkit
