@@ -14,8 +14,9 @@ namespace latentkit {
 torch::Tensor read_idx(const std::string& path);
 
 /// Loads {split}-images-idx3-ubyte[.gz] and {split}-labels-idx1-ubyte[.gz] from dir, where
-/// split "train" is "train" and "test" is "t10k". Images come back [N, 1, 28, 28].
-/// The counts in the two files must match.
+/// split "train" is "train" and "test" is "t10k". Images come back [N, 1, 28, 28]
+/// ([N, 1, H, W] for other sizes). The counts in the two files must match. IDX files carry
+/// no class names, so classes are named "0", "1", ... up to the largest label.
 Dataset load_idx_dir(const std::string& dir, const std::string& split);
 
 /// As above, with every error starting "source: " and ending with "; hint", so a caller

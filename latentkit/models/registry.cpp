@@ -66,12 +66,30 @@ void save_module(const torch::nn::Module& module, const std::string& path) {
   write_file_atomic(path, bytes.str());
 }
 
+void load_module(torch::nn::Module& module, torch::serialize::InputArchive& archive, const std::string& source) {
+  std::vector<std::pair<std::string, std::vector<int64_t>>> expected;
+  for (const auto& item : module.named_parameters()) expected.emplace_back(item.key(), item.value().sizes().vec());
+  for (const auto& item : module.named_buffers()) expected.emplace_back(item.key(), item.value().sizes().vec());
+  module.load(archive);
+  auto params = module.named_parameters();
+  auto buffers = module.named_buffers();
+  for (const auto& [name, sizes] : expected) {
+    const torch::Tensor* found = params.find(name);
+    if (!found) found = buffers.find(name);
+    if (!found || found->sizes().vec() != sizes) {
+      throw Error(source + ": weights do not fit this model (" + name + " is " +
+                  (found ? c10::str(found->sizes()) : std::string("missing")) + " in the file, the model needs " +
+                  c10::str(c10::IntArrayRef(sizes)) + "); was it written for another configuration?");
+    }
+  }
+}
+
 void load_module(torch::nn::Module& module, const std::string& path) {
   check_input(path_exists(path), path + " not found");
   try {
     torch::serialize::InputArchive archive;
     archive.load_from(path);
-    module.load(archive);
+    load_module(module, archive, path);
   } catch (const c10::Error& e) {
     std::string what = e.what_without_backtrace();
     throw Error(path + ": not a latentkit weights file for this model, or corrupt (" + what.substr(0, 200) + ")");

@@ -31,5 +31,9 @@ std::vector<std::string> run_class_names(const nlohmann::json& config);
 void save_module(const torch::nn::Module& module, const std::string& path);
 /// Loads parameters and buffers saved by save_module into a module of the same structure.
 void load_module(torch::nn::Module& module, const std::string& path);
+/// Loads a module from an archive, checking that every parameter and buffer keeps its
+/// shape (LibTorch's Module::load alone would silently take tensors of another shape).
+/// source names the file in the error message.
+void load_module(torch::nn::Module& module, torch::serialize::InputArchive& archive, const std::string& source);
 
 }  // namespace latentkit

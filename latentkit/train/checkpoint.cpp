@@ -8,6 +8,7 @@
 
 #include "latentkit/core/error.h"
 #include "latentkit/core/files.h"
+#include "latentkit/models/registry.h"
 
 namespace latentkit {
 namespace fs = std::filesystem;
@@ -80,7 +81,7 @@ int64_t load_checkpoint(const std::string& path, const CheckpointParts& parts) {
     for (const auto& [name, module] : parts.modules) {
       torch::serialize::InputArchive sub;
       archive.read(name, sub);
-      module->load(sub);
+      load_module(*module, sub, path);
     }
     for (const auto& [name, optimizer] : parts.optimizers) {
       torch::serialize::InputArchive sub;

@@ -92,6 +92,27 @@ std::string format_fixed(double value, int digits) {
 
 }  // namespace
 
+GanStepResult gan_train_step(DcganGenerator& generator, DcganDiscriminator& discriminator,
+                             torch::optim::Optimizer& opt_g, torch::optim::Optimizer& opt_d,
+                             const torch::Tensor& real, double label_smoothing) {
+  GanStepResult r;
+  torch::Tensor z = torch::randn({real.size(0), generator->options.latent_dim()});
+  torch::Tensor fake = generator->forward(z);
+
+  r.real_logits = discriminator->forward(real);
+  r.fake_logits = discriminator->forward(fake.detach());
+  r.d_loss = discriminator_loss_bce(r.real_logits, r.fake_logits, label_smoothing);
+  opt_d.zero_grad();
+  r.d_loss.backward();
+  opt_d.step();
+
+  r.g_loss = generator_loss_bce(discriminator->forward(fake));
+  opt_g.zero_grad();
+  r.g_loss.backward();
+  opt_g.step();
+  return r;
+}
+
 nlohmann::json gan_config_to_json(const GanTrainOptions& o) {
   return {
       {"latentkit_version", LATENTKIT_VERSION},
@@ -219,7 +240,7 @@ TrainSummary train_gan(const GanTrainOptions& options_in, bool resume) {
     net->train();
     char name[64];
     std::snprintf(name, sizeof(name), "/samples/epoch-%03lld.png", static_cast<long long>(epoch));
-    write_png(run + name, make_grid(images, 8));
+    write_png(run + name, make_grid(images));
   };
 
   Progress progress("train", total_steps, step);
@@ -235,25 +256,12 @@ TrainSummary train_gan(const GanTrainOptions& options_in, bool resume) {
     const int64_t epoch = step / steps_per_epoch;
     torch::Tensor indices = order.batch_indices(epoch, step % steps_per_epoch);
     torch::Tensor real = normalize_images(data.images.index_select(0, indices));
-    torch::Tensor z = torch::randn({o.batch, o.model.latent_dim()});
-    torch::Tensor fake = generator->forward(z);
-
-    torch::Tensor real_logits = discriminator->forward(real);
-    torch::Tensor fake_logits = discriminator->forward(fake.detach());
-    torch::Tensor d_loss = discriminator_loss_bce(real_logits, fake_logits, o.label_smoothing);
-    opt_d.zero_grad();
-    d_loss.backward();
-    opt_d.step();
-
-    torch::Tensor g_loss = generator_loss_bce(discriminator->forward(fake));
-    opt_g.zero_grad();
-    g_loss.backward();
-    opt_g.step();
+    GanStepResult r = gan_train_step(generator, discriminator, opt_g, opt_d, real, o.label_smoothing);
     if (o.ema) update_ema(*ema, *generator, o.ema_decay, step);
     ++step;
 
-    const double d_value = d_loss.item<double>();
-    const double g_value = g_loss.item<double>();
+    const double d_value = r.d_loss.item<double>();
+    const double g_value = r.g_loss.item<double>();
     if (!std::isfinite(d_value) || !std::isfinite(g_value)) {
       auto latest = latest_checkpoint(run);
       throw Error("training diverged at step " + std::to_string(step) + ": d_loss " + std::to_string(d_value) +
@@ -263,8 +271,8 @@ TrainSummary train_gan(const GanTrainOptions& options_in, bool resume) {
     }
     d_sum += d_value;
     g_sum += g_value;
-    real_sum += torch::sigmoid(real_logits).mean().item<double>();
-    fake_sum += torch::sigmoid(fake_logits).mean().item<double>();
+    real_sum += torch::sigmoid(r.real_logits).mean().item<double>();
+    fake_sum += torch::sigmoid(r.fake_logits).mean().item<double>();
     ++window;
 
     const bool epoch_end = step % steps_per_epoch == 0 || step == total_steps;

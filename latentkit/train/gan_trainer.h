@@ -42,6 +42,17 @@ struct TrainSummary {
   int threads = 0;
 };
 
+/// Outputs of one training step (losses are scalars; logits [N] from the D step).
+struct GanStepResult {
+  torch::Tensor d_loss, g_loss, real_logits, fake_logits;
+};
+
+/// One step of the non-saturating GAN: D on (real, G(z)) then G through the updated D,
+/// with z drawn from LibTorch's default generator. real: [N, C, H, W] in [-1, 1].
+GanStepResult gan_train_step(DcganGenerator& generator, DcganDiscriminator& discriminator,
+                             torch::optim::Optimizer& opt_g, torch::optim::Optimizer& opt_d,
+                             const torch::Tensor& real, double label_smoothing);
+
 /// The config.json of a GAN run.
 nlohmann::json gan_config_to_json(const GanTrainOptions& options);
 /// Options from a run's config.json (for --resume).

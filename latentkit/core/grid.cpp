@@ -1,0 +1,112 @@
+#include "latentkit/core/grid.h"
+
+#include <cmath>
+#include <cstring>
+#include <sstream>
+
+#include "latentkit/core/error.h"
+
+namespace latentkit {
+namespace {
+
+std::string shape_text(const torch::Tensor& tensor) {
+  std::ostringstream text;
+  text << tensor.sizes();
+  return text.str();
+}
+
+// images: [..., C, H, W] in [-1, 1] -> [..., H, W, C] uint8, contiguous on the CPU.
+torch::Tensor to_bytes_hwc(const torch::Tensor& images) {
+  torch::NoGradGuard no_grad;
+  torch::Tensor values = images.detach().to(torch::kCPU, torch::kFloat);
+  values = torch::nan_to_num(values, 0.0, 1.0, -1.0).clamp(-1.0, 1.0);
+  values = ((values + 1.0) * 127.5 + 0.5).floor().clamp(0.0, 255.0);
+  int64_t dims = values.dim();
+  std::vector<int64_t> order;
+  for (int64_t d = 0; d < dims - 3; ++d) order.push_back(d);
+  order.push_back(dims - 2);
+  order.push_back(dims - 1);
+  order.push_back(dims - 3);
+  return values.permute(order).to(torch::kUInt8).contiguous();
+}
+
+void check_channels(int64_t channels, const torch::Tensor& tensor, const char* what) {
+  if (channels != 1 && channels != 3) {
+    throw Error(std::string(what) + ": expected 1 or 3 channels, got shape " + shape_text(tensor),
+                ErrorKind::kInternal);
+  }
+}
+
+}  // namespace
+
+Image tensor_to_image(const torch::Tensor& image) {
+  if (!image.defined() || image.dim() != 3) {
+    throw Error("tensor_to_image: expected a [C, H, W] tensor, got " +
+                    (image.defined() ? "shape " + shape_text(image) : std::string("an empty tensor")),
+                ErrorKind::kInternal);
+  }
+  check_channels(image.size(0), image, "tensor_to_image");
+  if (image.size(1) == 0 || image.size(2) == 0) {
+    throw Error("tensor_to_image: image has no pixels, shape " + shape_text(image),
+                ErrorKind::kInternal);
+  }
+  torch::Tensor bytes = to_bytes_hwc(image);
+  Image result(static_cast<int>(image.size(2)), static_cast<int>(image.size(1)),
+               static_cast<int>(image.size(0)));
+  std::memcpy(result.pixels.data(), bytes.data_ptr<uint8_t>(), result.pixels.size());
+  return result;
+}
+
+torch::Tensor image_to_tensor(const Image& image) {
+  size_t expected = static_cast<size_t>(image.width) * image.height * image.channels;
+  if (image.width <= 0 || image.height <= 0 || image.channels <= 0 ||
+      image.pixels.size() != expected) {
+    throw Error("image_to_tensor: inconsistent image " + std::to_string(image.width) + "x" +
+                    std::to_string(image.height) + "x" + std::to_string(image.channels) +
+                    " holding " + std::to_string(image.pixels.size()) + " bytes",
+                ErrorKind::kInternal);
+  }
+  torch::Tensor bytes = torch::from_blob(const_cast<uint8_t*>(image.pixels.data()),
+                                         {image.height, image.width, image.channels}, torch::kUInt8);
+  return (bytes.permute({2, 0, 1}).to(torch::kFloat) / 127.5 - 1.0).contiguous();
+}
+
+Image make_grid(const torch::Tensor& images, int columns, int padding, uint8_t pad_value) {
+  if (!images.defined() || images.dim() != 4) {
+    throw Error("make_grid: expected an [N, C, H, W] tensor, got " +
+                    (images.defined() ? "shape " + shape_text(images) : std::string("an empty tensor")),
+                ErrorKind::kInternal);
+  }
+  int64_t count = images.size(0);
+  int64_t channels = images.size(1);
+  int64_t height = images.size(2);
+  int64_t width = images.size(3);
+  check_channels(channels, images, "make_grid");
+  check_input(count > 0 && height > 0 && width > 0,
+              "make_grid: no images to lay out, shape " + shape_text(images));
+  check_input(columns >= 0, "make_grid: columns must be >= 0, got " + std::to_string(columns));
+  check_input(padding >= 0, "make_grid: padding must be >= 0, got " + std::to_string(padding));
+  if (columns == 0) columns = static_cast<int>(std::ceil(std::sqrt(static_cast<double>(count))));
+  int64_t grid_columns = std::min<int64_t>(columns, count);
+  int64_t grid_rows = (count + grid_columns - 1) / grid_columns;
+  int64_t cell_width = width + padding;
+  int64_t cell_height = height + padding;
+
+  Image grid(static_cast<int>(cell_width * grid_columns + padding),
+             static_cast<int>(cell_height * grid_rows + padding), static_cast<int>(channels),
+             pad_value);
+  torch::Tensor bytes = to_bytes_hwc(images);
+  const uint8_t* source = bytes.data_ptr<uint8_t>();
+  size_t tile_row_bytes = static_cast<size_t>(width * channels);
+  for (int64_t n = 0; n < count; ++n) {
+    int64_t left = (n % grid_columns) * cell_width + padding;
+    int64_t top = (n / grid_columns) * cell_height + padding;
+    for (int64_t y = 0; y < height; ++y) {
+      const uint8_t* row = source + ((n * height + y) * width) * channels;
+      std::memcpy(&grid.at(static_cast<int>(left), static_cast<int>(top + y), 0), row, tile_row_bytes);
+    }
+  }
+  return grid;
+}
+
+}  // namespace latentkit

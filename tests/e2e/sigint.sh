@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# SIGINT saves a checkpoint and exits 0; --resume then finishes the run.
+source "$(dirname "$0")/lib.sh"
+
+"$LATENTKIT" train --data shapes:400 --size 28 --batch 16 --epochs 40 --width 8 --latent-dim 16 \
+  --seed 2 --threads 1 --checkpoint-every 1000 --log-every 5 --out "$WORK/run" 2> "$WORK/train.log" &
+pid=$!
+for _ in $(seq 1 600); do
+  [ -s "$WORK/run/train.jsonl" ] && break
+  sleep 0.1
+done
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+[ "$rc" = 0 ] || fail "SIGINT should exit 0, got $rc: $(tail -3 "$WORK/train.log")"
+grep -q "resume" "$WORK/train.log" || fail "no hint how to resume"
+[ -s "$WORK/run/checkpoints/latest" ] || fail "no checkpoint after SIGINT"
+[ -s "$WORK/run/model.pt" ] || fail "no model.pt after SIGINT"
+step=$(sed 's/step-0*\([0-9]*\).pt/\1/' "$WORK/run/checkpoints/latest")
+[ "$step" -gt 0 ] && [ "$step" -lt 1000 ] || fail "checkpoint step $step should be mid-run (0 < step < 1000)"
+# Resume, shortening the run to the end of the next epoch (25 steps each).
+epochs=$((step / 25 + 2))
+"$LATENTKIT" train --resume --epochs "$epochs" --out "$WORK/run" 2> "$WORK/resume.log" || fail "resume exited $?"
+expected=$(printf "step-%07d.pt" $((epochs * 25)))
+[ "$(cat "$WORK/run/checkpoints/latest")" = "$expected" ] || fail "resumed run did not finish at $expected"
+finish

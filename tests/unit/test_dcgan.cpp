@@ -1,0 +1,164 @@
+#include "latentkit/models/dcgan.h"
+
+#include <cmath>
+
+#include <gtest/gtest.h>
+
+#include "latentkit/core/error.h"
+
+using namespace latentkit;
+
+namespace {
+#include "golden/dcgan_golden.inc"
+
+// The closed-form fill of tests/data/golden/dcgan_golden.py.
+void fill(torch::nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  int k = 0;
+  for (auto& item : module.named_parameters()) {
+    torch::Tensor i = torch::arange(item.value().numel(), torch::kFloat64);
+    item.value().copy_((0.2 * torch::sin(0.37 * i + k)).reshape(item.value().sizes()));
+    ++k;
+  }
+  for (auto& item : module.named_buffers()) {
+    const std::string& name = item.key();
+    torch::Tensor i = torch::arange(item.value().numel(), torch::kFloat64);
+    if (name.size() >= 12 && name.compare(name.size() - 12, 12, "running_mean") == 0) item.value().copy_(0.01 * torch::cos(i));
+    if (name.size() >= 11 && name.compare(name.size() - 11, 11, "running_var") == 0)
+      item.value().copy_(1 + 0.1 * torch::sin(i).pow(2));
+  }
+}
+
+}  // namespace
+
+TEST(Dcgan, OutputShapesForEveryPresetSizeAndChannelCount) {
+  torch::manual_seed(0);
+  for (const std::string& preset : dcgan_presets()) {
+    for (int64_t size : {28, 32, 64}) {
+      for (int64_t channels : {1, 3}) {
+        DcganOptions o;
+        o.preset(preset).channels(channels).image_size(size).latent_dim(12).width(8);
+        DcganGenerator g(o);
+        DcganDiscriminator d(o);
+        torch::Tensor x = g->forward(torch::randn({3, 12}));
+        EXPECT_EQ(x.sizes(), (std::vector<int64_t>{3, channels, size, size})) << preset << " " << size;
+        EXPECT_LE(x.abs().max().item<double>(), 1.0) << "tanh output";
+        EXPECT_EQ(d->forward(x).sizes(), (std::vector<int64_t>{3})) << preset << " " << size;
+      }
+    }
+  }
+}
+
+TEST(Dcgan, MatchesPyTorchDcganExampleOnFixedWeights) {
+  torch::set_num_threads(1);
+  DcganOptions o;
+  o.preset("dcgan").channels(1).image_size(28).latent_dim(16).width(8);
+  DcganGenerator g(o);
+  DcganDiscriminator d(o);
+  // Parameter names are the state-dict names of PyTorch's nn.Sequential "main".
+  auto params = g->named_parameters();
+  ASSERT_TRUE(params.contains("main.0.weight"));
+  EXPECT_EQ(params["main.0.weight"].sizes(), (std::vector<int64_t>{16, 16, 7, 7}));
+  fill(*g);
+  fill(*d);
+  g->eval();
+  d->eval();
+  torch::Tensor z = torch::cos(torch::arange(32, torch::kFloat32) * 0.5).reshape({2, 16});
+  torch::NoGradGuard no_grad;
+  torch::Tensor x = g->forward(z);
+  torch::Tensor logits = d->forward(x);
+  EXPECT_NEAR(x.to(torch::kFloat64).sum().item<double>(), kGoldenImageSum, 1e-4);
+  EXPECT_NEAR(x.to(torch::kFloat64).abs().sum().item<double>(), kGoldenImageAbsSum, 1e-4);
+  torch::Tensor flat = x.reshape({-1});
+  for (size_t i = 0; i < sizeof(kGoldenPicks) / sizeof(kGoldenPicks[0]); ++i)
+    EXPECT_NEAR(flat[kGoldenPicks[i]].item<double>(), kGoldenPickValues[i], 1e-6) << "element " << kGoldenPicks[i];
+  EXPECT_NEAR(logits[0].item<double>(), kGoldenLogits[0], 1e-6);
+  EXPECT_NEAR(logits[1].item<double>(), kGoldenLogits[1], 1e-6);
+}
+
+TEST(Dcgan, CloneIsDeepForEma) {
+  DcganOptions o;
+  o.width(8);
+  DcganGenerator g(o);
+  auto copy = std::dynamic_pointer_cast<DcganGeneratorImpl>(g->clone());
+  torch::NoGradGuard no_grad;
+  g->parameters()[0].fill_(3.0);
+  EXPECT_NE(copy->parameters()[0].sum().item<double>(), g->parameters()[0].sum().item<double>());
+}
+
+TEST(Dcgan, InitFollowsRadford) {
+  torch::manual_seed(1);
+  DcganOptions o;
+  o.preset("dcgan").image_size(64).channels(3);
+  DcganGenerator g(o);
+  dcgan_init_weights(*g);
+  auto params = g->named_parameters();
+  EXPECT_NEAR(params["main.0.weight"].std().item<double>(), 0.02, 0.001);
+  EXPECT_NEAR(params["main.1.weight"].mean().item<double>(), 1.0, 0.01);
+  EXPECT_EQ(params["main.1.bias"].abs().sum().item<double>(), 0.0);
+}
+
+TEST(Dcgan, BadOptionsAreClearErrors) {
+  DcganOptions o;
+  o.image_size(48);
+  EXPECT_THROW(o.validate(), Error);
+  try {
+    DcganGenerator g(o);
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("expected 28, 32 or 64"), std::string::npos);
+  }
+  DcganOptions p;
+  p.preset("stylegan9");
+  EXPECT_THROW(p.validate(), Error);
+  DcganOptions q;
+  q.channels(2);
+  EXPECT_THROW(q.validate(), Error);
+}
+
+TEST(Dcgan, OptionsRoundTripThroughJson) {
+  DcganOptions o;
+  o.preset("dcgan-upsample").channels(3).image_size(32).latent_dim(64).width(16);
+  DcganOptions back = dcgan_options_from_json(dcgan_options_to_json(o));
+  EXPECT_EQ(back.preset(), "dcgan-upsample");
+  EXPECT_EQ(back.channels(), 3);
+  EXPECT_EQ(back.image_size(), 32);
+  EXPECT_EQ(back.latent_dim(), 64);
+  EXPECT_EQ(back.width(), 16);
+  EXPECT_THROW(dcgan_options_from_json(nlohmann::json{{"preset", "dcgan"}}), Error);
+}
+
+TEST(Dcgan, ModelDecodeValidatesLatentShape) {
+  DcganOptions o;
+  o.latent_dim(10).width(8);
+  DcganModel model{DcganGenerator(o)};
+  EXPECT_EQ(model.image_shape(), (std::array<int64_t, 3>{1, 28, 28}));
+  torch::NoGradGuard no_grad;
+  EXPECT_EQ(model.decode(torch::zeros({2, 10})).sizes(), (std::vector<int64_t>{2, 1, 28, 28}));
+  EXPECT_THROW(model.decode(torch::zeros({2, 11})), Error);
+}
+
+TEST(Generator, TruncatedLatentsStayInRangeAndAreSeeded) {
+  DcganOptions o;
+  o.latent_dim(50).width(8);
+  DcganModel model{DcganGenerator(o)};
+  torch::Generator a = make_rng(5);
+  torch::Generator b = make_rng(5);
+  torch::Tensor za = model.sample_latent(100, a, 0.5);
+  torch::Tensor zb = model.sample_latent(100, b, 0.5);
+  EXPECT_TRUE(torch::equal(za, zb));
+  EXPECT_LE(za.abs().max().item<double>(), 0.5);
+  // A truncated normal on [-0.5, 0.5] has std ~0.28, not the 0.5-clamped ~0.45.
+  EXPECT_NEAR(za.std().item<double>(), 0.28, 0.02);
+}
+
+TEST(Generator, SlerpEndsAtBothPointsAndKeepsNorm) {
+  torch::Tensor a = torch::tensor({1.0f, 0.0f});
+  torch::Tensor b = torch::tensor({0.0f, 1.0f});
+  torch::Tensor path = slerp_path(a, b, 5);
+  EXPECT_TRUE(torch::allclose(path[0], a));
+  EXPECT_TRUE(torch::allclose(path[4], b, 1e-6, 1e-6));
+  EXPECT_NEAR(path[2][0].item<double>(), std::sqrt(0.5), 1e-6);
+  EXPECT_NEAR(path.norm(2, {1}).min().item<double>(), 1.0, 1e-6);
+  EXPECT_THROW(slerp_path(a, b, 1), Error);
+}

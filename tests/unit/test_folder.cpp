@@ -1,0 +1,197 @@
+#include "latentkit/data/folder.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+
+#include "latentkit/core/error.h"
+#include "latentkit/core/image.h"
+
+namespace latentkit {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A 12 x 10 JPEG of the solid colour (200, 100, 50), quality 95, made with libjpeg.
+const std::string kOrangeJpeg = std::string(LATENTKIT_TEST_DATA) + "/folder_orange_12x10.jpg";
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "latentkit_test_folder_XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  // Creates parent folders, so "a/b/c.png" works.
+  std::string file(const std::string& name) const {
+    const fs::path p = path_ / name;
+    fs::create_directories(p.parent_path());
+    return p.string();
+  }
+  std::string str() const { return path_.string(); }
+
+ private:
+  fs::path path_;
+};
+
+void write_solid_png(const std::string& path, int width, int height, uint8_t r, uint8_t g, uint8_t b) {
+  Image image(width, height, 3);
+  for (int y = 0; y < height; ++y) {
+    for (int x = 0; x < width; ++x) {
+      image.at(x, y, 0) = r;
+      image.at(x, y, 1) = g;
+      image.at(x, y, 2) = b;
+    }
+  }
+  write_png(path, image);
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+}
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kBadInput);
+    return e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "expected latentkit::Error, got std::exception: " << e.what();
+    return "";
+  }
+  ADD_FAILURE() << "expected latentkit::Error, nothing was thrown";
+  return "";
+}
+
+TEST(FolderTest, ClassSubfoldersBecomeLabelsInSortedOrder) {
+  TempDir dir;
+  // Written out of order, with mixed sizes and extension case, to check the sorting.
+  write_solid_png(dir.file("b/x.png"), 16, 12, 40, 40, 40);
+  write_solid_png(dir.file("a/3.PNG"), 9, 20, 30, 30, 30);
+  write_solid_png(dir.file("a/1.png"), 8, 8, 10, 10, 10);
+  write_solid_png(dir.file("a/2.png"), 30, 30, 20, 20, 20);
+  fs::copy_file(kOrangeJpeg, dir.file("b/y.jpeg"));
+  write_text(dir.file("a/notes.txt"), "not an image");
+  write_solid_png(dir.file("loose.png"), 8, 8, 99, 99, 99);  // beside class folders: ignored
+  write_solid_png(dir.file(".hidden/z.png"), 8, 8, 77, 77, 77);  // dot-folders are not classes
+
+  const Dataset data = load_image_folder(dir.str(), 8, 3);
+  ASSERT_EQ(data.images.sizes(), (std::vector<int64_t>{5, 3, 8, 8}));
+  EXPECT_EQ(data.images.scalar_type(), torch::kUInt8);
+  EXPECT_EQ(data.class_names, (std::vector<std::string>{"a", "b"}));
+  EXPECT_TRUE(torch::equal(data.labels, torch::tensor({0, 0, 0, 1, 1}, torch::kInt64)));
+  // A solid image stays solid through any resize, so each value identifies its file.
+  const int expected[] = {10, 20, 30, 40};
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(data.images[i].min().item<int>(), expected[i]) << i;
+    EXPECT_EQ(data.images[i].max().item<int>(), expected[i]) << i;
+  }
+  // The JPEG keeps its colour (within JPEG's rounding) in channel order R, G, B.
+  const torch::Tensor jpeg = data.images[4].to(torch::kInt32);
+  EXPECT_LE((jpeg[0] - 200).abs().max().item<int>(), 3);
+  EXPECT_LE((jpeg[1] - 100).abs().max().item<int>(), 3);
+  EXPECT_LE((jpeg[2] - 50).abs().max().item<int>(), 3);
+}
+
+TEST(FolderTest, PixelsLandAtChannelRowColumn) {
+  TempDir dir;
+  Image image(8, 8, 3);
+  for (int y = 0; y < 8; ++y) {
+    for (int x = 0; x < 8; ++x) {
+      image.at(x, y, 0) = static_cast<uint8_t>(10 * x + y);
+      image.at(x, y, 1) = static_cast<uint8_t>(100 + x);
+      image.at(x, y, 2) = static_cast<uint8_t>(200 + y);
+    }
+  }
+  write_png(dir.file("only.png"), image);
+  const Dataset data = load_image_folder(dir.str(), 8, 3);
+  ASSERT_EQ(data.images.sizes(), (std::vector<int64_t>{1, 3, 8, 8}));
+  EXPECT_EQ(data.images[0][0][2][5].item<int>(), 52);  // x 5, y 2
+  EXPECT_EQ(data.images[0][1][2][5].item<int>(), 105);
+  EXPECT_EQ(data.images[0][2][2][5].item<int>(), 202);
+}
+
+TEST(FolderTest, LooseFilesGetLabelZeroAndNoClassNames) {
+  TempDir dir;
+  write_solid_png(dir.file("b.png"), 10, 10, 5, 5, 5);
+  fs::copy_file(kOrangeJpeg, dir.file("a.JPG"));
+  write_text(dir.file("readme.md"), "ignored");
+  const Dataset data = load_image_folder(dir.str(), 4, 3);
+  ASSERT_EQ(data.images.sizes(), (std::vector<int64_t>{2, 3, 4, 4}));
+  EXPECT_TRUE(data.class_names.empty());
+  EXPECT_TRUE(torch::equal(data.labels, torch::zeros({2}, torch::kInt64)));
+  EXPECT_NEAR(data.images[0][0][0][0].item<int>(), 200, 3);  // a.JPG sorts first
+  EXPECT_EQ(data.images[1][0][0][0].item<int>(), 5);
+}
+
+TEST(FolderTest, GrayConversionUsesLuma) {
+  TempDir dir;
+  write_solid_png(dir.file("c/p.png"), 12, 12, 200, 100, 50);
+  const Dataset data = load_image_folder(dir.str(), 6, 1);
+  ASSERT_EQ(data.images.sizes(), (std::vector<int64_t>{1, 1, 6, 6}));
+  // 0.299 * 200 + 0.587 * 100 + 0.114 * 50 = 124.2
+  EXPECT_NEAR(data.images[0][0][3][3].item<int>(), 124, 1);
+  EXPECT_EQ(data.images.min().item<int>(), data.images.max().item<int>());
+}
+
+TEST(FolderTest, EmptyFolderIsAnErrorSayingWhereImagesGo) {
+  TempDir dir;
+  EXPECT_EQ(error_of([&] { load_image_folder(dir.str(), 8, 3); }),
+            "folder:" + dir.str() + " contains no .png or .jpg images; put images in " +
+                dir.str() + " or in class subfolders " + dir.str() + "/CLASS/");
+  write_text(dir.file("data.csv"), "1,2,3");
+  EXPECT_NE(error_of([&] { load_image_folder(dir.str(), 8, 3); }).find("contains no .png"),
+            std::string::npos);
+}
+
+TEST(FolderTest, EmptyClassFolderIsAnError) {
+  TempDir dir;
+  write_solid_png(dir.file("cats/1.png"), 8, 8, 1, 2, 3);
+  fs::create_directories(dir.file("dogs/x").c_str());
+  const std::string msg = error_of([&] { load_image_folder(dir.str(), 8, 3); });
+  EXPECT_NE(msg.find(dir.str() + "/dogs"), std::string::npos) << msg;
+}
+
+TEST(FolderTest, NestedFilesInAClassFolderBelongToIt) {
+  TempDir dir;
+  write_solid_png(dir.file("a/deep/er/1.png"), 8, 8, 11, 11, 11);
+  write_solid_png(dir.file("b/2.png"), 8, 8, 22, 22, 22);
+  const Dataset data = load_image_folder(dir.str(), 8, 3);
+  EXPECT_TRUE(torch::equal(data.labels, torch::tensor({0, 1}, torch::kInt64)));
+  EXPECT_EQ(data.images[0][0][0][0].item<int>(), 11);
+}
+
+TEST(FolderTest, GarbagePngIsAnErrorNamingTheFile) {
+  TempDir dir;
+  write_solid_png(dir.file("a/good.png"), 8, 8, 1, 2, 3);
+  const std::string bad = dir.file("a/broken.png");
+  write_text(bad, "this is not a PNG file at all, just text with a .png name");
+  const std::string msg = error_of([&] { load_image_folder(dir.str(), 8, 3); });
+  EXPECT_NE(msg.find(bad), std::string::npos) << msg;
+  EXPECT_EQ(msg.rfind("folder:" + dir.str() + ": ", 0), 0u) << msg;
+}
+
+TEST(FolderTest, MissingFolderAndBadArgumentsAreErrors) {
+  TempDir dir;
+  const std::string missing = dir.file("nowhere");
+  EXPECT_NE(error_of([&] { load_image_folder(missing, 8, 3); }).find(missing + " not found"),
+            std::string::npos);
+  write_solid_png(dir.file("x.png"), 8, 8, 1, 2, 3);
+  EXPECT_NE(error_of([&] { load_image_folder(dir.str(), 0, 3); }).find("needs --size"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { load_image_folder(dir.str(), 8, 2); }).find("channels"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace latentkit

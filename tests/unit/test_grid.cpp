@@ -1,0 +1,94 @@
+#include "latentkit/core/grid.h"
+
+#include <gtest/gtest.h>
+
+#include "latentkit/core/error.h"
+
+namespace latentkit {
+namespace {
+
+TEST(Grid, TensorToImageMapsRangeAndClamps) {
+  torch::Tensor image = torch::tensor({-1.0f, 1.0f, 0.0f, -3.0f, 7.0f, 0.5f}).reshape({1, 2, 3});
+  Image out = tensor_to_image(image);
+  EXPECT_EQ(out.width, 3);
+  EXPECT_EQ(out.height, 2);
+  EXPECT_EQ(out.channels, 1);
+  // 0 -> 127.5 rounds up to 128; 0.5 -> 191.25 -> 191.
+  EXPECT_EQ(out.pixels, (std::vector<uint8_t>{0, 255, 128, 0, 255, 191}));
+}
+
+TEST(Grid, TensorToImageInterleavesChannels) {
+  torch::Tensor image = torch::full({3, 1, 2}, -1.0f);
+  image[0].fill_(1.0f);
+  image[2][0][1] = 0.0f;
+  Image out = tensor_to_image(image);
+  ASSERT_EQ(out.channels, 3);
+  EXPECT_EQ(out.pixels, (std::vector<uint8_t>{255, 0, 0, 255, 0, 128}));
+}
+
+TEST(Grid, TensorToImageRejectsBadShapes) {
+  EXPECT_THROW(tensor_to_image(torch::zeros({2, 4, 4})), Error);
+  EXPECT_THROW(tensor_to_image(torch::zeros({4, 4})), Error);
+  EXPECT_THROW(tensor_to_image(torch::Tensor()), Error);
+  EXPECT_THROW(make_grid(torch::zeros({3, 4, 4})), Error);
+  EXPECT_THROW(make_grid(torch::zeros({0, 1, 4, 4})), Error);
+}
+
+TEST(Grid, ImageTensorRoundTripIsExact) {
+  Image image(16, 16, 3);
+  for (size_t i = 0; i < image.pixels.size(); ++i) image.pixels[i] = static_cast<uint8_t>((i * 37) % 256);
+  image.pixels[0] = 0;
+  image.pixels[1] = 255;
+  torch::Tensor tensor = image_to_tensor(image);
+  ASSERT_EQ(tensor.sizes(), (std::vector<int64_t>{3, 16, 16}));
+  EXPECT_EQ(tensor.scalar_type(), torch::kFloat);
+  EXPECT_FLOAT_EQ(tensor[0][0][0].item<float>(), -1.0f);
+  EXPECT_FLOAT_EQ(tensor[1][0][0].item<float>(), 1.0f);
+  EXPECT_EQ(tensor_to_image(tensor).pixels, image.pixels);
+}
+
+TEST(Grid, MakeGridLayout) {
+  // Image n is filled with a value that maps to byte 10 * (n + 1).
+  torch::Tensor images = torch::empty({5, 1, 3, 3});
+  for (int n = 0; n < 5; ++n) images[n].fill_(10.0 * (n + 1) / 127.5 - 1.0);
+  Image grid = make_grid(images, 0, 1, 7);
+  EXPECT_EQ(grid.width, 13);   // 3 columns: 3 * 3 + 4 * 1
+  EXPECT_EQ(grid.height, 9);   // 2 rows: 2 * 3 + 3 * 1
+  EXPECT_EQ(grid.channels, 1);
+  for (int n = 0; n < 5; ++n) {
+    int left = 1 + (n % 3) * 4;
+    int top = 1 + (n / 3) * 4;
+    for (int y = 0; y < 3; ++y) {
+      for (int x = 0; x < 3; ++x) EXPECT_EQ(grid.at(left + x, top + y, 0), 10 * (n + 1)) << n;
+    }
+  }
+  for (int i = 0; i < 13; ++i) {
+    EXPECT_EQ(grid.at(i, 0, 0), 7);
+    EXPECT_EQ(grid.at(i, 4, 0), 7);
+    EXPECT_EQ(grid.at(i, 8, 0), 7);
+  }
+  for (int y = 0; y < 9; ++y) {
+    EXPECT_EQ(grid.at(0, y, 0), 7);
+    EXPECT_EQ(grid.at(4, y, 0), 7);
+    EXPECT_EQ(grid.at(12, y, 0), 7);
+  }
+  for (int y = 5; y < 8; ++y) {
+    for (int x = 9; x < 12; ++x) EXPECT_EQ(grid.at(x, y, 0), 7);  // the empty sixth cell
+  }
+}
+
+TEST(Grid, MakeGridColumnsAndRgb) {
+  torch::Tensor images = torch::ones({2, 3, 2, 4});
+  Image row = make_grid(images, 8, 2, 0);
+  EXPECT_EQ(row.width, 2 * 4 + 3 * 2);  // columns capped at the image count
+  EXPECT_EQ(row.height, 2 + 2 * 2);
+  EXPECT_EQ(row.channels, 3);
+  EXPECT_EQ(row.at(2, 2, 1), 255);
+  EXPECT_EQ(row.at(1, 2, 1), 0);
+  Image column = make_grid(images, 1, 0, 0);
+  EXPECT_EQ(column.width, 4);
+  EXPECT_EQ(column.height, 4);
+}
+
+}  // namespace
+}  // namespace latentkit
