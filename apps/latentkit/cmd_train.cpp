@@ -4,7 +4,6 @@
 
 #include "apps/latentkit/commands.h"
 #include "latentkit/core/error.h"
-#include "latentkit/core/files.h"
 #include "latentkit/core/progress.h"
 #include "latentkit/core/signals.h"
 #include "latentkit/train/gan_trainer.h"
@@ -26,7 +25,7 @@ void run_train(TrainParams& p) {
   GanTrainOptions options = p.options;
   if (p.resume) {
     check_input(!options.out.empty(), "--resume needs --out RUN, the run folder to continue");
-    GanTrainOptions saved = gan_options_from_config(read_json(options.out + "/config.json"), options.out);
+    GanTrainOptions saved = read_gan_run_options(options.out);
     // Everything comes from the run's config; only --epochs may extend it.
     if (p.epochs_option->count() > 0) saved.epochs = options.epochs;
     options = saved;

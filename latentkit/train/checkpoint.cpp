@@ -21,6 +21,51 @@ std::string checkpoint_name(int64_t step) {
   return name;
 }
 
+std::string state_key(const torch::Tensor& param) { return c10::guts::to_string(param.unsafeGetTensorImpl()); }
+
+void save_adam(torch::serialize::OutputArchive& archive, const std::string& name, torch::optim::Adam& optimizer) {
+  int64_t index = 0;
+  for (auto& group : optimizer.param_groups()) {
+    for (auto& param : group.params()) {
+      auto it = optimizer.state().find(state_key(param));
+      if (it != optimizer.state().end()) {
+        auto& state = static_cast<torch::optim::AdamParamState&>(*it->second);
+        std::string prefix = name + ".adam." + std::to_string(index) + ".";
+        archive.write(prefix + "step", torch::tensor(state.step(), torch::kInt64));
+        archive.write(prefix + "exp_avg", state.exp_avg());
+        archive.write(prefix + "exp_avg_sq", state.exp_avg_sq());
+        if (state.max_exp_avg_sq().defined()) archive.write(prefix + "max_exp_avg_sq", state.max_exp_avg_sq());
+      }
+      ++index;
+    }
+  }
+}
+
+void load_adam(torch::serialize::InputArchive& archive, const std::string& name, torch::optim::Adam& optimizer) {
+  optimizer.state().clear();
+  int64_t index = 0;
+  for (auto& group : optimizer.param_groups()) {
+    for (auto& param : group.params()) {
+      std::string prefix = name + ".adam." + std::to_string(index) + ".";
+      torch::Tensor step;
+      if (archive.try_read(prefix + "step", step)) {
+        auto state = std::make_unique<torch::optim::AdamParamState>();
+        torch::Tensor exp_avg, exp_avg_sq, max_exp_avg_sq;
+        archive.read(prefix + "exp_avg", exp_avg);
+        archive.read(prefix + "exp_avg_sq", exp_avg_sq);
+        check_input(exp_avg.sizes() == param.sizes() && exp_avg_sq.sizes() == param.sizes(),
+                    "optimizer state " + prefix + "exp_avg does not fit its parameter");
+        state->step(step.item<int64_t>());
+        state->exp_avg(exp_avg);
+        state->exp_avg_sq(exp_avg_sq);
+        if (archive.try_read(prefix + "max_exp_avg_sq", max_exp_avg_sq)) state->max_exp_avg_sq(max_exp_avg_sq);
+        optimizer.state()[state_key(param)] = std::move(state);
+      }
+      ++index;
+    }
+  }
+}
+
 }  // namespace
 
 std::string save_checkpoint(const std::string& run_dir, int64_t step, const CheckpointParts& parts, int keep) {
@@ -32,11 +77,8 @@ std::string save_checkpoint(const std::string& run_dir, int64_t step, const Chec
     module->save(sub);
     archive.write(name, sub);
   }
-  for (const auto& [name, optimizer] : parts.optimizers) {
-    torch::serialize::OutputArchive sub;
-    optimizer->save(sub);
-    archive.write(name, sub);
-  }
+  for (const auto& [name, optimizer] : parts.optimizers) save_adam(archive, name, *optimizer);
+  for (const auto& [name, tensor] : parts.tensors) archive.write(name, *tensor);
   archive.write("step", torch::tensor(step, torch::kInt64));
   {
     auto generator = at::detail::getDefaultCPUGenerator();
@@ -83,11 +125,8 @@ int64_t load_checkpoint(const std::string& path, const CheckpointParts& parts) {
       archive.read(name, sub);
       load_module(*module, sub, path);
     }
-    for (const auto& [name, optimizer] : parts.optimizers) {
-      torch::serialize::InputArchive sub;
-      archive.read(name, sub);
-      optimizer->load(sub);
-    }
+    for (const auto& [name, optimizer] : parts.optimizers) load_adam(archive, name, *optimizer);
+    for (const auto& [name, tensor] : parts.tensors) archive.read(name, *tensor);
     torch::Tensor step;
     archive.read("step", step);
     torch::Tensor rng_state;

@@ -1,9 +1,14 @@
 #pragma once
 // Checkpoints: everything a run needs to continue exactly where it stopped. One file
 // per checkpoint, RUN/checkpoints/step-NNNNNNN.pt, written atomically; RUN/checkpoints/latest
-// names the newest. Holds named modules, named optimizers, the global step and the state
-// of LibTorch's default CPU generator (latents, dropout). The data order needs no state:
-// it is a function of (seed, epoch) (see BatchOrder).
+// names the newest. Holds named modules, named Adam optimizers, named extra tensors, the
+// global step and the state of LibTorch's default CPU generator (latents, dropout). The data
+// order needs no state: it is a function of (seed, epoch) (see BatchOrder).
+//
+// Adam state is written per parameter index ("NAME.adam.3.exp_avg"), not through LibTorch's
+// Optimizer::save, which keys it by memory addresses: that made two runs in the same state
+// write different bytes. With this layout a resumed run's checkpoint is byte-identical to
+// an uninterrupted run's.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -16,7 +21,8 @@ namespace latentkit {
 
 struct CheckpointParts {
   std::vector<std::pair<std::string, torch::nn::Module*>> modules;
-  std::vector<std::pair<std::string, torch::optim::Optimizer*>> optimizers;
+  std::vector<std::pair<std::string, torch::optim::Adam*>> optimizers;
+  std::vector<std::pair<std::string, torch::Tensor*>> tensors;  // small state such as log accumulators
 };
 
 /// Writes RUN/checkpoints/step-NNNNNNN.pt and updates `latest`, then deletes all but the

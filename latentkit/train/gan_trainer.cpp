@@ -129,7 +129,10 @@ nlohmann::json gan_config_to_json(const GanTrainOptions& o) {
   };
 }
 
-GanTrainOptions gan_options_from_config(const nlohmann::json& config, const std::string& run_dir) {
+GanTrainOptions read_gan_run_options(const std::string& run_dir) {
+  check_input(path_exists(run_dir + "/config.json"),
+              run_dir + " has no config.json: there is no run to resume (drop --resume to start one)");
+  nlohmann::json config = read_json(run_dir + "/config.json");
   try {
     GanTrainOptions o;
     o.out = run_dir;
@@ -200,8 +203,12 @@ TrainSummary train_gan(const GanTrainOptions& options_in, bool resume) {
                            torch::optim::AdamOptions(o.lr).betas(std::make_tuple(o.beta1, o.beta2)));
   torch::optim::Adam opt_d(discriminator->parameters(),
                            torch::optim::AdamOptions(o.lr).betas(std::make_tuple(o.beta1, o.beta2)));
+  // Loss sums of the current log window: saved with checkpoints so a resumed run logs the
+  // same averages as an uninterrupted one.
+  torch::Tensor window_sums = torch::zeros({5}, torch::kFloat64);  // d, g, D(real), D(fake), steps
   CheckpointParts parts{{{"generator", generator.get()}, {"discriminator", discriminator.get()}, {"generator_ema", ema.get()}},
-                        {{"optimizer_g", &opt_g}, {"optimizer_d", &opt_d}}};
+                        {{"optimizer_g", &opt_g}, {"optimizer_d", &opt_d}},
+                        {{"log_window", &window_sums}}};
 
   // Fixed latents for the sample grids, from their own generator: drawing them must not
   // move the training RNG.
@@ -244,9 +251,8 @@ TrainSummary train_gan(const GanTrainOptions& options_in, bool resume) {
   };
 
   Progress progress("train", total_steps, step);
-  double d_sum = 0, g_sum = 0, real_sum = 0, fake_sum = 0;
-  int64_t window = 0;
   auto window_start = std::chrono::steady_clock::now();
+  int64_t window_steps = 0;  // steps timed in this window (after a resume, fewer than its sums hold)
   auto run_start = window_start;
   const int64_t first_step = step;
   generator->train();
@@ -259,6 +265,7 @@ TrainSummary train_gan(const GanTrainOptions& options_in, bool resume) {
     GanStepResult r = gan_train_step(generator, discriminator, opt_g, opt_d, real, o.label_smoothing);
     if (o.ema) update_ema(*ema, *generator, o.ema_decay, step);
     ++step;
+    ++window_steps;
 
     const double d_value = r.d_loss.item<double>();
     const double g_value = r.g_loss.item<double>();
@@ -269,25 +276,28 @@ TrainSummary train_gan(const GanTrainOptions& options_in, bool resume) {
                       (latest ? "; last good checkpoint: " + *latest : std::string()),
                   ErrorKind::kInternal);
     }
-    d_sum += d_value;
-    g_sum += g_value;
-    real_sum += torch::sigmoid(r.real_logits).mean().item<double>();
-    fake_sum += torch::sigmoid(r.fake_logits).mean().item<double>();
-    ++window;
+    {
+      torch::NoGradGuard no_grad;
+      window_sums += torch::stack({r.d_loss.to(torch::kFloat64), r.g_loss.to(torch::kFloat64),
+                                   torch::sigmoid(r.real_logits).mean().to(torch::kFloat64),
+                                   torch::sigmoid(r.fake_logits).mean().to(torch::kFloat64),
+                                   torch::ones({}, torch::kFloat64)});
+    }
 
     const bool epoch_end = step % steps_per_epoch == 0 || step == total_steps;
     if (step % o.log_every == 0 || step == total_steps) {
       auto now = std::chrono::steady_clock::now();
       double seconds = std::chrono::duration<double>(now - window_start).count();
-      LogRow row{step, d_sum / window, g_sum / window};
+      torch::Tensor mean = window_sums.slice(0, 0, 4) / window_sums[4];
+      LogRow row{step, mean[0].item<double>(), mean[1].item<double>()};
       history.push_back(row);
       append_jsonl(run + "/train.jsonl",
                    {{"step", step}, {"epoch", static_cast<double>(step) / steps_per_epoch}, {"d_loss", row.d_loss},
-                    {"g_loss", row.g_loss}, {"d_real", real_sum / window}, {"d_fake", fake_sum / window},
-                    {"img_per_s", seconds > 0 ? window * o.batch / seconds : 0.0}, {"lr", o.lr},
+                    {"g_loss", row.g_loss}, {"d_real", mean[2].item<double>()}, {"d_fake", mean[3].item<double>()},
+                    {"img_per_s", seconds > 0 ? window_steps * o.batch / seconds : 0.0}, {"lr", o.lr},
                     {"threads", summary.threads}});
-      d_sum = g_sum = real_sum = fake_sum = 0;
-      window = 0;
+      window_sums.zero_();
+      window_steps = 0;
       window_start = now;
     }
     if (step % o.checkpoint_every == 0 || step == total_steps) save_checkpoint(run, step, parts, o.keep_checkpoints);

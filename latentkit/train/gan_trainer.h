@@ -55,8 +55,8 @@ GanStepResult gan_train_step(DcganGenerator& generator, DcganDiscriminator& disc
 
 /// The config.json of a GAN run.
 nlohmann::json gan_config_to_json(const GanTrainOptions& options);
-/// Options from a run's config.json (for --resume).
-GanTrainOptions gan_options_from_config(const nlohmann::json& config, const std::string& run_dir);
+/// Options from RUN/config.json (for --resume); a folder with no run is a clear Error.
+GanTrainOptions read_gan_run_options(const std::string& run_dir);
 
 /// Trains (or, with resume, continues from RUN/checkpoints/latest) and writes the run
 /// folder. Progress goes to stderr. Throws Error for bad options or data, and for

@@ -20,6 +20,7 @@ grep -q "resumed" "$WORK/resume.log" || fail "resume does not say where it resum
 cmp "$WORK/straight/model.pt" "$WORK/killed/model.pt" || fail "model.pt differs after kill and resume"
 cmp "$WORK/straight/checkpoints/step-0000040.pt" "$WORK/killed/checkpoints/step-0000040.pt" ||
   fail "final checkpoint (weights, optimiser, RNG) differs after kill and resume"
-cmp <(cut -d, -f1-3 "$WORK/straight/train.jsonl") <(cut -d, -f1-3 "$WORK/killed/train.jsonl") ||
-  fail "train.jsonl steps differ"
+# The log is the same too, but for the measured speed.
+cmp <(sed 's/"img_per_s":[^,]*,//' "$WORK/straight/train.jsonl") <(sed 's/"img_per_s":[^,]*,//' "$WORK/killed/train.jsonl") ||
+  fail "train.jsonl differs after kill and resume"
 finish

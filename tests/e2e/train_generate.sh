@@ -22,7 +22,8 @@ is_png "$WORK/grid.png" || fail "grid.png is not a PNG"
 [ "$(png_size "$WORK/each/00000.png")" = "32 32" ] || fail "single PNGs should be 32x32"
 
 "$LATENTKIT" generate --run "$WORK/run" --interpolate 3,8 --steps 6 --out "$WORK/strip.png" || fail "interpolate exited $?"
-[ "$(png_size "$WORK/strip.png")" = "204 36" ] || fail "strip.png is $(png_size "$WORK/strip.png"), expected 204 36"
+# 6 images in one row: 6*32 + 7*2 = 206 wide, 32 + 2*2 = 36 high.
+[ "$(png_size "$WORK/strip.png")" = "206 36" ] || fail "strip.png is $(png_size "$WORK/strip.png"), expected 206 36"
 
 # Same seed, same grid; another seed, another grid.
 "$LATENTKIT" generate --run "$WORK/run" --n 16 --seed 7 --out "$WORK/grid2.png"

@@ -31,7 +31,7 @@ struct Tiny {
     loss.backward();
     opt.step();
   }
-  CheckpointParts parts() { return {{{"net", net.get()}}, {{"opt", &opt}}}; }
+  CheckpointParts parts() { return {{{"net", net.get()}}, {{"opt", &opt}}, {}}; }
 };
 
 }  // namespace
