@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "latentkit/core/threads.h"
 #include "latentkit/models/dcgan.h"
 #include "latentkit/train/gan_trainer.h"
 
@@ -59,7 +60,9 @@ int main(int argc, char** argv) {
   int steps = argc > 2 ? std::atoi(argv[2]) : 30;
   std::string preset = argc > 3 ? argv[3] : "dcgan";
   const int64_t batch = 64;
-  torch::set_num_threads(threads);
+  // The trainer's thread set-up; LATENTKIT_BENCH_STOCK_THREADS=1 keeps LibTorch's defaults.
+  if (std::getenv("LATENTKIT_BENCH_STOCK_THREADS")) torch::set_num_threads(threads);
+  else set_threads(threads);
   torch::manual_seed(0);
 
   DcganOptions o;

@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
-#include <thread>
 
 #include "latentkit/core/error.h"
 #include "latentkit/core/files.h"
@@ -14,6 +13,7 @@
 #include "latentkit/core/plot.h"
 #include "latentkit/core/progress.h"
 #include "latentkit/core/signals.h"
+#include "latentkit/core/threads.h"
 #include "latentkit/models/registry.h"
 #include "latentkit/train/checkpoint.h"
 #include "latentkit/train/losses.h"
@@ -179,8 +179,7 @@ TrainSummary train_gan(const GanTrainOptions& options_in, bool resume) {
   }
 
   TrainSummary summary;
-  summary.threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  torch::set_num_threads(summary.threads);
+  summary.threads = set_threads(o.threads);
 
   Dataset data = load_dataset(o.data);
   check_input(data.height() == data.width(), "data " + o.data.spec + " has " + std::to_string(data.height()) + "x" +
