@@ -4,7 +4,6 @@
 
 #include "apps/latentkit/commands.h"
 #include "latentkit/core/error.h"
-#include "latentkit/core/progress.h"
 #include "latentkit/core/signals.h"
 #include "latentkit/train/gan_trainer.h"
 
@@ -35,12 +34,8 @@ void run_train(TrainParams& p) {
   }
   install_stop_handlers();
   TrainSummary s = train_gan(options, p.resume);
-  std::fprintf(stderr, "%s %lld steps in %s (%.1f img/s, %d thread%s)\n",
-               s.interrupted ? "interrupted after" : "trained", static_cast<long long>(s.steps_run),
-               Progress::format_duration(s.seconds).c_str(), s.images_per_second, s.threads,
-               s.threads == 1 ? "" : "s");
   if (s.interrupted) {
-    std::fprintf(stderr, "checkpoint saved at step %lld; continue with: latentkit train --resume --out %s\n",
+    std::fprintf(stderr, "stopped at step %lld; continue with: latentkit train --resume --out %s\n",
                  static_cast<long long>(s.steps), options.out.c_str());
   }
   std::fprintf(stderr, "run folder: %s (model.pt, samples/, losses.png, train.jsonl, checkpoints/)\n",

@@ -9,7 +9,7 @@
 #include "latentkit/core/error.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"latentkit " LATENTKIT_VERSION ": train, measure, steer and ship generative image models"};
+  CLI::App app{"latentkit " LATENTKIT_VERSION ": train, measure, steer and ship generative image models", "latentkit"};
   app.set_version_flag("--version", LATENTKIT_VERSION);
   app.require_subcommand(1);
   app.footer("Run 'latentkit COMMAND --help' for the options of a command.");

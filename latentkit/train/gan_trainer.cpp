@@ -328,7 +328,12 @@ TrainSummary train_gan(const GanTrainOptions& options_in, bool resume) {
   summary.steps_run = step - first_step;
   summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
   summary.images_per_second = summary.seconds > 0 ? summary.steps_run * o.batch / summary.seconds : 0.0;
-  progress.finish(summary.interrupted ? "interrupted; checkpoint saved" : "done");
+  std::string last = history.empty() ? std::string()
+                                     : " d " + format_fixed(history.back().d_loss, 3) + " g " +
+                                           format_fixed(history.back().g_loss, 3);
+  const int64_t epochs_reached = (step + steps_per_epoch - 1) / steps_per_epoch;
+  progress.finish((summary.interrupted ? "interrupted, checkpoint saved; " : "") + std::string("epoch ") +
+                  std::to_string(epochs_reached) + "/" + std::to_string(o.epochs) + last);
   return summary;
 }
 
