@@ -9,6 +9,9 @@ namespace latentkit::app {
 void add_train_command(CLI::App& app);
 void add_generate_command(CLI::App& app);
 void add_data_command(CLI::App& app);
+void add_classifier_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
+void add_report_command(CLI::App& app);
 
 /// Adds --data, --split, --size, --channels, --limit and --data-seed, bound to options.
 void add_data_options(CLI::App* command, DataOptions& options);

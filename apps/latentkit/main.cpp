@@ -16,6 +16,9 @@ int main(int argc, char** argv) {
   latentkit::app::add_train_command(app);
   latentkit::app::add_generate_command(app);
   latentkit::app::add_data_command(app);
+  latentkit::app::add_classifier_command(app);
+  latentkit::app::add_eval_command(app);
+  latentkit::app::add_report_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

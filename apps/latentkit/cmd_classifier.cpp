@@ -1,0 +1,137 @@
+// latentkit classifier train | test: the feature extractor for the metrics and steering.
+#include <cmath>
+#include <cstdio>
+#include <memory>
+
+#include "apps/latentkit/commands.h"
+#include "latentkit/core/error.h"
+#include "latentkit/core/signals.h"
+#include "latentkit/models/classifier.h"
+#include "latentkit/train/classifier_trainer.h"
+
+namespace latentkit::app {
+namespace {
+
+struct ClassifierTrainParams {
+  ClassifierTrainOptions options;
+  bool resume = false;
+  CLI::Option* epochs_option = nullptr;
+};
+
+struct ClassifierTestParams {
+  std::string run;
+  DataOptions data;
+  int64_t batch = 256;
+  bool json = false;
+  CLI::Option* data_option = nullptr;
+};
+
+void run_classifier_train(ClassifierTrainParams& p) {
+  ClassifierTrainOptions options = p.options;
+  if (p.resume) {
+    check_input(!options.out.empty(), "--resume needs --out RUN, the run folder to continue");
+    ClassifierTrainOptions saved = read_classifier_run_options(options.out);
+    // Everything comes from the run's config; only --epochs may extend it.
+    if (p.epochs_option->count() > 0) saved.epochs = options.epochs;
+    options = saved;
+  }
+  install_stop_handlers();
+  ClassifierTrainSummary s = train_classifier(options, p.resume);
+  if (s.interrupted) {
+    std::fprintf(stderr, "stopped at step %lld; continue with: latentkit classifier train --resume --out %s\n",
+                 static_cast<long long>(s.steps), options.out.c_str());
+  }
+  std::fprintf(stderr, "run folder: %s (model.pt, metrics.json, train.jsonl, checkpoints/)\n", options.out.c_str());
+}
+
+void run_classifier_test(ClassifierTestParams& p) {
+  ClassifierRun run = load_classifier_run(p.run);
+  DataOptions data = p.data;
+  if (p.data_option->count() == 0) {
+    // By default: the data the classifier was trained on.
+    const nlohmann::json& trained = run.config.at("data");
+    data.spec = trained.value("spec", data.spec);
+    data.seed = trained.value("seed", data.seed);
+  }
+  const bool test_side = data.split == "test";
+  ClassifierScore score = test_classifier(run, data, test_side, p.batch);
+  if (p.json) {
+    nlohmann::json out = classifier_score_to_json(score, run.class_names, run.factor_names);
+    out["run"] = p.run;
+    out["data"] = data.spec;
+    out["split"] = data.split;
+    std::printf("%s\n", out.dump(2).c_str());
+    return;
+  }
+  std::printf("accuracy %.4f on %lld %s images (%s split), mean cross entropy %.4f\n", score.accuracy,
+              static_cast<long long>(score.images), data.spec.c_str(), data.split.c_str(), score.loss);
+  for (size_t c = 0; c < score.class_accuracy.size(); ++c) {
+    const std::string name = c < run.class_names.size() ? run.class_names[c] : std::to_string(c);
+    if (std::isfinite(score.class_accuracy[c])) {
+      std::printf("  %-12s %.4f\n", name.c_str(), score.class_accuracy[c]);
+    } else {
+      std::printf("  %-12s (no images)\n", name.c_str());
+    }
+  }
+  for (size_t f = 0; f < score.factor_r2.size(); ++f) {
+    std::printf("  R^2 %-8s %.4f\n", run.factor_names[f].c_str(), score.factor_r2[f]);
+  }
+}
+
+}  // namespace
+
+void add_classifier_command(CLI::App& app) {
+  CLI::App* classifier = app.add_subcommand("classifier", "Train or test the classifier used as the metrics' feature extractor");
+  classifier->require_subcommand(1);
+
+  auto tp = std::make_shared<ClassifierTrainParams>();
+  ClassifierTrainOptions& o = tp->options;
+  CLI::App* train = classifier->add_subcommand("train", "Train a classifier into a run folder");
+  add_data_options(train, o.data);
+  train->add_option("--out", o.out, "run folder to write (or continue with --resume)")->required();
+  train->add_flag("--resume", tp->resume, "continue the run in --out from its latest checkpoint");
+  tp->epochs_option = train->add_option("--epochs", o.epochs, "passes over the data")->check(CLI::PositiveNumber)->capture_default_str();
+  train->add_option("--max-steps", o.max_steps, "stop after this many steps (0: run all epochs)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  train->add_option("--batch", o.batch, "images per step")->check(CLI::Range(2, 65536))->capture_default_str();
+  train->add_option("--lr", o.lr, "peak Adam learning rate (cosine decay to 0)")->check(CLI::PositiveNumber)->capture_default_str();
+  train->add_option("--seed", o.seed, "fixes initialisation, data order, dropout and flips")->capture_default_str();
+  train->add_option("--threads", o.threads, "CPU threads (0: all cores)")->check(CLI::Range(0, 256))->capture_default_str();
+  train->add_option("--width", o.width, "channels of the first convolution block (the second has twice as many)")
+      ->check(CLI::Range(4, 1024))
+      ->capture_default_str();
+  train->add_option("--feature-dim", o.feature_dim, "size of the feature vector (the penultimate layer)")
+      ->check(CLI::Range(2, 65536))
+      ->capture_default_str();
+  train->add_option("--dropout", o.dropout, "dropout on the features during training")
+      ->check(CLI::Range(0.0, 0.95))
+      ->capture_default_str();
+  train->add_option("--flip", o.flip, "random horizontal flips (never on data with known factors such as shapes)")
+      ->capture_default_str();
+  train->add_option("--test-limit", o.test_limit, "test on the first N test images only (0: all)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  train->add_option("--keep-checkpoints", o.keep_checkpoints, "newest checkpoints to keep")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  train->footer(
+      "Example:\n  latentkit classifier train --data fashion-mnist --epochs 8 --seed 1 --out models/fashion-classifier\n"
+      "Tests on the test split after every epoch (image folders: every 10th image is held out).\n"
+      "On shapes it also regresses scale, x, y and hue (as cos/sin). Ctrl-C saves a checkpoint; --resume continues.");
+  train->callback([tp]() { run_classifier_train(*tp); });
+
+  auto sp = std::make_shared<ClassifierTestParams>();
+  sp->data.split = "test";
+  CLI::App* test = classifier->add_subcommand("test", "Measure a trained classifier's accuracy");
+  test->add_option("--run", sp->run, "classifier run folder (from classifier train) or models/fashion-classifier")->required();
+  add_data_options(test, sp->data);
+  sp->data_option = test->get_option("--data");
+  sp->data_option->description("data to test on (default: the data the classifier was trained on)");
+  test->add_option("--batch", sp->batch, "images per forward pass")->check(CLI::Range(1, 65536))->capture_default_str();
+  test->add_flag("--json", sp->json, "print JSON on stdout");
+  test->footer("Example:\n  latentkit classifier test --run models/fashion-classifier --split test --json");
+  test->callback([sp]() { run_classifier_test(*sp); });
+}
+
+}  // namespace latentkit::app

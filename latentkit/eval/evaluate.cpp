@@ -1,0 +1,303 @@
+#include "latentkit/eval/evaluate.h"
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+
+#include "latentkit/core/error.h"
+#include "latentkit/core/files.h"
+#include "latentkit/core/hash.h"
+#include "latentkit/core/threads.h"
+#include "latentkit/data/dataset.h"
+#include "latentkit/data/folder.h"
+#include "latentkit/eval/metrics.h"
+#include "latentkit/eval/npy.h"
+#include "latentkit/models/registry.h"
+
+namespace latentkit {
+namespace fs = std::filesystem;
+
+namespace {
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+bool wants(const EvalOptions& o, const std::string& metric) {
+  return std::find(o.metrics.begin(), o.metrics.end(), metric) != o.metrics.end();
+}
+
+std::unique_ptr<FeatureExtractor> open_extractor(const EvalOptions& o) {
+  if (ends_with(o.features, ".pt") || ends_with(o.features, ".pth") || fs::is_regular_file(o.features))
+    return load_torchscript_extractor(o.features, o.torchscript);
+  check_input(path_exists(o.features),
+              "feature extractor " + o.features + " not found; train one with: latentkit classifier train --data "
+              "fashion-mnist --out " + o.features + " (or pass --features a TorchScript .pt)");
+  return load_classifier_extractor(o.features);
+}
+
+// A set of images named on the command line: a data spec with an optional @train / @test
+// suffix (default test), a folder of images, or features saved by --save-stats / --dump-features.
+struct ImageSet {
+  std::string description;
+  FeatureBatch features;
+};
+
+std::string default_cache_dir() {
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return std::string(xdg) + "/latentkit";
+  if (const char* home = std::getenv("HOME"); home && *home) return std::string(home) + "/.cache/latentkit";
+  return ".latentkit-cache";
+}
+
+// Features of real images from a dataset, cached by (spec, split, n, seed, extractor hash).
+FeatureBatch real_features(const EvalOptions& o, FeatureExtractor& extractor, DataOptions data, int64_t n,
+                           const std::string& label, nlohmann::json* record) {
+  std::string key_text = data.spec + "|" + data.split + "|" + std::to_string(data.size) + "|" +
+                         std::to_string(data.channels) + "|" + std::to_string(data.seed) + "|" + std::to_string(n) +
+                         "|" + std::to_string(o.seed) + "|" + extractor.file_hash();
+  std::string key = sha256_hex(key_text).substr(0, 16);
+  std::string dir = o.cache_dir.empty() ? default_cache_dir() : o.cache_dir;
+  std::string base = dir + "/features-" + key;
+  (*record)["spec"] = data.spec;
+  (*record)["split"] = data.split;
+  (*record)["cache"] = base + ".features.npy";
+  if (path_exists(base + ".features.npy") && path_exists(base + ".json")) {
+    FeatureBatch cached;
+    cached.features = read_npy(base + ".features.npy");
+    if (path_exists(base + ".probs.npy")) cached.probs = read_npy(base + ".probs.npy");
+    (*record)["n"] = cached.features.size(0);
+    (*record)["cached"] = true;
+    std::fprintf(stderr, "%s: %lld cached reference features from %s\n", label.c_str(),
+                 static_cast<long long>(cached.features.size(0)), (base + ".features.npy").c_str());
+    return cached;
+  }
+  Dataset d = load_dataset(data);
+  check_input(d.size() >= n, data.spec + " (" + data.split + " split) has " + std::to_string(d.size()) +
+                                 " images, fewer than the " + std::to_string(n) + " asked for; lower --n");
+  torch::Tensor images = d.images;
+  if (d.size() > n) {
+    torch::Generator rng = make_rng(o.seed);
+    images = images.index_select(0, torch::randperm(d.size(), rng).slice(0, 0, n));
+  }
+  FeatureBatch f = extract_features(extractor, images, o.batch, label);
+  make_dirs(dir);
+  write_npy(base + ".features.npy", f.features);
+  if (f.probs.defined()) write_npy(base + ".probs.npy", f.probs);
+  write_json(base + ".json", {{"key", key_text}, {"n", n}});
+  (*record)["n"] = n;
+  (*record)["cached"] = false;
+  return f;
+}
+
+DataOptions parse_data_set(const std::string& text) {
+  DataOptions data;
+  data.spec = text;
+  data.split = "test";
+  size_t at = text.rfind('@');
+  if (at != std::string::npos && (text.substr(at + 1) == "train" || text.substr(at + 1) == "test")) {
+    data.spec = text.substr(0, at);
+    data.split = text.substr(at + 1);
+  }
+  return data;
+}
+
+ImageSet load_set(const EvalOptions& o, FeatureExtractor& extractor, const std::string& text, const std::string& label,
+                  nlohmann::json* record) {
+  ImageSet set;
+  set.description = text;
+  if (ends_with(text, ".npy")) {
+    check_input(path_exists(text), text + " not found");
+    set.features.features = read_npy(text).to(torch::kFloat32);
+    std::string probs = text.substr(0, text.size() - 4) + ".probs.npy";
+    if (path_exists(probs)) set.features.probs = read_npy(probs).to(torch::kFloat32);
+    std::string meta = text.substr(0, text.size() - 4) + ".json";
+    if (path_exists(meta)) {
+      nlohmann::json m = read_json(meta);
+      check_input(m.value("extractor_hash", "") == extractor.file_hash(),
+                  text + " holds features of another extractor (" + m.value("extractor", std::string("?")) +
+                      "); extract them again with --features " + o.features);
+    }
+    check_input(set.features.features.dim() == 2 && set.features.features.size(1) == extractor.feature_dim(),
+                text + ": expected features [N, " + std::to_string(extractor.feature_dim()) + "]");
+    (*record)["features_file"] = text;
+    (*record)["n"] = set.features.features.size(0);
+    return set;
+  }
+  if (fs::is_directory(text)) {
+    // Images of any size: loaded at the extractor's input size with antialiased resizing.
+    Dataset d = load_image_folder(text, static_cast<int>(extractor.input_size()), 3);
+    int64_t n = std::min<int64_t>(d.size(), o.n);
+    torch::Tensor images = d.images;
+    if (d.size() > n) {
+      torch::Generator rng = make_rng(o.seed);
+      images = images.index_select(0, torch::randperm(d.size(), rng).slice(0, 0, n));
+    }
+    set.features = extract_features(extractor, images, o.batch, label);
+    (*record)["folder"] = text;
+    (*record)["n"] = n;
+    return set;
+  }
+  DataOptions data = parse_data_set(text);
+  set.features = real_features(o, extractor, data, o.n, label, record);
+  return set;
+}
+
+FeatureBatch generated_features(const EvalOptions& o, FeatureExtractor& extractor, Generator& generator) {
+  torch::NoGradGuard no_grad;
+  torch::Generator rng = make_rng(o.seed);
+  torch::Tensor z = generator.sample_latent(o.n, rng);
+  std::vector<torch::Tensor> images;
+  for (int64_t start = 0; start < o.n; start += o.batch) {
+    images.push_back(generator.decode(z.slice(0, start, std::min(o.n, start + o.batch))));
+  }
+  return extract_features(extractor, torch::cat(images), o.batch, "generated");
+}
+
+void save_features(const std::string& path, const FeatureBatch& f, FeatureExtractor& extractor,
+                   const nlohmann::json& source) {
+  check_input(ends_with(path, ".npy"), path + ": features are written as NumPy .npy; name the file *.npy");
+  write_npy(path, f.features);
+  std::string stem = path.substr(0, path.size() - 4);
+  if (f.probs.defined()) write_npy(stem + ".probs.npy", f.probs);
+  write_json(stem + ".json", {{"source", source}, {"extractor", extractor.name()},
+                              {"extractor_hash", extractor.file_hash()},
+                              {"shape", {f.features.size(0), f.features.size(1)}}});
+}
+
+std::string fixed(double value, int digits) {
+  char text[64];
+  std::snprintf(text, sizeof(text), "%.*f", digits, value);
+  return text;
+}
+
+}  // namespace
+
+const std::vector<std::string>& eval_metric_names() {
+  static const std::vector<std::string> names = {"fid", "kid", "is", "pr", "kl"};
+  return names;
+}
+
+nlohmann::json score_features(const FeatureBatch& a, const FeatureBatch& b, const EvalOptions& o) {
+  nlohmann::json scores = nlohmann::json::object();
+  if (wants(o, "fid")) {
+    double fid = frechet_distance(gaussian_stats(a.features), gaussian_stats(b.features));
+    scores["fid"] = fid;
+  }
+  if (wants(o, "kid")) {
+    MeanStd kid = kernel_inception_distance(a.features, b.features, o.kid_subsets, o.kid_subset_size, o.seed);
+    scores["kid"] = {{"mean", kid.mean}, {"std", kid.std}};
+  }
+  if (wants(o, "is") && a.probs.defined()) {
+    MeanStd is = inception_score(a.probs, o.is_splits);
+    scores["is"] = {{"mean", is.mean}, {"std", is.std}};
+  }
+  if (wants(o, "pr")) {
+    PrecisionRecall pr = precision_recall(b.features, a.features, o.pr_k);
+    scores["precision"] = pr.precision;
+    scores["recall"] = pr.recall;
+  }
+  if (wants(o, "kl") && a.probs.defined() && b.probs.defined()) {
+    ClassHistogramKl kl = class_histogram_kl(b.probs.argmax(1), a.probs.argmax(1), a.probs.size(1));
+    scores["kl"] = {{"kl", kl.kl}, {"classes_covered", kl.classes_covered}, {"classes", a.probs.size(1)},
+                    {"histogram", kl.fake_histogram}, {"reference_histogram", kl.real_histogram}};
+  }
+  return scores;
+}
+
+nlohmann::json evaluate(const EvalOptions& o) {
+  check_input(!o.run.empty() != (!o.a.empty() || !o.b.empty()),
+              "give either --run RUN, or --a SET and --b SET (a data spec, a folder of images or a .npy)");
+  check_input(o.run.empty() || (o.a.empty() && o.b.empty()), "--run and --a/--b exclude each other");
+  check_input(!o.run.empty() || (!o.a.empty() && !o.b.empty()), "--a and --b go together: give both");
+  check_input(o.n >= 2, "--n must be at least 2, got " + std::to_string(o.n));
+  check_input(o.ref == "test" || o.ref == "train", "--ref must be test or train, got '" + o.ref + "'");
+  for (const auto& m : o.metrics) {
+    const auto& known = eval_metric_names();
+    check_input(std::find(known.begin(), known.end(), m) != known.end(),
+                "unknown metric '" + m + "' (expected some of fid, kid, is, pr, kl)");
+  }
+  const int threads = set_threads(o.threads);
+  auto t0 = std::chrono::steady_clock::now();
+  std::unique_ptr<FeatureExtractor> extractor = open_extractor(o);
+
+  nlohmann::json settings = {
+      {"latentkit_version", LATENTKIT_VERSION}, {"metrics", o.metrics}, {"n", o.n}, {"seed", o.seed},
+      {"extractor", extractor->name()}, {"extractor_file", o.features}, {"extractor_hash", extractor->file_hash()},
+      {"feature_dim", extractor->feature_dim()}, {"kid_subsets", o.kid_subsets},
+      {"kid_subset_size", o.kid_subset_size}, {"pr_k", o.pr_k}, {"is_splits", o.is_splits}, {"threads", threads}};
+  if (o.n < extractor->feature_dim() && wants(o, "fid")) {
+    std::fprintf(stderr, "warning: n = %lld is below the feature dimension %lld: the covariance is singular and "
+                 "FID is biased upwards; use --n %lld or more\n",
+                 static_cast<long long>(o.n), static_cast<long long>(extractor->feature_dim()),
+                 static_cast<long long>(extractor->feature_dim()));
+  }
+
+  nlohmann::json result;
+  FeatureBatch a, b;
+  if (!o.run.empty()) {
+    nlohmann::json config = read_json(o.run + "/config.json");
+    std::unique_ptr<Generator> generator = load_generator(o.run);
+    DataOptions data;
+    data.spec = config.at("data").at("spec").get<std::string>();
+    data.size = config.at("data").value("size", 0);
+    data.channels = config.at("data").value("channels", 0);
+    data.seed = config.at("data").value("seed", uint64_t{0});
+    data.split = o.ref;
+    settings["run"] = o.run;
+    settings["reference"] = nlohmann::json::object();
+    a = generated_features(o, *extractor, *generator);
+    b = real_features(o, *extractor, data, o.n, "reference (" + o.ref + ")", &settings["reference"]);
+    if (o.floor) {
+      DataOptions other = data;
+      other.split = o.ref == "test" ? "train" : "test";
+      settings["floor_set"] = nlohmann::json::object();
+      FeatureBatch real = real_features(o, *extractor, other, o.n, "floor (" + other.split + ")", &settings["floor_set"]);
+      result["floor"] = score_features(real, b, o);
+    }
+  } else {
+    settings["a"] = nlohmann::json::object();
+    settings["b"] = nlohmann::json::object();
+    a = load_set(o, *extractor, o.a, "set a", &settings["a"]).features;
+    b = load_set(o, *extractor, o.b, "set b", &settings["b"]).features;
+  }
+  if (!o.dump_features.empty()) save_features(o.dump_features, a, *extractor, o.run.empty() ? o.a : o.run);
+  if (!o.save_stats.empty()) save_features(o.save_stats, b, *extractor, settings.contains("reference") ? settings["reference"] : nlohmann::json(o.b));
+  result["scores"] = score_features(a, b, o);
+  settings["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  result["settings"] = settings;
+  if (!o.run.empty()) write_json(o.run + "/eval.json", result);
+  return result;
+}
+
+std::string format_eval_table(const nlohmann::json& result) {
+  const nlohmann::json& s = result.at("scores");
+  const nlohmann::json floor = result.contains("floor") ? result["floor"] : nlohmann::json::object();
+  std::ostringstream out;
+  char line[160];
+  auto row = [&](const std::string& name, const std::string& score, const std::string& real) {
+    std::snprintf(line, sizeof(line), "  %-10s %-22s %s\n", name.c_str(), score.c_str(), real.c_str());
+    out << line;
+  };
+  auto mean_std = [&](const nlohmann::json& v, int digits) {
+    return fixed(v.at("mean").get<double>(), digits) + " +- " + fixed(v.at("std").get<double>(), digits);
+  };
+  auto kl_text = [&](const nlohmann::json& v) {
+    return fixed(v.at("kl").get<double>(), 4) + " (" + std::to_string(v.at("classes_covered").get<int64_t>()) + "/" +
+           std::to_string(v.at("classes").get<int64_t>()) + " classes)";
+  };
+  row("metric", "score", floor.empty() ? "" : "floor (real vs real)");
+  if (s.contains("fid")) row("FID", fixed(s["fid"].get<double>(), 3), floor.contains("fid") ? fixed(floor["fid"].get<double>(), 3) : "");
+  if (s.contains("kid")) row("KID", mean_std(s["kid"], 5), floor.contains("kid") ? mean_std(floor["kid"], 5) : "");
+  if (s.contains("is")) row("IS", mean_std(s["is"], 3), floor.contains("is") ? mean_std(floor["is"], 3) : "");
+  if (s.contains("precision")) {
+    row("precision", fixed(s["precision"].get<double>(), 4), floor.contains("precision") ? fixed(floor["precision"].get<double>(), 4) : "");
+    row("recall", fixed(s["recall"].get<double>(), 4), floor.contains("recall") ? fixed(floor["recall"].get<double>(), 4) : "");
+  }
+  if (s.contains("kl")) row("class KL", kl_text(s["kl"]), floor.contains("kl") ? kl_text(floor["kl"]) : "");
+  return out.str();
+}
+
+}  // namespace latentkit

@@ -1,0 +1,51 @@
+#pragma once
+// latentkit eval: metrics between generated and real images (a run folder) or between any
+// two image sets, with every setting recorded, reference features cached, and the floor
+// (the same metrics between two real sets) next to every score.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "latentkit/eval/features.h"
+
+namespace latentkit {
+
+struct EvalOptions {
+  std::string run;  // a run folder: its generator against its dataset's --ref split
+  std::string a;    // or two image sets: a dataset spec (fashion-mnist, idx:DIR, shapes...)
+  std::string b;    // or a folder of PNG / JPEG images (any size)
+  std::vector<std::string> metrics = {"fid", "kid", "is", "pr", "kl"};
+  int64_t n = 10000;              // images per set (generated, and taken from each real set)
+  std::string ref = "test";       // reference split of the run's data: test or train
+  uint64_t seed = 0;              // latents of the generated images and KID subsets
+  std::string features = "models/fashion-classifier";  // classifier run folder or TorchScript .pt
+  TorchScriptExtractorOptions torchscript;             // used when features is a .pt file
+  int64_t batch = 250;
+  int64_t kid_subsets = 100;
+  int64_t kid_subset_size = 1000;
+  int64_t pr_k = 3;
+  int64_t is_splits = 10;
+  bool floor = true;              // also score real vs real (train vs test of the data)
+  std::string cache_dir;          // reference features cache; "" = $XDG_CACHE_HOME or ~/.cache/latentkit
+  std::string save_stats;         // write mu and sigma of set B (the reference) as .npy files with this prefix
+  std::string dump_features;      // write features of set A (generated) to this .npy
+  int threads = 0;
+};
+
+/// Every metric name eval knows, in report order.
+const std::vector<std::string>& eval_metric_names();
+
+/// Metrics of one pair of feature sets. probs may be undefined (IS, KL need classes).
+nlohmann::json score_features(const FeatureBatch& a, const FeatureBatch& b, const EvalOptions& options);
+
+/// Runs the evaluation and returns eval.json's content: {"settings": {...}, "scores": {...},
+/// "floor": {...}}. With options.run set, it is also written to RUN/eval.json.
+nlohmann::json evaluate(const EvalOptions& options);
+
+/// The table eval prints on stderr: one row per metric, the score next to the floor.
+std::string format_eval_table(const nlohmann::json& result);
+
+}  // namespace latentkit
