@@ -44,8 +44,8 @@ int main(int argc, char** argv) {
   const int threads = argc > 1 ? std::atoi(argv[1]) : 2;
   const std::string dir = argc > 2 ? argv[2] : "";
   const int64_t n = 10000, dim = 2048;
-  // The thread set-up `latentkit eval` runs under (OpenBLAS held to one thread; the
-  // metrics give it the LibTorch threads back for their BLAS work).
+  // The thread set-up `latentkit eval` runs under: LibTorch's threads, OpenBLAS held to
+  // one (the metrics spread their products over LibTorch's threads themselves).
   set_threads(threads);
   torch::manual_seed(0);
   torch::Tensor a = pool_like_features(n, dim, 1.0);

@@ -10,8 +10,8 @@ common=(--threads 1 --seed 3)
 "$L" train --data shapes:256 --size 32 --batch 16 --max-steps 20 --width 8 --latent-dim 8 "${common[@]}" \
   --out "$WORK/run" 2> /dev/null || fail "train exited $?"
 
-ev=(--features "$WORK/cls" --n 200 --kid-subsets 5 --kid-subset-size 50 --is-splits 2 --cache-dir "$WORK/cache" "${common[@]}")
-"$L" eval --run "$WORK/run" "${ev[@]}" > "$WORK/scores.json" 2> "$WORK/eval.log" ||
+ev=(--features "$WORK/cls" --kid-subsets 5 --kid-subset-size 50 --is-splits 2 --cache-dir "$WORK/cache" "${common[@]}")
+"$L" eval --run "$WORK/run" --n 200 "${ev[@]}" > "$WORK/scores.json" 2> "$WORK/eval.log" ||
   fail "eval --run exited $?: $(tail -3 "$WORK/eval.log")"
 [ -s "$WORK/run/eval.json" ] || fail "eval --run wrote no eval.json"
 grep -q '"fid"' "$WORK/scores.json" || fail "eval prints no scores on stdout"
@@ -27,8 +27,8 @@ grep -q '"extractor_hash"' "$WORK/run/eval.json" || fail "eval.json does not rec
 grep -q "data:image/png;base64," "$WORK/run/report.html" || fail "report.html has no inline images"
 grep -q "floor: real vs real" "$WORK/run/report.html" || fail "report.html has no metrics table"
 
-expect_error 2 "not found" -- "$L" eval --run "$WORK/run" --features "$WORK/nope"
-expect_error 2 "fewer than" -- "$L" eval --a shapes:50 --b shapes:50@train "${ev[@]}"
+expect_error 2 "not found" -- "$L" eval --run "$WORK/run" --n 200 --features "$WORK/nope"
+expect_error 2 "fewer than" -- "$L" eval --a shapes:50 --b shapes:50@train --n 200 "${ev[@]}"
 expect_error 2 "--b" -- "$L" eval --a shapes:50 "${ev[@]}"
 expect_error 2 "unknown metric" -- "$L" eval --a shapes:50 --b shapes:50 --metrics fid,sharpness "${ev[@]}"
 echo "not a network" > "$WORK/bad.pt"

@@ -31,6 +31,7 @@ std::string tiny_classifier(const std::string& dir) {
   ClassifierOptions o;
   o.channels(3).image_size(32).num_classes(3).width(8).feature_dim(8);
   Classifier model(o);
+  make_dirs(dir);
   save_module(*model, dir + "/model.pt");
   write_json(dir + "/config.json", {{"family", "classifier"},
                                     {"model", classifier_options_to_json(o)},
@@ -67,7 +68,8 @@ TEST(Evaluate, IdenticalFeatureSetsScoreAsIdentical) {
   EXPECT_NEAR(s["precision"].get<double>(), 1.0, 1e-12);
   EXPECT_NEAR(s["recall"].get<double>(), 1.0, 1e-12);
   EXPECT_NEAR(s["kl"]["kl"].get<double>(), 0.0, 1e-9);
-  EXPECT_LT(std::abs(s["kid"]["mean"].get<double>()), 0.05);
+  // Unbiased: centred on 0 for one distribution (sampling noise of 5 subsets of 100).
+  EXPECT_LT(std::abs(s["kid"]["mean"].get<double>()), 0.15);
   EXPECT_GT(s["is"]["mean"].get<double>(), 1.0);
 }
 
@@ -77,11 +79,14 @@ TEST(Evaluate, ShiftedFeaturesScoreTheShift) {
   a.features = torch::randn({400, 5}, torch::kFloat64).to(torch::kFloat32);
   b.features = a.features + 3.0;  // same covariance: FID = |mu1 - mu2|^2 = 5 * 9
   EvalOptions o;
-  o.metrics = {"fid", "pr"};
+  o.metrics = {"fid", "pr", "kid"};
+  o.kid_subsets = 5;
+  o.kid_subset_size = 100;
   nlohmann::json s = score_features(a, b, o);
   EXPECT_NEAR(s["fid"].get<double>(), 45.0, 1e-6);
+  EXPECT_GT(s["kid"]["mean"].get<double>(), 5.0) << "far above the noise of identical sets";
   EXPECT_LT(s["precision"].get<double>(), 0.2) << "a set far from the reference is outside its manifold";
-  EXPECT_FALSE(s.contains("kid"));
+  EXPECT_FALSE(s.contains("is")) << "only the metrics asked for";
 }
 
 TEST(Evaluate, TwoImageSetsEndToEndWithCacheAndDumps) {
@@ -95,7 +100,8 @@ TEST(Evaluate, TwoImageSetsEndToEndWithCacheAndDumps) {
   const nlohmann::json& s = r["scores"];
   EXPECT_GT(s["fid"].get<double>(), 0.0);
   EXPECT_LT(s["fid"].get<double>(), 1.0) << "two draws of the same shapes distribution are close";
-  EXPECT_EQ(s["kl"]["classes_covered"], 3);
+  EXPECT_EQ(s["kl"]["classes"], 3);
+  EXPECT_GE(s["kl"]["kl"].get<double>(), 0.0);
   EXPECT_EQ(r["settings"]["extractor_hash"].get<std::string>().size(), 64u);
   EXPECT_EQ(read_npy(dir + "/a.npy").sizes(), (std::vector<int64_t>{200, 8}));
   EXPECT_EQ(read_npy(dir + "/b.probs.npy").sizes(), (std::vector<int64_t>{200, 3}));
@@ -124,6 +130,7 @@ TEST(Evaluate, RunFolderWritesEvalJsonWithTheFloorAndAReport) {
   g.channels(3).image_size(32).latent_dim(8).width(8);
   torch::manual_seed(0);
   DcganGenerator net(g);
+  make_dirs(run);
   save_module(*net, run + "/model.pt");
   write_json(run + "/config.json", {{"family", "dcgan"}, {"model", dcgan_options_to_json(g)},
                                     {"data", {{"spec", "shapes:300"}, {"size", 32}, {"channels", 3}, {"seed", 0}}}});
