@@ -65,6 +65,12 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--input-channels", o.torchscript.channels, "TorchScript extractor: 1 or 3 (gray is repeated)")
       ->check(CLI::IsMember({1, 3}))
       ->capture_default_str();
+  cmd->add_option("--input-normalize", o.torchscript.normalize, "TorchScript extractor: \"imagenet\" mean/std after 0..1")
+      ->check(CLI::IsMember({"", "imagenet"}));
+  cmd->add_option("--input-classes", o.torchscript.num_classes,
+                  "TorchScript extractor: K > 0 if forward returns (features, logits [N, K])")
+      ->check(CLI::Range(0, 100000))
+      ->capture_default_str();
   cmd->add_option("--kid-subsets", o.kid_subsets, "KID: number of subsets")->check(CLI::Range(1, 100000))->capture_default_str();
   cmd->add_option("--kid-subset-size", o.kid_subset_size, "KID: images per subset")->check(CLI::Range(2, 1000000))->capture_default_str();
   cmd->add_option("--pr-k", o.pr_k, "precision/recall: k of the k-NN radii")->check(CLI::Range(1, 100))->capture_default_str();
