@@ -70,6 +70,8 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
   fs::path dir = target.parent_path();
   std::string name = target.filename().string();
   check_input(!name.empty(), "cannot write '" + path + "': the path names a folder, not a file");
+  // Outputs such as --out runs/new/grid.png get their folder, as users expect.
+  if (!dir.empty() && !fs::exists(dir)) make_dirs(dir.string());
   fs::path temp = dir / ("." + name + ".tmp." + std::to_string(::getpid()));
   std::string temp_path = temp.string();
 

@@ -9,7 +9,8 @@
 
 namespace latentkit {
 
-/// Writes bytes to path atomically (temp file in the same folder, fsync, rename, fsync dir).
+/// Writes bytes to path atomically (temp file in the same folder, fsync, rename, fsync dir),
+/// creating the folder first when it does not exist.
 void write_file_atomic(const std::string& path, const std::string& bytes);
 /// Reads a whole file; throws Error naming the file when it is missing or unreadable.
 std::string read_file(const std::string& path);

@@ -109,6 +109,26 @@ Dataset load_dataset(const DataOptions& options) {
   return data;
 }
 
+nlohmann::json data_options_to_json(const DataOptions& o) {
+  return {{"spec", o.spec}, {"split", o.split}, {"size", o.size}, {"channels", o.channels}, {"limit", o.limit},
+          {"seed", o.seed}};
+}
+
+DataOptions data_options_from_json(const nlohmann::json& d, const std::string& source) {
+  try {
+    DataOptions o;
+    o.spec = d.at("spec").get<std::string>();
+    o.split = d.at("split").get<std::string>();
+    o.size = d.at("size").get<int>();
+    o.channels = d.at("channels").get<int>();
+    o.limit = d.at("limit").get<int64_t>();
+    o.seed = d.at("seed").get<uint64_t>();
+    return o;
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(source + ": malformed \"data\" section (" + e.what() + ")");
+  }
+}
+
 torch::Tensor normalize_images(const torch::Tensor& images) {
   return images.to(torch::kFloat32).div(127.5).sub(1.0);
 }

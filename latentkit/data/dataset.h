@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 namespace latentkit {
@@ -36,6 +37,11 @@ struct DataOptions {
   int64_t limit = 0;            // 0: all; else the first `limit` images
   uint64_t seed = 0;            // shapes generation seed
 };
+
+/// DataOptions <-> the "data" object of a run's config.json.
+nlohmann::json data_options_to_json(const DataOptions& options);
+/// Throws Error naming `source` when a field is missing or of the wrong type.
+DataOptions data_options_from_json(const nlohmann::json& data, const std::string& source);
 
 /// Loads or generates the data. Throws Error with a message naming the file, what was
 /// expected and what to do, for any missing, truncated or foreign input.

@@ -82,9 +82,7 @@ nlohmann::json config_to_json(const ClassifierTrainOptions& o, const ClassifierO
       {"model", classifier_options_to_json(model)},
       {"classes", train.data.class_names},
       {"factor_names", train.targets.names},
-      {"data",
-       {{"spec", o.data.spec}, {"split", o.data.split}, {"size", o.data.size}, {"channels", o.data.channels},
-        {"limit", o.data.limit}, {"seed", o.data.seed}}},
+      {"data", data_options_to_json(o.data)},
       {"test", {{"split", test.split_name}, {"limit", o.test_limit}, {"images", test.data.size()}}},
       {"train",
        {{"epochs", o.epochs}, {"batch", o.batch}, {"lr", o.lr}, {"lr_schedule", "cosine"}, {"seed", o.seed},
@@ -242,13 +240,7 @@ ClassifierTrainOptions read_classifier_run_options(const std::string& run_dir) {
   try {
     ClassifierTrainOptions o;
     o.out = run_dir;
-    const auto& d = config.at("data");
-    o.data.spec = d.at("spec").get<std::string>();
-    o.data.split = d.at("split").get<std::string>();
-    o.data.size = d.at("size").get<int>();
-    o.data.channels = d.at("channels").get<int>();
-    o.data.limit = d.at("limit").get<int64_t>();
-    o.data.seed = d.at("seed").get<uint64_t>();
+    o.data = data_options_from_json(config.at("data"), run_dir + "/config.json");
     const auto& t = config.at("train");
     o.epochs = t.at("epochs").get<int64_t>();
     o.batch = t.at("batch").get<int64_t>();

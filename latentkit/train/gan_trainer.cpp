@@ -118,9 +118,7 @@ nlohmann::json gan_config_to_json(const GanTrainOptions& o) {
       {"latentkit_version", LATENTKIT_VERSION},
       {"family", o.model.preset()},
       {"model", dcgan_options_to_json(o.model)},
-      {"data",
-       {{"spec", o.data.spec}, {"split", o.data.split}, {"size", o.data.size}, {"channels", o.data.channels},
-        {"limit", o.data.limit}, {"seed", o.data.seed}}},
+      {"data", data_options_to_json(o.data)},
       {"train",
        {{"epochs", o.epochs}, {"batch", o.batch}, {"lr", o.lr}, {"beta1", o.beta1}, {"beta2", o.beta2},
         {"label_smoothing", o.label_smoothing}, {"ema", o.ema}, {"ema_decay", o.ema_decay}, {"seed", o.seed},
@@ -137,13 +135,7 @@ GanTrainOptions read_gan_run_options(const std::string& run_dir) {
     GanTrainOptions o;
     o.out = run_dir;
     o.model = dcgan_options_from_json(config.at("model"));
-    const auto& d = config.at("data");
-    o.data.spec = d.at("spec").get<std::string>();
-    o.data.split = d.at("split").get<std::string>();
-    o.data.size = d.at("size").get<int>();
-    o.data.channels = d.at("channels").get<int>();
-    o.data.limit = d.at("limit").get<int64_t>();
-    o.data.seed = d.at("seed").get<uint64_t>();
+    o.data = data_options_from_json(config.at("data"), run_dir + "/config.json");
     const auto& t = config.at("train");
     o.epochs = t.at("epochs").get<int64_t>();
     o.batch = t.at("batch").get<int64_t>();

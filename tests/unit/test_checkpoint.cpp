@@ -1,3 +1,4 @@
+#include "tests/unit/test_util.h"
 #include "latentkit/train/checkpoint.h"
 
 #include <filesystem>
@@ -8,16 +9,10 @@
 #include "latentkit/core/files.h"
 
 using namespace latentkit;
+using latentkit::testing::make_temp_dir;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string temp_dir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("latentkit_test_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
 
 struct Tiny {
   torch::nn::Sequential net{torch::nn::Linear(4, 8), torch::nn::BatchNorm1d(8), torch::nn::ReLU(), torch::nn::Linear(8, 1)};
@@ -38,7 +33,7 @@ struct Tiny {
 
 TEST(Checkpoint, ResumeContinuesBitwiseIdentically) {
   torch::set_num_threads(1);
-  std::string run = temp_dir("ckpt_resume");
+  std::string run = make_temp_dir("ckpt_resume");
   torch::manual_seed(3);
   Tiny a;
   for (int i = 0; i < 5; ++i) a.step();
@@ -63,7 +58,7 @@ TEST(Checkpoint, ResumeContinuesBitwiseIdentically) {
 }
 
 TEST(Checkpoint, KeepsOnlyTheNewestAndPointsLatestAtTheLast) {
-  std::string run = temp_dir("ckpt_keep");
+  std::string run = make_temp_dir("ckpt_keep");
   Tiny t;
   for (int64_t step : {10, 20, 30, 40}) save_checkpoint(run, step, t.parts(), 2);
   EXPECT_FALSE(fs::exists(run + "/checkpoints/step-0000010.pt"));
@@ -77,13 +72,13 @@ TEST(Checkpoint, KeepsOnlyTheNewestAndPointsLatestAtTheLast) {
 }
 
 TEST(Checkpoint, NoCheckpointIsNullopt) {
-  std::string run = temp_dir("ckpt_none");
+  std::string run = make_temp_dir("ckpt_none");
   EXPECT_FALSE(latest_checkpoint(run).has_value());
   fs::remove_all(run);
 }
 
 TEST(Checkpoint, TruncatedFileIsAClearError) {
-  std::string run = temp_dir("ckpt_trunc");
+  std::string run = make_temp_dir("ckpt_trunc");
   Tiny t;
   std::string path = save_checkpoint(run, 1, t.parts());
   std::string bytes = read_file(path);

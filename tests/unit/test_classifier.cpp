@@ -1,3 +1,4 @@
+#include "tests/unit/test_util.h"
 #include "latentkit/models/classifier.h"
 
 #include <unistd.h>
@@ -11,6 +12,7 @@
 #include "latentkit/models/registry.h"
 
 using namespace latentkit;
+using latentkit::testing::make_temp_dir;
 namespace fs = std::filesystem;
 
 namespace {
@@ -19,13 +21,6 @@ ClassifierOptions small(int64_t channels, int64_t size) {
   ClassifierOptions o;
   o.channels(channels).image_size(size).num_classes(4).width(8).feature_dim(16);
   return o;
-}
-
-std::string temp_dir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("latentkit_test_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
 }
 
 }  // namespace
@@ -97,7 +92,7 @@ TEST(Classifier, RejectsBadOptionsAndInputs) {
 }
 
 TEST(Classifier, LoadsARunFolderWithItsWeights) {
-  std::string run = temp_dir("classifier_run");
+  std::string run = make_temp_dir("classifier_run");
   torch::manual_seed(2);
   Classifier model(small(1, 28));
   save_module(*model, run + "/model.pt");

@@ -1,3 +1,4 @@
+#include "tests/unit/test_util.h"
 #include "latentkit/train/classifier_trainer.h"
 
 #include <unistd.h>
@@ -15,15 +16,10 @@
 #include "latentkit/train/checkpoint.h"
 
 using namespace latentkit;
+using latentkit::testing::make_temp_dir;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string temp_dir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("latentkit_test_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  return dir.string();
-}
 
 std::vector<nlohmann::json> read_jsonl(const std::string& path) {
   std::vector<nlohmann::json> rows;
@@ -50,7 +46,7 @@ ClassifierTrainOptions tiny(const std::string& out, const std::string& spec, int
 
 // A folder of solid images in two class subfolders: dark/ (10) and light/ (10).
 std::string make_folder(const std::string& name) {
-  std::string dir = temp_dir(name);
+  std::string dir = make_temp_dir(name);
   for (int c = 0; c < 2; ++c) {
     std::string sub = dir + (c == 0 ? "/dark" : "/light");
     make_dirs(sub);
@@ -64,7 +60,7 @@ std::string make_folder(const std::string& name) {
 }  // namespace
 
 TEST(ClassifierTrainer, LearnsShapesAndWritesTheRunFolder) {
-  std::string run = temp_dir("cls_trainer_run");
+  std::string run = make_temp_dir("cls_trainer_run");
   ClassifierTrainOptions o = tiny(run, "shapes:1024", 2, 16);
   o.test_limit = 256;
   ClassifierTrainSummary s = train_classifier(o, false);
@@ -114,8 +110,8 @@ TEST(ClassifierTrainer, LearnsShapesAndWritesTheRunFolder) {
 }
 
 TEST(ClassifierTrainer, StoppedAndResumedEqualsUninterrupted) {
-  std::string straight = temp_dir("cls_trainer_straight");
-  std::string split = temp_dir("cls_trainer_split");
+  std::string straight = make_temp_dir("cls_trainer_straight");
+  std::string split = make_temp_dir("cls_trainer_split");
   ClassifierTrainOptions o = tiny(straight, "folder:" + make_folder("cls_trainer_folder_a"), 2, 4);
   o.data.size = 16;
   train_classifier(o, false);  // 18 training images: 4 steps per epoch, flips on
@@ -181,7 +177,7 @@ TEST(ClassifierTrainer, RegressesHueAsAnAngle) {
 }
 
 TEST(ClassifierTrainer, RejectsBadOptions) {
-  ClassifierTrainOptions o = tiny(temp_dir("cls_trainer_bad"), "shapes:64", 1, 16);
+  ClassifierTrainOptions o = tiny(make_temp_dir("cls_trainer_bad"), "shapes:64", 1, 16);
   o.data.split = "test";
   EXPECT_THROW(train_classifier(o, false), Error);
   o.data.split = "train";

@@ -1,3 +1,4 @@
+#include "tests/unit/test_util.h"
 #include "latentkit/eval/evaluate.h"
 
 #include <filesystem>
@@ -13,16 +14,10 @@
 #include "latentkit/models/registry.h"
 
 using namespace latentkit;
+using latentkit::testing::make_temp_dir;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string temp_dir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("latentkit_test_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
 
 // An untrained classifier run on 3 classes: features that differ between image sets are
 // all these tests need.
@@ -90,7 +85,7 @@ TEST(Evaluate, ShiftedFeaturesScoreTheShift) {
 }
 
 TEST(Evaluate, TwoImageSetsEndToEndWithCacheAndDumps) {
-  std::string dir = temp_dir("evaluate_sets");
+  std::string dir = make_temp_dir("evaluate_sets");
   EvalOptions o = small_options(dir);
   o.a = "shapes:200@train";
   o.b = "shapes:200@test";
@@ -124,7 +119,7 @@ TEST(Evaluate, TwoImageSetsEndToEndWithCacheAndDumps) {
 }
 
 TEST(Evaluate, RunFolderWritesEvalJsonWithTheFloorAndAReport) {
-  std::string dir = temp_dir("evaluate_run");
+  std::string dir = make_temp_dir("evaluate_run");
   std::string run = dir + "/run";
   DcganOptions g;
   g.channels(3).image_size(32).latent_dim(8).width(8);
@@ -156,7 +151,7 @@ TEST(Evaluate, RunFolderWritesEvalJsonWithTheFloorAndAReport) {
 }
 
 TEST(Evaluate, BadRequestsAreClearErrors) {
-  std::string dir = temp_dir("evaluate_bad");
+  std::string dir = make_temp_dir("evaluate_bad");
   EvalOptions o = small_options(dir);
   EXPECT_THROW(evaluate(o), Error) << "neither --run nor --a/--b";
   o.a = "shapes:100";

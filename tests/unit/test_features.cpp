@@ -1,3 +1,4 @@
+#include "tests/unit/test_util.h"
 #include "latentkit/eval/features.h"
 
 #include <torch/script.h>
@@ -15,16 +16,10 @@
 #include "latentkit/models/registry.h"
 
 using namespace latentkit;
+using latentkit::testing::make_temp_dir;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string temp_dir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("latentkit_test_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
 
 // Feature i < C: the mean of channel i as the module sees it; then C, H and W. So one
 // output tells what the extractor did to the images before the network.
@@ -80,7 +75,7 @@ std::string error_of(const std::function<void()>& f) {
 class TorchScriptExtractorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = temp_dir("features_ts");
+    dir_ = make_temp_dir("features_ts");
     probe_ = save_module_source(dir_, "probe", kProbeSource);
   }
   void TearDown() override { fs::remove_all(dir_); }
@@ -213,7 +208,7 @@ TEST_F(TorchScriptExtractorTest, ExtractFeaturesBatchesAndConvertsBytes) {
 }
 
 TEST(ClassifierExtractor, UsesThePenultimateLayerAndSoftmax) {
-  std::string run = temp_dir("features_classifier");
+  std::string run = make_temp_dir("features_classifier");
   torch::manual_seed(3);
   ClassifierOptions o;
   o.channels(1).image_size(28).num_classes(3).width(8).feature_dim(12);

@@ -42,13 +42,20 @@ TEST_F(FilesTest, AtomicWriteReplacesContentAndLeavesNoTempFile) {
   EXPECT_EQ(entries, 1);
 }
 
-TEST_F(FilesTest, AtomicWriteIntoMissingFolderThrows) {
-  std::string target = path("missing/out.bin");
+TEST_F(FilesTest, AtomicWriteCreatesAMissingFolder) {
+  std::string target = path("missing/deeper/out.bin");
+  write_file_atomic(target, "x");
+  EXPECT_EQ(read_file(target), "x");
+}
+
+TEST_F(FilesTest, AtomicWriteBelowAFileThrowsNamingIt) {
+  write_file_atomic(path("plain"), "not a folder");
+  std::string target = path("plain/out.bin");
   try {
     write_file_atomic(target, "x");
     FAIL() << "expected Error";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(target), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("plain"), std::string::npos) << e.what();
   }
 }
 

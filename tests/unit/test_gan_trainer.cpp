@@ -1,3 +1,4 @@
+#include "tests/unit/test_util.h"
 #include "latentkit/train/gan_trainer.h"
 
 #include <filesystem>
@@ -12,15 +13,10 @@
 #include "latentkit/train/checkpoint.h"
 
 using namespace latentkit;
+using latentkit::testing::make_temp_dir;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string temp_dir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("latentkit_test_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  return dir.string();
-}
 
 GanTrainOptions tiny(const std::string& out) {
   GanTrainOptions o;
@@ -48,7 +44,7 @@ size_t count_lines(const std::string& path) {
 }  // namespace
 
 TEST(GanTrainer, WritesTheWholeRunFolder) {
-  std::string run = temp_dir("trainer_folder");
+  std::string run = make_temp_dir("trainer_folder");
   TrainSummary s = train_gan(tiny(run), false);
   EXPECT_EQ(s.steps, 8);
   EXPECT_EQ(s.threads, 1);
@@ -73,8 +69,8 @@ TEST(GanTrainer, WritesTheWholeRunFolder) {
 }
 
 TEST(GanTrainer, StoppedAndResumedEqualsUninterrupted) {
-  std::string straight = temp_dir("trainer_straight");
-  std::string split = temp_dir("trainer_split");
+  std::string straight = make_temp_dir("trainer_straight");
+  std::string split = make_temp_dir("trainer_split");
   train_gan(tiny(straight), false);
   GanTrainOptions first = tiny(split);
   first.max_steps = 5;  // stops between the checkpoints at 3 and 6: resume replays 4 and 5
@@ -98,7 +94,7 @@ TEST(GanTrainer, StoppedAndResumedEqualsUninterrupted) {
 }
 
 TEST(GanTrainer, RefusesToOverwriteOrResumeNothing) {
-  std::string run = temp_dir("trainer_refuse");
+  std::string run = make_temp_dir("trainer_refuse");
   EXPECT_THROW(train_gan(tiny(run), true), Error);
   GanTrainOptions o = tiny(run);
   o.max_steps = 1;
@@ -113,10 +109,10 @@ TEST(GanTrainer, RefusesToOverwriteOrResumeNothing) {
 }
 
 TEST(GanTrainer, BadOptionsAreClearErrors) {
-  GanTrainOptions o = tiny(temp_dir("trainer_bad"));
+  GanTrainOptions o = tiny(make_temp_dir("trainer_bad"));
   o.batch = 1000;  // larger than the 64 images
   EXPECT_THROW(train_gan(o, false), Error);
-  o = tiny(temp_dir("trainer_bad2"));
+  o = tiny(make_temp_dir("trainer_bad2"));
   o.epochs = 0;
   EXPECT_THROW(train_gan(o, false), Error);
 }

@@ -1,3 +1,4 @@
+#include "tests/unit/test_util.h"
 #include "latentkit/models/registry.h"
 
 #include <filesystem>
@@ -9,16 +10,10 @@
 #include "latentkit/models/dcgan.h"
 
 using namespace latentkit;
+using latentkit::testing::make_temp_dir;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string temp_dir(const std::string& name) {
-  fs::path dir = fs::temp_directory_path() / ("latentkit_test_" + name + "_" + std::to_string(::getpid()));
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string();
-}
 
 std::string error_of(const std::function<void()>& f) {
   try {
@@ -38,7 +33,7 @@ TEST(Registry, KnowsBothDcganPresets) {
 }
 
 TEST(Registry, LoadsARunFolderAndDecodesItsWeights) {
-  std::string run = temp_dir("registry_load");
+  std::string run = make_temp_dir("registry_load");
   DcganOptions o;
   o.preset("dcgan-upsample").channels(3).image_size(32).latent_dim(8).width(8);
   torch::manual_seed(0);
@@ -57,7 +52,7 @@ TEST(Registry, LoadsARunFolderAndDecodesItsWeights) {
 }
 
 TEST(Registry, BadRunFoldersAreClearErrors) {
-  std::string run = temp_dir("registry_bad");
+  std::string run = make_temp_dir("registry_bad");
   EXPECT_NE(error_of([&] { load_generator(run + "/nope"); }).find("not found"), std::string::npos);
   EXPECT_NE(error_of([&] { load_generator(run); }).find("no config.json"), std::string::npos);
   write_json(run + "/config.json", {{"family", "stylegan9"}});
@@ -74,7 +69,7 @@ TEST(Registry, BadRunFoldersAreClearErrors) {
 }
 
 TEST(Registry, WeightsOfAnotherShapeAreRefused) {
-  std::string run = temp_dir("registry_shape");
+  std::string run = make_temp_dir("registry_shape");
   DcganOptions small;
   small.width(8);
   DcganOptions large;
