@@ -1,3 +1,4 @@
+#include "tests/unit/test_util.h"
 #include "latentkit/data/dataset.h"
 
 #include <gtest/gtest.h>
@@ -18,28 +19,8 @@ namespace latentkit {
 namespace {
 
 namespace fs = std::filesystem;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "latentkit_test_dataset_XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const {
-    const fs::path p = path_ / name;
-    fs::create_directories(p.parent_path());
-    return p.string();
-  }
-  std::string str() const { return path_.string(); }
-
- private:
-  fs::path path_;
-};
+using test_util::TempDir;
+using test_util::error_of;
 
 // Sets an environment variable for one scope and puts the old value back.
 class ScopedEnv {
@@ -79,19 +60,6 @@ void write_idx_split(const TempDir& dir, const std::string& prefix, int n) {
   std::ofstream labels(dir.file(prefix + "-labels-idx1-ubyte"), std::ios::binary);
   header(labels, {static_cast<uint32_t>(n)});
   for (int i = 0; i < n; ++i) labels << static_cast<char>(i % 10);
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected latentkit::Error, got std::exception: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "expected latentkit::Error, nothing was thrown";
-  return "";
 }
 
 DataOptions spec_options(const std::string& spec) {

@@ -16,7 +16,7 @@
 #include "latentkit/models/registry.h"
 
 using namespace latentkit;
-using latentkit::testing::make_temp_dir;
+using latentkit::test_util::make_temp_dir;
 namespace fs = std::filesystem;
 
 namespace {

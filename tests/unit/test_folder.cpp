@@ -1,3 +1,4 @@
+#include "tests/unit/test_util.h"
 #include "latentkit/data/folder.h"
 
 #include <gtest/gtest.h>
@@ -15,32 +16,11 @@ namespace latentkit {
 namespace {
 
 namespace fs = std::filesystem;
+using test_util::TempDir;
+using test_util::bad_input_error_of;
 
 // A 12 x 10 JPEG of the solid colour (200, 100, 50), quality 95, made with libjpeg.
 const std::string kOrangeJpeg = std::string(LATENTKIT_TEST_DATA) + "/folder_orange_12x10.jpg";
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "latentkit_test_folder_XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  // Creates parent folders, so "a/b/c.png" works.
-  std::string file(const std::string& name) const {
-    const fs::path p = path_ / name;
-    fs::create_directories(p.parent_path());
-    return p.string();
-  }
-  std::string str() const { return path_.string(); }
-
- private:
-  fs::path path_;
-};
 
 void write_solid_png(const std::string& path, int width, int height, uint8_t r, uint8_t g, uint8_t b) {
   Image image(width, height, 3);
@@ -57,20 +37,6 @@ void write_solid_png(const std::string& path, int width, int height, uint8_t r, 
 void write_text(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);
   out << text;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::kBadInput);
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected latentkit::Error, got std::exception: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "expected latentkit::Error, nothing was thrown";
-  return "";
 }
 
 TEST(FolderTest, ClassSubfoldersBecomeLabelsInSortedOrder) {
@@ -146,11 +112,11 @@ TEST(FolderTest, GrayConversionUsesLuma) {
 
 TEST(FolderTest, EmptyFolderIsAnErrorSayingWhereImagesGo) {
   TempDir dir;
-  EXPECT_EQ(error_of([&] { load_image_folder(dir.str(), 8, 3); }),
+  EXPECT_EQ(bad_input_error_of([&] { load_image_folder(dir.str(), 8, 3); }),
             "folder:" + dir.str() + " contains no .png or .jpg images; put images in " +
                 dir.str() + " or in class subfolders " + dir.str() + "/CLASS/");
   write_text(dir.file("data.csv"), "1,2,3");
-  EXPECT_NE(error_of([&] { load_image_folder(dir.str(), 8, 3); }).find("contains no .png"),
+  EXPECT_NE(bad_input_error_of([&] { load_image_folder(dir.str(), 8, 3); }).find("contains no .png"),
             std::string::npos);
 }
 
@@ -158,7 +124,7 @@ TEST(FolderTest, EmptyClassFolderIsAnError) {
   TempDir dir;
   write_solid_png(dir.file("cats/1.png"), 8, 8, 1, 2, 3);
   fs::create_directories(dir.file("dogs/x").c_str());
-  const std::string msg = error_of([&] { load_image_folder(dir.str(), 8, 3); });
+  const std::string msg = bad_input_error_of([&] { load_image_folder(dir.str(), 8, 3); });
   EXPECT_NE(msg.find(dir.str() + "/dogs"), std::string::npos) << msg;
 }
 
@@ -176,7 +142,7 @@ TEST(FolderTest, GarbagePngIsAnErrorNamingTheFile) {
   write_solid_png(dir.file("a/good.png"), 8, 8, 1, 2, 3);
   const std::string bad = dir.file("a/broken.png");
   write_text(bad, "this is not a PNG file at all, just text with a .png name");
-  const std::string msg = error_of([&] { load_image_folder(dir.str(), 8, 3); });
+  const std::string msg = bad_input_error_of([&] { load_image_folder(dir.str(), 8, 3); });
   EXPECT_NE(msg.find(bad), std::string::npos) << msg;
   EXPECT_EQ(msg.rfind("folder:" + dir.str() + ": ", 0), 0u) << msg;
 }
@@ -184,12 +150,12 @@ TEST(FolderTest, GarbagePngIsAnErrorNamingTheFile) {
 TEST(FolderTest, MissingFolderAndBadArgumentsAreErrors) {
   TempDir dir;
   const std::string missing = dir.file("nowhere");
-  EXPECT_NE(error_of([&] { load_image_folder(missing, 8, 3); }).find(missing + " not found"),
+  EXPECT_NE(bad_input_error_of([&] { load_image_folder(missing, 8, 3); }).find(missing + " not found"),
             std::string::npos);
   write_solid_png(dir.file("x.png"), 8, 8, 1, 2, 3);
-  EXPECT_NE(error_of([&] { load_image_folder(dir.str(), 0, 3); }).find("needs --size"),
+  EXPECT_NE(bad_input_error_of([&] { load_image_folder(dir.str(), 0, 3); }).find("needs --size"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { load_image_folder(dir.str(), 8, 2); }).find("channels"),
+  EXPECT_NE(bad_input_error_of([&] { load_image_folder(dir.str(), 8, 2); }).find("channels"),
             std::string::npos);
 }
 

@@ -1,3 +1,4 @@
+#include "tests/unit/test_util.h"
 #include "latentkit/data/idx.h"
 
 #include <gtest/gtest.h>
@@ -16,24 +17,8 @@ namespace latentkit {
 namespace {
 
 namespace fs = std::filesystem;
-
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "latentkit_test_idx_XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return (path_ / name).string(); }
-  std::string str() const { return path_.string(); }
-
- private:
-  fs::path path_;
-};
+using test_util::TempDir;
+using test_util::bad_input_error_of;
 
 std::string idx_bytes(const std::vector<uint32_t>& dims, const std::vector<uint8_t>& data,
                       uint8_t type = 0x08) {
@@ -74,20 +59,6 @@ std::string read_plain(const std::string& path) {
 }
 
 // The message of the Error f throws; a failure when it throws nothing or something else.
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::kBadInput);
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected latentkit::Error, got std::exception: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "expected latentkit::Error, nothing was thrown";
-  return "";
-}
-
 TEST(IdxTest, ReadsDimsAndBytesExactly) {
   TempDir dir;
   const std::vector<uint8_t> data = pattern_bytes(3 * 2 * 4);
@@ -118,7 +89,7 @@ TEST(IdxTest, TruncatedDataIsAnErrorWithBothSizes) {
   std::string bytes = idx_bytes({10, 4}, pattern_bytes(40));
   bytes.resize(bytes.size() - 10);  // 12 header + 30 of 40 data bytes
   write_plain(dir.file("t-ubyte"), bytes);
-  const std::string msg = error_of([&] { read_idx(dir.file("t-ubyte")); });
+  const std::string msg = bad_input_error_of([&] { read_idx(dir.file("t-ubyte")); });
   EXPECT_NE(msg.find(dir.file("t-ubyte")), std::string::npos) << msg;
   EXPECT_NE(msg.find("is truncated (expected 52 bytes of data, got 42)"), std::string::npos) << msg;
 }
@@ -128,7 +99,7 @@ TEST(IdxTest, TruncatedInsideGzipIsAnError) {
   std::string bytes = idx_bytes({10, 4}, pattern_bytes(40));
   bytes.resize(20);
   write_gzip(dir.file("t-ubyte.gz"), bytes);
-  const std::string msg = error_of([&] { read_idx(dir.file("t-ubyte.gz")); });
+  const std::string msg = bad_input_error_of([&] { read_idx(dir.file("t-ubyte.gz")); });
   EXPECT_NE(msg.find("truncated"), std::string::npos) << msg;
 }
 
@@ -137,7 +108,7 @@ TEST(IdxTest, TruncatedHeaderIsAnError) {
   std::string bytes = idx_bytes({10, 4, 4}, {});
   bytes.resize(9);  // magic, one full dim, one byte of the second
   write_plain(dir.file("h-ubyte"), bytes);
-  const std::string msg = error_of([&] { read_idx(dir.file("h-ubyte")); });
+  const std::string msg = bad_input_error_of([&] { read_idx(dir.file("h-ubyte")); });
   EXPECT_NE(msg.find("truncated"), std::string::npos) << msg;
   EXPECT_NE(msg.find("3 dimensions"), std::string::npos) << msg;
 }
@@ -145,7 +116,7 @@ TEST(IdxTest, TruncatedHeaderIsAnError) {
 TEST(IdxTest, WrongMagicIsNotAnIdxFile) {
   TempDir dir;
   write_plain(dir.file("zip-ubyte"), std::string("PK\x03\x04 something else entirely", 28));
-  const std::string msg = error_of([&] { read_idx(dir.file("zip-ubyte")); });
+  const std::string msg = bad_input_error_of([&] { read_idx(dir.file("zip-ubyte")); });
   EXPECT_NE(msg.find("not an IDX file"), std::string::npos) << msg;
   EXPECT_NE(msg.find("magic"), std::string::npos) << msg;
   EXPECT_NE(msg.find(dir.file("zip-ubyte")), std::string::npos) << msg;
@@ -154,17 +125,17 @@ TEST(IdxTest, WrongMagicIsNotAnIdxFile) {
 TEST(IdxTest, TinyFileIsNotAnIdxFile) {
   TempDir dir;
   write_plain(dir.file("tiny"), std::string("\0\0", 2));
-  EXPECT_NE(error_of([&] { read_idx(dir.file("tiny")); }).find("not an IDX file"),
+  EXPECT_NE(bad_input_error_of([&] { read_idx(dir.file("tiny")); }).find("not an IDX file"),
             std::string::npos);
   write_plain(dir.file("empty"), "");
-  EXPECT_NE(error_of([&] { read_idx(dir.file("empty")); }).find("not an IDX file"),
+  EXPECT_NE(bad_input_error_of([&] { read_idx(dir.file("empty")); }).find("not an IDX file"),
             std::string::npos);
 }
 
 TEST(IdxTest, UnsupportedElementTypeIsAnError) {
   TempDir dir;
   write_plain(dir.file("f-ubyte"), idx_bytes({2}, pattern_bytes(8), 0x0D));
-  const std::string msg = error_of([&] { read_idx(dir.file("f-ubyte")); });
+  const std::string msg = bad_input_error_of([&] { read_idx(dir.file("f-ubyte")); });
   EXPECT_NE(msg.find("0x0d"), std::string::npos) << msg;
   EXPECT_NE(msg.find("only 0x08"), std::string::npos) << msg;
 }
@@ -172,22 +143,22 @@ TEST(IdxTest, UnsupportedElementTypeIsAnError) {
 TEST(IdxTest, ZeroDimensionsIsAnError) {
   TempDir dir;
   write_plain(dir.file("z-ubyte"), idx_bytes({}, {}));
-  EXPECT_NE(error_of([&] { read_idx(dir.file("z-ubyte")); }).find("0 dimensions"),
+  EXPECT_NE(bad_input_error_of([&] { read_idx(dir.file("z-ubyte")); }).find("0 dimensions"),
             std::string::npos);
 }
 
 TEST(IdxTest, HugeDeclaredDimsDoNotAllocate) {
   TempDir dir;
   write_plain(dir.file("big-ubyte"), idx_bytes({0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu}, pattern_bytes(16)));
-  EXPECT_NE(error_of([&] { read_idx(dir.file("big-ubyte")); }).find("too large"), std::string::npos);
+  EXPECT_NE(bad_input_error_of([&] { read_idx(dir.file("big-ubyte")); }).find("too large"), std::string::npos);
   write_plain(dir.file("lie-ubyte"), idx_bytes({0x7FFFFFFFu, 16}, pattern_bytes(16)));
-  EXPECT_NE(error_of([&] { read_idx(dir.file("lie-ubyte")); }).find("truncated"), std::string::npos);
+  EXPECT_NE(bad_input_error_of([&] { read_idx(dir.file("lie-ubyte")); }).find("truncated"), std::string::npos);
 }
 
 TEST(IdxTest, TrailingBytesAreAnError) {
   TempDir dir;
   write_plain(dir.file("long-ubyte"), idx_bytes({4}, pattern_bytes(4)) + "junk");
-  const std::string msg = error_of([&] { read_idx(dir.file("long-ubyte")); });
+  const std::string msg = bad_input_error_of([&] { read_idx(dir.file("long-ubyte")); });
   EXPECT_NE(msg.find("after the 12"), std::string::npos) << msg;
 }
 
@@ -197,7 +168,7 @@ TEST(IdxTest, GarbageAfterGzipHeaderIsAnError) {
   std::string bytes = "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03";
   bytes += std::string(64, '\xff');
   write_plain(dir.file("bad.gz"), bytes);
-  const std::string msg = error_of([&] { read_idx(dir.file("bad.gz")); });
+  const std::string msg = bad_input_error_of([&] { read_idx(dir.file("bad.gz")); });
   EXPECT_NE(msg.find(dir.file("bad.gz")), std::string::npos) << msg;
   EXPECT_NE(msg.find("not a valid gzip file"), std::string::npos) << msg;
 }
@@ -214,18 +185,18 @@ TEST(IdxTest, GzipCutShortIsAnError) {
   write_gzip(dir.file("whole.gz"), idx_bytes({4000}, noise));
   const std::string gz = read_plain(dir.file("whole.gz"));
   write_plain(dir.file("cut.gz"), gz.substr(0, gz.size() / 2));
-  const std::string msg = error_of([&] { read_idx(dir.file("cut.gz")); });
+  const std::string msg = bad_input_error_of([&] { read_idx(dir.file("cut.gz")); });
   EXPECT_NE(msg.find("truncated"), std::string::npos) << msg;
   // Corrupting the stored CRC is caught too.
   std::string bad_crc = gz;
   bad_crc[bad_crc.size() - 6] ^= 0x55;
   write_plain(dir.file("crc.gz"), bad_crc);
-  EXPECT_NE(error_of([&] { read_idx(dir.file("crc.gz")); }).find("gzip"), std::string::npos);
+  EXPECT_NE(bad_input_error_of([&] { read_idx(dir.file("crc.gz")); }).find("gzip"), std::string::npos);
 }
 
 TEST(IdxTest, MissingFileIsAnError) {
   TempDir dir;
-  const std::string msg = error_of([&] { read_idx(dir.file("nope-ubyte")); });
+  const std::string msg = bad_input_error_of([&] { read_idx(dir.file("nope-ubyte")); });
   EXPECT_NE(msg.find(dir.file("nope-ubyte") + " not found"), std::string::npos) << msg;
 }
 
@@ -261,7 +232,7 @@ TEST(IdxDirTest, MismatchedCountsAreAnError) {
   TempDir dir;
   write_plain(dir.file("train-images-idx3-ubyte"), idx_bytes({5, 2, 2}, pattern_bytes(20)));
   write_plain(dir.file("train-labels-idx1-ubyte"), idx_bytes({4}, {0, 1, 2, 3}));
-  const std::string msg = error_of([&] { load_idx_dir(dir.str(), "train"); });
+  const std::string msg = bad_input_error_of([&] { load_idx_dir(dir.str(), "train"); });
   EXPECT_NE(msg.find("has 5 images but"), std::string::npos) << msg;
   EXPECT_NE(msg.find("has 4 labels"), std::string::npos) << msg;
   EXPECT_EQ(msg.rfind("idx:" + dir.str() + ": ", 0), 0u) << msg;
@@ -273,7 +244,7 @@ TEST(IdxDirTest, TruncatedImagesNameSourceFileAndHint) {
   images.resize(30);
   write_plain(dir.file("t10k-images-idx3-ubyte"), images);
   write_plain(dir.file("t10k-labels-idx1-ubyte"), idx_bytes({10}, pattern_bytes(10)));
-  const std::string msg = error_of([&] {
+  const std::string msg = bad_input_error_of([&] {
     load_idx_dir(dir.str(), "test", "fashion-mnist", "reinstall with: apt-get install x");
   });
   EXPECT_EQ(msg, "fashion-mnist: " + dir.file("t10k-images-idx3-ubyte") +
@@ -285,19 +256,19 @@ TEST(IdxDirTest, WrongDimensionCountIsAnError) {
   TempDir dir;
   write_plain(dir.file("train-images-idx3-ubyte"), idx_bytes({8}, pattern_bytes(8)));
   write_plain(dir.file("train-labels-idx1-ubyte"), idx_bytes({8}, pattern_bytes(8)));
-  const std::string msg = error_of([&] { load_idx_dir(dir.str(), "train"); });
+  const std::string msg = bad_input_error_of([&] { load_idx_dir(dir.str(), "train"); });
   EXPECT_NE(msg.find("expected [N, H, W]"), std::string::npos) << msg;
 }
 
 TEST(IdxDirTest, MissingDirAndMissingFilesAreErrors) {
   TempDir dir;
   const std::string missing = dir.file("not-here");
-  EXPECT_NE(error_of([&] { load_idx_dir(missing, "train"); }).find(missing + " not found"),
+  EXPECT_NE(bad_input_error_of([&] { load_idx_dir(missing, "train"); }).find(missing + " not found"),
             std::string::npos);
   write_plain(dir.file("train-images-idx3-ubyte"), idx_bytes({1, 1, 1}, {0}));
-  const std::string msg = error_of([&] { load_idx_dir(dir.str(), "train"); });
+  const std::string msg = bad_input_error_of([&] { load_idx_dir(dir.str(), "train"); });
   EXPECT_NE(msg.find("train-labels-idx1-ubyte[.gz] not found"), std::string::npos) << msg;
-  EXPECT_NE(error_of([&] { load_idx_dir(dir.str(), "validation"); }).find("train or test"),
+  EXPECT_NE(bad_input_error_of([&] { load_idx_dir(dir.str(), "validation"); }).find("train or test"),
             std::string::npos);
 }
 

@@ -1,11 +1,18 @@
 #pragma once
 // Helpers shared by the unit tests.
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <filesystem>
+#include <functional>
+#include <stdexcept>
 #include <string>
 
-namespace latentkit::testing {
+#include <gtest/gtest.h>
+
+#include "latentkit/core/error.h"
+
+namespace latentkit::test_util {
 
 /// A fresh, empty folder under the system temp dir, unique to this test process.
 inline std::string make_temp_dir(const std::string& name) {
@@ -16,4 +23,60 @@ inline std::string make_temp_dir(const std::string& name) {
   return dir.string();
 }
 
-}  // namespace latentkit::testing
+/// A unique temp folder that is removed with everything in it when the object goes.
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "latentkit_test_XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  /// Path of a file inside; creates its parent folders, so "a/b/c.png" works.
+  std::string file(const std::string& name) const {
+    const std::filesystem::path p = path_ / name;
+    std::filesystem::create_directories(p.parent_path());
+    return p.string();
+  }
+  std::string str() const { return path_.string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+/// The message of the latentkit::Error that f throws; a test failure when it throws
+/// nothing or something else.
+inline std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "expected latentkit::Error, got std::exception: " << e.what();
+    return "";
+  }
+  ADD_FAILURE() << "expected latentkit::Error, nothing was thrown";
+  return "";
+}
+
+/// As error_of, and the error must be of the bad-input kind (exit code 2).
+inline std::string bad_input_error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kBadInput);
+    return e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "expected latentkit::Error, got std::exception: " << e.what();
+    return "";
+  }
+  ADD_FAILURE() << "expected latentkit::Error, nothing was thrown";
+  return "";
+}
+
+}  // namespace latentkit::test_util
