@@ -16,6 +16,7 @@
 #include "latentkit/models/registry.h"
 
 using namespace latentkit;
+using latentkit::test_util::error_of;
 using latentkit::test_util::make_temp_dir;
 namespace fs = std::filesystem;
 
@@ -61,15 +62,6 @@ TorchScriptExtractorOptions options(int size, const std::string& range, int chan
   o.range = range;
   o.channels = channels;
   return o;
-}
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
 }
 
 class TorchScriptExtractorTest : public ::testing::Test {

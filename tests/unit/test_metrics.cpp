@@ -1,3 +1,4 @@
+#include "tests/unit/test_util.h"
 #include "latentkit/eval/metrics.h"
 
 #include <dlfcn.h>
@@ -62,16 +63,7 @@ void expect_relative(double actual, double expected, double tolerance, const std
       << what << ": got " << actual << ", expected " << expected;
 }
 
-// Expects f() to throw Error whose message contains every one of parts.
-template <typename F>
-void expect_error(F f, std::initializer_list<std::string> parts) {
-  try {
-    f();
-    ADD_FAILURE() << "no Error thrown";
-  } catch (const Error& e) {
-    for (const std::string& part : parts) EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
-  }
-}
+using test_util::expect_error;
 
 // tr((S1^1/2 S2 S1^1/2)^1/2) by another road: with S1 = A^T A / (n1 - 1) and S2 = B^T B /
 // (n2 - 1) (A, B centred), it is the sum of the singular values of A B^T / sqrt((n1-1)(n2-1)).

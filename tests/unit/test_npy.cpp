@@ -1,3 +1,4 @@
+#include "tests/unit/test_util.h"
 #include "latentkit/eval/npy.h"
 
 #include <gtest/gtest.h>
@@ -30,16 +31,7 @@ class NpyTest : public ::testing::Test {
   fs::path dir_;
 };
 
-// Expects f() to throw Error whose message contains every one of parts.
-template <typename F>
-void expect_error(F f, std::initializer_list<std::string> parts) {
-  try {
-    f();
-    ADD_FAILURE() << "no Error thrown";
-  } catch (const Error& e) {
-    for (const std::string& part : parts) EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
-  }
-}
+using test_util::expect_error;
 
 TEST_F(NpyTest, RoundTripKeepsDtypeShapeAndEveryValue) {
   torch::manual_seed(3);

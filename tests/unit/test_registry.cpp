@@ -10,21 +10,9 @@
 #include "latentkit/models/dcgan.h"
 
 using namespace latentkit;
+using latentkit::test_util::error_of;
 using latentkit::test_util::make_temp_dir;
 namespace fs = std::filesystem;
-
-namespace {
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
-}  // namespace
 
 TEST(Registry, KnowsBothDcganPresets) {
   auto families = generator_families();

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <initializer_list>
 #include <stdexcept>
 #include <string>
 
@@ -50,11 +51,14 @@ class TempDir {
 };
 
 /// The message of the latentkit::Error that f throws; a test failure when it throws
-/// nothing or something else.
-inline std::string error_of(const std::function<void()>& f) {
+/// nothing or something else, or (with require_bad_input) an error of another kind.
+inline std::string error_of(const std::function<void()>& f, bool require_bad_input = false) {
   try {
     f();
   } catch (const Error& e) {
+    if (require_bad_input) {
+      EXPECT_EQ(e.kind(), ErrorKind::kBadInput);
+    }
     return e.what();
   } catch (const std::exception& e) {
     ADD_FAILURE() << "expected latentkit::Error, got std::exception: " << e.what();
@@ -65,18 +69,12 @@ inline std::string error_of(const std::function<void()>& f) {
 }
 
 /// As error_of, and the error must be of the bad-input kind (exit code 2).
-inline std::string bad_input_error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::kBadInput);
-    return e.what();
-  } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected latentkit::Error, got std::exception: " << e.what();
-    return "";
-  }
-  ADD_FAILURE() << "expected latentkit::Error, nothing was thrown";
-  return "";
+inline std::string bad_input_error_of(const std::function<void()>& f) { return error_of(f, true); }
+
+/// Expects f to throw an Error whose message contains every one of parts.
+inline void expect_error(const std::function<void()>& f, std::initializer_list<std::string> parts) {
+  const std::string message = error_of(f);
+  for (const std::string& part : parts) EXPECT_NE(message.find(part), std::string::npos) << message;
 }
 
 }  // namespace latentkit::test_util
