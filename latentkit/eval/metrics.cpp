@@ -11,6 +11,7 @@
 #include <limits>
 #include <numeric>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "latentkit/core/error.h"
@@ -30,8 +31,9 @@ constexpr int64_t kChunkBytes = int64_t{16} << 20;
 // subsets or chunks), each calling BLAS single-threaded, with OpenBLAS's own pthreads
 // asleep: awake, they spin between calls against LibTorch's OpenMP threads (the reason
 // set_threads holds OpenBLAS to one thread; KID's unit test ran 50x slower with both
-// pools awake on a shared 2-core machine). The one exception is the eigensolver, a single
-// LAPACK call with nothing beside it, which gets at least LibTorch's thread count. This
+// pools awake on a shared 2-core machine). The exceptions are the single large BLAS and
+// LAPACK calls of FID with nothing beside them (the Gram matrix of a feature set, Cholesky,
+// dsygst, the eigensolver), which get OpenBLAS's threads, as many as LibTorch's. This
 // keeps OpenBLAS's thread count within [min_threads, max_threads] for a scope and restores
 // it after; the setting is process-wide, so BLAS work in another thread meanwhile sees it.
 class OpenBlasThreads {
@@ -88,19 +90,21 @@ void run_balanced(const std::vector<double>& costs, const Task& task) {
   });
 }
 
-// Fills the lower triangle of c: [n, n] from its upper one, in place, tile by tile (adding
-// a whole transposed matrix strides through memory: 5x slower at D = 2048), all tiles in
-// one parallel region rather than one region per tile.
+// Fills the lower triangle of c: [n, n] (contiguous float64) from its upper one, in place,
+// tile by tile (a whole transposed copy strides through memory: 5x slower at D = 2048). One
+// thread: 8 ms at D = 2048, and right after a threaded BLAS call LibTorch's threads would
+// fight OpenBLAS's spinning ones (80 ms).
 void mirror_upper(torch::Tensor& c) {
   const int64_t n = c.size(0);
-  std::vector<double> costs;
-  for (int64_t i0 = 0; i0 < n; i0 += kBlock) costs.push_back(static_cast<double>(n - i0));
-  run_balanced(costs, [&](int64_t block) {
-    const int64_t i0 = block * kBlock, i1 = std::min(n, i0 + kBlock);
-    torch::Tensor tile = c.slice(0, i0, i1).slice(1, i0, i1);
-    tile.copy_(tile.triu() + tile.triu(1).t());
-    c.slice(0, i1, n).slice(1, i0, i1).copy_(c.slice(0, i0, i1).slice(1, i1, n).t());
-  });
+  double* m = c.data_ptr<double>();
+  constexpr int64_t kTile = 64;
+  for (int64_t i0 = 0; i0 < n; i0 += kTile) {
+    for (int64_t j0 = i0; j0 < n; j0 += kTile) {
+      for (int64_t i = i0; i < std::min(n, i0 + kTile); ++i) {
+        for (int64_t j = std::max(j0, i + 1); j < std::min(n, j0 + kTile); ++j) m[j * n + i] = m[i * n + j];
+      }
+    }
+  }
 }
 
 // LibTorch has no symmetric rank-k update; the BLAS it loaded (libblas.so.3) has one, and
@@ -170,28 +174,63 @@ void syrk_upper(CblasDsyrk dsyrk, const torch::Tensor& x, double scale, double b
   }
 }
 
-// scale x^T x for x: [K, n] float64 where x or x^T is contiguous. The rows of a contiguous
-// x (samples) are split over the threads, one Gram matrix each, then summed.
-torch::Tensor gram(const torch::Tensor& x, double scale) {
-  const int64_t k = x.size(0), n = x.size(1);
-  CblasDsyrk dsyrk = find_dsyrk();
-  const bool fits = k < INT_MAX && n < INT_MAX && k > 0;
-  if (!dsyrk || !fits || !(x.is_contiguous() || x.t().is_contiguous())) {
-    return symmetric_product(x, x, false).mul_(scale);
-  }
-  const int64_t parts =
-      x.is_contiguous() ? std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), k / kBlock)) : 1;
-  // Only upper triangles are written; the lower ones hold garbage until mirrored.
-  std::vector<torch::Tensor> partial(static_cast<size_t>(parts));
-  at::parallel_for(0, parts, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t p = begin; p < end; ++p) {
-      torch::Tensor& part = partial[static_cast<size_t>(p)];
-      part = torch::empty({n, n}, x.options());
-      syrk_upper(dsyrk, x.slice(0, p * k / parts, (p + 1) * k / parts), scale, 0.0, part);
+// The column means of x: [N, D] (contiguous, T) in float64. Rows are summed in fixed
+// blocks on LibTorch's threads, then the blocks in order, so the result does not depend on
+// the thread count.
+template <typename T>
+torch::Tensor column_means(const torch::Tensor& x) {
+  const int64_t n = x.size(0), d = x.size(1);
+  const int64_t blocks = (n + kBlock - 1) / kBlock;
+  const T* in = x.data_ptr<T>();
+  std::vector<double> partial(static_cast<size_t>(blocks * d), 0.0);
+  at::parallel_for(0, blocks, 1, [&](int64_t begin, int64_t end) {
+    for (int64_t b = begin; b < end; ++b) {
+      double* sum = partial.data() + b * d;
+      for (int64_t i = b * kBlock; i < std::min(n, (b + 1) * kBlock); ++i) {
+        for (int64_t j = 0; j < d; ++j) sum[j] += static_cast<double>(in[i * d + j]);
+      }
     }
   });
-  torch::Tensor c = partial[0];
-  for (int64_t p = 1; p < parts; ++p) c.add_(partial[static_cast<size_t>(p)]);
+  torch::Tensor mu = torch::zeros({d}, torch::kFloat64);
+  double* mean = mu.data_ptr<double>();
+  for (int64_t b = 0; b < blocks; ++b) {
+    for (int64_t j = 0; j < d; ++j) mean[j] += partial[static_cast<size_t>(b * d + j)];
+  }
+  for (int64_t j = 0; j < d; ++j) mean[j] /= static_cast<double>(n);
+  return mu;
+}
+
+// scale (x - mu)^T (x - mu) for x: [N, D] (contiguous, T) and mu: [D] float64. Rows are
+// centred into a float64 buffer a chunk at a time and added up by BLAS's symmetric rank-k
+// update, one call per chunk on OpenBLAS's own threads, as many as LibTorch's: splitting
+// the rows over LibTorch's threads, one single-threaded call each, took 1.8x as long (10k x
+// 2048 on 2 cores: 0.97 s vs 0.53 s), and centring the whole set first cost 0.1 s more in
+// page faults on its 160 MB. The centring runs on this thread: LibTorch's would fight
+// OpenBLAS's, which spin a while after each call.
+template <typename T>
+torch::Tensor centred_gram(const torch::Tensor& x, const torch::Tensor& mu, double scale) {
+  const int64_t n = x.size(0), d = x.size(1);
+  CblasDsyrk dsyrk = find_dsyrk();
+  if (!dsyrk || n >= INT_MAX || d >= INT_MAX) {
+    OpenBlasThreads blas_threads(1, blas_threads_beside_torch());
+    torch::Tensor centred = torch::sub(x, mu);
+    return symmetric_product(centred, centred, false).mul_(scale);
+  }
+  const int64_t chunk = std::min(n, std::max(kBlock, 4 * kChunkBytes / (8 * d)));
+  torch::Tensor buffer = torch::empty({chunk, d}, torch::kFloat64);
+  torch::Tensor c = torch::empty({d, d}, torch::kFloat64);
+  const T* in = x.data_ptr<T>();
+  const double* mean = mu.data_ptr<double>();
+  double* out = buffer.data_ptr<double>();
+  const int threads = at::get_num_threads();
+  OpenBlasThreads blas_threads(threads, threads);
+  for (int64_t r0 = 0; r0 < n; r0 += chunk) {
+    const int64_t rows = std::min(chunk, n - r0);
+    for (int64_t i = 0; i < rows; ++i) {
+      for (int64_t j = 0; j < d; ++j) out[i * d + j] = static_cast<double>(in[(r0 + i) * d + j]) - mean[j];
+    }
+    syrk_upper(dsyrk, buffer.slice(0, 0, rows), scale, r0 == 0 ? 0.0 : 1.0, c);
+  }
   mirror_upper(c);
   return c;
 }
@@ -246,6 +285,41 @@ void check_same_dim(const torch::Tensor& a, const torch::Tensor& b, const std::s
                                           "); extract both with the same extractor");
 }
 
+// LAPACK's dsygst, from the LAPACK LibTorch loaded, looked up like cblas_dsyrk.
+using LapackDsygst = void (*)(const int* itype, const char* uplo, const int* n, double* a, const int* lda,
+                              const double* b, const int* ldb, int* info, size_t uplo_length);
+LapackDsygst find_dsygst() {
+  static const LapackDsygst dsygst = reinterpret_cast<LapackDsygst>(dlsym(RTLD_DEFAULT, "dsygst_"));
+  return dsygst;
+}
+
+// L^T s L for s: [n, n] symmetric and l its lower triangular factor from a Cholesky: by
+// LAPACK's dsygst, which exploits the symmetry of the result and the triangle of L (D = 2048,
+// 2 threads: 0.15 s against 0.4 s for the two blocked products below), else by those.
+// The result is symmetric; its lower triangle is what dsygst writes, and is what counts.
+torch::Tensor congruence_by_lower(const torch::Tensor& s, const torch::Tensor& l) {
+  LapackDsygst dsygst = find_dsygst();
+  const int64_t n = s.size(0);
+  if (!dsygst || n >= INT_MAX) {
+    OpenBlasThreads blas_threads(1, blas_threads_beside_torch());
+    return symmetric_product(l, times_lower_triangular(s, l), true);
+  }
+  // Row-major L is the column-major upper triangular U = L^T with S1 = U^T U, and dsygst's
+  // itype 2 forms U A U^T = L^T S2 L in A's upper triangle, column-major: the row-major lower.
+  torch::Tensor a = s.clone(at::MemoryFormat::Contiguous);
+  torch::Tensor u = l.contiguous();
+  const int itype = 2, size = static_cast<int>(n);
+  const char uplo = 'U';
+  int info = 0;
+  {
+    const int threads = at::get_num_threads();
+    OpenBlasThreads blas_threads(threads, threads);
+    dsygst(&itype, &uplo, &size, a.data_ptr<double>(), &size, u.data_ptr<double>(), &size, &info, 1);
+  }
+  if (info != 0) throw Error("frechet_distance: LAPACK dsygst failed (info " + std::to_string(info) + ")");
+  return a;
+}
+
 // tr((S1^1/2 S2 S1^1/2)^1/2): the sum of the square roots of the eigenvalues of a symmetric
 // matrix similar to S1 S2. With S1 = L L^T (Cholesky), L^T S2 L = L^-1 (S1 S2) L; it costs
 // a Cholesky instead of an eigendecomposition of S1 (one thread at D = 2048: 0.11 s vs
@@ -253,16 +327,27 @@ void check_same_dim(const torch::Tensor& a, const torch::Tensor& b, const std::s
 // samples than dimensions) makes it fail; then S2 is tried, since S2 S1 has the same
 // eigenvalues, and last S1^1/2 = V diag(sqrt(max(w, 0))) V^T from eigh, used as
 // diag(sqrt w) V^T S2 V diag(sqrt w), which is similar to S1^1/2 S2 S1^1/2.
+// Only the lower triangle of m is read.
 double trace_sqrt_product(const torch::Tensor& s1, const torch::Tensor& s2) {
+  const int threads = at::get_num_threads();
   torch::Tensor m;
   for (int attempt = 0; attempt < 2 && !m.defined(); ++attempt) {
     const torch::Tensor& a = attempt == 0 ? s1 : s2;
     const torch::Tensor& b = attempt == 0 ? s2 : s1;
-    auto [l, info] = torch::linalg_cholesky_ex(a);
-    if (info.item<int64_t>() == 0) m = symmetric_product(l, times_lower_triangular(b, l), true);
+    torch::Tensor l, info;
+    {
+      OpenBlasThreads lapack_threads(threads, threads);
+      std::tie(l, info) = torch::linalg_cholesky_ex(a);
+    }
+    if (info.item<int64_t>() == 0) m = congruence_by_lower(b, l);
   }
   if (!m.defined()) {
-    auto [w, v] = torch::linalg_eigh(s1);
+    torch::Tensor w, v;
+    {
+      OpenBlasThreads lapack_threads(threads, INT_MAX);
+      std::tie(w, v) = torch::linalg_eigh(s1);
+    }
+    OpenBlasThreads blas_threads(1, blas_threads_beside_torch());
     torch::Tensor root = v * w.clamp_min(0).sqrt().unsqueeze(0);  // V diag(sqrt w)
     m = symmetric_product(root, torch::mm(s2, root), false);
   }
@@ -271,8 +356,8 @@ double trace_sqrt_product(const torch::Tensor& s1, const torch::Tensor& s2) {
   // add up to a 1e-6 relative error when there are fewer samples than dimensions.
   torch::Tensor w;
   {
-    OpenBlasThreads lapack_threads(at::get_num_threads(), INT_MAX);
-    w = torch::linalg_eigvalsh(m);
+    OpenBlasThreads lapack_threads(threads, INT_MAX);
+    w = torch::linalg_eigvalsh(m, "L");
   }
   const double tolerance =
       static_cast<double>(m.size(0)) * std::numeric_limits<double>::epsilon() * std::max(0.0, w.max().item<double>());
@@ -341,20 +426,20 @@ torch::Tensor kth_neighbour_squared_radii(const torch::Tensor& x, const torch::T
 
 GaussianStats gaussian_stats(const torch::Tensor& features) {
   torch::Tensor x = checked_shape(features, "gaussian_stats", 2);
+  if (x.scalar_type() != torch::kFloat32 && x.scalar_type() != torch::kFloat64) x = x.to(torch::kFloat64);
+  x = x.contiguous();
   GaussianStats stats;
   stats.n = x.size(0);
-  // Accumulated in float64 straight from the input's dtype; a NaN or Inf anywhere shows
-  // in the mean, so the finiteness check costs no pass of its own.
-  stats.mu = x.mean(0, /*keepdim=*/false, torch::kFloat64);
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "gaussian_stats", [&] { stats.mu = column_means<scalar_t>(x); });
+  // A NaN or Inf anywhere shows in the mean, so the finiteness check costs no pass of its own.
   if (!torch::isfinite(stats.mu).all().item<bool>()) {
     if (!torch::isfinite(x).all().item<bool>()) throw_not_finite("gaussian_stats");
     throw Error("gaussian_stats: features too large to average in float64 (up to " +
                 std::to_string(x.abs().max().item<double>()) + "); scale them down");
   }
-  // Centred and widened to float64 in one pass (type promotion), never in the caller's tensor.
-  torch::Tensor centred = torch::sub(x, stats.mu).contiguous();
-  OpenBlasThreads blas_threads(1, blas_threads_beside_torch());
-  stats.sigma = gram(centred, 1.0 / static_cast<double>(stats.n - 1));
+  const double scale = 1.0 / static_cast<double>(stats.n - 1);
+  AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "gaussian_stats",
+                             [&] { stats.sigma = centred_gram<scalar_t>(x, stats.mu, scale); });
   return stats;
 }
 
@@ -369,7 +454,6 @@ double frechet_distance(const GaussianStats& a, const GaussianStats& b) {
               "frechet_distance: the statistics differ in dimension (mu " + shape_text(mu1) + " and " +
                   shape_text(mu2) + ", sigma " + shape_text(s1) + " and " + shape_text(s2) +
                   "); compute both from features of the same extractor");
-  OpenBlasThreads blas_threads(1, blas_threads_beside_torch());
   const double mean_term = (mu1 - mu2).pow(2).sum().item<double>();
   const double traces = s1.trace().item<double>() + s2.trace().item<double>();
   const double fid = mean_term + traces - 2 * trace_sqrt_product(s1, s2);
