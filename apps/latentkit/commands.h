@@ -12,6 +12,8 @@ void add_data_command(CLI::App& app);
 void add_classifier_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_report_command(CLI::App& app);
+void add_axes_command(CLI::App& app);
+void add_edit_command(CLI::App& app);
 
 /// Adds --data, --split, --size, --channels, --limit and --data-seed, bound to options.
 void add_data_options(CLI::App* command, DataOptions& options);

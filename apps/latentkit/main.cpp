@@ -19,6 +19,8 @@ int main(int argc, char** argv) {
   latentkit::app::add_classifier_command(app);
   latentkit::app::add_eval_command(app);
   latentkit::app::add_report_command(app);
+  latentkit::app::add_axes_command(app);
+  latentkit::app::add_edit_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

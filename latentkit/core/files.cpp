@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <system_error>
@@ -179,6 +180,12 @@ void append_jsonl(const std::string& path, const nlohmann::json& value) {
     data += n;
     left -= static_cast<size_t>(n);
   }
+}
+
+std::string default_cache_dir() {
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return std::string(xdg) + "/latentkit";
+  if (const char* home = std::getenv("HOME"); home && *home) return std::string(home) + "/.cache/latentkit";
+  return ".latentkit-cache";
 }
 
 }  // namespace latentkit

@@ -17,6 +17,9 @@ std::string read_file(const std::string& path);
 /// Creates a folder and its parents; throws Error when that fails.
 void make_dirs(const std::string& path);
 bool path_exists(const std::string& path);
+/// Where caches live: $XDG_CACHE_HOME/latentkit, else ~/.cache/latentkit, else
+/// ./.latentkit-cache.
+std::string default_cache_dir();
 
 /// Reads a JSON file; a missing file or a parse error is an Error naming the file.
 nlohmann::json read_json(const std::string& path);

@@ -411,4 +411,66 @@ Image render_line_plot(const std::vector<PlotSeries>& series, const std::string&
   return canvas.take();
 }
 
+Image render_heatmap(const std::vector<std::vector<double>>& values, const std::vector<std::string>& row_labels,
+                     const std::vector<std::string>& column_labels, const std::string& title, double scale_max) {
+  const int rows = static_cast<int>(values.size());
+  const int columns = rows > 0 ? static_cast<int>(values[0].size()) : 0;
+  check_input(rows > 0 && columns > 0, "heat map: the matrix is empty");
+  check_input(static_cast<int>(row_labels.size()) == rows && static_cast<int>(column_labels.size()) == columns,
+              "heat map: " + std::to_string(rows) + "x" + std::to_string(columns) + " values but " +
+                  std::to_string(row_labels.size()) + " row and " + std::to_string(column_labels.size()) +
+                  " column labels");
+  double top = scale_max;
+  for (const std::vector<double>& row : values) {
+    check_input(static_cast<int>(row.size()) == columns, "heat map: rows differ in length");
+    if (scale_max <= 0) {
+      for (double v : row) {
+        if (std::isfinite(v)) top = std::max(top, std::abs(v));
+      }
+    }
+  }
+  if (top <= 0) top = 1;
+  auto cut = [](const std::string& s) { return s.size() > 12 ? s.substr(0, 11) + "." : s; };
+  int label_width = 0;
+  for (const std::string& l : row_labels) label_width = std::max(label_width, text_width(l, 1));
+  int cell_width = text_width("-0.00", 1) + 10;
+  for (const std::string& l : column_labels) cell_width = std::max(cell_width, text_width(cut(l), 1) + 8);
+  const int cell_height = 22, margin = 12, title_height = 28, header_height = 18;
+  const int left = margin + label_width + 8, grid_top = margin + title_height + header_height;
+  const int width = std::max(left + columns * cell_width + margin, margin * 2 + text_width(title, 2));
+  const int height = grid_top + rows * cell_height + margin;
+  Canvas canvas(width, height);
+  canvas.text(margin, margin, title, kText, 2);
+  for (int c = 0; c < columns; ++c) {
+    const std::string l = cut(column_labels[static_cast<size_t>(c)]);
+    canvas.text(left + c * cell_width + (cell_width - text_width(l, 1)) / 2, grid_top - header_height + 4, l, kText, 1);
+  }
+  for (int r = 0; r < rows; ++r) {
+    const int y = grid_top + r * cell_height;
+    const std::string& l = row_labels[static_cast<size_t>(r)];
+    canvas.text(left - 8 - text_width(l, 1), y + (cell_height - kGlyphHeight) / 2, l, kText, 1);
+    for (int c = 0; c < columns; ++c) {
+      const double v = values[static_cast<size_t>(r)][static_cast<size_t>(c)];
+      const int x = left + c * cell_width;
+      Rgb color{200, 200, 200};
+      std::string text = "-";
+      if (std::isfinite(v)) {
+        // White at 0, towards red (214, 39, 40) or blue (31, 119, 180) with |v| / top.
+        const double t = std::min(1.0, std::abs(v) / top);
+        const Rgb end = v >= 0 ? Rgb{214, 39, 40} : Rgb{31, 119, 180};
+        auto mix = [t](uint8_t e) { return static_cast<uint8_t>(std::lround(255 + t * (e - 255.0))); };
+        color = {mix(end.r), mix(end.g), mix(end.b)};
+        char buffer[32];
+        std::snprintf(buffer, sizeof(buffer), std::abs(v) >= 9.995 ? "%.0f" : "%.2f", v);
+        text = buffer;
+      }
+      canvas.fill({x, y, x + cell_width - 1, y + cell_height - 1}, color);
+      canvas.box({x, y, x + cell_width - 1, y + cell_height - 1}, kWhite);
+      const Rgb ink = std::isfinite(v) && std::abs(v) / top > 0.6 ? kWhite : kText;
+      canvas.text(x + (cell_width - text_width(text, 1)) / 2, y + (cell_height - kGlyphHeight) / 2, text, ink, 1);
+    }
+  }
+  return canvas.take();
+}
+
 }  // namespace latentkit

@@ -46,12 +46,6 @@ struct ImageSet {
   FeatureBatch features;
 };
 
-std::string default_cache_dir() {
-  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return std::string(xdg) + "/latentkit";
-  if (const char* home = std::getenv("HOME"); home && *home) return std::string(home) + "/.cache/latentkit";
-  return ".latentkit-cache";
-}
-
 // Features of real images from a dataset, cached by (spec, split, n, seed, extractor hash).
 FeatureBatch real_features(const EvalOptions& o, FeatureExtractor& extractor, DataOptions data, int64_t n,
                            const std::string& label, nlohmann::json* record) {

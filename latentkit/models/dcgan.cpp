@@ -173,6 +173,17 @@ torch::Tensor DcganModel::decode(const torch::Tensor& z, const torch::Tensor& la
   return net_->forward(z);
 }
 
+torch::Tensor DcganModel::hidden(const torch::Tensor& z, const torch::Tensor& labels) {
+  check_input(z.dim() == 2 && z.size(1) == latent_dim(),
+              "latent must be [N, " + std::to_string(latent_dim()) + "], got " + c10::str(z.sizes()));
+  net_->eval();
+  torch::Tensor x = net_->options.preset() == "dcgan" ? z.view({z.size(0), z.size(1), 1, 1}) : z;
+  // Every preset opens with a projection, a BatchNorm and a ReLU.
+  auto layer = net_->main->begin();
+  for (int i = 0; i < 3; ++i, ++layer) x = layer->forward(x);
+  return x.flatten(1);
+}
+
 nlohmann::json dcgan_options_to_json(const DcganOptions& o) {
   return {{"preset", o.preset()}, {"channels", o.channels()}, {"image_size", o.image_size()},
           {"latent_dim", o.latent_dim()}, {"width", o.width()}};

@@ -75,6 +75,8 @@ class DcganModel : public Generator {
     return {net_->options.channels(), net_->options.image_size(), net_->options.image_size()};
   }
   torch::Tensor decode(const torch::Tensor& z, const torch::Tensor& labels = {}) override;
+  /// After the first projection, BatchNorm and ReLU.
+  torch::Tensor hidden(const torch::Tensor& z, const torch::Tensor& labels = {}) override;
   DcganGenerator& net() { return net_; }
 
  private:

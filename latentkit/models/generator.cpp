@@ -23,6 +23,10 @@ torch::Tensor Generator::sample_latent(int64_t n, torch::Generator& rng, double 
   return z;
 }
 
+torch::Tensor Generator::hidden(const torch::Tensor& z, const torch::Tensor& labels) {
+  return decode(z, labels).flatten(1);
+}
+
 torch::Generator make_rng(uint64_t seed) {
   return at::make_generator<at::CPUGeneratorImpl>(seed);
 }

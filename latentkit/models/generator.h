@@ -29,6 +29,11 @@ class Generator {
   /// Returns images [N, C, H, W] in [-1, 1]. Runs in eval mode; gradients flow to z
   /// unless the caller holds a NoGradGuard.
   virtual torch::Tensor decode(const torch::Tensor& z, const torch::Tensor& labels = {}) = 0;
+
+  /// The activations after the generator's first block, flattened to [N, F], for
+  /// principal directions of an intermediate layer (GANSpace). By default the decoded
+  /// image itself.
+  virtual torch::Tensor hidden(const torch::Tensor& z, const torch::Tensor& labels = {});
 };
 
 /// A CPU generator seeded with `seed`, for reproducible latents.

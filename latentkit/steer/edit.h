@@ -1,0 +1,48 @@
+#pragma once
+// Edits along feature axes, and how disentangled they are: the edit matrix, the change of
+// every feature when latents move along each axis.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "latentkit/core/image.h"
+#include "latentkit/models/generator.h"
+#include "latentkit/steer/axes.h"
+#include "latentkit/steer/probe.h"
+
+namespace latentkit {
+
+struct EditMatrixOptions {
+  int64_t n = 256;       // latents moved per axis
+  double step = 1.5;     // latent units moved along each axis
+  uint64_t seed = 4242;  // of the latents
+  int64_t batch = 256;
+};
+
+/// effect[i][j]: the mean change of feature j when n latents move by step along axis i,
+/// in units of feature j's standard deviation over the unmoved images. An axis's target
+/// is the feature of the same name (none for principal directions); its leakage is the
+/// largest |effect| on another target feature of the matrix over |effect| on its own.
+struct EditMatrix {
+  std::vector<std::string> axes;      // rows
+  std::vector<std::string> features;  // columns (slugs)
+  std::vector<std::vector<double>> effect;
+  std::vector<int> target;         // per row: column of its target feature, -1 when none
+  std::vector<double> leakage;     // per row; NaN when the axis has no target
+  std::vector<std::string> worst;  // per row: the feature with the largest leakage
+};
+
+/// rows: the axes to move (indices into set). disentangle: move each along its direction
+/// projected off the span of the other rows (every other axis locked), as TL-GAN's
+/// locking does; else along the directions as fitted.
+EditMatrix edit_matrix(Generator& generator, const AxisSet& set, ImageScorer& scorer, const std::vector<size_t>& rows,
+                       bool disentangle, const EditMatrixOptions& options);
+
+nlohmann::json edit_matrix_to_json(const EditMatrix& m);
+/// A heat map of the effects, leakage per row in its label.
+Image render_edit_matrix(const EditMatrix& m, const std::string& title);
+
+}  // namespace latentkit

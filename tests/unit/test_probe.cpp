@@ -1,0 +1,2 @@
+// Filled in by the steer tests.
+#include <gtest/gtest.h>
