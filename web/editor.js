@@ -127,7 +127,23 @@
       el.axes.append(p);
       return;
     }
+    // A heading per source (class probabilities, image attributes, PCA), in file order.
+    const kindsBySource = new Map();
+    for (const a of axes) {
+      if (!kindsBySource.has(a.source)) kindsBySource.set(a.source, new Set());
+      kindsBySource.get(a.source).add(a.kind);
+    }
+    let group = null;
     axes.forEach((axis, i) => {
+      const kinds = kindsBySource.get(axis.source);
+      if (axis.source !== group) {
+        group = axis.source;
+        const h = document.createElement('div');
+        h.className = 'group';
+        const kind = kinds.size === 1 && !kinds.has(axis.source) ? ` · ${axis.kind}` : '';
+        h.textContent = `${axis.source || 'other'}${kind}`;
+        el.axes.append(h);
+      }
       const [lo, hi] = Array.isArray(axis.slider) && axis.slider.length === 2 ? axis.slider : [-3, 3];
       const row = document.createElement('div');
       row.className = 'axis';
@@ -148,9 +164,10 @@
       b.textContent = axis.label || axis.name; // the API keys on name; label is for people
       const meta = document.createElement('span');
       meta.className = 'meta';
-      const source = axis.source && axis.source !== axis.kind ? axis.source : '';
-      meta.textContent = [axis.kind, source, qualityText(axis)].filter(Boolean).join(' · ');
-      name.title = meta.textContent;
+      // The heading names the source, and the kind when the whole group shares it.
+      const kind = kinds.size > 1 ? axis.kind : '';
+      meta.textContent = [kind, qualityText(axis)].filter(Boolean).join(' · ');
+      name.title = [axis.kind, axis.source, qualityText(axis)].filter(Boolean).join(' · ');
       name.append(b, meta);
 
       const readout = document.createElement('output');

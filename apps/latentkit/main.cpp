@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
   latentkit::app::add_report_command(app);
   latentkit::app::add_axes_command(app);
   latentkit::app::add_edit_command(app);
+  latentkit::app::add_serve_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,228 @@
+#include "latentkit/serve/server.h"
+
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <thread>
+
+#include "latentkit/core/base64.h"
+#include "latentkit/core/error.h"
+#include "latentkit/core/files.h"
+#include "latentkit/core/grid.h"
+#include "latentkit/core/image.h"
+#include "latentkit/core/signals.h"
+#include "latentkit/models/registry.h"
+#include "latentkit/serve/web_assets.h"
+
+namespace latentkit {
+namespace {
+
+// Moves and latent entries beyond this are not edits but mistakes (the prior's mass lies
+// within a few units).
+constexpr double kMaxValue = 100.0;
+constexpr int64_t kMaxSeed = (int64_t{1} << 53);
+
+HttpReply json_reply(int status, const nlohmann::json& body) { return {status, "application/json", body.dump()}; }
+HttpReply error_reply(int status, const std::string& message) { return json_reply(status, {{"error", message}}); }
+
+double finite_number(const nlohmann::json& value, const std::string& what) {
+  check_input(value.is_number(), what + " must be a number, got " + value.dump().substr(0, 40));
+  const double v = value.get<double>();
+  check_input(std::isfinite(v) && std::abs(v) <= kMaxValue,
+              what + " must be finite and at most " + std::to_string(static_cast<int>(kMaxValue)) + " in size");
+  return v;
+}
+
+}  // namespace
+
+EditorService::EditorService(std::unique_ptr<Generator> generator, AxisSet axes, std::string run)
+    : generator_(std::move(generator)), axes_(std::move(axes)), run_(std::move(run)) {
+  check_input(axes_.latent_dim == generator_->latent_dim(),
+              "the axes were fitted for a " + std::to_string(axes_.latent_dim) + "-dim latent, but the model's has " +
+                  std::to_string(generator_->latent_dim()));
+  if (generator_->num_classes() > 0) class_names_ = run_class_names(read_json(run_ + "/config.json"));
+}
+
+nlohmann::json EditorService::model_info() const {
+  const auto shape = generator_->image_shape();
+  return {{"family", generator_->family()},
+          {"latent_dim", generator_->latent_dim()},
+          {"num_classes", generator_->num_classes()},
+          {"class_names", class_names_},
+          {"image_shape", {shape[0], shape[1], shape[2]}},
+          {"run", run_},
+          {"version", LATENTKIT_VERSION}};
+}
+
+nlohmann::json EditorService::axes_info() const {
+  nlohmann::json axes = nlohmann::json::array();
+  for (const Axis& a : axes_.axes) {
+    axes.push_back({{"name", a.name},
+                    {"label", a.label},
+                    {"kind", a.kind},
+                    {"source", a.source},
+                    {"quality", {{"metric", a.metric}, {"value", a.quality}}},
+                    {"slider", {-3, 3}}});
+  }
+  return {{"axes", axes}};
+}
+
+nlohmann::json EditorService::generate(const nlohmann::json& request) {
+  const auto start = std::chrono::steady_clock::now();
+  check_input(request.is_object(), "the request body must be a JSON object");
+  for (const auto& [key, value] : request.items()) {
+    check_input(key == "seed" || key == "z" || key == "moves" || key == "locks" || key == "class" ||
+                    key == "truncation",
+                "unknown field '" + key + "' (expected seed or z, moves, locks, class, truncation)");
+  }
+  check_input(request.contains("seed") != request.contains("z"), "give exactly one of \"seed\" and \"z\"");
+  const int64_t dim = generator_->latent_dim();
+  torch::Tensor z;
+  if (request.contains("seed")) {
+    const nlohmann::json& seed = request["seed"];
+    check_input(seed.is_number_integer() && seed.get<int64_t>() >= 0 && seed.get<int64_t>() <= kMaxSeed,
+                "seed must be an integer in [0, 2^53]");
+    double truncation = 0;
+    if (request.contains("truncation")) {
+      truncation = finite_number(request["truncation"], "truncation");
+      check_input(truncation >= 0, "truncation must be >= 0");
+    }
+    torch::Generator rng = make_rng(static_cast<uint64_t>(seed.get<int64_t>()));
+    z = generator_->sample_latent(1, rng, truncation);
+  } else {
+    const nlohmann::json& values = request["z"];
+    check_input(values.is_array() && static_cast<int64_t>(values.size()) == dim,
+                "z must be an array of " + std::to_string(dim) + " numbers");
+    std::vector<float> v;
+    for (const nlohmann::json& x : values) v.push_back(static_cast<float>(finite_number(x, "every entry of z")));
+    z = torch::tensor(v, torch::kFloat32).unsqueeze(0);
+  }
+  std::vector<std::pair<size_t, double>> moves;
+  if (request.contains("moves")) {
+    check_input(request["moves"].is_object(), "moves must be an object {\"axis\": amount, ...}");
+    for (const auto& [name, amount] : request["moves"].items()) {
+      moves.emplace_back(find_axis(axes_, name), finite_number(amount, "the move along '" + name + "'"));
+    }
+  }
+  std::vector<size_t> locks;
+  if (request.contains("locks")) {
+    check_input(request["locks"].is_array(), "locks must be an array of axis names");
+    for (const nlohmann::json& name : request["locks"]) {
+      check_input(name.is_string(), "locks must be an array of axis names");
+      locks.push_back(find_axis(axes_, name.get<std::string>()));
+    }
+  }
+  torch::Tensor labels;
+  if (request.contains("class")) {
+    check_input(generator_->num_classes() > 0, "this model has no classes; leave out \"class\"");
+    const nlohmann::json& c = request["class"];
+    check_input(c.is_number_integer() && c.get<int64_t>() >= 0 && c.get<int64_t>() < generator_->num_classes(),
+                "class must be an integer in [0, " + std::to_string(generator_->num_classes()) + ")");
+    labels = torch::tensor({c.get<int64_t>()}, torch::kInt64);
+  }
+  torch::Tensor edited = apply_moves(axes_, z, moves, locks);
+  torch::Tensor image;
+  {
+    std::lock_guard<std::mutex> lock(decode_mutex_);
+    torch::NoGradGuard no_grad;
+    image = generator_->decode(edited, labels)[0];
+  }
+  const Image png = tensor_to_image(image);
+  const std::string data = "data:image/png;base64," + base64_encode(encode_png(png));
+  auto to_vector = [](const torch::Tensor& t) {
+    torch::Tensor c = t.to(torch::kFloat64).contiguous();
+    return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
+  };
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return {{"image", data}, {"z", to_vector(z[0])},       {"edited_z", to_vector(edited[0])},
+          {"width", png.width}, {"height", png.height}, {"ms", ms}};
+}
+
+HttpReply EditorService::handle(const std::string& method, const std::string& path, const std::string& body) {
+  try {
+    if (path.rfind("/api/", 0) == 0) {
+      if (method == "GET" && path == "/api/v1/model") return json_reply(200, model_info());
+      if (method == "GET" && path == "/api/v1/axes") return json_reply(200, axes_info());
+      if (path == "/api/v1/generate") {
+        if (method != "POST") return error_reply(405, "use POST for /api/v1/generate");
+        nlohmann::json request;
+        try {
+          request = nlohmann::json::parse(body);
+        } catch (const nlohmann::json::parse_error& e) {
+          return error_reply(400, std::string("malformed JSON: ") + e.what());
+        }
+        return json_reply(200, generate(request));
+      }
+      return error_reply(404, "no such API path: " + method + " " + path +
+                                  " (try GET /api/v1/model, GET /api/v1/axes, POST /api/v1/generate)");
+    }
+    if (method == "GET") {
+      const std::string file = path == "/" ? "/index.html" : path;
+      for (const WebAsset& asset : web_assets()) {
+        if (file == asset.path) return {200, asset.content_type, std::string(asset.data, asset.size)};
+      }
+    }
+    return {404, "text/plain; charset=utf-8", "not found: " + path + "\n"};
+  } catch (const Error& e) {
+    return error_reply(e.kind() == ErrorKind::kBadInput ? 400 : 500, e.what());
+  } catch (const std::exception& e) {
+    return error_reply(500, std::string("internal error: ") + e.what());
+  }
+}
+
+void serve_editor(EditorService& service, const ServeOptions& options, const std::function<void(int)>& on_listening) {
+  check_input(options.port >= 0 && options.port <= 65535, "port must lie in [0, 65535]");
+  httplib::Server server;
+  server.new_task_queue = [workers = options.workers] { return new httplib::ThreadPool(static_cast<size_t>(workers)); };
+  // One byte over the limit is enough to tell an oversize body; httplib stops reading there.
+  server.set_payload_max_length(options.max_body + 1);
+  const size_t max_body = options.max_body;
+  auto answer = [&service, max_body](const httplib::Request& req, httplib::Response& res) {
+    HttpReply reply = req.body.size() > max_body
+                          ? error_reply(400, "request body over " + std::to_string(max_body) + " bytes")
+                          : service.handle(req.method, req.path, req.body);
+    res.status = reply.status;
+    res.set_content(reply.body, reply.content_type.c_str());
+  };
+  server.Get(".*", answer);
+  server.Post(".*", answer);
+  server.Put(".*", answer);
+  server.Delete(".*", answer);
+  // httplib's own refusals (413 for a body over the limit, 400 for a malformed request)
+  // get a JSON message too; 413 is reported as the 400 the API documents.
+  server.set_error_handler([max_body](const httplib::Request&, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    if (res.status == 413) {
+      res.status = 400;
+      res.set_content(nlohmann::json{{"error", "request body over " + std::to_string(max_body) + " bytes"}}.dump(),
+                      "application/json");
+    } else {
+      res.set_content(nlohmann::json{{"error", "bad request (HTTP " + std::to_string(res.status) + ")"}}.dump(),
+                      "application/json");
+    }
+  });
+  int port = options.port;
+  if (port == 0) {
+    port = server.bind_to_any_port(options.host);
+  } else if (!server.bind_to_port(options.host, port)) {
+    port = -1;
+  }
+  check_input(port > 0, "cannot listen on " + options.host + ":" + std::to_string(options.port) +
+                            " (in use, or not an address of this machine); try another --port");
+  install_stop_handlers();
+  std::atomic<bool> done{false};
+  std::thread watcher([&server, &done] {
+    while (!done && !stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    server.stop();
+  });
+  std::fprintf(stderr, "editor at http://%s:%d/ (Ctrl-C stops)\n", options.host.c_str(), port);
+  if (on_listening) on_listening(port);
+  server.listen_after_bind();
+  done = true;
+  watcher.join();
+}
+
+}  // namespace latentkit

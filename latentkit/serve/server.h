@@ -1,0 +1,60 @@
+#pragma once
+// The latent editor over HTTP: the page in web/ (embedded in the binary) and a JSON API
+// under /api/v1 (docs/http-api.md) to generate images from a seed or a latent, moved
+// along feature axes with others locked.
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "latentkit/models/generator.h"
+#include "latentkit/steer/axes.h"
+
+namespace latentkit {
+
+struct ServeOptions {
+  std::string host = "127.0.0.1";  // loopback unless told otherwise
+  int port = 8080;                 // 0: any free port
+  size_t max_body = 64 * 1024;     // larger request bodies get 400
+  int workers = 8;                 // connections served at once
+};
+
+/// One answer of the API: status, content type and body.
+struct HttpReply {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+};
+
+class EditorService {
+ public:
+  /// The axes must fit the generator's latent size (else an Error).
+  EditorService(std::unique_ptr<Generator> generator, AxisSet axes, std::string run);
+
+  /// Answers method + path (+ body) for the API and the embedded page; never throws:
+  /// bad requests get 400 with {"error": "..."}, unknown paths 404, internal failures 500.
+  HttpReply handle(const std::string& method, const std::string& path, const std::string& body);
+
+  nlohmann::json model_info() const;
+  nlohmann::json axes_info() const;
+  /// The POST /api/v1/generate body -> its reply JSON. Throws Error (bad input) on a bad request.
+  nlohmann::json generate(const nlohmann::json& request);
+
+ private:
+  std::unique_ptr<Generator> generator_;
+  AxisSet axes_;
+  std::string run_;
+  std::vector<std::string> class_names_;
+  std::mutex decode_mutex_;
+};
+
+/// Serves the editor until SIGINT / SIGTERM (or stop_requested()). Prints the address on
+/// stderr once it listens; on_listening(port), when given, is called then too.
+void serve_editor(EditorService& service, const ServeOptions& options,
+                  const std::function<void(int)>& on_listening = {});
+
+}  // namespace latentkit
