@@ -118,6 +118,12 @@ function report(title, { samples, seconds }) {
   console.log(row('server', server));
   console.log(`  end to end / server at p50: ${(pct(e2e, 50) / pct(server, 50)).toFixed(2)}x ` +
     `(${(pct(e2e, 50) - pct(server, 50)).toFixed(1)} ms outside the server's own timing: HTTP, parsing, transfer)`);
+  const outside = pct(e2e, 50) - pct(server, 50);
+  if (outside > 20 && outside < 60) {
+    console.log('  ---> HINT: some 40 ms outside the server on a reused connection is Nagle\'s algorithm meeting the' +
+      ' client\'s delayed ACK (a response written in two sends); set TCP_NODELAY on the server\'s sockets' +
+      ' (cpp-httplib: server.set_tcp_nodelay(true))');
+  }
   return pct(e2e, 99);
 }
 

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <cmath>
 #include <limits>
+#include <numeric>
 
 #include "latentkit/core/error.h"
 #include "latentkit/core/files.h"
@@ -91,9 +92,9 @@ nlohmann::json axes_to_json(const AxisSet& set) {
 
 AxisSet axes_from_json(const nlohmann::json& json, const std::string& source) {
   const std::string what = source + ": ";
-  check_input(json.is_object() && json.value("format", "") == "latentkit-axes",
+  check_input(json.is_object() && json.contains("format") && json["format"] == "latentkit-axes",
               what + "not an axes file (expected \"format\": \"latentkit-axes\", written by latentkit axes fit)");
-  check_input(json.value("version", 0) == kAxesVersion,
+  check_input(json.contains("version") && json["version"] == kAxesVersion,
               what + "axes file version " + json.value("version", nlohmann::json()).dump() + " is not supported (expected " +
                   std::to_string(kAxesVersion) + ")");
   AxisSet set;
@@ -193,6 +194,9 @@ std::vector<Axis> fit_axes(const torch::Tensor& z_in, const torch::Tensor& y_in,
     const FeatureColumn& c = columns[f];
     torch::Tensor target = y.select(1, static_cast<int64_t>(f));
     torch::Tensor t_fit = target.slice(0, 0, n - test_n), t_test = target.slice(0, n - test_n);
+    // A constant feature leaves only round-off after centring, which would fit a random axis.
+    check_input(t_fit.std().item<double>() > 1e-9 * (1 + t_fit.abs().max().item<double>()),
+                "axis '" + axis_slug(c.label) + "': the feature does not vary over the generated images");
     Axis axis;
     axis.label = c.label;
     axis.name = axis_slug(c.label);
@@ -347,11 +351,23 @@ torch::Tensor apply_moves(const AxisSet& set, const torch::Tensor& z, const std:
   check_input(z.dim() == 2 && z.size(1) == set.latent_dim,
               "latent must be [N, " + std::to_string(set.latent_dim) + "] for these axes, got " + c10::str(z.sizes()));
   if (moves.empty()) return z.clone();
+  // Only the locked and the moved axes take part: an axis nobody moves cannot fail the edit.
+  std::vector<size_t> rows = locked;
+  for (const auto& move : moves) {
+    if (std::find(rows.begin(), rows.end(), move.first) == rows.end()) rows.push_back(move.first);
+  }
+  std::vector<int64_t> picked(rows.begin(), rows.end());
   std::vector<std::string> names;
-  for (const Axis& a : set.axes) names.push_back(a.name);
-  torch::Tensor directions = lock_directions(axis_matrix(set), locked, names);
+  for (size_t r : rows) names.push_back(set.axes.at(r).name);
+  std::vector<size_t> locked_rows(locked.size());
+  std::iota(locked_rows.begin(), locked_rows.end(), size_t{0});
+  torch::Tensor directions =
+      lock_directions(axis_matrix(set).index_select(0, torch::tensor(picked, torch::kInt64)), locked_rows, names);
   torch::Tensor delta = torch::zeros({set.latent_dim}, torch::kFloat64);
-  for (const auto& [axis, amount] : moves) delta += amount * directions[static_cast<int64_t>(axis)];
+  for (const auto& [axis, amount] : moves) {
+    const int64_t row = std::find(rows.begin(), rows.end(), axis) - rows.begin();
+    delta += amount * directions[row];
+  }
   return (z.to(torch::kFloat64) + delta.unsqueeze(0)).to(z.scalar_type());
 }
 

@@ -25,6 +25,11 @@ torch::Tensor decode_scores(Generator& generator, ImageScorer& scorer, const tor
 EditMatrix edit_matrix(Generator& generator, const AxisSet& set, ImageScorer& scorer, const std::vector<size_t>& rows,
                        bool disentangle, const EditMatrixOptions& o) {
   check_input(!rows.empty(), "edit matrix: no axes to move");
+  for (size_t r : rows) {
+    check_input(r < set.axes.size(), "edit matrix: axis index " + std::to_string(r) + " out of range (the set has " +
+                                         std::to_string(set.axes.size()) + " axes)");
+  }
+  check_input(o.batch >= 1, "edit matrix: batch must be at least 1, got " + std::to_string(o.batch));
   check_input(o.n >= 2, "edit matrix: needs at least 2 latents per axis, got " + std::to_string(o.n));
   check_input(std::isfinite(o.step) && o.step != 0, "edit matrix: the step must be finite and non-zero");
   check_input(set.latent_dim == generator.latent_dim(),
@@ -54,14 +59,18 @@ EditMatrix edit_matrix(Generator& generator, const AxisSet& set, ImageScorer& sc
   }
   torch::Generator rng = make_rng(o.seed);
   torch::Tensor z = generator.sample_latent(o.n, rng).to(torch::kFloat64);
-  torch::Tensor base = decode_scores(generator, scorer, z, o.batch);
-  torch::Tensor spread = base.std(0).clamp_min(1e-12);
+  torch::Tensor spread = decode_scores(generator, scorer, z, o.batch).std(0).clamp_min(1e-12);
   Progress progress(disentangle ? "edit matrix (disentangled)" : "edit matrix", static_cast<int64_t>(rows.size()));
   for (size_t i = 0; i < rows.size(); ++i) {
     const Axis& axis = set.axes[rows[i]];
     m.axes.push_back(axis.name);
-    torch::Tensor moved = decode_scores(generator, scorer, z + o.step * directions[static_cast<int64_t>(i)], o.batch);
-    torch::Tensor effect = ((moved - base).mean(0) / spread).contiguous();
+    // Centred: from z - step/2 to z + step/2, so that a feature that bends the same way
+    // on both sides of z (a shape pushed off the edge either way) does not count as a
+    // linear effect, and the move is centred on prior samples.
+    const torch::Tensor half = 0.5 * o.step * directions[static_cast<int64_t>(i)];
+    torch::Tensor after = decode_scores(generator, scorer, z + half, o.batch);
+    torch::Tensor before = decode_scores(generator, scorer, z - half, o.batch);
+    torch::Tensor effect = ((after - before).mean(0) / spread).contiguous();
     m.effect.emplace_back(effect.data_ptr<double>(), effect.data_ptr<double>() + effect.numel());
     int target = -1;
     for (size_t j = 0; j < m.features.size(); ++j) {

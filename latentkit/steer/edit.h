@@ -22,8 +22,9 @@ struct EditMatrixOptions {
   int64_t batch = 256;
 };
 
-/// effect[i][j]: the mean change of feature j when n latents move by step along axis i,
-/// in units of feature j's standard deviation over the unmoved images. An axis's target
+/// effect[i][j]: the mean change of feature j when n latents move by step along axis i
+/// (from z - step/2 to z + step/2, z from the prior), in units of feature j's standard
+/// deviation over the images of the z. An axis's target
 /// is the feature of the same name (none for principal directions); its leakage is the
 /// largest |effect| on another target feature of the matrix over |effect| on its own.
 struct EditMatrix {

@@ -127,8 +127,19 @@ ImageScorer::ImageScorer(const FeatureSpec& spec, int64_t channels)
   if (!spec.classifier.empty()) {
     models_->classifier = load_classifier_run(spec.classifier);
     models_->hashes.push_back(file_sha256(spec.classifier + "/model.pt"));
-    for (const std::string& c : models_->classifier.class_names) columns_.push_back({c, "probability", "class"});
-    for (const std::string& f : models_->classifier.factor_names) columns_.push_back({f, "continuous", "factor"});
+    // One column per output of the network, named by the run where it names them.
+    const ClassifierRun& run = models_->classifier;
+    const ClassifierOptions& o = run.model->options;
+    for (int64_t c = 0; c < o.num_classes(); ++c) {
+      const size_t i = static_cast<size_t>(c);
+      columns_.push_back({i < run.class_names.size() ? run.class_names[i] : "class-" + std::to_string(c),
+                          "probability", "class"});
+    }
+    for (int64_t f = 0; f < o.num_factors(); ++f) {
+      const size_t i = static_cast<size_t>(f);
+      columns_.push_back({i < run.factor_names.size() ? run.factor_names[i] : "factor-" + std::to_string(f),
+                          "continuous", "factor"});
+    }
   }
   if (spec.attributes) {
     for (const std::string& a : attribute_names(channels)) columns_.push_back({a, "continuous", "attribute"});

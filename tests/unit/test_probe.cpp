@@ -356,7 +356,7 @@ TEST_F(ProbeClassifier, ClassProbabilitiesAndFactorsComeFirst) {
 // factor_names, while score() returns every class probability and factor the model
 // has): a classifier run whose config.json lists no "classes" (load_classifier_run allows
 // that) scores more columns than columns() names.
-TEST_F(ProbeClassifier, DISABLED_ColumnsMatchTheScoresWhenTheRunNamesNoClasses) {
+TEST_F(ProbeClassifier, ColumnsMatchTheScoresWhenTheRunNamesNoClasses) {
   make_run(false);
   FeatureSpec spec;
   spec.classifier = run();

@@ -2,8 +2,9 @@
 // Usage: node tests/web/editor.test.mjs LATENTKIT_BIN RUN_DIR AXES_JSON OUT_DIR
 // Needs `npm install --no-audit --no-fund` in the repository root (playwright-core) and a
 // Chromium at /usr/bin/chromium (CHROMIUM=path overrides). Starts the server on a free port,
-// drives the page in headless Chromium, and writes OUT_DIR/editor.png (desktop) and
-// OUT_DIR/editor-narrow.png (phone width). Exits 1 with one line saying what broke.
+// drives the page in headless Chromium, and writes into OUT_DIR: editor.png (desktop),
+// editor-narrow.png (400 px wide), download.png and latent.json (the two downloads), and
+// editor-failure.png when a check fails. Exits 1 with one line saying what broke.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -349,7 +350,8 @@ async function main() {
   const rr = await fetch(`${base}/api/v1/generate`, { method: 'POST', body: JSON.stringify(replay) });
   const rj = await rr.json().catch(() => ({}));
   check(rr.status === 200 && typeof rj.image === 'string', `POSTing the downloaded latent file back gave ${rr.status} ${rj.error || ''}`);
-  log(`downloads: ${pngDl.suggestedFilename()} (${imgW}x${imgH} PNG), ${zDl.suggestedFilename()} (seed, z[${code.z.length}], moves, locks, class), which the API accepts back`);
+  check(rj.image === await src(), 'POSTing the downloaded latent file back gives a different image from the one on the page');
+  log(`downloads: ${pngDl.suggestedFilename()} (${imgW}x${imgH} PNG), ${zDl.suggestedFilename()} (seed, z[${code.z.length}], moves, locks, class), which reproduces the image`);
 
   // --- the API's error path, from the page --------------------------------------------------------------
   const probes = await page.evaluate(async () => {
@@ -365,10 +367,11 @@ async function main() {
       unknownAxis: await probe('/api/v1/generate', post('{"seed": 1, "moves": {"no-such-axis-xyz": 1}}')),
       hugeMove: await probe('/api/v1/generate', post(`{"seed": 1, "moves": {${JSON.stringify(document.querySelector('[data-axis]').dataset.axis)}: 1e9}}`)),
       shortZ: await probe('/api/v1/generate', post('{"z": [0, 1, 2]}')),
+      oversize: await probe('/api/v1/generate', post(`{"seed": 1, "pad": "${'x'.repeat(70000)}"}`)),
       unknownPath: await probe('/api/v1/no-such-endpoint'),
     };
   });
-  const expected = { malformed: 400, unknownAxis: 400, hugeMove: 400, shortZ: 400, unknownPath: 404 };
+  const expected = { malformed: 400, unknownAxis: 400, hugeMove: 400, shortZ: 400, oversize: 400, unknownPath: 404 };
   for (const [k, want] of Object.entries(expected)) {
     const p = probes[k];
     check(p.status === want, `${k}: expected status ${want}, got ${p.status}`);
