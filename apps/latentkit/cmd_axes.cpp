@@ -137,10 +137,11 @@ void run_report(const ReportParams& p) {
   make_dirs(p.out);
   write_json(p.out + "/edit-matrix.json",
              {{"run", p.run}, {"axes", p.axes}, {"n", p.matrix.n}, {"step", p.matrix.step}, {"seed", p.matrix.seed},
+              {"centred", p.matrix.centred},
               {"units", "mean change of each feature in standard deviations of it over unmoved images"},
               {"as_fitted", edit_matrix_to_json(raw)}, {"disentangled", edit_matrix_to_json(locked)}});
-  char step[32];
-  std::snprintf(step, sizeof(step), "%.2f", p.matrix.step);
+  char step[48];
+  std::snprintf(step, sizeof(step), p.matrix.centred ? "%.2f, centred" : "%.2f", p.matrix.step);
   write_png(p.out + "/edit-matrix.png", render_edit_matrix(raw, std::string("Edit matrix, as fitted (step ") + step + ")"));
   write_png(p.out + "/edit-matrix-disentangled.png",
             render_edit_matrix(locked, std::string("Edit matrix, others locked (step ") + step + ")"));
@@ -259,6 +260,9 @@ void add_axes_command(CLI::App& app) {
       ->check(CLI::Range(-100.0, 100.0))
       ->capture_default_str();
   report->add_option("--seed", r->matrix.seed, "seed of the latents")->capture_default_str();
+  report->add_flag("--centred", r->matrix.centred,
+                   "move from z - step/2 to z + step/2: the linear part of each effect (effects that bend the same "
+                   "way on both sides cancel)");
   report->add_option("--threads", r->threads, "CPU threads (0: all cores)")->check(CLI::Range(0, 256))->capture_default_str();
   report->footer(
       "Example:\n  latentkit axes report --run models/fashion-dcgan --axes models/fashion-axes.json --out axes-report\n"

@@ -59,18 +59,17 @@ EditMatrix edit_matrix(Generator& generator, const AxisSet& set, ImageScorer& sc
   }
   torch::Generator rng = make_rng(o.seed);
   torch::Tensor z = generator.sample_latent(o.n, rng).to(torch::kFloat64);
-  torch::Tensor spread = decode_scores(generator, scorer, z, o.batch).std(0).clamp_min(1e-12);
+  torch::Tensor base = decode_scores(generator, scorer, z, o.batch);
+  torch::Tensor spread = base.std(0).clamp_min(1e-12);
   Progress progress(disentangle ? "edit matrix (disentangled)" : "edit matrix", static_cast<int64_t>(rows.size()));
   for (size_t i = 0; i < rows.size(); ++i) {
     const Axis& axis = set.axes[rows[i]];
     m.axes.push_back(axis.name);
-    // Centred: from z - step/2 to z + step/2, so that a feature that bends the same way
-    // on both sides of z (a shape pushed off the edge either way) does not count as a
-    // linear effect, and the move is centred on prior samples.
-    const torch::Tensor half = 0.5 * o.step * directions[static_cast<int64_t>(i)];
-    torch::Tensor after = decode_scores(generator, scorer, z + half, o.batch);
-    torch::Tensor before = decode_scores(generator, scorer, z - half, o.batch);
-    torch::Tensor effect = ((after - before).mean(0) / spread).contiguous();
+    const torch::Tensor move = o.step * directions[static_cast<int64_t>(i)];
+    torch::Tensor change = o.centred ? decode_scores(generator, scorer, z + 0.5 * move, o.batch) -
+                                           decode_scores(generator, scorer, z - 0.5 * move, o.batch)
+                                     : decode_scores(generator, scorer, z + move, o.batch) - base;
+    torch::Tensor effect = (change.mean(0) / spread).contiguous();
     m.effect.emplace_back(effect.data_ptr<double>(), effect.data_ptr<double>() + effect.numel());
     int target = -1;
     for (size_t j = 0; j < m.features.size(); ++j) {

@@ -20,11 +20,15 @@ struct EditMatrixOptions {
   double step = 1.5;     // latent units moved along each axis
   uint64_t seed = 4242;  // of the latents
   int64_t batch = 256;
+  // false: from z to z + step (z from the prior). true: from z - step/2 to z + step/2, the
+  // linear part of the effect: a feature that bends the same way on both sides of z (a
+  // colour that changes whichever way the shape moves) cancels out.
+  bool centred = false;
 };
 
-/// effect[i][j]: the mean change of feature j when n latents move by step along axis i
-/// (from z - step/2 to z + step/2, z from the prior), in units of feature j's standard
-/// deviation over the images of the z. An axis's target
+/// effect[i][j]: the mean change of feature j when n latents z from the prior move by step
+/// along axis i (see centred), in units of feature j's standard deviation over the images
+/// of the z. An axis's target
 /// is the feature of the same name (none for principal directions); its leakage is the
 /// largest |effect| on another target feature of the matrix over |effect| on its own.
 struct EditMatrix {
