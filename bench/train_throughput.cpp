@@ -78,9 +78,9 @@ int main(int argc, char** argv) {
   torch::optim::Adam opt_d(d->parameters(), torch::optim::AdamOptions(2e-4).betas(std::make_tuple(0.5, 0.999)));
   torch::Tensor real = torch::rand({batch, 1, 28, 28}) * 2 - 1;
 
-  for (int i = 0; i < 3; ++i) gan_train_step(g, d, opt_g, opt_d, real, 0.0);
+  for (int i = 0; i < 3; ++i) gan_train_step(g, d, opt_g, opt_d, real);
   auto t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < steps; ++i) gan_train_step(g, d, opt_g, opt_d, real, 0.0);
+  for (int i = 0; i < steps; ++i) gan_train_step(g, d, opt_g, opt_d, real);
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   // A step runs G forward once and backward once (~3 forward costs) and D forward three
   // times (real, fake for the D step, fake for the G step) with three backward passes

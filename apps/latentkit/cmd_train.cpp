@@ -16,6 +16,7 @@ struct TrainParams {
   int64_t latent_dim = 100;
   int64_t width = 64;
   bool no_ema = false;
+  int64_t n_critic = 0;  // 0: 5 for wgan-gp, else 1
   bool resume = false;
   CLI::Option* epochs_option = nullptr;
 };
@@ -29,7 +30,10 @@ void run_train(TrainParams& p) {
     if (p.epochs_option->count() > 0) saved.epochs = options.epochs;
     options = saved;
   } else {
-    options.model.preset(p.model).latent_dim(p.latent_dim).width(p.width);
+    // WGAN-GP's critic has no BatchNorm: its penalty is per sample (Gulrajani et al.).
+    options.model.preset(p.model).latent_dim(p.latent_dim).width(p.width).critic_norm(
+        options.loss == "wgan-gp" ? "none" : "batch");
+    options.n_critic = p.n_critic > 0 ? p.n_critic : (options.loss == "wgan-gp" ? 5 : 1);
     options.ema = !p.no_ema;
   }
   install_stop_handlers();
@@ -64,7 +68,17 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--lr", o.lr, "Adam learning rate (both networks)")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--beta1", o.beta1, "Adam beta1")->check(CLI::Range(0.0, 0.9999))->capture_default_str();
   cmd->add_option("--beta2", o.beta2, "Adam beta2")->check(CLI::Range(0.0, 0.9999))->capture_default_str();
-  cmd->add_option("--label-smoothing", o.label_smoothing, "one-sided: real targets are 1 - S")
+  cmd->add_option("--loss", o.loss,
+                  "bce (non-saturating), hinge, or wgan-gp (critic without BatchNorm, gradient penalty)")
+      ->check(CLI::IsMember({"bce", "hinge", "wgan-gp"}))
+      ->capture_default_str();
+  cmd->add_option("--n-critic", p->n_critic, "discriminator steps per generator step (0: 5 for wgan-gp, else 1)")
+      ->check(CLI::Range(0, 100))
+      ->capture_default_str();
+  cmd->add_option("--gp-weight", o.gp_weight, "weight of the gradient penalty (wgan-gp)")
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
+  cmd->add_option("--label-smoothing", o.label_smoothing, "one-sided: real targets are 1 - S (bce)")
       ->check(CLI::Range(0.0, 0.49))
       ->capture_default_str();
   cmd->add_flag("--no-ema", p->no_ema, "do not keep an exponential moving average of the generator");

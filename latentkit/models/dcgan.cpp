@@ -51,7 +51,7 @@ nn::Sequential dcgan_discriminator(const DcganOptions& o) {
   main->push_back(nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.2).inplace(true)));
   for (int64_t i = 1; i < ladder.doublings; ++i) {
     main->push_back(nn::Conv2d(nn::Conv2dOptions(channels, channels * 2, 4).stride(2).padding(1).bias(false)));
-    main->push_back(nn::BatchNorm2d(channels * 2));
+    if (o.critic_norm() == "batch") main->push_back(nn::BatchNorm2d(channels * 2));
     main->push_back(nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.2).inplace(true)));
     channels *= 2;
   }
@@ -89,7 +89,7 @@ nn::Sequential upsample_discriminator(const DcganOptions& o) {
     main->push_back(nn::Conv2d(nn::Conv2dOptions(in, channels, 3).stride(2).padding(1)));
     main->push_back(nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.2)));
     main->push_back(nn::Dropout(0.25));
-    if (i > 0) main->push_back(nn::BatchNorm2d(channels));
+    if (i > 0 && o.critic_norm() == "batch") main->push_back(nn::BatchNorm2d(channels));
     spatial = (spatial + 1) / 2;
     in = channels;
     channels *= 2;
@@ -115,6 +115,8 @@ void DcganOptions::validate() const {
   ladder_for(image_size());
   if (latent_dim() < 1) throw Error("latent size must be >= 1, got " + std::to_string(latent_dim()));
   if (width() < 4) throw Error("model width must be >= 4, got " + std::to_string(width()));
+  if (critic_norm() != "batch" && critic_norm() != "none")
+    throw Error("critic normalisation must be batch or none, got '" + critic_norm() + "'");
 }
 
 DcganGeneratorImpl::DcganGeneratorImpl(DcganOptions options_) : options(std::move(options_)) { reset(); }
@@ -186,7 +188,7 @@ torch::Tensor DcganModel::hidden(const torch::Tensor& z, const torch::Tensor& la
 
 nlohmann::json dcgan_options_to_json(const DcganOptions& o) {
   return {{"preset", o.preset()}, {"channels", o.channels()}, {"image_size", o.image_size()},
-          {"latent_dim", o.latent_dim()}, {"width", o.width()}};
+          {"latent_dim", o.latent_dim()}, {"width", o.width()}, {"critic_norm", o.critic_norm()}};
 }
 
 DcganOptions dcgan_options_from_json(const nlohmann::json& model) {
@@ -196,7 +198,8 @@ DcganOptions dcgan_options_from_json(const nlohmann::json& model) {
         .channels(model.at("channels").get<int64_t>())
         .image_size(model.at("image_size").get<int64_t>())
         .latent_dim(model.at("latent_dim").get<int64_t>())
-        .width(model.at("width").get<int64_t>());
+        .width(model.at("width").get<int64_t>())
+        .critic_norm(model.value("critic_norm", std::string("batch")));
     o.validate();
     return o;
   } catch (const nlohmann::json::exception& e) {

@@ -22,6 +22,9 @@ struct DcganOptions {
   TORCH_ARG(int64_t, image_size) = 28;       // 28, 32 or 64
   TORCH_ARG(int64_t, latent_dim) = 100;
   TORCH_ARG(int64_t, width) = 64;            // ngf / ndf: channels of the widest-resolution layer
+  // Normalisation in the discriminator: "batch" (BatchNorm) or "none" (WGAN-GP's critic:
+  // its gradient penalty is per sample, which BatchNorm would mix across the batch).
+  TORCH_ARG(std::string, critic_norm) = "batch";
 
  public:
   /// Throws Error for an unknown preset, channel count or size.

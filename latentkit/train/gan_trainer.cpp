@@ -1,5 +1,6 @@
 #include "latentkit/train/gan_trainer.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -34,6 +35,11 @@ void validate(const GanTrainOptions& o) {
   check_input(o.lr > 0 && std::isfinite(o.lr), "--lr must be a positive number");
   check_input(o.beta1 >= 0 && o.beta1 < 1 && o.beta2 >= 0 && o.beta2 < 1, "--beta1 and --beta2 must be in [0, 1)");
   check_input(o.label_smoothing >= 0 && o.label_smoothing < 0.5, "--label-smoothing must be in [0, 0.5)");
+  check_input(std::find(gan_losses().begin(), gan_losses().end(), o.loss) != gan_losses().end(),
+              "unknown --loss '" + o.loss + "' (expected bce, hinge or wgan-gp)");
+  check_input(o.label_smoothing == 0 || o.loss == "bce", "--label-smoothing applies to --loss bce only");
+  check_input(o.n_critic >= 1, "--n-critic must be >= 1, got " + std::to_string(o.n_critic));
+  check_input(o.gp_weight >= 0 && std::isfinite(o.gp_weight), "--gp-weight must be >= 0");
   check_input(o.ema_decay > 0 && o.ema_decay < 1, "--ema-decay must be in (0, 1)");
   check_input(o.checkpoint_every >= 1, "--checkpoint-every must be >= 1");
   check_input(o.keep_checkpoints >= 1, "--keep-checkpoints must be >= 1");
@@ -72,7 +78,7 @@ std::vector<LogRow> read_log(const std::string& path, int64_t up_to_step, std::s
   return rows;
 }
 
-void write_loss_plot(const std::string& run_dir, const std::vector<LogRow>& rows) {
+void write_loss_plot(const std::string& run_dir, const std::vector<LogRow>& rows, const std::string& loss) {
   PlotSeries d{"discriminator", {}, {}};
   PlotSeries g{"generator", {}, {}};
   for (const auto& row : rows) {
@@ -81,7 +87,10 @@ void write_loss_plot(const std::string& run_dir, const std::vector<LogRow>& rows
     g.x.push_back(static_cast<double>(row.step));
     g.y.push_back(row.g_loss);
   }
-  write_png(run_dir + "/losses.png", render_line_plot({d, g}, "GAN losses (non-saturating BCE)", "step"));
+  const std::string title = loss == "bce" ? "GAN losses (non-saturating BCE)"
+                            : loss == "hinge" ? "GAN losses (hinge)"
+                                              : "GAN losses (WGAN-GP: critic incl. penalty)";
+  write_png(run_dir + "/losses.png", render_line_plot({d, g}, title, "step"));
 }
 
 std::string format_fixed(double value, int digits) {
@@ -94,22 +103,31 @@ std::string format_fixed(double value, int digits) {
 
 GanStepResult gan_train_step(DcganGenerator& generator, DcganDiscriminator& discriminator,
                              torch::optim::Optimizer& opt_g, torch::optim::Optimizer& opt_d,
-                             const torch::Tensor& real, double label_smoothing) {
+                             const torch::Tensor& real, const GanStepOptions& o) {
   GanStepResult r;
   torch::Tensor z = torch::randn({real.size(0), generator->options.latent_dim()});
-  torch::Tensor fake = generator->forward(z);
+  torch::Tensor fake = o.update_generator ? generator->forward(z) : [&] {
+    torch::NoGradGuard no_grad;
+    return generator->forward(z);
+  }();
 
   r.real_logits = discriminator->forward(real);
   r.fake_logits = discriminator->forward(fake.detach());
-  r.d_loss = discriminator_loss_bce(r.real_logits, r.fake_logits, label_smoothing);
+  r.d_loss = discriminator_loss(o.loss, r.real_logits, r.fake_logits, o.label_smoothing);
+  if (o.loss == "wgan-gp") {
+    r.penalty = gradient_penalty([&](const torch::Tensor& x) { return discriminator->forward(x); }, real, fake);
+    r.d_loss = r.d_loss + o.gp_weight * r.penalty;
+  }
   opt_d.zero_grad();
   r.d_loss.backward();
   opt_d.step();
 
-  r.g_loss = generator_loss_bce(discriminator->forward(fake));
-  opt_g.zero_grad();
-  r.g_loss.backward();
-  opt_g.step();
+  if (o.update_generator) {
+    r.g_loss = generator_loss(o.loss, discriminator->forward(fake));
+    opt_g.zero_grad();
+    r.g_loss.backward();
+    opt_g.step();
+  }
   return r;
 }
 
@@ -121,6 +139,7 @@ nlohmann::json gan_config_to_json(const GanTrainOptions& o) {
       {"data", data_options_to_json(o.data)},
       {"train",
        {{"epochs", o.epochs}, {"batch", o.batch}, {"lr", o.lr}, {"beta1", o.beta1}, {"beta2", o.beta2},
+        {"loss", o.loss}, {"n_critic", o.n_critic}, {"gp_weight", o.gp_weight},
         {"label_smoothing", o.label_smoothing}, {"ema", o.ema}, {"ema_decay", o.ema_decay}, {"seed", o.seed},
         {"threads", o.threads}, {"checkpoint_every", o.checkpoint_every}, {"keep_checkpoints", o.keep_checkpoints},
         {"log_every", o.log_every}, {"sample_count", o.sample_count}, {"max_steps", o.max_steps}}},
@@ -143,6 +162,9 @@ GanTrainOptions read_gan_run_options(const std::string& run_dir) {
     o.beta1 = t.at("beta1").get<double>();
     o.beta2 = t.at("beta2").get<double>();
     o.label_smoothing = t.at("label_smoothing").get<double>();
+    o.loss = t.value("loss", std::string("bce"));
+    o.n_critic = t.value("n_critic", int64_t{1});
+    o.gp_weight = t.value("gp_weight", 10.0);
     o.ema = t.at("ema").get<bool>();
     o.ema_decay = t.at("ema_decay").get<double>();
     o.seed = t.at("seed").get<uint64_t>();
@@ -253,13 +275,16 @@ TrainSummary train_gan(const GanTrainOptions& options_in, bool resume) {
     const int64_t epoch = step / steps_per_epoch;
     torch::Tensor indices = order.batch_indices(epoch, step % steps_per_epoch);
     torch::Tensor real = normalize_images(data.images.index_select(0, indices));
-    GanStepResult r = gan_train_step(generator, discriminator, opt_g, opt_d, real, o.label_smoothing);
-    if (o.ema) update_ema(*ema, *generator, o.ema_decay, step);
+    // With n_critic > 1 the generator moves on every n_critic-th step.
+    const bool update_generator = (step + 1) % o.n_critic == 0;
+    GanStepResult r = gan_train_step(generator, discriminator, opt_g, opt_d, real,
+                                     {o.loss, o.label_smoothing, o.gp_weight, update_generator});
+    if (o.ema && update_generator) update_ema(*ema, *generator, o.ema_decay, (step + 1) / o.n_critic - 1);
     ++step;
     ++window_steps;
 
     const double d_value = r.d_loss.item<double>();
-    const double g_value = r.g_loss.item<double>();
+    const double g_value = update_generator ? r.g_loss.item<double>() : 0.0;
     if (!std::isfinite(d_value) || !std::isfinite(g_value)) {
       auto latest = latest_checkpoint(run);
       throw Error("training diverged at step " + std::to_string(step) + ": d_loss " + std::to_string(d_value) +
@@ -269,7 +294,7 @@ TrainSummary train_gan(const GanTrainOptions& options_in, bool resume) {
     }
     {
       torch::NoGradGuard no_grad;
-      window_sums += torch::stack({r.d_loss.to(torch::kFloat64), r.g_loss.to(torch::kFloat64),
+      window_sums += torch::stack({r.d_loss.to(torch::kFloat64), torch::tensor(g_value, torch::kFloat64),
                                    torch::sigmoid(r.real_logits).mean().to(torch::kFloat64),
                                    torch::sigmoid(r.fake_logits).mean().to(torch::kFloat64),
                                    torch::ones({}, torch::kFloat64)});
@@ -280,7 +305,12 @@ TrainSummary train_gan(const GanTrainOptions& options_in, bool resume) {
       auto now = std::chrono::steady_clock::now();
       double seconds = std::chrono::duration<double>(now - window_start).count();
       torch::Tensor mean = window_sums.slice(0, 0, 4) / window_sums[4];
-      LogRow row{step, mean[0].item<double>(), mean[1].item<double>()};
+      // The window covers the steps after the previous log line; the generator moved on
+      // the multiples of n_critic among them.
+      const int64_t previous_log = (step - 1) / o.log_every * o.log_every;
+      const int64_t g_steps = step / o.n_critic - previous_log / o.n_critic;
+      const double g_mean = g_steps > 0 ? window_sums[1].item<double>() / static_cast<double>(g_steps) : NAN;
+      LogRow row{step, mean[0].item<double>(), g_mean};
       history.push_back(row);
       append_jsonl(run + "/train.jsonl",
                    {{"step", step}, {"epoch", static_cast<double>(step) / steps_per_epoch}, {"d_loss", row.d_loss},
@@ -295,7 +325,7 @@ TrainSummary train_gan(const GanTrainOptions& options_in, bool resume) {
     if (epoch_end) {
       save_samples(epoch + 1);
       save_model();
-      write_loss_plot(run, history);
+      write_loss_plot(run, history, o.loss);
     }
     if (!history.empty()) {
       progress.update(step,
@@ -310,7 +340,7 @@ TrainSummary train_gan(const GanTrainOptions& options_in, bool resume) {
     if (stop_requested() && step < total_steps) {
       save_checkpoint(run, step, parts, o.keep_checkpoints);
       save_model();
-      write_loss_plot(run, history);
+      write_loss_plot(run, history, o.loss);
       summary.interrupted = true;
       break;
     }

@@ -1,5 +1,5 @@
 #pragma once
-// Training of unconditional GANs (the DCGAN presets): the non-saturating loss, Adam,
+// Training of unconditional GANs (the DCGAN presets): bce, hinge or WGAN-GP losses, Adam,
 // EMA of the generator, checkpoints, exact resume, samples, logs and loss curves, all in
 // one run folder (../shared/DESIGN.md, "The flow of data").
 #include <cstdint>
@@ -21,7 +21,10 @@ struct GanTrainOptions {
   double lr = 2e-4;
   double beta1 = 0.5;
   double beta2 = 0.999;
-  double label_smoothing = 0.0;  // one-sided: real targets are 1 - label_smoothing
+  std::string loss = "bce";      // bce, hinge or wgan-gp (losses.h)
+  int64_t n_critic = 1;          // discriminator steps per generator step
+  double gp_weight = 10.0;       // weight of WGAN-GP's gradient penalty
+  double label_smoothing = 0.0;  // one-sided: real targets are 1 - label_smoothing (bce)
   bool ema = true;
   double ema_decay = 0.999;
   uint64_t seed = 0;
@@ -42,16 +45,25 @@ struct TrainSummary {
   int threads = 0;
 };
 
-/// Outputs of one training step (losses are scalars; logits [N] from the D step).
+/// Outputs of one training step (losses are scalars; logits [N] from the D step; g_loss
+/// undefined when the generator was not updated; penalty undefined unless wgan-gp).
 struct GanStepResult {
-  torch::Tensor d_loss, g_loss, real_logits, fake_logits;
+  torch::Tensor d_loss, g_loss, penalty, real_logits, fake_logits;
 };
 
-/// One step of the non-saturating GAN: D on (real, G(z)) then G through the updated D,
-/// with z drawn from LibTorch's default generator. real: [N, C, H, W] in [-1, 1].
+struct GanStepOptions {
+  std::string loss = "bce";
+  double label_smoothing = 0.0;
+  double gp_weight = 10.0;
+  bool update_generator = true;
+};
+
+/// One step: D on (real, G(z)) (plus gp_weight x the gradient penalty for wgan-gp), then,
+/// when update_generator, G through the updated D; z from LibTorch's default generator.
+/// real: [N, C, H, W] in [-1, 1].
 GanStepResult gan_train_step(DcganGenerator& generator, DcganDiscriminator& discriminator,
                              torch::optim::Optimizer& opt_g, torch::optim::Optimizer& opt_d,
-                             const torch::Tensor& real, double label_smoothing);
+                             const torch::Tensor& real, const GanStepOptions& options = {});
 
 /// The config.json of a GAN run.
 nlohmann::json gan_config_to_json(const GanTrainOptions& options);

@@ -2,7 +2,9 @@
 #include "latentkit/train/gan_trainer.h"
 
 #include <filesystem>
+#include <cmath>
 #include <fstream>
+#include <sstream>
 
 #include <gtest/gtest.h>
 
@@ -114,5 +116,80 @@ TEST(GanTrainer, BadOptionsAreClearErrors) {
   EXPECT_THROW(train_gan(o, false), Error);
   o = tiny(make_temp_dir("trainer_bad2"));
   o.epochs = 0;
+  EXPECT_THROW(train_gan(o, false), Error);
+}
+
+TEST(GanTrainer, WganGpMovesTheGeneratorEveryNCriticSteps) {
+  torch::manual_seed(5);
+  DcganOptions options = DcganOptions().channels(1).image_size(28).latent_dim(8).width(8).critic_norm("none");
+  DcganGenerator generator(options);
+  DcganDiscriminator critic(options);
+  for (const auto& m : critic->modules(false)) {
+    EXPECT_EQ(m->as<torch::nn::BatchNorm2d>(), nullptr) << "a WGAN-GP critic has no BatchNorm";
+  }
+  torch::optim::Adam opt_g(generator->parameters(), torch::optim::AdamOptions(1e-3));
+  torch::optim::Adam opt_d(critic->parameters(), torch::optim::AdamOptions(1e-3));
+  torch::Tensor real = torch::rand({4, 1, 28, 28}) * 2 - 1;
+  auto snapshot = [](torch::nn::Module& m) {
+    std::vector<torch::Tensor> p;
+    for (const auto& t : m.parameters()) p.push_back(t.detach().clone());
+    return p;
+  };
+  auto same = [](const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (!torch::equal(a[i], b[i])) return false;
+    }
+    return true;
+  };
+  auto g0 = snapshot(*generator), d0 = snapshot(*critic);
+  GanStepResult r = gan_train_step(generator, critic, opt_g, opt_d, real, {"wgan-gp", 0.0, 10.0, false});
+  EXPECT_TRUE(same(g0, snapshot(*generator))) << "a critic-only step leaves G alone";
+  EXPECT_FALSE(same(d0, snapshot(*critic)));
+  EXPECT_FALSE(r.g_loss.defined());
+  ASSERT_TRUE(r.penalty.defined());
+  EXPECT_GE(r.penalty.item<double>(), 0.0);
+  // d_loss = mean(fake) - mean(real) + 10 * penalty, from the logits the step saw.
+  EXPECT_NEAR(r.d_loss.item<double>(),
+              (r.fake_logits.mean() - r.real_logits.mean()).item<double>() + 10 * r.penalty.item<double>(), 1e-5);
+  r = gan_train_step(generator, critic, opt_g, opt_d, real, {"wgan-gp", 0.0, 10.0, true});
+  EXPECT_FALSE(same(g0, snapshot(*generator))) << "a generator step moves G";
+  ASSERT_TRUE(r.g_loss.defined());
+  EXPECT_TRUE(std::isfinite(r.g_loss.item<double>()));
+}
+
+TEST(GanTrainer, EachLossTrainsAndLogsBothLosses) {
+  for (const std::string loss : {"hinge", "wgan-gp"}) {
+    std::string run = make_temp_dir("trainer_" + loss);
+    GanTrainOptions o = tiny(run);
+    o.loss = loss;
+    if (loss == "wgan-gp") {
+      o.model.critic_norm("none");
+      o.n_critic = 2;
+    }
+    TrainSummary s = train_gan(o, false);
+    EXPECT_EQ(s.steps, 8) << loss;
+    nlohmann::json config = read_json(run + "/config.json");
+    EXPECT_EQ(config["train"]["loss"], loss);
+    EXPECT_EQ(config["train"]["n_critic"], o.n_critic);
+    EXPECT_EQ(config["model"]["critic_norm"], o.model.critic_norm());
+    std::istringstream lines(read_file(run + "/train.jsonl"));
+    for (std::string line; std::getline(lines, line);) {
+      nlohmann::json row = nlohmann::json::parse(line);
+      EXPECT_TRUE(row["d_loss"].is_number()) << loss << ": " << line;
+      // log_every 2 and n_critic 2: every window holds one generator step.
+      EXPECT_TRUE(row["g_loss"].is_number()) << loss << ": " << line;
+    }
+    // The options survive in config.json for --resume.
+    GanTrainOptions back = read_gan_run_options(run);
+    EXPECT_EQ(back.loss, loss);
+    EXPECT_EQ(back.n_critic, o.n_critic);
+    EXPECT_EQ(back.model.critic_norm(), o.model.critic_norm());
+    fs::remove_all(run);
+  }
+  GanTrainOptions o = tiny(make_temp_dir("trainer_bad_loss"));
+  o.loss = "lsgan";
+  EXPECT_THROW(train_gan(o, false), Error);
+  o.loss = "hinge";
+  o.label_smoothing = 0.1;
   EXPECT_THROW(train_gan(o, false), Error);
 }

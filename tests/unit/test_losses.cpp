@@ -1,5 +1,7 @@
 #include "latentkit/train/losses.h"
 
+#include "latentkit/core/error.h"
+
 #include <cmath>
 
 #include <gtest/gtest.h>
@@ -39,4 +41,64 @@ TEST(Losses, StableForExtremeLogits) {
   torch::Tensor fake = torch::tensor({200.0f});
   EXPECT_NEAR(latentkit::discriminator_loss_bce(real, fake).item<double>(), 400.0, 1e-3);
   EXPECT_NEAR(latentkit::generator_loss_bce(torch::tensor({-200.0f})).item<double>(), 200.0, 1e-3);
+}
+
+TEST(Losses, HingeAndWassersteinEqualClosedForms) {
+  torch::Tensor real = torch::tensor({2.0, -1.0, 0.25}, torch::kFloat64);
+  torch::Tensor fake = torch::tensor({0.5, -3.0, 4.0}, torch::kFloat64);
+  // hinge: mean(relu(1 - real)) + mean(relu(1 + fake)) = (0 + 2 + 0.75) / 3 + (1.5 + 0 + 5) / 3
+  EXPECT_NEAR(latentkit::discriminator_loss("hinge", real, fake).item<double>(), 2.75 / 3 + 6.5 / 3, 1e-12);
+  // wgan: mean(fake) - mean(real) = 0.5 - 0.41666...
+  EXPECT_NEAR(latentkit::discriminator_loss("wgan-gp", real, fake).item<double>(), 0.5 - 1.25 / 3, 1e-12);
+  for (const char* loss : {"hinge", "wgan-gp"}) {
+    EXPECT_NEAR(latentkit::generator_loss(loss, fake).item<double>(), -0.5, 1e-12) << loss;
+  }
+  // bce through the dispatcher is the bce above.
+  EXPECT_EQ(latentkit::discriminator_loss("bce", real, fake, 0.1).item<double>(),
+            latentkit::discriminator_loss_bce(real, fake, 0.1).item<double>());
+  EXPECT_EQ(latentkit::generator_loss("bce", fake).item<double>(), latentkit::generator_loss_bce(fake).item<double>());
+}
+
+TEST(Losses, UnknownLossIsAnErrorListingTheKnownOnes) {
+  torch::Tensor x = torch::zeros({2});
+  try {
+    latentkit::discriminator_loss("lsgan", x, x);
+    FAIL() << "no error";
+  } catch (const latentkit::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("bce, hinge, wgan-gp"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(latentkit::generator_loss("", x), latentkit::Error);
+  EXPECT_EQ(latentkit::gan_losses(), (std::vector<std::string>{"bce", "hinge", "wgan-gp"}));
+}
+
+TEST(Losses, GradientPenaltyOfALinearCriticIsClosedForm) {
+  // critic(x) = sum(w * x): its gradient is w everywhere, so the penalty is (|w| - 1)^2 at
+  // any interpolate, and d penalty / d w = 2 (|w| - 1) w / |w|.
+  torch::manual_seed(3);
+  torch::Tensor w = torch::tensor({0.5, -2.0, 1.0, 0.25}, torch::kFloat64).view({1, 1, 2, 2}).requires_grad_(true);
+  auto critic = [&](const torch::Tensor& x) { return (x * w).flatten(1).sum(1); };
+  torch::Tensor real = torch::randn({5, 1, 2, 2}, torch::kFloat64);
+  torch::Tensor fake = torch::randn({5, 1, 2, 2}, torch::kFloat64);
+  const double norm = std::sqrt(0.25 + 4.0 + 1.0 + 0.0625);
+  torch::Tensor penalty = latentkit::gradient_penalty(critic, real, fake);
+  EXPECT_NEAR(penalty.item<double>(), (norm - 1) * (norm - 1), 1e-12);
+  penalty.backward();
+  torch::Tensor expected = 2 * (norm - 1) * w.detach() / norm;
+  EXPECT_LT((w.grad() - expected).abs().max().item<double>(), 1e-12);
+}
+
+TEST(Losses, GradientPenaltyIsTakenAtInterpolates) {
+  // critic(x) = 0.5 |x|^2 has gradient x: the penalty is mean((|x_hat| - 1)^2) with x_hat on
+  // the segment from fake to real. With real = fake = v every interpolate is v.
+  auto critic = [](const torch::Tensor& x) { return 0.5 * x.flatten(1).pow(2).sum(1); };
+  torch::Tensor v = torch::tensor({{3.0, 4.0}, {0.0, 0.5}}, torch::kFloat64);
+  EXPECT_NEAR(latentkit::gradient_penalty(critic, v, v).item<double>(), (16.0 + 0.25) / 2, 1e-12);
+  // Between two points of norm 1 and 3 on one ray, the interpolate's norm lies in [1, 3].
+  torch::Tensor a = torch::tensor({{1.0, 0.0}}, torch::kFloat64), b = torch::tensor({{3.0, 0.0}}, torch::kFloat64);
+  for (int i = 0; i < 5; ++i) {
+    const double p = latentkit::gradient_penalty(critic, a, b).item<double>();
+    EXPECT_GE(p, 0.0);
+    EXPECT_LE(p, 4.0 + 1e-12);
+  }
+  EXPECT_THROW(latentkit::gradient_penalty(critic, a, v), latentkit::Error);
 }
