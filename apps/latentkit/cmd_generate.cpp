@@ -1,4 +1,5 @@
 // latentkit generate: sample a trained generator into a grid, single PNGs or a latent strip.
+#include <cctype>
 #include <cstdio>
 #include <memory>
 
@@ -22,15 +23,41 @@ struct GenerateParams {
   std::vector<uint64_t> interpolate;
   int64_t steps = 10;
   int columns = 0;
+  std::string class_name;
+  int64_t per_class = 0;
 };
+
+// A class given by name (case-insensitive) or index; anything else lists the classes.
+int64_t parse_class(const std::string& text, const std::vector<std::string>& names, int64_t count) {
+  auto listing = [&] {
+    std::string all;
+    for (size_t i = 0; i < names.size(); ++i) all += (i ? ", " : "") + std::to_string(i) + " " + names[i];
+    return all.empty() ? "0.." + std::to_string(count - 1) : all;
+  };
+  for (size_t i = 0; i < names.size(); ++i) {
+    std::string a = names[i], b = text;
+    for (char& c : a) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (char& c : b) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (a == b) return static_cast<int64_t>(i);
+  }
+  if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos && text.size() < 10) {
+    const int64_t index = std::stoll(text);
+    if (index < count) return index;
+  }
+  throw Error("unknown class '" + text + "'; the classes are: " + listing());
+}
 
 void run_generate(const GenerateParams& p) {
   check_input(!p.out.empty() || !p.each.empty(), "nothing to write: give --out grid.png and/or --each DIR");
   check_input(p.interpolate.empty() || p.interpolate.size() == 2,
               "--interpolate takes two seeds, A,B (e.g. --interpolate 3,8)");
   std::unique_ptr<Generator> generator = load_generator(p.run);
+  const int64_t classes = generator->num_classes();
+  check_input(classes > 0 || (p.class_name.empty() && p.per_class == 0),
+              p.run + " is not a conditional model: --class and --per-class need one (train --model cgan)");
+  check_input(p.class_name.empty() || p.per_class == 0, "give --class or --per-class, not both");
   torch::NoGradGuard no_grad;
-  torch::Tensor z;
+  torch::Tensor z, labels;
   int columns = p.columns;
   if (!p.interpolate.empty()) {
     torch::Generator rng_a = make_rng(p.interpolate[0]);
@@ -39,11 +66,23 @@ void run_generate(const GenerateParams& p) {
     torch::Tensor b = generator->sample_latent(1, rng_b, p.truncation)[0];
     z = slerp_path(a, b, p.steps);
     if (columns == 0) columns = static_cast<int>(p.steps);
+  } else if (p.per_class > 0) {
+    // One row per class, the same latents in every row.
+    torch::Generator rng = make_rng(p.seed);
+    z = generator->sample_latent(p.per_class, rng, p.truncation).repeat({classes, 1});
+    labels = torch::arange(classes, torch::kInt64).repeat_interleave(p.per_class);
+    if (columns == 0) columns = static_cast<int>(p.per_class);
   } else {
     torch::Generator rng = make_rng(p.seed);
     z = generator->sample_latent(p.n, rng, p.truncation);
   }
-  torch::Tensor images = generator->decode(z);
+  if (!p.class_name.empty()) {
+    const nlohmann::json config = read_json(p.run + "/config.json");
+    labels = torch::full({z.size(0)}, parse_class(p.class_name, run_class_names(config), classes), torch::kInt64);
+  }
+  // An interpolation keeps one class: the first unless --class names one.
+  if (!labels.defined() && classes > 0 && !p.interpolate.empty()) labels = torch::zeros({z.size(0)}, torch::kInt64);
+  torch::Tensor images = generator->decode(z, labels);
   if (!p.out.empty()) {
     write_png(p.out, make_grid(images, columns));
     std::fprintf(stderr, "wrote %s (%lld images)\n", p.out.c_str(), static_cast<long long>(images.size(0)));
@@ -77,7 +116,13 @@ void add_generate_command(CLI::App& app) {
       ->expected(2);
   cmd->add_option("--steps", p->steps, "images in an --interpolate strip")->check(CLI::Range(2, 256))->capture_default_str();
   cmd->add_option("--columns", p->columns, "images per grid row (0: square grid)")->check(CLI::Range(0, 1024))->capture_default_str();
-  cmd->footer("Example:\n  latentkit generate --run models/fashion-dcgan --n 64 --seed 7 --out grid.png");
+  cmd->add_option("--class", p->class_name, "conditional models: the class, by name or index (default: classes in turn)");
+  cmd->add_option("--per-class", p->per_class, "conditional models: a grid with one row of N images per class")
+      ->check(CLI::Range(1, 256));
+  cmd->footer(
+      "Examples:\n  latentkit generate --run models/fashion-dcgan --n 64 --seed 7 --out grid.png\n"
+      "  latentkit generate --run models/fashion-cgan --class sneaker --n 16 --out sneakers.png\n"
+      "  latentkit generate --run models/fashion-cgan --per-class 8 --out classes.png");
   cmd->callback([p]() { run_generate(*p); });
 }
 

@@ -17,6 +17,7 @@ struct TrainParams {
   int64_t width = 64;
   bool no_ema = false;
   int64_t n_critic = 0;  // 0: 5 for wgan-gp, else 1
+  std::string cond = "projection";
   bool resume = false;
   CLI::Option* epochs_option = nullptr;
 };
@@ -31,8 +32,13 @@ void run_train(TrainParams& p) {
     options = saved;
   } else {
     // WGAN-GP's critic has no BatchNorm: its penalty is per sample (Gulrajani et al.).
-    options.model.preset(p.model).latent_dim(p.latent_dim).width(p.width).critic_norm(
-        options.loss == "wgan-gp" ? "none" : "batch");
+    // cgan is the dcgan preset with labels; the trainer takes the class count from the data.
+    options.model.preset(p.model == "cgan" ? "dcgan" : p.model)
+        .latent_dim(p.latent_dim)
+        .width(p.width)
+        .critic_norm(options.loss == "wgan-gp" ? "none" : "batch")
+        .num_classes(p.model == "cgan" ? 1 : 0)
+        .conditioning(p.cond);
     options.n_critic = p.n_critic > 0 ? p.n_critic : (options.loss == "wgan-gp" ? 5 : 1);
     options.ema = !p.no_ema;
   }
@@ -52,8 +58,16 @@ void add_train_command(CLI::App& app) {
   auto p = std::make_shared<TrainParams>();
   GanTrainOptions& o = p->options;
   CLI::App* cmd = app.add_subcommand("train", "Train a generative model into a run folder");
-  cmd->add_option("--model", p->model, "model family: dcgan | dcgan-upsample")
-      ->check(CLI::IsMember({"dcgan", "dcgan-upsample"}))
+  cmd->add_option("--model", p->model, "model family: dcgan | dcgan-upsample | cgan (class-conditional DCGAN)")
+      ->check(CLI::IsMember({"dcgan", "dcgan-upsample", "cgan"}))
+      ->capture_default_str();
+  cmd->add_option("--cond", p->cond,
+                  "cgan: how D sees the label: projection (projection discriminator) or acgan (auxiliary classifier)")
+      ->check(CLI::IsMember({"projection", "acgan"}))
+      ->capture_default_str();
+  cmd->add_option("--condition-on", o.condition_on,
+                  "cgan: class (the data's classes) or hue (shapes' hue in 6 buckets)")
+      ->check(CLI::IsMember({"class", "hue"}))
       ->capture_default_str();
   add_data_options(cmd, o.data);
   cmd->add_option("--out", o.out, "run folder to write (or continue with --resume)")->required();
@@ -99,7 +113,8 @@ void add_train_command(CLI::App& app) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->footer(
-      "Example:\n  latentkit train --model dcgan --data fashion-mnist --epochs 5 --seed 1 --out runs/fashion\n"
+      "Examples:\n  latentkit train --model dcgan --data fashion-mnist --epochs 5 --seed 1 --out runs/fashion\n"
+      "  latentkit train --model cgan --loss hinge --data fashion-mnist --epochs 5 --seed 1 --out runs/fashion-cgan\n"
       "Ctrl-C saves a checkpoint and exits; --resume continues exactly where it stopped.");
   cmd->callback([p]() { run_train(*p); });
 }

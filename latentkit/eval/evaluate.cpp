@@ -139,13 +139,19 @@ ImageSet load_set(const EvalOptions& o, FeatureExtractor& extractor, const std::
   return set;
 }
 
-FeatureBatch generated_features(const EvalOptions& o, FeatureExtractor& extractor, Generator& generator) {
+// Conditional models generate the classes in turn (image i: class i mod K); labels gets
+// them (undefined for unconditional models).
+FeatureBatch generated_features(const EvalOptions& o, FeatureExtractor& extractor, Generator& generator,
+                                torch::Tensor* labels) {
   torch::NoGradGuard no_grad;
   torch::Generator rng = make_rng(o.seed);
   torch::Tensor z = generator.sample_latent(o.n, rng);
+  if (generator.num_classes() > 0) *labels = torch::arange(o.n, torch::kInt64).remainder(generator.num_classes());
   std::vector<torch::Tensor> images;
   for (int64_t start = 0; start < o.n; start += o.batch) {
-    images.push_back(generator.decode(z.slice(0, start, std::min(o.n, start + o.batch))));
+    const int64_t end = std::min(o.n, start + o.batch);
+    images.push_back(generator.decode(z.slice(0, start, end), labels->defined() ? labels->slice(0, start, end)
+                                                                                : torch::Tensor()));
   }
   return extract_features(extractor, torch::cat(images), o.batch, "generated");
 }
@@ -231,6 +237,8 @@ nlohmann::json evaluate(const EvalOptions& o) {
 
   nlohmann::json result;
   FeatureBatch a, b;
+  torch::Tensor asked_labels;
+  nlohmann::json class_accuracy;
   if (!o.run.empty()) {
     nlohmann::json config = read_json(o.run + "/config.json");
     std::unique_ptr<Generator> generator = load_generator(o.run);
@@ -242,7 +250,17 @@ nlohmann::json evaluate(const EvalOptions& o) {
     data.split = o.ref;
     settings["run"] = o.run;
     settings["reference"] = nlohmann::json::object();
-    a = generated_features(o, *extractor, *generator);
+    a = generated_features(o, *extractor, *generator, &asked_labels);
+    if (asked_labels.defined() && a.probs.defined() && a.probs.size(1) == generator->num_classes()) {
+      // The fraction of generated images the classifier puts in the class they were asked for.
+      const torch::Tensor hit = (a.probs.argmax(1) == asked_labels).to(torch::kFloat64);
+      std::vector<double> per_class;
+      for (int64_t c = 0; c < generator->num_classes(); ++c) {
+        per_class.push_back(hit.index({asked_labels == c}).mean().item<double>());
+      }
+      class_accuracy = {{"accuracy", hit.mean().item<double>()}, {"per_class", per_class},
+                        {"classes", run_class_names(config)}};
+    }
     b = real_features(o, *extractor, data, o.n, "reference (" + o.ref + ")", &settings["reference"]);
     if (o.floor) {
       DataOptions other = data;
@@ -260,6 +278,7 @@ nlohmann::json evaluate(const EvalOptions& o) {
   if (!o.dump_features.empty()) save_features(o.dump_features, a, *extractor, o.run.empty() ? o.a : o.run);
   if (!o.save_stats.empty()) save_features(o.save_stats, b, *extractor, settings.contains("reference") ? settings["reference"] : nlohmann::json(o.b));
   result["scores"] = score_features(a, b, o);
+  if (!class_accuracy.is_null()) result["scores"]["class_accuracy"] = class_accuracy;
   settings["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   result["settings"] = settings;
   if (!o.run.empty()) write_json(o.run + "/eval.json", result);
@@ -291,6 +310,7 @@ std::string format_eval_table(const nlohmann::json& result) {
     row("recall", fixed(s["recall"].get<double>(), 4), floor.contains("recall") ? fixed(floor["recall"].get<double>(), 4) : "");
   }
   if (s.contains("kl")) row("class KL", kl_text(s["kl"]), floor.contains("kl") ? kl_text(floor["kl"]) : "");
+  if (s.contains("class_accuracy")) row("class accuracy", fixed(s["class_accuracy"]["accuracy"].get<double>(), 4), "");
   return out.str();
 }
 

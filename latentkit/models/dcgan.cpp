@@ -25,11 +25,18 @@ Ladder ladder_for(int64_t image_size) {
   }
 }
 
+// Size of the label embedding of conditional generators.
+constexpr int64_t kLabelEmbedding = 32;
+
+int64_t generator_input(const DcganOptions& o) {
+  return o.latent_dim() + (o.num_classes() > 0 ? kLabelEmbedding : 0);
+}
+
 nn::Sequential dcgan_generator(const DcganOptions& o) {
   Ladder ladder = ladder_for(o.image_size());
   nn::Sequential main;
   int64_t channels = o.width() << (ladder.doublings - 1);
-  main->push_back(nn::ConvTranspose2d(nn::ConvTranspose2dOptions(o.latent_dim(), channels, ladder.base).bias(false)));
+  main->push_back(nn::ConvTranspose2d(nn::ConvTranspose2dOptions(generator_input(o), channels, ladder.base).bias(false)));
   main->push_back(nn::BatchNorm2d(channels));
   main->push_back(nn::ReLU(true));
   for (int64_t i = 1; i < ladder.doublings; ++i) {
@@ -63,7 +70,7 @@ nn::Sequential upsample_generator(const DcganOptions& o) {
   Ladder ladder = ladder_for(o.image_size());
   nn::Sequential main;
   int64_t channels = o.width() * 4;
-  main->push_back(nn::Linear(nn::LinearOptions(o.latent_dim(), channels * ladder.base * ladder.base).bias(false)));
+  main->push_back(nn::Linear(nn::LinearOptions(generator_input(o), channels * ladder.base * ladder.base).bias(false)));
   main->push_back(nn::BatchNorm1d(channels * ladder.base * ladder.base));
   main->push_back(nn::ReLU(true));
   main->push_back(nn::Unflatten(nn::UnflattenOptions(1, {channels, ladder.base, ladder.base})));
@@ -117,6 +124,9 @@ void DcganOptions::validate() const {
   if (width() < 4) throw Error("model width must be >= 4, got " + std::to_string(width()));
   if (critic_norm() != "batch" && critic_norm() != "none")
     throw Error("critic normalisation must be batch or none, got '" + critic_norm() + "'");
+  if (num_classes() < 0) throw Error("the number of classes must be >= 0, got " + std::to_string(num_classes()));
+  if (conditioning() != "projection" && conditioning() != "acgan")
+    throw Error("conditioning must be projection or acgan, got '" + conditioning() + "'");
 }
 
 DcganGeneratorImpl::DcganGeneratorImpl(DcganOptions options_) : options(std::move(options_)) { reset(); }
@@ -124,11 +134,23 @@ DcganGeneratorImpl::DcganGeneratorImpl(DcganOptions options_) : options(std::mov
 void DcganGeneratorImpl::reset() {
   options.validate();
   main = register_module("main", options.preset() == "dcgan" ? dcgan_generator(options) : upsample_generator(options));
+  if (options.num_classes() > 0) {
+    embed = register_module("embed", nn::Embedding(options.num_classes(), kLabelEmbedding));
+  }
 }
 
-torch::Tensor DcganGeneratorImpl::forward(const torch::Tensor& z) {
-  if (options.preset() == "dcgan") return main->forward(z.view({z.size(0), z.size(1), 1, 1}));
-  return main->forward(z);
+torch::Tensor DcganGeneratorImpl::input(const torch::Tensor& z, const torch::Tensor& labels) {
+  torch::Tensor x = z;
+  if (options.num_classes() > 0) {
+    check_input(labels.defined() && labels.dim() == 1 && labels.size(0) == z.size(0),
+                "a conditional generator needs one class label per latent");
+    x = torch::cat({z, embed->forward(labels)}, 1);
+  }
+  return options.preset() == "dcgan" ? x.view({x.size(0), x.size(1), 1, 1}) : x;
+}
+
+torch::Tensor DcganGeneratorImpl::forward(const torch::Tensor& z, const torch::Tensor& labels) {
+  return main->forward(input(z, labels));
 }
 
 DcganDiscriminatorImpl::DcganDiscriminatorImpl(DcganOptions options_) : options(std::move(options_)) { reset(); }
@@ -136,10 +158,51 @@ DcganDiscriminatorImpl::DcganDiscriminatorImpl(DcganOptions options_) : options(
 void DcganDiscriminatorImpl::reset() {
   options.validate();
   main = register_module("main", options.preset() == "dcgan" ? dcgan_discriminator(options) : upsample_discriminator(options));
+  // The logit comes from the last layer (dcgan) or from Flatten + Linear (dcgan-upsample).
+  head_start_ = main->size() - (options.preset() == "dcgan" ? 1 : 2);
+  if (options.num_classes() > 0) {
+    // The features' channel count, from a probe image run through the body in eval mode.
+    int64_t channels = 0;
+    {
+      torch::NoGradGuard no_grad;
+      main->eval();
+      torch::Tensor x = torch::zeros({1, options.channels(), options.image_size(), options.image_size()});
+      auto layer = main->begin();
+      for (size_t i = 0; i < head_start_; ++i, ++layer) x = layer->forward(x);
+      channels = x.size(1);
+      main->train();
+    }
+    if (options.conditioning() == "projection") {
+      embed = register_module("embed", nn::Embedding(options.num_classes(), channels));
+    } else {
+      aux = register_module("aux", nn::Linear(channels, options.num_classes()));
+    }
+  }
 }
 
 torch::Tensor DcganDiscriminatorImpl::forward(const torch::Tensor& images) {
   return main->forward(images).view({images.size(0)});
+}
+
+ConditionalLogits DcganDiscriminatorImpl::forward(const torch::Tensor& images, const torch::Tensor& labels) {
+  check_input(options.num_classes() > 0, "this discriminator is not conditional");
+  check_input(labels.defined() && labels.dim() == 1 && labels.size(0) == images.size(0),
+              "a conditional discriminator needs one class label per image");
+  torch::Tensor h = images;
+  auto layer = main->begin();
+  for (size_t i = 0; i < head_start_; ++i, ++layer) h = layer->forward(h);
+  torch::Tensor logits = h;
+  for (; layer != main->end(); ++layer) logits = layer->forward(logits);
+  ConditionalLogits out;
+  out.logits = logits.view({images.size(0)});
+  // Mean-pooled: without spectral norm, sum pooling makes the projection term dwarf the logit.
+  torch::Tensor pooled = h.mean({2, 3});  // [N, C]
+  if (embed) {
+    out.logits = out.logits + (embed->forward(labels) * pooled).sum(1);
+  } else {
+    out.class_logits = aux->forward(pooled);
+  }
+  return out;
 }
 
 void dcgan_init_weights(torch::nn::Module& module) {
@@ -172,14 +235,26 @@ torch::Tensor DcganModel::decode(const torch::Tensor& z, const torch::Tensor& la
   check_input(z.dim() == 2 && z.size(1) == latent_dim(),
               "latent must be [N, " + std::to_string(latent_dim()) + "], got " + c10::str(z.sizes()));
   net_->eval();
-  return net_->forward(z);
+  return net_->forward(z, class_labels(z.size(0), labels));
+}
+
+torch::Tensor DcganModel::class_labels(int64_t n, const torch::Tensor& labels) const {
+  const int64_t k = num_classes();
+  if (k == 0) return {};
+  if (!labels.defined()) return torch::arange(n, torch::kInt64).remainder(k);
+  check_input(labels.dim() == 1 && labels.size(0) == n, "one class label per latent is needed, got " +
+                                                            c10::str(labels.sizes()) + " for " + std::to_string(n));
+  torch::Tensor l = labels.to(torch::kInt64);
+  check_input(n == 0 || (l.min().item<int64_t>() >= 0 && l.max().item<int64_t>() < k),
+              "class labels must lie in [0, " + std::to_string(k) + ")");
+  return l;
 }
 
 torch::Tensor DcganModel::hidden(const torch::Tensor& z, const torch::Tensor& labels) {
   check_input(z.dim() == 2 && z.size(1) == latent_dim(),
               "latent must be [N, " + std::to_string(latent_dim()) + "], got " + c10::str(z.sizes()));
   net_->eval();
-  torch::Tensor x = net_->options.preset() == "dcgan" ? z.view({z.size(0), z.size(1), 1, 1}) : z;
+  torch::Tensor x = net_->input(z, class_labels(z.size(0), labels));
   // Every preset opens with a projection, a BatchNorm and a ReLU.
   auto layer = net_->main->begin();
   for (int i = 0; i < 3; ++i, ++layer) x = layer->forward(x);
@@ -188,7 +263,8 @@ torch::Tensor DcganModel::hidden(const torch::Tensor& z, const torch::Tensor& la
 
 nlohmann::json dcgan_options_to_json(const DcganOptions& o) {
   return {{"preset", o.preset()}, {"channels", o.channels()}, {"image_size", o.image_size()},
-          {"latent_dim", o.latent_dim()}, {"width", o.width()}, {"critic_norm", o.critic_norm()}};
+          {"latent_dim", o.latent_dim()}, {"width", o.width()}, {"critic_norm", o.critic_norm()},
+          {"num_classes", o.num_classes()}, {"conditioning", o.conditioning()}};
 }
 
 DcganOptions dcgan_options_from_json(const nlohmann::json& model) {
@@ -199,7 +275,9 @@ DcganOptions dcgan_options_from_json(const nlohmann::json& model) {
         .image_size(model.at("image_size").get<int64_t>())
         .latent_dim(model.at("latent_dim").get<int64_t>())
         .width(model.at("width").get<int64_t>())
-        .critic_norm(model.value("critic_norm", std::string("batch")));
+        .critic_norm(model.value("critic_norm", std::string("batch")))
+        .num_classes(model.value("num_classes", int64_t{0}))
+        .conditioning(model.value("conditioning", std::string("projection")));
     o.validate();
     return o;
   } catch (const nlohmann::json::exception& e) {

@@ -25,6 +25,13 @@ struct DcganOptions {
   // Normalisation in the discriminator: "batch" (BatchNorm) or "none" (WGAN-GP's critic:
   // its gradient penalty is per sample, which BatchNorm would mix across the batch).
   TORCH_ARG(std::string, critic_norm) = "batch";
+  // > 0: class-conditional (the cgan family). The generator sees z next to a learned label
+  // embedding; the discriminator sees the label through conditioning.
+  TORCH_ARG(int64_t, num_classes) = 0;
+  // How the discriminator sees the label: "projection" (Miyato & Koyama 2018: adds
+  // <embed(y), mean-pooled features> to the logit) or "acgan" (Odena et al. 2017: an
+  // auxiliary classifier head, trained with cross-entropy on real and generated images).
+  TORCH_ARG(std::string, conditioning) = "projection";
 
  public:
   /// Throws Error for an unknown preset, channel count or size.
@@ -38,13 +45,24 @@ class DcganGeneratorImpl : public torch::nn::Cloneable<DcganGeneratorImpl> {
  public:
   explicit DcganGeneratorImpl(DcganOptions options = {});
   void reset() override;
-  // z: [N, latent_dim] -> images [N, C, H, W] in [-1, 1]
-  torch::Tensor forward(const torch::Tensor& z);
+  // z: [N, latent_dim] (labels: int64 [N] for conditional models) -> images [N, C, H, W]
+  // in [-1, 1]
+  torch::Tensor forward(const torch::Tensor& z, const torch::Tensor& labels = {});
+  // What the first layer sees: z, next to the label embedding for conditional models,
+  // shaped [N, D, 1, 1] for the dcgan preset.
+  torch::Tensor input(const torch::Tensor& z, const torch::Tensor& labels);
 
   DcganOptions options;
   torch::nn::Sequential main{nullptr};
+  torch::nn::Embedding embed{nullptr};  // conditional models only
 };
 TORCH_MODULE(DcganGenerator);
+
+/// The discriminator's outputs for conditional models.
+struct ConditionalLogits {
+  torch::Tensor logits;        // [N]
+  torch::Tensor class_logits;  // [N, num_classes] (acgan), else undefined
+};
 
 class DcganDiscriminatorImpl : public torch::nn::Cloneable<DcganDiscriminatorImpl> {
  public:
@@ -52,9 +70,16 @@ class DcganDiscriminatorImpl : public torch::nn::Cloneable<DcganDiscriminatorImp
   void reset() override;
   // images: [N, C, H, W] in [-1, 1] -> logits [N]
   torch::Tensor forward(const torch::Tensor& images);
+  // For conditional models: labels int64 [N].
+  ConditionalLogits forward(const torch::Tensor& images, const torch::Tensor& labels);
 
   DcganOptions options;
   torch::nn::Sequential main{nullptr};
+  torch::nn::Embedding embed{nullptr};  // projection conditioning
+  torch::nn::Linear aux{nullptr};       // acgan conditioning
+
+ private:
+  size_t head_start_ = 0;  // main[head_start_..] maps the features to the logit
 };
 TORCH_MODULE(DcganDiscriminator);
 
@@ -72,17 +97,21 @@ namespace latentkit {
 class DcganModel : public Generator {
  public:
   explicit DcganModel(DcganGenerator net) : net_(std::move(net)) {}
-  std::string family() const override { return net_->options.preset(); }
+  std::string family() const override { return net_->options.num_classes() > 0 ? "cgan" : net_->options.preset(); }
   int64_t latent_dim() const override { return net_->options.latent_dim(); }
+  int64_t num_classes() const override { return net_->options.num_classes(); }
   std::array<int64_t, 3> image_shape() const override {
     return {net_->options.channels(), net_->options.image_size(), net_->options.image_size()};
   }
+  /// Conditional models given no labels draw the classes in turn (image i: class i mod K).
   torch::Tensor decode(const torch::Tensor& z, const torch::Tensor& labels = {}) override;
   /// After the first projection, BatchNorm and ReLU.
   torch::Tensor hidden(const torch::Tensor& z, const torch::Tensor& labels = {}) override;
   DcganGenerator& net() { return net_; }
 
  private:
+  // labels checked against num_classes; undefined labels: image i gets class i mod K.
+  torch::Tensor class_labels(int64_t n, const torch::Tensor& labels) const;
   DcganGenerator net_;
 };
 

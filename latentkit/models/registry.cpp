@@ -19,6 +19,7 @@ std::unique_ptr<Generator> make_dcgan(const nlohmann::json& config, const std::s
 
 const std::map<std::string, GeneratorFactory>& factories() {
   static const std::map<std::string, GeneratorFactory> table = {
+      {"cgan", make_dcgan},
       {"dcgan", make_dcgan},
       {"dcgan-upsample", make_dcgan},
   };

@@ -103,19 +103,32 @@ std::string format_fixed(double value, int digits) {
 
 GanStepResult gan_train_step(DcganGenerator& generator, DcganDiscriminator& discriminator,
                              torch::optim::Optimizer& opt_g, torch::optim::Optimizer& opt_d,
-                             const torch::Tensor& real, const GanStepOptions& o) {
+                             const torch::Tensor& real, const GanStepOptions& o, const torch::Tensor& labels) {
+  const bool conditional = generator->options.num_classes() > 0;
+  check_input(conditional == labels.defined(), conditional ? "a conditional GAN step needs the batch's labels"
+                                                           : "an unconditional GAN step takes no labels");
+  namespace F = torch::nn::functional;
+  // D's logits (and acgan's class cross-entropy) for images of the batch's classes.
+  auto judge = [&](const torch::Tensor& images, torch::Tensor* class_loss) {
+    if (!conditional) return discriminator->forward(images);
+    ConditionalLogits out = discriminator->forward(images, labels);
+    if (out.class_logits.defined() && class_loss) *class_loss = F::cross_entropy(out.class_logits, labels);
+    return out.logits;
+  };
   GanStepResult r;
   torch::Tensor z = torch::randn({real.size(0), generator->options.latent_dim()});
-  torch::Tensor fake = o.update_generator ? generator->forward(z) : [&] {
+  torch::Tensor fake = o.update_generator ? generator->forward(z, labels) : [&] {
     torch::NoGradGuard no_grad;
-    return generator->forward(z);
+    return generator->forward(z, labels);
   }();
 
-  r.real_logits = discriminator->forward(real);
-  r.fake_logits = discriminator->forward(fake.detach());
+  torch::Tensor real_class_loss, fake_class_loss;
+  r.real_logits = judge(real, &real_class_loss);
+  r.fake_logits = judge(fake.detach(), &fake_class_loss);
   r.d_loss = discriminator_loss(o.loss, r.real_logits, r.fake_logits, o.label_smoothing);
+  if (real_class_loss.defined()) r.d_loss = r.d_loss + real_class_loss + fake_class_loss;
   if (o.loss == "wgan-gp") {
-    r.penalty = gradient_penalty([&](const torch::Tensor& x) { return discriminator->forward(x); }, real, fake);
+    r.penalty = gradient_penalty([&](const torch::Tensor& x) { return judge(x, nullptr); }, real, fake);
     r.d_loss = r.d_loss + o.gp_weight * r.penalty;
   }
   opt_d.zero_grad();
@@ -123,7 +136,9 @@ GanStepResult gan_train_step(DcganGenerator& generator, DcganDiscriminator& disc
   opt_d.step();
 
   if (o.update_generator) {
-    r.g_loss = generator_loss(o.loss, discriminator->forward(fake));
+    torch::Tensor class_loss;
+    r.g_loss = generator_loss(o.loss, judge(fake, &class_loss));
+    if (class_loss.defined()) r.g_loss = r.g_loss + class_loss;
     opt_g.zero_grad();
     r.g_loss.backward();
     opt_g.step();
@@ -131,15 +146,26 @@ GanStepResult gan_train_step(DcganGenerator& generator, DcganDiscriminator& disc
   return r;
 }
 
+const std::vector<std::string>& hue_bucket_names() {
+  static const std::vector<std::string> names = {"red", "yellow", "green", "cyan", "blue", "magenta"};
+  return names;
+}
+
+torch::Tensor hue_buckets(const torch::Tensor& hue) {
+  // Bucket b is centred on hue b / 6, so red spans both ends of the circle.
+  return torch::floor(hue.to(torch::kFloat64) * 6 + 0.5).to(torch::kInt64).remainder(6);
+}
+
 nlohmann::json gan_config_to_json(const GanTrainOptions& o) {
   return {
       {"latentkit_version", LATENTKIT_VERSION},
-      {"family", o.model.preset()},
+      {"family", o.model.num_classes() > 0 ? std::string("cgan") : o.model.preset()},
+      {"classes", o.class_names},
       {"model", dcgan_options_to_json(o.model)},
       {"data", data_options_to_json(o.data)},
       {"train",
        {{"epochs", o.epochs}, {"batch", o.batch}, {"lr", o.lr}, {"beta1", o.beta1}, {"beta2", o.beta2},
-        {"loss", o.loss}, {"n_critic", o.n_critic}, {"gp_weight", o.gp_weight},
+        {"loss", o.loss}, {"n_critic", o.n_critic}, {"gp_weight", o.gp_weight}, {"condition_on", o.condition_on},
         {"label_smoothing", o.label_smoothing}, {"ema", o.ema}, {"ema_decay", o.ema_decay}, {"seed", o.seed},
         {"threads", o.threads}, {"checkpoint_every", o.checkpoint_every}, {"keep_checkpoints", o.keep_checkpoints},
         {"log_every", o.log_every}, {"sample_count", o.sample_count}, {"max_steps", o.max_steps}}},
@@ -165,6 +191,8 @@ GanTrainOptions read_gan_run_options(const std::string& run_dir) {
     o.loss = t.value("loss", std::string("bce"));
     o.n_critic = t.value("n_critic", int64_t{1});
     o.gp_weight = t.value("gp_weight", 10.0);
+    o.condition_on = t.value("condition_on", std::string("class"));
+    o.class_names = config.value("classes", std::vector<std::string>{});
     o.ema = t.at("ema").get<bool>();
     o.ema_decay = t.at("ema_decay").get<double>();
     o.seed = t.at("seed").get<uint64_t>();
@@ -198,8 +226,25 @@ TrainSummary train_gan(const GanTrainOptions& options_in, bool resume) {
   Dataset data = load_dataset(o.data);
   check_input(data.height() == data.width(), "data " + o.data.spec + " has " + std::to_string(data.height()) + "x" +
                                                  std::to_string(data.width()) + " images; DCGAN needs square ones (pass --size)");
-  // The model takes its shape from the data (after --size / --channels).
+  // The model takes its shape from the data (after --size / --channels), and a
+  // conditional one its classes.
   o.model.channels(data.channels()).image_size(data.height());
+  if (o.model.num_classes() > 0) {
+    if (o.condition_on == "hue") {
+      const auto& f = data.factor_names;
+      const auto hue = std::find(f.begin(), f.end(), "hue");
+      check_input(data.factors.defined() && hue != f.end(),
+                  "--condition-on hue needs data with a hue factor (shapes); " + o.data.spec + " has none");
+      data.labels = hue_buckets(data.factors.select(1, hue - f.begin()));
+      data.class_names = hue_bucket_names();
+    } else {
+      check_input(o.condition_on == "class", "--condition-on must be class or hue, got '" + o.condition_on + "'");
+      check_input(!data.class_names.empty(),
+                  "data " + o.data.spec + " has no classes to condition on (a folder needs class subfolders)");
+    }
+    o.model.num_classes(static_cast<int64_t>(data.class_names.size()));
+    o.class_names = data.class_names;
+  }
   o.model.validate();
   BatchOrder order(data.size(), o.batch, o.seed);
   const int64_t steps_per_epoch = order.steps_per_epoch();
@@ -227,6 +272,10 @@ TrainSummary train_gan(const GanTrainOptions& options_in, bool resume) {
   // move the training RNG.
   torch::Generator sample_rng = make_rng(o.seed ^ 0x5eedULL);
   torch::Tensor sample_z = torch::randn({o.sample_count, o.model.latent_dim()}, sample_rng);
+  // Conditional grids: one column per class.
+  const int64_t classes = o.model.num_classes();
+  torch::Tensor sample_labels =
+      classes > 0 ? torch::arange(o.sample_count, torch::kInt64).remainder(classes) : torch::Tensor();
 
   int64_t step = 0;
   std::vector<LogRow> history;
@@ -246,7 +295,11 @@ TrainSummary train_gan(const GanTrainOptions& options_in, bool resume) {
   const int64_t kill_at = kill_env ? std::atoll(kill_env) : -1;
 
   std::fprintf(stderr, "training %s on %s (%lld images %lldx%lldx%lld), %lld steps/epoch, batch %lld, %d thread%s\n",
-               o.model.preset().c_str(), o.data.spec.c_str(), static_cast<long long>(data.size()),
+               (o.model.num_classes() > 0 ? "cgan (" + o.model.conditioning() + ", " +
+                                                std::to_string(o.model.num_classes()) + " classes)"
+                                          : o.model.preset())
+                   .c_str(),
+               o.data.spec.c_str(), static_cast<long long>(data.size()),
                static_cast<long long>(data.channels()), static_cast<long long>(data.height()),
                static_cast<long long>(data.width()), static_cast<long long>(steps_per_epoch),
                static_cast<long long>(o.batch), summary.threads, summary.threads == 1 ? "" : "s");
@@ -256,11 +309,11 @@ TrainSummary train_gan(const GanTrainOptions& options_in, bool resume) {
     torch::NoGradGuard no_grad;
     DcganGenerator& net = o.ema ? ema : generator;
     net->eval();
-    torch::Tensor images = net->forward(sample_z);
+    torch::Tensor images = net->forward(sample_z, sample_labels);
     net->train();
     char name[64];
     std::snprintf(name, sizeof(name), "/samples/epoch-%03lld.png", static_cast<long long>(epoch));
-    write_png(run + name, make_grid(images));
+    write_png(run + name, make_grid(images, static_cast<int>(classes)));
   };
 
   Progress progress("train", total_steps, step);
@@ -275,10 +328,11 @@ TrainSummary train_gan(const GanTrainOptions& options_in, bool resume) {
     const int64_t epoch = step / steps_per_epoch;
     torch::Tensor indices = order.batch_indices(epoch, step % steps_per_epoch);
     torch::Tensor real = normalize_images(data.images.index_select(0, indices));
+    torch::Tensor labels = classes > 0 ? data.labels.index_select(0, indices) : torch::Tensor();
     // With n_critic > 1 the generator moves on every n_critic-th step.
     const bool update_generator = (step + 1) % o.n_critic == 0;
     GanStepResult r = gan_train_step(generator, discriminator, opt_g, opt_d, real,
-                                     {o.loss, o.label_smoothing, o.gp_weight, update_generator});
+                                     {o.loss, o.label_smoothing, o.gp_weight, update_generator}, labels);
     if (o.ema && update_generator) update_ema(*ema, *generator, o.ema_decay, (step + 1) / o.n_critic - 1);
     ++step;
     ++window_steps;

@@ -4,6 +4,7 @@
 // one run folder (../shared/DESIGN.md, "The flow of data").
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -15,7 +16,7 @@ namespace latentkit {
 struct GanTrainOptions {
   std::string out;  // the run folder
   DataOptions data;
-  DcganOptions model;
+  DcganOptions model;  // num_classes > 0 trains a conditional model; the count comes from the data
   int64_t epochs = 5;
   int64_t batch = 64;
   double lr = 2e-4;
@@ -25,6 +26,11 @@ struct GanTrainOptions {
   int64_t n_critic = 1;          // discriminator steps per generator step
   double gp_weight = 10.0;       // weight of WGAN-GP's gradient penalty
   double label_smoothing = 0.0;  // one-sided: real targets are 1 - label_smoothing (bce)
+  // Conditional models (model.num_classes() > 0, set from the data): what the label is.
+  // "class": the data's classes; "hue": shapes' hue in 6 buckets (red, yellow, green,
+  // cyan, blue, magenta).
+  std::string condition_on = "class";
+  std::vector<std::string> class_names;  // set by train_gan from the data (config.json "classes")
   bool ema = true;
   double ema_decay = 0.999;
   uint64_t seed = 0;
@@ -60,10 +66,17 @@ struct GanStepOptions {
 
 /// One step: D on (real, G(z)) (plus gp_weight x the gradient penalty for wgan-gp), then,
 /// when update_generator, G through the updated D; z from LibTorch's default generator.
-/// real: [N, C, H, W] in [-1, 1].
+/// real: [N, C, H, W] in [-1, 1]. Conditional models take the real batch's labels (int64
+/// [N]) and generate the same classes; acgan adds cross-entropy of the auxiliary head on
+/// real and generated images to D's loss and on generated ones to G's.
 GanStepResult gan_train_step(DcganGenerator& generator, DcganDiscriminator& discriminator,
                              torch::optim::Optimizer& opt_g, torch::optim::Optimizer& opt_d,
-                             const torch::Tensor& real, const GanStepOptions& options = {});
+                             const torch::Tensor& real, const GanStepOptions& options = {},
+                             const torch::Tensor& labels = {});
+
+/// Hue buckets of shapes for --condition-on hue: hue in [0, 1) -> 0..5.
+torch::Tensor hue_buckets(const torch::Tensor& hue);
+const std::vector<std::string>& hue_bucket_names();
 
 /// The config.json of a GAN run.
 nlohmann::json gan_config_to_json(const GanTrainOptions& options);

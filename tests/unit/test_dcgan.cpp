@@ -6,6 +6,8 @@
 
 #include "latentkit/core/error.h"
 
+#include <nlohmann/json.hpp>
+
 using namespace latentkit;
 
 namespace {
@@ -161,4 +163,80 @@ TEST(Generator, SlerpEndsAtBothPointsAndKeepsNorm) {
   EXPECT_NEAR(path[2][0].item<double>(), std::sqrt(0.5), 1e-6);
   EXPECT_NEAR(path.norm(2, {1}).min().item<double>(), 1.0, 1e-6);
   EXPECT_THROW(slerp_path(a, b, 1), Error);
+}
+
+TEST(Cgan, GeneratorSeesTheLabelNextToZ) {
+  torch::manual_seed(1);
+  for (const std::string preset : {"dcgan", "dcgan-upsample"}) {
+    DcganGenerator g(DcganOptions().preset(preset).latent_dim(8).width(8).num_classes(4));
+    g->eval();
+    auto params = g->named_parameters();
+    ASSERT_TRUE(params.contains("embed.weight")) << preset;
+    EXPECT_EQ(params["embed.weight"].sizes(), (std::vector<int64_t>{4, 32}));
+    // The first layer takes latent + label embedding.
+    EXPECT_EQ(g->input(torch::zeros({2, 8}), torch::tensor({0, 3}, torch::kInt64)).size(1), 8 + 32) << preset;
+    torch::NoGradGuard no_grad;
+    torch::Tensor z = torch::randn({2, 8});
+    torch::Tensor a = g->forward(z, torch::tensor({0, 0}, torch::kInt64));
+    torch::Tensor b = g->forward(z, torch::tensor({0, 3}, torch::kInt64));
+    EXPECT_EQ(a.sizes(), (std::vector<int64_t>{2, 1, 28, 28}));
+    EXPECT_TRUE(torch::equal(a[0], b[0])) << "same z and label, same image";
+    EXPECT_FALSE(torch::equal(a[1], b[1])) << "another label, another image";
+    EXPECT_THROW(g->forward(z), Error) << "a conditional generator needs labels";
+  }
+}
+
+TEST(Cgan, ProjectionDiscriminatorAddsTheLabelTerm) {
+  torch::manual_seed(2);
+  DcganDiscriminator d(DcganOptions().latent_dim(8).width(8).num_classes(3));
+  d->eval();
+  torch::NoGradGuard no_grad;
+  torch::Tensor x = torch::rand({4, 1, 28, 28}) * 2 - 1;
+  torch::Tensor y = torch::tensor({0, 1, 2, 1}, torch::kInt64);
+  ConditionalLogits out = d->forward(x, y);
+  EXPECT_FALSE(out.class_logits.defined());
+  // By hand: the body up to the last layer, the last layer, and <embed(y), mean-pooled h>.
+  torch::Tensor h = x;
+  auto layer = d->main->begin();
+  for (size_t i = 0; i + 1 < d->main->size(); ++i, ++layer) h = layer->forward(h);
+  torch::Tensor expected = layer->forward(h).view({4}) + (d->embed->forward(y) * h.mean({2, 3})).sum(1);
+  EXPECT_LT((out.logits - expected).abs().max().item<double>(), 1e-5);
+  EXPECT_TRUE(torch::allclose(d->forward(x), layer->forward(h).view({4}))) << "the plain logit ignores labels";
+  EXPECT_THROW(d->forward(x, torch::tensor({0, 1}, torch::kInt64)), Error);
+}
+
+TEST(Cgan, AcganDiscriminatorHasAClassHead) {
+  for (const std::string preset : {"dcgan", "dcgan-upsample"}) {
+    DcganDiscriminator d(DcganOptions().preset(preset).channels(3).image_size(32).width(8).num_classes(5).conditioning("acgan"));
+    torch::NoGradGuard no_grad;
+    ConditionalLogits out = d->forward(torch::zeros({2, 3, 32, 32}), torch::tensor({4, 0}, torch::kInt64));
+    EXPECT_EQ(out.logits.sizes(), (std::vector<int64_t>{2})) << preset;
+    EXPECT_EQ(out.class_logits.sizes(), (std::vector<int64_t>{2, 5})) << preset;
+    EXPECT_FALSE(d->embed) << "acgan has no projection";
+  }
+  EXPECT_THROW(DcganDiscriminator(DcganOptions().num_classes(2).conditioning("film")), Error);
+}
+
+TEST(Cgan, ModelDrawsClassesInTurnAndChecksLabels) {
+  torch::manual_seed(3);
+  DcganOptions o = DcganOptions().latent_dim(8).width(8).num_classes(3);
+  DcganModel model{DcganGenerator(o)};
+  EXPECT_EQ(model.family(), "cgan");
+  EXPECT_EQ(model.num_classes(), 3);
+  torch::NoGradGuard no_grad;
+  torch::Tensor z = torch::randn({5, 8});
+  torch::Tensor turn = model.decode(z);
+  torch::Tensor explicit_labels = model.decode(z, torch::tensor({0, 1, 2, 0, 1}, torch::kInt64));
+  EXPECT_TRUE(torch::equal(turn, explicit_labels));
+  EXPECT_THROW(model.decode(z, torch::tensor({0, 1, 2, 3, 0}, torch::kInt64)), Error);
+  EXPECT_THROW(model.decode(z, torch::tensor({0, 1}, torch::kInt64)), Error);
+  // The options survive config.json, and a config from before conditioning reads as unconditional.
+  DcganOptions back = dcgan_options_from_json(dcgan_options_to_json(o.conditioning("acgan").critic_norm("none")));
+  EXPECT_EQ(back.num_classes(), 3);
+  EXPECT_EQ(back.conditioning(), "acgan");
+  EXPECT_EQ(back.critic_norm(), "none");
+  nlohmann::json old = {{"preset", "dcgan"}, {"channels", 1}, {"image_size", 28}, {"latent_dim", 100}, {"width", 64}};
+  DcganOptions legacy = dcgan_options_from_json(old);
+  EXPECT_EQ(legacy.num_classes(), 0);
+  EXPECT_EQ(legacy.critic_norm(), "batch");
 }

@@ -193,3 +193,39 @@ TEST(GanTrainer, EachLossTrainsAndLogsBothLosses) {
   o.label_smoothing = 0.1;
   EXPECT_THROW(train_gan(o, false), Error);
 }
+
+TEST(GanTrainer, ConditionalGanOnShapesHueBuckets) {
+  for (const std::string cond : {"projection", "acgan"}) {
+    std::string run = make_temp_dir("trainer_cgan_" + cond);
+    GanTrainOptions o = tiny(run);
+    o.model.num_classes(1).conditioning(cond);
+    o.condition_on = "hue";
+    o.max_steps = 4;
+    o.sample_count = 12;
+    train_gan(o, false);
+    nlohmann::json config = read_json(run + "/config.json");
+    EXPECT_EQ(config["family"], "cgan");
+    EXPECT_EQ(config["classes"], nlohmann::json(hue_bucket_names()));
+    EXPECT_EQ(config["model"]["num_classes"], 6);
+    EXPECT_EQ(config["model"]["conditioning"], cond);
+    EXPECT_EQ(read_image(run + "/samples/epoch-001.png").width, 6 * 28 + 7 * 2) << "one column per class";
+    auto generator = load_generator(run);
+    EXPECT_EQ(generator->family(), "cgan");
+    EXPECT_EQ(generator->num_classes(), 6);
+    EXPECT_EQ(run_class_names(read_json(run + "/config.json"))[4], "blue");
+    GanTrainOptions back = read_gan_run_options(run);
+    EXPECT_EQ(back.condition_on, "hue");
+    EXPECT_EQ(back.class_names.size(), 6u);
+    fs::remove_all(run);
+  }
+  // Buckets are centred on multiples of 1/6, red on both ends of the circle.
+  EXPECT_TRUE(torch::equal(hue_buckets(torch::tensor({0.0, 0.05, 0.1, 0.5, 0.95, 0.999})),
+                           torch::tensor({0, 0, 1, 3, 0, 0}, torch::kInt64)));
+  GanTrainOptions bad = tiny(make_temp_dir("trainer_cgan_bad"));
+  bad.data.spec = "fashion-mnist";
+  bad.data.size = 0;
+  bad.data.limit = 64;
+  bad.model.num_classes(1);
+  bad.condition_on = "hue";
+  EXPECT_THROW(train_gan(bad, false), Error) << "fashion-mnist has no hue factor";
+}
