@@ -1,11 +1,13 @@
-// latentkit train: parse, validate, call train_gan.
+// latentkit train: parse, validate, call train_gan or train_vae.
 #include <cstdio>
 #include <memory>
 
 #include "apps/latentkit/commands.h"
 #include "latentkit/core/error.h"
 #include "latentkit/core/signals.h"
+#include "latentkit/core/files.h"
 #include "latentkit/train/gan_trainer.h"
+#include "latentkit/train/vae_trainer.h"
 
 namespace latentkit::app {
 namespace {
@@ -20,9 +22,50 @@ struct TrainParams {
   std::string cond = "projection";
   bool resume = false;
   CLI::Option* epochs_option = nullptr;
+  // vae: its own defaults where these were not given.
+  double beta = 1.0;
+  std::string recon = "bce";
+  CLI::Option *lr_option = nullptr, *latent_option = nullptr, *width_option = nullptr;
 };
 
+void run_vae(TrainParams& p) {
+  VaeTrainOptions o;
+  if (p.resume) {
+    VaeTrainOptions saved = read_vae_run_options(p.options.out);
+    if (p.epochs_option->count() > 0) saved.epochs = p.options.epochs;
+    o = saved;
+  } else {
+    const GanTrainOptions& g = p.options;
+    o.out = g.out;
+    o.data = g.data;
+    o.epochs = g.epochs;
+    o.batch = g.batch;
+    o.seed = g.seed;
+    o.threads = g.threads;
+    o.checkpoint_every = g.checkpoint_every;
+    o.keep_checkpoints = g.keep_checkpoints;
+    o.log_every = g.log_every;
+    o.max_steps = g.max_steps;
+    if (p.lr_option->count() > 0) o.lr = g.lr;
+    if (p.latent_option->count() > 0) o.model.latent_dim(p.latent_dim);
+    if (p.width_option->count() > 0) o.model.width(p.width);
+    o.model.beta(p.beta).recon(p.recon);
+  }
+  install_stop_handlers();
+  TrainSummary s = train_vae(o, p.resume);
+  if (s.interrupted) {
+    std::fprintf(stderr, "stopped at step %lld; continue with: latentkit train --resume --out %s\n",
+                 static_cast<long long>(s.steps), o.out.c_str());
+  }
+  std::fprintf(stderr, "run folder: %s (model.pt, samples/, losses.png, train.jsonl, checkpoints/)\n", o.out.c_str());
+}
+
 void run_train(TrainParams& p) {
+  check_input(!p.resume || !p.options.out.empty(), "--resume needs --out RUN, the run folder to continue");
+  const bool vae = p.resume ? path_exists(p.options.out + "/config.json") &&
+                                  read_json(p.options.out + "/config.json").value("family", "") == "vae"
+                            : p.model == "vae";
+  if (vae) return run_vae(p);
   GanTrainOptions options = p.options;
   if (p.resume) {
     check_input(!options.out.empty(), "--resume needs --out RUN, the run folder to continue");
@@ -58,8 +101,12 @@ void add_train_command(CLI::App& app) {
   auto p = std::make_shared<TrainParams>();
   GanTrainOptions& o = p->options;
   CLI::App* cmd = app.add_subcommand("train", "Train a generative model into a run folder");
-  cmd->add_option("--model", p->model, "model family: dcgan | dcgan-upsample | cgan (class-conditional DCGAN)")
-      ->check(CLI::IsMember({"dcgan", "dcgan-upsample", "cgan"}))
+  cmd->add_option("--model", p->model, "model family: dcgan | dcgan-upsample | cgan (class-conditional DCGAN) | vae")
+      ->check(CLI::IsMember({"dcgan", "dcgan-upsample", "cgan", "vae"}))
+      ->capture_default_str();
+  cmd->add_option("--beta", p->beta, "vae: weight of the KL term (beta-VAE)")->check(CLI::Range(0.0, 1e4))->capture_default_str();
+  cmd->add_option("--recon", p->recon, "vae: reconstruction loss: bce (Bernoulli) or mse (Gaussian)")
+      ->check(CLI::IsMember({"bce", "mse"}))
       ->capture_default_str();
   cmd->add_option("--cond", p->cond,
                   "cgan: how D sees the label: projection (projection discriminator) or acgan (auxiliary classifier)")
@@ -79,7 +126,9 @@ void add_train_command(CLI::App& app) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--batch", o.batch, "images per step")->check(CLI::Range(2, 65536))->capture_default_str();
-  cmd->add_option("--lr", o.lr, "Adam learning rate (both networks)")->check(CLI::PositiveNumber)->capture_default_str();
+  p->lr_option = cmd->add_option("--lr", o.lr, "Adam learning rate (both networks; vae default 0.001)")
+                     ->check(CLI::PositiveNumber)
+                     ->capture_default_str();
   cmd->add_option("--beta1", o.beta1, "Adam beta1")->check(CLI::Range(0.0, 0.9999))->capture_default_str();
   cmd->add_option("--beta2", o.beta2, "Adam beta2")->check(CLI::Range(0.0, 0.9999))->capture_default_str();
   cmd->add_option("--loss", o.loss,
@@ -97,10 +146,12 @@ void add_train_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--no-ema", p->no_ema, "do not keep an exponential moving average of the generator");
   cmd->add_option("--ema-decay", o.ema_decay, "decay of the generator EMA")->check(CLI::Range(0.0, 0.99999))->capture_default_str();
-  cmd->add_option("--latent-dim", p->latent_dim, "size of the latent vector z")->check(CLI::Range(1, 4096))->capture_default_str();
-  cmd->add_option("--width", p->width, "base channel width of both networks (ngf / ndf)")
-      ->check(CLI::Range(4, 1024))
-      ->capture_default_str();
+  p->latent_option = cmd->add_option("--latent-dim", p->latent_dim, "size of the latent vector z (vae default 16)")
+                         ->check(CLI::Range(1, 4096))
+                         ->capture_default_str();
+  p->width_option = cmd->add_option("--width", p->width, "base channel width of the networks (ngf / ndf; vae default 32)")
+                        ->check(CLI::Range(4, 1024))
+                        ->capture_default_str();
   cmd->add_option("--seed", o.seed, "fixes initialisation, data order and latents")->capture_default_str();
   cmd->add_option("--threads", o.threads, "CPU threads (0: all cores)")->check(CLI::Range(0, 256))->capture_default_str();
   cmd->add_option("--checkpoint-every", o.checkpoint_every, "steps between checkpoints")
@@ -115,6 +166,7 @@ void add_train_command(CLI::App& app) {
   cmd->footer(
       "Examples:\n  latentkit train --model dcgan --data fashion-mnist --epochs 5 --seed 1 --out runs/fashion\n"
       "  latentkit train --model cgan --loss hinge --data fashion-mnist --epochs 5 --seed 1 --out runs/fashion-cgan\n"
+      "  latentkit train --model vae --data fashion-mnist --epochs 10 --seed 1 --out runs/fashion-vae\n"
       "Ctrl-C saves a checkpoint and exits; --resume continues exactly where it stopped.");
   cmd->callback([p]() { run_train(*p); });
 }

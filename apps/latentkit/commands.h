@@ -15,6 +15,7 @@ void add_report_command(CLI::App& app);
 void add_axes_command(CLI::App& app);
 void add_edit_command(CLI::App& app);
 void add_serve_command(CLI::App& app);
+void add_encode_commands(CLI::App& app);
 
 /// Adds --data, --split, --size, --channels, --limit and --data-seed, bound to options.
 void add_data_options(CLI::App* command, DataOptions& options);

@@ -22,6 +22,7 @@ int main(int argc, char** argv) {
   latentkit::app::add_axes_command(app);
   latentkit::app::add_edit_command(app);
   latentkit::app::add_serve_command(app);
+  latentkit::app::add_encode_commands(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -16,6 +16,7 @@
 #include "latentkit/eval/metrics.h"
 #include "latentkit/eval/npy.h"
 #include "latentkit/models/registry.h"
+#include "latentkit/models/vae.h"
 
 namespace latentkit {
 namespace fs = std::filesystem;
@@ -156,6 +157,23 @@ FeatureBatch generated_features(const EvalOptions& o, FeatureExtractor& extracto
   return extract_features(extractor, torch::cat(images), o.batch, "generated");
 }
 
+// For models with an encoder: the mean over n reference images of KL(q(z|x) || N(0, I)),
+// the KL term of the ELBO. Null for models without one.
+nlohmann::json mean_posterior_kl(const EvalOptions& o, Generator& generator, const DataOptions& data_options) {
+  const auto shape = generator.image_shape();
+  torch::NoGradGuard no_grad;
+  if (!generator.posterior(torch::zeros({1, shape[0], shape[1], shape[2]})).first.defined()) return nullptr;
+  Dataset data = load_dataset(data_options);
+  const int64_t n = std::min(o.n, data.size());
+  double total = 0;
+  for (int64_t start = 0; start < n; start += o.batch) {
+    torch::Tensor x = normalize_images(data.images.slice(0, start, std::min(n, start + o.batch)));
+    auto [mu, log_var] = generator.posterior(x);
+    total += gaussian_kl(mu, log_var).sum().item<double>();
+  }
+  return {{"kl", total / static_cast<double>(n)}, {"n", n}, {"split", data_options.split}};
+}
+
 void save_features(const std::string& path, const FeatureBatch& f, FeatureExtractor& extractor,
                    const nlohmann::json& source) {
   check_input(ends_with(path, ".npy"), path + ": features are written as NumPy .npy; name the file *.npy");
@@ -238,7 +256,7 @@ nlohmann::json evaluate(const EvalOptions& o) {
   nlohmann::json result;
   FeatureBatch a, b;
   torch::Tensor asked_labels;
-  nlohmann::json class_accuracy;
+  nlohmann::json class_accuracy, posterior_kl;
   if (!o.run.empty()) {
     nlohmann::json config = read_json(o.run + "/config.json");
     std::unique_ptr<Generator> generator = load_generator(o.run);
@@ -262,6 +280,7 @@ nlohmann::json evaluate(const EvalOptions& o) {
                         {"classes", run_class_names(config)}};
     }
     b = real_features(o, *extractor, data, o.n, "reference (" + o.ref + ")", &settings["reference"]);
+    posterior_kl = mean_posterior_kl(o, *generator, data);
     if (o.floor) {
       DataOptions other = data;
       other.split = o.ref == "test" ? "train" : "test";
@@ -279,6 +298,7 @@ nlohmann::json evaluate(const EvalOptions& o) {
   if (!o.save_stats.empty()) save_features(o.save_stats, b, *extractor, settings.contains("reference") ? settings["reference"] : nlohmann::json(o.b));
   result["scores"] = score_features(a, b, o);
   if (!class_accuracy.is_null()) result["scores"]["class_accuracy"] = class_accuracy;
+  if (!posterior_kl.is_null()) result["scores"]["posterior_kl"] = posterior_kl;
   settings["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   result["settings"] = settings;
   if (!o.run.empty()) write_json(o.run + "/eval.json", result);
@@ -311,6 +331,7 @@ std::string format_eval_table(const nlohmann::json& result) {
   }
   if (s.contains("kl")) row("class KL", kl_text(s["kl"]), floor.contains("kl") ? kl_text(floor["kl"]) : "");
   if (s.contains("class_accuracy")) row("class accuracy", fixed(s["class_accuracy"]["accuracy"].get<double>(), 4), "");
+  if (s.contains("posterior_kl")) row("posterior KL (nats)", fixed(s["posterior_kl"]["kl"].get<double>(), 3), "");
   return out.str();
 }
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include <torch/torch.h>
 
@@ -34,6 +35,10 @@ class Generator {
   /// principal directions of an intermediate layer (GANSpace). By default the decoded
   /// image itself.
   virtual torch::Tensor hidden(const torch::Tensor& z, const torch::Tensor& labels = {});
+
+  /// Models with an encoder (VAE): the posterior q(z | x) of images [N, C, H, W] in
+  /// [-1, 1] as (mean, log-variance), each [N, latent_dim]. Others: two undefined tensors.
+  virtual std::pair<torch::Tensor, torch::Tensor> posterior(const torch::Tensor& images) { return {}; }
 };
 
 /// A CPU generator seeded with `seed`, for reproducible latents.

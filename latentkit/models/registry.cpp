@@ -6,6 +6,7 @@
 #include "latentkit/core/error.h"
 #include "latentkit/core/files.h"
 #include "latentkit/models/dcgan.h"
+#include "latentkit/models/vae.h"
 
 namespace latentkit {
 namespace {
@@ -17,11 +18,19 @@ std::unique_ptr<Generator> make_dcgan(const nlohmann::json& config, const std::s
   return std::make_unique<DcganModel>(net);
 }
 
+std::unique_ptr<Generator> make_vae(const nlohmann::json& config, const std::string& run_dir) {
+  Vae net(vae_options_from_json(config.at("model")));
+  load_module(*net, run_dir + "/model.pt");
+  net->eval();
+  return std::make_unique<VaeModel>(net);
+}
+
 const std::map<std::string, GeneratorFactory>& factories() {
   static const std::map<std::string, GeneratorFactory> table = {
       {"cgan", make_dcgan},
       {"dcgan", make_dcgan},
       {"dcgan-upsample", make_dcgan},
+      {"vae", make_vae},
   };
   return table;
 }

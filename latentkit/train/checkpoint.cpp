@@ -142,4 +142,22 @@ int64_t load_checkpoint(const std::string& path, const CheckpointParts& parts) {
   }
 }
 
+std::vector<nlohmann::json> trim_train_log(const std::string& run_dir, int64_t step) {
+  const std::string path = run_dir + "/train.jsonl";
+  std::vector<nlohmann::json> rows;
+  if (!path_exists(path)) return rows;
+  std::istringstream lines(read_file(path));
+  std::string kept;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty()) continue;
+    nlohmann::json row = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+    if (row.is_discarded() || !row.contains("step") || !row["step"].is_number_integer()) continue;
+    if (row["step"].get<int64_t>() > step) continue;
+    rows.push_back(row);
+    kept += line + "\n";
+  }
+  write_file_atomic(path, kept);
+  return rows;
+}
+
 }  // namespace latentkit

@@ -15,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 namespace latentkit {
@@ -35,5 +36,9 @@ std::optional<std::string> latest_checkpoint(const std::string& run_dir);
 /// Restores the parts (which must have the structure they were saved with) and the RNG
 /// state; returns the step. A truncated or foreign file is an Error naming it.
 int64_t load_checkpoint(const std::string& path, const CheckpointParts& parts);
+
+/// On resume: cuts RUN/train.jsonl back to the rows with "step" <= step (rows written after
+/// the checkpoint would be written again) and returns those rows.
+std::vector<nlohmann::json> trim_train_log(const std::string& run_dir, int64_t step);
 
 }  // namespace latentkit

@@ -61,23 +61,6 @@ void update_ema(torch::nn::Module& ema, const torch::nn::Module& net, double dec
   for (size_t i = 0; i < buffers.size(); ++i) ema_buffers[i].copy_(buffers[i]);
 }
 
-std::vector<LogRow> read_log(const std::string& path, int64_t up_to_step, std::string* kept_text) {
-  std::vector<LogRow> rows;
-  if (!path_exists(path)) return rows;
-  std::istringstream lines(read_file(path));
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.empty()) continue;
-    nlohmann::json row = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (row.is_discarded() || !row.contains("step")) continue;
-    int64_t step = row["step"].get<int64_t>();
-    if (step > up_to_step) continue;
-    rows.push_back({step, row.value("d_loss", NAN), row.value("g_loss", NAN)});
-    *kept_text += line + "\n";
-  }
-  return rows;
-}
-
 void write_loss_plot(const std::string& run_dir, const std::vector<LogRow>& rows, const std::string& loss) {
   PlotSeries d{"discriminator", {}, {}};
   PlotSeries g{"generator", {}, {}};
@@ -284,9 +267,10 @@ TrainSummary train_gan(const GanTrainOptions& options_in, bool resume) {
     auto latest = latest_checkpoint(run);
     check_input(latest.has_value(), run + " has no checkpoint yet (checkpoints/latest is missing); start again without --resume");
     step = load_checkpoint(*latest, parts);
-    std::string kept;
-    history = read_log(run + "/train.jsonl", step, &kept);
-    write_file_atomic(run + "/train.jsonl", kept);
+    for (const nlohmann::json& row : trim_train_log(run, step)) {
+      auto number = [&](const char* key) { return row.contains(key) && row[key].is_number() ? row[key].get<double>() : NAN; };
+      history.push_back({row["step"].get<int64_t>(), number("d_loss"), number("g_loss")});
+    }
     std::fprintf(stderr, "resumed %s from %s (step %lld)\n", run.c_str(), latest->c_str(), static_cast<long long>(step));
   }
   write_json(config_path, gan_config_to_json(o));  // on resume: records an extended --epochs

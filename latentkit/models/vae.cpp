@@ -1,0 +1,99 @@
+#include "latentkit/models/vae.h"
+
+#include "latentkit/core/error.h"
+
+namespace latentkit {
+namespace nn = torch::nn;
+
+void VaeOptions::validate() const {
+  if (channels() != 1 && channels() != 3) throw Error("VAE needs 1 or 3 image channels, got " + std::to_string(channels()));
+  if (image_size() < 16 || image_size() > 256 || image_size() % 4 != 0)
+    throw Error("VAE image size must be a multiple of 4 in [16, 256], got " + std::to_string(image_size()));
+  if (latent_dim() < 1) throw Error("latent size must be >= 1, got " + std::to_string(latent_dim()));
+  if (width() < 4) throw Error("model width must be >= 4, got " + std::to_string(width()));
+  if (!(beta() >= 0) || !std::isfinite(beta())) throw Error("beta must be >= 0, got " + std::to_string(beta()));
+  if (recon() != "bce" && recon() != "mse") throw Error("reconstruction loss must be bce or mse, got '" + recon() + "'");
+}
+
+VaeImpl::VaeImpl(VaeOptions options_) : options(std::move(options_)) { reset(); }
+
+void VaeImpl::reset() {
+  options.validate();
+  const int64_t c = options.channels(), w = options.width(), s = options.image_size() / 4;
+  encoder = register_module("encoder", nn::Sequential(nn::Conv2d(nn::Conv2dOptions(c, w, 4).stride(2).padding(1)),
+                                                      nn::ReLU(), nn::Conv2d(nn::Conv2dOptions(w, 2 * w, 4).stride(2).padding(1)),
+                                                      nn::ReLU(), nn::Flatten()));
+  moments = register_module("moments", nn::Linear(2 * w * s * s, 2 * options.latent_dim()));
+  decoder = register_module(
+      "decoder", nn::Sequential(nn::Linear(options.latent_dim(), 2 * w * s * s), nn::ReLU(),
+                                nn::Unflatten(nn::UnflattenOptions(1, {2 * w, s, s})),
+                                nn::ConvTranspose2d(nn::ConvTranspose2dOptions(2 * w, w, 4).stride(2).padding(1)), nn::ReLU(),
+                                nn::ConvTranspose2d(nn::ConvTranspose2dOptions(w, c, 4).stride(2).padding(1))));
+}
+
+std::pair<torch::Tensor, torch::Tensor> VaeImpl::encode(const torch::Tensor& x) {
+  check_input(x.dim() == 4 && x.size(1) == options.channels() && x.size(2) == options.image_size() &&
+                  x.size(3) == options.image_size(),
+              "the VAE encodes [N, " + std::to_string(options.channels()) + ", " + std::to_string(options.image_size()) +
+                  ", " + std::to_string(options.image_size()) + "] images, got " + c10::str(x.sizes()));
+  torch::Tensor m = moments->forward(encoder->forward(x));
+  return {m.slice(1, 0, options.latent_dim()), m.slice(1, options.latent_dim())};
+}
+
+torch::Tensor VaeImpl::decode_logits(const torch::Tensor& z) { return decoder->forward(z); }
+
+torch::Tensor gaussian_kl(const torch::Tensor& mu, const torch::Tensor& log_var) {
+  return -0.5 * (1 + log_var - mu.pow(2) - log_var.exp()).sum(1);
+}
+
+VaeLoss VaeImpl::loss(const torch::Tensor& x) {
+  auto [mu, log_var] = encode(x);
+  torch::Tensor z = mu + (0.5 * log_var).exp() * torch::randn_like(mu);
+  torch::Tensor logits = decode_logits(z);
+  torch::Tensor target = (x + 1) / 2;
+  torch::Tensor per_pixel =
+      options.recon() == "bce"
+          ? nn::functional::binary_cross_entropy_with_logits(
+                logits, target, nn::functional::BinaryCrossEntropyWithLogitsFuncOptions().reduction(torch::kNone))
+          : (torch::sigmoid(logits) - target).pow(2);
+  VaeLoss l;
+  l.recon = per_pixel.flatten(1).sum(1).mean();
+  l.kl = gaussian_kl(mu, log_var).mean();
+  l.loss = l.recon + options.beta() * l.kl;
+  return l;
+}
+
+torch::Tensor VaeModel::decode(const torch::Tensor& z, const torch::Tensor& labels) {
+  check_input(z.dim() == 2 && z.size(1) == latent_dim(),
+              "latent must be [N, " + std::to_string(latent_dim()) + "], got " + c10::str(z.sizes()));
+  net_->eval();
+  return 2 * torch::sigmoid(net_->decode_logits(z)) - 1;
+}
+
+std::pair<torch::Tensor, torch::Tensor> VaeModel::posterior(const torch::Tensor& images) {
+  net_->eval();
+  return net_->encode(images);
+}
+
+nlohmann::json vae_options_to_json(const VaeOptions& o) {
+  return {{"channels", o.channels()}, {"image_size", o.image_size()}, {"latent_dim", o.latent_dim()},
+          {"width", o.width()},       {"beta", o.beta()},             {"recon", o.recon()}};
+}
+
+VaeOptions vae_options_from_json(const nlohmann::json& model) {
+  try {
+    VaeOptions o;
+    o.channels(model.at("channels").get<int64_t>())
+        .image_size(model.at("image_size").get<int64_t>())
+        .latent_dim(model.at("latent_dim").get<int64_t>())
+        .width(model.at("width").get<int64_t>())
+        .beta(model.at("beta").get<double>())
+        .recon(model.at("recon").get<std::string>());
+    o.validate();
+    return o;
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(std::string("the VAE's model options in config.json are malformed: ") + e.what());
+  }
+}
+
+}  // namespace latentkit

@@ -1,0 +1,213 @@
+#include "latentkit/train/vae_trainer.h"
+
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+
+#include "latentkit/core/error.h"
+#include "latentkit/core/files.h"
+#include "latentkit/core/grid.h"
+#include "latentkit/core/plot.h"
+#include "latentkit/core/progress.h"
+#include "latentkit/core/signals.h"
+#include "latentkit/core/threads.h"
+#include "latentkit/models/registry.h"
+#include "latentkit/train/checkpoint.h"
+
+namespace latentkit {
+namespace {
+
+struct VaeLogRow {
+  int64_t step;
+  double recon, kl;
+};
+
+void validate(const VaeTrainOptions& o) {
+  check_input(!o.out.empty(), "--out is required: the run folder to write, e.g. --out runs/vae");
+  check_input(o.epochs >= 1, "--epochs must be >= 1, got " + std::to_string(o.epochs));
+  check_input(o.batch >= 1, "--batch must be >= 1, got " + std::to_string(o.batch));
+  check_input(o.lr > 0 && std::isfinite(o.lr), "--lr must be a positive number");
+  check_input(o.checkpoint_every >= 1 && o.keep_checkpoints >= 1 && o.log_every >= 1,
+              "--checkpoint-every, --keep-checkpoints and --log-every must be >= 1");
+  check_input(o.threads >= 0 && o.max_steps >= 0, "--threads and --max-steps must be >= 0");
+}
+
+void write_loss_plot(const std::string& run, const std::vector<VaeLogRow>& rows) {
+  PlotSeries elbo{"-ELBO", {}, {}}, recon{"reconstruction", {}, {}}, kl{"KL", {}, {}};
+  for (const VaeLogRow& r : rows) {
+    for (PlotSeries* s : {&elbo, &recon, &kl}) s->x.push_back(static_cast<double>(r.step));
+    elbo.y.push_back(r.recon + r.kl);
+    recon.y.push_back(r.recon);
+    kl.y.push_back(r.kl);
+  }
+  write_png(run + "/losses.png", render_line_plot({elbo, recon, kl}, "VAE loss per image (nats)", "step"));
+}
+
+}  // namespace
+
+nlohmann::json vae_config_to_json(const VaeTrainOptions& o) {
+  return {{"latentkit_version", LATENTKIT_VERSION},
+          {"family", "vae"},
+          {"model", vae_options_to_json(o.model)},
+          {"data", data_options_to_json(o.data)},
+          {"train",
+           {{"epochs", o.epochs}, {"batch", o.batch}, {"lr", o.lr}, {"seed", o.seed}, {"threads", o.threads},
+            {"checkpoint_every", o.checkpoint_every}, {"keep_checkpoints", o.keep_checkpoints},
+            {"log_every", o.log_every}, {"sample_count", o.sample_count}, {"max_steps", o.max_steps}}}};
+}
+
+VaeTrainOptions read_vae_run_options(const std::string& run_dir) {
+  check_input(path_exists(run_dir + "/config.json"),
+              run_dir + " has no config.json: there is no run to resume (drop --resume to start one)");
+  nlohmann::json config = read_json(run_dir + "/config.json");
+  check_input(config.value("family", "") == "vae", run_dir + " is not a VAE run");
+  try {
+    VaeTrainOptions o;
+    o.out = run_dir;
+    o.model = vae_options_from_json(config.at("model"));
+    o.data = data_options_from_json(config.at("data"), run_dir + "/config.json");
+    const auto& t = config.at("train");
+    o.epochs = t.at("epochs").get<int64_t>();
+    o.batch = t.at("batch").get<int64_t>();
+    o.lr = t.at("lr").get<double>();
+    o.seed = t.at("seed").get<uint64_t>();
+    o.threads = t.at("threads").get<int>();
+    o.checkpoint_every = t.at("checkpoint_every").get<int64_t>();
+    o.keep_checkpoints = t.at("keep_checkpoints").get<int>();
+    o.log_every = t.at("log_every").get<int64_t>();
+    o.sample_count = t.at("sample_count").get<int64_t>();
+    o.max_steps = t.value("max_steps", int64_t{0});
+    return o;
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(run_dir + "/config.json is malformed (" + e.what() + "); it must be the one latentkit train wrote");
+  }
+}
+
+TrainSummary train_vae(const VaeTrainOptions& options_in, bool resume) {
+  VaeTrainOptions o = options_in;
+  validate(o);
+  const std::string& run = o.out;
+  const std::string config_path = run + "/config.json";
+  check_input(resume == path_exists(config_path),
+              resume ? run + " has no config.json: there is no run to resume (drop --resume to start one)"
+                     : run + " already holds a run: continue it with --resume, or choose another --out");
+  TrainSummary summary;
+  summary.threads = set_threads(o.threads);
+  Dataset data = load_dataset(o.data);
+  check_input(data.height() == data.width(), "data " + o.data.spec + " has " + std::to_string(data.height()) + "x" +
+                                                 std::to_string(data.width()) + " images; the VAE needs square ones (pass --size)");
+  o.model.channels(data.channels()).image_size(data.height());
+  o.model.validate();
+  BatchOrder order(data.size(), o.batch, o.seed);
+  const int64_t steps_per_epoch = order.steps_per_epoch();
+  const int64_t total_steps = o.max_steps > 0 ? std::min(o.epochs * steps_per_epoch, o.max_steps) : o.epochs * steps_per_epoch;
+
+  torch::manual_seed(o.seed);
+  Vae net(o.model);
+  torch::optim::Adam opt(net->parameters(), torch::optim::AdamOptions(o.lr));
+  torch::Tensor window = torch::zeros({3}, torch::kFloat64);  // recon, kl, steps of the log window
+  CheckpointParts parts{{{"vae", net.get()}}, {{"optimizer", &opt}}, {{"log_window", &window}}};
+  torch::Generator sample_rng = make_rng(o.seed ^ 0x5eedULL);
+  const torch::Tensor sample_z = torch::randn({o.sample_count, o.model.latent_dim()}, sample_rng);
+
+  int64_t step = 0;
+  std::vector<VaeLogRow> history;
+  make_dirs(run + "/samples");
+  if (resume) {
+    auto latest = latest_checkpoint(run);
+    check_input(latest.has_value(), run + " has no checkpoint yet; start again without --resume");
+    step = load_checkpoint(*latest, parts);
+    for (const nlohmann::json& row : trim_train_log(run, step)) {
+      history.push_back({row["step"].get<int64_t>(), row.value("recon", NAN), row.value("kl", NAN)});
+    }
+    std::fprintf(stderr, "resumed %s from %s (step %lld)\n", run.c_str(), latest->c_str(), static_cast<long long>(step));
+  }
+  write_json(config_path, vae_config_to_json(o));
+  const char* kill_env = std::getenv("LATENTKIT_TEST_KILL_AT_STEP");
+  const int64_t kill_at = kill_env ? std::atoll(kill_env) : -1;
+  std::fprintf(stderr, "training vae (latent %lld, beta %g, %s) on %s (%lld images %lldx%lldx%lld), %lld steps/epoch, %d thread%s\n",
+               static_cast<long long>(o.model.latent_dim()), o.model.beta(), o.model.recon().c_str(), o.data.spec.c_str(),
+               static_cast<long long>(data.size()), static_cast<long long>(data.channels()),
+               static_cast<long long>(data.height()), static_cast<long long>(data.width()),
+               static_cast<long long>(steps_per_epoch), summary.threads, summary.threads == 1 ? "" : "s");
+
+  auto save_outputs = [&](int64_t epoch) {
+    save_module(*net, run + "/model.pt");
+    write_loss_plot(run, history);
+    if (epoch <= 0) return;
+    torch::NoGradGuard no_grad;
+    net->eval();
+    torch::Tensor images = 2 * torch::sigmoid(net->decode_logits(sample_z)) - 1;
+    net->train();
+    char name[64];
+    std::snprintf(name, sizeof(name), "/samples/epoch-%03lld.png", static_cast<long long>(epoch));
+    write_png(run + name, make_grid(images));
+  };
+
+  Progress progress("train", total_steps, step);
+  const auto run_start = std::chrono::steady_clock::now();
+  auto window_start = run_start;
+  int64_t window_steps = 0;
+  const int64_t first_step = step;
+  net->train();
+  while (step < total_steps) {
+    const int64_t epoch = step / steps_per_epoch;
+    torch::Tensor x = normalize_images(data.images.index_select(0, order.batch_indices(epoch, step % steps_per_epoch)));
+    VaeLoss l = net->loss(x);
+    opt.zero_grad();
+    l.loss.backward();
+    opt.step();
+    ++step;
+    ++window_steps;
+    const double recon = l.recon.item<double>(), kl = l.kl.item<double>();
+    if (!std::isfinite(recon) || !std::isfinite(kl)) {
+      throw Error("training diverged at step " + std::to_string(step) + " (reconstruction " + std::to_string(recon) +
+                      ", KL " + std::to_string(kl) + "); try a lower --lr",
+                  ErrorKind::kInternal);
+    }
+    window += torch::tensor({recon, kl, 1.0}, torch::kFloat64);
+    if (step % o.log_every == 0 || step == total_steps) {
+      const auto now = std::chrono::steady_clock::now();
+      const double seconds = std::chrono::duration<double>(now - window_start).count();
+      VaeLogRow row{step, window[0].item<double>() / window[2].item<double>(),
+                    window[1].item<double>() / window[2].item<double>()};
+      history.push_back(row);
+      append_jsonl(run + "/train.jsonl",
+                   {{"step", step}, {"epoch", static_cast<double>(step) / steps_per_epoch},
+                    {"elbo", -(row.recon + row.kl)}, {"recon", row.recon}, {"kl", row.kl},
+                    {"img_per_s", seconds > 0 ? window_steps * o.batch / seconds : 0.0}, {"threads", summary.threads}});
+      window.zero_();
+      window_steps = 0;
+      window_start = now;
+    }
+    if (step % o.checkpoint_every == 0 || step == total_steps) save_checkpoint(run, step, parts, o.keep_checkpoints);
+    if (step % steps_per_epoch == 0 || step == total_steps) save_outputs(epoch + 1);
+    char status[128];
+    std::snprintf(status, sizeof(status), "epoch %lld/%lld", static_cast<long long>(epoch + 1),
+                  static_cast<long long>(o.epochs));
+    std::string text = status;
+    if (!history.empty()) {
+      std::snprintf(status, sizeof(status), " elbo %.2f kl %.2f", -(history.back().recon + history.back().kl),
+                    history.back().kl);
+      text += status;
+    }
+    progress.update(step, text, static_cast<double>(o.batch));
+    if (step == kill_at) std::raise(SIGKILL);
+    if (stop_requested() && step < total_steps) {
+      save_checkpoint(run, step, parts, o.keep_checkpoints);
+      save_outputs(0);
+      summary.interrupted = true;
+      break;
+    }
+  }
+  summary.steps = step;
+  summary.steps_run = step - first_step;
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
+  summary.images_per_second = summary.seconds > 0 ? summary.steps_run * o.batch / summary.seconds : 0.0;
+  progress.finish(summary.interrupted ? "interrupted, checkpoint saved" : "done");
+  return summary;
+}
+
+}  // namespace latentkit

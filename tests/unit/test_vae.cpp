@@ -1,0 +1,146 @@
+#include "tests/unit/test_util.h"
+#include "latentkit/models/vae.h"
+
+#include <cmath>
+#include <filesystem>
+
+#include <gtest/gtest.h>
+
+#include "latentkit/core/error.h"
+#include "latentkit/core/files.h"
+#include "latentkit/models/registry.h"
+#include "latentkit/train/checkpoint.h"
+#include "latentkit/train/vae_trainer.h"
+
+using namespace latentkit;
+using latentkit::test_util::make_temp_dir;
+namespace fs = std::filesystem;
+
+TEST(Vae, ShapesForSizesAndChannels) {
+  torch::manual_seed(1);
+  for (int64_t size : {16, 28, 32, 64}) {
+    for (int64_t channels : {1, 3}) {
+      Vae vae(VaeOptions().channels(channels).image_size(size).latent_dim(5).width(4));
+      torch::Tensor x = torch::zeros({2, channels, size, size});
+      auto [mu, log_var] = vae->encode(x);
+      EXPECT_EQ(mu.sizes(), (std::vector<int64_t>{2, 5}));
+      EXPECT_EQ(log_var.sizes(), (std::vector<int64_t>{2, 5}));
+      EXPECT_EQ(vae->decode_logits(mu).sizes(), x.sizes()) << size << " " << channels;
+    }
+  }
+  EXPECT_THROW(Vae(VaeOptions().image_size(30)), Error);
+  EXPECT_THROW(Vae(VaeOptions().recon("l1")), Error);
+  EXPECT_THROW(Vae(VaeOptions().beta(-1)), Error);
+  Vae vae{VaeOptions()};
+  EXPECT_THROW(vae->encode(torch::zeros({1, 3, 28, 28})), Error) << "wrong channel count";
+}
+
+TEST(Vae, GaussianKlIsClosedForm) {
+  // KL(N(mu, s^2) || N(0, 1)) = (s^2 + mu^2 - 1 - log s^2) / 2 per dimension.
+  torch::Tensor mu = torch::tensor({{0.0, 1.0}, {2.0, -0.5}}, torch::kFloat64);
+  torch::Tensor log_var = torch::tensor({{0.0, std::log(4.0)}, {std::log(0.25), 0.0}}, torch::kFloat64);
+  auto kl = [](double m, double v) { return (v + m * m - 1 - std::log(v)) / 2; };
+  torch::Tensor got = gaussian_kl(mu, log_var);
+  EXPECT_NEAR(got[0].item<double>(), kl(0, 1) + kl(1, 4), 1e-12);
+  EXPECT_NEAR(got[1].item<double>(), kl(2, 0.25) + kl(-0.5, 1), 1e-12);
+  EXPECT_EQ(gaussian_kl(torch::zeros({1, 3}), torch::zeros({1, 3})).item<double>(), 0.0) << "the prior itself";
+}
+
+TEST(Vae, LossTermsMatchTheirDefinitions) {
+  torch::manual_seed(2);
+  for (const std::string recon : {"bce", "mse"}) {
+    Vae vae(VaeOptions().latent_dim(4).width(4).beta(0.5).recon(recon));
+    torch::Tensor x = torch::rand({3, 1, 28, 28}) * 2 - 1;
+    torch::manual_seed(7);
+    VaeLoss l = vae->loss(x);
+    // Recompute with the same noise.
+    torch::manual_seed(7);
+    auto [mu, log_var] = vae->encode(x);
+    torch::Tensor z = mu + (0.5 * log_var).exp() * torch::randn_like(mu);
+    torch::Tensor p = torch::sigmoid(vae->decode_logits(z)), t = (x + 1) / 2;
+    torch::Tensor per_image = recon == "bce" ? -(t * p.log() + (1 - t) * (1 - p).log()).flatten(1).sum(1)
+                                             : (p - t).pow(2).flatten(1).sum(1);
+    EXPECT_NEAR(l.recon.item<double>(), per_image.mean().item<double>(), 1e-2) << recon;
+    EXPECT_NEAR(l.kl.item<double>(), gaussian_kl(mu, log_var).mean().item<double>(), 1e-4) << recon;
+    EXPECT_NEAR(l.loss.item<double>(), l.recon.item<double>() + 0.5 * l.kl.item<double>(), 1e-3) << recon;
+  }
+}
+
+TEST(Vae, ModelDecodesToImageRangeAndEncodes) {
+  torch::manual_seed(3);
+  Vae net(VaeOptions().latent_dim(6).width(4));
+  VaeModel model(net);
+  EXPECT_EQ(model.family(), "vae");
+  torch::NoGradGuard no_grad;
+  torch::Tensor images = model.decode(torch::randn({4, 6}) * 5);
+  EXPECT_GE(images.min().item<double>(), -1.0);
+  EXPECT_LE(images.max().item<double>(), 1.0);
+  auto [mu, log_var] = model.posterior(images);
+  EXPECT_EQ(mu.sizes(), (std::vector<int64_t>{4, 6}));
+  EXPECT_THROW(model.decode(torch::zeros({1, 5})), Error);
+  // Options round-trip through config.json.
+  VaeOptions back = vae_options_from_json(vae_options_to_json(VaeOptions().beta(4).recon("mse").latent_dim(9)));
+  EXPECT_EQ(back.beta(), 4);
+  EXPECT_EQ(back.recon(), "mse");
+  EXPECT_EQ(back.latent_dim(), 9);
+}
+
+TEST(VaeTrainer, LearnsWritesTheRunAndResumesExactly) {
+  std::string run = make_temp_dir("vae_trainer");
+  VaeTrainOptions o;
+  o.out = run;
+  o.data.spec = "shapes:64";
+  o.data.size = 16;
+  o.model.latent_dim(4).width(4);
+  o.epochs = 3;
+  o.batch = 16;  // 4 steps per epoch
+  o.seed = 5;
+  o.threads = 1;
+  o.checkpoint_every = 5;
+  o.log_every = 2;
+  o.sample_count = 4;
+  TrainSummary s = train_vae(o, false);
+  EXPECT_EQ(s.steps, 12);
+  nlohmann::json config = read_json(run + "/config.json");
+  EXPECT_EQ(config["family"], "vae");
+  EXPECT_EQ(config["model"]["channels"], 3) << "from the data";
+  for (const char* f : {"model.pt", "losses.png", "samples/epoch-003.png", "train.jsonl"}) {
+    EXPECT_TRUE(fs::exists(run + "/" + f)) << f;
+  }
+  std::vector<nlohmann::json> rows = trim_train_log(run, 1000);
+  ASSERT_EQ(rows.size(), 6u);
+  EXPECT_NEAR(rows.back()["elbo"].get<double>(), -(rows.back()["recon"].get<double>() + rows.back()["kl"].get<double>()),
+              1e-9);
+  EXPECT_LT(rows.back()["recon"].get<double>(), rows.front()["recon"].get<double>()) << "reconstruction improves";
+  auto generator = load_generator(run);
+  EXPECT_EQ(generator->family(), "vae");
+  EXPECT_TRUE(generator->posterior(torch::zeros({1, 3, 16, 16})).first.defined());
+
+  // Stopped at step 7 (checkpoint at 5) and resumed: the same weights as straight through.
+  std::string split = make_temp_dir("vae_trainer_split");
+  VaeTrainOptions first = o;
+  first.out = split;
+  first.max_steps = 7;
+  train_vae(first, false);
+  VaeTrainOptions rest = read_vae_run_options(split);
+  rest.max_steps = 0;
+  fs::remove(split + "/checkpoints/step-0000007.pt");
+  write_file_atomic(split + "/checkpoints/latest", "step-0000005.pt\n");
+  train_vae(rest, true);
+  EXPECT_EQ(read_file(split + "/model.pt").size(), read_file(run + "/model.pt").size());
+  Vae a(o.model.channels(3).image_size(16)), b(o.model);
+  load_module(*a, run + "/model.pt");
+  load_module(*b, split + "/model.pt");
+  auto pa = a->parameters(), pb = b->parameters();
+  for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(torch::equal(pa[i], pb[i])) << "parameter " << i;
+  EXPECT_EQ(trim_train_log(split, 1000).size(), 6u) << "no duplicate log rows after the resume";
+  fs::remove_all(run);
+  fs::remove_all(split);
+
+  VaeTrainOptions bad = o;
+  bad.out = make_temp_dir("vae_trainer_bad");
+  bad.epochs = 0;
+  EXPECT_THROW(train_vae(bad, false), Error);
+  bad.epochs = 1;
+  EXPECT_THROW(train_vae(bad, true), Error) << "nothing to resume";
+}
