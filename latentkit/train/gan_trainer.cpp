@@ -146,12 +146,13 @@ nlohmann::json gan_config_to_json(const GanTrainOptions& o) {
       {"classes", o.class_names},
       {"model", dcgan_options_to_json(o.model)},
       {"data", data_options_to_json(o.data)},
-      {"train",
-       {{"epochs", o.epochs}, {"batch", o.batch}, {"lr", o.lr}, {"beta1", o.beta1}, {"beta2", o.beta2},
-        {"loss", o.loss}, {"n_critic", o.n_critic}, {"gp_weight", o.gp_weight}, {"condition_on", o.condition_on},
-        {"label_smoothing", o.label_smoothing}, {"ema", o.ema}, {"ema_decay", o.ema_decay}, {"seed", o.seed},
-        {"threads", o.threads}, {"checkpoint_every", o.checkpoint_every}, {"keep_checkpoints", o.keep_checkpoints},
-        {"log_every", o.log_every}, {"sample_count", o.sample_count}, {"max_steps", o.max_steps}}},
+      {"train", [&] {
+         nlohmann::json t = train_options_json(o);
+         t.update({{"beta1", o.beta1}, {"beta2", o.beta2}, {"loss", o.loss}, {"n_critic", o.n_critic},
+                   {"gp_weight", o.gp_weight}, {"condition_on", o.condition_on},
+                   {"label_smoothing", o.label_smoothing}, {"ema", o.ema}, {"ema_decay", o.ema_decay}});
+         return t;
+       }()},
   };
 }
 
@@ -165,9 +166,7 @@ GanTrainOptions read_gan_run_options(const std::string& run_dir) {
     o.model = dcgan_options_from_json(config.at("model"));
     o.data = data_options_from_json(config.at("data"), run_dir + "/config.json");
     const auto& t = config.at("train");
-    o.epochs = t.at("epochs").get<int64_t>();
-    o.batch = t.at("batch").get<int64_t>();
-    o.lr = t.at("lr").get<double>();
+    read_train_options(t, o);
     o.beta1 = t.at("beta1").get<double>();
     o.beta2 = t.at("beta2").get<double>();
     o.label_smoothing = t.at("label_smoothing").get<double>();
@@ -178,13 +177,6 @@ GanTrainOptions read_gan_run_options(const std::string& run_dir) {
     o.class_names = config.value("classes", std::vector<std::string>{});
     o.ema = t.at("ema").get<bool>();
     o.ema_decay = t.at("ema_decay").get<double>();
-    o.seed = t.at("seed").get<uint64_t>();
-    o.threads = t.at("threads").get<int>();
-    o.checkpoint_every = t.at("checkpoint_every").get<int64_t>();
-    o.keep_checkpoints = t.at("keep_checkpoints").get<int>();
-    o.log_every = t.at("log_every").get<int64_t>();
-    o.sample_count = t.at("sample_count").get<int64_t>();
-    o.max_steps = t.value("max_steps", int64_t{0});
     return o;
   } catch (const nlohmann::json::exception& e) {
     throw Error(run_dir + "/config.json is malformed (" + e.what() + "); it must be the one latentkit train wrote");

@@ -51,6 +51,30 @@ struct TrainSummary {
   int threads = 0;
 };
 
+/// The options every generator trainer has, as config.json's "train" object holds them:
+/// written by train_options_json, read back (for --resume) by read_train_options.
+template <typename Options>
+nlohmann::json train_options_json(const Options& o) {
+  return {{"epochs", o.epochs},       {"batch", o.batch},
+          {"lr", o.lr},               {"seed", o.seed},
+          {"threads", o.threads},     {"checkpoint_every", o.checkpoint_every},
+          {"keep_checkpoints", o.keep_checkpoints}, {"log_every", o.log_every},
+          {"sample_count", o.sample_count},         {"max_steps", o.max_steps}};
+}
+template <typename Options>
+void read_train_options(const nlohmann::json& t, Options& o) {
+  o.epochs = t.at("epochs").template get<int64_t>();
+  o.batch = t.at("batch").template get<int64_t>();
+  o.lr = t.at("lr").template get<double>();
+  o.seed = t.at("seed").template get<uint64_t>();
+  o.threads = t.at("threads").template get<int>();
+  o.checkpoint_every = t.at("checkpoint_every").template get<int64_t>();
+  o.keep_checkpoints = t.at("keep_checkpoints").template get<int>();
+  o.log_every = t.at("log_every").template get<int64_t>();
+  o.sample_count = t.at("sample_count").template get<int64_t>();
+  o.max_steps = t.value("max_steps", int64_t{0});
+}
+
 /// Outputs of one training step (losses are scalars; logits [N] from the D step; g_loss
 /// undefined when the generator was not updated; penalty undefined unless wgan-gp).
 struct GanStepResult {

@@ -52,10 +52,7 @@ nlohmann::json vae_config_to_json(const VaeTrainOptions& o) {
           {"family", "vae"},
           {"model", vae_options_to_json(o.model)},
           {"data", data_options_to_json(o.data)},
-          {"train",
-           {{"epochs", o.epochs}, {"batch", o.batch}, {"lr", o.lr}, {"seed", o.seed}, {"threads", o.threads},
-            {"checkpoint_every", o.checkpoint_every}, {"keep_checkpoints", o.keep_checkpoints},
-            {"log_every", o.log_every}, {"sample_count", o.sample_count}, {"max_steps", o.max_steps}}}};
+          {"train", train_options_json(o)}};
 }
 
 VaeTrainOptions read_vae_run_options(const std::string& run_dir) {
@@ -68,17 +65,7 @@ VaeTrainOptions read_vae_run_options(const std::string& run_dir) {
     o.out = run_dir;
     o.model = vae_options_from_json(config.at("model"));
     o.data = data_options_from_json(config.at("data"), run_dir + "/config.json");
-    const auto& t = config.at("train");
-    o.epochs = t.at("epochs").get<int64_t>();
-    o.batch = t.at("batch").get<int64_t>();
-    o.lr = t.at("lr").get<double>();
-    o.seed = t.at("seed").get<uint64_t>();
-    o.threads = t.at("threads").get<int>();
-    o.checkpoint_every = t.at("checkpoint_every").get<int64_t>();
-    o.keep_checkpoints = t.at("keep_checkpoints").get<int>();
-    o.log_every = t.at("log_every").get<int64_t>();
-    o.sample_count = t.at("sample_count").get<int64_t>();
-    o.max_steps = t.value("max_steps", int64_t{0});
+    read_train_options(config.at("train"), o);
     return o;
   } catch (const nlohmann::json::exception& e) {
     throw Error(run_dir + "/config.json is malformed (" + e.what() + "); it must be the one latentkit train wrote");

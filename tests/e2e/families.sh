@@ -40,7 +40,8 @@ grep -q '"elbo"' "$WORK/vae/train.jsonl" || fail "train.jsonl of a vae logs no E
 grep -q '"log_var"' "$WORK/z.json" || fail "encode prints no log_var: $(head -c 200 "$WORK/z.json")"
 "$L" generate --run "$WORK/vae" --interpolate 1,2 --steps 4 --out "$WORK/vae-strip.png" 2> /dev/null ||
   fail "generate --interpolate on a vae exited $?"
-"$L" eval --run "$WORK/vae" --n 64 --metrics fid --no-floor --cache-dir "$WORK/cache" --threads 1 \
+"$L" eval --run "$WORK/vae" --n 64 --metrics fid --no-floor --features "$ROOT_MODELS/fashion-classifier" \
+  --cache-dir "$WORK/cache" --threads 1 \
   > /dev/null 2> "$WORK/eval.log" || fail "eval of a vae exited $?: $(tail -3 "$WORK/eval.log")"
 grep -q "posterior KL" "$WORK/eval.log" || fail "eval of a vae reports no posterior KL: $(tail -5 "$WORK/eval.log")"
 expect_error 2 "has no encoder" -- "$L" encode --run "$WORK/cgan" "$WORK/vae-images/00000.png"

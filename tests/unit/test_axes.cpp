@@ -510,7 +510,9 @@ TEST(AxesFit, PrincipalAxesFindTheDominantLatentDirections) {
   }
 
   std::vector<Axis> again = principal_axes(z, a.to(torch::kFloat32), 3, 9);
-  EXPECT_TRUE(torch::equal(again[1].direction, axes[1].direction)) << "seeded";
+  // Seeded: the same random projection, so the same axes up to BLAS's round-off (threaded
+  // BLAS need not sum in the same order twice).
+  EXPECT_LT((again[1].direction - axes[1].direction).abs().max().item<double>(), 1e-10) << "seeded";
 }
 
 TEST(AxesFit, PrincipalAxesBadInputs) {
