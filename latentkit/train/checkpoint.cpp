@@ -142,6 +142,21 @@ int64_t load_checkpoint(const std::string& path, const CheckpointParts& parts) {
   }
 }
 
+void check_run_folder(const std::string& run_dir, bool resume) {
+  if (resume) {
+    check_input(path_exists(run_dir + "/config.json"),
+                run_dir + " has no config.json: there is no run to resume (drop --resume to start one)");
+  } else {
+    check_input(!path_exists(run_dir + "/config.json"),
+                run_dir + " already holds a run: continue it with --resume, or choose another --out");
+  }
+}
+
+nlohmann::json read_run_config(const std::string& run_dir) {
+  check_run_folder(run_dir, true);
+  return read_json(run_dir + "/config.json");
+}
+
 std::vector<nlohmann::json> trim_train_log(const std::string& run_dir, int64_t step) {
   const std::string path = run_dir + "/train.jsonl";
   std::vector<nlohmann::json> rows;

@@ -37,6 +37,12 @@ std::optional<std::string> latest_checkpoint(const std::string& run_dir);
 /// state; returns the step. A truncated or foreign file is an Error naming it.
 int64_t load_checkpoint(const std::string& path, const CheckpointParts& parts);
 
+/// The run-folder rule of every trainer: a new run needs an --out that holds no run yet,
+/// --resume one that does. A folder that breaks it is an Error saying what to do.
+void check_run_folder(const std::string& run_dir, bool resume);
+/// RUN/config.json, for --resume; a folder without one is an Error (drop --resume).
+nlohmann::json read_run_config(const std::string& run_dir);
+
 /// On resume: cuts RUN/train.jsonl back to the rows with "step" <= step (rows written after
 /// the checkpoint would be written again) and returns those rows.
 std::vector<nlohmann::json> trim_train_log(const std::string& run_dir, int64_t step);

@@ -232,9 +232,7 @@ ClassifierScore test_classifier(ClassifierRun& run, DataOptions data, bool test_
 }
 
 ClassifierTrainOptions read_classifier_run_options(const std::string& run_dir) {
-  check_input(path_exists(run_dir + "/config.json"),
-              run_dir + " has no config.json: there is no run to resume (drop --resume to start one)");
-  nlohmann::json config = read_json(run_dir + "/config.json");
+  nlohmann::json config = read_run_config(run_dir);
   check_input(config.value("family", "") == "classifier",
               run_dir + " holds a '" + config.value("family", "") + "' run, not a classifier; choose another --out");
   try {
@@ -264,11 +262,7 @@ ClassifierTrainSummary train_classifier(const ClassifierTrainOptions& o, bool re
   validate(o);
   const std::string& run = o.out;
   const std::string config_path = run + "/config.json";
-  if (resume) {
-    check_input(path_exists(config_path), run + " has no config.json: there is no run to resume (drop --resume to start one)");
-  } else {
-    check_input(!path_exists(config_path), run + " already holds a run: continue it with --resume, or choose another --out");
-  }
+  check_run_folder(run, resume);
 
   ClassifierTrainSummary summary;
   summary.threads = set_threads(o.threads);

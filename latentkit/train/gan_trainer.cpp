@@ -157,9 +157,7 @@ nlohmann::json gan_config_to_json(const GanTrainOptions& o) {
 }
 
 GanTrainOptions read_gan_run_options(const std::string& run_dir) {
-  check_input(path_exists(run_dir + "/config.json"),
-              run_dir + " has no config.json: there is no run to resume (drop --resume to start one)");
-  nlohmann::json config = read_json(run_dir + "/config.json");
+  nlohmann::json config = read_run_config(run_dir);
   try {
     GanTrainOptions o;
     o.out = run_dir;
@@ -188,12 +186,7 @@ TrainSummary train_gan(const GanTrainOptions& options_in, bool resume) {
   validate(o);
   const std::string& run = o.out;
   std::string config_path = run + "/config.json";
-  if (resume) {
-    check_input(path_exists(config_path), run + " has no config.json: there is no run to resume (drop --resume to start one)");
-  } else {
-    check_input(!path_exists(config_path),
-                run + " already holds a run: continue it with --resume, or choose another --out");
-  }
+  check_run_folder(run, resume);
 
   TrainSummary summary;
   summary.threads = set_threads(o.threads);

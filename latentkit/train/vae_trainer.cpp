@@ -56,9 +56,7 @@ nlohmann::json vae_config_to_json(const VaeTrainOptions& o) {
 }
 
 VaeTrainOptions read_vae_run_options(const std::string& run_dir) {
-  check_input(path_exists(run_dir + "/config.json"),
-              run_dir + " has no config.json: there is no run to resume (drop --resume to start one)");
-  nlohmann::json config = read_json(run_dir + "/config.json");
+  nlohmann::json config = read_run_config(run_dir);
   check_input(config.value("family", "") == "vae", run_dir + " is not a VAE run");
   try {
     VaeTrainOptions o;
@@ -77,9 +75,7 @@ TrainSummary train_vae(const VaeTrainOptions& options_in, bool resume) {
   validate(o);
   const std::string& run = o.out;
   const std::string config_path = run + "/config.json";
-  check_input(resume == path_exists(config_path),
-              resume ? run + " has no config.json: there is no run to resume (drop --resume to start one)"
-                     : run + " already holds a run: continue it with --resume, or choose another --out");
+  check_run_folder(run, resume);
   TrainSummary summary;
   summary.threads = set_threads(o.threads);
   Dataset data = load_dataset(o.data);
