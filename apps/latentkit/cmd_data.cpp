@@ -5,12 +5,32 @@
 #include <nlohmann/json.hpp>
 
 #include "apps/latentkit/commands.h"
+#include "latentkit/core/error.h"
 #include "latentkit/core/grid.h"
 #include "latentkit/core/image.h"
 #include "latentkit/data/dataset.h"
 #include "latentkit/models/generator.h"
 
 namespace latentkit::app {
+
+int64_t parse_class(const std::string& text, const std::vector<std::string>& names, int64_t count) {
+  auto listing = [&] {
+    std::string all;
+    for (size_t i = 0; i < names.size(); ++i) all += (i ? ", " : "") + std::to_string(i) + " " + names[i];
+    return all.empty() ? "0.." + std::to_string(count - 1) : all;
+  };
+  for (size_t i = 0; i < names.size(); ++i) {
+    std::string a = names[i], b = text;
+    for (char& c : a) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (char& c : b) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (a == b) return static_cast<int64_t>(i);
+  }
+  if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos && text.size() < 10) {
+    const int64_t index = std::stoll(text);
+    if (index < count) return index;
+  }
+  throw Error("unknown class '" + text + "'; the classes are: " + listing());
+}
 
 void add_data_options(CLI::App* command, DataOptions& options) {
   command->add_option("--data", options.spec,

@@ -4,6 +4,7 @@
 
 #include "apps/latentkit/commands.h"
 #include "latentkit/core/error.h"
+#include "latentkit/core/files.h"
 #include "latentkit/core/grid.h"
 #include "latentkit/core/image.h"
 #include "latentkit/models/registry.h"
@@ -13,35 +14,43 @@ namespace {
 
 std::unique_ptr<Generator> load_encoder_model(const std::string& run) {
   std::unique_ptr<Generator> generator = load_generator(run);
-  const auto shape = generator->image_shape();
-  torch::NoGradGuard no_grad;
-  check_input(generator->posterior(torch::zeros({1, shape[0], shape[1], shape[2]})).first.defined(),
+  check_input(generator->has_encoder(),
               run + " is a " + generator->family() + " model, which has no encoder (train --model vae)");
   return generator;
 }
 
 struct EncodeParams {
-  std::string run, image;
+  std::string run, image, class_name;
 };
 
 void run_encode(const EncodeParams& p) {
   std::unique_ptr<Generator> generator = load_encoder_model(p.run);
   const auto shape = generator->image_shape();
+  const int64_t classes = generator->num_classes();
+  check_input(classes > 0 || p.class_name.empty(), p.run + " is not a conditional model: --class needs one (cvae)");
+  check_input(classes == 0 || !p.class_name.empty(),
+              p.run + " is a conditional VAE: give the image's class with --class NAME");
+  torch::Tensor label;
+  int64_t class_index = -1;
+  if (classes > 0) {
+    class_index = parse_class(p.class_name, run_class_names(read_json(p.run + "/config.json")), classes);
+    label = torch::full({1}, class_index, torch::kInt64);
+  }
   Image image = read_image(p.image);
   check_input(image.width == shape[2] && image.height == shape[1],
               p.image + " is " + std::to_string(image.width) + "x" + std::to_string(image.height) + "; the model encodes " +
                   std::to_string(shape[2]) + "x" + std::to_string(shape[1]) + " images");
   torch::NoGradGuard no_grad;
   torch::Tensor x = image_to_tensor(convert_channels(image, static_cast<int>(shape[0]))).unsqueeze(0);
-  auto [mu, log_var] = generator->posterior(x);
+  auto [mu, log_var] = generator->posterior(x, label);
   auto values = [](const torch::Tensor& t) {
     torch::Tensor c = t[0].to(torch::kFloat64).contiguous();
     return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
   };
-  std::printf("%s\n", nlohmann::json({{"image", p.image}, {"run", p.run}, {"z", values(mu)}, {"mu", values(mu)},
-                                      {"log_var", values(log_var)}})
-                          .dump()
-                          .c_str());
+  nlohmann::json out = {{"image", p.image}, {"run", p.run}, {"z", values(mu)}, {"mu", values(mu)},
+                        {"log_var", values(log_var)}};
+  if (classes > 0) out["class"] = class_index;
+  std::printf("%s\n", out.dump().c_str());
 }
 
 struct ReconstructParams {
@@ -61,8 +70,18 @@ void run_reconstruct(ReconstructParams p) {
                                       std::to_string(p.n));
   torch::NoGradGuard no_grad;
   torch::Generator rng = make_rng(p.seed);
-  torch::Tensor x = normalize_images(data.images.index_select(0, torch::randperm(data.size(), rng).slice(0, 0, p.n)));
-  torch::Tensor recon = generator->decode(generator->posterior(x).first);
+  torch::Tensor pick = torch::randperm(data.size(), rng).slice(0, 0, p.n);
+  torch::Tensor x = normalize_images(data.images.index_select(0, pick));
+  torch::Tensor labels;
+  if (generator->num_classes() > 0) {
+    condition_dataset(data, read_json(p.run + "/config.json").at("train").value("condition_on", std::string("class")),
+                      p.data.spec);
+    check_input(static_cast<int64_t>(data.class_names.size()) == generator->num_classes(),
+                p.data.spec + " has " + std::to_string(data.class_names.size()) + " classes; the model was trained on " +
+                    std::to_string(generator->num_classes()));
+    labels = data.labels.index_select(0, pick);
+  }
+  torch::Tensor recon = generator->decode(generator->posterior(x, labels).first, labels);
   // Rows of up to 8 inputs, each above its reconstructions.
   const int64_t columns = std::min<int64_t>(8, p.n);
   std::vector<torch::Tensor> rows;
@@ -85,7 +104,9 @@ void add_encode_commands(CLI::App& app) {
   CLI::App* encode = app.add_subcommand("encode", "Print the posterior of an image (VAE): mu and log-variance as JSON");
   encode->add_option("--run", e->run, "VAE run folder")->required();
   encode->add_option("image", e->image, "PNG or JPEG of the model's size")->required();
+  encode->add_option("--class", e->class_name, "conditional VAE (cvae): the image's class, by name or index");
   encode->footer("Example:\n  latentkit encode --run models/fashion-vae image.png > z.json\n"
+                 "  latentkit encode --run runs/fashion-cvae --class sneaker image.png\n"
                  "z.json works with: latentkit edit --z z.json ...");
   encode->callback([e]() { run_encode(*e); });
 

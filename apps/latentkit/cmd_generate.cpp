@@ -27,26 +27,6 @@ struct GenerateParams {
   int64_t per_class = 0;
 };
 
-// A class given by name (case-insensitive) or index; anything else lists the classes.
-int64_t parse_class(const std::string& text, const std::vector<std::string>& names, int64_t count) {
-  auto listing = [&] {
-    std::string all;
-    for (size_t i = 0; i < names.size(); ++i) all += (i ? ", " : "") + std::to_string(i) + " " + names[i];
-    return all.empty() ? "0.." + std::to_string(count - 1) : all;
-  };
-  for (size_t i = 0; i < names.size(); ++i) {
-    std::string a = names[i], b = text;
-    for (char& c : a) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    for (char& c : b) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (a == b) return static_cast<int64_t>(i);
-  }
-  if (!text.empty() && text.find_first_not_of("0123456789") == std::string::npos && text.size() < 10) {
-    const int64_t index = std::stoll(text);
-    if (index < count) return index;
-  }
-  throw Error("unknown class '" + text + "'; the classes are: " + listing());
-}
-
 void run_generate(const GenerateParams& p) {
   check_input(!p.out.empty() || !p.each.empty(), "nothing to write: give --out grid.png and/or --each DIR");
   check_input(p.interpolate.empty() || p.interpolate.size() == 2,

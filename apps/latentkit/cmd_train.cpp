@@ -19,7 +19,7 @@ struct TrainParams {
   int64_t width = 64;
   bool no_ema = false;
   int64_t n_critic = 0;  // 0: 5 for wgan-gp, else 1
-  std::string cond = "projection";
+  std::string cond = "concat";
   bool resume = false;
   CLI::Option* epochs_option = nullptr;
   // vae: its own defaults where these were not given.
@@ -49,7 +49,8 @@ void run_vae(TrainParams& p) {
     if (p.lr_option->count() > 0) o.lr = g.lr;
     if (p.latent_option->count() > 0) o.model.latent_dim(p.latent_dim);
     if (p.width_option->count() > 0) o.model.width(p.width);
-    o.model.beta(p.beta).recon(p.recon);
+    o.model.beta(p.beta).recon(p.recon).num_classes(p.model == "cvae" ? 1 : 0);  // count from the data
+    o.condition_on = g.condition_on;
   }
   install_stop_handlers();
   TrainSummary s = train_vae(o, p.resume);
@@ -62,9 +63,10 @@ void run_vae(TrainParams& p) {
 
 void run_train(TrainParams& p) {
   check_input(!p.resume || !p.options.out.empty(), "--resume needs --out RUN, the run folder to continue");
+  auto is_vae = [](const std::string& family) { return family == "vae" || family == "cvae"; };
   const bool vae = p.resume ? path_exists(p.options.out + "/config.json") &&
-                                  read_json(p.options.out + "/config.json").value("family", "") == "vae"
-                            : p.model == "vae";
+                                  is_vae(read_json(p.options.out + "/config.json").value("family", ""))
+                            : is_vae(p.model);
   if (vae) return run_vae(p);
   GanTrainOptions options = p.options;
   if (p.resume) {
@@ -101,19 +103,19 @@ void add_train_command(CLI::App& app) {
   auto p = std::make_shared<TrainParams>();
   GanTrainOptions& o = p->options;
   CLI::App* cmd = app.add_subcommand("train", "Train a generative model into a run folder");
-  cmd->add_option("--model", p->model, "model family: dcgan | dcgan-upsample | cgan (class-conditional DCGAN) | vae")
-      ->check(CLI::IsMember({"dcgan", "dcgan-upsample", "cgan", "vae"}))
+  cmd->add_option("--model", p->model, "model family: dcgan | dcgan-upsample | cgan (class-conditional DCGAN) | vae | cvae (class-conditional VAE)")
+      ->check(CLI::IsMember({"dcgan", "dcgan-upsample", "cgan", "vae", "cvae"}))
       ->capture_default_str();
-  cmd->add_option("--beta", p->beta, "vae: weight of the KL term (beta-VAE)")->check(CLI::Range(0.0, 1e4))->capture_default_str();
-  cmd->add_option("--recon", p->recon, "vae: reconstruction loss: bce (Bernoulli) or mse (Gaussian)")
+  cmd->add_option("--beta", p->beta, "vae, cvae: weight of the KL term (beta-VAE)")->check(CLI::Range(0.0, 1e4))->capture_default_str();
+  cmd->add_option("--recon", p->recon, "vae, cvae: reconstruction loss: bce (Bernoulli) or mse (Gaussian)")
       ->check(CLI::IsMember({"bce", "mse"}))
       ->capture_default_str();
   cmd->add_option("--cond", p->cond,
-                  "cgan: how D sees the label: projection (projection discriminator) or acgan (auxiliary classifier)")
-      ->check(CLI::IsMember({"projection", "acgan"}))
+                  "cgan: how D sees the label: concat (one-hot maps beside the image), projection (projection discriminator) or acgan (auxiliary classifier)")
+      ->check(CLI::IsMember({"concat", "projection", "acgan"}))
       ->capture_default_str();
   cmd->add_option("--condition-on", o.condition_on,
-                  "cgan: class (the data's classes) or hue (shapes' hue in 6 buckets)")
+                  "cgan, cvae: class (the data's classes) or hue (shapes' hue in 6 buckets)")
       ->check(CLI::IsMember({"class", "hue"}))
       ->capture_default_str();
   add_data_options(cmd, o.data);

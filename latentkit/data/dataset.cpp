@@ -210,4 +210,29 @@ torch::Tensor BatchOrder::batch_indices(int64_t epoch, int64_t step_in_epoch) {
   return permutation_.slice(0, step_in_epoch * batch_size_, (step_in_epoch + 1) * batch_size_);
 }
 
+const std::vector<std::string>& hue_bucket_names() {
+  static const std::vector<std::string> names = {"red", "yellow", "green", "cyan", "blue", "magenta"};
+  return names;
+}
+
+torch::Tensor hue_buckets(const torch::Tensor& hue) {
+  // Bucket b is centred on hue b / 6, so red spans both ends of the circle.
+  return torch::floor(hue.to(torch::kFloat64) * 6 + 0.5).to(torch::kInt64).remainder(6);
+}
+
+void condition_dataset(Dataset& data, const std::string& condition_on, const std::string& spec) {
+  if (condition_on == "hue") {
+    const auto& f = data.factor_names;
+    const auto hue = std::find(f.begin(), f.end(), "hue");
+    check_input(data.factors.defined() && hue != f.end(),
+                "--condition-on hue needs data with a hue factor (shapes); " + spec + " has none");
+    data.labels = hue_buckets(data.factors.select(1, hue - f.begin()));
+    data.class_names = hue_bucket_names();
+  } else {
+    check_input(condition_on == "class", "--condition-on must be class or hue, got '" + condition_on + "'");
+    check_input(!data.class_names.empty(),
+                "data " + spec + " has no classes to condition on (a folder needs class subfolders)");
+  }
+}
+
 }  // namespace latentkit

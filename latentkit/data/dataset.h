@@ -55,6 +55,15 @@ torch::Tensor resize_images(const torch::Tensor& images, int size, int channels)
 /// Class names of Fashion-MNIST in label order.
 const std::vector<std::string>& fashion_mnist_class_names();
 
+/// Hue buckets of shapes for --condition-on hue: hue in [0, 1) -> 0..5.
+torch::Tensor hue_buckets(const torch::Tensor& hue);
+const std::vector<std::string>& hue_bucket_names();
+
+/// Makes data.labels and data.class_names what a conditional model is trained on:
+/// condition_on "class" (the data's own classes) or "hue" (hue_buckets of shapes' hue).
+/// A clear Error when the data has no such labels (spec names the data in the message).
+void condition_dataset(Dataset& data, const std::string& condition_on, const std::string& spec);
+
 /// The order in which a trainer visits a dataset: epoch e is a permutation drawn from
 /// (seed, e) alone, so any (epoch, step) can be reproduced after a resume without state.
 /// The last partial batch of an epoch is dropped.

@@ -158,17 +158,21 @@ FeatureBatch generated_features(const EvalOptions& o, FeatureExtractor& extracto
 }
 
 // For models with an encoder: the mean over n reference images of KL(q(z|x) || N(0, I)),
-// the KL term of the ELBO. Null for models without one.
-nlohmann::json mean_posterior_kl(const EvalOptions& o, Generator& generator, const DataOptions& data_options) {
-  const auto shape = generator.image_shape();
+// the KL term of the ELBO; conditional ones encode each image with its label (condition_on
+// as trained). Null for models without an encoder.
+nlohmann::json mean_posterior_kl(const EvalOptions& o, Generator& generator, const DataOptions& data_options,
+                                 const std::string& condition_on) {
+  if (!generator.has_encoder()) return nullptr;
   torch::NoGradGuard no_grad;
-  if (!generator.posterior(torch::zeros({1, shape[0], shape[1], shape[2]})).first.defined()) return nullptr;
   Dataset data = load_dataset(data_options);
+  const bool conditional = generator.num_classes() > 0;
+  if (conditional) condition_dataset(data, condition_on, data_options.spec);
   const int64_t n = std::min(o.n, data.size());
   double total = 0;
   for (int64_t start = 0; start < n; start += o.batch) {
-    torch::Tensor x = normalize_images(data.images.slice(0, start, std::min(n, start + o.batch)));
-    auto [mu, log_var] = generator.posterior(x);
+    const int64_t end = std::min(n, start + o.batch);
+    torch::Tensor x = normalize_images(data.images.slice(0, start, end));
+    auto [mu, log_var] = generator.posterior(x, conditional ? data.labels.slice(0, start, end) : torch::Tensor());
     total += gaussian_kl(mu, log_var).sum().item<double>();
   }
   return {{"kl", total / static_cast<double>(n)}, {"n", n}, {"split", data_options.split}};
@@ -280,7 +284,7 @@ nlohmann::json evaluate(const EvalOptions& o) {
                         {"classes", run_class_names(config)}};
     }
     b = real_features(o, *extractor, data, o.n, "reference (" + o.ref + ")", &settings["reference"]);
-    posterior_kl = mean_posterior_kl(o, *generator, data);
+    posterior_kl = mean_posterior_kl(o, *generator, data, config.at("train").value("condition_on", std::string("class")));
     if (o.floor) {
       DataOptions other = data;
       other.split = o.ref == "test" ? "train" : "test";

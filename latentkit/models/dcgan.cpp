@@ -32,6 +32,11 @@ int64_t generator_input(const DcganOptions& o) {
   return o.latent_dim() + (o.num_classes() > 0 ? kLabelEmbedding : 0);
 }
 
+// Image channels, plus one one-hot map per class for "concat" conditioning.
+int64_t discriminator_input(const DcganOptions& o) {
+  return o.channels() + (o.num_classes() > 0 && o.conditioning() == "concat" ? o.num_classes() : 0);
+}
+
 nn::Sequential dcgan_generator(const DcganOptions& o) {
   Ladder ladder = ladder_for(o.image_size());
   nn::Sequential main;
@@ -54,7 +59,7 @@ nn::Sequential dcgan_discriminator(const DcganOptions& o) {
   Ladder ladder = ladder_for(o.image_size());
   nn::Sequential main;
   int64_t channels = o.width();
-  main->push_back(nn::Conv2d(nn::Conv2dOptions(o.channels(), channels, 4).stride(2).padding(1).bias(false)));
+  main->push_back(nn::Conv2d(nn::Conv2dOptions(discriminator_input(o), channels, 4).stride(2).padding(1).bias(false)));
   main->push_back(nn::LeakyReLU(nn::LeakyReLUOptions().negative_slope(0.2).inplace(true)));
   for (int64_t i = 1; i < ladder.doublings; ++i) {
     main->push_back(nn::Conv2d(nn::Conv2dOptions(channels, channels * 2, 4).stride(2).padding(1).bias(false)));
@@ -89,7 +94,7 @@ nn::Sequential upsample_generator(const DcganOptions& o) {
 
 nn::Sequential upsample_discriminator(const DcganOptions& o) {
   nn::Sequential main;
-  int64_t in = o.channels();
+  int64_t in = discriminator_input(o);
   int64_t channels = std::max<int64_t>(o.width() / 2, 1);
   int64_t spatial = o.image_size();
   for (int64_t i = 0; spatial > 4; ++i) {
@@ -125,8 +130,8 @@ void DcganOptions::validate() const {
   if (critic_norm() != "batch" && critic_norm() != "none")
     throw Error("critic normalisation must be batch or none, got '" + critic_norm() + "'");
   if (num_classes() < 0) throw Error("the number of classes must be >= 0, got " + std::to_string(num_classes()));
-  if (conditioning() != "projection" && conditioning() != "acgan")
-    throw Error("conditioning must be projection or acgan, got '" + conditioning() + "'");
+  if (conditioning() != "projection" && conditioning() != "acgan" && conditioning() != "concat")
+    throw Error("conditioning must be projection, acgan or concat, got '" + conditioning() + "'");
 }
 
 DcganGeneratorImpl::DcganGeneratorImpl(DcganOptions options_) : options(std::move(options_)) { reset(); }
@@ -160,7 +165,7 @@ void DcganDiscriminatorImpl::reset() {
   main = register_module("main", options.preset() == "dcgan" ? dcgan_discriminator(options) : upsample_discriminator(options));
   // The logit comes from the last layer (dcgan) or from Flatten + Linear (dcgan-upsample).
   head_start_ = main->size() - (options.preset() == "dcgan" ? 1 : 2);
-  if (options.num_classes() > 0) {
+  if (options.num_classes() > 0 && options.conditioning() != "concat") {
     // The features' channel count, from a probe image run through the body in eval mode.
     int64_t channels = 0;
     {
@@ -174,6 +179,9 @@ void DcganDiscriminatorImpl::reset() {
     }
     if (options.conditioning() == "projection") {
       embed = register_module("embed", nn::Embedding(options.num_classes(), channels));
+      // Small, like the rest of D: at N(0, 1) the class term starts out dwarfing the logit.
+      torch::NoGradGuard no_grad;
+      embed->weight.normal_(0.0, 0.02);
     } else {
       aux = register_module("aux", nn::Linear(channels, options.num_classes()));
     }
@@ -189,6 +197,11 @@ ConditionalLogits DcganDiscriminatorImpl::forward(const torch::Tensor& images, c
   check_input(labels.defined() && labels.dim() == 1 && labels.size(0) == images.size(0),
               "a conditional discriminator needs one class label per image");
   torch::Tensor h = images;
+  if (options.conditioning() == "concat") {
+    torch::Tensor maps = torch::one_hot(labels, options.num_classes()).to(images.scalar_type());
+    maps = maps.view({maps.size(0), maps.size(1), 1, 1}).expand({-1, -1, images.size(2), images.size(3)});
+    return {main->forward(torch::cat({images, maps}, 1)).view({images.size(0)}), {}};
+  }
   auto layer = main->begin();
   for (size_t i = 0; i < head_start_; ++i, ++layer) h = layer->forward(h);
   torch::Tensor logits = h;
@@ -238,18 +251,6 @@ torch::Tensor DcganModel::decode(const torch::Tensor& z, const torch::Tensor& la
   return net_->forward(z, class_labels(z.size(0), labels));
 }
 
-torch::Tensor DcganModel::class_labels(int64_t n, const torch::Tensor& labels) const {
-  const int64_t k = num_classes();
-  if (k == 0) return {};
-  if (!labels.defined()) return torch::arange(n, torch::kInt64).remainder(k);
-  check_input(labels.dim() == 1 && labels.size(0) == n, "one class label per latent is needed, got " +
-                                                            c10::str(labels.sizes()) + " for " + std::to_string(n));
-  torch::Tensor l = labels.to(torch::kInt64);
-  check_input(n == 0 || (l.min().item<int64_t>() >= 0 && l.max().item<int64_t>() < k),
-              "class labels must lie in [0, " + std::to_string(k) + ")");
-  return l;
-}
-
 torch::Tensor DcganModel::hidden(const torch::Tensor& z, const torch::Tensor& labels) {
   check_input(z.dim() == 2 && z.size(1) == latent_dim(),
               "latent must be [N, " + std::to_string(latent_dim()) + "], got " + c10::str(z.sizes()));
@@ -277,7 +278,7 @@ DcganOptions dcgan_options_from_json(const nlohmann::json& model) {
         .width(model.at("width").get<int64_t>())
         .critic_norm(model.value("critic_norm", std::string("batch")))
         .num_classes(model.value("num_classes", int64_t{0}))
-        .conditioning(model.value("conditioning", std::string("projection")));
+        .conditioning(model.value("conditioning", std::string("concat")));
     o.validate();
     return o;
   } catch (const nlohmann::json::exception& e) {

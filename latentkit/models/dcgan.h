@@ -28,10 +28,13 @@ struct DcganOptions {
   // > 0: class-conditional (the cgan family). The generator sees z next to a learned label
   // embedding; the discriminator sees the label through conditioning.
   TORCH_ARG(int64_t, num_classes) = 0;
-  // How the discriminator sees the label: "projection" (Miyato & Koyama 2018: adds
+  // How the discriminator sees the label: "concat" (Mirza & Osindero 2014: one one-hot map
+  // per class beside the image's channels), "projection" (Miyato & Koyama 2018: adds
   // <embed(y), mean-pooled features> to the logit) or "acgan" (Odena et al. 2017: an
   // auxiliary classifier head, trained with cross-entropy on real and generated images).
-  TORCH_ARG(std::string, conditioning) = "projection";
+  // concat is the default: without spectral normalisation, projection and acgan let the
+  // generator collapse within each class (docs/models.md).
+  TORCH_ARG(std::string, conditioning) = "concat";
 
  public:
   /// Throws Error for an unknown preset, channel count or size.
@@ -110,8 +113,6 @@ class DcganModel : public Generator {
   DcganGenerator& net() { return net_; }
 
  private:
-  // labels checked against num_classes; undefined labels: image i gets class i mod K.
-  torch::Tensor class_labels(int64_t n, const torch::Tensor& labels) const;
   DcganGenerator net_;
 };
 

@@ -27,6 +27,18 @@ torch::Tensor Generator::hidden(const torch::Tensor& z, const torch::Tensor& lab
   return decode(z, labels).flatten(1);
 }
 
+torch::Tensor Generator::class_labels(int64_t n, const torch::Tensor& labels) const {
+  const int64_t k = num_classes();
+  if (k == 0) return {};
+  if (!labels.defined()) return torch::arange(n, torch::kInt64).remainder(k);
+  check_input(labels.dim() == 1 && labels.size(0) == n, "one class label per latent is needed, got " +
+                                                            c10::str(labels.sizes()) + " for " + std::to_string(n));
+  torch::Tensor l = labels.to(torch::kInt64);
+  check_input(n == 0 || (l.min().item<int64_t>() >= 0 && l.max().item<int64_t>() < k),
+              "class labels must lie in [0, " + std::to_string(k) + ")");
+  return l;
+}
+
 torch::Generator make_rng(uint64_t seed) {
   return at::make_generator<at::CPUGeneratorImpl>(seed);
 }

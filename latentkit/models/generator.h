@@ -36,9 +36,21 @@ class Generator {
   /// image itself.
   virtual torch::Tensor hidden(const torch::Tensor& z, const torch::Tensor& labels = {});
 
-  /// Models with an encoder (VAE): the posterior q(z | x) of images [N, C, H, W] in
-  /// [-1, 1] as (mean, log-variance), each [N, latent_dim]. Others: two undefined tensors.
-  virtual std::pair<torch::Tensor, torch::Tensor> posterior(const torch::Tensor& images) { return {}; }
+  /// True for models with an encoder (VAE, CVAE).
+  virtual bool has_encoder() const { return false; }
+  /// Models with an encoder: the posterior q(z | x) of images [N, C, H, W] in [-1, 1] as
+  /// (mean, log-variance), each [N, latent_dim]; conditional ones need the images' labels.
+  /// Others: two undefined tensors.
+  virtual std::pair<torch::Tensor, torch::Tensor> posterior(const torch::Tensor& images,
+                                                            const torch::Tensor& labels = {}) {
+    return {};
+  }
+
+ protected:
+  /// The labels a conditional model decodes n latents with: `labels` checked against
+  /// num_classes(), or when undefined the classes in turn (image i: class i mod K).
+  /// Undefined for unconditional models.
+  torch::Tensor class_labels(int64_t n, const torch::Tensor& labels) const;
 };
 
 /// A CPU generator seeded with `seed`, for reproducible latents.

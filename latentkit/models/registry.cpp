@@ -28,6 +28,7 @@ std::unique_ptr<Generator> make_vae(const nlohmann::json& config, const std::str
 const std::map<std::string, GeneratorFactory>& factories() {
   static const std::map<std::string, GeneratorFactory> table = {
       {"cgan", make_dcgan},
+      {"cvae", make_vae},
       {"dcgan", make_dcgan},
       {"dcgan-upsample", make_dcgan},
       {"vae", make_vae},

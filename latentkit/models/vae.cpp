@@ -13,6 +13,7 @@ void VaeOptions::validate() const {
   if (width() < 4) throw Error("model width must be >= 4, got " + std::to_string(width()));
   if (!(beta() >= 0) || !std::isfinite(beta())) throw Error("beta must be >= 0, got " + std::to_string(beta()));
   if (recon() != "bce" && recon() != "mse") throw Error("reconstruction loss must be bce or mse, got '" + recon() + "'");
+  if (num_classes() < 0) throw Error("the number of classes must be >= 0, got " + std::to_string(num_classes()));
 }
 
 VaeImpl::VaeImpl(VaeOptions options_) : options(std::move(options_)) { reset(); }
@@ -20,36 +21,59 @@ VaeImpl::VaeImpl(VaeOptions options_) : options(std::move(options_)) { reset(); 
 void VaeImpl::reset() {
   options.validate();
   const int64_t c = options.channels(), w = options.width(), s = options.image_size() / 4;
-  encoder = register_module("encoder", nn::Sequential(nn::Conv2d(nn::Conv2dOptions(c, w, 4).stride(2).padding(1)),
+  const int64_t k = options.num_classes();
+  encoder = register_module("encoder", nn::Sequential(nn::Conv2d(nn::Conv2dOptions(c + k, w, 4).stride(2).padding(1)),
                                                       nn::ReLU(), nn::Conv2d(nn::Conv2dOptions(w, 2 * w, 4).stride(2).padding(1)),
                                                       nn::ReLU(), nn::Flatten()));
   moments = register_module("moments", nn::Linear(2 * w * s * s, 2 * options.latent_dim()));
   decoder = register_module(
-      "decoder", nn::Sequential(nn::Linear(options.latent_dim(), 2 * w * s * s), nn::ReLU(),
+      "decoder", nn::Sequential(nn::Linear(options.latent_dim() + k, 2 * w * s * s), nn::ReLU(),
                                 nn::Unflatten(nn::UnflattenOptions(1, {2 * w, s, s})),
                                 nn::ConvTranspose2d(nn::ConvTranspose2dOptions(2 * w, w, 4).stride(2).padding(1)), nn::ReLU(),
                                 nn::ConvTranspose2d(nn::ConvTranspose2dOptions(w, c, 4).stride(2).padding(1))));
 }
 
-std::pair<torch::Tensor, torch::Tensor> VaeImpl::encode(const torch::Tensor& x) {
+namespace {
+
+// One-hot labels [N, K] for a conditional VAE; undefined for an unconditional one.
+torch::Tensor one_hot_labels(const VaeOptions& o, const torch::Tensor& labels, int64_t n) {
+  if (o.num_classes() == 0) {
+    check_input(!labels.defined(), "an unconditional VAE takes no class labels");
+    return {};
+  }
+  check_input(labels.defined() && labels.dim() == 1 && labels.size(0) == n,
+              "a conditional VAE needs one class label per image");
+  return torch::one_hot(labels.to(torch::kInt64), o.num_classes()).to(torch::kFloat32);
+}
+
+}  // namespace
+
+std::pair<torch::Tensor, torch::Tensor> VaeImpl::encode(const torch::Tensor& x, const torch::Tensor& labels) {
   check_input(x.dim() == 4 && x.size(1) == options.channels() && x.size(2) == options.image_size() &&
                   x.size(3) == options.image_size(),
               "the VAE encodes [N, " + std::to_string(options.channels()) + ", " + std::to_string(options.image_size()) +
                   ", " + std::to_string(options.image_size()) + "] images, got " + c10::str(x.sizes()));
-  torch::Tensor m = moments->forward(encoder->forward(x));
+  torch::Tensor input = x;
+  if (torch::Tensor y = one_hot_labels(options, labels, x.size(0)); y.defined()) {
+    input = torch::cat({x, y.view({y.size(0), y.size(1), 1, 1}).expand({-1, -1, x.size(2), x.size(3)})}, 1);
+  }
+  torch::Tensor m = moments->forward(encoder->forward(input));
   return {m.slice(1, 0, options.latent_dim()), m.slice(1, options.latent_dim())};
 }
 
-torch::Tensor VaeImpl::decode_logits(const torch::Tensor& z) { return decoder->forward(z); }
+torch::Tensor VaeImpl::decode_logits(const torch::Tensor& z, const torch::Tensor& labels) {
+  torch::Tensor y = one_hot_labels(options, labels, z.size(0));
+  return decoder->forward(y.defined() ? torch::cat({z, y}, 1) : z);
+}
 
 torch::Tensor gaussian_kl(const torch::Tensor& mu, const torch::Tensor& log_var) {
   return -0.5 * (1 + log_var - mu.pow(2) - log_var.exp()).sum(1);
 }
 
-VaeLoss VaeImpl::loss(const torch::Tensor& x) {
-  auto [mu, log_var] = encode(x);
+VaeLoss VaeImpl::loss(const torch::Tensor& x, const torch::Tensor& labels) {
+  auto [mu, log_var] = encode(x, labels);
   torch::Tensor z = mu + (0.5 * log_var).exp() * torch::randn_like(mu);
-  torch::Tensor logits = decode_logits(z);
+  torch::Tensor logits = decode_logits(z, labels);
   torch::Tensor target = (x + 1) / 2;
   torch::Tensor per_pixel =
       options.recon() == "bce"
@@ -67,17 +91,20 @@ torch::Tensor VaeModel::decode(const torch::Tensor& z, const torch::Tensor& labe
   check_input(z.dim() == 2 && z.size(1) == latent_dim(),
               "latent must be [N, " + std::to_string(latent_dim()) + "], got " + c10::str(z.sizes()));
   net_->eval();
-  return 2 * torch::sigmoid(net_->decode_logits(z)) - 1;
+  return 2 * torch::sigmoid(net_->decode_logits(z, class_labels(z.size(0), labels))) - 1;
 }
 
-std::pair<torch::Tensor, torch::Tensor> VaeModel::posterior(const torch::Tensor& images) {
+std::pair<torch::Tensor, torch::Tensor> VaeModel::posterior(const torch::Tensor& images, const torch::Tensor& labels) {
+  check_input(num_classes() == 0 || labels.defined(),
+              "a conditional VAE encodes an image together with its class (pass the class)");
   net_->eval();
-  return net_->encode(images);
+  return net_->encode(images, num_classes() > 0 ? class_labels(images.size(0), labels) : torch::Tensor());
 }
 
 nlohmann::json vae_options_to_json(const VaeOptions& o) {
   return {{"channels", o.channels()}, {"image_size", o.image_size()}, {"latent_dim", o.latent_dim()},
-          {"width", o.width()},       {"beta", o.beta()},             {"recon", o.recon()}};
+          {"width", o.width()},       {"beta", o.beta()},             {"recon", o.recon()},
+          {"num_classes", o.num_classes()}};
 }
 
 VaeOptions vae_options_from_json(const nlohmann::json& model) {
@@ -88,7 +115,8 @@ VaeOptions vae_options_from_json(const nlohmann::json& model) {
         .latent_dim(model.at("latent_dim").get<int64_t>())
         .width(model.at("width").get<int64_t>())
         .beta(model.at("beta").get<double>())
-        .recon(model.at("recon").get<std::string>());
+        .recon(model.at("recon").get<std::string>())
+        .num_classes(model.value("num_classes", int64_t{0}));
     o.validate();
     return o;
   } catch (const nlohmann::json::exception& e) {

@@ -5,6 +5,8 @@
 //   encoder     Conv 4x4/2 (w) ReLU, Conv 4x4/2 (2w) ReLU, Flatten, Linear -> 2 x latent
 //   decoder     Linear -> 2w x s x s, ReLU, ConvT 4x4/2 (w) ReLU, ConvT 4x4/2 -> logits
 // (s = image size / 4). Images are in [-1, 1]; the decoded image is 2 sigmoid(logits) - 1.
+// The conditional VAE (Sohn et al. 2015, family "cvae", num_classes > 0) gives both halves
+// the label as one-hot: K maps beside the encoder's image channels, K entries beside z.
 #include <cstdint>
 #include <string>
 
@@ -24,6 +26,8 @@ struct VaeOptions {
   // Reconstruction term: "bce" (Bernoulli on pixels in [0, 1], summed) or "mse" (sum of
   // squared errors on pixels in [0, 1], a Gaussian of variance 1/2).
   TORCH_ARG(std::string, recon) = "bce";
+  // > 0: a conditional VAE over this many classes.
+  TORCH_ARG(int64_t, num_classes) = 0;
 
  public:
   /// Throws Error naming the bad value.
@@ -41,13 +45,14 @@ class VaeImpl : public torch::nn::Cloneable<VaeImpl> {
  public:
   explicit VaeImpl(VaeOptions options = {});
   void reset() override;
+  // labels: int64 [N], needed by (and only by) conditional models.
   /// x: [N, C, H, W] in [-1, 1] -> (mu, log_var), each [N, latent_dim].
-  std::pair<torch::Tensor, torch::Tensor> encode(const torch::Tensor& x);
+  std::pair<torch::Tensor, torch::Tensor> encode(const torch::Tensor& x, const torch::Tensor& labels = {});
   /// z: [N, latent_dim] -> pixel logits [N, C, H, W].
-  torch::Tensor decode_logits(const torch::Tensor& z);
+  torch::Tensor decode_logits(const torch::Tensor& z, const torch::Tensor& labels = {});
   /// The loss of a batch, sampling z = mu + exp(log_var / 2) eps with eps from LibTorch's
   /// default generator.
-  VaeLoss loss(const torch::Tensor& x);
+  VaeLoss loss(const torch::Tensor& x, const torch::Tensor& labels = {});
 
   VaeOptions options;
   torch::nn::Sequential encoder{nullptr};
@@ -60,17 +65,20 @@ TORCH_MODULE(Vae);
 torch::Tensor gaussian_kl(const torch::Tensor& mu, const torch::Tensor& log_var);
 
 /// A VAE behind the common Generator interface: decode is the decoder, and posterior the
-/// encoder.
+/// encoder. Conditional ones given no labels decode the classes in turn (i mod K).
 class VaeModel : public Generator {
  public:
   explicit VaeModel(Vae net) : net_(std::move(net)) {}
-  std::string family() const override { return "vae"; }
+  std::string family() const override { return net_->options.num_classes() > 0 ? "cvae" : "vae"; }
   int64_t latent_dim() const override { return net_->options.latent_dim(); }
+  int64_t num_classes() const override { return net_->options.num_classes(); }
+  bool has_encoder() const override { return true; }
   std::array<int64_t, 3> image_shape() const override {
     return {net_->options.channels(), net_->options.image_size(), net_->options.image_size()};
   }
   torch::Tensor decode(const torch::Tensor& z, const torch::Tensor& labels = {}) override;
-  std::pair<torch::Tensor, torch::Tensor> posterior(const torch::Tensor& images) override;
+  std::pair<torch::Tensor, torch::Tensor> posterior(const torch::Tensor& images,
+                                                    const torch::Tensor& labels = {}) override;
   Vae& net() { return net_; }
 
  private:

@@ -129,16 +129,6 @@ GanStepResult gan_train_step(DcganGenerator& generator, DcganDiscriminator& disc
   return r;
 }
 
-const std::vector<std::string>& hue_bucket_names() {
-  static const std::vector<std::string> names = {"red", "yellow", "green", "cyan", "blue", "magenta"};
-  return names;
-}
-
-torch::Tensor hue_buckets(const torch::Tensor& hue) {
-  // Bucket b is centred on hue b / 6, so red spans both ends of the circle.
-  return torch::floor(hue.to(torch::kFloat64) * 6 + 0.5).to(torch::kInt64).remainder(6);
-}
-
 nlohmann::json gan_config_to_json(const GanTrainOptions& o) {
   return {
       {"latentkit_version", LATENTKIT_VERSION},
@@ -198,18 +188,7 @@ TrainSummary train_gan(const GanTrainOptions& options_in, bool resume) {
   // conditional one its classes.
   o.model.channels(data.channels()).image_size(data.height());
   if (o.model.num_classes() > 0) {
-    if (o.condition_on == "hue") {
-      const auto& f = data.factor_names;
-      const auto hue = std::find(f.begin(), f.end(), "hue");
-      check_input(data.factors.defined() && hue != f.end(),
-                  "--condition-on hue needs data with a hue factor (shapes); " + o.data.spec + " has none");
-      data.labels = hue_buckets(data.factors.select(1, hue - f.begin()));
-      data.class_names = hue_bucket_names();
-    } else {
-      check_input(o.condition_on == "class", "--condition-on must be class or hue, got '" + o.condition_on + "'");
-      check_input(!data.class_names.empty(),
-                  "data " + o.data.spec + " has no classes to condition on (a folder needs class subfolders)");
-    }
+    condition_dataset(data, o.condition_on, o.data.spec);
     o.model.num_classes(static_cast<int64_t>(data.class_names.size()));
     o.class_names = data.class_names;
   }

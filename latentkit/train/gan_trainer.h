@@ -98,10 +98,6 @@ GanStepResult gan_train_step(DcganGenerator& generator, DcganDiscriminator& disc
                              const torch::Tensor& real, const GanStepOptions& options = {},
                              const torch::Tensor& labels = {});
 
-/// Hue buckets of shapes for --condition-on hue: hue in [0, 1) -> 0..5.
-torch::Tensor hue_buckets(const torch::Tensor& hue);
-const std::vector<std::string>& hue_bucket_names();
-
 /// The config.json of a GAN run.
 nlohmann::json gan_config_to_json(const GanTrainOptions& options);
 /// Options from RUN/config.json (for --resume); a folder with no run is a clear Error.

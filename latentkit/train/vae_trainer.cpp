@@ -48,22 +48,28 @@ void write_loss_plot(const std::string& run, const std::vector<VaeLogRow>& rows)
 }  // namespace
 
 nlohmann::json vae_config_to_json(const VaeTrainOptions& o) {
+  nlohmann::json train = train_options_json(o);
+  train["condition_on"] = o.condition_on;
   return {{"latentkit_version", LATENTKIT_VERSION},
-          {"family", "vae"},
+          {"family", o.model.num_classes() > 0 ? "cvae" : "vae"},
+          {"classes", o.class_names},
           {"model", vae_options_to_json(o.model)},
           {"data", data_options_to_json(o.data)},
-          {"train", train_options_json(o)}};
+          {"train", train}};
 }
 
 VaeTrainOptions read_vae_run_options(const std::string& run_dir) {
   nlohmann::json config = read_run_config(run_dir);
-  check_input(config.value("family", "") == "vae", run_dir + " is not a VAE run");
+  const std::string family = config.value("family", "");
+  check_input(family == "vae" || family == "cvae", run_dir + " is not a VAE run");
   try {
     VaeTrainOptions o;
     o.out = run_dir;
     o.model = vae_options_from_json(config.at("model"));
     o.data = data_options_from_json(config.at("data"), run_dir + "/config.json");
     read_train_options(config.at("train"), o);
+    o.condition_on = config.at("train").value("condition_on", std::string("class"));
+    o.class_names = config.value("classes", std::vector<std::string>{});
     return o;
   } catch (const nlohmann::json::exception& e) {
     throw Error(run_dir + "/config.json is malformed (" + e.what() + "); it must be the one latentkit train wrote");
@@ -82,7 +88,13 @@ TrainSummary train_vae(const VaeTrainOptions& options_in, bool resume) {
   check_input(data.height() == data.width(), "data " + o.data.spec + " has " + std::to_string(data.height()) + "x" +
                                                  std::to_string(data.width()) + " images; the VAE needs square ones (pass --size)");
   o.model.channels(data.channels()).image_size(data.height());
+  if (o.model.num_classes() > 0) {
+    condition_dataset(data, o.condition_on, o.data.spec);
+    o.model.num_classes(static_cast<int64_t>(data.class_names.size()));
+    o.class_names = data.class_names;
+  }
   o.model.validate();
+  const int64_t classes = o.model.num_classes();
   BatchOrder order(data.size(), o.batch, o.seed);
   const int64_t steps_per_epoch = order.steps_per_epoch();
   const int64_t total_steps = o.max_steps > 0 ? std::min(o.epochs * steps_per_epoch, o.max_steps) : o.epochs * steps_per_epoch;
@@ -94,6 +106,9 @@ TrainSummary train_vae(const VaeTrainOptions& options_in, bool resume) {
   CheckpointParts parts{{{"vae", net.get()}}, {{"optimizer", &opt}}, {{"log_window", &window}}};
   torch::Generator sample_rng = make_rng(o.seed ^ 0x5eedULL);
   const torch::Tensor sample_z = torch::randn({o.sample_count, o.model.latent_dim()}, sample_rng);
+  // Conditional grids: one column per class.
+  const torch::Tensor sample_labels =
+      classes > 0 ? torch::arange(o.sample_count, torch::kInt64).remainder(classes) : torch::Tensor();
 
   int64_t step = 0;
   std::vector<VaeLogRow> history;
@@ -110,7 +125,8 @@ TrainSummary train_vae(const VaeTrainOptions& options_in, bool resume) {
   write_json(config_path, vae_config_to_json(o));
   const char* kill_env = std::getenv("LATENTKIT_TEST_KILL_AT_STEP");
   const int64_t kill_at = kill_env ? std::atoll(kill_env) : -1;
-  std::fprintf(stderr, "training vae (latent %lld, beta %g, %s) on %s (%lld images %lldx%lldx%lld), %lld steps/epoch, %d thread%s\n",
+  std::fprintf(stderr, "training %s (latent %lld, beta %g, %s) on %s (%lld images %lldx%lldx%lld), %lld steps/epoch, %d thread%s\n",
+               classes > 0 ? ("cvae, " + std::to_string(classes) + " classes,").c_str() : "vae",
                static_cast<long long>(o.model.latent_dim()), o.model.beta(), o.model.recon().c_str(), o.data.spec.c_str(),
                static_cast<long long>(data.size()), static_cast<long long>(data.channels()),
                static_cast<long long>(data.height()), static_cast<long long>(data.width()),
@@ -122,11 +138,11 @@ TrainSummary train_vae(const VaeTrainOptions& options_in, bool resume) {
     if (epoch <= 0) return;
     torch::NoGradGuard no_grad;
     net->eval();
-    torch::Tensor images = 2 * torch::sigmoid(net->decode_logits(sample_z)) - 1;
+    torch::Tensor images = 2 * torch::sigmoid(net->decode_logits(sample_z, sample_labels)) - 1;
     net->train();
     char name[64];
     std::snprintf(name, sizeof(name), "/samples/epoch-%03lld.png", static_cast<long long>(epoch));
-    write_png(run + name, make_grid(images));
+    write_png(run + name, make_grid(images, static_cast<int>(classes)));
   };
 
   Progress progress("train", total_steps, step);
@@ -137,8 +153,9 @@ TrainSummary train_vae(const VaeTrainOptions& options_in, bool resume) {
   net->train();
   while (step < total_steps) {
     const int64_t epoch = step / steps_per_epoch;
-    torch::Tensor x = normalize_images(data.images.index_select(0, order.batch_indices(epoch, step % steps_per_epoch)));
-    VaeLoss l = net->loss(x);
+    torch::Tensor indices = order.batch_indices(epoch, step % steps_per_epoch);
+    torch::Tensor x = normalize_images(data.images.index_select(0, indices));
+    VaeLoss l = net->loss(x, classes > 0 ? data.labels.index_select(0, indices) : torch::Tensor());
     opt.zero_grad();
     l.loss.backward();
     opt.step();

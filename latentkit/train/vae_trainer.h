@@ -4,6 +4,7 @@
 // curves, in one run folder like the GAN trainer's.
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -16,7 +17,9 @@ namespace latentkit {
 struct VaeTrainOptions {
   std::string out;  // the run folder
   DataOptions data;
-  VaeOptions model;  // channels and image size come from the data
+  VaeOptions model;  // channels, image size (and a conditional model's classes) come from the data
+  std::string condition_on = "class";    // conditional models: class or hue (see GanTrainOptions)
+  std::vector<std::string> class_names;  // set by train_vae from the data
   int64_t epochs = 10;
   int64_t batch = 128;
   double lr = 1e-3;

@@ -188,7 +188,7 @@ TEST(Cgan, GeneratorSeesTheLabelNextToZ) {
 
 TEST(Cgan, ProjectionDiscriminatorAddsTheLabelTerm) {
   torch::manual_seed(2);
-  DcganDiscriminator d(DcganOptions().latent_dim(8).width(8).num_classes(3));
+  DcganDiscriminator d(DcganOptions().latent_dim(8).width(8).num_classes(3).conditioning("projection"));
   d->eval();
   torch::NoGradGuard no_grad;
   torch::Tensor x = torch::rand({4, 1, 28, 28}) * 2 - 1;
@@ -203,6 +203,35 @@ TEST(Cgan, ProjectionDiscriminatorAddsTheLabelTerm) {
   EXPECT_LT((out.logits - expected).abs().max().item<double>(), 1e-5);
   EXPECT_TRUE(torch::allclose(d->forward(x), layer->forward(h).view({4}))) << "the plain logit ignores labels";
   EXPECT_THROW(d->forward(x, torch::tensor({0, 1}, torch::kInt64)), Error);
+}
+
+TEST(Cgan, ConcatDiscriminatorSeesOneHotMapsBesideTheImage) {
+  torch::manual_seed(4);
+  for (const std::string preset : {"dcgan", "dcgan-upsample"}) {
+    DcganOptions o = DcganOptions().preset(preset).channels(3).image_size(32).width(8).num_classes(4);
+    EXPECT_EQ(o.conditioning(), "concat") << "the default";
+    DcganDiscriminator d(o);
+    d->eval();
+    EXPECT_FALSE(d->embed);
+    EXPECT_FALSE(d->aux);
+    auto* first = d->main[0]->as<torch::nn::Conv2d>();
+    ASSERT_NE(first, nullptr);
+    EXPECT_EQ(first->weight.size(1), 3 + 4) << preset << ": image channels + one map per class";
+    torch::NoGradGuard no_grad;
+    torch::Tensor x = torch::rand({2, 3, 32, 32}) * 2 - 1;
+    torch::Tensor y = torch::tensor({3, 1}, torch::kInt64);
+    ConditionalLogits out = d->forward(x, y);
+    EXPECT_EQ(out.logits.sizes(), (std::vector<int64_t>{2})) << preset;
+    EXPECT_FALSE(out.class_logits.defined());
+    // By hand: map c is all ones for the image's class, zeros elsewhere.
+    torch::Tensor maps = torch::zeros({2, 4, 32, 32});
+    maps[0][3].fill_(1);
+    maps[1][1].fill_(1);
+    EXPECT_TRUE(torch::allclose(out.logits, d->main->forward(torch::cat({x, maps}, 1)).view({2}), 1e-5, 1e-6)) << preset;
+    ConditionalLogits other = d->forward(x, torch::tensor({0, 1}, torch::kInt64));
+    EXPECT_NE(out.logits[0].item<float>(), other.logits[0].item<float>()) << "another label, another logit";
+    EXPECT_EQ(out.logits[1].item<float>(), other.logits[1].item<float>()) << "same label, same logit";
+  }
 }
 
 TEST(Cgan, AcganDiscriminatorHasAClassHead) {

@@ -195,7 +195,7 @@ TEST(GanTrainer, EachLossTrainsAndLogsBothLosses) {
 }
 
 TEST(GanTrainer, ConditionalGanOnShapesHueBuckets) {
-  for (const std::string cond : {"projection", "acgan"}) {
+  for (const std::string cond : {"concat", "projection", "acgan"}) {
     std::string run = make_temp_dir("trainer_cgan_" + cond);
     GanTrainOptions o = tiny(run);
     o.model.num_classes(1).conditioning(cond);

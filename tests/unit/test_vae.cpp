@@ -8,6 +8,7 @@
 
 #include "latentkit/core/error.h"
 #include "latentkit/core/files.h"
+#include "latentkit/core/image.h"
 #include "latentkit/models/registry.h"
 #include "latentkit/train/checkpoint.h"
 #include "latentkit/train/vae_trainer.h"
@@ -83,6 +84,72 @@ TEST(Vae, ModelDecodesToImageRangeAndEncodes) {
   EXPECT_EQ(back.beta(), 4);
   EXPECT_EQ(back.recon(), "mse");
   EXPECT_EQ(back.latent_dim(), 9);
+}
+
+TEST(Cvae, BothHalvesSeeTheLabel) {
+  torch::manual_seed(4);
+  for (int64_t channels : {1, 3}) {
+    Vae vae(VaeOptions().channels(channels).image_size(16).latent_dim(5).width(4).num_classes(3));
+    EXPECT_EQ(vae->encoder[0]->as<torch::nn::Conv2d>()->weight.size(1), channels + 3);
+    torch::NoGradGuard no_grad;
+    torch::Tensor x = torch::rand({2, channels, 16, 16}) * 2 - 1;
+    torch::Tensor a = torch::tensor({0, 2}, torch::kInt64), b = torch::tensor({1, 2}, torch::kInt64);
+    auto [mu_a, lv_a] = vae->encode(x, a);
+    auto [mu_b, lv_b] = vae->encode(x, b);
+    EXPECT_EQ(mu_a.sizes(), (std::vector<int64_t>{2, 5}));
+    EXPECT_FALSE(torch::equal(mu_a[0], mu_b[0])) << "the encoder sees the label";
+    EXPECT_TRUE(torch::equal(mu_a[1], mu_b[1]));
+    torch::Tensor z = torch::randn({2, 5});
+    torch::Tensor da = vae->decode_logits(z, a), db = vae->decode_logits(z, b);
+    EXPECT_EQ(da.sizes(), x.sizes());
+    EXPECT_FALSE(torch::equal(da[0], db[0])) << "the decoder sees the label";
+    EXPECT_TRUE(torch::equal(da[1], db[1]));
+    EXPECT_THROW(vae->encode(x), Error) << "a conditional VAE needs labels";
+    EXPECT_THROW(vae->decode_logits(z, torch::tensor({0}, torch::kInt64)), Error) << "one label per latent";
+  }
+  Vae plain(VaeOptions().image_size(16).latent_dim(5).width(4));
+  EXPECT_THROW(plain->encode(torch::zeros({1, 1, 16, 16}), torch::tensor({0}, torch::kInt64)), Error);
+
+  VaeModel model(Vae(VaeOptions().image_size(16).latent_dim(5).width(4).num_classes(3)));
+  EXPECT_EQ(model.family(), "cvae");
+  EXPECT_EQ(model.num_classes(), 3);
+  EXPECT_TRUE(model.has_encoder());
+  torch::NoGradGuard no_grad;
+  torch::Tensor z = torch::randn({4, 5});
+  EXPECT_TRUE(torch::equal(model.decode(z), model.decode(z, torch::tensor({0, 1, 2, 0}, torch::kInt64))))
+      << "no labels: the classes in turn";
+  EXPECT_THROW(model.decode(z, torch::tensor({0, 1, 3, 0}, torch::kInt64)), Error);
+  EXPECT_THROW(model.posterior(torch::zeros({1, 1, 16, 16})), Error) << "the encoder needs the class";
+  EXPECT_EQ(model.posterior(torch::zeros({1, 1, 16, 16}), torch::tensor({2}, torch::kInt64)).first.size(1), 5);
+  EXPECT_EQ(vae_options_from_json(vae_options_to_json(VaeOptions().num_classes(7))).num_classes(), 7);
+}
+
+TEST(VaeTrainer, ConditionalVaeOnShapesHueBuckets) {
+  std::string run = make_temp_dir("cvae_trainer");
+  VaeTrainOptions o;
+  o.out = run;
+  o.data.spec = "shapes:64";
+  o.data.size = 16;
+  o.model.latent_dim(4).width(4).num_classes(1);
+  o.condition_on = "hue";
+  o.epochs = 1;
+  o.batch = 16;
+  o.seed = 5;
+  o.threads = 1;
+  o.sample_count = 12;
+  train_vae(o, false);
+  nlohmann::json config = read_json(run + "/config.json");
+  EXPECT_EQ(config["family"], "cvae");
+  EXPECT_EQ(config["model"]["num_classes"], 6);
+  EXPECT_EQ(config["classes"], nlohmann::json(hue_bucket_names()));
+  EXPECT_EQ(read_image(run + "/samples/epoch-001.png").width, 6 * 16 + 7 * 2) << "one column per class";
+  auto generator = load_generator(run);
+  EXPECT_EQ(generator->family(), "cvae");
+  EXPECT_EQ(generator->num_classes(), 6);
+  VaeTrainOptions back = read_vae_run_options(run);
+  EXPECT_EQ(back.condition_on, "hue");
+  EXPECT_EQ(back.model.num_classes(), 6);
+  fs::remove_all(run);
 }
 
 TEST(VaeTrainer, LearnsWritesTheRunAndResumesExactly) {

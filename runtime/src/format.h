@@ -1,0 +1,122 @@
+// The .lkm on-disk layout, shared by the writer and the loader. Every number is
+// little-endian; docs/file-format.md describes each field.
+#ifndef LKRT_FORMAT_H
+#define LKRT_FORMAT_H
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+namespace lkrt {
+namespace format {
+
+constexpr uint8_t kMagic[8] = {0x89, 'L', 'K', 'M', '\r', '\n', 0x1a, '\n'};
+constexpr uint32_t kVersion = 1;
+constexpr uint32_t kHeaderSize = 256;
+constexpr uint32_t kOpRecordSize = 64;
+constexpr uint32_t kTensorRecordSize = 64;
+constexpr uint32_t kAlign = 64;
+constexpr uint32_t kNoTensor = 0xFFFFFFFFu;
+constexpr uint32_t kModelIdMax = 64;
+constexpr uint32_t kOpIntParams = 8;
+constexpr uint32_t kOpFloatParams = 2;
+constexpr uint32_t kOpTensors = 4;
+constexpr uint32_t kMaxRank = 4;
+
+// Header field offsets.
+constexpr size_t kHMagic = 0;             // u8[8]
+constexpr size_t kHVersion = 8;           // u32
+constexpr size_t kHHeaderSize = 12;       // u32
+constexpr size_t kHFileSize = 16;         // u64
+constexpr size_t kHCrc = 24;              // u32, CRC-32 of the file with these 4 bytes zero
+constexpr size_t kHFlags = 28;            // u32, 0
+constexpr size_t kHLatentDim = 32;        // u32
+constexpr size_t kHNumClasses = 36;       // u32
+constexpr size_t kHEmbedDim = 40;         // u32
+constexpr size_t kHChannels = 44;         // u32
+constexpr size_t kHHeight = 48;           // u32
+constexpr size_t kHWidth = 52;            // u32
+constexpr size_t kHWeightType = 56;       // u32 (lkrt_weight_type)
+constexpr size_t kHOpCount = 60;          // u32
+constexpr size_t kHTensorCount = 64;      // u32
+constexpr size_t kHModelIdLength = 68;    // u32
+constexpr size_t kHOpTableOffset = 72;    // u64
+constexpr size_t kHTensorTableOffset = 80;// u64
+constexpr size_t kHModelId = 88;          // u8[64]
+// 152..255 reserved, zero.
+
+// Op record field offsets.
+constexpr size_t kOType = 0;     // u32 OpType
+constexpr size_t kOFlags = 4;    // u32, 0
+constexpr size_t kOInts = 8;     // u32[8]
+constexpr size_t kOFloats = 40;  // f32[2]
+constexpr size_t kOTensors = 48; // u32[4], tensor index or kNoTensor
+
+// Tensor record field offsets.
+constexpr size_t kTDType = 0;        // u32 DType
+constexpr size_t kTRank = 4;         // u32, 1..4
+constexpr size_t kTDims = 8;         // u32[4], unused dims 0
+constexpr size_t kTQuantAxis = 24;   // u32, int8: axis of the scales; else 0
+constexpr size_t kTReserved0 = 28;   // u32, 0
+constexpr size_t kTOffset = 32;      // u64, from the start of the file, multiple of 64
+constexpr size_t kTByteLength = 40;  // u64
+constexpr size_t kTScaleOffset = 48; // u64, int8: fp32[dims[axis]]; else 0
+constexpr size_t kTReserved1 = 56;   // u64, 0
+
+enum class OpType : uint32_t {
+  kInput = 1,
+  kGemm = 2,
+  kConv2d = 3,
+  kConvTranspose2d = 4,
+  kUpsampleNearest = 5,
+  kRelu = 6,
+  kLeakyRelu = 7,
+  kTanh = 8,
+  kSigmoid = 9,
+  kAffine = 10,
+  kReshape = 11,
+};
+constexpr uint32_t kOpTypeMax = 11;
+
+enum class DType : uint32_t { kFp32 = 0, kFp16 = 1, kInt8 = 2 };
+constexpr uint32_t kDTypeMax = 2;
+
+inline size_t dtype_size(DType t) { return t == DType::kFp32 ? 4 : t == DType::kFp16 ? 2 : 1; }
+
+inline uint32_t read_u32(const uint8_t* p) {
+  return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;
+}
+inline uint64_t read_u64(const uint8_t* p) { return uint64_t(read_u32(p)) | uint64_t(read_u32(p + 4)) << 32; }
+inline float read_f32(const uint8_t* p) {
+  uint32_t u = read_u32(p);
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+inline void write_u32(uint8_t* p, uint32_t v) {
+  for (int i = 0; i < 4; ++i) p[i] = uint8_t(v >> (8 * i));
+}
+inline void write_u64(uint8_t* p, uint64_t v) {
+  write_u32(p, uint32_t(v));
+  write_u32(p + 4, uint32_t(v >> 32));
+}
+inline void write_f32(uint8_t* p, float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  write_u32(p, u);
+}
+
+// CRC-32 (IEEE 802.3, the one of zlib and PNG).
+uint32_t crc32_update(uint32_t crc, const uint8_t* data, size_t size);
+inline uint32_t crc32(const uint8_t* data, size_t size) { return crc32_update(0, data, size); }
+// CRC of a whole .lkm image, with the CRC field read as zero.
+uint32_t file_crc(const uint8_t* data, size_t size);
+
+// IEEE half precision, round to nearest even.
+uint16_t float_to_half(float f);
+float half_to_float(uint16_t h);
+
+}  // namespace format
+}  // namespace lkrt
+
+#endif

@@ -1,0 +1,137 @@
+// lkrt_make_model: writes .lkm models with random weights, for benchmarks and as the
+// fuzzer's seed corpus.
+//   lkrt_make_model dcgan OUT.lkm [--width W] [--type fp32|fp16|int8] [--classes N]
+//       the DCGAN generator shape of latentkit for 28x28x1: z 100 (+ a 32-wide label
+//       embedding) -> ConvT k7 to [2W,7,7] -> ReLU -> ConvT k4 s2 p1 to [W,14,14] ->
+//       ReLU -> ConvT k4 s2 p1 to [1,28,28] -> tanh (BatchNorm folded: biases present)
+//   lkrt_make_model seeds DIR
+//       a few small valid models covering every op and weight type
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "lkrt_writer.h"
+
+namespace {
+
+std::vector<float> random_values(size_t n, float scale, std::mt19937& rng) {
+  std::normal_distribution<float> d(0.0f, scale);
+  std::vector<float> v(n);
+  for (float& x : v) x = d(rng);
+  return v;
+}
+
+lkrt::WeightType parse_type(const std::string& s) {
+  if (s == "fp32") return lkrt::WeightType::kFp32;
+  if (s == "fp16") return lkrt::WeightType::kFp16;
+  if (s == "int8") return lkrt::WeightType::kInt8;
+  std::fprintf(stderr, "lkrt_make_model: --type is fp32, fp16 or int8, got %s\n", s.c_str());
+  std::exit(2);
+}
+
+lkrt::ModelWriter dcgan(int width, lkrt::WeightType type, int classes, uint32_t seed) {
+  std::mt19937 rng(seed);
+  const int latent = 100, embed = classes ? 32 : 0, in = latent + embed, c1 = 2 * width, c2 = width;
+  lkrt::ModelWriter w;
+  w.set_info({"dcgan-random-w" + std::to_string(width), latent, 1, 28, 28});
+  if (classes) {
+    std::vector<float> table = random_values(size_t(classes) * embed, 1.0f, rng);
+    w.add_input(table.data(), classes, embed);
+  } else {
+    w.add_input();
+  }
+  std::vector<float> w1 = random_values(size_t(in) * c1 * 49, 0.1f, rng), b1 = random_values(c1, 0.1f, rng);
+  std::vector<float> w2 = random_values(size_t(c1) * c2 * 16, 0.05f, rng), b2 = random_values(c2, 0.1f, rng);
+  std::vector<float> w3 = random_values(size_t(c2) * 1 * 16, 0.05f, rng), b3 = random_values(1, 0.1f, rng);
+  w.add_conv_transpose2d(w1.data(), in, c1, 7, 1, 0, b1.data(), type);
+  w.add_activation(lkrt::Activation::kRelu);
+  w.add_conv_transpose2d(w2.data(), c1, c2, 4, 2, 1, b2.data(), type);
+  w.add_activation(lkrt::Activation::kRelu);
+  w.add_conv_transpose2d(w3.data(), c2, 1, 4, 2, 1, b3.data(), type);
+  w.add_activation(lkrt::Activation::kTanh);
+  return w;
+}
+
+void write_seeds(const std::string& dir) {
+  std::mt19937 rng(1);
+  auto save = [&](const lkrt::ModelWriter& w, const char* name) { w.write(dir + "/" + name); };
+  save(dcgan(4, lkrt::WeightType::kFp32, 0, 1), "dcgan_w4_fp32.lkm");
+  save(dcgan(4, lkrt::WeightType::kInt8, 3, 2), "dcgan_w4_int8_cond.lkm");
+  {
+    // gemm -> reshape -> upsample -> conv2d -> leaky_relu -> conv2d -> sigmoid -> affine (VAE-like)
+    lkrt::ModelWriter w;
+    w.set_info({"seed-vae", 6, 3, 8, 8});
+    std::vector<float> onehot(4 * 4, 0.0f);
+    for (int i = 0; i < 4; ++i) onehot[i * 4 + i] = 1.0f;
+    w.add_input(onehot.data(), 4, 4);
+    std::vector<float> g = random_values(10 * 32, 0.3f, rng), gb = random_values(32, 0.1f, rng);
+    w.add_gemm(g.data(), 32, 10, gb.data(), lkrt::WeightType::kFp16);
+    w.add_activation(lkrt::Activation::kRelu);
+    w.add_reshape(8, 2, 2);
+    w.add_upsample_nearest(2);
+    std::vector<float> c = random_values(4 * 8 * 9, 0.2f, rng);
+    w.add_conv2d(c.data(), 4, 8, 3, 1, 1, nullptr, lkrt::WeightType::kFp32);
+    w.add_activation(lkrt::Activation::kLeakyRelu, 0.2f);
+    w.add_upsample_nearest(2);
+    std::vector<float> c2 = random_values(3 * 4 * 25, 0.2f, rng), b2 = random_values(3, 0.1f, rng);
+    w.add_conv2d(c2.data(), 3, 4, 5, 1, 2, b2.data(), lkrt::WeightType::kInt8);
+    w.add_activation(lkrt::Activation::kSigmoid);
+    w.add_affine(2.0f, -1.0f);
+    save(w, "vae_like.lkm");
+  }
+  {
+    // strided conv and flatten back through a gemm
+    lkrt::ModelWriter w;
+    w.set_info({"seed-flatten", 16, 2, 3, 3});
+    w.add_input();
+    w.add_reshape(1, 4, 4);
+    std::vector<float> c = random_values(5 * 1 * 9, 0.3f, rng);
+    w.add_conv2d(c.data(), 5, 1, 3, 2, 1, nullptr, lkrt::WeightType::kFp32);
+    w.add_reshape(20, 1, 1);
+    std::vector<float> g = random_values(18 * 20, 0.3f, rng);
+    w.add_gemm(g.data(), 18, 20, nullptr, lkrt::WeightType::kInt8);
+    w.add_reshape(2, 3, 3);
+    w.add_activation(lkrt::Activation::kTanh);
+    save(w, "flatten.lkm");
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    if (argc == 3 && std::string(argv[1]) == "seeds") {
+      write_seeds(argv[2]);
+      return 0;
+    }
+    if (argc >= 3 && std::string(argv[1]) == "dcgan") {
+      int width = 64, classes = 0;
+      lkrt::WeightType type = lkrt::WeightType::kFp32;
+      for (int i = 3; i + 1 < argc; i += 2) {
+        std::string a = argv[i];
+        if (a == "--width") width = std::atoi(argv[i + 1]);
+        else if (a == "--type") type = parse_type(argv[i + 1]);
+        else if (a == "--classes") classes = std::atoi(argv[i + 1]);
+        else {
+          std::fprintf(stderr, "lkrt_make_model: unknown option %s\n", a.c_str());
+          return 2;
+        }
+      }
+      if (width < 1 || classes < 0) {
+        std::fprintf(stderr, "lkrt_make_model: --width must be >= 1 and --classes >= 0\n");
+        return 2;
+      }
+      dcgan(width, type, classes, 42).write(argv[2]);
+      return 0;
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "lkrt_make_model: %s\n", e.what());
+    return 1;
+  }
+  std::fprintf(stderr,
+               "usage: lkrt_make_model dcgan OUT.lkm [--width W] [--type fp32|fp16|int8] [--classes N]\n"
+               "       lkrt_make_model seeds DIR\n");
+  return 2;
+}

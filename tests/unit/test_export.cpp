@@ -1,0 +1,202 @@
+#include "tests/unit/test_util.h"
+#include "latentkit/export/graph.h"
+
+#include <algorithm>
+
+#include <gtest/gtest.h>
+#include <lkrt.h>
+#include <onnx/onnx_pb.h>
+
+#include "latentkit/core/error.h"
+#include "latentkit/export/lkm.h"
+#include "latentkit/export/onnx.h"
+#include "latentkit/models/dcgan.h"
+#include "latentkit/models/vae.h"
+
+using namespace latentkit;
+
+namespace {
+
+// Running statistics and affine parameters far from the identity, so that folding them
+// into the layer before is actually exercised.
+void randomise_batchnorm(torch::nn::Module& net) {
+  torch::NoGradGuard no_grad;
+  for (auto& m : net.modules()) {
+    auto set = [](auto* bn) {
+      bn->running_mean.uniform_(-0.5, 0.5);
+      bn->running_var.uniform_(0.5, 2.0);
+      bn->weight.uniform_(0.5, 1.5);
+      bn->bias.uniform_(-0.3, 0.3);
+    };
+    if (auto* bn = m->as<torch::nn::BatchNorm2d>()) set(bn);
+    if (auto* bn = m->as<torch::nn::BatchNorm1d>()) set(bn);
+  }
+}
+
+double max_error(Generator& generator, const GeneratorGraph& graph, int64_t n) {
+  torch::manual_seed(11);
+  torch::Tensor z = torch::randn({n, generator.latent_dim()});
+  torch::Tensor labels =
+      graph.num_classes > 0 ? torch::arange(n, torch::kInt64).remainder(graph.num_classes) : torch::Tensor();
+  torch::NoGradGuard no_grad;
+  torch::Tensor expected = generator.decode(z, labels);
+  torch::Tensor got = run_graph(graph, z, labels);
+  EXPECT_EQ(got.sizes(), expected.sizes());
+  return (got - expected).abs().max().item<double>();
+}
+
+std::vector<std::string> op_types(const onnx::ModelProto& model) {
+  std::vector<std::string> types;
+  for (const auto& node : model.graph().node()) types.push_back(node.op_type());
+  return types;
+}
+
+}  // namespace
+
+TEST(ExportGraph, FoldedDcganPresetsReproduceTheModel) {
+  for (const std::string preset : {"dcgan", "dcgan-upsample"}) {
+    for (int64_t classes : {0, 4}) {
+      torch::manual_seed(1);
+      DcganOptions o = DcganOptions().preset(preset).channels(3).image_size(32).latent_dim(6).width(8).num_classes(classes);
+      DcganGenerator net(o);
+      randomise_batchnorm(*net);
+      DcganModel model(net);
+      GeneratorGraph g = extract_graph(model);
+      EXPECT_EQ(g.family, classes ? "cgan" : preset);
+      EXPECT_EQ(g.num_classes, classes);
+      EXPECT_EQ(g.embedding.defined(), classes > 0);
+      for (const GraphOp& op : g.ops) EXPECT_NE(std::string(op_name(op.kind)), "batchnorm");
+      EXPECT_LT(max_error(model, g, 5), 1e-5) << preset << " classes " << classes;
+    }
+  }
+}
+
+TEST(ExportGraph, FoldingIsTheBatchNormFormula) {
+  // One transposed convolution (bias-free) and a BatchNorm by hand: W'[:, o] = W[:, o] s_o,
+  // b'_o = (0 - mean_o) s_o + beta_o with s_o = gamma_o / sqrt(var_o + eps).
+  torch::manual_seed(2);
+  DcganGenerator net(DcganOptions().latent_dim(3).width(4));
+  randomise_batchnorm(*net);
+  DcganModel model(net);
+  GeneratorGraph g = extract_graph(model);
+  ASSERT_EQ(g.ops[0].kind, OpKind::kReshape);
+  ASSERT_EQ(g.ops[1].kind, OpKind::kConvTranspose);
+  auto* deconv = net->main[0]->as<torch::nn::ConvTranspose2d>();
+  auto* bn = net->main[1]->as<torch::nn::BatchNorm2d>();
+  torch::Tensor s = bn->weight / (bn->running_var + bn->options.eps()).sqrt();
+  EXPECT_TRUE(torch::allclose(g.ops[1].weight, deconv->weight * s.view({1, -1, 1, 1}), 1e-6, 1e-7));
+  EXPECT_TRUE(torch::allclose(g.ops[1].bias, bn->bias - bn->running_mean * s, 1e-6, 1e-7));
+  EXPECT_EQ(g.ops[2].kind, OpKind::kRelu) << "the BatchNorm itself is gone";
+  EXPECT_EQ(g.ops.back().kind, OpKind::kTanh);
+}
+
+TEST(ExportGraph, VaeAndCvaeDecoders) {
+  for (int64_t classes : {0, 3}) {
+    torch::manual_seed(3);
+    VaeModel model(Vae(VaeOptions().channels(1).image_size(16).latent_dim(5).width(4).num_classes(classes)));
+    GeneratorGraph g = extract_graph(model);
+    EXPECT_EQ(g.family, classes ? "cvae" : "vae");
+    if (classes) EXPECT_TRUE(torch::equal(g.embedding, torch::eye(3))) << "one-hot labels";
+    EXPECT_EQ(g.ops.back().kind, OpKind::kAffine);
+    EXPECT_LT(max_error(model, g, 3), 1e-5) << classes;
+  }
+}
+
+TEST(ExportOnnx, WritesACheckedOpset13Model) {
+  torch::manual_seed(4);
+  DcganGenerator net(DcganOptions().preset("dcgan-upsample").latent_dim(6).width(8).num_classes(2));
+  DcganModel model(net);
+  GeneratorGraph g = extract_graph(model);
+  onnx::ModelProto m;
+  ASSERT_TRUE(m.ParseFromString(graph_to_onnx(g, "test")));
+  EXPECT_EQ(m.opset_import(0).version(), 13);
+  ASSERT_EQ(m.graph().input_size(), 2);
+  EXPECT_EQ(m.graph().input(0).name(), "z");
+  EXPECT_EQ(m.graph().input(1).name(), "label");
+  EXPECT_EQ(m.graph().output(0).name(), "image");
+  std::vector<std::string> types = op_types(m);
+  EXPECT_EQ(types.front(), "Gather");
+  EXPECT_EQ(types[1], "Concat");
+  EXPECT_EQ(types.back(), "Tanh");
+  EXPECT_EQ(std::count(types.begin(), types.end(), "BatchNormalization"), 0) << "folded";
+  EXPECT_EQ(std::count(types.begin(), types.end(), "Resize"), 2) << "28 = 7 x 2 x 2";
+  for (const auto& node : m.graph().node()) {
+    if (node.op_type() != "Gemm") continue;
+    ASSERT_EQ(node.attribute_size(), 1);
+    EXPECT_EQ(node.attribute(0).name(), "transB");
+    EXPECT_EQ(node.attribute(0).i(), 1);
+  }
+  // Initialisers hold every parameter of the folded graph, plus the few shape constants.
+  int64_t stored = 0;
+  for (const auto& t : m.graph().initializer()) {
+    if (t.data_type() == onnx::TensorProto::FLOAT) stored += static_cast<int64_t>(t.raw_data().size() / 4);
+  }
+  EXPECT_GE(stored, g.parameter_count());
+  EXPECT_LE(stored, g.parameter_count() + 16);
+}
+
+// The runtime's images for the model's own latents, against LibTorch's, as the normalised
+// error mse(a, b) / mse(a, 0).
+double runtime_error(Generator& generator, const std::string& weights) {
+  GeneratorGraph g = extract_graph(generator);
+  const std::string bytes = graph_to_lkm(g, weights, "test-id");
+  lkrt_model* model = nullptr;
+  EXPECT_EQ(lkrt_model_load_memory(bytes.data(), bytes.size(), &model), LKRT_OK) << lkrt_last_error();
+  if (!model) return INFINITY;
+  EXPECT_EQ(lkrt_model_latent_dim(model), g.latent_dim);
+  EXPECT_EQ(lkrt_model_num_classes(model), g.num_classes);
+  EXPECT_STREQ(lkrt_model_id(model), "test-id");
+  const auto shape = generator.image_shape();
+  torch::manual_seed(21);
+  const int64_t n = 4;
+  torch::Tensor z = torch::randn({n, g.latent_dim});
+  torch::Tensor labels = torch::arange(n, torch::kInt64).remainder(std::max<int64_t>(g.num_classes, 1));
+  torch::Tensor expected;
+  {
+    torch::NoGradGuard no_grad;
+    expected = generator.decode(z, g.num_classes ? labels : torch::Tensor());
+  }
+  torch::Tensor got = torch::empty({n, shape[0], shape[1], shape[2]});
+  for (int64_t i = 0; i < n; ++i) {
+    torch::Tensor zi = z[i].contiguous();
+    const int32_t label = g.num_classes ? static_cast<int32_t>(labels[i].item<int64_t>()) : -1;
+    EXPECT_EQ(lkrt_generate(model, zi.data_ptr<float>(), label, got[i].data_ptr<float>()), LKRT_OK) << lkrt_last_error();
+  }
+  if (g.num_classes) {
+    std::vector<float> out(static_cast<size_t>(shape[0] * shape[1] * shape[2]));
+    EXPECT_EQ(lkrt_generate(model, z[0].contiguous().data_ptr<float>(), static_cast<int32_t>(g.num_classes), out.data()),
+              LKRT_ERR_ARGUMENT) << "a label out of range";
+  }
+  lkrt_model_free(model);
+  return (got - expected).pow(2).sum().item<double>() / expected.pow(2).sum().item<double>();
+}
+
+TEST(ExportLkm, RuntimeMatchesLibTorchForEveryFamily) {
+  torch::manual_seed(5);
+  std::vector<std::unique_ptr<Generator>> models;
+  for (const std::string preset : {"dcgan", "dcgan-upsample"}) {
+    for (int64_t classes : {0, 3}) {
+      DcganGenerator net(DcganOptions().preset(preset).channels(3).image_size(32).latent_dim(6).width(8).num_classes(classes));
+      randomise_batchnorm(*net);
+      models.push_back(std::make_unique<DcganModel>(net));
+    }
+  }
+  models.push_back(std::make_unique<VaeModel>(Vae(VaeOptions().image_size(28).latent_dim(5).width(8))));
+  models.push_back(std::make_unique<VaeModel>(Vae(VaeOptions().image_size(28).latent_dim(5).width(8).num_classes(4))));
+  for (auto& m : models) {
+    EXPECT_LT(runtime_error(*m, "fp32"), 1e-10) << m->family();
+    EXPECT_LT(runtime_error(*m, "fp16"), 1e-5) << m->family();
+    EXPECT_LT(runtime_error(*m, "int8"), 1e-3) << m->family();
+  }
+  EXPECT_THROW(graph_to_lkm(extract_graph(*models[0]), "int4", "x"), Error);
+}
+
+TEST(ExportGraph, RefusesWhatItCannotExport) {
+  struct Other : Generator {
+    std::string family() const override { return "mystery"; }
+    int64_t latent_dim() const override { return 2; }
+    std::array<int64_t, 3> image_shape() const override { return {1, 2, 2}; }
+    torch::Tensor decode(const torch::Tensor& z, const torch::Tensor&) override { return torch::zeros({z.size(0), 1, 2, 2}); }
+  } other;
+  EXPECT_THROW(extract_graph(other), Error);
+}
