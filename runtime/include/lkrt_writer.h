@@ -86,6 +86,8 @@ class ModelWriter {
     float floats[2] = {0.0f, 0.0f};
     uint32_t tensors[4] = {0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu};
   };
+  void add_convolution(bool transposed, const float* weight, int32_t out, int32_t in, int32_t kernel, int32_t stride,
+                       int32_t padding, const float* bias, WeightType type);
   uint32_t add_fp32_tensor(const float* data, std::vector<uint32_t> dims);
   uint32_t add_weight_tensor(const float* data, std::vector<uint32_t> dims, uint32_t channel_axis, WeightType type);
 

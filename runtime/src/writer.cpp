@@ -16,8 +16,8 @@ void require(bool ok, const std::string& what) {
   if (!ok) throw std::invalid_argument("lkrt::ModelWriter: " + what);
 }
 
-void require_positive(int32_t v, const char* name) {
-  require(v > 0, std::string(name) + " must be > 0, got " + std::to_string(v));
+void require_positive(int32_t v, const std::string& name) {
+  require(v > 0, name + " must be > 0, got " + std::to_string(v));
 }
 
 uint64_t align_up(uint64_t v) { return (v + format::kAlign - 1) / format::kAlign * format::kAlign; }
@@ -128,38 +128,35 @@ void ModelWriter::add_gemm(const float* weight, int32_t out, int32_t in, const f
   ops_.push_back(op);
 }
 
-void ModelWriter::add_conv2d(const float* weight, int32_t out, int32_t in, int32_t kernel, int32_t stride,
-                             int32_t padding, const float* bias, WeightType type) {
-  require(weight != nullptr, "add_conv2d: weight is null");
-  require_positive(out, "conv2d out");
-  require_positive(in, "conv2d in");
-  require_positive(kernel, "conv2d kernel");
-  require_positive(stride, "conv2d stride");
-  require(padding >= 0, "conv2d padding must be >= 0");
+void ModelWriter::add_convolution(bool transposed, const float* weight, int32_t out, int32_t in, int32_t kernel,
+                                  int32_t stride, int32_t padding, const float* bias, WeightType type) {
+  const std::string name = transposed ? "conv_transpose2d" : "conv2d";
+  require(weight != nullptr, "add_" + name + ": weight is null");
+  require_positive(out, name + " out");
+  require_positive(in, name + " in");
+  require_positive(kernel, name + " kernel");
+  require_positive(stride, name + " stride");
+  require(padding >= 0, name + " padding must be >= 0");
   Op op;
-  op.type = uint32_t(format::OpType::kConv2d);
+  op.type = uint32_t(transposed ? format::OpType::kConvTranspose2d : format::OpType::kConv2d);
   uint32_t ints[5] = {uint32_t(out), uint32_t(in), uint32_t(kernel), uint32_t(stride), uint32_t(padding)};
   std::copy(ints, ints + 5, op.ints);
-  op.tensors[0] = add_weight_tensor(weight, {uint32_t(out), uint32_t(in), uint32_t(kernel), uint32_t(kernel)}, 0, type);
+  // PyTorch's layouts: conv2d [out, in, k, k], conv_transpose2d [in, out, k, k]; int8 scales
+  // follow the output channel.
+  const uint32_t a = uint32_t(transposed ? in : out), b = uint32_t(transposed ? out : in);
+  op.tensors[0] = add_weight_tensor(weight, {a, b, uint32_t(kernel), uint32_t(kernel)}, transposed ? 1 : 0, type);
   if (bias) op.tensors[1] = add_fp32_tensor(bias, {uint32_t(out)});
   ops_.push_back(op);
 }
 
+void ModelWriter::add_conv2d(const float* weight, int32_t out, int32_t in, int32_t kernel, int32_t stride,
+                             int32_t padding, const float* bias, WeightType type) {
+  add_convolution(false, weight, out, in, kernel, stride, padding, bias, type);
+}
+
 void ModelWriter::add_conv_transpose2d(const float* weight, int32_t in, int32_t out, int32_t kernel,
                                        int32_t stride, int32_t padding, const float* bias, WeightType type) {
-  require(weight != nullptr, "add_conv_transpose2d: weight is null");
-  require_positive(out, "conv_transpose2d out");
-  require_positive(in, "conv_transpose2d in");
-  require_positive(kernel, "conv_transpose2d kernel");
-  require_positive(stride, "conv_transpose2d stride");
-  require(padding >= 0, "conv_transpose2d padding must be >= 0");
-  Op op;
-  op.type = uint32_t(format::OpType::kConvTranspose2d);
-  uint32_t ints[5] = {uint32_t(out), uint32_t(in), uint32_t(kernel), uint32_t(stride), uint32_t(padding)};
-  std::copy(ints, ints + 5, op.ints);
-  op.tensors[0] = add_weight_tensor(weight, {uint32_t(in), uint32_t(out), uint32_t(kernel), uint32_t(kernel)}, 1, type);
-  if (bias) op.tensors[1] = add_fp32_tensor(bias, {uint32_t(out)});
-  ops_.push_back(op);
+  add_convolution(true, weight, out, in, kernel, stride, padding, bias, type);
 }
 
 void ModelWriter::add_upsample_nearest(int32_t scale) {
