@@ -26,6 +26,13 @@ int main(int argc, char** argv) {
   latentkit::app::add_export_command(app);
   try {
     app.parse(argc, argv);
+  } catch (const CLI::RequiredError& e) {
+    // A command with subcommands given none ("latentkit", "latentkit axes"): its help lists them.
+    if (std::string(e.what()).find("subcommand") == std::string::npos) return app.exit(e) == 0 ? 0 : 2;
+    const CLI::App* at = &app;
+    while (!at->get_subcommands().empty()) at = at->get_subcommands().front();
+    std::fprintf(stderr, "%s\n\n%s", e.what(), at->help().c_str());
+    return 2;
   } catch (const CLI::ParseError& e) {
     int code = app.exit(e);
     return code == 0 ? 0 : 2;

@@ -15,6 +15,8 @@ printf '\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03garbage-that-is-not-deflate' > "
 cp "$WORK/idx_trunc/train-labels-idx1-ubyte" "$WORK/idx_gz/"
 echo "not a picture" > "$WORK/badimg/a/broken.png"
 
+expect_error 2 "Feature axes in latent space" -- "$L" axes
+expect_error 2 "export" -- "$L"
 expect_error 2 "not found" -- "$L" data info --data "idx:$WORK/nope"
 expect_error 2 "truncated" -- "$L" data info --data "idx:$WORK/idx_trunc"
 expect_error 2 "train-images-idx3-ubyte" -- "$L" data info --data "idx:$WORK/idx_magic"
