@@ -74,8 +74,7 @@ void run_reconstruct(ReconstructParams p) {
   torch::Tensor x = normalize_images(data.images.index_select(0, pick));
   torch::Tensor labels;
   if (generator->num_classes() > 0) {
-    condition_dataset(data, read_json(p.run + "/config.json").at("train").value("condition_on", std::string("class")),
-                      p.data.spec);
+    condition_dataset(data, run_condition_on(read_json(p.run + "/config.json")), p.data.spec);
     check_input(static_cast<int64_t>(data.class_names.size()) == generator->num_classes(),
                 p.data.spec + " has " + std::to_string(data.class_names.size()) + " classes; the model was trained on " +
                     std::to_string(generator->num_classes()));

@@ -284,7 +284,7 @@ nlohmann::json evaluate(const EvalOptions& o) {
                         {"classes", run_class_names(config)}};
     }
     b = real_features(o, *extractor, data, o.n, "reference (" + o.ref + ")", &settings["reference"]);
-    posterior_kl = mean_posterior_kl(o, *generator, data, config.at("train").value("condition_on", std::string("class")));
+    posterior_kl = mean_posterior_kl(o, *generator, data, run_condition_on(config));
     if (o.floor) {
       DataOptions other = data;
       other.split = o.ref == "test" ? "train" : "test";

@@ -69,6 +69,11 @@ std::vector<std::string> run_class_names(const nlohmann::json& config) {
   return config.at("classes").get<std::vector<std::string>>();
 }
 
+std::string run_condition_on(const nlohmann::json& config) {
+  const nlohmann::json train = config.value("train", nlohmann::json::object());
+  return train.is_object() ? train.value("condition_on", std::string("class")) : std::string("class");
+}
+
 void save_module(const torch::nn::Module& module, const std::string& path) {
   torch::serialize::OutputArchive archive;
   module.save(archive);

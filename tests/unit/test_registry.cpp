@@ -68,3 +68,10 @@ TEST(Registry, WeightsOfAnotherShapeAreRefused) {
   EXPECT_THROW(load_module(*b, run + "/w.pt"), Error);
   fs::remove_all(run);
 }
+
+TEST(Registry, ConditionOnDefaultsToClass) {
+  EXPECT_EQ(run_condition_on({{"train", {{"condition_on", "hue"}}}}), "hue");
+  EXPECT_EQ(run_condition_on({{"train", {{"epochs", 3}}}}), "class");
+  EXPECT_EQ(run_condition_on(nlohmann::json::object()), "class") << "a config without a train section";
+  EXPECT_EQ(run_condition_on({{"train", 7}}), "class");
+}
