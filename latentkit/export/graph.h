@@ -29,6 +29,7 @@ enum class OpKind {
 const char* op_name(OpKind kind);
 
 struct GraphOp {
+  GraphOp(OpKind kind_) : kind(kind_) {}  // NOLINT: implicit, so ops.push_back({OpKind::kRelu}) reads as it says
   OpKind kind;
   torch::Tensor weight, bias;  // float32, contiguous; bias always defined for gemm / conv ops
   int64_t stride = 1, padding = 0;

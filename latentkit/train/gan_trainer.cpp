@@ -181,18 +181,7 @@ TrainSummary train_gan(const GanTrainOptions& options_in, bool resume) {
   TrainSummary summary;
   summary.threads = set_threads(o.threads);
 
-  Dataset data = load_dataset(o.data);
-  check_input(data.height() == data.width(), "data " + o.data.spec + " has " + std::to_string(data.height()) + "x" +
-                                                 std::to_string(data.width()) + " images; DCGAN needs square ones (pass --size)");
-  // The model takes its shape from the data (after --size / --channels), and a
-  // conditional one its classes.
-  o.model.channels(data.channels()).image_size(data.height());
-  if (o.model.num_classes() > 0) {
-    condition_dataset(data, o.condition_on, o.data.spec);
-    o.model.num_classes(static_cast<int64_t>(data.class_names.size()));
-    o.class_names = data.class_names;
-  }
-  o.model.validate();
+  Dataset data = load_training_data(o, "DCGAN");
   BatchOrder order(data.size(), o.batch, o.seed);
   const int64_t steps_per_epoch = order.steps_per_epoch();
   int64_t total_steps = o.epochs * steps_per_epoch;

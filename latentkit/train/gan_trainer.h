@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "latentkit/core/error.h"
 #include "latentkit/data/dataset.h"
 #include "latentkit/models/dcgan.h"
 
@@ -73,6 +74,26 @@ void read_train_options(const nlohmann::json& t, Options& o) {
   o.log_every = t.at("log_every").template get<int64_t>();
   o.sample_count = t.at("sample_count").template get<int64_t>();
   o.max_steps = t.value("max_steps", int64_t{0});
+}
+
+/// The data a trainer trains on: loads o.data, checks that its images are square, and fits
+/// o.model to it: channels and size (after --size / --channels), and for a conditional model
+/// (o.model.num_classes() > 0) the classes condition_dataset gives, also into o.class_names.
+/// model_name names the model in the error for non-square images.
+template <typename Options>
+Dataset load_training_data(Options& o, const std::string& model_name) {
+  Dataset data = load_dataset(o.data);
+  check_input(data.height() == data.width(), "data " + o.data.spec + " has " + std::to_string(data.height()) + "x" +
+                                                 std::to_string(data.width()) + " images; " + model_name +
+                                                 " needs square ones (pass --size)");
+  o.model.channels(data.channels()).image_size(data.height());
+  if (o.model.num_classes() > 0) {
+    condition_dataset(data, o.condition_on, o.data.spec);
+    o.model.num_classes(static_cast<int64_t>(data.class_names.size()));
+    o.class_names = data.class_names;
+  }
+  o.model.validate();
+  return data;
 }
 
 /// Outputs of one training step (losses are scalars; logits [N] from the D step; g_loss

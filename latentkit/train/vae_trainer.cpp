@@ -84,16 +84,7 @@ TrainSummary train_vae(const VaeTrainOptions& options_in, bool resume) {
   check_run_folder(run, resume);
   TrainSummary summary;
   summary.threads = set_threads(o.threads);
-  Dataset data = load_dataset(o.data);
-  check_input(data.height() == data.width(), "data " + o.data.spec + " has " + std::to_string(data.height()) + "x" +
-                                                 std::to_string(data.width()) + " images; the VAE needs square ones (pass --size)");
-  o.model.channels(data.channels()).image_size(data.height());
-  if (o.model.num_classes() > 0) {
-    condition_dataset(data, o.condition_on, o.data.spec);
-    o.model.num_classes(static_cast<int64_t>(data.class_names.size()));
-    o.class_names = data.class_names;
-  }
-  o.model.validate();
+  Dataset data = load_training_data(o, "the VAE");
   const int64_t classes = o.model.num_classes();
   BatchOrder order(data.size(), o.batch, o.seed);
   const int64_t steps_per_epoch = order.steps_per_epoch();

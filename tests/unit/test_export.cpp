@@ -96,7 +96,9 @@ TEST(ExportGraph, VaeAndCvaeDecoders) {
     VaeModel model(Vae(VaeOptions().channels(1).image_size(16).latent_dim(5).width(4).num_classes(classes)));
     GeneratorGraph g = extract_graph(model);
     EXPECT_EQ(g.family, classes ? "cvae" : "vae");
-    if (classes) EXPECT_TRUE(torch::equal(g.embedding, torch::eye(3))) << "one-hot labels";
+    if (classes) {
+      EXPECT_TRUE(torch::equal(g.embedding, torch::eye(3))) << "one-hot labels";
+    }
     EXPECT_EQ(g.ops.back().kind, OpKind::kAffine);
     EXPECT_LT(max_error(model, g, 3), 1e-5) << classes;
   }
