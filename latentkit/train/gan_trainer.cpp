@@ -139,7 +139,7 @@ nlohmann::json gan_config_to_json(const GanTrainOptions& o) {
       {"train", [&] {
          nlohmann::json t = train_options_json(o);
          t.update({{"beta1", o.beta1}, {"beta2", o.beta2}, {"loss", o.loss}, {"n_critic", o.n_critic},
-                   {"gp_weight", o.gp_weight}, {"condition_on", o.condition_on},
+                   {"gp_weight", o.gp_weight},
                    {"label_smoothing", o.label_smoothing}, {"ema", o.ema}, {"ema_decay", o.ema_decay}});
          return t;
        }()},
@@ -161,7 +161,6 @@ GanTrainOptions read_gan_run_options(const std::string& run_dir) {
     o.loss = t.value("loss", std::string("bce"));
     o.n_critic = t.value("n_critic", int64_t{1});
     o.gp_weight = t.value("gp_weight", 10.0);
-    o.condition_on = t.value("condition_on", std::string("class"));
     o.class_names = config.value("classes", std::vector<std::string>{});
     o.ema = t.at("ema").get<bool>();
     o.ema_decay = t.at("ema_decay").get<double>();

@@ -60,7 +60,8 @@ nlohmann::json train_options_json(const Options& o) {
           {"lr", o.lr},               {"seed", o.seed},
           {"threads", o.threads},     {"checkpoint_every", o.checkpoint_every},
           {"keep_checkpoints", o.keep_checkpoints}, {"log_every", o.log_every},
-          {"sample_count", o.sample_count},         {"max_steps", o.max_steps}};
+          {"sample_count", o.sample_count},         {"max_steps", o.max_steps},
+          {"condition_on", o.condition_on}};
 }
 template <typename Options>
 void read_train_options(const nlohmann::json& t, Options& o) {
@@ -74,6 +75,7 @@ void read_train_options(const nlohmann::json& t, Options& o) {
   o.log_every = t.at("log_every").template get<int64_t>();
   o.sample_count = t.at("sample_count").template get<int64_t>();
   o.max_steps = t.value("max_steps", int64_t{0});
+  o.condition_on = t.value("condition_on", std::string("class"));
 }
 
 /// The data a trainer trains on: loads o.data, checks that its images are square, and fits

@@ -48,14 +48,12 @@ void write_loss_plot(const std::string& run, const std::vector<VaeLogRow>& rows)
 }  // namespace
 
 nlohmann::json vae_config_to_json(const VaeTrainOptions& o) {
-  nlohmann::json train = train_options_json(o);
-  train["condition_on"] = o.condition_on;
   return {{"latentkit_version", LATENTKIT_VERSION},
           {"family", o.model.num_classes() > 0 ? "cvae" : "vae"},
           {"classes", o.class_names},
           {"model", vae_options_to_json(o.model)},
           {"data", data_options_to_json(o.data)},
-          {"train", train}};
+          {"train", train_options_json(o)}};
 }
 
 VaeTrainOptions read_vae_run_options(const std::string& run_dir) {
@@ -68,7 +66,6 @@ VaeTrainOptions read_vae_run_options(const std::string& run_dir) {
     o.model = vae_options_from_json(config.at("model"));
     o.data = data_options_from_json(config.at("data"), run_dir + "/config.json");
     read_train_options(config.at("train"), o);
-    o.condition_on = config.at("train").value("condition_on", std::string("class"));
     o.class_names = config.value("classes", std::vector<std::string>{});
     return o;
   } catch (const nlohmann::json::exception& e) {
