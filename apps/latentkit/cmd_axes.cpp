@@ -137,14 +137,16 @@ void run_report(const ReportParams& p) {
   make_dirs(p.out);
   write_json(p.out + "/edit-matrix.json",
              {{"run", p.run}, {"axes", p.axes}, {"n", p.matrix.n}, {"step", p.matrix.step}, {"seed", p.matrix.seed},
-              {"centred", p.matrix.centred},
+              {"centred", p.matrix.centred}, {"follow", p.matrix.follow},
               {"units", "mean change of each feature in standard deviations of it over unmoved images"},
               {"as_fitted", edit_matrix_to_json(raw)}, {"disentangled", edit_matrix_to_json(locked)}});
   char step[48];
   std::snprintf(step, sizeof(step), p.matrix.centred ? "%.2f, centred" : "%.2f", p.matrix.step);
   write_png(p.out + "/edit-matrix.png", render_edit_matrix(raw, std::string("Edit matrix, as fitted (step ") + step + ")"));
   write_png(p.out + "/edit-matrix-disentangled.png",
-            render_edit_matrix(locked, std::string("Edit matrix, others locked (step ") + step + ")"));
+            render_edit_matrix(locked, std::string(p.matrix.follow > 0 ? "Edit matrix, others locked along the path (step "
+                                                                       : "Edit matrix, others locked (step ") +
+                                           step + ")"));
   print_leakage(raw, locked);
   std::fprintf(stderr, "wrote %s/edit-matrix.json, edit-matrix.png, edit-matrix-disentangled.png\n", p.out.c_str());
 }
@@ -158,6 +160,7 @@ struct EditParams {
   int64_t steps = 9;
   double truncation = 0;
   int zoom = 1;
+  int follow = 0;
 };
 
 torch::Tensor read_latent_file(const std::string& path, int64_t dim) {
@@ -190,7 +193,21 @@ void run_edit(const EditParams& p) {
     torch::Generator rng = make_rng(p.seed);
     z = generator->sample_latent(1, rng, p.truncation);
   }
-  torch::Tensor edited = apply_moves(set, z, moves, locked);
+  // Straight lines off the locked axes, or (--follow) paths that hold the locked features.
+  std::unique_ptr<ImageScorer> scorer;
+  if (p.follow > 0) {
+    scorer = std::make_unique<ImageScorer>(feature_spec_from_json(set.meta.value("features", nlohmann::json::object())),
+                                           generator->image_shape()[0]);
+  }
+  auto move = [&](const torch::Tensor& from, const std::vector<std::pair<size_t, double>>& list) {
+    if (!scorer) return apply_moves(set, from, list, locked);
+    torch::Tensor to = from.to(torch::kFloat64);
+    for (const auto& [axis, amount] : list) {
+      to = follow_locked(*generator, *scorer, to, locked_path(set, *scorer, axis, locked, p.follow), amount);
+    }
+    return to.to(from.scalar_type());
+  };
+  torch::Tensor edited = move(z, moves);
   std::vector<torch::Tensor> strip;
   if (p.sweep.empty()) {
     strip = {z, edited};
@@ -198,7 +215,7 @@ void run_edit(const EditParams& p) {
     const size_t axis = find_axis(set, p.sweep);
     for (int64_t s = 0; s < p.steps; ++s) {
       const double t = p.steps == 1 ? p.from : p.from + (p.to - p.from) * static_cast<double>(s) / (p.steps - 1);
-      strip.push_back(apply_moves(set, edited, {{axis, t}}, locked));
+      strip.push_back(move(edited, {{axis, t}}));
     }
   }
   torch::Tensor images = generator->decode(torch::cat(strip));
@@ -263,6 +280,11 @@ void add_axes_command(CLI::App& app) {
   report->add_flag("--centred", r->matrix.centred,
                    "move from z - step/2 to z + step/2: the linear part of each effect (effects that bend the same "
                    "way on both sides cancel)");
+  report->add_option("--follow", r->matrix.follow,
+                     "N: move each disentangled axis along a path of N pieces, each projected off the locked "
+                     "features' gradients at the current latents (0: straight lines off the locked axes)")
+      ->check(CLI::Range(0, 1000))
+      ->capture_default_str();
   report->add_option("--threads", r->threads, "CPU threads (0: all cores)")->check(CLI::Range(0, 256))->capture_default_str();
   report->footer(
       "Example:\n  latentkit axes report --run models/fashion-dcgan --axes models/fashion-axes.json --out axes-report\n"
@@ -290,6 +312,11 @@ void add_edit_command(CLI::App& app) {
   cmd->add_option("--move", p->move, "NAME=AMOUNT,...: move along axes (latent units), e.g. sandal=+2,brightness=-1");
   cmd->add_option("--lock", p->lock, "A,B: keep these features fixed (moves are projected off their axes)");
   cmd->add_option("--sweep", p->sweep, "NAME: a strip along one axis, after the moves");
+  cmd->add_option("--follow", p->follow,
+                  "N: move along each feature's own gradient in N pieces, holding the locked features along the "
+                  "whole path (scores with the axes' classifier; 0: straight lines off the locked axes)")
+      ->check(CLI::Range(0, 1000))
+      ->capture_default_str();
   cmd->add_option("--from", p->from, "sweep start")->check(CLI::Range(-100.0, 100.0))->capture_default_str();
   cmd->add_option("--to", p->to, "sweep end")->check(CLI::Range(-100.0, 100.0))->capture_default_str();
   cmd->add_option("--steps", p->steps, "images in the sweep")->check(CLI::Range(1, 256))->capture_default_str();
@@ -300,7 +327,9 @@ void add_edit_command(CLI::App& app) {
       "Examples:\n  latentkit edit --run models/fashion-dcgan --axes models/fashion-axes.json --seed 3 "
       "--move sandal=+2 --lock bag --out edit.png\n"
       "  latentkit edit --run models/fashion-dcgan --axes models/fashion-axes.json --seed 3 --sweep sandal "
-      "--from -3 --to 3 --steps 9 --out strip.png");
+      "--from -3 --to 3 --steps 9 --out strip.png\n"
+      "  latentkit edit --run models/shapes-dcgan --axes models/shapes-axes.json --seed 11 --sweep x --from -3 "
+      "--to 3 --lock triangle,scale,y,hue-sin --follow 10 --zoom 4 --out x.png");
   cmd->callback([p]() { run_edit(*p); });
 }
 

@@ -24,6 +24,10 @@ struct EditMatrixOptions {
   // linear part of the effect: a feature that bends the same way on both sides of z (a
   // colour that changes whichever way the shape moves) cancels out.
   bool centred = false;
+  // 0: the disentangled matrix moves in straight lines along directions projected off the
+  // other axes (TL-GAN's lock). N > 0: it follows a path of N pieces, each projected off the
+  // gradients of the locked features at the current latents (see follow_locked).
+  int follow = 0;
 };
 
 /// effect[i][j]: the mean change of feature j when n latents z from the prior move by step
@@ -45,6 +49,30 @@ struct EditMatrix {
 /// locking does; else along the directions as fitted.
 EditMatrix edit_matrix(Generator& generator, const AxisSet& set, ImageScorer& scorer, const std::vector<size_t>& rows,
                        bool disentangle, const EditMatrixOptions& options);
+
+/// A way through latent space that holds some features where they are (follow_locked).
+struct LockedPath {
+  torch::Tensor direction;       // [D]: the way to go when target is -1
+  int64_t target = -1;           // scorer column whose gradient leads the way (-1: direction)
+  std::vector<int64_t> locked;   // scorer columns held by their gradients
+  torch::Tensor fixed;           // [L, D] or undefined: held directions (features with no gradient)
+  int pieces = 10;
+};
+
+/// The path of axis `axis` of a set with the `locked` axes held: each axis stands for the
+/// scorer column of its name where that column has a gradient, else for its direction.
+LockedPath locked_path(const AxisSet& set, const ImageScorer& scorer, size_t axis, const std::vector<size_t>& locked,
+                       int pieces);
+
+/// Moves latents z [N, D] by `amount` latent units in path.pieces equal pieces. Each piece
+/// goes along the target column's gradient at the current latents (or path.direction),
+/// projected off the gradients there of the locked columns and off the fixed directions,
+/// scaled to the piece's length. The locked features so stay where they were along the
+/// whole path, not only to first order at its start as a straight line would keep them;
+/// the cost is a forward and a backward pass per locked feature for every piece. Where the
+/// way lies in the locked span, the latent stays. Returns float64 [N, D].
+torch::Tensor follow_locked(Generator& generator, ImageScorer& scorer, const torch::Tensor& z, const LockedPath& path,
+                            double amount, int64_t batch = 256);
 
 nlohmann::json edit_matrix_to_json(const EditMatrix& m);
 /// A heat map of the effects, leakage per row in its label.

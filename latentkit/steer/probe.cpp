@@ -174,10 +174,16 @@ ImageScorer::ImageScorer(const FeatureSpec& spec, int64_t channels)
 
 ImageScorer::~ImageScorer() = default;
 
-torch::Tensor ImageScorer::score(const torch::Tensor& images_in) {
+torch::Tensor ImageScorer::score(const torch::Tensor& images) {
+  torch::NoGradGuard no_grad;
+  torch::Tensor scores = score_graph(images);
+  check_input(torch::isfinite(scores).all().item<bool>(), "a feature scored NaN or Inf on generated images");
+  return scores;
+}
+
+torch::Tensor ImageScorer::score_graph(const torch::Tensor& images_in) {
   check_input(images_in.dim() == 4 && images_in.size(1) == channels_,
               "images to score must be [N, " + std::to_string(channels_) + ", H, W], got " + c10::str(images_in.sizes()));
-  torch::NoGradGuard no_grad;
   torch::Tensor images = images_to_float(images_in);
   const int64_t n = images.size(0);
   std::vector<torch::Tensor> parts;
@@ -201,9 +207,13 @@ torch::Tensor ImageScorer::score(const torch::Tensor& images_in) {
     parts.push_back(out.reshape({n, 1}));
   }
   for (torch::Tensor& p : parts) p = p.to(torch::kFloat64);
-  torch::Tensor scores = torch::cat(parts, 1);
-  check_input(torch::isfinite(scores).all().item<bool>(), "a feature scored NaN or Inf on generated images");
-  return scores;
+  return torch::cat(parts, 1);
+}
+
+bool ImageScorer::has_gradient(size_t column) const {
+  check_input(column < columns_.size(), "feature column out of range");
+  const FeatureColumn& c = columns_[column];
+  return c.source != "attribute" || c.label == "brightness" || c.label == "contrast" || c.label == "saturation";
 }
 
 torch::Tensor ImageScorer::score_all(const torch::Tensor& images, int64_t batch, const std::string& label) {

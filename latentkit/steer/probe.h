@@ -68,6 +68,12 @@ class ImageScorer {
   const std::vector<FeatureColumn>& columns() const { return columns_; }
   /// images: [N, C, H, W], uint8 or float in [-1, 1] -> float64 [N, F], no gradients.
   torch::Tensor score(const torch::Tensor& images);
+  /// The same with the autograd graph kept: the gradients of the classifier's and scorers'
+  /// columns (and of the smooth attributes: brightness, contrast, saturation) flow back to
+  /// float images; the thresholded attributes have none.
+  torch::Tensor score_graph(const torch::Tensor& images);
+  /// Whether score_graph gives column a gradient.
+  bool has_gradient(size_t column) const;
   /// Scores in batches with a progress bar labelled label ("" = none).
   torch::Tensor score_all(const torch::Tensor& images, int64_t batch, const std::string& label);
   /// What was scored, for axes.json: the spec with the SHA-256 of each model file.

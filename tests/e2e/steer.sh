@@ -30,6 +30,11 @@ grep -Eq '^pc1 +pca +pca +explained_variance' "$WORK/pca.txt" || fail "pca axes 
   --out "$WORK/sweep.png" 2> /dev/null || fail "edit --sweep exited $?"
 [ "$(png_size "$WORK/sweep.png")" = "292 60" ] || fail "sweep.png should hold 5 images of 56 px: $(png_size "$WORK/sweep.png")"
 if cmp -s <(od -An -tx1 -j100 "$WORK/edit.png") <(od -An -tx1 -j100 "$WORK/sweep.png"); then fail "edits look alike"; fi
+# --follow: the same move along sandal's gradient, bag held along the path by its own.
+"$L" edit --run "$RUN" --axes "$WORK/axes.json" --seed 3 --move sandal=+2,brightness=-1 --lock bag --follow 3 \
+  --out "$WORK/follow.png" 2> /dev/null || fail "edit --follow exited $?"
+[ "$(png_size "$WORK/follow.png")" = "62 32" ] || fail "follow.png should hold 2 images: $(png_size "$WORK/follow.png")"
+if cmp -s "$WORK/edit.png" "$WORK/follow.png"; then fail "--follow drew the straight-line edit"; fi
 
 "$L" axes report --run "$RUN" --axes "$WORK/axes.json" --only sandal,sneaker,brightness --n 16 --threads 1 \
   --out "$WORK/report" > "$WORK/report.txt" 2> /dev/null || fail "axes report exited $?"
@@ -38,6 +43,9 @@ for f in edit-matrix.json edit-matrix.png edit-matrix-disentangled.png; do
 done
 grep -q '"disentangled"' "$WORK/report/edit-matrix.json" || fail "edit-matrix.json has no disentangled matrix"
 grep -Eq '^sneaker +[+-][0-9.]+ sd +[0-9]+%' "$WORK/report.txt" || fail "report table: $(cat "$WORK/report.txt")"
+"$L" axes report --run "$RUN" --axes "$WORK/axes.json" --only sandal,brightness --n 8 --follow 2 --threads 1 \
+  --out "$WORK/report-follow" > /dev/null 2>&1 || fail "axes report --follow exited $?"
+grep -q '"follow": 2' "$WORK/report-follow/edit-matrix.json" || fail "edit-matrix.json does not record --follow"
 
 expect_error 2 "unknown axis 'shoe'" -- "$L" edit --run "$RUN" --axes "$WORK/axes.json" --move shoe=1 --out "$WORK/x.png"
 expect_error 2 "not a number" -- "$L" edit --run "$RUN" --axes "$WORK/axes.json" --move sandal=lots --out "$WORK/x.png"

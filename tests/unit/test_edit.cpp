@@ -22,7 +22,7 @@ using test_util::TempDir;
 constexpr double kA = 0.05;
 
 // A generator whose features are known in closed form: 1 x 8 x 8 images whose left half
-// is kA (z0 - z1) and right half kA (z0 + z1). Brightness ((mean + 1) / 2) follows z0
+// is kA (z0 - z1) and right half kA (z0 + z1) (see curve for a bent tilt). Brightness ((mean + 1) / 2) follows z0
 // alone, kA / 2 per unit; the "tilt" scorer (right mean - left mean) follows z1 alone, 2 kA
 // per unit; z2 and z3 change nothing.
 class HalvesGenerator : public Generator {
@@ -34,12 +34,15 @@ class HalvesGenerator : public Generator {
     ++calls;
     largest_batch = std::max(largest_batch, z.size(0));
     torch::Tensor zf = z.to(torch::kFloat32);
-    torch::Tensor left = (kA * (zf.select(1, 0) - zf.select(1, 1))).view({-1, 1, 1, 1}).expand({-1, 1, 8, 4});
-    torch::Tensor right = (kA * (zf.select(1, 0) + zf.select(1, 1))).view({-1, 1, 1, 1}).expand({-1, 1, 8, 4});
+    torch::Tensor z0 = zf.select(1, 0), bend = zf.select(1, 1) + curve * z0 * z0;
+    torch::Tensor left = (kA * (z0 - bend)).view({-1, 1, 1, 1}).expand({-1, 1, 8, 4});
+    torch::Tensor right = (kA * (z0 + bend)).view({-1, 1, 1, 1}).expand({-1, 1, 8, 4});
     return torch::cat({left, right}, 3);
   }
   int calls = 0;
   int64_t largest_batch = 0;
+  // With curve c, tilt is 2 kA (z1 + c z0^2): moving z0 bends it, brightness stays linear.
+  double curve = 0;
 };
 
 constexpr char kTiltSource[] = R"(
@@ -244,6 +247,105 @@ TEST_F(Edit, ARowOutOfRangeIsAnError) {
 TEST_F(Edit, ANonPositiveBatchIsAnError) {
   options_.batch = 0;
   EXPECT_FALSE(bad_input_error_of([&] { edit_matrix(generator_, leaning_axes(), *scorer_, {0}, false, options_); }).empty());
+}
+
+// Scores of latents z under the fixture's scorer: column kTilt and kBright.
+torch::Tensor scores_of(HalvesGenerator& g, ImageScorer& scorer, const torch::Tensor& z) {
+  torch::NoGradGuard no_grad;
+  return scorer.score(g.decode(z.to(torch::kFloat32)));
+}
+
+TEST_F(Edit, LockedPathsStandForColumnsWithGradientsElseDirections) {
+  AxisSet set = leaning_axes();
+  set.axes.push_back(make_axis("width", basis(3)));  // a thresholded attribute: no gradient
+  EXPECT_TRUE(scorer_->has_gradient(kBright));
+  EXPECT_TRUE(scorer_->has_gradient(kTilt));
+  EXPECT_FALSE(scorer_->has_gradient(3)) << "width";
+  LockedPath path = locked_path(set, *scorer_, 0, {1, 2, 3, 0}, 7);
+  EXPECT_EQ(path.target, static_cast<int64_t>(kBright));
+  EXPECT_EQ(path.locked, (std::vector<int64_t>{static_cast<int64_t>(kTilt)})) << "the moved axis is not locked";
+  ASSERT_TRUE(path.fixed.defined());
+  ASSERT_EQ(path.fixed.size(0), 2);
+  EXPECT_TRUE(torch::allclose(path.fixed[0], basis(2))) << "pc1 has no column";
+  EXPECT_TRUE(torch::allclose(path.fixed[1], basis(3))) << "width has no gradient";
+  EXPECT_EQ(path.pieces, 7);
+  LockedPath pc = locked_path(set, *scorer_, 2, {}, 3);
+  EXPECT_EQ(pc.target, -1);
+  EXPECT_TRUE(torch::allclose(pc.direction, basis(2)));
+  EXPECT_TRUE(pc.locked.empty());
+  EXPECT_FALSE(pc.fixed.defined());
+}
+
+TEST_F(Edit, FollowingALinearFieldIsTheProjectedGradient) {
+  // Brightness rises along e0 alone; with tilt (e1) held every piece goes along e0, exactly.
+  torch::Generator rng = make_rng(5);
+  torch::Tensor z = generator_.sample_latent(6, rng).to(torch::kFloat64);
+  LockedPath path = locked_path(leaning_axes(), *scorer_, 0, {1}, 4);
+  torch::Tensor moved = follow_locked(generator_, *scorer_, z, path, 1.5, 4);
+  ASSERT_EQ(moved.sizes(), z.sizes());
+  EXPECT_EQ(moved.scalar_type(), torch::kFloat64);
+  EXPECT_TRUE(torch::allclose(moved - z, 1.5 * basis(0).unsqueeze(0).expand({6, 4}), 0, 1e-5)) << moved - z;
+  torch::Tensor back = follow_locked(generator_, *scorer_, moved, path, -1.5);
+  EXPECT_TRUE(torch::allclose(back, z, 0, 1e-5)) << "a negative amount goes down the gradient";
+  // Nothing held: the path is brightness's gradient itself, not the leaning axis.
+  LockedPath free = locked_path(leaning_axes(), *scorer_, 0, {}, 2);
+  EXPECT_TRUE(torch::allclose(follow_locked(generator_, *scorer_, z, free, 1.0) - z,
+                              basis(0).unsqueeze(0).expand({6, 4}), 0, 1e-5));
+  // Where the target's gradient lies in the held span, the latent stays.
+  AxisSet twins = leaning_axes();
+  twins.axes.push_back(make_axis("twin", basis(0)));
+  LockedPath stuck = locked_path(twins, *scorer_, 0, {3}, 2);  // twin: a fixed e0
+  EXPECT_TRUE(torch::allclose(follow_locked(generator_, *scorer_, z, stuck, 1.0), z));
+}
+
+TEST_F(Edit, FollowingHoldsABentFeatureThatAStraightLineMoves) {
+  generator_.curve = 0.5;
+  torch::Generator rng = make_rng(6);
+  torch::Tensor z = generator_.sample_latent(32, rng).to(torch::kFloat64);
+  const torch::Tensor before = scores_of(generator_, *scorer_, z);
+  // TL-GAN's lock: brightness (e0) off tilt's fitted axis (e1) is e0; tilt bends by
+  // 2 kA c ((z0 + 1.5)^2 - z0^2).
+  const torch::Tensor straight = scores_of(generator_, *scorer_, z + 1.5 * basis(0)) - before;
+  const double straight_leak = straight.select(1, kTilt).abs().mean().item<double>();
+  EXPECT_NEAR(straight.select(1, kTilt).mean().item<double>(),
+              (2 * kA * 0.5 * ((z.select(1, 0) + 1.5).pow(2) - z.select(1, 0).pow(2))).mean().item<double>(), 1e-5);
+  double previous = straight_leak;
+  for (int pieces : {10, 40}) {
+    LockedPath path = locked_path(leaning_axes(), *scorer_, 0, {1}, pieces);
+    const torch::Tensor change = scores_of(generator_, *scorer_, follow_locked(generator_, *scorer_, z, path, 1.5)) - before;
+    const double leak = change.select(1, kTilt).abs().max().item<double>();
+    EXPECT_LT(leak, 0.6 * previous) << pieces << " pieces: more pieces, closer to the curve";
+    EXPECT_GT(change.select(1, kBright).min().item<double>(), 0.0) << "brightness still rises";
+    previous = leak;
+  }
+  EXPECT_LT(previous, 0.05 * straight_leak);
+}
+
+TEST_F(Edit, AFollowedMatrixLeaksLessOnABentField) {
+  generator_.curve = 0.5;
+  AxisSet set = leaning_axes();
+  set.axes[0] = make_axis("brightness", basis(0));
+  EditMatrix straight = edit_matrix(generator_, set, *scorer_, {0, 1}, true, options_);
+  options_.follow = 20;
+  EditMatrix followed = edit_matrix(generator_, set, *scorer_, {0, 1}, true, options_);
+  EXPECT_GT(straight.leakage[0], 0.2) << "the bend of tilt counts as leakage of brightness";
+  EXPECT_LT(followed.leakage[0], 0.1 * straight.leakage[0]);
+  EXPECT_GT(followed.effect[0][kBright], 0.5 * straight.effect[0][kBright]);
+  EditMatrix as_fitted = edit_matrix(generator_, set, *scorer_, {0, 1}, false, options_);
+  EXPECT_NEAR(as_fitted.leakage[0], straight.leakage[0], 1e-9) << "follow changes the disentangled matrix only";
+}
+
+TEST_F(Edit, FollowRejectsBadPaths) {
+  torch::Tensor z = torch::zeros({2, 4}, torch::kFloat64);
+  LockedPath path = locked_path(leaning_axes(), *scorer_, 0, {1}, 0);
+  expect_error([&] { follow_locked(generator_, *scorer_, z, path, 1.0); }, {"at least 1 piece"});
+  path.pieces = 2;
+  expect_error([&] { follow_locked(generator_, *scorer_, torch::zeros({2, 5}), path, 1.0); }, {"direction of D numbers"});
+  path.locked = {99};
+  expect_error([&] { follow_locked(generator_, *scorer_, z, path, 1.0); }, {"locked column out of range"});
+  expect_error([&] { locked_path(leaning_axes(), *scorer_, 9, {}, 2); }, {"axis index out of range"});
+  options_.follow = -1;
+  expect_error([&] { edit_matrix(generator_, leaning_axes(), *scorer_, {0}, true, options_); }, {"follow must be"});
 }
 
 TEST(EditDcgan, RunsOnAnUntrainedGenerator) {
