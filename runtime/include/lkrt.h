@@ -3,8 +3,8 @@
 /// at the end of this header. No third-party dependencies.
 ///
 /// Threading: a model may be used from any thread, but calls that take a non-const
-/// lkrt_model* (lkrt_generate, lkrt_set_threads) must not run concurrently on the same
-/// model. Load one model per thread for concurrent generation.
+/// lkrt_model* (lkrt_generate, lkrt_decode_code*, lkrt_set_threads) must not run
+/// concurrently on the same model. Load one model per thread for concurrent generation.
 #ifndef LKRT_H
 #define LKRT_H
 
@@ -70,6 +70,15 @@ const char* lkrt_model_op_text(const lkrt_model* model, int32_t i);
 /// (in [-1, 1] for the latentkit generators). Does not allocate after the first call.
 lkrt_status lkrt_generate(lkrt_model* model, const float* z, int32_t label, float* out);
 
+/// Decodes a placeholder code (docs/file-format.md; encoders in lkrt_code.h): checks its
+/// version, flags and CRC-8 (LKRT_ERR_FORMAT), its model tag against lkrt_model_id
+/// (LKRT_ERR_ARGUMENT when it was made for another model), then generates from the
+/// dequantised latent and label into out: [channels * height * width]. If the code holds
+/// a mean intensity, the image is shifted to that mean and clamped to [-1, 1].
+lkrt_status lkrt_decode_code(lkrt_model* model, const uint8_t* code, size_t size, float* out);
+/// The same for the code's text form: base64url without padding, NUL-terminated.
+lkrt_status lkrt_decode_code_text(lkrt_model* model, const char* text, float* out);
+
 /// Worker threads used by lkrt_generate (1..64, default 1). Output channels and
 /// output rows are split between them.
 lkrt_status lkrt_set_threads(lkrt_model* model, int n);
@@ -123,6 +132,17 @@ class Model {
                                          std::to_string(latent_dim()));
     std::vector<float> out(output_size());
     check(lkrt_generate(model_, z.data(), label, out.data()));
+    return out;
+  }
+  /// A placeholder code's bytes or text (lkrt_decode_code); returns [C*H*W].
+  std::vector<float> decode_code(const std::vector<uint8_t>& code) {
+    std::vector<float> out(output_size());
+    check(lkrt_decode_code(model_, code.data(), code.size(), out.data()));
+    return out;
+  }
+  std::vector<float> decode_code_text(const std::string& text) {
+    std::vector<float> out(output_size());
+    check(lkrt_decode_code_text(model_, text.c_str(), out.data()));
     return out;
   }
   lkrt_model* get() { return model_; }

@@ -13,16 +13,25 @@
 
 #include "format.h"
 #include "kernels.h"
+#include "last_error.h"
 #include "lkrt.h"
 #include "thread_pool.h"
 
 using lkrt::format::DType;
 using lkrt::format::OpType;
+using lkrt::set_error;
 using lkrt::split_range;
 
 namespace {
-
 thread_local std::string g_last_error;
+}  // namespace
+
+lkrt_status lkrt::set_error(lkrt_status status, const std::string& message) {
+  g_last_error = message;
+  return status;
+}
+
+namespace {
 
 // Bounds that keep a hostile file from asking for unbounded memory or time.
 constexpr uint32_t kMaxOps = 4096;
@@ -48,11 +57,6 @@ struct LoadError {
   std::vsnprintf(buf, sizeof buf, fmt, args);
   va_end(args);
   throw LoadError{status, buf};
-}
-
-lkrt_status set_error(lkrt_status status, const std::string& message) {
-  g_last_error = message;
-  return status;
 }
 
 // Overflow-checked arithmetic on sizes.

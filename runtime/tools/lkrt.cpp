@@ -19,6 +19,7 @@ struct CliParams {
   std::string model;          // positional
   std::string out;            // --out: PNG to write
   std::string z_file;         // --z: JSON with a "z" array
+  std::string code;           // --code: placeholder code text (base64url)
   uint64_t seed = 0;          // --seed
   int32_t label = -1;         // --label
   bool info = false;          // --info
@@ -40,6 +41,7 @@ const OptionDoc kOptions[] = {
     {"--seed", "N", "draw z ~ N(0, 1) from lkrt's own RNG (xoshiro256** + Box-Muller; not LibTorch's)", "0"},
     {"--z", "FILE", "read z from a JSON file with a \"z\" array of latent_dim numbers (overrides --seed)", ""},
     {"--label", "N", "class label of a conditional model (0..num_classes-1)", "-1: none"},
+    {"--code", "TEXT", "decode a placeholder code (base64url, docs/file-format.md): z, label and mean from the code", ""},
     {"--info", "", "print the model header and its ops", ""},
     {"--bench", "", "time --iterations generations after a warm-up; print ms/image and images/s", ""},
     {"--iterations", "N", "generations timed by --bench", "1000"},
@@ -48,13 +50,14 @@ const OptionDoc kOptions[] = {
 };
 
 void print_help() {
-  std::printf("usage: lkrt MODEL.lkm [--out FILE] [--seed N | --z FILE] [--label N] [--info] [--bench] [--threads N]\n\n"
+  std::printf("usage: lkrt MODEL.lkm [--out FILE] [--seed N | --z FILE | --code TEXT] [--label N] [--info] [--bench] [--threads N]\n\n"
               "Runs a latentkit generator exported as .lkm (docs/file-format.md) on the CPU.\n\noptions:\n");
   for (const OptionDoc& o : kOptions) {
     std::string left = std::string(o.name) + (o.arg[0] ? std::string(" ") + o.arg : "");
     std::printf("  %-18s %s%s%s%s\n", left.c_str(), o.text, o.def[0] ? " (default: " : "", o.def, o.def[0] ? ")" : "");
   }
-  std::printf("\nexit status: 0 ok, 1 bad model file or failed output, 2 bad arguments\n");
+  std::printf("\nexit status: 0 ok, 1 bad model file or failed output, 2 bad arguments (a malformed --code, or one for\n"
+              "another model, included)\n");
 }
 
 [[noreturn]] void usage_error(const std::string& message) {
@@ -82,6 +85,7 @@ CliParams parse(int argc, char** argv) {
     if (a == "--help" || a == "-h") p.help = true;
     else if (a == "--out") p.out = value();
     else if (a == "--z") p.z_file = value();
+    else if (a == "--code") p.code = value();
     else if (a == "--seed") p.seed = uint64_t(parse_int(a, value(), 0, INT64_MAX));
     else if (a == "--label") p.label = int32_t(parse_int(a, value(), -1, INT32_MAX));
     else if (a == "--info") p.info = true;
@@ -95,6 +99,8 @@ CliParams parse(int argc, char** argv) {
   if (p.help) return p;
   if (p.model.empty()) usage_error("no model file given");
   if (!p.info && !p.bench && p.out.empty()) usage_error("nothing to do: give --out FILE, --info or --bench");
+  if (!p.code.empty() && (p.out.empty() || !p.z_file.empty() || p.label != -1 || p.bench))
+    usage_error("--code decodes into --out FILE; it carries z and the label, so it goes without --z, --label and --bench");
   return p;
 }
 
@@ -207,7 +213,8 @@ int run(const CliParams& p) {
   if (classes > 0 && p.label >= classes)
     usage_error("--label " + std::to_string(p.label) + " out of range: the model has " + std::to_string(classes) +
                 " classes (0.." + std::to_string(classes - 1) + ")");
-  if (classes > 0 && p.label < 0 && !p.out.empty()) usage_error("the model is conditional: give --label N");
+  if (classes > 0 && p.label < 0 && !p.out.empty() && p.code.empty())
+    usage_error("the model is conditional: give --label N");
   if (lkrt_set_threads(model, p.threads) != LKRT_OK) usage_error(lkrt_last_error());
 
   if (p.info) print_info(model);
@@ -229,10 +236,11 @@ int run(const CliParams& p) {
   }
 
   if (!p.out.empty()) {
-    s = lkrt_generate(model, z.data(), label, image.data());
+    s = p.code.empty() ? lkrt_generate(model, z.data(), label, image.data())
+                       : lkrt_decode_code_text(model, p.code.c_str(), image.data());
     if (s != LKRT_OK) {
-      std::fprintf(stderr, "lkrt: %s: %s\n", lkrt_status_string(s), lkrt_last_error());
-      return 1;
+      std::fprintf(stderr, "lkrt: %s%s: %s\n", p.code.empty() ? "" : "--code: ", lkrt_status_string(s), lkrt_last_error());
+      return p.code.empty() || s == LKRT_ERR_MEMORY ? 1 : 2;  // a bad code is a bad argument
     }
     std::string png;
     try {

@@ -1,0 +1,143 @@
+#include "latentkit/codec/placeholder.h"
+
+#include <chrono>
+
+#include "latentkit/core/error.h"
+#include "latentkit/core/files.h"
+#include "latentkit/core/grid.h"
+#include "latentkit/core/hash.h"
+#include "latentkit/core/image.h"
+#include "latentkit/eval/features.h"
+#include "latentkit/models/registry.h"
+#include "lkrt.h"
+#include "lkrt_code.h"
+
+namespace latentkit {
+
+std::string run_model_id(const std::string& run_dir) { return file_sha256(run_dir + "/model.pt").substr(0, 16); }
+
+PlaceholderCodec::PlaceholderCodec(const std::string& run_dir, const std::string& classifier_dir)
+    : run_dir_(run_dir), model_id_(run_model_id(run_dir)), generator_(load_generator(run_dir)) {
+  if (!classifier_dir.empty()) classifier_ = std::make_unique<ClassifierRun>(load_classifier_run(classifier_dir));
+}
+
+std::string PlaceholderCodec::resolve_method(const std::string& method) const {
+  if (method == "auto") {
+    if (generator_->has_encoder()) return "posterior";
+    return has_encoder_file(run_dir_) ? "hybrid" : "optimise";
+  }
+  check_input(method == "optimise" || method == "encoder" || method == "hybrid" || method == "posterior",
+              "unknown inversion method '" + method + "' (auto, optimise, encoder, hybrid, posterior)");
+  check_input(method != "posterior" || generator_->has_encoder(),
+              "--method posterior needs a model with its own encoder (vae, cvae); " + run_dir_ + " is a " +
+                  generator_->family());
+  check_input((method != "encoder" && method != "hybrid") || has_encoder_file(run_dir_),
+              run_dir_ + " has no encoder for --method " + method + "; train one with: latentkit encoder train --run " +
+                  run_dir_);
+  return method;
+}
+
+Placeholders PlaceholderCodec::latents(const torch::Tensor& images, const PlaceholderOptions& o, torch::Tensor labels) {
+  Generator& g = *generator_;
+  const int64_t n = images.size(0), k = g.num_classes();
+  Placeholders out;
+  out.method = resolve_method(o.method);
+  if (k > 0 && !labels.defined()) {
+    check_input(classifier_ != nullptr, "a conditional model needs the class of each image: give --class K or "
+                                        "--features CLASSIFIER_RUN to let a classifier tell");
+    torch::NoGradGuard no_grad;
+    const ClassifierOptions& co = classifier_->model->options;
+    labels = classifier_->model->forward(fit_images(images, co.channels(), co.image_size())).logits.argmax(1);
+    check_input(co.num_classes() == k, "the classifier has " + std::to_string(co.num_classes()) +
+                                           " classes, the model " + std::to_string(k));
+  }
+  if (k > 0) {
+    check_input(labels.numel() == n && labels.min().item<int64_t>() >= 0 && labels.max().item<int64_t>() < k,
+                "class labels must be in [0, " + std::to_string(k) + ")");
+    out.labels = labels.to(torch::kInt64);
+  }
+  const auto started = std::chrono::steady_clock::now();
+  if (out.method == "posterior") {
+    torch::NoGradGuard no_grad;
+    out.z = g.posterior(images, out.labels).first;
+  } else {
+    torch::Tensor start;
+    if (out.method != "optimise") {
+      torch::NoGradGuard no_grad;
+      start = load_encoder(g, run_dir_)->forward(images, out.labels);
+    }
+    if (out.method == "encoder") {
+      out.z = start;
+    } else {
+      InvertOptions io = o.invert;
+      if (out.method == "hybrid") {
+        io.steps = o.hybrid_steps;
+        io.restarts = 1;
+        io.noise = 0;
+      }
+      out.z = invert(g, images, out.labels, classifier_.get(), io, start).z;
+    }
+  }
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return out;
+}
+
+Placeholders PlaceholderCodec::encode(const torch::Tensor& images, const PlaceholderOptions& o, torch::Tensor labels) {
+  Generator& g = *generator_;
+  const int64_t n = images.size(0), k = g.num_classes();
+  Placeholders out = latents(images, o, labels);
+  const uint16_t tag = lkrt::code::model_tag(model_id_);
+  torch::Tensor z = out.z.to(torch::kFloat32).contiguous();
+  std::vector<torch::Tensor> decoded;
+  for (int64_t i = 0; i < n; ++i) {
+    std::vector<float> zi(z[i].data_ptr<float>(), z[i].data_ptr<float>() + z.size(1));
+    const int32_t label = k > 0 ? static_cast<int32_t>(out.labels[i].item<int64_t>()) : -1;
+    const int32_t mean =
+        o.mean ? static_cast<int32_t>(std::lround(127.5 * (images[i].mean().item<double>() + 1))) : -1;
+    try {
+      out.codes.push_back(lkrt::code::pack(zi, label, mean, tag, static_cast<int>(k), o.bytes));
+    } catch (const lkrt::Error& e) {
+      throw Error(e.what());
+    }
+    decoded.push_back(decode(out.codes.back()));
+  }
+  out.decoded = torch::stack(decoded);
+  return out;
+}
+
+torch::Tensor PlaceholderCodec::decode(const std::vector<uint8_t>& bytes) {
+  Generator& g = *generator_;
+  // An intact code of another model is named as such before its body is read (as the
+  // runtime's lkrt_decode_code does): its flags and sizes are the other model's.
+  const uint16_t tag = lkrt::code::model_tag(model_id_);
+  if (bytes.size() >= 4 && lkrt::code::crc8(bytes.data(), bytes.size() - 1) == bytes.back()) {
+    const uint16_t have = static_cast<uint16_t>(bytes[1] << 8 | bytes[2]);
+    char text[40];
+    std::snprintf(text, sizeof(text), "tag %04x, this model's is %04x", have, tag);
+    check_input(have == tag, std::string("placeholder code is for model ") + text +
+                                 " (decode it with the model that encoded it)");
+  }
+  lkrt::code::Code code;
+  try {
+    code = lkrt::code::unpack(bytes.data(), bytes.size(), static_cast<int>(g.latent_dim()),
+                              static_cast<int>(g.num_classes()));
+  } catch (const lkrt::Error& e) {
+    throw Error(e.what());
+  }
+  const std::vector<float> z = lkrt::code::latent(code);
+  torch::NoGradGuard no_grad;
+  torch::Tensor labels = code.label >= 0 ? torch::tensor({static_cast<int64_t>(code.label)}) : torch::Tensor();
+  torch::Tensor image = g.decode(torch::tensor(z).unsqueeze(0), labels)[0];
+  if (code.mean >= 0) image = (image - image.mean() + (code.mean / 127.5 - 1)).clamp(-1, 1);
+  return image;
+}
+
+torch::Tensor load_image_for(const Generator& generator, const std::string& path) {
+  const auto shape = generator.image_shape();
+  check_input(shape[1] == shape[2], "placeholders need a generator of square images");
+  Image image = resize_center_crop(convert_channels(read_image(path), static_cast<int>(shape[0])),
+                                   static_cast<int>(shape[1]));
+  return image_to_tensor(image).unsqueeze(0);
+}
+
+}  // namespace latentkit

@@ -1,0 +1,74 @@
+#pragma once
+// Placeholder codes: an image as a few dozen bytes that a generator decodes into a sharp
+// stand-in. The image is inverted into the generator's latent (codec/invert.h,
+// codec/encoder.h, or a VAE's own encoder), and the latent (with the class for conditional
+// models) is quantised to fill a byte budget in the runtime's code format
+// (runtime/include/lkrt_code.h, docs/file-format.md), which the device decodes without
+// LibTorch.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "latentkit/codec/encoder.h"
+#include "latentkit/codec/invert.h"
+#include "latentkit/models/classifier.h"
+#include "latentkit/models/generator.h"
+
+namespace latentkit {
+
+/// The id export writes into .lkm files: the first 16 hex digits of model.pt's SHA-256.
+std::string run_model_id(const std::string& run_dir);
+
+struct PlaceholderOptions {
+  size_t bytes = 24;
+  // optimise | encoder | hybrid | posterior (VAEs) | auto: posterior for a VAE, hybrid when
+  // the run has an encoder, else optimise.
+  std::string method = "auto";
+  InvertOptions invert;
+  int64_t hybrid_steps = 50;
+  bool mean = false;  // add the mean-intensity byte
+};
+
+/// What encoding found, per image, before and after quantisation.
+struct Placeholders {
+  std::vector<std::vector<uint8_t>> codes;
+  std::string method;      // the one used (auto resolved)
+  torch::Tensor z;         // float32 [N, D] before quantisation
+  torch::Tensor labels;    // int64 [N] (conditional models), else undefined
+  torch::Tensor decoded;   // what the codes decode to [N, C, H, W]
+  double seconds = 0;      // finding the latents (not quantising or decoding)
+};
+
+class PlaceholderCodec {
+ public:
+  /// run_dir: a generator run; classifier_dir: a classifier run for the feature loss and
+  /// the class of conditional models ("" = none).
+  PlaceholderCodec(const std::string& run_dir, const std::string& classifier_dir);
+  Generator& generator() { return *generator_; }
+  const std::string& model_id() const { return model_id_; }
+  /// auto -> the method encode uses; others are checked against what the run offers.
+  std::string resolve_method(const std::string& method) const;
+
+  /// The latents of images as the generator makes them, [N, C, H, W] in [-1, 1], found by
+  /// options.method; labels: int64 [N] for conditional models, or undefined to take the
+  /// classifier's guess. Fills method, z, labels and seconds.
+  Placeholders latents(const torch::Tensor& images, const PlaceholderOptions& options, torch::Tensor labels = {});
+  /// latents, then quantised into codes of options.bytes, and what the codes decode to.
+  Placeholders encode(const torch::Tensor& images, const PlaceholderOptions& options, torch::Tensor labels = {});
+  /// One code -> [C, H, W] in [-1, 1]. Malformed codes and codes of other models are Errors.
+  torch::Tensor decode(const std::vector<uint8_t>& code);
+
+ private:
+  std::string run_dir_, model_id_;
+  std::unique_ptr<Generator> generator_;
+  std::unique_ptr<ClassifierRun> classifier_;
+};
+
+/// Any image file (PNG, JPEG) -> [1, C, H, W] in [-1, 1] of the generator's channels and
+/// size (resized and centre-cropped as the image-folder data is).
+torch::Tensor load_image_for(const Generator& generator, const std::string& path);
+
+}  // namespace latentkit

@@ -1,0 +1,83 @@
+/// Placeholder codes (docs/file-format.md, "Placeholder codes"): a few dozen bytes that
+/// hold a generator's latent z, quantised against its N(0, 1) prior, and the class label
+/// of a conditional model. A device decodes one with the generator (lkrt_decode_code in
+/// lkrt.h) into a small placeholder image while the real image loads. Encoding is for
+/// the exporting side (the latentkit library); every function here is dependency-free.
+///
+///   std::vector<uint8_t> bytes = lkrt::code::pack(z, label, lkrt::code::mean_intensity(image),
+///                                                 lkrt::code::model_tag(model_id), num_classes, 24);
+///   std::string text = lkrt::code::to_text(bytes);   // 32 characters of base64url
+#ifndef LKRT_CODE_H
+#define LKRT_CODE_H
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "lkrt.h"
+
+namespace lkrt {
+namespace code {
+
+constexpr int kVersion = 1;
+constexpr int kMaxBits = 16;  ///< bits per latent dimension, at most
+
+/// A parsed code.
+struct Code {
+  uint16_t model_tag = 0;
+  int32_t label = -1;             ///< -1: none (unconditional model)
+  int32_t mean = -1;              ///< mean intensity 0..255 of the original image; -1: none
+  int bits = 0;                   ///< bits per latent dimension, 1..16
+  std::vector<uint32_t> indices;  ///< [latent_dim], each < 2^bits
+};
+
+/// The value of the first 4 hex digits of a model id (lkrt_model_id: the first 16 hex
+/// digits of the SHA-256 of the model file); 0 for an id shorter than 4 characters or
+/// with a character that is not a hex digit (either case).
+uint16_t model_tag(const std::string& model_id);
+
+/// Bits per latent dimension of a code of total_bytes bytes (1..16), 0 if it is too small.
+int bits_per_dim(size_t total_bytes, int latent_dim, int num_classes, bool with_label, bool with_mean);
+
+/// Standard normal CDF Phi and its inverse (Acklam's approximation refined by one Halley
+/// step: full double precision). inverse_normal_cdf(0) = -inf, (1) = +inf, NaN outside.
+double normal_cdf(double x);
+double inverse_normal_cdf(double p);
+
+/// Index of z among 2^bits equiprobable bins of N(0, 1): floor(Phi(z) * 2^bits), clamped.
+uint32_t quantise(double z, int bits);
+/// The centroid (conditional mean of N(0, 1)) of bin `index`.
+double dequantise(uint32_t index, int bits);
+
+/// The mean byte of an image with values in [-1, 1]: round(127.5 * (mean + 1)), clamped to 0..255.
+int32_t mean_intensity(const std::vector<float>& image);
+
+/// A code of exactly total_bytes bytes. z: [latent_dim], finite; label: in
+/// [0, num_classes) for a conditional model (num_classes > 0), -1 otherwise; mean: 0..255
+/// or -1 for none. Throws lkrt::Error(LKRT_ERR_ARGUMENT) on a bad argument or a budget
+/// too small for even 1 bit per dimension.
+std::vector<uint8_t> pack(const std::vector<float>& z, int32_t label, int32_t mean, uint16_t tag, int num_classes,
+                          size_t total_bytes);
+
+/// Parses a code for a model of latent_dim and num_classes (0: unconditional). Throws
+/// lkrt::Error(LKRT_ERR_FORMAT) for a malformed code (size, version, flags, checksum,
+/// label, padding) and LKRT_ERR_ARGUMENT for bad arguments. Does not check the model tag.
+Code unpack(const uint8_t* data, size_t size, int latent_dim, int num_classes);
+
+/// The dequantised latent z: [latent_dim].
+std::vector<float> latent(const Code& code);
+
+/// base64url without padding (RFC 4648, section 5).
+std::string to_text(const std::vector<uint8_t>& bytes);
+/// Throws lkrt::Error(LKRT_ERR_FORMAT) on a character outside the alphabet, a length of
+/// 1 mod 4, or non-zero unused bits in the last character.
+std::vector<uint8_t> from_text(const std::string& text);
+
+/// CRC-8/SMBUS: polynomial 0x07, init 0, no reflection, no final xor.
+uint8_t crc8(const uint8_t* data, size_t size);
+
+}  // namespace code
+}  // namespace lkrt
+
+#endif
