@@ -83,26 +83,34 @@ Placeholders PlaceholderCodec::latents(const torch::Tensor& images, const Placeh
 }
 
 Placeholders PlaceholderCodec::encode(const torch::Tensor& images, const PlaceholderOptions& o, torch::Tensor labels) {
-  Generator& g = *generator_;
-  const int64_t n = images.size(0), k = g.num_classes();
   Placeholders out = latents(images, o, labels);
+  quantise(out, images, o.bytes, o.mean);
+  return out;
+}
+
+void PlaceholderCodec::quantise(Placeholders& found, const torch::Tensor& images, size_t bytes, bool mean) {
+  const int64_t n = found.z.size(0), k = generator_->num_classes();
   const uint16_t tag = lkrt::code::model_tag(model_id_);
-  torch::Tensor z = out.z.to(torch::kFloat32).contiguous();
+  torch::Tensor z = found.z.to(torch::kFloat32).contiguous();
+  found.codes.clear();
   std::vector<torch::Tensor> decoded;
   for (int64_t i = 0; i < n; ++i) {
     std::vector<float> zi(z[i].data_ptr<float>(), z[i].data_ptr<float>() + z.size(1));
-    const int32_t label = k > 0 ? static_cast<int32_t>(out.labels[i].item<int64_t>()) : -1;
-    const int32_t mean =
-        o.mean ? static_cast<int32_t>(std::lround(127.5 * (images[i].mean().item<double>() + 1))) : -1;
+    const int32_t label = k > 0 ? static_cast<int32_t>(found.labels[i].item<int64_t>()) : -1;
     try {
-      out.codes.push_back(lkrt::code::pack(zi, label, mean, tag, static_cast<int>(k), o.bytes));
+      int32_t level = -1;
+      if (mean) {
+        const torch::Tensor pixels = images[i].to(torch::kFloat32).contiguous();
+        level = lkrt::code::mean_intensity(
+            std::vector<float>(pixels.data_ptr<float>(), pixels.data_ptr<float>() + pixels.numel()));
+      }
+      found.codes.push_back(lkrt::code::pack(zi, label, level, tag, static_cast<int>(k), bytes));
     } catch (const lkrt::Error& e) {
       throw Error(e.what());
     }
-    decoded.push_back(decode(out.codes.back()));
+    decoded.push_back(decode(found.codes.back()));
   }
-  out.decoded = torch::stack(decoded);
-  return out;
+  found.decoded = torch::stack(decoded);
 }
 
 torch::Tensor PlaceholderCodec::decode(const std::vector<uint8_t>& bytes) {

@@ -56,7 +56,10 @@ class PlaceholderCodec {
   /// options.method; labels: int64 [N] for conditional models, or undefined to take the
   /// classifier's guess. Fills method, z, labels and seconds.
   Placeholders latents(const torch::Tensor& images, const PlaceholderOptions& options, torch::Tensor labels = {});
-  /// latents, then quantised into codes of options.bytes, and what the codes decode to.
+  /// Fills found.codes (bytes each, with a mean-intensity byte if mean) and found.decoded
+  /// from found.z and found.labels; images are the originals (for the mean byte).
+  void quantise(Placeholders& found, const torch::Tensor& images, size_t bytes, bool mean);
+  /// latents, then quantise.
   Placeholders encode(const torch::Tensor& images, const PlaceholderOptions& options, torch::Tensor labels = {});
   /// One code -> [C, H, W] in [-1, 1]. Malformed codes and codes of other models are Errors.
   torch::Tensor decode(const std::vector<uint8_t>& code);

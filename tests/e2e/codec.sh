@@ -28,6 +28,12 @@ CODE=$("$L" placeholder encode --run "$RUN" --features "$CLS" --bytes 32 --steps
 [ "$(png_size "$WORK/device.png")" = "28 28" ] || fail "lkrt --code wrote $(png_size "$WORK/device.png")"
 "$L" placeholder decode --run "$RUN" "$CODE" --out "$WORK/library.png" 2> /dev/null || fail "decode at 28 exited $?"
 
+# The shipped placeholder model: its encoder makes the default method hybrid; 24 bytes.
+CODE24=$("$L" placeholder encode --run "$MODELS/fashion-cgan24" --features "$CLS" --hybrid-steps 5 --threads 1 \
+  "$WORK/item.png" 2> "$WORK/encode24.log") || fail "encode with fashion-cgan24 exited $?: $(cat "$WORK/encode24.log")"
+[[ "$CODE24" =~ ^[A-Za-z0-9_-]{32}$ ]] || fail "a 24-byte code is 32 base64url characters, got '$CODE24'"
+grep -q "hybrid" "$WORK/encode24.log" || fail "fashion-cgan24 has an encoder: auto should be hybrid: $(cat "$WORK/encode24.log")"
+
 expect_error 2 "placeholder code is for model tag" -- "$L" placeholder decode --run "$MODELS/fashion-dcgan" "$CODE" \
   --out "$WORK/x.png"
 BAD="${CODE:0:10}$([ "${CODE:10:1}" = A ] && echo B || echo A)${CODE:11}"

@@ -153,6 +153,13 @@ TEST(Placeholder, CodesDecodeToWhatEncodingPromisedAndOnlyWithTheirModel) {
   std::vector<uint8_t> corrupt = p.codes[0];
   corrupt[5] ^= 0x10;
   expect_error([&] { codec.decode(corrupt); }, {"checksum"});
+  // A mean-intensity byte: one value bit less (11), and the decoded image takes the mean.
+  codec.quantise(p, images, 16, true);
+  EXPECT_EQ(lkrt::code::unpack(p.codes[0].data(), 16, 8, 0).bits, 11);
+  for (int64_t i = 0; i < 2; ++i) {
+    const double shift = (p.decoded[i] - images[i]).mean().item<double>();
+    EXPECT_LT(std::abs(shift), 0.02) << "clamping aside, the means agree to the byte's step";
+  }
   o.bytes = 4;
   expect_error([&] { codec.encode(images, o); }, {"too few for latent_dim 8"});
 }
