@@ -1,8 +1,8 @@
 // Placeholders against BlurHash and ThumbHash on Fashion-MNIST test images; run by
 // bench/placeholder_vs_hashes.sh, which calls
-//   bench_placeholder prepare DIR N                 (DIR/originals.npy: the first N test images)
+//   bench_placeholder_vs_hashes prepare DIR N                 (DIR/originals.npy: the first N test images)
 //   node bench/placeholder/hashes.mjs ...           (DIR/hashes/: the peers' decoded images)
-//   bench_placeholder measure DIR RUN CLASSIFIER VAE_RUN INVERT_N PICTURE
+//   bench_placeholder_vs_hashes measure DIR RUN CLASSIFIER VAE_RUN INVERT_N PICTURE
 // measure scores every placeholder against its original: PSNR, SSIM, distance in the
 // classifier's feature space, and whether the classifier puts it in the original's class.
 // It also compares the ways of finding latents (optimise, encoder, hybrid, a VAE's
@@ -239,8 +239,8 @@ int main(int argc, char** argv) {
       return measure(argv[2], argv[3], argv[4], argv[5], std::stoll(argv[6]), argv[7]);
     }
     std::fprintf(stderr,
-                 "usage: bench_placeholder prepare DIR N\n"
-                 "       bench_placeholder measure DIR RUN CLASSIFIER VAE_RUN INVERT_N PICTURE\n");
+                 "usage: bench_placeholder_vs_hashes prepare DIR N\n"
+                 "       bench_placeholder_vs_hashes measure DIR RUN CLASSIFIER VAE_RUN INVERT_N PICTURE\n");
     return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());

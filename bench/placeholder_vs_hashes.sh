@@ -4,7 +4,7 @@
 # first N Fashion-MNIST test images: PSNR, SSIM, classifier-feature distance, class
 # agreement; the ways of finding latents on the first INVERT_N; decode time on 1 thread.
 # Usage: bench/placeholder_vs_hashes.sh [RUN] [N=1000] [INVERT_N=100] [VAE_RUN=models/fashion-cvae]
-# Needs a built bench_placeholder (LATENTKIT_BENCH_BIN=path runs that binary) and
+# Needs a built bench_placeholder_vs_hashes (LATENTKIT_BENCH_BIN=path runs that binary) and
 # node_modules/{blurhash,thumbhash} (scripts/setup installs them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,8 +15,8 @@ vae=${4:-models/fashion-cvae}
 bin=${LATENTKIT_BENCH_BIN:-}
 if [ -z "$bin" ]; then
   scripts/setup
-  scripts/build bench_placeholder >/dev/null
-  bin=build/bench_placeholder
+  scripts/build bench_placeholder_vs_hashes >/dev/null
+  bin=build/bench_placeholder_vs_hashes
 fi
 dir=${PLACEHOLDER_BENCH_DIR:-$(mktemp -d)}
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -75,7 +75,9 @@ LatentEncoder train_encoder(Generator& g, const std::string& run_dir, const torc
     torch::Tensor latent_loss = (guess - z).pow(2).mean();
     torch::Tensor loss = latent_loss;
     if (o.image_weight > 0) {
-      loss = loss + o.image_weight * inversion_loss(g.decode(guess, y), fake, guess, features, loss_options).mean();
+      loss = loss + o.image_weight * inversion_loss(g.decode(guess, y), fake, guess, features, loss_options,
+                                                    target_features(features, fake))
+                                         .mean();
     }
     torch::Tensor real_loss = torch::zeros({});
     if (o.real_weight > 0) {
@@ -83,7 +85,7 @@ LatentEncoder train_encoder(Generator& g, const std::string& run_dir, const torc
       torch::Tensor x = normalize_images(real.index_select(0, pick));
       torch::Tensor ry = k > 0 ? real_labels.index_select(0, pick) : torch::Tensor();
       torch::Tensor rz = encoder->forward(x, ry);
-      real_loss = inversion_loss(g.decode(rz, ry), x, rz, features, loss_options).mean();
+      real_loss = inversion_loss(g.decode(rz, ry), x, rz, features, loss_options, target_features(features, x)).mean();
       loss = loss + o.real_weight * real_loss;
     }
     adam.zero_grad();

@@ -25,11 +25,11 @@ double learning_rate(double peak, double t) {
 }  // namespace
 
 torch::Tensor inversion_loss(const torch::Tensor& generated, const torch::Tensor& target, const torch::Tensor& z,
-                             const ClassifierRun* features, const InvertOptions& o, const torch::Tensor& target_features) {
+                             const ClassifierRun* features, const InvertOptions& o, const torch::Tensor& wanted) {
   torch::Tensor loss = (generated - target).pow(2).flatten(1).mean(1);
   if (features != nullptr && o.feature_weight > 0) {
     torch::Tensor f = classifier_features(*features, generated);
-    torch::Tensor g = target_features.defined() ? target_features : classifier_features(*features, target).detach();
+    torch::Tensor g = wanted.defined() ? wanted : target_features(features, target);
     loss = loss + o.feature_weight * (f - g).pow(2).sum(1) / (g.pow(2).sum(1) + 1e-6);
   }
   if (o.prior_weight > 0) {
@@ -37,6 +37,12 @@ torch::Tensor inversion_loss(const torch::Tensor& generated, const torch::Tensor
     loss = loss + o.prior_weight * (z.norm(2, 1) - std::sqrt(d)).pow(2) / d;
   }
   return loss;
+}
+
+torch::Tensor target_features(const ClassifierRun* features, const torch::Tensor& targets) {
+  if (features == nullptr) return {};
+  torch::NoGradGuard no_grad;
+  return classifier_features(*features, targets);
 }
 
 Inversion invert(Generator& generator, const torch::Tensor& images, const torch::Tensor& labels,
@@ -73,11 +79,7 @@ Inversion invert(Generator& generator, const torch::Tensor& images, const torch:
       init = torch::where(first, s, s + 0.5 * init);
     }
     torch::AutoGradMode grad_mode(true);  // also under a caller's NoGradGuard
-    torch::Tensor target_features;
-    if (features != nullptr && o.feature_weight > 0) {
-      torch::NoGradGuard no_grad;
-      target_features = classifier_features(*features, target);
-    }
+    const torch::Tensor wanted = o.feature_weight > 0 ? target_features(features, target) : torch::Tensor();
     torch::Tensor z = init.clone().requires_grad_(true);
     torch::optim::Adam adam({z}, torch::optim::AdamOptions(o.lr).betas({0.9, 0.999}));
     for (int64_t step = 0; step < o.steps; ++step) {
@@ -87,7 +89,7 @@ Inversion invert(Generator& generator, const torch::Tensor& images, const torch:
       }
       const double noise = o.noise * std::pow(std::max(0.0, 1.0 - t / 0.75), 2);
       torch::Tensor moved = noise > 0 ? z + noise * torch::randn(z.sizes(), rng) : z;
-      torch::Tensor loss = inversion_loss(generator.decode(moved, y), target, moved, features, o, target_features);
+      torch::Tensor loss = inversion_loss(generator.decode(moved, y), target, moved, features, o, wanted);
       adam.zero_grad();
       loss.sum().backward();
       adam.step();
@@ -96,7 +98,7 @@ Inversion invert(Generator& generator, const torch::Tensor& images, const torch:
     torch::NoGradGuard no_grad;
     torch::Tensor final_z = z.detach();
     torch::Tensor loss =
-        inversion_loss(generator.decode(final_z, y), target, final_z, features, o, target_features).view({m, r});
+        inversion_loss(generator.decode(final_z, y), target, final_z, features, o, wanted).view({m, r});
     torch::Tensor best = loss.argmin(1) + torch::arange(m) * r;
     zs.push_back(final_z.index_select(0, best));
   }

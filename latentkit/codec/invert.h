@@ -35,10 +35,14 @@ struct Inversion {
 /// The loss the optimisation minimises, per image: pixel MSE + feature_weight x the squared
 /// distance of the classifier's penultimate features relative to the target's squared norm
 /// + prior_weight x (|z| - sqrt(D))^2 / D. features may be null (pixels only);
-/// target_features: the classifier's features of target when already computed.
+/// wanted: target_features(features, target) when already computed.
 torch::Tensor inversion_loss(const torch::Tensor& generated, const torch::Tensor& target, const torch::Tensor& z,
                              const ClassifierRun* features, const InvertOptions& options,
-                             const torch::Tensor& target_features = {});
+                             const torch::Tensor& wanted = {});
+
+/// The classifier's features of target images, without gradients, for inversion_loss's
+/// target_features; undefined when features is null.
+torch::Tensor target_features(const ClassifierRun* features, const torch::Tensor& targets);
 
 /// images: [N, C, H, W] in [-1, 1] of the generator's shape; labels: int64 [N] for
 /// conditional models (undefined otherwise); start: [N, D] latents to start from (restart 0
