@@ -3,7 +3,6 @@
 #include <chrono>
 
 #include "latentkit/core/error.h"
-#include "latentkit/core/files.h"
 #include "latentkit/core/grid.h"
 #include "latentkit/core/hash.h"
 #include "latentkit/core/image.h"
@@ -115,28 +114,18 @@ void PlaceholderCodec::quantise(Placeholders& found, const torch::Tensor& images
 
 torch::Tensor PlaceholderCodec::decode(const std::vector<uint8_t>& bytes) {
   Generator& g = *generator_;
-  // An intact code of another model is named as such before its body is read (as the
-  // runtime's lkrt_decode_code does): its flags and sizes are the other model's.
-  const uint16_t tag = lkrt::code::model_tag(model_id_);
-  if (bytes.size() >= 4 && lkrt::code::crc8(bytes.data(), bytes.size() - 1) == bytes.back()) {
-    const uint16_t have = static_cast<uint16_t>(bytes[1] << 8 | bytes[2]);
-    char text[40];
-    std::snprintf(text, sizeof(text), "tag %04x, this model's is %04x", have, tag);
-    check_input(have == tag, std::string("placeholder code is for model ") + text +
-                                 " (decode it with the model that encoded it)");
-  }
   lkrt::code::Code code;
   try {
     code = lkrt::code::unpack(bytes.data(), bytes.size(), static_cast<int>(g.latent_dim()),
-                              static_cast<int>(g.num_classes()));
+                              static_cast<int>(g.num_classes()), lkrt::code::model_tag(model_id_));
   } catch (const lkrt::Error& e) {
     throw Error(e.what());
   }
   const std::vector<float> z = lkrt::code::latent(code);
   torch::NoGradGuard no_grad;
   torch::Tensor labels = code.label >= 0 ? torch::tensor({static_cast<int64_t>(code.label)}) : torch::Tensor();
-  torch::Tensor image = g.decode(torch::tensor(z).unsqueeze(0), labels)[0];
-  if (code.mean >= 0) image = (image - image.mean() + (code.mean / 127.5 - 1)).clamp(-1, 1);
+  torch::Tensor image = g.decode(torch::tensor(z).unsqueeze(0), labels)[0].contiguous();
+  if (code.mean >= 0) lkrt::code::apply_mean(image.data_ptr<float>(), static_cast<size_t>(image.numel()), code.mean);
   return image;
 }
 

@@ -62,8 +62,14 @@ std::vector<uint8_t> pack(const std::vector<float>& z, int32_t label, int32_t me
 
 /// Parses a code for a model of latent_dim and num_classes (0: unconditional). Throws
 /// lkrt::Error(LKRT_ERR_FORMAT) for a malformed code (size, version, flags, checksum,
-/// label, padding) and LKRT_ERR_ARGUMENT for bad arguments. Does not check the model tag.
-Code unpack(const uint8_t* data, size_t size, int latent_dim, int num_classes);
+/// label, padding) and LKRT_ERR_ARGUMENT for bad arguments. With expected_tag >= 0 an
+/// intact code of another model tag is refused (LKRT_ERR_ARGUMENT, naming both tags)
+/// before its body is read; -1 does not check the tag.
+Code unpack(const uint8_t* data, size_t size, int latent_dim, int num_classes, int32_t expected_tag = -1);
+
+/// Shifts image [n] values in [-1, 1] so that their mean is mean / 127.5 - 1, then clamps
+/// them to [-1, 1]: what a decoder does with a code's mean-intensity byte.
+void apply_mean(float* image, size_t n, int32_t mean);
 
 /// The dequantised latent z: [latent_dim].
 std::vector<float> latent(const Code& code);

@@ -202,10 +202,13 @@ std::vector<uint8_t> pack(const std::vector<float>& z, int32_t label, int32_t me
   return out;
 }
 
-Code unpack(const uint8_t* data, size_t size, int latent_dim, int num_classes) {
-  if ((data == nullptr && size != 0) || latent_dim < 1 || num_classes < 0)
-    fail(LKRT_ERR_ARGUMENT, "unpack: null data, latent_dim < 1 or num_classes < 0");
+Code unpack(const uint8_t* data, size_t size, int latent_dim, int num_classes, int32_t expected_tag) {
+  if ((data == nullptr && size != 0) || latent_dim < 1 || num_classes < 0 || expected_tag > 0xFFFF)
+    fail(LKRT_ERR_ARGUMENT, "unpack: null data, latent_dim < 1, num_classes < 0 or a tag above 0xffff");
   const Envelope e = open_envelope(data, size);
+  if (expected_tag >= 0 && e.tag != expected_tag)
+    throw Error(LKRT_ERR_ARGUMENT, "placeholder code is for model tag " + hex4(e.tag) + ", this model's is " +
+                                       hex4(uint16_t(expected_tag)) + " (decode it with the model that encoded it)");
   if (e.has_label && num_classes == 0) fail(LKRT_ERR_FORMAT, "it carries a class label, but the model is unconditional");
   if (!e.has_label && num_classes > 0)
     fail(LKRT_ERR_FORMAT, "it has no class label, but the model is conditional (" + std::to_string(num_classes) +
@@ -234,6 +237,14 @@ Code unpack(const uint8_t* data, size_t size, int latent_dim, int num_classes) {
     if (r.get(1) != 0)
       fail(LKRT_ERR_FORMAT, "non-zero padding bits (the code is corrupt, or for a model with another latent_dim)");
   return code;
+}
+
+void apply_mean(float* image, size_t n, int32_t mean) {
+  if (image == nullptr || n == 0 || mean < 0 || mean > 255) fail(LKRT_ERR_ARGUMENT, "apply_mean: no image or a mean outside 0..255");
+  double sum = 0.0;
+  for (size_t i = 0; i < n; ++i) sum += image[i];
+  const float shift = float(mean / 127.5 - 1.0 - sum / double(n));
+  for (size_t i = 0; i < n; ++i) image[i] = std::clamp(image[i] + shift, -1.0f, 1.0f);
 }
 
 std::vector<float> latent(const Code& code) {
@@ -307,21 +318,13 @@ namespace {
 
 // out: [C*H*W]
 void decode(lkrt_model* model, const uint8_t* data, size_t size, float* out) {
-  const uint16_t want = model_tag(lkrt_model_id(model));
-  const uint16_t tag = open_envelope(data, size).tag;
-  if (tag != want)
-    throw Error(LKRT_ERR_ARGUMENT, "placeholder code is for model tag " + hex4(tag) + ", this model's is " + hex4(want) +
-                                       " (decode it with the model that encoded it)");
-  const Code code = unpack(data, size, lkrt_model_latent_dim(model), lkrt_model_num_classes(model));
+  const Code code = unpack(data, size, lkrt_model_latent_dim(model), lkrt_model_num_classes(model),
+                           model_tag(lkrt_model_id(model)));
   const std::vector<float> z = latent(code);
   const lkrt_status s = lkrt_generate(model, z.data(), code.label, out);
   if (s != LKRT_OK) throw Error(s, lkrt_last_error());
-  if (code.mean < 0) return;
-  const size_t n = size_t(lkrt_model_channels(model)) * lkrt_model_height(model) * lkrt_model_width(model);
-  double sum = 0.0;
-  for (size_t i = 0; i < n; ++i) sum += out[i];
-  const float shift = float(code.mean / 127.5 - 1.0 - sum / double(n));
-  for (size_t i = 0; i < n; ++i) out[i] = std::clamp(out[i] + shift, -1.0f, 1.0f);
+  if (code.mean >= 0)
+    apply_mean(out, size_t(lkrt_model_channels(model)) * lkrt_model_height(model) * lkrt_model_width(model), code.mean);
 }
 
 template <class F>
