@@ -1,4 +1,5 @@
 // latentkit generate: sample a trained generator into a grid, single PNGs or a latent strip.
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <memory>
@@ -8,6 +9,8 @@
 #include "latentkit/core/files.h"
 #include "latentkit/core/grid.h"
 #include "latentkit/core/image.h"
+#include "latentkit/core/progress.h"
+#include "latentkit/models/diffusion.h"
 #include "latentkit/models/registry.h"
 
 namespace latentkit::app {
@@ -25,6 +28,10 @@ struct GenerateParams {
   int columns = 0;
   std::string class_name;
   int64_t per_class = 0;
+  // diffusion models
+  SampleOptions sampling;
+  double guidance = 1.0;
+  std::vector<CLI::Option*> diffusion_options;
 };
 
 void run_generate(const GenerateParams& p) {
@@ -62,7 +69,24 @@ void run_generate(const GenerateParams& p) {
   }
   // An interpolation keeps one class: the first unless --class names one.
   if (!labels.defined() && classes > 0 && !p.interpolate.empty()) labels = torch::zeros({z.size(0)}, torch::kInt64);
-  torch::Tensor images = generator->decode(z, labels);
+  torch::Tensor images;
+  if (auto* diffusion = dynamic_cast<DdpmModel*>(generator.get())) {
+    // x_T = z; the noise of eta > 0 and of the ddpm sampler comes from seed + 1.
+    const auto shape = diffusion->image_shape();
+    SampleOptions so = p.sampling;
+    if (so.sampler == "ddpm") so.steps = diffusion->schedule().steps();
+    Progress progress(so.sampler, std::min(so.steps, diffusion->schedule().steps()));
+    so.on_step = [&progress](int64_t done, int64_t) { progress.update(done, ""); };
+    torch::Generator noise = make_rng(p.seed + 1);
+    images = diffusion->sample(z.view({z.size(0), shape[0], shape[1], shape[2]}), labels, so, p.guidance, noise);
+    progress.finish("done");
+  } else {
+    for (CLI::Option* option : p.diffusion_options) {
+      check_input(option->count() == 0, option->get_name() + " is for diffusion models; " + p.run + " is a " +
+                                            generator->family());
+    }
+    images = generator->decode(z, labels);
+  }
   if (!p.out.empty()) {
     write_png(p.out, make_grid(images, columns));
     std::fprintf(stderr, "wrote %s (%lld images)\n", p.out.c_str(), static_cast<long long>(images.size(0)));
@@ -99,8 +123,24 @@ void add_generate_command(CLI::App& app) {
   cmd->add_option("--class", p->class_name, "conditional models: the class, by name or index (default: classes in turn)");
   cmd->add_option("--per-class", p->per_class, "conditional models: a grid with one row of N images per class")
       ->check(CLI::Range(1, 256));
+  p->diffusion_options = {
+      cmd->add_option("--sampler", p->sampling.sampler,
+                      "diffusion: ddim (--sample-steps, --eta) or ddpm (ancestral, all T steps)")
+          ->check(CLI::IsMember({"ddim", "ddpm"}))
+          ->capture_default_str(),
+      cmd->add_option("--sample-steps", p->sampling.steps, "diffusion: DDIM steps")
+          ->check(CLI::Range(1, 10000))
+          ->capture_default_str(),
+      cmd->add_option("--eta", p->sampling.eta, "diffusion: DDIM eta (0: deterministic from x_T; 1: DDPM-like)")
+          ->check(CLI::Range(0.0, 1.0))
+          ->capture_default_str(),
+      cmd->add_option("--guidance", p->guidance,
+                      "cddpm: classifier-free guidance weight w, eps = eps_u + w (eps_c - eps_u) (1: none)")
+          ->check(CLI::Range(0.0, 20.0))
+          ->capture_default_str()};
   cmd->footer(
       "Examples:\n  latentkit generate --run models/fashion-dcgan --n 64 --seed 7 --out grid.png\n"
+      "  latentkit generate --run models/fashion-ddpm --n 64 --sample-steps 50 --out ddpm.png\n"
       "  latentkit generate --run models/fashion-cgan --class sneaker --n 16 --out sneakers.png\n"
       "  latentkit generate --run models/fashion-cgan --per-class 8 --out classes.png");
   cmd->callback([p]() { run_generate(*p); });

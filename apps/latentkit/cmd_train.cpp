@@ -6,6 +6,7 @@
 #include "latentkit/core/error.h"
 #include "latentkit/core/signals.h"
 #include "latentkit/core/files.h"
+#include "latentkit/train/ddpm_trainer.h"
 #include "latentkit/train/gan_trainer.h"
 #include "latentkit/train/vae_trainer.h"
 
@@ -25,8 +26,55 @@ struct TrainParams {
   // vae: its own defaults where these were not given.
   double beta = 1.0;
   std::string recon = "bce";
-  CLI::Option *lr_option = nullptr, *latent_option = nullptr, *width_option = nullptr;
+  CLI::Option *lr_option = nullptr, *latent_option = nullptr, *width_option = nullptr, *batch_option = nullptr;
+  // ddpm, cddpm
+  DdpmTrainOptions ddpm;
+  std::vector<int64_t> mults{1, 2, 2};
+  std::vector<std::string> tasks;
 };
+
+// Copies the options every trainer shares from the GAN options the flags fill.
+template <typename Options>
+void copy_common(const GanTrainOptions& g, Options& o) {
+  o.out = g.out;
+  o.data = g.data;
+  o.epochs = g.epochs;
+  o.seed = g.seed;
+  o.threads = g.threads;
+  o.checkpoint_every = g.checkpoint_every;
+  o.keep_checkpoints = g.keep_checkpoints;
+  o.log_every = g.log_every;
+  o.max_steps = g.max_steps;
+  o.condition_on = g.condition_on;
+}
+
+void report(const TrainSummary& s, const std::string& out) {
+  if (s.interrupted) {
+    std::fprintf(stderr, "stopped at step %lld; continue with: latentkit train --resume --out %s\n",
+                 static_cast<long long>(s.steps), out.c_str());
+  }
+  std::fprintf(stderr, "run folder: %s (model.pt, samples/, losses.png, train.jsonl, checkpoints/)\n", out.c_str());
+}
+
+void run_ddpm(TrainParams& p) {
+  DdpmTrainOptions o = p.ddpm;
+  if (p.resume) {
+    DdpmTrainOptions saved = read_ddpm_run_options(p.options.out);
+    if (p.epochs_option->count() > 0) saved.epochs = p.options.epochs;
+    o = saved;
+  } else {
+    copy_common(p.options, o);
+    if (p.lr_option->count() > 0) o.lr = p.options.lr;
+    if (p.batch_option->count() > 0) o.batch = p.options.batch;
+    o.model.unet.width(p.width_option->count() > 0 ? p.width : 32)
+        .mults(p.mults)
+        .num_classes(p.model == "cddpm" ? 1 : 0);  // count from the data
+    o.model.tasks = p.tasks;
+    o.ema_decay = p.options.ema_decay;
+  }
+  install_stop_handlers();
+  report(train_ddpm(o, p.resume), o.out);
+}
 
 void run_vae(TrainParams& p) {
   VaeTrainOptions o;
@@ -36,38 +84,25 @@ void run_vae(TrainParams& p) {
     o = saved;
   } else {
     const GanTrainOptions& g = p.options;
-    o.out = g.out;
-    o.data = g.data;
-    o.epochs = g.epochs;
+    copy_common(g, o);
     o.batch = g.batch;
-    o.seed = g.seed;
-    o.threads = g.threads;
-    o.checkpoint_every = g.checkpoint_every;
-    o.keep_checkpoints = g.keep_checkpoints;
-    o.log_every = g.log_every;
-    o.max_steps = g.max_steps;
     if (p.lr_option->count() > 0) o.lr = g.lr;
     if (p.latent_option->count() > 0) o.model.latent_dim(p.latent_dim);
     if (p.width_option->count() > 0) o.model.width(p.width);
     o.model.beta(p.beta).recon(p.recon).num_classes(p.model == "cvae" ? 1 : 0);  // count from the data
-    o.condition_on = g.condition_on;
   }
   install_stop_handlers();
-  TrainSummary s = train_vae(o, p.resume);
-  if (s.interrupted) {
-    std::fprintf(stderr, "stopped at step %lld; continue with: latentkit train --resume --out %s\n",
-                 static_cast<long long>(s.steps), o.out.c_str());
-  }
-  std::fprintf(stderr, "run folder: %s (model.pt, samples/, losses.png, train.jsonl, checkpoints/)\n", o.out.c_str());
+  report(train_vae(o, p.resume), o.out);
 }
 
 void run_train(TrainParams& p) {
   check_input(!p.resume || !p.options.out.empty(), "--resume needs --out RUN, the run folder to continue");
-  auto is_vae = [](const std::string& family) { return family == "vae" || family == "cvae"; };
-  const bool vae = p.resume ? path_exists(p.options.out + "/config.json") &&
-                                  is_vae(read_json(p.options.out + "/config.json").value("family", ""))
-                            : is_vae(p.model);
-  if (vae) return run_vae(p);
+  const std::string family = p.resume ? (path_exists(p.options.out + "/config.json")
+                                             ? read_json(p.options.out + "/config.json").value("family", "")
+                                             : "")
+                                      : p.model;
+  if (family == "vae" || family == "cvae") return run_vae(p);
+  if (family == "ddpm" || family == "cddpm") return run_ddpm(p);
   GanTrainOptions options = p.options;
   if (p.resume) {
     check_input(!options.out.empty(), "--resume needs --out RUN, the run folder to continue");
@@ -88,13 +123,7 @@ void run_train(TrainParams& p) {
     options.ema = !p.no_ema;
   }
   install_stop_handlers();
-  TrainSummary s = train_gan(options, p.resume);
-  if (s.interrupted) {
-    std::fprintf(stderr, "stopped at step %lld; continue with: latentkit train --resume --out %s\n",
-                 static_cast<long long>(s.steps), options.out.c_str());
-  }
-  std::fprintf(stderr, "run folder: %s (model.pt, samples/, losses.png, train.jsonl, checkpoints/)\n",
-               options.out.c_str());
+  report(train_gan(options, p.resume), options.out);
 }
 
 }  // namespace
@@ -103,8 +132,40 @@ void add_train_command(CLI::App& app) {
   auto p = std::make_shared<TrainParams>();
   GanTrainOptions& o = p->options;
   CLI::App* cmd = app.add_subcommand("train", "Train a generative model into a run folder");
-  cmd->add_option("--model", p->model, "model family: dcgan | dcgan-upsample | cgan (class-conditional DCGAN) | vae | cvae (class-conditional VAE)")
-      ->check(CLI::IsMember({"dcgan", "dcgan-upsample", "cgan", "vae", "cvae"}))
+  cmd->add_option("--model", p->model,
+                  "model family: dcgan | dcgan-upsample | cgan (class-conditional DCGAN) | vae | cvae (class-conditional "
+                  "VAE) | ddpm (diffusion U-Net) | cddpm (class-conditional diffusion, classifier-free guidance)")
+      ->check(CLI::IsMember({"dcgan", "dcgan-upsample", "cgan", "vae", "cvae", "ddpm", "cddpm"}))
+      ->capture_default_str();
+  DdpmTrainOptions& d = p->ddpm;
+  cmd->add_option("--schedule", d.model.schedule, "ddpm: noise schedule, linear or cosine")
+      ->check(CLI::IsMember({"linear", "cosine"}))
+      ->capture_default_str();
+  cmd->add_option("--timesteps", d.model.timesteps, "ddpm: diffusion steps T")->check(CLI::Range(10, 10000))->capture_default_str();
+  cmd->add_option("--prediction", d.model.prediction, "ddpm: what the U-Net predicts, eps (the noise) or v")
+      ->check(CLI::IsMember({"eps", "v"}))
+      ->capture_default_str();
+  cmd->add_option("--mults", p->mults, "ddpm: U-Net width multiplier per level (a level halves the size)")
+      ->delimiter(',')
+      ->capture_default_str();
+  cmd->add_option("--res-blocks", d.model.unet.res_blocks(), "ddpm: ResBlocks per U-Net level")
+      ->check(CLI::Range(1, 4))
+      ->capture_default_str();
+  cmd->add_option("--dropout", d.model.unet.dropout(), "ddpm: dropout in the ResBlocks")->check(CLI::Range(0.0, 0.9))->capture_default_str();
+  cmd->add_option("--tasks", p->tasks,
+                  "ddpm: also train image-to-image (Palette) for these tasks: inpaint, restore or inpaint,restore "
+                  "(condition channels beside x_t; the inpainting loss is inside the mask)")
+      ->delimiter(',')
+      ->check(CLI::IsMember({"inpaint", "restore"}));
+  cmd->add_option("--uncond-share", d.uncond_share, "ddpm with --tasks: share of images trained with no condition")
+      ->check(CLI::Range(0.0, 0.99))
+      ->capture_default_str();
+  cmd->add_option("--label-dropout", d.label_dropout, "cddpm: share of steps trained without the label (for guidance)")
+      ->check(CLI::Range(0.0, 0.99))
+      ->capture_default_str();
+  cmd->add_option("--warmup", d.warmup, "ddpm: steps of learning-rate warm-up")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--sample-steps", d.model.sample_steps, "ddpm: DDIM steps of samples and of generate")
+      ->check(CLI::Range(1, 10000))
       ->capture_default_str();
   cmd->add_option("--beta", p->beta, "vae, cvae: weight of the KL term (beta-VAE)")->check(CLI::Range(0.0, 1e4))->capture_default_str();
   cmd->add_option("--recon", p->recon, "vae, cvae: reconstruction loss: bce (Bernoulli) or mse (Gaussian)")
@@ -127,8 +188,8 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--max-steps", o.max_steps, "stop after this many steps (0: run all epochs)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  cmd->add_option("--batch", o.batch, "images per step")->check(CLI::Range(2, 65536))->capture_default_str();
-  p->lr_option = cmd->add_option("--lr", o.lr, "Adam learning rate (both networks; vae default 0.001)")
+  p->batch_option = cmd->add_option("--batch", o.batch, "images per step")->check(CLI::Range(2, 65536))->capture_default_str();
+  p->lr_option = cmd->add_option("--lr", o.lr, "Adam learning rate (both networks; vae default 0.001, ddpm 0.0004)")
                      ->check(CLI::PositiveNumber)
                      ->capture_default_str();
   cmd->add_option("--beta1", o.beta1, "Adam beta1")->check(CLI::Range(0.0, 0.9999))->capture_default_str();
@@ -147,11 +208,11 @@ void add_train_command(CLI::App& app) {
       ->check(CLI::Range(0.0, 0.49))
       ->capture_default_str();
   cmd->add_flag("--no-ema", p->no_ema, "do not keep an exponential moving average of the generator");
-  cmd->add_option("--ema-decay", o.ema_decay, "decay of the generator EMA")->check(CLI::Range(0.0, 0.99999))->capture_default_str();
+  cmd->add_option("--ema-decay", o.ema_decay, "decay of the generator (or U-Net) EMA")->check(CLI::Range(0.0, 0.99999))->capture_default_str();
   p->latent_option = cmd->add_option("--latent-dim", p->latent_dim, "size of the latent vector z (vae default 16)")
                          ->check(CLI::Range(1, 4096))
                          ->capture_default_str();
-  p->width_option = cmd->add_option("--width", p->width, "base channel width of the networks (ngf / ndf; vae default 32)")
+  p->width_option = cmd->add_option("--width", p->width, "base channel width of the networks (ngf / ndf; vae and ddpm default 32)")
                         ->check(CLI::Range(4, 1024))
                         ->capture_default_str();
   cmd->add_option("--seed", o.seed, "fixes initialisation, data order and latents")->capture_default_str();
@@ -169,6 +230,7 @@ void add_train_command(CLI::App& app) {
       "Examples:\n  latentkit train --model dcgan --data fashion-mnist --epochs 5 --seed 1 --out runs/fashion\n"
       "  latentkit train --model cgan --loss hinge --data fashion-mnist --epochs 5 --seed 1 --out runs/fashion-cgan\n"
       "  latentkit train --model vae --data fashion-mnist --epochs 10 --seed 1 --out runs/fashion-vae\n"
+      "  latentkit train --model cddpm --tasks inpaint,restore --data fashion-mnist --epochs 5 --out runs/fashion-ddpm\n"
       "Ctrl-C saves a checkpoint and exits; --resume continues exactly where it stopped.");
   cmd->callback([p]() { run_train(*p); });
 }

@@ -6,6 +6,7 @@
 #include "latentkit/core/error.h"
 #include "latentkit/core/files.h"
 #include "latentkit/models/dcgan.h"
+#include "latentkit/models/diffusion.h"
 #include "latentkit/models/vae.h"
 
 namespace latentkit {
@@ -25,12 +26,21 @@ std::unique_ptr<Generator> make_vae(const nlohmann::json& config, const std::str
   return std::make_unique<VaeModel>(net);
 }
 
+std::unique_ptr<Generator> make_ddpm(const nlohmann::json& config, const std::string& run_dir) {
+  DdpmOptions options = ddpm_options_from_json(config.at("model"));
+  UNet net(options.unet);
+  load_module(*net, run_dir + "/model.pt");
+  return std::make_unique<DdpmModel>(net, options);
+}
+
 const std::map<std::string, GeneratorFactory>& factories() {
   static const std::map<std::string, GeneratorFactory> table = {
+      {"cddpm", make_ddpm},
       {"cgan", make_dcgan},
       {"cvae", make_vae},
       {"dcgan", make_dcgan},
       {"dcgan-upsample", make_dcgan},
+      {"ddpm", make_ddpm},
       {"vae", make_vae},
   };
   return table;

@@ -48,19 +48,6 @@ void validate(const GanTrainOptions& o) {
   check_input(o.max_steps >= 0, "--max-steps must be >= 0 (0 = no limit)");
 }
 
-// EMA of the generator's parameters; buffers (BatchNorm statistics) are copied. The decay
-// warms up as in TensorFlow's ExponentialMovingAverage so early samples are not all init.
-void update_ema(torch::nn::Module& ema, const torch::nn::Module& net, double decay, int64_t step) {
-  torch::NoGradGuard no_grad;
-  double d = std::min(decay, (1.0 + step) / (10.0 + step));
-  auto ema_params = ema.parameters();
-  auto params = net.parameters();
-  for (size_t i = 0; i < params.size(); ++i) ema_params[i].mul_(d).add_(params[i].detach(), 1.0 - d);
-  auto ema_buffers = ema.buffers();
-  auto buffers = net.buffers();
-  for (size_t i = 0; i < buffers.size(); ++i) ema_buffers[i].copy_(buffers[i]);
-}
-
 void write_loss_plot(const std::string& run_dir, const std::vector<LogRow>& rows, const std::string& loss) {
   PlotSeries d{"discriminator", {}, {}};
   PlotSeries g{"generator", {}, {}};
@@ -83,6 +70,18 @@ std::string format_fixed(double value, int digits) {
 }
 
 }  // namespace
+
+void update_ema(torch::nn::Module& ema, const torch::nn::Module& net, double decay, int64_t step) {
+  torch::NoGradGuard no_grad;
+  double d = std::min(decay, (1.0 + step) / (10.0 + step));
+  auto ema_params = ema.parameters();
+  auto params = net.parameters();
+  for (size_t i = 0; i < params.size(); ++i) ema_params[i].mul_(d).add_(params[i].detach(), 1.0 - d);
+  auto ema_buffers = ema.buffers();
+  auto buffers = net.buffers();
+  for (size_t i = 0; i < buffers.size(); ++i) ema_buffers[i].copy_(buffers[i]);
+}
+
 
 GanStepResult gan_train_step(DcganGenerator& generator, DcganDiscriminator& discriminator,
                              torch::optim::Optimizer& opt_g, torch::optim::Optimizer& opt_d,

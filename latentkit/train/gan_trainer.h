@@ -121,6 +121,12 @@ GanStepResult gan_train_step(DcganGenerator& generator, DcganDiscriminator& disc
                              const torch::Tensor& real, const GanStepOptions& options = {},
                              const torch::Tensor& labels = {});
 
+/// One step of an exponential moving average of net's parameters into ema (same
+/// structure); buffers (BatchNorm statistics) are copied. The decay warms up as in
+/// TensorFlow's ExponentialMovingAverage, min(decay, (1 + step) / (10 + step)), so early
+/// samples are not all initialisation.
+void update_ema(torch::nn::Module& ema, const torch::nn::Module& net, double decay, int64_t step);
+
 /// The config.json of a GAN run.
 nlohmann::json gan_config_to_json(const GanTrainOptions& options);
 /// Options from RUN/config.json (for --resume); a folder with no run is a clear Error.

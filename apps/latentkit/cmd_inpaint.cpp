@@ -1,0 +1,211 @@
+// latentkit inpaint, uncrop, restore: image-to-image with a diffusion model (RePaint on an
+// unconditional model, Palette on one trained with --tasks, SDEdit for restoring).
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <memory>
+
+#include "apps/latentkit/commands.h"
+#include "latentkit/core/error.h"
+#include "latentkit/core/files.h"
+#include "latentkit/core/grid.h"
+#include "latentkit/core/image.h"
+#include "latentkit/core/progress.h"
+#include "latentkit/core/threads.h"
+#include "latentkit/data/degrade.h"
+#include "latentkit/models/diffusion.h"
+#include "latentkit/models/registry.h"
+
+namespace latentkit::app {
+namespace {
+
+struct ImageParams {
+  std::string run, image, out, sheet, class_name;
+  ImageToImageOptions options;
+  int64_t n = 1;
+  uint64_t seed = 0;
+  int threads = 0;
+  // inpaint
+  std::string mask = "center";
+  // uncrop
+  std::string side = "right";
+  double amount = 0.5;
+  // restore
+  std::string degrade;
+};
+
+std::unique_ptr<DdpmModel> load_diffusion(const std::string& run, const std::string& command) {
+  std::unique_ptr<Generator> g = load_generator(run);
+  auto* d = dynamic_cast<DdpmModel*>(g.get());
+  check_input(d != nullptr, run + " is a " + g->family() + " model; " + command +
+                                " needs a diffusion model (latentkit train --model ddpm --tasks inpaint,restore)");
+  g.release();
+  return std::unique_ptr<DdpmModel>(d);
+}
+
+// Reads an image as [1, C, H, W] in [-1, 1]: the model's channel count or an Error; square
+// images of another size are resized to the model's.
+torch::Tensor read_model_image(const DdpmModel& model, const std::string& path, int64_t* native_size) {
+  const auto shape = model.image_shape();
+  Image image = read_image(path);
+  if (image.channels == 4) image = convert_channels(image, 3);
+  check_input(image.channels == shape[0], path + " has " + std::to_string(image.channels) +
+                                              " channel(s); the model works on " + std::to_string(shape[0]) +
+                                              (shape[0] == 1 ? " (gray)" : " (RGB)") + ": convert the image first");
+  check_input(image.width == image.height, path + " is " + std::to_string(image.width) + "x" +
+                                               std::to_string(image.height) + "; give a square image");
+  *native_size = image.width;
+  if (image.width != shape[1]) image = resize_center_crop(image, static_cast<int>(shape[1]));
+  return image_to_tensor(image).unsqueeze(0);
+}
+
+// The mask: a kind (center, box, strokes) or a PNG (white = fill) of the image's size.
+torch::Tensor read_mask(const ImageParams& p, int64_t native, int64_t size, torch::Generator& rng) {
+  for (const std::string& kind : {"center", "box", "strokes"}) {
+    if (p.mask == kind) return random_masks(kind, 1, size, size, rng);
+  }
+  check_input(path_exists(p.mask), "--mask must be center, box, strokes or a PNG file; " + p.mask + " not found");
+  Image m = convert_channels(read_image(p.mask), 1);
+  check_input(m.width == native && m.height == native,
+              "the mask " + p.mask + " is " + std::to_string(m.width) + "x" + std::to_string(m.height) +
+                  " but the image is " + std::to_string(native) + "x" + std::to_string(native) +
+                  "; they must be the same size");
+  if (m.width != size) m = resize_center_crop(m, static_cast<int>(size));
+  return (image_to_tensor(m).unsqueeze(0) > 0).to(torch::kFloat32);  // mid-gray and up fill
+}
+
+void write_result(const ImageParams& p, const torch::Tensor& input, const torch::Tensor& results, const char* what) {
+  write_png(p.out, results.size(0) == 1 ? tensor_to_image(results[0]) : make_grid(results));
+  std::fprintf(stderr, "wrote %s (%s, %lld image%s)\n", p.out.c_str(), what, static_cast<long long>(results.size(0)),
+               results.size(0) == 1 ? "" : "s");
+  if (!p.sheet.empty()) {
+    write_png(p.sheet, make_grid(torch::cat({input, results}), static_cast<int>(results.size(0) + 1)));
+    std::fprintf(stderr, "wrote %s (input, then the result%s)\n", p.sheet.c_str(), results.size(0) == 1 ? "" : "s");
+  }
+}
+
+ImageToImageOptions prepare(ImageParams& p, DdpmModel& model, Progress& progress) {
+  ImageToImageOptions o = p.options;
+  if (!p.class_name.empty()) {
+    check_input(model.num_classes() > 0, p.run + " is not class-conditional: --class needs a cddpm model");
+    o.labels = torch::full({p.n}, parse_class(p.class_name, run_class_names(read_json(p.run + "/config.json")),
+                                              model.num_classes()),
+                           torch::kInt64);
+  }
+  o.on_step = [&progress](int64_t done, int64_t) { progress.update(done, ""); };
+  return o;
+}
+
+void run_fill(ImageParams& p, bool uncrop) {
+  set_threads(p.threads);
+  std::unique_ptr<DdpmModel> model = load_diffusion(p.run, uncrop ? "uncrop" : "inpaint");
+  torch::NoGradGuard no_grad;
+  torch::Generator rng = make_rng(p.seed);
+  int64_t native = 0;
+  torch::Tensor image = read_model_image(*model, p.image, &native);
+  const int64_t size = model->image_shape()[1];
+  torch::Tensor fill = uncrop ? side_mask(size, size, p.side, p.amount) : read_mask(p, native, size, rng);
+  const std::string method = resolve_image_method(*model, "inpaint", p.options.method);
+  Progress progress(method, p.options.steps);
+  ImageToImageOptions o = prepare(p, *model, progress);
+  torch::Tensor images = image.expand({p.n, -1, -1, -1}).contiguous();
+  torch::Tensor out = inpaint_image(*model, images, fill, o, rng);
+  progress.finish("done");
+  // The sheet shows the input with the area to fill in mid-gray.
+  write_result(p, torch::where(fill > 0.5, torch::zeros_like(image), image), out, method.c_str());
+}
+
+void run_restore(ImageParams& p) {
+  set_threads(p.threads);
+  std::unique_ptr<DdpmModel> model = load_diffusion(p.run, "restore");
+  torch::NoGradGuard no_grad;
+  torch::Generator rng = make_rng(p.seed);
+  int64_t native = 0;
+  torch::Tensor image = read_model_image(*model, p.image, &native);
+  if (!p.degrade.empty()) image = degrade(image, p.degrade, rng);
+  const std::string method = resolve_image_method(*model, "restore", p.options.method);
+  Progress progress(method, method == "sdedit" ? std::max<int64_t>(1, std::llround(p.options.steps * p.options.strength))
+                                               : p.options.steps);
+  ImageToImageOptions o = prepare(p, *model, progress);
+  torch::Tensor out = restore_image(*model, image.expand({p.n, -1, -1, -1}).contiguous(), o, rng);
+  progress.finish("done");
+  write_result(p, image, out, method.c_str());
+}
+
+CLI::App* add_common(CLI::App& app, const char* name, const char* help, ImageParams& p) {
+  CLI::App* cmd = app.add_subcommand(name, help);
+  cmd->add_option("--run", p.run, "diffusion run folder (latentkit train --model ddpm)")->required();
+  cmd->add_option("--image", p.image, "input image (PNG or JPEG) with the model's channels")->required();
+  cmd->add_option("--out", p.out, "PNG to write (a grid when --n > 1)")->required();
+  cmd->add_option("--sheet", p.sheet, "also write the input beside the results");
+  cmd->add_option("--n", p.n, "how many results to draw (they differ where the model has freedom)")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  cmd->add_option("--steps", p.options.steps, "sampling steps (DDIM, or RePaint's strided steps)")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  cmd->add_option("--guidance", p.options.guidance, "cddpm with --class: classifier-free guidance weight (1: none)")
+      ->check(CLI::Range(0.0, 20.0))
+      ->capture_default_str();
+  cmd->add_option("--class", p.class_name, "cddpm: the class (name or index); default: no class");
+  cmd->add_option("--seed", p.seed, "seed of the noise")->capture_default_str();
+  cmd->add_option("--threads", p.threads, "CPU threads (0: all cores)")->check(CLI::Range(0, 256))->capture_default_str();
+  return cmd;
+}
+
+}  // namespace
+
+void add_image_to_image_commands(CLI::App& app) {
+  auto fill = std::make_shared<ImageParams>();
+  CLI::App* inpaint = add_common(app, "inpaint", "Fill a masked part of an image with a diffusion model", *fill);
+  inpaint->add_option("--mask", fill->mask, "center, box, strokes (a random mask) or a PNG of the image's size, white = fill")
+      ->capture_default_str();
+  auto add_fill_method = [](CLI::App* cmd, ImageParams& p) {
+    cmd->add_option("--method", p.options.method,
+                    "auto (palette when the model was trained with --tasks inpaint, else repaint), repaint "
+                    "(unconditional model, known pixels pasted in at every step) or palette (conditional model)")
+        ->check(CLI::IsMember({"auto", "repaint", "palette"}))
+        ->capture_default_str();
+    cmd->add_option("--resample", p.options.resample, "repaint: passes per step (jumps back and forth)")
+        ->check(CLI::Range(1, 50))
+        ->capture_default_str();
+  };
+  add_fill_method(inpaint, *fill);
+  inpaint->footer(
+      "Examples:\n  latentkit inpaint --run models/fashion-ddpm --image shirt.png --mask center --out filled.png\n"
+      "  latentkit inpaint --run models/fashion-ddpm --image shirt.png --mask hole.png --method repaint --n 4 "
+      "--out fills.png --sheet sheet.png");
+  inpaint->callback([fill]() { run_fill(*fill, false); });
+
+  auto crop = std::make_shared<ImageParams>();
+  CLI::App* uncrop = add_common(app, "uncrop",
+                                "Regenerate one side of an image's frame from the rest (outpainting)", *crop);
+  uncrop->add_option("--side", crop->side, "the side to regenerate: left, right, top or bottom")
+      ->check(CLI::IsMember({"left", "right", "top", "bottom"}))
+      ->capture_default_str();
+  uncrop->add_option("--amount", crop->amount, "how much of the frame to regenerate, (0, 1)")
+      ->check(CLI::Range(0.01, 0.99))
+      ->capture_default_str();
+  add_fill_method(uncrop, *crop);
+  uncrop->footer("Example:\n  latentkit uncrop --run models/fashion-ddpm --image shoe.png --side right --amount 0.5 --out wider.png");
+  uncrop->callback([crop]() { run_fill(*crop, true); });
+
+  auto fix = std::make_shared<ImageParams>();
+  CLI::App* restore = add_common(app, "restore", "Restore an image with JPEG artefacts, noise or blur", *fix);
+  restore->add_option("--method", fix->options.method,
+                      "auto (palette when the model was trained with --tasks restore, else sdedit), palette or sdedit "
+                      "(noise the image part way and denoise it)")
+      ->check(CLI::IsMember({"auto", "palette", "sdedit"}))
+      ->capture_default_str();
+  restore->add_option("--strength", fix->options.strength, "sdedit: how far to noise the input, (0, 1]")
+      ->check(CLI::Range(0.01, 1.0))
+      ->capture_default_str();
+  restore->add_option("--degrade", fix->degrade, "first degrade the input (to try it out): blur, noise, jpeg or mixed")
+      ->check(CLI::IsMember(degradation_kinds()));
+  restore->footer(
+      "Examples:\n  latentkit restore --run models/fashion-ddpm --image blurry.png --out sharp.png\n"
+      "  latentkit restore --run models/fashion-ddpm --image clean.png --degrade jpeg --out restored.png --sheet sheet.png");
+  restore->callback([fix]() { run_restore(*fix); });
+}
+
+}  // namespace latentkit::app

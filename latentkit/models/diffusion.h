@@ -1,0 +1,175 @@
+#pragma once
+// Denoising diffusion (DDPM, Ho et al. 2020; DDIM, Song et al. 2021): noise schedules, the
+// forward process, the samplers, inpainting of an unconditional model (RePaint, Lugmayr et
+// al. 2022), image-to-image with a conditional one (Palette, Saharia et al. 2022) and the
+// "ddpm" family behind the common Generator interface (latent = x_T, decoded by DDIM).
+//
+// Time steps are 0-based: x_t for t in [0, T) has alpha_bar[t] = prod_{s <= t} (1 - beta_s);
+// t = -1 stands for the clean image (alpha_bar = 1).
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "latentkit/models/generator.h"
+#include "latentkit/models/unet.h"
+
+namespace latentkit {
+
+/// betas and alpha_bar as float64 [T].
+struct NoiseSchedule {
+  std::string kind;  // linear or cosine
+  torch::Tensor betas, alpha_bar;
+
+  int64_t steps() const { return betas.size(0); }
+  /// alpha_bar at t, 1 for t = -1.
+  double ab(int64_t t) const;
+};
+
+/// linear: betas evenly spaced from 1e-4 to 0.02 (scaled by 1000 / T, as in improved DDPM);
+/// cosine (Nichol & Dhariwal 2021): alpha_bar(t) = f(t + 1) / f(0), f(u) = cos^2((u / T + s)
+/// / (1 + s) pi / 2), s = 0.008, with each beta clipped to 0.999. Unknown kinds are Errors.
+NoiseSchedule make_schedule(const std::string& kind, int64_t steps);
+
+/// q(x_t | x_0): sqrt(ab_t) x0 + sqrt(1 - ab_t) noise, t int64 [N] (one per image).
+torch::Tensor q_sample(const NoiseSchedule& s, const torch::Tensor& x0, const torch::Tensor& t,
+                       const torch::Tensor& noise);
+/// The v-prediction target (Salimans & Ho 2022): sqrt(ab_t) noise - sqrt(1 - ab_t) x0.
+torch::Tensor v_target(const NoiseSchedule& s, const torch::Tensor& x0, const torch::Tensor& t,
+                       const torch::Tensor& noise);
+/// Epsilon from a v prediction at x_t: sqrt(ab_t) v + sqrt(1 - ab_t) x_t.
+torch::Tensor eps_from_v(const NoiseSchedule& s, const torch::Tensor& x_t, const torch::Tensor& t,
+                         const torch::Tensor& v);
+
+/// n time steps from T - 1 (or `start`) down to 0, evenly spaced, descending, no repeats.
+std::vector<int64_t> sampling_timesteps(int64_t T, int64_t n, int64_t start = -1);
+
+/// One DDIM step from x_t at step t to step t_prev < t (-1: the clean image), given the
+/// predicted noise eps: x0 = (x_t - sqrt(1 - ab_t) eps) / sqrt(ab_t) (clipped to [-1, 1]
+/// when clip, with eps recomputed from it), sigma = eta sqrt((1 - ab_prev) / (1 - ab_t))
+/// sqrt(1 - ab_t / ab_prev), x_prev = sqrt(ab_prev) x0 + sqrt(1 - ab_prev - sigma^2) eps +
+/// sigma noise. eta = 1 over consecutive steps is DDPM's ancestral step with the posterior
+/// variance beta~_t. noise may be undefined when eta = 0.
+torch::Tensor ddim_step(const NoiseSchedule& s, const torch::Tensor& x_t, int64_t t, int64_t t_prev,
+                        const torch::Tensor& eps, double eta, const torch::Tensor& noise, bool clip = true);
+
+/// The predicted noise for a batch x_t at one time step t.
+using EpsFunction = std::function<torch::Tensor(const torch::Tensor& x_t, int64_t t)>;
+
+struct SampleOptions {
+  std::string sampler = "ddim";  // ddim (steps, eta) or ddpm (ancestral, every one of T steps)
+  int64_t steps = 50;
+  double eta = 0.0;
+  bool clip = true;  // clip the predicted x0 to [-1, 1]
+  int64_t start = -1;  // start at this step instead of T - 1 (SDEdit: x is then x_start)
+  std::function<void(int64_t done, int64_t total)> on_step;  // progress, after each step
+};
+
+/// Runs the sampler from x (x_T, or x_start) to an image. rng draws the noise of eta > 0
+/// and of ddpm; with eta = 0 DDIM is deterministic.
+torch::Tensor diffusion_sample(const NoiseSchedule& s, const EpsFunction& eps, torch::Tensor x,
+                               const SampleOptions& options, torch::Generator& rng);
+
+struct RepaintOptions {
+  int64_t steps = 50;    // strided time steps
+  int64_t resample = 5;  // passes per step (RePaint's r): r - 1 jumps back to x_t and again
+  double eta = 1.0;      // 1: RePaint's ancestral steps; 0: DDIM steps
+  std::function<void(int64_t done, int64_t total)> on_step;
+};
+
+/// RePaint: fills the pixels where fill = 1 ([N, 1, H, W] or [N, C, H, W], values 0 or 1)
+/// with an unconditional model, from x_T; at every step the known pixels are x0 noised to
+/// the step and pasted in, and each step is resampled `resample` times (a jump back to x_t
+/// through q(x_t | x_prev)). Returns x0 where fill = 0, exactly.
+torch::Tensor repaint(const NoiseSchedule& s, const EpsFunction& eps, const torch::Tensor& x0,
+                      const torch::Tensor& fill, torch::Tensor x, const RepaintOptions& options,
+                      torch::Generator& rng);
+
+/// A DDPM run's settings beside its U-Net (config.json "model").
+struct DdpmOptions {
+  UNetOptions unet;
+  std::string schedule = "cosine";  // linear or cosine
+  int64_t timesteps = 1000;
+  std::string prediction = "eps";   // eps or v
+  // Image-to-image tasks the model is also trained for (Palette): inpaint, restore. The
+  // U-Net then sees C + 2 condition channels: the condition image, the known-pixel map and
+  // a restore flag; all zeros asks for an unconditional sample.
+  std::vector<std::string> tasks;
+  int64_t sample_steps = 50;        // DDIM steps of decode()
+};
+
+nlohmann::json ddpm_options_to_json(const DdpmOptions& options);
+DdpmOptions ddpm_options_from_json(const nlohmann::json& model);
+/// Throws Error naming the bad value; sets unet.cond_channels from the tasks.
+void validate_ddpm_options(DdpmOptions& options);
+
+/// The condition of the Palette tasks, [N, C + 2, H, W]. inpaint: the image where fill = 0
+/// (0 where it is to be filled), 1 - fill, 0. restore: the degraded image, 0, 1.
+torch::Tensor inpaint_condition(const torch::Tensor& image, const torch::Tensor& fill);
+torch::Tensor restore_condition(const torch::Tensor& degraded);
+
+/// The "ddpm" family: the EMA U-Net, its schedule, and classifier-free guidance.
+class DdpmModel : public Generator {
+ public:
+  DdpmModel(UNet net, DdpmOptions options);
+  std::string family() const override { return num_classes() > 0 ? "cddpm" : "ddpm"; }
+  int64_t latent_dim() const override;
+  int64_t num_classes() const override { return options_.unet.num_classes(); }
+  std::array<int64_t, 3> image_shape() const override;
+  /// DDIM (options().sample_steps, eta 0) from x_T = z viewed as [N, C, H, W]; labels pick
+  /// the classes of a conditional model (in turn when undefined).
+  torch::Tensor decode(const torch::Tensor& z, const torch::Tensor& labels = {}) override;
+
+  /// The predicted noise at x_t: labels (or the no-class label where undefined, or -1) with
+  /// guidance w: eps_u + w (eps_c - eps_u) (w = 1: conditional alone); cond for tasks.
+  EpsFunction eps_function(const torch::Tensor& labels, double guidance, const torch::Tensor& cond = {});
+  /// Samples n images (labels as in decode) from x_T drawn from rng.
+  torch::Tensor sample(const torch::Tensor& x_T, const torch::Tensor& labels, const SampleOptions& options,
+                       double guidance, torch::Generator& rng);
+  bool has_task(const std::string& task) const;
+
+  const DdpmOptions& options() const { return options_; }
+  const NoiseSchedule& schedule() const { return schedule_; }
+  UNet& net() { return net_; }
+  /// DDIM steps and guidance that decode() uses.
+  void set_decode(int64_t steps, double guidance) { decode_steps_ = steps, decode_guidance_ = guidance; }
+
+ private:
+  UNet net_;
+  DdpmOptions options_;
+  NoiseSchedule schedule_;
+  int64_t decode_steps_;
+  double decode_guidance_ = 1.0;
+};
+
+/// How inpaint_image and restore_image work.
+struct ImageToImageOptions {
+  // inpaint: auto (palette when the model was trained for inpainting, else repaint), repaint
+  // or palette. restore: auto (palette when trained for restoring, else sdedit), palette or
+  // sdedit (the degraded image noised to step strength x T and denoised by DDIM).
+  std::string method = "auto";
+  int64_t steps = 50;       // DDIM steps (palette, sdedit) or strided RePaint steps
+  int64_t resample = 5;     // repaint: passes per step
+  double strength = 0.5;    // sdedit: how far to noise the input, (0, 1]
+  double guidance = 1.0;
+  torch::Tensor labels;     // class-conditional models: int64 [N], else the no-class label
+  std::function<void(int64_t done, int64_t total)> on_step;
+};
+
+/// The method `method` ("auto" included) resolves to for the task (inpaint or restore) on
+/// this model; a method the model cannot do is an Error that says what to train.
+std::string resolve_image_method(const DdpmModel& model, const std::string& task, const std::string& method);
+
+/// Fills the pixels where fill = 1 (fill [N or 1, 1, H, W] of 0 and 1) in images [N, C, H, W]
+/// ([-1, 1], the model's shape). Known pixels come back untouched. Bad shapes and a mask
+/// with nothing to fill are Errors.
+torch::Tensor inpaint_image(DdpmModel& model, const torch::Tensor& images, const torch::Tensor& fill,
+                            const ImageToImageOptions& options, torch::Generator& rng);
+/// Restores degraded images [N, C, H, W] (JPEG artefacts, noise, blur).
+torch::Tensor restore_image(DdpmModel& model, const torch::Tensor& degraded, const ImageToImageOptions& options,
+                            torch::Generator& rng);
+
+}  // namespace latentkit

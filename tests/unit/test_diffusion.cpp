@@ -1,0 +1,270 @@
+// Noise schedules, the forward process, DDIM / DDPM steps, RePaint and Palette inpainting,
+// and the ddpm family behind the Generator interface.
+#include "latentkit/models/diffusion.h"
+
+#include <cmath>
+
+#include <gtest/gtest.h>
+
+#include "test_util.h"
+
+namespace latentkit {
+namespace {
+
+using test_util::error_of;
+
+TEST(Schedule, LinearMatchesItsClosedForm) {
+  NoiseSchedule s = make_schedule("linear", 1000);
+  ASSERT_EQ(s.steps(), 1000);
+  EXPECT_NEAR(s.betas[0].item<double>(), 1e-4, 1e-15);
+  EXPECT_NEAR(s.betas[999].item<double>(), 0.02, 1e-15);
+  // prod_{i <= t} (1 - beta_i), computed apart (Python, pure floats).
+  EXPECT_NEAR(s.ab(0), 0.9999, 1e-15);
+  EXPECT_NEAR(s.ab(499), 0.07858724288177821, 1e-12);
+  EXPECT_NEAR(s.ab(999), 4.0358297653756754e-05, 1e-15);
+  EXPECT_EQ(s.ab(-1), 1.0);
+  double prod = 1.0;
+  for (int t = 0; t < 1000; ++t) {
+    prod *= 1.0 - (1e-4 + (0.02 - 1e-4) * t / 999.0);
+    if (t % 97 == 0) EXPECT_NEAR(s.ab(t), prod, 1e-12 * std::max(prod, 1e-3)) << t;
+  }
+  // Fewer steps scale the betas so the ends stay alike (improved DDPM).
+  EXPECT_NEAR(make_schedule("linear", 100).betas[0].item<double>(), 1e-3, 1e-15);
+}
+
+TEST(Schedule, CosineMatchesItsClosedForm) {
+  const int64_t T = 1000;
+  NoiseSchedule s = make_schedule("cosine", T);
+  auto f = [&](double u) { return std::pow(std::cos((u / T + 0.008) / 1.008 * M_PI / 2), 2); };
+  for (int64_t t : {0, 1, 10, 250, 499, 750, 990, 998}) EXPECT_NEAR(s.ab(t), f(t + 1) / f(0), 1e-12) << t;
+  EXPECT_NEAR(s.ab(499), 0.49384359044063775, 1e-12);
+  // The last beta is clipped to 0.999 (f(T) is ~0), so alpha_bar ends just above 0.
+  EXPECT_DOUBLE_EQ(s.betas[T - 1].item<double>(), 0.999);
+  EXPECT_NEAR(s.ab(T - 1), 2.4287669070348567e-09, 1e-18);
+  EXPECT_TRUE((s.betas.slice(0, 1) >= 0).all().item<bool>());
+  EXPECT_TRUE((s.alpha_bar.slice(0, 1) < s.alpha_bar.slice(0, 0, -1)).all().item<bool>());
+}
+
+TEST(Schedule, BadKindsAreErrors) {
+  EXPECT_NE(error_of([] { make_schedule("quadratic", 1000); }).find("linear or cosine"), std::string::npos);
+  EXPECT_NE(error_of([] { make_schedule("linear", 1); }).find("timesteps"), std::string::npos);
+  NoiseSchedule s = make_schedule("linear", 10);
+  EXPECT_NE(error_of([&] { s.ab(10); }).find("outside"), std::string::npos);
+}
+
+TEST(ForwardProcess, HasTheRightMeanAndVariance) {
+  // q(x_t | x_0) = N(sqrt(ab) x0, (1 - ab) I), on 200,000 draws per step.
+  NoiseSchedule s = make_schedule("linear", 1000);
+  torch::manual_seed(5);
+  const int64_t n = 200000;
+  for (int64_t t : {0, 100, 500, 999}) {
+    torch::Tensor x0 = torch::full({n, 1, 1, 1}, 0.7);
+    torch::Tensor x = q_sample(s, x0, torch::full({n}, t, torch::kInt64), torch::randn({n, 1, 1, 1}));
+    const double ab = s.ab(t), sd = std::sqrt((1 - ab) / n);
+    EXPECT_NEAR(x.mean().item<double>(), std::sqrt(ab) * 0.7, 5 * sd + 1e-6) << t;
+    EXPECT_NEAR(x.var().item<double>(), 1 - ab, 5 * (1 - ab) * std::sqrt(2.0 / n) + 1e-7) << t;
+  }
+  // One t per image.
+  torch::Tensor x0 = torch::ones({2, 1, 2, 2});
+  torch::Tensor x = q_sample(s, x0, torch::tensor({0, 999}), torch::zeros({2, 1, 2, 2}));
+  EXPECT_NEAR(x[0].mean().item<double>(), std::sqrt(s.ab(0)), 1e-6);
+  EXPECT_NEAR(x[1].mean().item<double>(), std::sqrt(s.ab(999)), 1e-6);
+}
+
+TEST(ForwardProcess, VPredictionRoundTrips) {
+  NoiseSchedule s = make_schedule("cosine", 1000);
+  torch::manual_seed(1);
+  torch::Tensor x0 = torch::rand({4, 1, 3, 3}) * 2 - 1, noise = torch::randn({4, 1, 3, 3});
+  torch::Tensor t = torch::tensor({0, 300, 700, 999});
+  torch::Tensor x_t = q_sample(s, x0, t, noise);
+  EXPECT_TRUE(torch::allclose(eps_from_v(s, x_t, t, v_target(s, x0, t, noise)), noise, 1e-4, 1e-4));
+}
+
+TEST(Samplers, TimestepsAreEvenAndDescending) {
+  EXPECT_EQ(sampling_timesteps(1000, 5), (std::vector<int64_t>{999, 749, 500, 250, 0}));
+  EXPECT_EQ(sampling_timesteps(10, 50), (std::vector<int64_t>{9, 8, 7, 6, 5, 4, 3, 2, 1, 0}));
+  EXPECT_EQ(sampling_timesteps(1000, 3, 400), (std::vector<int64_t>{400, 200, 0}));
+  EXPECT_EQ(sampling_timesteps(1000, 1), (std::vector<int64_t>{999}));
+}
+
+TEST(Samplers, DdimStepWithEtaZeroIsExactGivenTheTrueNoise) {
+  // A stub model that knows the noise: one step from t to any earlier step lands exactly on
+  // q's mean path, sqrt(ab_prev) x0 + sqrt(1 - ab_prev) eps, and to t = -1 on x0 itself.
+  NoiseSchedule s = make_schedule("linear", 1000);
+  torch::manual_seed(2);
+  torch::Tensor x0 = torch::rand({3, 1, 4, 4}) * 1.8 - 0.9, eps = torch::randn({3, 1, 4, 4});
+  for (auto [t, t_prev] : std::vector<std::pair<int64_t, int64_t>>{{999, 500}, {500, 499}, {10, -1}, {999, -1}}) {
+    torch::Tensor x_t = q_sample(s, x0, torch::full({3}, t, torch::kInt64), eps);
+    torch::Tensor back = ddim_step(s, x_t, t, t_prev, eps, 0.0, {});
+    torch::Tensor expect = std::sqrt(s.ab(t_prev)) * x0 + std::sqrt(1 - s.ab(t_prev)) * eps;
+    EXPECT_LT((back - expect).abs().max().item<double>(), 2e-5) << t << " -> " << t_prev;
+  }
+  // A whole DDIM run with the stub ends on x0.
+  EpsFunction oracle = [&](const torch::Tensor& x, int64_t t) {
+    return (x - std::sqrt(s.ab(t)) * x0) / std::sqrt(1 - s.ab(t));
+  };
+  torch::Generator rng = make_rng(0);
+  SampleOptions o;
+  o.steps = 20;
+  torch::Tensor x_T = q_sample(s, x0, torch::full({3}, int64_t{999}), eps);
+  EXPECT_LT((diffusion_sample(s, oracle, x_T, o, rng) - x0).abs().max().item<double>(), 1e-4);
+}
+
+TEST(Samplers, DdimWithEtaOneIsTheDdpmPosterior) {
+  // Over consecutive steps, eta = 1 gives DDPM's posterior q(x_{t-1} | x_t, x0): mean
+  // sqrt(ab_{t-1}) beta_t / (1 - ab_t) x0 + sqrt(alpha_t) (1 - ab_{t-1}) / (1 - ab_t) x_t,
+  // variance beta~_t = (1 - ab_{t-1}) / (1 - ab_t) beta_t.
+  NoiseSchedule s = make_schedule("cosine", 1000);
+  torch::manual_seed(3);
+  torch::Tensor x0 = torch::rand({2, 1, 3, 3}) - 0.5, eps = torch::randn({2, 1, 3, 3}), z = torch::randn({2, 1, 3, 3});
+  for (int64_t t : {1, 400, 900}) {
+    const double ab = s.ab(t), ab_prev = s.ab(t - 1), beta = s.betas[t].item<double>();
+    torch::Tensor x_t = q_sample(s, x0, torch::full({2}, t), eps);
+    torch::Tensor mean = std::sqrt(ab_prev) * beta / (1 - ab) * x0 + std::sqrt(1 - beta) * (1 - ab_prev) / (1 - ab) * x_t;
+    torch::Tensor expect = mean + std::sqrt((1 - ab_prev) / (1 - ab) * beta) * z;
+    EXPECT_LT((ddim_step(s, x_t, t, t - 1, eps, 1.0, z) - expect).abs().max().item<double>(), 1e-4) << t;
+  }
+  EXPECT_NE(error_of([&] { ddim_step(s, x0, 5, 4, eps, 1.0, {}); }).find("needs noise"), std::string::npos);
+  EXPECT_NE(error_of([&] { ddim_step(s, x0, 5, 5, eps, 0.0, {}); }).find("back in time"), std::string::npos);
+}
+
+TEST(Samplers, ClippingKeepsThePredictedImageInRange) {
+  NoiseSchedule s = make_schedule("linear", 1000);
+  torch::Tensor x_t = torch::full({1, 1, 2, 2}, 3.0);
+  torch::Tensor out = ddim_step(s, x_t, 10, -1, torch::zeros({1, 1, 2, 2}), 0.0, {}, true);
+  EXPECT_TRUE(torch::allclose(out, torch::ones({1, 1, 2, 2})));
+  EXPECT_GT(ddim_step(s, x_t, 10, -1, torch::zeros({1, 1, 2, 2}), 0.0, {}, false).min().item<double>(), 2.9);
+}
+
+// A tiny U-Net model, random weights: enough to run every path.
+DdpmModel tiny_model(std::vector<std::string> tasks = {}, int64_t classes = 0) {
+  DdpmOptions o;
+  o.unet.channels(1).image_size(8).width(8).mults({1, 2}).groups(4).num_classes(classes);
+  o.timesteps = 50;
+  o.sample_steps = 4;
+  o.tasks = std::move(tasks);
+  validate_ddpm_options(o);
+  torch::manual_seed(11);
+  return DdpmModel(UNet(o.unet), o);
+}
+
+TEST(Inpainting, RepaintAndPaletteLeaveKnownPixelsUntouched) {
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(4);
+  torch::Tensor images = torch::rand({2, 1, 8, 8}) * 2 - 1;
+  torch::Tensor fill = torch::zeros({1, 1, 8, 8});
+  fill.slice(2, 2, 6).slice(3, 1, 5).fill_(1.0);
+  const torch::Tensor known = (fill < 0.5).expand_as(images);
+  DdpmModel plain = tiny_model();
+  ImageToImageOptions o;
+  o.steps = 5;
+  o.resample = 3;
+  torch::Generator rng = make_rng(1);
+  torch::Tensor a = inpaint_image(plain, images, fill, o, rng);
+  EXPECT_TRUE(torch::equal(a.masked_select(known), images.masked_select(known)));
+  EXPECT_GT((a - images).abs().masked_select(~known).mean().item<double>(), 0.05);  // the hole was redrawn
+  EXPECT_EQ(resolve_image_method(plain, "inpaint", "auto"), "repaint");
+  DdpmModel palette = tiny_model({"inpaint"});
+  EXPECT_EQ(resolve_image_method(palette, "inpaint", "auto"), "palette");
+  torch::Tensor b = inpaint_image(palette, images, fill, o, rng);
+  EXPECT_TRUE(torch::equal(b.masked_select(known), images.masked_select(known)));
+  EXPECT_NE(error_of([&] { resolve_image_method(plain, "inpaint", "palette"); }).find("--tasks inpaint"),
+            std::string::npos);
+}
+
+TEST(Inpainting, RepaintWithAnOracleRecoversTheImage) {
+  // With the true x0's noise as the model, RePaint's unknown pixels end on x0 too.
+  NoiseSchedule s = make_schedule("linear", 200);
+  torch::manual_seed(6);
+  torch::Tensor x0 = torch::rand({1, 1, 6, 6}) * 1.6 - 0.8, fill = torch::zeros({1, 1, 6, 6});
+  fill.slice(2, 0, 3).fill_(1.0);
+  EpsFunction oracle = [&](const torch::Tensor& x, int64_t t) {
+    return (x - std::sqrt(s.ab(t)) * x0) / std::sqrt(1 - s.ab(t));
+  };
+  torch::Generator rng = make_rng(2);
+  RepaintOptions o;
+  o.steps = 10;
+  o.resample = 2;
+  torch::Tensor out = repaint(s, oracle, x0, fill, torch::randn({1, 1, 6, 6}), o, rng);
+  EXPECT_LT((out - x0).abs().max().item<double>(), 1e-4);
+}
+
+TEST(Inpainting, BadInputIsAClearError) {
+  DdpmModel m = tiny_model();
+  torch::Generator rng = make_rng(1);
+  ImageToImageOptions o;
+  torch::Tensor images = torch::zeros({1, 1, 8, 8});
+  EXPECT_NE(error_of([&] { inpaint_image(m, images, torch::zeros({1, 1, 8, 8}), o, rng); }, true).find("nothing to fill"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { inpaint_image(m, images, torch::ones({1, 1, 6, 6}), o, rng); }, true).find("same size"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { inpaint_image(m, torch::zeros({1, 3, 8, 8}), torch::ones({1, 1, 8, 8}), o, rng); }, true)
+                .find("3 channel(s)"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { restore_image(m, torch::zeros({1, 1, 9, 9}), o, rng); }, true).find("9x9"), std::string::npos);
+}
+
+TEST(Restoring, SdeditAndPaletteRun) {
+  torch::NoGradGuard no_grad;
+  DdpmModel plain = tiny_model(), palette = tiny_model({"restore"});
+  EXPECT_EQ(resolve_image_method(plain, "restore", "auto"), "sdedit");
+  EXPECT_EQ(resolve_image_method(palette, "restore", "auto"), "palette");
+  torch::Generator rng = make_rng(3);
+  ImageToImageOptions o;
+  o.steps = 4;
+  torch::Tensor x = torch::rand({2, 1, 8, 8}) * 2 - 1;
+  for (DdpmModel* m : {&plain, &palette}) {
+    torch::Tensor out = restore_image(*m, x, o, rng);
+    EXPECT_EQ(out.sizes(), x.sizes());
+    EXPECT_TRUE(torch::isfinite(out).all().item<bool>());
+  }
+  // SDEdit at a tiny strength barely moves the image.
+  o.method = "sdedit";
+  o.strength = 0.02;
+  EXPECT_LT((restore_image(plain, x, o, rng) - x).abs().mean().item<double>(), 0.1);
+}
+
+TEST(Conditions, PaletteConditionChannels) {
+  torch::Tensor image = torch::full({1, 1, 2, 2}, 0.5), fill = torch::tensor({1.f, 0.f, 0.f, 0.f}).view({1, 1, 2, 2});
+  torch::Tensor c = inpaint_condition(image, fill);
+  ASSERT_EQ(c.sizes(), (std::vector<int64_t>{1, 3, 2, 2}));
+  EXPECT_TRUE(torch::equal(c[0][0], torch::tensor({0.f, 0.5f, 0.5f, 0.5f}).view({2, 2})));
+  EXPECT_TRUE(torch::equal(c[0][1], 1 - fill[0][0]));
+  EXPECT_EQ(c[0][2].abs().sum().item<float>(), 0.f);
+  torch::Tensor r = restore_condition(image);
+  EXPECT_TRUE(torch::equal(r[0][0], image[0][0]));
+  EXPECT_EQ(r[0][2].min().item<float>(), 1.f);
+}
+
+TEST(DdpmModel, DecodeIsDeterministicDdimFromXT) {
+  torch::NoGradGuard no_grad;
+  DdpmModel m = tiny_model();
+  EXPECT_EQ(m.latent_dim(), 64);
+  EXPECT_EQ(m.family(), "ddpm");
+  torch::Generator rng = make_rng(9);
+  torch::Tensor z = m.sample_latent(3, rng);
+  torch::Tensor a = m.decode(z), b = m.decode(z);
+  EXPECT_EQ(a.sizes(), (std::vector<int64_t>{3, 1, 8, 8}));
+  EXPECT_TRUE(torch::equal(a, b));
+  EXPECT_LE(a.abs().max().item<double>(), 1.0);
+  // The same as the sampler run by hand with the model's steps.
+  SampleOptions o;
+  o.steps = 4;
+  torch::Tensor by_hand = diffusion_sample(m.schedule(), m.eps_function({}, 1.0), z.view({3, 1, 8, 8}), o, rng);
+  EXPECT_TRUE(torch::allclose(a, by_hand));
+  EXPECT_NE(error_of([&] { m.decode(torch::zeros({1, 10})); }).find("x_T flattened"), std::string::npos);
+}
+
+TEST(DdpmModel, GuidanceCombinesConditionalAndUnconditional) {
+  torch::NoGradGuard no_grad;
+  DdpmModel m = tiny_model({}, 3);
+  EXPECT_EQ(m.family(), "cddpm");
+  torch::Tensor x = torch::randn({2, 1, 8, 8}), labels = torch::tensor({0, 2});
+  torch::Tensor c = m.eps_function(labels, 1.0)(x, 20), u = m.eps_function({}, 1.0)(x, 20);
+  torch::Tensor g = m.eps_function(labels, 3.0)(x, 20);
+  EXPECT_TRUE(torch::allclose(g, u + 3.0 * (c - u), 1e-4, 1e-5));
+  EXPECT_FALSE(torch::allclose(c, u));
+}
+
+}  // namespace
+}  // namespace latentkit
