@@ -105,7 +105,9 @@ void run_preview(const DataParams& p) {
   int64_t n = std::min<int64_t>(p.n, d.size());
   torch::Generator rng = make_rng(p.seed);
   torch::Tensor indices = torch::randperm(d.size(), rng).slice(0, 0, n);
-  write_png(p.out, make_grid(normalize_images(d.images.index_select(0, indices))));
+  // One image is written as it is (no grid border), ready as input to other commands.
+  torch::Tensor images = normalize_images(d.images.index_select(0, indices));
+  write_png(p.out, n == 1 ? tensor_to_image(images[0]) : make_grid(images));
   std::fprintf(stderr, "wrote %s (%lld random images of %s, seed %llu)\n", p.out.c_str(), static_cast<long long>(n),
                d.spec.c_str(), static_cast<unsigned long long>(p.seed));
 }

@@ -230,7 +230,7 @@ void add_train_command(CLI::App& app) {
       "Examples:\n  latentkit train --model dcgan --data fashion-mnist --epochs 5 --seed 1 --out runs/fashion\n"
       "  latentkit train --model cgan --loss hinge --data fashion-mnist --epochs 5 --seed 1 --out runs/fashion-cgan\n"
       "  latentkit train --model vae --data fashion-mnist --epochs 10 --seed 1 --out runs/fashion-vae\n"
-      "  latentkit train --model cddpm --tasks inpaint,restore --data fashion-mnist --epochs 5 --out runs/fashion-ddpm\n"
+      "  latentkit train --model ddpm --tasks inpaint,restore --uncond-share 0.5 --data fashion-mnist --epochs 6 --out runs/fashion-ddpm\n"
       "Ctrl-C saves a checkpoint and exits; --resume continues exactly where it stopped.");
   cmd->callback([p]() { run_train(*p); });
 }

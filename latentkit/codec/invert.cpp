@@ -118,7 +118,7 @@ torch::Tensor psnr(const torch::Tensor& a, const torch::Tensor& b) {
   return 10.0 * torch::log10(4.0 / mse.clamp_min(1e-12));
 }
 
-torch::Tensor ssim(const torch::Tensor& a, const torch::Tensor& b) {
+torch::Tensor ssim(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& weights) {
   check_input(a.sizes() == b.sizes() && a.dim() == 4, "ssim: two [N, C, H, W] batches of the same shape");
   check_input(a.size(2) >= 11 && a.size(3) >= 11, "ssim: images must be at least 11 x 11");
   const int64_t c = a.size(1);
@@ -132,7 +132,15 @@ torch::Tensor ssim(const torch::Tensor& a, const torch::Tensor& b) {
   torch::Tensor mx = blur(x), my = blur(y);
   torch::Tensor sxx = blur(x * x) - mx * mx, syy = blur(y * y) - my * my, sxy = blur(x * y) - mx * my;
   torch::Tensor map = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2));
-  return map.flatten(1).mean(1).view({-1, c}).mean(1);
+  if (!weights.defined()) return map.flatten(1).mean(1).view({-1, c}).mean(1);
+  check_input(weights.dim() == 4 && weights.size(0) == a.size(0) && weights.size(1) == 1 &&
+                  weights.size(2) == a.size(2) && weights.size(3) == a.size(3),
+              "ssim: weights must be [N, 1, H, W] like the images");
+  const int64_t h = a.size(2), w = a.size(3);
+  torch::Tensor centre = weights.to(torch::kFloat64).slice(2, 5, h - 5).slice(3, 5, w - 5);  // [N, 1, H-10, W-10]
+  torch::Tensor per = map.view({a.size(0), c, -1}).mean(1);                                   // [N, windows]
+  torch::Tensor wts = centre.flatten(1);
+  return (per * wts).sum(1) / wts.sum(1).clamp_min(1e-12);
 }
 
 }  // namespace latentkit

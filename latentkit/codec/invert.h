@@ -55,7 +55,8 @@ torch::Tensor psnr(const torch::Tensor& a, const torch::Tensor& b);
 
 /// SSIM of Wang et al. (2004) per image: Gaussian window 11 x 11, sigma 1.5, K1 0.01,
 /// K2 0.03, data range 1 on images mapped to [0, 1], averaged over the valid windows and
-/// the channels. float64 [N].
-torch::Tensor ssim(const torch::Tensor& a, const torch::Tensor& b);
+/// the channels. float64 [N]. With weights ([N, 1, H, W], e.g. an inpainting mask) the mean
+/// over windows is weighted by the weight at each window's centre.
+torch::Tensor ssim(const torch::Tensor& a, const torch::Tensor& b, const torch::Tensor& weights = {});
 
 }  // namespace latentkit

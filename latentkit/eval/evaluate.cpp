@@ -10,6 +10,7 @@
 #include "latentkit/core/error.h"
 #include "latentkit/core/files.h"
 #include "latentkit/core/hash.h"
+#include "latentkit/core/progress.h"
 #include "latentkit/core/threads.h"
 #include "latentkit/data/dataset.h"
 #include "latentkit/data/folder.h"
@@ -149,11 +150,14 @@ FeatureBatch generated_features(const EvalOptions& o, FeatureExtractor& extracto
   torch::Tensor z = generator.sample_latent(o.n, rng);
   if (generator.num_classes() > 0) *labels = torch::arange(o.n, torch::kInt64).remainder(generator.num_classes());
   std::vector<torch::Tensor> images;
+  Progress progress("generate", o.n);  // diffusion models take minutes
   for (int64_t start = 0; start < o.n; start += o.batch) {
     const int64_t end = std::min(o.n, start + o.batch);
     images.push_back(generator.decode(z.slice(0, start, end), labels->defined() ? labels->slice(0, start, end)
                                                                                 : torch::Tensor()));
+    progress.update(end, generator.family());
   }
+  progress.finish("done");
   return extract_features(extractor, torch::cat(images), o.batch, "generated");
 }
 

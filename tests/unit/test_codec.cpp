@@ -53,6 +53,20 @@ TEST(Quality, PsnrAndSsimHaveTheirClosedForms) {
   expect_error([&] { ssim(torch::zeros({1, 1, 8, 8}), torch::zeros({1, 1, 8, 8})); }, {"at least 11 x 11"});
 }
 
+TEST(Quality, SsimWeightedByAMaskScoresOnlyThere) {
+  torch::Tensor noise = torch::rand({2, 1, 32, 32}) * 2 - 1, other = noise.clone();
+  other.slice(3, 16, 32).neg_();  // the right half differs
+  EXPECT_TRUE(torch::allclose(ssim(noise, other, torch::ones({2, 1, 32, 32})), ssim(noise, other)));
+  // Windows centred in the left columns 5..10 see only equal pixels: SSIM 1 there.
+  torch::Tensor left = torch::zeros({2, 1, 32, 32});
+  left.slice(3, 0, 11).fill_(1.0);
+  EXPECT_TRUE(torch::allclose(ssim(noise, other, left), torch::ones({2}, torch::kFloat64), 0, 1e-9));
+  torch::Tensor right = torch::zeros({2, 1, 32, 32});
+  right.slice(3, 21, 32).fill_(1.0);
+  EXPECT_LT(ssim(noise, other, right).max().item<double>(), 0.0);
+  expect_error([&] { ssim(noise, other, torch::ones({2, 1, 8, 8})); }, {"weights must be [N, 1, H, W]"});
+}
+
 TEST(Invert, RecoversImagesTheGeneratorMade) {
   TempDir dir;
   std::unique_ptr<Generator> g = load_generator(make_run(dir.file("run"), 3));
