@@ -1,6 +1,8 @@
 #include "latentkit/train/checkpoint.h"
 
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <sstream>
 
@@ -8,6 +10,7 @@
 
 #include "latentkit/core/error.h"
 #include "latentkit/core/files.h"
+#include "latentkit/core/signals.h"
 #include "latentkit/models/registry.h"
 
 namespace latentkit {
@@ -150,6 +153,29 @@ void check_run_folder(const std::string& run_dir, bool resume) {
     check_input(!path_exists(run_dir + "/config.json"),
                 run_dir + " already holds a run: continue it with --resume, or choose another --out");
   }
+}
+
+int64_t resume_latest(const std::string& run_dir, const CheckpointParts& parts) {
+  auto latest = latest_checkpoint(run_dir);
+  check_input(latest.has_value(),
+              run_dir + " has no checkpoint yet (checkpoints/latest is missing); start again without --resume");
+  const int64_t step = load_checkpoint(*latest, parts);
+  std::fprintf(stderr, "resumed %s from %s (step %lld)\n", run_dir.c_str(), latest->c_str(), static_cast<long long>(step));
+  return step;
+}
+
+int64_t test_kill_step() {
+  const char* value = std::getenv("LATENTKIT_TEST_KILL_AT_STEP");
+  return value ? std::atoll(value) : -1;
+}
+
+bool stop_after_step(const std::string& run_dir, int64_t step, int64_t total_steps, int64_t kill_at,
+                     const CheckpointParts& parts, int keep, const std::function<void()>& save_outputs) {
+  if (step == kill_at) std::raise(SIGKILL);
+  if (!stop_requested() || step >= total_steps) return false;
+  save_checkpoint(run_dir, step, parts, keep);
+  save_outputs();
+  return true;
 }
 
 nlohmann::json read_run_config(const std::string& run_dir) {

@@ -308,11 +308,8 @@ ClassifierTrainSummary train_classifier(const ClassifierTrainOptions& o, bool re
 
   int64_t step = 0;
   if (resume) {
-    auto latest = latest_checkpoint(run);
-    check_input(latest.has_value(), run + " has no checkpoint yet (checkpoints/latest is missing); start again without --resume");
-    step = load_checkpoint(*latest, parts);
+    step = resume_latest(run, parts);
     write_file_atomic(run + "/train.jsonl", kept_log(run + "/train.jsonl", step));
-    std::fprintf(stderr, "resumed %s from %s (step %lld)\n", run.c_str(), latest->c_str(), static_cast<long long>(step));
   }
   make_dirs(run);
   write_json(config_path, config_to_json(o, model_options, train, test, flip));

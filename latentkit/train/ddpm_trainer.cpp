@@ -2,16 +2,13 @@
 
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <cstdio>
-#include <cstdlib>
 
 #include "latentkit/core/error.h"
 #include "latentkit/core/files.h"
 #include "latentkit/core/grid.h"
 #include "latentkit/core/plot.h"
 #include "latentkit/core/progress.h"
-#include "latentkit/core/signals.h"
 #include "latentkit/core/threads.h"
 #include "latentkit/data/degrade.h"
 #include "latentkit/models/registry.h"
@@ -159,18 +156,14 @@ TrainSummary train_ddpm(const DdpmTrainOptions& options_in, bool resume) {
   PlotSeries loss_series{"loss", {}, {}};
   make_dirs(run + "/samples");
   if (resume) {
-    auto latest = latest_checkpoint(run);
-    check_input(latest.has_value(), run + " has no checkpoint yet; start again without --resume");
-    step = load_checkpoint(*latest, parts);
+    step = resume_latest(run, parts);
     for (const nlohmann::json& row : trim_train_log(run, step)) {
       loss_series.x.push_back(row["step"].get<double>());
       loss_series.y.push_back(row.value("loss", NAN));
     }
-    std::fprintf(stderr, "resumed %s from %s (step %lld)\n", run.c_str(), latest->c_str(), static_cast<long long>(step));
   }
   write_json(run + "/config.json", ddpm_config_to_json(o));
-  const char* kill_env = std::getenv("LATENTKIT_TEST_KILL_AT_STEP");
-  const int64_t kill_at = kill_env ? std::atoll(kill_env) : -1;
+  const int64_t kill_at = test_kill_step();
   int64_t params = 0;
   for (const auto& p : net->parameters()) params += p.numel();
   std::string tasks;
@@ -252,18 +245,12 @@ TrainSummary train_ddpm(const DdpmTrainOptions& options_in, bool resume) {
       text += status;
     }
     progress.update(step, text, static_cast<double>(o.batch));
-    if (step == kill_at) std::raise(SIGKILL);
-    if (stop_requested() && step < total_steps) {
-      save_checkpoint(run, step, parts, o.keep_checkpoints);
-      save_outputs(0);
+    if (stop_after_step(run, step, total_steps, kill_at, parts, o.keep_checkpoints, [&] { save_outputs(0); })) {
       summary.interrupted = true;
       break;
     }
   }
-  summary.steps = step;
-  summary.steps_run = step - first_step;
-  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
-  summary.images_per_second = summary.seconds > 0 ? summary.steps_run * o.batch / summary.seconds : 0.0;
+  finish_summary(summary, step, first_step, run_start, o.batch);
   progress.finish(summary.interrupted ? "interrupted, checkpoint saved" : "done");
   return summary;
 }

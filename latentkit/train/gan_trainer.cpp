@@ -3,9 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <cstdio>
-#include <cstdlib>
 #include <sstream>
 
 #include "latentkit/core/error.h"
@@ -13,7 +11,6 @@
 #include "latentkit/core/grid.h"
 #include "latentkit/core/plot.h"
 #include "latentkit/core/progress.h"
-#include "latentkit/core/signals.h"
 #include "latentkit/core/threads.h"
 #include "latentkit/models/registry.h"
 #include "latentkit/train/checkpoint.h"
@@ -70,6 +67,14 @@ std::string format_fixed(double value, int digits) {
 }
 
 }  // namespace
+
+void finish_summary(TrainSummary& summary, int64_t step, int64_t first_step,
+                    std::chrono::steady_clock::time_point start, int64_t batch) {
+  summary.steps = step;
+  summary.steps_run = step - first_step;
+  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  summary.images_per_second = summary.seconds > 0 ? summary.steps_run * batch / summary.seconds : 0.0;
+}
 
 void update_ema(torch::nn::Module& ema, const torch::nn::Module& net, double decay, int64_t step) {
   torch::NoGradGuard no_grad;
@@ -215,19 +220,15 @@ TrainSummary train_gan(const GanTrainOptions& options_in, bool resume) {
   std::vector<LogRow> history;
   make_dirs(run + "/samples");
   if (resume) {
-    auto latest = latest_checkpoint(run);
-    check_input(latest.has_value(), run + " has no checkpoint yet (checkpoints/latest is missing); start again without --resume");
-    step = load_checkpoint(*latest, parts);
+    step = resume_latest(run, parts);
     for (const nlohmann::json& row : trim_train_log(run, step)) {
       auto number = [&](const char* key) { return row.contains(key) && row[key].is_number() ? row[key].get<double>() : NAN; };
       history.push_back({row["step"].get<int64_t>(), number("d_loss"), number("g_loss")});
     }
-    std::fprintf(stderr, "resumed %s from %s (step %lld)\n", run.c_str(), latest->c_str(), static_cast<long long>(step));
   }
   write_json(config_path, gan_config_to_json(o));  // on resume: records an extended --epochs
 
-  const char* kill_env = std::getenv("LATENTKIT_TEST_KILL_AT_STEP");
-  const int64_t kill_at = kill_env ? std::atoll(kill_env) : -1;
+  const int64_t kill_at = test_kill_step();
 
   std::fprintf(stderr, "training %s on %s (%lld images %lldx%lldx%lld), %lld steps/epoch, batch %lld, %d thread%s\n",
                (o.model.num_classes() > 0 ? "cgan (" + o.model.conditioning() + ", " +
@@ -325,20 +326,15 @@ TrainSummary train_gan(const GanTrainOptions& options_in, bool resume) {
       progress.update(step, "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(o.epochs),
                       static_cast<double>(o.batch));
     }
-    if (step == kill_at) std::raise(SIGKILL);
-    if (stop_requested() && step < total_steps) {
-      save_checkpoint(run, step, parts, o.keep_checkpoints);
-      save_model();
-      write_loss_plot(run, history, o.loss);
+    if (stop_after_step(run, step, total_steps, kill_at, parts, o.keep_checkpoints, [&] {
+          save_model();
+          write_loss_plot(run, history, o.loss);
+        })) {
       summary.interrupted = true;
       break;
     }
   }
-
-  summary.steps = step;
-  summary.steps_run = step - first_step;
-  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
-  summary.images_per_second = summary.seconds > 0 ? summary.steps_run * o.batch / summary.seconds : 0.0;
+  finish_summary(summary, step, first_step, run_start, o.batch);
   std::string last = history.empty() ? std::string()
                                      : " d " + format_fixed(history.back().d_loss, 3) + " g " +
                                            format_fixed(history.back().g_loss, 3);

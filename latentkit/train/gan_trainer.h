@@ -2,6 +2,7 @@
 // Training of unconditional GANs (the DCGAN presets): bce, hinge or WGAN-GP losses, Adam,
 // EMA of the generator, checkpoints, exact resume, samples, logs and loss curves, all in
 // one run folder (../shared/DESIGN.md, "The flow of data").
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -51,6 +52,10 @@ struct TrainSummary {
   bool interrupted = false;  // stopped by SIGINT / SIGTERM after saving a checkpoint
   int threads = 0;
 };
+
+/// Fills a finished run's steps, steps_run, seconds and images per second.
+void finish_summary(TrainSummary& summary, int64_t step, int64_t first_step,
+                    std::chrono::steady_clock::time_point start, int64_t batch);
 
 /// The options every generator trainer has, as config.json's "train" object holds them:
 /// written by train_options_json, read back (for --resume) by read_train_options.

@@ -2,16 +2,13 @@
 
 #include <chrono>
 #include <cmath>
-#include <csignal>
 #include <cstdio>
-#include <cstdlib>
 
 #include "latentkit/core/error.h"
 #include "latentkit/core/files.h"
 #include "latentkit/core/grid.h"
 #include "latentkit/core/plot.h"
 #include "latentkit/core/progress.h"
-#include "latentkit/core/signals.h"
 #include "latentkit/core/threads.h"
 #include "latentkit/models/registry.h"
 #include "latentkit/train/checkpoint.h"
@@ -102,17 +99,13 @@ TrainSummary train_vae(const VaeTrainOptions& options_in, bool resume) {
   std::vector<VaeLogRow> history;
   make_dirs(run + "/samples");
   if (resume) {
-    auto latest = latest_checkpoint(run);
-    check_input(latest.has_value(), run + " has no checkpoint yet; start again without --resume");
-    step = load_checkpoint(*latest, parts);
+    step = resume_latest(run, parts);
     for (const nlohmann::json& row : trim_train_log(run, step)) {
       history.push_back({row["step"].get<int64_t>(), row.value("recon", NAN), row.value("kl", NAN)});
     }
-    std::fprintf(stderr, "resumed %s from %s (step %lld)\n", run.c_str(), latest->c_str(), static_cast<long long>(step));
   }
   write_json(config_path, vae_config_to_json(o));
-  const char* kill_env = std::getenv("LATENTKIT_TEST_KILL_AT_STEP");
-  const int64_t kill_at = kill_env ? std::atoll(kill_env) : -1;
+  const int64_t kill_at = test_kill_step();
   std::fprintf(stderr, "training %s (latent %lld, beta %g, %s) on %s (%lld images %lldx%lldx%lld), %lld steps/epoch, %d thread%s\n",
                classes > 0 ? ("cvae, " + std::to_string(classes) + " classes,").c_str() : "vae",
                static_cast<long long>(o.model.latent_dim()), o.model.beta(), o.model.recon().c_str(), o.data.spec.c_str(),
@@ -182,18 +175,12 @@ TrainSummary train_vae(const VaeTrainOptions& options_in, bool resume) {
       text += status;
     }
     progress.update(step, text, static_cast<double>(o.batch));
-    if (step == kill_at) std::raise(SIGKILL);
-    if (stop_requested() && step < total_steps) {
-      save_checkpoint(run, step, parts, o.keep_checkpoints);
-      save_outputs(0);
+    if (stop_after_step(run, step, total_steps, kill_at, parts, o.keep_checkpoints, [&] { save_outputs(0); })) {
       summary.interrupted = true;
       break;
     }
   }
-  summary.steps = step;
-  summary.steps_run = step - first_step;
-  summary.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - run_start).count();
-  summary.images_per_second = summary.seconds > 0 ? summary.steps_run * o.batch / summary.seconds : 0.0;
+  finish_summary(summary, step, first_step, run_start, o.batch);
   progress.finish(summary.interrupted ? "interrupted, checkpoint saved" : "done");
   return summary;
 }
