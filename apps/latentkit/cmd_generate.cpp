@@ -134,6 +134,8 @@ void add_generate_command(CLI::App& app) {
       cmd->add_option("--eta", p->sampling.eta, "diffusion: DDIM eta (0: deterministic from x_T; 1: DDPM-like)")
           ->check(CLI::Range(0.0, 1.0))
           ->capture_default_str(),
+      cmd->add_flag("--no-clip", [p](int64_t) { p->sampling.clip = false; },
+                    "diffusion: do not clip the predicted clean image to [-1, 1] at each step"),
       cmd->add_option("--guidance", p->guidance,
                       "cddpm: classifier-free guidance weight w, eps = eps_u + w (eps_c - eps_u) (1: none)")
           ->check(CLI::Range(0.0, 20.0))

@@ -64,9 +64,11 @@ torch::Tensor eps_from_v(const NoiseSchedule& s, const torch::Tensor& x_t, const
 }
 
 std::vector<int64_t> sampling_timesteps(int64_t T, int64_t n, int64_t start) {
-  if (start < 0) start = T - 1;
-  check_input(start < T, "diffusion: start step " + std::to_string(start) + " must be below T = " + std::to_string(T));
   check_input(n >= 1, "diffusion: --steps must be >= 1");
+  // DDIM's own spacing: 0, T/n, 2T/n, ... up to T - T/n, so the first step does not start
+  // from the schedule's last, near-singular alpha_bar (cosine: 2.4e-9 at T - 1).
+  if (start < 0) start = n >= T ? T - 1 : T - T / n;
+  check_input(start < T, "diffusion: start step " + std::to_string(start) + " must be below T = " + std::to_string(T));
   n = std::min(n, start + 1);
   std::vector<int64_t> times;
   for (int64_t i = 0; i < n; ++i) {
@@ -99,8 +101,9 @@ torch::Tensor diffusion_sample(const NoiseSchedule& s, const EpsFunction& eps, t
   check_input(o.sampler == "ddim" || o.sampler == "ddpm",
               "diffusion: unknown sampler '" + o.sampler + "' (expected ddim or ddpm)");
   const bool ddpm = o.sampler == "ddpm";
-  const int64_t start = o.start < 0 ? s.steps() - 1 : o.start;
-  const std::vector<int64_t> times = sampling_timesteps(s.steps(), ddpm ? start + 1 : o.steps, start);
+  const int64_t ddpm_start = o.start < 0 ? s.steps() - 1 : o.start;
+  const std::vector<int64_t> times =
+      ddpm ? sampling_timesteps(s.steps(), ddpm_start + 1, ddpm_start) : sampling_timesteps(s.steps(), o.steps, o.start);
   const double eta = ddpm ? 1.0 : o.eta;
   for (size_t i = 0; i < times.size(); ++i) {
     const int64_t t = times[i], t_prev = i + 1 < times.size() ? times[i + 1] : -1;

@@ -44,7 +44,8 @@ torch::Tensor v_target(const NoiseSchedule& s, const torch::Tensor& x0, const to
 torch::Tensor eps_from_v(const NoiseSchedule& s, const torch::Tensor& x_t, const torch::Tensor& t,
                          const torch::Tensor& v);
 
-/// n time steps from T - 1 (or `start`) down to 0, evenly spaced, descending, no repeats.
+/// n time steps from T - T/n (DDIM's uniform spacing; T - 1 when n >= T) or from `start`
+/// down to 0, evenly spaced, descending, no repeats.
 std::vector<int64_t> sampling_timesteps(int64_t T, int64_t n, int64_t start = -1);
 
 /// One DDIM step from x_t at step t to step t_prev < t (-1: the clean image), given the

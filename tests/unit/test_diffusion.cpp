@@ -81,10 +81,16 @@ TEST(ForwardProcess, VPredictionRoundTrips) {
 }
 
 TEST(Samplers, TimestepsAreEvenAndDescending) {
-  EXPECT_EQ(sampling_timesteps(1000, 5), (std::vector<int64_t>{999, 749, 500, 250, 0}));
+  EXPECT_EQ(sampling_timesteps(1000, 5), (std::vector<int64_t>{800, 600, 400, 200, 0}));
+  const std::vector<int64_t> fifty = sampling_timesteps(1000, 50);  // DDIM's: 980, 960, ..., 0
+  ASSERT_EQ(fifty.size(), 50u);
+  EXPECT_EQ(fifty.front(), 980);
+  EXPECT_EQ(fifty[1], 960);
+  EXPECT_EQ(fifty.back(), 0);
   EXPECT_EQ(sampling_timesteps(10, 50), (std::vector<int64_t>{9, 8, 7, 6, 5, 4, 3, 2, 1, 0}));
   EXPECT_EQ(sampling_timesteps(1000, 3, 400), (std::vector<int64_t>{400, 200, 0}));
-  EXPECT_EQ(sampling_timesteps(1000, 1), (std::vector<int64_t>{999}));
+  EXPECT_EQ(sampling_timesteps(1000, 1), (std::vector<int64_t>{0}));
+  EXPECT_EQ(sampling_timesteps(1000, 1000).front(), 999);
 }
 
 TEST(Samplers, DdimStepWithEtaZeroIsExactGivenTheTrueNoise) {
