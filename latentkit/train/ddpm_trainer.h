@@ -29,7 +29,7 @@ struct DdpmTrainOptions {
   int64_t warmup = 200;      // steps of linear learning-rate warm-up
   double ema_decay = 0.999;
   double label_dropout = 0.1;  // class-conditional: share of steps with the "no class" label
-  double uncond_share = 0.4;   // with tasks: share of images trained with no condition
+  double uncond_share = 0.5;   // with tasks: share of images trained with no condition
   uint64_t seed = 0;
   int threads = 0;
   int64_t checkpoint_every = 500;
