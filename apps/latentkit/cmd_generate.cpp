@@ -1,5 +1,4 @@
 // latentkit generate: sample a trained generator into a grid, single PNGs or a latent strip.
-#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <memory>
@@ -9,7 +8,6 @@
 #include "latentkit/core/files.h"
 #include "latentkit/core/grid.h"
 #include "latentkit/core/image.h"
-#include "latentkit/core/progress.h"
 #include "latentkit/models/diffusion.h"
 #include "latentkit/models/registry.h"
 
@@ -74,12 +72,11 @@ void run_generate(const GenerateParams& p) {
     // x_T = z; the noise of eta > 0 and of the ddpm sampler comes from seed + 1.
     const auto shape = diffusion->image_shape();
     SampleOptions so = p.sampling;
-    if (so.sampler == "ddpm") so.steps = diffusion->schedule().steps();
-    Progress progress(so.sampler, std::min(so.steps, diffusion->schedule().steps()));
-    so.on_step = [&progress](int64_t done, int64_t) { progress.update(done, ""); };
+    StepProgress progress(so.sampler);
+    so.on_step = progress.callback();
     torch::Generator noise = make_rng(p.seed + 1);
     images = diffusion->sample(z.view({z.size(0), shape[0], shape[1], shape[2]}), labels, so, p.guidance, noise);
-    progress.finish("done");
+    progress.finish();
   } else {
     for (CLI::Option* option : p.diffusion_options) {
       check_input(option->count() == 0, option->get_name() + " is for diffusion models; " + p.run + " is a " +

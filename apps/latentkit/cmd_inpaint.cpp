@@ -1,7 +1,5 @@
 // latentkit inpaint, uncrop, restore: image-to-image with a diffusion model (RePaint on an
 // unconditional model, Palette on one trained with --tasks, SDEdit for restoring).
-#include <algorithm>
-#include <cmath>
 #include <cstdio>
 #include <memory>
 
@@ -10,7 +8,6 @@
 #include "latentkit/core/files.h"
 #include "latentkit/core/grid.h"
 #include "latentkit/core/image.h"
-#include "latentkit/core/progress.h"
 #include "latentkit/core/threads.h"
 #include "latentkit/data/degrade.h"
 #include "latentkit/models/diffusion.h"
@@ -84,7 +81,7 @@ void write_result(const ImageParams& p, const torch::Tensor& input, const torch:
   }
 }
 
-ImageToImageOptions prepare(ImageParams& p, DdpmModel& model, Progress& progress) {
+ImageToImageOptions prepare(ImageParams& p, DdpmModel& model, StepProgress& progress) {
   ImageToImageOptions o = p.options;
   if (!p.class_name.empty()) {
     check_input(model.num_classes() > 0, p.run + " is not class-conditional: --class needs a cddpm model");
@@ -92,7 +89,7 @@ ImageToImageOptions prepare(ImageParams& p, DdpmModel& model, Progress& progress
                                               model.num_classes()),
                            torch::kInt64);
   }
-  o.on_step = [&progress](int64_t done, int64_t) { progress.update(done, ""); };
+  o.on_step = progress.callback();
   return o;
 }
 
@@ -106,11 +103,11 @@ void run_fill(ImageParams& p, bool uncrop) {
   const int64_t size = model->image_shape()[1];
   torch::Tensor fill = uncrop ? side_mask(size, size, p.side, p.amount) : read_mask(p, native, size, rng);
   const std::string method = resolve_image_method(*model, "inpaint", p.options.method);
-  Progress progress(method, p.options.steps);
+  StepProgress progress(method);
   ImageToImageOptions o = prepare(p, *model, progress);
   torch::Tensor images = image.expand({p.n, -1, -1, -1}).contiguous();
   torch::Tensor out = inpaint_image(*model, images, fill, o, rng);
-  progress.finish("done");
+  progress.finish();
   // The sheet shows the input with the area to fill in mid-gray.
   write_result(p, torch::where(fill > 0.5, torch::zeros_like(image), image), out, method.c_str());
 }
@@ -124,11 +121,10 @@ void run_restore(ImageParams& p) {
   torch::Tensor image = read_model_image(*model, p.image, &native);
   if (!p.degrade.empty()) image = degrade(image, p.degrade, rng);
   const std::string method = resolve_image_method(*model, "restore", p.options.method);
-  Progress progress(method, method == "sdedit" ? std::max<int64_t>(1, std::llround(p.options.steps * p.options.strength))
-                                               : p.options.steps);
+  StepProgress progress(method);
   ImageToImageOptions o = prepare(p, *model, progress);
   torch::Tensor out = restore_image(*model, image.expand({p.n, -1, -1, -1}).contiguous(), o, rng);
-  progress.finish("done");
+  progress.finish();
   write_result(p, image, out, method.c_str());
 }
 
