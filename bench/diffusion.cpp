@@ -11,34 +11,21 @@
 //   bench_diffusion restore RUN CLASSIFIER [N]
 //     Restoration of JPEG (quality 10), noise (sigma 0.2) and blur (sigma 1.2): PSNR, SSIM
 //     and class agreement for the degraded input, a classical filter, SDEdit and Palette.
-#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
 
-#include "latentkit/codec/invert.h"
-#include "latentkit/core/error.h"
+#include "bench/restore_scoring.h"
 #include "latentkit/core/grid.h"
 #include "latentkit/core/image.h"
 #include "latentkit/core/threads.h"
-#include "latentkit/data/dataset.h"
-#include "latentkit/data/degrade.h"
-#include "latentkit/eval/features.h"
-#include "latentkit/models/diffusion.h"
-#include "latentkit/models/registry.h"
 
 using namespace latentkit;
+using namespace latentkit::bench;
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-std::unique_ptr<DdpmModel> load_ddpm(const std::string& run) {
-  std::unique_ptr<Generator> g = load_generator(run);
-  check_input(dynamic_cast<DdpmModel*>(g.get()) != nullptr, run + " is not a diffusion run");
-  return std::unique_ptr<DdpmModel>(static_cast<DdpmModel*>(g.release()));
-}
 
 int speed(const std::string& run, const std::string& gan_run) {
   const int threads = set_threads(2);
@@ -74,41 +61,7 @@ int speed(const std::string& run, const std::string& gan_run) {
   return 0;
 }
 
-struct Scorer {
-  std::unique_ptr<FeatureExtractor> extractor;
-  torch::Tensor originals, labels;
-  // PSNR and SSIM inside weights (or everywhere), class agreement with the true labels.
-  void row(const std::string& name, const torch::Tensor& images, const torch::Tensor& weights, double seconds) {
-    torch::Tensor w = weights.defined() ? weights : torch::ones({images.size(0), 1, images.size(2), images.size(3)});
-    torch::Tensor mse = ((images - originals).square() * w).sum({1, 2, 3}) / (w.sum({1, 2, 3}) * images.size(1));
-    const double psnr_db = (10 * torch::log10(4.0 / mse.to(torch::kFloat64).clamp_min(1e-12))).mean().item<double>();
-    const double s = ssim(images, originals, weights).mean().item<double>();
-    const double agree = (extractor->extract(images).probs.argmax(1) == labels).to(torch::kFloat64).mean().item<double>();
-    std::printf("| %-34s | %6.2f | %5.3f | %5.3f | %8.1f |\n", name.c_str(), psnr_db, s, agree,
-                1000 * seconds / static_cast<double>(images.size(0)));
-    std::fflush(stdout);
-  }
-};
 
-Scorer make_scorer(const std::string& classifier, int64_t n) {
-  DataOptions d;
-  d.spec = "fashion-mnist";
-  d.split = "test";
-  d.limit = n;
-  Dataset data = load_dataset(d);
-  return {load_classifier_extractor(classifier), normalize_images(data.images), data.labels};
-}
-
-// Runs f on batches of 100 images, printing progress.
-torch::Tensor batched(const torch::Tensor& x, const std::function<torch::Tensor(const torch::Tensor&, int64_t)>& f) {
-  std::vector<torch::Tensor> out;
-  for (int64_t i = 0; i < x.size(0); i += 100) {
-    out.push_back(f(x.slice(0, i, i + 100), i));
-    std::fprintf(stderr, "\r  %lld/%lld", static_cast<long long>(std::min(i + 100, x.size(0))), static_cast<long long>(x.size(0)));
-  }
-  std::fprintf(stderr, "\n");
-  return torch::cat(out);
-}
 
 int inpaint(const std::string& run, const std::string& classifier, int64_t n, const std::string& picture) {
   const int threads = set_threads(2);
@@ -173,18 +126,11 @@ int restore(const std::string& run, const std::string& classifier, int64_t n) {
     std::string classical;
     std::function<torch::Tensor(const torch::Tensor&)> filter;
   };
-  namespace F = torch::nn::functional;
   std::vector<Case> cases{
       {"jpeg q10", jpeg_artifacts(x, 10), "blur 0.7",
        [](const torch::Tensor& d) { return gaussian_blur(d, 0.7); }},
-      {"noise 0.2", add_noise(x, 0.2, rng), "median 3x3",
-       [](const torch::Tensor& d) {
-         torch::Tensor p = F::pad(d, F::PadFuncOptions({1, 1, 1, 1}).mode(torch::kReplicate));
-         return std::get<0>(F::unfold(p, F::UnfoldFuncOptions({3, 3})).view({d.size(0), d.size(1), 9, -1}).median(2))
-             .view(d.sizes());
-       }},
-      {"blur 1.2", gaussian_blur(x, 1.2), "unsharp mask",
-       [](const torch::Tensor& d) { return (d + 1.5 * (d - gaussian_blur(d, 1.2))).clamp(-1, 1); }}};
+      {"noise 0.2", add_noise(x, 0.2, rng), "median 3x3", median3},
+      {"blur 1.2", gaussian_blur(x, 1.2), "unsharp mask", [](const torch::Tensor& d) { return unsharp_mask(d); }}};
   for (Case& c : cases) {
     scorer.row(c.name + ": degraded input", c.degraded, {}, 0);
     auto t0 = Clock::now();

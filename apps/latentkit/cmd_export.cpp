@@ -27,6 +27,9 @@ std::vector<double> flat(const torch::Tensor& t) {
 
 void run_export(const ExportParams& p) {
   check_input(p.format != "onnx" || p.weights == "fp32", "ONNX export writes fp32 weights; --weights is for --format lkm");
+  check_input(!path_exists(p.run + "/config.json") || read_json(p.run + "/config.json").value("family", "") != "pix2pix",
+              p.run + " is a pix2pix model; export does not take those yet (the runtime's graph has no skip "
+                      "connections): run it with latentkit enhance");
   std::unique_ptr<Generator> generator = load_generator(p.run);
   GeneratorGraph graph = extract_graph(*generator);
 

@@ -1,5 +1,8 @@
-// latentkit inpaint, uncrop, restore: image-to-image with a diffusion model (RePaint on an
+// Image to image. latentkit inpaint, uncrop, restore: with a diffusion model (RePaint on an
 // unconditional model, Palette on one trained with --tasks, SDEdit for restoring).
+// latentkit enhance: with a pix2pix model, one pass of its U-Net on an image of any size.
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <memory>
 
@@ -11,6 +14,7 @@
 #include "latentkit/core/threads.h"
 #include "latentkit/data/degrade.h"
 #include "latentkit/models/diffusion.h"
+#include "latentkit/models/pix2pix.h"
 #include "latentkit/models/registry.h"
 
 namespace latentkit::app {
@@ -58,7 +62,7 @@ torch::Tensor read_model_image(const DdpmModel& model, const std::string& path, 
 
 // The mask: a kind (center, box, strokes) or a PNG (white = fill) of the image's size.
 torch::Tensor read_mask(const ImageParams& p, int64_t native, int64_t size, torch::Generator& rng) {
-  for (const std::string& kind : {"center", "box", "strokes"}) {
+  for (const char* kind : {"center", "box", "strokes"}) {
     if (p.mask == kind) return random_masks(kind, 1, size, size, rng);
   }
   check_input(path_exists(p.mask), "--mask must be center, box, strokes or a PNG file; " + p.mask + " not found");
@@ -126,6 +130,55 @@ void run_restore(ImageParams& p) {
   torch::Tensor out = restore_image(*model, image.expand({p.n, -1, -1, -1}).contiguous(), o, rng);
   progress.finish();
   write_result(p, image, out, method.c_str());
+}
+
+struct EnhanceParams {
+  std::string run, image, out, sheet, degrade;
+  int64_t scale = 1, tile = 256;
+  uint64_t seed = 0;
+  int threads = 0;
+};
+
+void run_enhance(const EnhanceParams& p) {
+  const int threads = set_threads(p.threads);
+  Pix2pixRun run = load_pix2pix(p.run);
+  const int64_t channels = run.options.channels();
+  Image image = read_image(p.image);
+  if (image.channels != channels) {
+    std::fprintf(stderr, "note: %s has %d channel(s); converted to %s for this %s model\n", p.image.c_str(), image.channels,
+                 channels == 1 ? "gray" : "RGB", channels == 1 ? "gray" : "colour");
+    image = convert_channels(image, static_cast<int>(channels));
+  }
+  torch::NoGradGuard no_grad;
+  torch::Tensor x = image_to_tensor(image).unsqueeze(0);
+  if (p.scale > 1) {
+    namespace F = torch::nn::functional;
+    x = F::interpolate(x, F::InterpolateFuncOptions().scale_factor(std::vector<double>{double(p.scale), double(p.scale)})
+                              .mode(torch::kNearest)
+                              .recompute_scale_factor(false));
+  }
+  torch::Tensor original = x;
+  if (!p.degrade.empty()) {
+    torch::Generator rng = make_rng(p.seed);
+    x = degrade_for_tasks(x, {p.degrade}, rng);
+  }
+  const bool trained = run.tasks.empty() || std::find(run.tasks.begin(), run.tasks.end(), "superres") != run.tasks.end();
+  if (p.scale > 1 && !trained) {
+    std::fprintf(stderr, "note: %s was not trained for superres; --scale only enlarges the input for it\n", p.run.c_str());
+  }
+  const auto start = std::chrono::steady_clock::now();
+  torch::Tensor out = enhance_image(*run.net, x, p.tile);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  write_png(p.out, tensor_to_image(out[0]));
+  std::fprintf(stderr, "wrote %s (%lldx%lld, %.3f s on %d thread%s%s)\n", p.out.c_str(), static_cast<long long>(x.size(3)),
+               static_cast<long long>(x.size(2)), seconds, threads, threads == 1 ? "" : "s",
+               p.tile > 0 && (x.size(2) > p.tile || x.size(3) > p.tile) ? ", tiled" : "");
+  if (!p.sheet.empty()) {
+    torch::Tensor row = p.degrade.empty() ? torch::cat({x, out}) : torch::cat({original, x, out});
+    write_png(p.sheet, make_grid(row, static_cast<int>(row.size(0))));
+    std::fprintf(stderr, "wrote %s (%s)\n", p.sheet.c_str(),
+                 p.degrade.empty() ? "input, enhanced" : "original, degraded, enhanced");
+  }
 }
 
 CLI::App* add_common(CLI::App& app, const char* name, const char* help, ImageParams& p) {
@@ -196,12 +249,36 @@ void add_image_to_image_commands(CLI::App& app) {
   restore->add_option("--strength", fix->options.strength, "sdedit: how far to noise the input, (0, 1]")
       ->check(CLI::Range(0.01, 1.0))
       ->capture_default_str();
-  restore->add_option("--degrade", fix->degrade, "first degrade the input (to try it out): blur, noise, jpeg or mixed")
+  restore->add_option("--degrade", fix->degrade,
+                      "first degrade the input (to try it out): blur, noise, jpeg, lowres, exposure, retouch or mixed")
       ->check(CLI::IsMember(degradation_kinds()));
   restore->footer(
       "Examples:\n  latentkit restore --run models/fashion-ddpm --image blurry.png --out sharp.png\n"
       "  latentkit restore --run models/fashion-ddpm --image clean.png --degrade jpeg --out restored.png --sheet sheet.png");
   restore->callback([fix]() { run_restore(*fix); });
+
+  auto e = std::make_shared<EnhanceParams>();
+  CLI::App* enhance = app.add_subcommand("enhance", "Enhance an image of any size with a pix2pix model (deblur, denoise, "
+                                                    "dejpeg, superres, exposure, retouch)");
+  enhance->add_option("--run", e->run, "pix2pix run folder (latentkit train --model pix2pix)")->required();
+  enhance->add_option("--image", e->image, "input image (PNG or JPEG), any size; converted to the model's channels")->required();
+  enhance->add_option("--out", e->out, "PNG to write, the input's size (times --scale)")->required();
+  enhance->add_option("--sheet", e->sheet, "also write the input (and the original, with --degrade) beside the result");
+  enhance->add_option("--scale", e->scale, "superres: enlarge the input by this factor (nearest) before enhancing")
+      ->check(CLI::Range(1, 8))
+      ->capture_default_str();
+  enhance->add_option("--tile", e->tile, "larger images go through in overlapping tiles of this size (0: whole)")
+      ->check(CLI::Range(0, 4096))
+      ->capture_default_str();
+  enhance->add_option("--degrade", e->degrade, "first damage the input the way a task undoes (to try a model out)")
+      ->check(CLI::IsMember(enhance_tasks()));
+  enhance->add_option("--seed", e->seed, "seed of --degrade")->capture_default_str();
+  enhance->add_option("--threads", e->threads, "CPU threads (0: all cores)")->check(CLI::Range(0, 256))->capture_default_str();
+  enhance->footer(
+      "Examples:\n  latentkit enhance --run models/fashion-enhance --image blurry.png --out sharp.png\n"
+      "  latentkit enhance --run models/fashion-enhance --image small.png --scale 4 --out large.png\n"
+      "  latentkit enhance --run models/fashion-enhance --image item.png --degrade dejpeg --out fixed.png --sheet sheet.png");
+  enhance->callback([e]() { run_enhance(*e); });
 }
 
 }  // namespace latentkit::app

@@ -6,8 +6,10 @@
 #include "latentkit/core/error.h"
 #include "latentkit/core/signals.h"
 #include "latentkit/core/files.h"
+#include "latentkit/data/degrade.h"
 #include "latentkit/train/ddpm_trainer.h"
 #include "latentkit/train/gan_trainer.h"
+#include "latentkit/train/pix2pix_trainer.h"
 #include "latentkit/train/vae_trainer.h"
 
 namespace latentkit::app {
@@ -31,6 +33,11 @@ struct TrainParams {
   DdpmTrainOptions ddpm;
   std::vector<int64_t> mults{1, 2, 2};
   std::vector<std::string> tasks;
+  // pix2pix
+  Pix2pixTrainOptions pix2pix;
+  std::vector<std::string> enhance;
+  bool no_residual = false;
+  CLI::Option* dropout_option = nullptr;
 };
 
 // Copies the options every trainer shares from the GAN options the flags fill.
@@ -76,6 +83,27 @@ void run_ddpm(TrainParams& p) {
   report(train_ddpm(o, p.resume), o.out);
 }
 
+void run_pix2pix(TrainParams& p) {
+  Pix2pixTrainOptions o = p.pix2pix;
+  if (p.resume) {
+    Pix2pixTrainOptions saved = read_pix2pix_run_options(p.options.out);
+    if (p.epochs_option->count() > 0) saved.epochs = p.options.epochs;
+    o = saved;
+  } else {
+    copy_common(p.options, o);
+    if (p.lr_option->count() > 0) o.lr = p.options.lr;
+    if (p.batch_option->count() > 0) o.batch = p.options.batch;
+    o.beta1 = p.options.beta1;
+    o.beta2 = p.options.beta2;
+    o.tasks = p.enhance;
+    if (o.tasks.size() == 1 && o.tasks[0] == "all") o.tasks = enhance_tasks();
+    o.model.width(p.width_option->count() > 0 ? p.width : 32).residual(!p.no_residual);
+    if (p.dropout_option->count() > 0) o.model.dropout(p.ddpm.model.unet.dropout());
+  }
+  install_stop_handlers();
+  report(train_pix2pix(o, p.resume), o.out);
+}
+
 void run_vae(TrainParams& p) {
   VaeTrainOptions o;
   if (p.resume) {
@@ -101,8 +129,11 @@ void run_train(TrainParams& p) {
                                              ? read_json(p.options.out + "/config.json").value("family", "")
                                              : "")
                                       : p.model;
+  check_input(p.enhance.empty() || family == "pix2pix",
+              "--task is for --model pix2pix (a diffusion model takes --tasks inpaint,restore)");
   if (family == "vae" || family == "cvae") return run_vae(p);
   if (family == "ddpm" || family == "cddpm") return run_ddpm(p);
+  if (family == "pix2pix") return run_pix2pix(p);
   GanTrainOptions options = p.options;
   if (p.resume) {
     check_input(!options.out.empty(), "--resume needs --out RUN, the run folder to continue");
@@ -134,8 +165,9 @@ void add_train_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("train", "Train a generative model into a run folder");
   cmd->add_option("--model", p->model,
                   "model family: dcgan | dcgan-upsample | cgan (class-conditional DCGAN) | vae | cvae (class-conditional "
-                  "VAE) | ddpm (diffusion U-Net) | cddpm (class-conditional diffusion, classifier-free guidance)")
-      ->check(CLI::IsMember({"dcgan", "dcgan-upsample", "cgan", "vae", "cvae", "ddpm", "cddpm"}))
+                  "VAE) | ddpm (diffusion U-Net) | cddpm (class-conditional diffusion, classifier-free guidance) | pix2pix "
+                  "(image-to-image enhancer: U-Net + PatchGAN)")
+      ->check(CLI::IsMember({"dcgan", "dcgan-upsample", "cgan", "vae", "cvae", "ddpm", "cddpm", "pix2pix"}))
       ->capture_default_str();
   DdpmTrainOptions& d = p->ddpm;
   cmd->add_option("--schedule", d.model.schedule, "ddpm: noise schedule, linear or cosine")
@@ -151,7 +183,28 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--res-blocks", d.model.unet.res_blocks(), "ddpm: ResBlocks per U-Net level")
       ->check(CLI::Range(1, 4))
       ->capture_default_str();
-  cmd->add_option("--dropout", d.model.unet.dropout(), "ddpm: dropout in the ResBlocks")->check(CLI::Range(0.0, 0.9))->capture_default_str();
+  p->dropout_option = cmd->add_option("--dropout", d.model.unet.dropout(), "ddpm: dropout in the ResBlocks; pix2pix: in the inner up-blocks (default 0.5)")
+                          ->check(CLI::Range(0.0, 0.9))
+                          ->capture_default_str();
+  Pix2pixTrainOptions& x = p->pix2pix;
+  std::vector<std::string> task_names = enhance_tasks();
+  task_names.push_back("all");
+  cmd->add_option("--task", p->enhance,
+                  "pix2pix: what to undo, making pairs by degrading --data: deblur, denoise, dejpeg, superres, exposure, "
+                  "retouch (exposure, contrast, colour cast, vignetting), a list (deblur,denoise) or all; none for paired "
+                  "data (folder:A_DIR,B_DIR or pairs:DIR)")
+      ->delimiter(',')
+      ->check(CLI::IsMember(task_names));
+  cmd->add_option("--l1-weight", x.l1_weight, "pix2pix: weight of the L1 term beside the GAN loss (lambda)")
+      ->check(CLI::Range(0.0, 1e6))
+      ->capture_default_str();
+  cmd->add_option("--depth", x.model.depth(), "pix2pix: U-Net levels (0: from the size, 4 at 28 px, 8 at 256)")
+      ->check(CLI::Range(0, 8))
+      ->capture_default_str();
+  cmd->add_option("--d-layers", x.model.d_layers(), "pix2pix: PatchGAN strided layers (0: 1 under 16 px, 2 under 64, else 3)")
+      ->check(CLI::Range(0, 5))
+      ->capture_default_str();
+  cmd->add_flag("--no-residual", p->no_residual, "pix2pix: tanh output instead of input + correction");
   cmd->add_option("--tasks", p->tasks,
                   "ddpm: also train image-to-image (Palette) for these tasks: inpaint, restore or inpaint,restore "
                   "(condition channels beside x_t; the inpainting loss is inside the mask)")
@@ -188,7 +241,7 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--max-steps", o.max_steps, "stop after this many steps (0: run all epochs)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-  p->batch_option = cmd->add_option("--batch", o.batch, "images per step")->check(CLI::Range(2, 65536))->capture_default_str();
+  p->batch_option = cmd->add_option("--batch", o.batch, "images per step (pix2pix default 32)")->check(CLI::Range(2, 65536))->capture_default_str();
   p->lr_option = cmd->add_option("--lr", o.lr, "Adam learning rate (both networks; vae default 0.001, ddpm 0.0004)")
                      ->check(CLI::PositiveNumber)
                      ->capture_default_str();
@@ -212,7 +265,7 @@ void add_train_command(CLI::App& app) {
   p->latent_option = cmd->add_option("--latent-dim", p->latent_dim, "size of the latent vector z (vae default 16)")
                          ->check(CLI::Range(1, 4096))
                          ->capture_default_str();
-  p->width_option = cmd->add_option("--width", p->width, "base channel width of the networks (ngf / ndf; vae and ddpm default 32)")
+  p->width_option = cmd->add_option("--width", p->width, "base channel width of the networks (ngf / ndf; vae, ddpm and pix2pix default 32)")
                         ->check(CLI::Range(4, 1024))
                         ->capture_default_str();
   cmd->add_option("--seed", o.seed, "fixes initialisation, data order and latents")->capture_default_str();
@@ -231,6 +284,8 @@ void add_train_command(CLI::App& app) {
       "  latentkit train --model cgan --loss hinge --data fashion-mnist --epochs 5 --seed 1 --out runs/fashion-cgan\n"
       "  latentkit train --model vae --data fashion-mnist --epochs 10 --seed 1 --out runs/fashion-vae\n"
       "  latentkit train --model ddpm --tasks inpaint,restore --uncond-share 0.5 --data fashion-mnist --epochs 6 --out runs/fashion-ddpm\n"
+      "  latentkit train --model pix2pix --task all --data fashion-mnist --epochs 5 --out runs/fashion-enhance\n"
+      "  latentkit train --model pix2pix --data folder:photos/raw,photos/edited --size 128 --out runs/retouch\n"
       "Ctrl-C saves a checkpoint and exits; --resume continues exactly where it stopped.");
   cmd->callback([p]() { run_train(*p); });
 }

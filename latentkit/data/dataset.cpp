@@ -90,6 +90,9 @@ Dataset load_dataset(const DataOptions& options) {
     data = load_fashion_mnist(options);
   } else if (starts_with(spec, "idx:") && spec.size() > 4) {
     data = load_idx_dir(spec.substr(4), options.split);
+  } else if (is_pairs_spec(spec)) {
+    throw Error(spec + " is paired data (input and target images) for image-to-image training: use it with "
+                "latentkit train --model pix2pix");
   } else if (starts_with(spec, "folder:") && spec.size() > 7) {
     check_input(options.size > 0, spec + " needs --size (e.g. --size 64)");
     data = load_image_folder(spec.substr(7), options.size,

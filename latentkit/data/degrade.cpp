@@ -97,6 +97,24 @@ torch::Tensor quantise_plane(const torch::Tensor& plane, const torch::Tensor& ta
   return back.permute({0, 1, 3, 2, 4}).reshape({n, h, w});
 }
 
+// One image's retouching (see degrade): each part with probability 0.6, at least one.
+torch::Tensor retouch(torch::Tensor x, torch::Generator& rng) {
+  const bool colour = x.size(1) == 3;
+  std::array<bool, 4> parts{};
+  while (std::none_of(parts.begin(), parts.end(), [](bool b) { return b; })) {
+    for (bool& part : parts) part = uniform(rng, 0, 1) < 0.6;
+    if (!colour) parts[2] = false;
+  }
+  if (parts[0]) x = adjust_exposure(x, uniform(rng, -0.8, 0.8), 1.0);
+  if (parts[1]) x = adjust_contrast(x, std::exp(uniform(rng, -0.6, 0.6)));
+  if (parts[2]) {
+    torch::Tensor gains = torch::exp(torch::rand({1, 3, 1, 1}, rng) * 0.5 - 0.25);
+    x = (((x + 1) / 2 * gains).clamp(0, 1)) * 2 - 1;
+  }
+  if (parts[3]) x = vignette(x, uniform(rng, 0.2, 0.6));
+  return x;
+}
+
 }  // namespace
 
 torch::Tensor center_mask(int64_t h, int64_t w, double fraction) {
@@ -185,15 +203,47 @@ torch::Tensor add_noise(const torch::Tensor& images, double sigma, torch::Genera
   return (images + sigma * torch::randn(images.sizes(), rng)).clamp(-1, 1);
 }
 
+torch::Tensor pixelate(const torch::Tensor& images, int64_t factor) {
+  check_images(images, "pixelate");
+  check_input(factor >= 1, "pixelate: factor must be >= 1");
+  namespace F = torch::nn::functional;
+  const int64_t h = images.size(2), w = images.size(3);
+  const std::vector<int64_t> small{std::max<int64_t>(1, (h + factor / 2) / factor), std::max<int64_t>(1, (w + factor / 2) / factor)};
+  torch::Tensor low = F::adaptive_avg_pool2d(images, F::AdaptiveAvgPool2dFuncOptions(small));
+  return F::interpolate(low, F::InterpolateFuncOptions().size(std::vector<int64_t>{h, w}).mode(torch::kNearest));
+}
+
+torch::Tensor adjust_exposure(const torch::Tensor& images, double ev, double gamma) {
+  check_images(images, "exposure");
+  check_input(gamma > 0, "exposure: gamma must be > 0");
+  torch::Tensor u = ((images + 1) / 2 * std::pow(2.0, ev)).clamp(0, 1).pow(gamma);
+  return u * 2 - 1;
+}
+
+torch::Tensor adjust_contrast(const torch::Tensor& images, double c) {
+  check_images(images, "contrast");
+  torch::Tensor mean = images.mean({1, 2, 3}, true);
+  return (mean + c * (images - mean)).clamp(-1, 1);
+}
+
+torch::Tensor vignette(const torch::Tensor& images, double strength) {
+  check_images(images, "vignette");
+  const int64_t h = images.size(2), w = images.size(3);
+  torch::Tensor y = torch::linspace(-1, 1, h).view({h, 1}), x = torch::linspace(-1, 1, w).view({1, w});
+  torch::Tensor r2 = (y.square() + x.square()) / 2;  // 1 at the corners
+  torch::Tensor u = (images + 1) / 2 * (1 - strength * r2);
+  return u * 2 - 1;
+}
+
 const std::vector<std::string>& degradation_kinds() {
-  static const std::vector<std::string> kinds{"blur", "noise", "jpeg", "mixed"};
+  static const std::vector<std::string> kinds{"blur", "noise", "jpeg", "lowres", "exposure", "retouch", "mixed"};
   return kinds;
 }
 
 torch::Tensor degrade(const torch::Tensor& images, const std::string& kind, torch::Generator& rng) {
   check_images(images, "degrade");
   check_input(std::find(degradation_kinds().begin(), degradation_kinds().end(), kind) != degradation_kinds().end(),
-              "unknown degradation '" + kind + "' (expected blur, noise, jpeg or mixed)");
+              "unknown degradation '" + kind + "' (expected blur, noise, jpeg, lowres, exposure, retouch or mixed)");
   std::vector<torch::Tensor> out;
   for (int64_t i = 0; i < images.size(0); ++i) {
     torch::Tensor x = images.slice(0, i, i + 1);
@@ -202,6 +252,40 @@ torch::Tensor degrade(const torch::Tensor& images, const std::string& kind, torc
     if (k == "blur") out.push_back(gaussian_blur(x, uniform(rng, 0.6, 1.6)));
     if (k == "noise") out.push_back(add_noise(x, uniform(rng, 0.1, 0.3), rng));
     if (k == "jpeg") out.push_back(jpeg_artifacts(x, static_cast<int>(randint(rng, 5, 30))));
+    if (k == "lowres") out.push_back(pixelate(x, randint(rng, 2, 4)));
+    if (k == "exposure") {
+      const double ev = randint(rng, 0, 1) == 0 ? uniform(rng, -1.5, -0.4) : uniform(rng, 0.4, 1.2);
+      out.push_back(adjust_exposure(x, ev, std::exp(uniform(rng, -0.3, 0.3))));
+    }
+    if (k == "retouch") out.push_back(retouch(x, rng));
+  }
+  return torch::cat(out);
+}
+
+const std::vector<std::string>& enhance_tasks() {
+  static const std::vector<std::string> tasks{"deblur", "denoise", "dejpeg", "superres", "exposure", "retouch"};
+  return tasks;
+}
+
+std::string task_degradation(const std::string& task) {
+  static const std::vector<std::string> kinds{"blur", "noise", "jpeg", "lowres", "exposure", "retouch"};
+  const auto& tasks = enhance_tasks();
+  auto it = std::find(tasks.begin(), tasks.end(), task);
+  check_input(it != tasks.end(),
+              "unknown task '" + task + "' (expected deblur, denoise, dejpeg, superres, exposure or retouch)");
+  return kinds[it - tasks.begin()];
+}
+
+torch::Tensor degrade_for_tasks(const torch::Tensor& images, const std::vector<std::string>& tasks,
+                                torch::Generator& rng) {
+  check_images(images, "degrade");
+  check_input(!tasks.empty(), "degrade: no tasks given");
+  std::vector<std::string> kinds;
+  for (const auto& t : tasks) kinds.push_back(task_degradation(t));
+  std::vector<torch::Tensor> out;
+  for (int64_t i = 0; i < images.size(0); ++i) {
+    const auto& kind = kinds[randint(rng, 0, static_cast<int64_t>(kinds.size()) - 1)];
+    out.push_back(degrade(images.slice(0, i, i + 1), kind, rng));
   }
   return torch::cat(out);
 }

@@ -32,10 +32,38 @@ torch::Tensor jpeg_artifacts(const torch::Tensor& images, int quality);
 /// Adds Gaussian noise of standard deviation sigma (in [-1, 1] units) and clamps.
 torch::Tensor add_noise(const torch::Tensor& images, double sigma, torch::Generator& rng);
 
-/// Degrades each image: blur (sigma 0.6..1.6), noise (sigma 0.1..0.3), jpeg (quality 5..30)
-/// or mixed (each image one of the three, at random). Unknown kinds are Errors.
+/// Shrinks by `factor` (area average) and scales back up with nearest neighbours: the look
+/// of a small image shown large, which super-resolution undoes. Sizes need not divide.
+torch::Tensor pixelate(const torch::Tensor& images, int64_t factor);
+/// Exposure and tone in [0, 1] units: u -> clamp(u * 2^ev, 0, 1)^gamma.
+torch::Tensor adjust_exposure(const torch::Tensor& images, double ev, double gamma);
+/// Contrast around each image's mean: u -> mean + c (u - mean), clamped.
+torch::Tensor adjust_contrast(const torch::Tensor& images, double c);
+/// Darkens the corners: u -> u (1 - strength r^2), r = 1 at the corners.
+torch::Tensor vignette(const torch::Tensor& images, double strength);
+
+/// Degrades each image, its parameters drawn from rng:
+///   blur      Gaussian, sigma 0.6..1.6
+///   noise     Gaussian, sigma 0.1..0.3
+///   jpeg      quality 5..30
+///   lowres    pixelate by 2, 3 or 4
+///   exposure  ev -1.5..-0.4 or 0.4..1.2 (under or over), gamma e^(-0.3..0.3)
+///   retouch   a mix to undo, each part with probability 0.6 (at least one): exposure
+///             (ev -0.8..0.8), contrast (e^(-0.6..0.6)), colour cast (RGB: gains
+///             e^(-0.25..0.25) per channel) and vignetting (0.2..0.6)
+///   mixed     each image one of blur, noise and jpeg, at random
+/// Unknown kinds are Errors.
 torch::Tensor degrade(const torch::Tensor& images, const std::string& kind, torch::Generator& rng);
 /// The degradation kinds degrade knows.
 const std::vector<std::string>& degradation_kinds();
+
+/// The enhancement tasks of pix2pix, each named for the degradation it undoes: deblur (blur),
+/// denoise (noise), dejpeg (jpeg), superres (lowres), exposure and retouch.
+const std::vector<std::string>& enhance_tasks();
+/// The degradation kind a task undoes; an unknown task is an Error listing the tasks.
+std::string task_degradation(const std::string& task);
+/// Degrades each image for one of `tasks`, chosen at random per image.
+torch::Tensor degrade_for_tasks(const torch::Tensor& images, const std::vector<std::string>& tasks,
+                                torch::Generator& rng);
 
 }  // namespace latentkit

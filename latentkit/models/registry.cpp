@@ -68,6 +68,8 @@ std::unique_ptr<Generator> load_generator(const std::string& run_dir) {
               run_dir + "/model.pt not found: the run has not finished its first epoch; use --resume to continue it, or wait");
   nlohmann::json config = read_json(run_dir + "/config.json");
   std::string family = config.value("family", "");
+  check_input(family != "pix2pix", run_dir + " is a pix2pix model: it maps images to images and has no latent space; "
+                                   "use it with latentkit enhance --run " + run_dir + " --image IN.png --out OUT.png");
   auto it = factories().find(family);
   check_input(it != factories().end(), run_dir + "/config.json: unknown model family '" + family +
                                            "' (this latentkit knows: " + join(generator_families()) + ")");

@@ -99,7 +99,59 @@ TEST(Degradations, NoiseHasItsSigmaAndTheMixIsSeeded) {
     EXPECT_GT((y - x).abs().mean().item<double>(), 0.01) << kind;
     EXPECT_LE(y.abs().max().item<double>(), 1.0) << kind;
   }
-  EXPECT_NE(error_of([&] { degrade(x, "rain", rng); }).find("blur, noise, jpeg or mixed"), std::string::npos);
+  EXPECT_NE(error_of([&] { degrade(x, "rain", rng); }).find("blur, noise, jpeg, lowres, exposure, retouch or mixed"),
+            std::string::npos);
+}
+
+TEST(Degradations, PixelateMakesFlatBlocksOfTheAreaMean) {
+  torch::Tensor x = test_images();
+  torch::Tensor p = pixelate(x, 4);
+  ASSERT_EQ(p.sizes(), x.sizes());
+  // Each 4x4 block is one value: the block's mean.
+  torch::Tensor block = p[0][0].slice(0, 8, 12).slice(1, 4, 8);
+  EXPECT_NEAR((block - block[0][0]).abs().max().item<double>(), 0.0, 1e-6);
+  EXPECT_NEAR(block[0][0].item<double>(), x[0][0].slice(0, 8, 12).slice(1, 4, 8).mean().item<double>(), 1e-5);
+  EXPECT_LT(high_frequency(p), 0.5 * high_frequency(x));
+  EXPECT_EQ(pixelate(x, 3).sizes(), x.sizes()) << "factors that do not divide the size";
+  EXPECT_TRUE(torch::equal(pixelate(x, 1), x));
+}
+
+TEST(Degradations, ExposureContrastAndVignetteDoWhatTheySay) {
+  torch::Tensor gray = torch::zeros({1, 1, 16, 16});  // 0.5 in [0, 1]
+  EXPECT_NEAR(adjust_exposure(gray, 1.0, 1.0).mean().item<double>(), 1.0, 1e-6) << "one stop up doubles: 0.5 -> 1";
+  EXPECT_NEAR(adjust_exposure(gray, -1.0, 1.0).mean().item<double>(), -0.5, 1e-6) << "one stop down halves: 0.5 -> 0.25";
+  EXPECT_NEAR(adjust_exposure(gray, 0.0, 2.0).mean().item<double>(), -0.5, 1e-6) << "gamma 2: 0.5 -> 0.25";
+  torch::Tensor x = test_images();
+  torch::Tensor low = adjust_contrast(x, 0.5);
+  EXPECT_NEAR(low.std().item<double>(), 0.5 * x.std().item<double>(), 0.02);
+  EXPECT_NEAR(low.mean().item<double>(), x.mean().item<double>(), 1e-5);
+  torch::Tensor white = torch::ones({1, 1, 17, 17});
+  torch::Tensor v = vignette(white, 0.5);
+  EXPECT_NEAR(v[0][0][8][8].item<double>(), 1.0, 1e-6) << "the centre keeps its value";
+  EXPECT_NEAR(v[0][0][0][0].item<double>(), 0.0, 1e-6) << "the corners lose half: 1 -> 0.5 in [0, 1]";
+}
+
+TEST(Degradations, EnhanceTasksNameTheirDegradations) {
+  ASSERT_EQ(enhance_tasks().size(), 6u);
+  EXPECT_EQ(task_degradation("deblur"), "blur");
+  EXPECT_EQ(task_degradation("superres"), "lowres");
+  EXPECT_EQ(task_degradation("retouch"), "retouch");
+  EXPECT_NE(error_of([] { task_degradation("colorize"); }).find("deblur, denoise"), std::string::npos);
+  torch::Tensor x = test_images();
+  torch::Generator a = make_rng(3), b = make_rng(3);
+  torch::Tensor y = degrade_for_tasks(x, {"superres"}, a);
+  EXPECT_TRUE(torch::equal(y, degrade_for_tasks(x, {"superres"}, b)));
+  // Every image is pixelated by 2, 3 or 4.
+  for (int64_t i = 0; i < x.size(0); ++i) {
+    bool found = false;
+    for (int64_t f = 2; f <= 4; ++f) found = found || torch::allclose(y[i], pixelate(x.slice(0, i, i + 1), f)[0]);
+    EXPECT_TRUE(found) << "image " << i;
+  }
+  // Retouching a colour image changes the channels differently (cast) or the tone.
+  torch::Tensor rgb = (test_images().repeat({1, 3, 1, 1}) * 0.5);
+  torch::Generator c = make_rng(9);
+  torch::Tensor r = degrade_for_tasks(rgb, {"retouch", "exposure"}, c);
+  EXPECT_GT((r - rgb).abs().mean().item<double>(), 0.01);
 }
 
 }  // namespace
