@@ -63,64 +63,52 @@ void report(const TrainSummary& s, const std::string& out) {
   std::fprintf(stderr, "run folder: %s (model.pt, samples/, losses.png, train.jsonl, checkpoints/)\n", out.c_str());
 }
 
-void run_ddpm(TrainParams& p) {
-  DdpmTrainOptions o = p.ddpm;
+// A family's options: on --resume the run's own (only --epochs may extend them), else the
+// family's defaults with the common flags copied in, --lr and --batch where given, and
+// what fill sets. Then trains with train(options, resume) and reports.
+template <typename Options, typename Read, typename Fill, typename Train>
+void run_family(const TrainParams& p, Options o, Read read_saved, Fill fill, Train train) {
   if (p.resume) {
-    DdpmTrainOptions saved = read_ddpm_run_options(p.options.out);
-    if (p.epochs_option->count() > 0) saved.epochs = p.options.epochs;
-    o = saved;
+    o = read_saved(p.options.out);
+    if (p.epochs_option->count() > 0) o.epochs = p.options.epochs;
   } else {
     copy_common(p.options, o);
     if (p.lr_option->count() > 0) o.lr = p.options.lr;
     if (p.batch_option->count() > 0) o.batch = p.options.batch;
+    fill(o);
+  }
+  install_stop_handlers();
+  report(train(o, p.resume), o.out);
+}
+
+void run_ddpm(TrainParams& p) {
+  run_family(p, p.ddpm, read_ddpm_run_options, [&](DdpmTrainOptions& o) {
     o.model.unet.width(p.width_option->count() > 0 ? p.width : 32)
         .mults(p.mults)
         .num_classes(p.model == "cddpm" ? 1 : 0);  // count from the data
     o.model.tasks = p.tasks;
     o.ema_decay = p.options.ema_decay;
-  }
-  install_stop_handlers();
-  report(train_ddpm(o, p.resume), o.out);
+  }, train_ddpm);
 }
 
 void run_pix2pix(TrainParams& p) {
-  Pix2pixTrainOptions o = p.pix2pix;
-  if (p.resume) {
-    Pix2pixTrainOptions saved = read_pix2pix_run_options(p.options.out);
-    if (p.epochs_option->count() > 0) saved.epochs = p.options.epochs;
-    o = saved;
-  } else {
-    copy_common(p.options, o);
-    if (p.lr_option->count() > 0) o.lr = p.options.lr;
-    if (p.batch_option->count() > 0) o.batch = p.options.batch;
+  run_family(p, p.pix2pix, read_pix2pix_run_options, [&](Pix2pixTrainOptions& o) {
     o.beta1 = p.options.beta1;
     o.beta2 = p.options.beta2;
     o.tasks = p.enhance;
     if (o.tasks.size() == 1 && o.tasks[0] == "all") o.tasks = enhance_tasks();
     o.model.width(p.width_option->count() > 0 ? p.width : 32).residual(!p.no_residual);
     if (p.dropout_option->count() > 0) o.model.dropout(p.ddpm.model.unet.dropout());
-  }
-  install_stop_handlers();
-  report(train_pix2pix(o, p.resume), o.out);
+  }, train_pix2pix);
 }
 
 void run_vae(TrainParams& p) {
-  VaeTrainOptions o;
-  if (p.resume) {
-    VaeTrainOptions saved = read_vae_run_options(p.options.out);
-    if (p.epochs_option->count() > 0) saved.epochs = p.options.epochs;
-    o = saved;
-  } else {
-    const GanTrainOptions& g = p.options;
-    copy_common(g, o);
-    o.batch = g.batch;
-    if (p.lr_option->count() > 0) o.lr = g.lr;
+  run_family(p, VaeTrainOptions(), read_vae_run_options, [&](VaeTrainOptions& o) {
+    o.batch = p.options.batch;  // the flag's default (64), not the library's
     if (p.latent_option->count() > 0) o.model.latent_dim(p.latent_dim);
     if (p.width_option->count() > 0) o.model.width(p.width);
     o.model.beta(p.beta).recon(p.recon).num_classes(p.model == "cvae" ? 1 : 0);  // count from the data
-  }
-  install_stop_handlers();
-  report(train_vae(o, p.resume), o.out);
+  }, train_vae);
 }
 
 void run_train(TrainParams& p) {

@@ -92,7 +92,11 @@ void Pix2pixGeneratorImpl::reset() {
     block->push_back(nn::ReLU());
     block->push_back(nn::ConvTranspose2d(nn::ConvTranspose2dOptions(in, out, 4).stride(2).padding(1)));
     if (i > 0) block->push_back(nn::BatchNorm2d(out));
-    if (i > 0 && i >= depth - 4 && i <= depth - 2 && options.dropout() > 0) block->push_back(nn::Dropout(options.dropout()));
+    // pix2pix's dropout: the up-blocks at 1/16 of the size and below, under the innermost
+    // (at 256 px the three blocks of 16x16 to 4x4; none in a 4-level U-Net).
+    if (i >= std::max<int64_t>(4, depth - 4) && i <= depth - 2 && options.dropout() > 0) {
+      block->push_back(nn::Dropout(options.dropout()));
+    }
     if (i == 0 && !options.residual()) block->push_back(nn::Tanh());
     up->push_back(block);
   }

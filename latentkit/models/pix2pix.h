@@ -6,7 +6,8 @@
 //   down: conv 4x4 stride 2 [+ BatchNorm from the second level; not at the innermost],
 //         each after LeakyReLU 0.2 (not before the first)
 //   up:   ReLU, transposed conv 4x4 stride 2 on [h, skip], BatchNorm, and dropout (the
-//         "noise" of pix2pix) on the up-blocks of the up to three levels under the innermost
+//         "noise" of pix2pix) on the up-blocks at 1/16 of the size and below, under the
+//         innermost: three at 256 px as in pix2pix, none at 28 px (depth 4)
 //   out:  ReLU, transposed conv to C channels, then tanh, or with `residual` (the default) the
 //         input plus the output with that last layer zero at initialisation, so an untrained
 //         network is the identity and training learns the correction.
