@@ -1,12 +1,24 @@
-// latentkit train: parse, validate, call train_gan or train_vae.
+// latentkit train: parse, validate, call the family's trainer; --nproc starts the ranks of a
+// data-parallel job as child processes of this one.
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
 #include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <map>
 #include <memory>
+#include <thread>
 
 #include "apps/latentkit/commands.h"
 #include "latentkit/core/error.h"
 #include "latentkit/core/signals.h"
 #include "latentkit/core/files.h"
 #include "latentkit/data/degrade.h"
+#include "latentkit/train/checkpoint.h"
 #include "latentkit/train/ddpm_trainer.h"
 #include "latentkit/train/gan_trainer.h"
 #include "latentkit/train/pix2pix_trainer.h"
@@ -38,6 +50,9 @@ struct TrainParams {
   std::vector<std::string> enhance;
   bool no_residual = false;
   CLI::Option* dropout_option = nullptr;
+  // distributed
+  int nproc = 1;
+  CLI::Option *threads_option = nullptr, *master_option = nullptr;
 };
 
 // Copies the options every trainer shares from the GAN options the flags fill.
@@ -55,7 +70,18 @@ void copy_common(const GanTrainOptions& g, Options& o) {
   o.condition_on = g.condition_on;
 }
 
-void report(const TrainSummary& s, const std::string& out) {
+// What every family takes from the flags on --resume too: the job it runs in, the threads
+// (they change no result), and an extended --epochs.
+template <typename Options>
+void apply_run_flags(const TrainParams& p, Options& o) {
+  o.dist = p.options.dist;
+  if (p.threads_option->count() > 0) o.threads = p.options.threads;
+  if (p.resume && p.epochs_option->count() > 0) o.epochs = p.options.epochs;
+}
+
+// The end of a run, on rank 0 (or alone): how to continue and where the files are.
+void report(const TrainSummary& s, const std::string& out, int rank) {
+  if (rank != 0) return;
   if (s.interrupted) {
     std::fprintf(stderr, "stopped at step %lld; continue with: latentkit train --resume --out %s\n",
                  static_cast<long long>(s.steps), out.c_str());
@@ -70,15 +96,15 @@ template <typename Options, typename Read, typename Fill, typename Train>
 void run_family(const TrainParams& p, Options o, Read read_saved, Fill fill, Train train) {
   if (p.resume) {
     o = read_saved(p.options.out);
-    if (p.epochs_option->count() > 0) o.epochs = p.options.epochs;
   } else {
     copy_common(p.options, o);
     if (p.lr_option->count() > 0) o.lr = p.options.lr;
     if (p.batch_option->count() > 0) o.batch = p.options.batch;
     fill(o);
   }
+  apply_run_flags(p, o);
   install_stop_handlers();
-  report(train(o, p.resume), o.out);
+  report(train(o, p.resume), o.out, o.dist.rank);
 }
 
 void run_ddpm(TrainParams& p) {
@@ -111,8 +137,113 @@ void run_vae(TrainParams& p) {
   }, train_vae);
 }
 
+// This program's arguments, as the kernel has them.
+std::vector<std::string> own_arguments() {
+  std::ifstream in("/proc/self/cmdline", std::ios::binary);
+  const std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<std::string> args;
+  for (size_t start = 0; start < all.size();) {
+    const size_t end = all.find('\0', start);
+    args.push_back(all.substr(start, end - start));
+    start = end == std::string::npos ? all.size() : end + 1;
+  }
+  return args;
+}
+
+volatile sig_atomic_t g_launcher_signal = 0;
+void on_launcher_signal(int signal) { g_launcher_signal = signal; }
+
+// --nproc N: this process becomes the launcher of an N-rank job on this host, like torchrun.
+// Each rank is this program again with the same arguments (less --nproc) plus --rank,
+// --world-size and --master (127.0.0.1 and a free port, unless --master was given), and
+// --threads cores / N unless --threads was given. A signal to the launcher reaches the
+// ranks as SIGTERM (a terminal's Ctrl-C reaches them itself): they stop together after a
+// checkpoint. When a rank fails, the others end on their own within the timeout (their
+// collectives fail); any still running after that are killed.
+void launch_local_job(const TrainParams& p) {
+  const int n = p.nproc;
+  check_input(p.options.dist.world_size == 1,
+              "--nproc starts the ranks on this host itself; to join a job across hosts give --rank, --world-size and "
+              "--master instead");
+  const std::string master =
+      p.master_option->count() > 0 ? p.options.dist.master : "127.0.0.1:" + std::to_string(free_local_port());
+  std::vector<std::string> base;
+  const std::vector<std::string> args = own_arguments();
+  check_input(!args.empty(), "--nproc: cannot read this program's arguments from /proc/self/cmdline");
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (args[i] == "--nproc") {
+      ++i;  // and its value
+    } else if (args[i].rfind("--nproc=", 0) != 0) {
+      base.push_back(args[i]);
+    }
+  }
+  const int threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / n);
+  if (p.threads_option->count() == 0) base.insert(base.end(), {"--threads", std::to_string(threads)});
+  std::fprintf(stderr, "starting %d ranks on this host (master %s, %s thread%s each)\n", n, master.c_str(),
+               p.threads_option->count() ? std::to_string(p.options.threads).c_str() : std::to_string(threads).c_str(),
+               (p.threads_option->count() ? p.options.threads : threads) == 1 ? "" : "s");
+  std::fflush(stderr);
+  for (int sig : {SIGINT, SIGTERM}) std::signal(sig, on_launcher_signal);
+  std::map<pid_t, int> ranks;
+  for (int r = 0; r < n; ++r) {
+    std::vector<std::string> child = base;
+    child.insert(child.begin(), args[0]);
+    child.insert(child.end(), {"--rank", std::to_string(r), "--world-size", std::to_string(n), "--master", master});
+    std::vector<char*> argv;
+    for (auto& a : child) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const pid_t pid = ::fork();
+    check_input(pid >= 0, "--nproc: cannot start rank " + std::to_string(r));
+    if (pid == 0) {
+      for (int sig : {SIGINT, SIGTERM}) std::signal(sig, SIG_DFL);
+      ::execv("/proc/self/exe", argv.data());
+      std::perror("latentkit --nproc: exec");
+      ::_exit(127);
+    }
+    ranks[pid] = r;
+  }
+  int failed_rank = -1, failed_code = 0;
+  auto failed_at = std::chrono::steady_clock::now();
+  const auto grace = std::chrono::duration<double>(p.options.dist.timeout_seconds + 10);
+  while (!ranks.empty()) {
+    if (g_launcher_signal != 0) {
+      for (const auto& [pid, r] : ranks) ::kill(pid, SIGTERM);
+      g_launcher_signal = 0;
+    }
+    int status = 0;
+    const pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    if (pid > 0 && ranks.count(pid)) {
+      const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      if (code != 0 && failed_rank < 0) {
+        failed_rank = ranks[pid];
+        failed_code = code;
+        failed_at = std::chrono::steady_clock::now();
+        std::fprintf(stderr, "rank %d exited with code %d; the other ranks end within the timeout (%g s)\n",
+                     failed_rank, code, p.options.dist.timeout_seconds);
+      }
+      ranks.erase(pid);
+      continue;
+    }
+    if (failed_rank >= 0 && std::chrono::steady_clock::now() - failed_at > grace) {
+      for (const auto& [other, r] : ranks) {
+        std::fprintf(stderr, "rank %d still runs after the timeout: killed\n", r);
+        ::kill(other, SIGKILL);
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (failed_rank >= 0) {
+    const auto latest = latest_checkpoint(p.options.out);
+    throw Error("the job failed: rank " + std::to_string(failed_rank) + " exited with code " +
+                    std::to_string(failed_code) + " (its message is above)" +
+                    (latest ? "; the last checkpoint, " + *latest + ", is intact: continue with --resume" : ""),
+                failed_code == 2 ? ErrorKind::kBadInput : ErrorKind::kInternal);
+  }
+}
+
 void run_train(TrainParams& p) {
   check_input(!p.resume || !p.options.out.empty(), "--resume needs --out RUN, the run folder to continue");
+  if (p.nproc > 1) return launch_local_job(p);
   const std::string family = p.resume ? (path_exists(p.options.out + "/config.json")
                                              ? read_json(p.options.out + "/config.json").value("family", "")
                                              : "")
@@ -125,10 +256,7 @@ void run_train(TrainParams& p) {
   GanTrainOptions options = p.options;
   if (p.resume) {
     check_input(!options.out.empty(), "--resume needs --out RUN, the run folder to continue");
-    GanTrainOptions saved = read_gan_run_options(options.out);
-    // Everything comes from the run's config; only --epochs may extend it.
-    if (p.epochs_option->count() > 0) saved.epochs = options.epochs;
-    options = saved;
+    options = read_gan_run_options(options.out);  // everything but apply_run_flags' flags
   } else {
     // WGAN-GP's critic has no BatchNorm: its penalty is per sample (Gulrajani et al.).
     // cgan is the dcgan preset with labels; the trainer takes the class count from the data.
@@ -141,8 +269,9 @@ void run_train(TrainParams& p) {
     options.n_critic = p.n_critic > 0 ? p.n_critic : (options.loss == "wgan-gp" ? 5 : 1);
     options.ema = !p.no_ema;
   }
+  apply_run_flags(p, options);
   install_stop_handlers();
-  report(train_gan(options, p.resume), options.out);
+  report(train_gan(options, p.resume), options.out, options.dist.rank);
 }
 
 }  // namespace
@@ -257,7 +386,26 @@ void add_train_command(CLI::App& app) {
                         ->check(CLI::Range(4, 1024))
                         ->capture_default_str();
   cmd->add_option("--seed", o.seed, "fixes initialisation, data order and latents")->capture_default_str();
-  cmd->add_option("--threads", o.threads, "CPU threads (0: all cores)")->check(CLI::Range(0, 256))->capture_default_str();
+  p->threads_option = cmd->add_option("--threads", o.threads, "CPU threads (0: all cores; with --nproc, cores / N each)")
+                          ->check(CLI::Range(0, 256))
+                          ->capture_default_str();
+  cmd->add_option("--nproc", p->nproc,
+                  "data-parallel: start N ranks on this host (c10d / Gloo), each on its share of --batch")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
+  cmd->add_option("--rank", o.dist.rank, "data-parallel across hosts: this process's rank, 0 to --world-size - 1")
+      ->check(CLI::Range(0, 65535))
+      ->capture_default_str();
+  cmd->add_option("--world-size", o.dist.world_size, "data-parallel across hosts: the number of ranks in the job")
+      ->check(CLI::Range(1, 65536))
+      ->capture_default_str();
+  p->master_option = cmd->add_option("--master", o.dist.master,
+                                     "data-parallel: HOST:PORT where rank 0 listens (its address as the others reach it)")
+                         ->capture_default_str();
+  cmd->add_option("--dist-timeout", o.dist.timeout_seconds,
+                  "data-parallel: seconds to wait for a rank before the job ends with an error")
+      ->check(CLI::Range(1.0, 86400.0))
+      ->capture_default_str();
   cmd->add_option("--checkpoint-every", o.checkpoint_every, "steps between checkpoints")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
@@ -274,6 +422,8 @@ void add_train_command(CLI::App& app) {
       "  latentkit train --model ddpm --tasks inpaint,restore --uncond-share 0.5 --data fashion-mnist --epochs 6 --out runs/fashion-ddpm\n"
       "  latentkit train --model pix2pix --task all --data fashion-mnist --epochs 5 --out runs/fashion-enhance\n"
       "  latentkit train --model pix2pix --data folder:photos/raw,photos/edited --size 128 --out runs/retouch\n"
+      "  latentkit train --model ddpm --data fashion-mnist --epochs 6 --nproc 2 --out runs/ddpm-2   (2 ranks here)\n"
+      "  latentkit train ... --rank 1 --world-size 2 --master 10.0.0.1:29500   (rank 1 of a job across hosts)\n"
       "Ctrl-C saves a checkpoint and exits; --resume continues exactly where it stopped.");
   cmd->callback([p]() { run_train(*p); });
 }

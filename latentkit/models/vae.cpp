@@ -70,9 +70,9 @@ torch::Tensor gaussian_kl(const torch::Tensor& mu, const torch::Tensor& log_var)
   return -0.5 * (1 + log_var - mu.pow(2) - log_var.exp()).sum(1);
 }
 
-VaeLoss VaeImpl::loss(const torch::Tensor& x, const torch::Tensor& labels) {
+VaeLoss VaeImpl::loss(const torch::Tensor& x, const torch::Tensor& labels, const torch::Tensor& eps) {
   auto [mu, log_var] = encode(x, labels);
-  torch::Tensor z = mu + (0.5 * log_var).exp() * torch::randn_like(mu);
+  torch::Tensor z = mu + (0.5 * log_var).exp() * (eps.defined() ? eps : torch::randn_like(mu));
   torch::Tensor logits = decode_logits(z, labels);
   torch::Tensor target = (x + 1) / 2;
   torch::Tensor per_pixel =

@@ -50,9 +50,9 @@ class VaeImpl : public torch::nn::Cloneable<VaeImpl> {
   std::pair<torch::Tensor, torch::Tensor> encode(const torch::Tensor& x, const torch::Tensor& labels = {});
   /// z: [N, latent_dim] -> pixel logits [N, C, H, W].
   torch::Tensor decode_logits(const torch::Tensor& z, const torch::Tensor& labels = {});
-  /// The loss of a batch, sampling z = mu + exp(log_var / 2) eps with eps from LibTorch's
-  /// default generator.
-  VaeLoss loss(const torch::Tensor& x, const torch::Tensor& labels = {});
+  /// The loss of a batch, sampling z = mu + exp(log_var / 2) eps with eps ([N, latent_dim])
+  /// given, or else from LibTorch's default generator.
+  VaeLoss loss(const torch::Tensor& x, const torch::Tensor& labels = {}, const torch::Tensor& eps = {});
 
   VaeOptions options;
   torch::nn::Sequential encoder{nullptr};

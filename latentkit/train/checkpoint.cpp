@@ -10,7 +10,6 @@
 
 #include "latentkit/core/error.h"
 #include "latentkit/core/files.h"
-#include "latentkit/core/signals.h"
 #include "latentkit/models/registry.h"
 
 namespace latentkit {
@@ -120,9 +119,13 @@ std::optional<std::string> latest_checkpoint(const std::string& run_dir) {
 
 int64_t load_checkpoint(const std::string& path, const CheckpointParts& parts) {
   check_input(path_exists(path), "checkpoint " + path + " not found");
+  return load_checkpoint_bytes(read_file(path), path, parts);
+}
+
+int64_t load_checkpoint_bytes(const std::string& bytes, const std::string& path, const CheckpointParts& parts) {
   try {
     torch::serialize::InputArchive archive;
-    archive.load_from(path);
+    archive.load_from(bytes.data(), bytes.size());
     for (const auto& [name, module] : parts.modules) {
       torch::serialize::InputArchive sub;
       archive.read(name, sub);
@@ -170,11 +173,14 @@ int64_t test_kill_step() {
 }
 
 bool stop_after_step(const std::string& run_dir, int64_t step, int64_t total_steps, int64_t kill_at,
-                     const CheckpointParts& parts, int keep, const std::function<void()>& save_outputs) {
+                     const CheckpointParts& parts, int keep, const std::function<void()>& save_outputs, bool stop,
+                     bool write) {
   if (step == kill_at) std::raise(SIGKILL);
-  if (!stop_requested() || step >= total_steps) return false;
-  save_checkpoint(run_dir, step, parts, keep);
-  save_outputs();
+  if (!stop || step >= total_steps) return false;
+  if (write) {
+    save_checkpoint(run_dir, step, parts, keep);
+    save_outputs();
+  }
   return true;
 }
 

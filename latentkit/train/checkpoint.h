@@ -37,6 +37,8 @@ std::optional<std::string> latest_checkpoint(const std::string& run_dir);
 /// Restores the parts (which must have the structure they were saved with) and the RNG
 /// state; returns the step. A truncated or foreign file is an Error naming it.
 int64_t load_checkpoint(const std::string& path, const CheckpointParts& parts);
+/// The same from a checkpoint file's bytes (sent by another rank); name is for messages.
+int64_t load_checkpoint_bytes(const std::string& bytes, const std::string& name, const CheckpointParts& parts);
 
 /// --resume: loads the newest checkpoint of run_dir into parts and says so on stderr;
 /// a run with none is an Error. Returns the step it holds.
@@ -46,10 +48,12 @@ int64_t resume_latest(const std::string& run_dir, const CheckpointParts& parts);
 /// the kill-and-resume test), or -1.
 int64_t test_kill_step();
 
-/// The end of every trainer's step: SIGKILL at test_kill_step(), and on Ctrl-C before the
-/// last step a checkpoint and save_outputs (the run's files), then true (stop the loop).
+/// The end of every trainer's step: SIGKILL at test_kill_step(), and when stop (Ctrl-C on any
+/// rank: TrainJob::stop()) before the last step a checkpoint and save_outputs (the run's
+/// files; when write, i.e. on rank 0), then true (stop the loop).
 bool stop_after_step(const std::string& run_dir, int64_t step, int64_t total_steps, int64_t kill_at,
-                     const CheckpointParts& parts, int keep, const std::function<void()>& save_outputs);
+                     const CheckpointParts& parts, int keep, const std::function<void()>& save_outputs, bool stop,
+                     bool write);
 
 /// The run-folder rule of every trainer: a new run needs an --out that holds no run yet,
 /// --resume one that does. A folder that breaks it is an Error saying what to do.

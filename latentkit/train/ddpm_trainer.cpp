@@ -58,7 +58,7 @@ PaletteBatch palette_batch(const torch::Tensor& x0, const DdpmOptions& model, do
 }
 
 torch::Tensor ddpm_loss(UNet& net, const NoiseSchedule& schedule, const DdpmTrainOptions& o, const torch::Tensor& x0,
-                        const torch::Tensor& labels_in, torch::Generator& rng) {
+                        const torch::Tensor& labels_in, torch::Generator& rng, const TrainJob* job) {
   const int64_t n = x0.size(0);
   torch::Tensor t = torch::randint(schedule.steps(), {n}, rng, torch::kInt64);
   torch::Tensor noise = torch::randn(x0.sizes(), rng);
@@ -70,8 +70,13 @@ torch::Tensor ddpm_loss(UNet& net, const NoiseSchedule& schedule, const DdpmTrai
   }
   PaletteBatch b = palette_batch(x0, o.model, o.uncond_share, rng);
   torch::Tensor target = o.model.prediction == "v" ? v_target(schedule, x0, t, noise) : noise;
-  torch::Tensor err = (net->forward(x_t, t, labels, b.cond) - target).square() * b.weights;
-  return err.sum() / (b.weights.sum() * x0.size(1)).clamp_min(1.0);
+  if (job == nullptr || job->world_size() == 1) {
+    torch::Tensor err = (net->forward(x_t, t, labels, b.cond) - target).square() * b.weights;
+    return err.sum() / (b.weights.sum() * x0.size(1)).clamp_min(1.0);
+  }
+  auto mine = [&](const torch::Tensor& all) { return job->share(all); };
+  torch::Tensor err = (net->forward(mine(x_t), mine(t), mine(labels), mine(b.cond)) - mine(target)).square() * mine(b.weights);
+  return err.sum() * job->world_size() / (b.weights.sum() * x0.size(1)).clamp_min(1.0);
 }
 
 nlohmann::json ddpm_config_to_json(const DdpmTrainOptions& o) {
@@ -114,7 +119,8 @@ TrainSummary train_ddpm(const DdpmTrainOptions& options_in, bool resume) {
   DdpmTrainOptions o = options_in;
   validate(o);
   const std::string& run = o.out;
-  check_run_folder(run, resume);
+  TrainJob job(o.dist);
+  if (job.is_main()) check_run_folder(run, resume);
   TrainSummary summary;
   summary.threads = set_threads(o.threads);
   // load_training_data fits channels, size and classes into the U-Net's options.
@@ -131,6 +137,7 @@ TrainSummary train_ddpm(const DdpmTrainOptions& options_in, bool resume) {
     return d;
   }();
   validate_ddpm_options(o.model);
+  job.check_batch(o.batch);
   const int64_t classes = o.model.unet.num_classes();
   BatchOrder order(data.size(), o.batch, o.seed);
   const int64_t steps_per_epoch = order.steps_per_epoch();
@@ -139,6 +146,7 @@ TrainSummary train_ddpm(const DdpmTrainOptions& options_in, bool resume) {
 
   torch::manual_seed(o.seed);
   UNet net(o.model.unet);
+  job.broadcast(*net);
   UNet ema = std::dynamic_pointer_cast<UNetImpl>(net->clone());
   ema->eval();
   const NoiseSchedule schedule = make_schedule(o.model.schedule, o.model.timesteps);
@@ -154,21 +162,21 @@ TrainSummary train_ddpm(const DdpmTrainOptions& options_in, bool resume) {
 
   int64_t step = 0;
   PlotSeries loss_series{"loss", {}, {}};
-  make_dirs(run + "/samples");
-  if (resume) {
-    step = resume_latest(run, parts);
-    for (const nlohmann::json& row : trim_train_log(run, step)) {
+  if (resume) step = job.resume(run, parts);
+  if (job.is_main()) {
+    make_dirs(run + "/samples");
+    for (const nlohmann::json& row : resume ? trim_train_log(run, step) : std::vector<nlohmann::json>{}) {
       loss_series.x.push_back(row["step"].get<double>());
       loss_series.y.push_back(row.value("loss", NAN));
     }
+    write_json(run + "/config.json", ddpm_config_to_json(o));
   }
-  write_json(run + "/config.json", ddpm_config_to_json(o));
   const int64_t kill_at = test_kill_step();
   int64_t params = 0;
   for (const auto& p : net->parameters()) params += p.numel();
   std::string tasks;
   for (const auto& t : o.model.tasks) tasks += (tasks.empty() ? ", tasks " : "+") + t;
-  std::fprintf(stderr,
+  if (job.is_main()) std::fprintf(stderr,
                "training %s (U-Net width %lld, %.2fM parameters, %s schedule, T %lld, %s prediction%s) on %s (%lld images "
                "%lldx%lldx%lld), %lld steps/epoch, %d thread%s\n",
                classes > 0 ? ("cddpm, " + std::to_string(classes) + " classes,").c_str() : "ddpm",
@@ -194,7 +202,7 @@ TrainSummary train_ddpm(const DdpmTrainOptions& options_in, bool resume) {
   };
 
   torch::Generator rng = at::detail::getDefaultCPUGenerator();  // saved and restored by checkpoints
-  Progress progress("train", total_steps, step);
+  Progress progress("train", total_steps, step, job.log());
   const auto run_start = std::chrono::steady_clock::now();
   auto window_start = run_start;
   const int64_t first_step = step;
@@ -205,14 +213,17 @@ TrainSummary train_ddpm(const DdpmTrainOptions& options_in, bool resume) {
     torch::Tensor x0 = normalize_images(data.images.index_select(0, indices));
     const double lr = o.lr * std::min(1.0, static_cast<double>(step + 1) / static_cast<double>(o.warmup + 1));
     static_cast<torch::optim::AdamOptions&>(opt.param_groups()[0].options()).lr(lr);
-    torch::Tensor loss = ddpm_loss(net, schedule, o, x0, classes > 0 ? data.labels.index_select(0, indices) : torch::Tensor(), rng);
+    // Every rank draws for the global batch; the U-Net runs on this rank's share.
+    torch::Tensor loss =
+        ddpm_loss(net, schedule, o, x0, classes > 0 ? data.labels.index_select(0, indices) : torch::Tensor(), rng, &job);
     opt.zero_grad();
     loss.backward();
+    job.average_gradients(*net);
     torch::nn::utils::clip_grad_norm_(net->parameters(), 1.0);
     opt.step();
     update_ema(*ema, *net, o.ema_decay, step);
     ++step;
-    const double value = loss.item<double>();
+    const double value = job.step_means({loss.item<double>()})[0];
     if (!std::isfinite(value)) {
       throw Error("training diverged at step " + std::to_string(step) + " (loss " + std::to_string(value) +
                       "); try a lower --lr",
@@ -225,17 +236,26 @@ TrainSummary train_ddpm(const DdpmTrainOptions& options_in, bool resume) {
       const double steps = window[1].item<double>(), mean = window[0].item<double>() / steps;
       loss_series.x.push_back(static_cast<double>(step));
       loss_series.y.push_back(mean);
-      append_jsonl(run + "/train.jsonl", {{"step", step},
-                                          {"epoch", static_cast<double>(step) / steps_per_epoch},
-                                          {"loss", mean},
-                                          {"lr", lr},
-                                          {"img_per_s", seconds > 0 ? steps * o.batch / seconds : 0.0},
-                                          {"threads", summary.threads}});
+      if (job.is_main()) {
+        append_jsonl(run + "/train.jsonl", {{"step", step},
+                                            {"epoch", static_cast<double>(step) / steps_per_epoch},
+                                            {"loss", mean},
+                                            {"lr", lr},
+                                            {"img_per_s", seconds > 0 ? steps * o.batch / seconds : 0.0},
+                                            {"threads", summary.threads},
+                                            {"ranks", job.world_size()}});
+      }
       window.zero_();
       window_start = now;
     }
-    if (step % o.checkpoint_every == 0 || step == total_steps) save_checkpoint(run, step, parts, o.keep_checkpoints);
-    if (step % steps_per_epoch == 0 || step == total_steps) save_outputs(epoch + 1);
+    if (step % o.checkpoint_every == 0 || step == total_steps) {
+      job.check_in_sync(parts, step);
+      if (job.is_main()) save_checkpoint(run, step, parts, o.keep_checkpoints);
+    }
+    if (step % steps_per_epoch == 0 || step == total_steps) {
+      if (job.is_main()) save_outputs(epoch + 1);
+      job.wait_for_outputs(step);
+    }
     char status[96];
     std::snprintf(status, sizeof(status), "epoch %lld/%lld", static_cast<long long>(epoch + 1),
                   static_cast<long long>(o.epochs));
@@ -245,12 +265,14 @@ TrainSummary train_ddpm(const DdpmTrainOptions& options_in, bool resume) {
       text += status;
     }
     progress.update(step, text, static_cast<double>(o.batch));
-    if (stop_after_step(run, step, total_steps, kill_at, parts, o.keep_checkpoints, [&] { save_outputs(0); })) {
+    if (stop_after_step(run, step, total_steps, kill_at, parts, o.keep_checkpoints, [&] { save_outputs(0); },
+                        job.stop(), job.is_main())) {
       summary.interrupted = true;
       break;
     }
   }
   finish_summary(summary, step, first_step, run_start, o.batch);
+  job.report_throughput(summary.steps_run, o.batch, summary.seconds);
   progress.finish(summary.interrupted ? "interrupted, checkpoint saved" : "done");
   return summary;
 }

@@ -13,6 +13,7 @@
 
 #include "latentkit/data/dataset.h"
 #include "latentkit/models/diffusion.h"
+#include "latentkit/train/distributed.h"
 #include "latentkit/train/gan_trainer.h"
 
 namespace latentkit {
@@ -37,6 +38,7 @@ struct DdpmTrainOptions {
   int64_t log_every = 50;
   int64_t sample_count = 64;
   int64_t max_steps = 0;
+  DistOptions dist;  // one rank of a data-parallel job (not part of the run's config)
 };
 
 /// The per-image batch of one training step: the condition (undefined without tasks) and
@@ -48,9 +50,11 @@ PaletteBatch palette_batch(const torch::Tensor& x0, const DdpmOptions& model, do
                            torch::Generator& rng);
 
 /// The loss of one batch x0 ([-1, 1]) for the network: t, noise, label dropout and tasks
-/// drawn from rng. labels: int64 [N] or undefined for unconditional models.
+/// drawn from rng. labels: int64 [N] or undefined for unconditional models. With a job of
+/// several ranks, x0 is the global batch: everything is drawn for all of it, the network
+/// sees this rank's share, and the loss is scaled so that the ranks' mean is the global loss.
 torch::Tensor ddpm_loss(UNet& net, const NoiseSchedule& schedule, const DdpmTrainOptions& o, const torch::Tensor& x0,
-                        const torch::Tensor& labels, torch::Generator& rng);
+                        const torch::Tensor& labels, torch::Generator& rng, const TrainJob* job = nullptr);
 
 nlohmann::json ddpm_config_to_json(const DdpmTrainOptions& options);
 /// Options from RUN/config.json (for --resume); a folder with no diffusion run is an Error.

@@ -3,12 +3,36 @@
 #define USE_C10D_GLOO 1
 #include "latentkit/train/distributed.h"
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include <glog/logging.h>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include "latentkit/core/error.h"
+#include "latentkit/core/files.h"
+#include "latentkit/core/signals.h"
 
 namespace latentkit {
+
+int free_local_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  check_input(fd >= 0, "distributed: cannot open a socket to find a free port");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+                  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+  ::close(fd);
+  check_input(ok, "distributed: cannot find a free port on 127.0.0.1");
+  return ntohs(addr.sin_port);
+}
 
 std::pair<std::string, int> parse_master(const std::string& text) {
   const size_t colon = text.rfind(':');
@@ -42,6 +66,13 @@ Distributed::Distributed(const DistOptions& options) : options_(options), impl_(
   check_input(options.timeout_seconds > 0, "distributed: the timeout must be > 0");
   const auto [host, port] = parse_master(options.master);
   const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(options.timeout_seconds * 1000));
+  // c10d logs each failed connection attempt through glog before it throws; the Error
+  // below says it once.
+  struct QuietGlog {
+    int saved = FLAGS_minloglevel;
+    QuietGlog() { FLAGS_minloglevel = google::GLOG_FATAL; }
+    ~QuietGlog() { FLAGS_minloglevel = saved; }
+  } quiet;
   try {
     c10d::TCPStoreOptions so;
     so.port = static_cast<uint16_t>(port);
@@ -65,12 +96,14 @@ Distributed::Distributed(const DistOptions& options) : options_(options), impl_(
 Distributed::~Distributed() = default;
 
 void Distributed::run(const char* what, const std::function<void()>& collective) {
+  const auto start = std::chrono::steady_clock::now();
   try {
     collective();
+    collective_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   } catch (const std::exception& e) {
     throw Error("rank " + std::to_string(rank()) + ": " + what + " failed: a rank of the job died or stopped answering "
                 "(timeout " + std::to_string(static_cast<int>(options_.timeout_seconds)) + " s): " +
-                std::string(e.what()).substr(0, 300));
+                std::string(e.what()).substr(0, 300), ErrorKind::kInternal);
   }
 }
 
@@ -83,6 +116,11 @@ void Distributed::broadcast(torch::nn::Module& module) {
     std::vector<at::Tensor> one{t.data()};
     run("broadcast", [&] { impl_->group->broadcast(one)->wait(); });
   }
+}
+
+void Distributed::broadcast(torch::Tensor& t) {
+  std::vector<at::Tensor> one{t};
+  run("broadcast", [&] { impl_->group->broadcast(one)->wait(); });
 }
 
 int64_t Distributed::average_gradients(const std::vector<torch::Tensor>& params, int64_t bucket_bytes) {
@@ -126,6 +164,131 @@ torch::Tensor Distributed::sum(const torch::Tensor& t) {
 
 void Distributed::barrier() {
   run("barrier", [&] { impl_->group->barrier()->wait(); });
+}
+
+void Distributed::wait_for_rank0(const std::string& key, double timeout_seconds) {
+  try {
+    if (is_main()) {
+      impl_->store->set(key, std::vector<uint8_t>{1});
+    } else {
+      impl_->store->wait({key}, std::chrono::milliseconds(static_cast<int64_t>(timeout_seconds * 1000)));
+    }
+  } catch (const std::exception& e) {
+    throw Error("rank " + std::to_string(rank()) + ": waiting for rank 0 to write its outputs failed: rank 0 died or "
+                "took longer than " + std::to_string(static_cast<int>(timeout_seconds)) + " s: " +
+                std::string(e.what()).substr(0, 300), ErrorKind::kInternal);
+  }
+}
+
+TrainJob::TrainJob(const DistOptions& options) {
+  check_input(options.rank == 0 || options.rank < options.world_size,
+              "--rank " + std::to_string(options.rank) + " needs a --world-size above it (the job's number of ranks)");
+  if (options.world_size <= 1) return;
+  dist_ = std::make_unique<Distributed>(options);
+  if (!is_main()) {
+    std::fprintf(stderr, "rank %d of %d joined the job at %s\n", rank(), world_size(), options.master.c_str());
+  }
+}
+
+torch::Tensor TrainJob::share(const torch::Tensor& global) const {
+  return dist_ && global.defined() ? shard_batch(global, rank(), world_size()) : global;
+}
+
+void TrainJob::check_batch(int64_t batch) const {
+  check_input(batch % world_size() == 0, "--batch " + std::to_string(batch) + " does not divide by the " +
+                                             std::to_string(world_size()) + " ranks; pass a multiple of " +
+                                             std::to_string(world_size()));
+}
+
+void TrainJob::broadcast(torch::nn::Module& module) {
+  if (dist_) dist_->broadcast(module);
+}
+
+void TrainJob::average_gradients(torch::nn::Module& module) {
+  if (dist_) dist_->average_gradients(module.parameters());
+}
+
+std::vector<double> TrainJob::step_means(const std::vector<double>& values) {
+  if (!dist_) {
+    stop_ = stop_requested();
+    return values;
+  }
+  std::vector<double> all = values;
+  all.push_back(stop_requested() ? 1.0 : 0.0);
+  torch::Tensor sums = dist_->sum(torch::tensor(all, torch::kFloat64));
+  std::vector<double> means(values.size());
+  for (size_t i = 0; i < values.size(); ++i) means[i] = sums[static_cast<int64_t>(i)].item<double>() / world_size();
+  stop_ = sums[static_cast<int64_t>(values.size())].item<double>() > 0;
+  return means;
+}
+
+int64_t TrainJob::resume(const std::string& run_dir, const CheckpointParts& parts) {
+  if (!dist_) return resume_latest(run_dir, parts);
+  std::string bytes, name;
+  if (is_main()) {
+    auto latest = latest_checkpoint(run_dir);
+    check_input(latest.has_value(),
+                run_dir + " has no checkpoint yet (checkpoints/latest is missing); start again without --resume");
+    name = *latest;
+    bytes = read_file(name);
+  }
+  torch::Tensor size = torch::tensor({static_cast<int64_t>(bytes.size())}, torch::kInt64);
+  dist_->broadcast(size);
+  torch::Tensor data = torch::empty({size.item<int64_t>()}, torch::kUInt8);
+  if (is_main()) std::memcpy(data.data_ptr(), bytes.data(), bytes.size());
+  dist_->broadcast(data);
+  if (!is_main()) {
+    bytes.assign(static_cast<const char*>(data.data_ptr()), static_cast<size_t>(data.numel()));
+    name = "rank 0's " + run_dir + "/checkpoints/latest";
+  }
+  const int64_t step = load_checkpoint_bytes(bytes, name, parts);
+  if (is_main()) std::fprintf(stderr, "resumed %s from %s (step %lld) on %d ranks\n", run_dir.c_str(), name.c_str(),
+                              static_cast<long long>(step), world_size());
+  return step;
+}
+
+void TrainJob::wait_for_outputs(int64_t step) {
+  if (dist_) dist_->wait_for_rank0("outputs/" + std::to_string(step), 3600);
+}
+
+void TrainJob::check_in_sync(const CheckpointParts& parts, int64_t step) {
+  if (!dist_) return;
+  std::vector<torch::Tensor> params;
+  for (const auto& [name, module] : parts.modules) {
+    for (const auto& p : module->parameters()) params.push_back(p.detach().reshape({-1}));
+  }
+  torch::Tensor mine = torch::cat(params);
+  torch::Tensor rank0 = mine.clone();
+  dist_->broadcast(rank0);
+  torch::Tensor differ = torch::zeros({world_size()}, torch::kFloat64);
+  differ[rank()] = (mine != rank0).sum().to(torch::kFloat64);
+  differ = dist_->sum(differ);
+  std::string ranks;
+  for (int r = 1; r < world_size(); ++r) {
+    if (differ[r].item<double>() > 0) ranks += (ranks.empty() ? "" : ", ") + std::to_string(r);
+  }
+  if (!ranks.empty()) {
+    throw Error("distributed: at step " + std::to_string(step) + " the parameters of rank(s) " + ranks +
+                    " differ from rank 0's; every rank must run the same build with the same flags",
+                ErrorKind::kInternal);
+  }
+}
+
+void TrainJob::report_throughput(int64_t steps, int64_t global_batch, double seconds) {
+  if (!dist_ || seconds <= 0) return;
+  torch::Tensor comm = torch::zeros({world_size()}, torch::kFloat64);
+  comm[rank()] = dist_->collective_seconds();
+  comm = dist_->sum(comm);
+  if (!is_main()) return;
+  const double share = static_cast<double>(global_batch) / world_size();
+  std::fprintf(stderr, "throughput: %.1f img/s for the job (%d ranks x %g images per step)\n",
+               steps * global_batch / seconds, world_size(), share);
+  for (int r = 0; r < world_size(); ++r) {
+    const double c = std::min(comm[r].item<double>(), seconds);
+    std::fprintf(stderr, "  rank %d: %.1f img/s; %.0f%% of its time in collectives (%.1f ms per step), %.1f img/s without\n",
+                 r, steps * share / seconds, 100 * c / seconds, steps > 0 ? 1000 * c / steps : 0.0,
+                 seconds - c > 0 ? steps * share / (seconds - c) : 0.0);
+  }
 }
 
 }  // namespace latentkit

@@ -13,6 +13,8 @@
 
 #include <torch/torch.h>
 
+#include "latentkit/train/checkpoint.h"
+
 namespace latentkit {
 
 struct DistOptions {
@@ -21,6 +23,9 @@ struct DistOptions {
   std::string master = "127.0.0.1:29500";  // HOST:PORT where rank 0 hosts the store
   double timeout_seconds = 60;             // rendezvous and every collective; a silent peer ends the job
 };
+
+/// A TCP port free on this host a moment ago (bound to 0, read back, released): --nproc's master.
+int free_local_port();
 
 /// "HOST:PORT" -> (host, port). Anything else is an Error that shows the form.
 std::pair<std::string, int> parse_master(const std::string& text);
@@ -46,6 +51,8 @@ class Distributed {
 
   /// Copies every parameter and buffer of module from rank 0 (in place, without autograd).
   void broadcast(torch::nn::Module& module);
+  /// Copies t from rank 0 into t on every rank (t must have the same shape and dtype).
+  void broadcast(torch::Tensor& t);
   /// Replaces each defined gradient of params by its mean over the ranks. Gradients are
   /// flattened into buckets of at most bucket_bytes (one all-reduce per bucket), in order.
   /// Returns the number of buckets sent.
@@ -54,12 +61,66 @@ class Distributed {
   torch::Tensor sum(const torch::Tensor& t);
   /// Waits for every rank.
   void barrier();
+  /// Rank 0 marks key done in the store; the others wait for it up to timeout_seconds (not
+  /// the job's timeout: rank 0 may be writing samples for minutes). A rank 0 that dies ends
+  /// the wait at once (it hosts the store).
+  void wait_for_rank0(const std::string& key, double timeout_seconds);
+  /// Seconds this rank has spent in collectives (waiting for the others included).
+  double collective_seconds() const { return collective_seconds_; }
 
  private:
   void run(const char* what, const std::function<void()>& collective);
   struct Impl;
   DistOptions options_;
   std::unique_ptr<Impl> impl_;
+  double collective_seconds_ = 0;
+};
+
+/// The job a trainer runs in: one process alone (world size 1: nothing is sent, every call
+/// is the identity), or one rank of a data-parallel job. Every rank draws the random numbers
+/// of the whole global batch (latents, noise, timesteps, degradations) from the same seeded
+/// generator and keeps its share, so the ranks' generators stay equal, a checkpoint holds
+/// the job's state, and the job computes what one process on the global batch computes.
+class TrainJob {
+ public:
+  explicit TrainJob(const DistOptions& options);
+
+  int rank() const { return dist_ ? dist_->rank() : 0; }
+  int world_size() const { return dist_ ? dist_->world_size() : 1; }
+  /// Rank 0: the one that writes the run folder (logs, samples, checkpoints, model.pt).
+  bool is_main() const { return rank() == 0; }
+  /// Where this rank's progress goes: stderr on rank 0, nowhere on the others.
+  FILE* log() const { return is_main() ? stderr : nullptr; }
+
+  /// This rank's rows of a global batch (all of it alone); undefined stays undefined.
+  torch::Tensor share(const torch::Tensor& global) const;
+  /// An Error unless a global batch of this size divides by the ranks.
+  void check_batch(int64_t batch) const;
+  /// Rank 0's parameters and buffers on every rank.
+  void broadcast(torch::nn::Module& module);
+  /// Each gradient of module's parameters replaced by its mean over the ranks (in buckets).
+  void average_gradients(torch::nn::Module& module);
+  /// The exchange at the end of every step: the mean over the ranks of each value (the
+  /// losses of the rank's share), and whether any rank was asked to stop (SIGINT / SIGTERM),
+  /// read by stop(), so that all ranks stop after the same step.
+  std::vector<double> step_means(const std::vector<double>& values);
+  bool stop() const { return stop_; }
+  /// --resume: rank 0 reads RUN's newest checkpoint and sends its bytes, every rank loads
+  /// them (so the other hosts need no copy). Returns the step.
+  int64_t resume(const std::string& run_dir, const CheckpointParts& parts);
+  /// After rank 0 alone wrote the epoch's outputs (samples, model.pt): the others wait for
+  /// it here, for up to an hour, rather than in the next collective under the job's timeout.
+  void wait_for_outputs(int64_t step);
+  /// An Error on every rank unless every rank holds rank 0's parameters bit for bit (the
+  /// BatchNorm statistics are per rank and not compared). Run at each checkpoint.
+  void check_in_sync(const CheckpointParts& parts, int64_t step);
+  /// After the last step, on rank 0's stderr: the job's images per second and each rank's,
+  /// with the share of its time spent in collectives. Nothing alone.
+  void report_throughput(int64_t steps, int64_t global_batch, double seconds);
+
+ private:
+  std::unique_ptr<Distributed> dist_;
+  bool stop_ = false;
 };
 
 }  // namespace latentkit

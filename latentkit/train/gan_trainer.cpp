@@ -103,7 +103,9 @@ GanStepResult gan_train_step(DcganGenerator& generator, DcganDiscriminator& disc
     return out.logits;
   };
   GanStepResult r;
-  torch::Tensor z = torch::randn({real.size(0), generator->options.latent_dim()});
+  const int64_t world = o.job ? o.job->world_size() : 1;
+  torch::Tensor z = torch::randn({real.size(0) * world, generator->options.latent_dim()});
+  if (o.job) z = o.job->share(z);
   torch::Tensor fake = o.update_generator ? generator->forward(z, labels) : [&] {
     torch::NoGradGuard no_grad;
     return generator->forward(z, labels);
@@ -120,6 +122,7 @@ GanStepResult gan_train_step(DcganGenerator& generator, DcganDiscriminator& disc
   }
   opt_d.zero_grad();
   r.d_loss.backward();
+  if (o.job) o.job->average_gradients(*discriminator);
   opt_d.step();
 
   if (o.update_generator) {
@@ -128,6 +131,7 @@ GanStepResult gan_train_step(DcganGenerator& generator, DcganDiscriminator& disc
     if (class_loss.defined()) r.g_loss = r.g_loss + class_loss;
     opt_g.zero_grad();
     r.g_loss.backward();
+    if (o.job) o.job->average_gradients(*generator);
     opt_g.step();
   }
   return r;
@@ -179,12 +183,14 @@ TrainSummary train_gan(const GanTrainOptions& options_in, bool resume) {
   validate(o);
   const std::string& run = o.out;
   std::string config_path = run + "/config.json";
-  check_run_folder(run, resume);
+  TrainJob job(o.dist);
+  if (job.is_main()) check_run_folder(run, resume);
 
   TrainSummary summary;
   summary.threads = set_threads(o.threads);
 
   Dataset data = load_training_data(o, "DCGAN");
+  job.check_batch(o.batch);
   BatchOrder order(data.size(), o.batch, o.seed);
   const int64_t steps_per_epoch = order.steps_per_epoch();
   int64_t total_steps = o.epochs * steps_per_epoch;
@@ -195,6 +201,8 @@ TrainSummary train_gan(const GanTrainOptions& options_in, bool resume) {
   DcganDiscriminator discriminator(o.model);
   dcgan_init_weights(*generator);
   dcgan_init_weights(*discriminator);
+  job.broadcast(*generator);
+  job.broadcast(*discriminator);
   DcganGenerator ema = std::dynamic_pointer_cast<DcganGeneratorImpl>(generator->clone());
   torch::optim::Adam opt_g(generator->parameters(),
                            torch::optim::AdamOptions(o.lr).betas(std::make_tuple(o.beta1, o.beta2)));
@@ -218,19 +226,19 @@ TrainSummary train_gan(const GanTrainOptions& options_in, bool resume) {
 
   int64_t step = 0;
   std::vector<LogRow> history;
-  make_dirs(run + "/samples");
-  if (resume) {
-    step = resume_latest(run, parts);
-    for (const nlohmann::json& row : trim_train_log(run, step)) {
+  if (resume) step = job.resume(run, parts);
+  if (job.is_main()) {
+    make_dirs(run + "/samples");
+    for (const nlohmann::json& row : resume ? trim_train_log(run, step) : std::vector<nlohmann::json>{}) {
       auto number = [&](const char* key) { return row.contains(key) && row[key].is_number() ? row[key].get<double>() : NAN; };
       history.push_back({row["step"].get<int64_t>(), number("d_loss"), number("g_loss")});
     }
+    write_json(config_path, gan_config_to_json(o));  // on resume: records an extended --epochs
   }
-  write_json(config_path, gan_config_to_json(o));  // on resume: records an extended --epochs
 
   const int64_t kill_at = test_kill_step();
 
-  std::fprintf(stderr, "training %s on %s (%lld images %lldx%lldx%lld), %lld steps/epoch, batch %lld, %d thread%s\n",
+  if (job.is_main()) std::fprintf(stderr, "training %s on %s (%lld images %lldx%lldx%lld), %lld steps/epoch, batch %lld, %d thread%s%s\n",
                (o.model.num_classes() > 0 ? "cgan (" + o.model.conditioning() + ", " +
                                                 std::to_string(o.model.num_classes()) + " classes)"
                                           : o.model.preset())
@@ -238,7 +246,8 @@ TrainSummary train_gan(const GanTrainOptions& options_in, bool resume) {
                o.data.spec.c_str(), static_cast<long long>(data.size()),
                static_cast<long long>(data.channels()), static_cast<long long>(data.height()),
                static_cast<long long>(data.width()), static_cast<long long>(steps_per_epoch),
-               static_cast<long long>(o.batch), summary.threads, summary.threads == 1 ? "" : "s");
+               static_cast<long long>(o.batch), summary.threads, summary.threads == 1 ? "" : "s",
+               job.world_size() > 1 ? (" per rank, " + std::to_string(job.world_size()) + " ranks").c_str() : "");
 
   auto save_model = [&]() { save_module(o.ema ? *ema : *generator, run + "/model.pt"); };
   auto save_samples = [&](int64_t epoch) {
@@ -252,7 +261,7 @@ TrainSummary train_gan(const GanTrainOptions& options_in, bool resume) {
     write_png(run + name, make_grid(images, static_cast<int>(classes)));
   };
 
-  Progress progress("train", total_steps, step);
+  Progress progress("train", total_steps, step, job.log());
   auto window_start = std::chrono::steady_clock::now();
   int64_t window_steps = 0;  // steps timed in this window (after a resume, fewer than its sums hold)
   auto run_start = window_start;
@@ -262,19 +271,24 @@ TrainSummary train_gan(const GanTrainOptions& options_in, bool resume) {
 
   while (step < total_steps) {
     const int64_t epoch = step / steps_per_epoch;
-    torch::Tensor indices = order.batch_indices(epoch, step % steps_per_epoch);
+    // This rank's share of the global batch: a disjoint part of the epoch's shuffled order.
+    torch::Tensor indices = job.share(order.batch_indices(epoch, step % steps_per_epoch));
     torch::Tensor real = normalize_images(data.images.index_select(0, indices));
     torch::Tensor labels = classes > 0 ? data.labels.index_select(0, indices) : torch::Tensor();
     // With n_critic > 1 the generator moves on every n_critic-th step.
     const bool update_generator = (step + 1) % o.n_critic == 0;
     GanStepResult r = gan_train_step(generator, discriminator, opt_g, opt_d, real,
-                                     {o.loss, o.label_smoothing, o.gp_weight, update_generator}, labels);
+                                     {o.loss, o.label_smoothing, o.gp_weight, update_generator, &job}, labels);
     if (o.ema && update_generator) update_ema(*ema, *generator, o.ema_decay, (step + 1) / o.n_critic - 1);
     ++step;
     ++window_steps;
 
-    const double d_value = r.d_loss.item<double>();
-    const double g_value = update_generator ? r.g_loss.item<double>() : 0.0;
+    // The job's means: the losses of the global batch (the ranks' shares are equal).
+    const std::vector<double> means =
+        job.step_means({r.d_loss.item<double>(), update_generator ? r.g_loss.item<double>() : 0.0,
+                        torch::sigmoid(r.real_logits).mean().item<double>(),
+                        torch::sigmoid(r.fake_logits).mean().item<double>()});
+    const double d_value = means[0], g_value = means[1];
     if (!std::isfinite(d_value) || !std::isfinite(g_value)) {
       auto latest = latest_checkpoint(run);
       throw Error("training diverged at step " + std::to_string(step) + ": d_loss " + std::to_string(d_value) +
@@ -282,13 +296,7 @@ TrainSummary train_gan(const GanTrainOptions& options_in, bool resume) {
                       (latest ? "; last good checkpoint: " + *latest : std::string()),
                   ErrorKind::kInternal);
     }
-    {
-      torch::NoGradGuard no_grad;
-      window_sums += torch::stack({r.d_loss.to(torch::kFloat64), torch::tensor(g_value, torch::kFloat64),
-                                   torch::sigmoid(r.real_logits).mean().to(torch::kFloat64),
-                                   torch::sigmoid(r.fake_logits).mean().to(torch::kFloat64),
-                                   torch::ones({}, torch::kFloat64)});
-    }
+    window_sums += torch::tensor({d_value, g_value, means[2], means[3], 1.0}, torch::kFloat64);
 
     const bool epoch_end = step % steps_per_epoch == 0 || step == total_steps;
     if (step % o.log_every == 0 || step == total_steps) {
@@ -302,20 +310,28 @@ TrainSummary train_gan(const GanTrainOptions& options_in, bool resume) {
       const double g_mean = g_steps > 0 ? window_sums[1].item<double>() / static_cast<double>(g_steps) : NAN;
       LogRow row{step, mean[0].item<double>(), g_mean};
       history.push_back(row);
-      append_jsonl(run + "/train.jsonl",
-                   {{"step", step}, {"epoch", static_cast<double>(step) / steps_per_epoch}, {"d_loss", row.d_loss},
-                    {"g_loss", row.g_loss}, {"d_real", mean[2].item<double>()}, {"d_fake", mean[3].item<double>()},
-                    {"img_per_s", seconds > 0 ? window_steps * o.batch / seconds : 0.0}, {"lr", o.lr},
-                    {"threads", summary.threads}});
+      if (job.is_main()) {
+        append_jsonl(run + "/train.jsonl",
+                     {{"step", step}, {"epoch", static_cast<double>(step) / steps_per_epoch}, {"d_loss", row.d_loss},
+                      {"g_loss", row.g_loss}, {"d_real", mean[2].item<double>()}, {"d_fake", mean[3].item<double>()},
+                      {"img_per_s", seconds > 0 ? window_steps * o.batch / seconds : 0.0}, {"lr", o.lr},
+                      {"threads", summary.threads}, {"ranks", job.world_size()}});
+      }
       window_sums.zero_();
       window_steps = 0;
       window_start = now;
     }
-    if (step % o.checkpoint_every == 0 || step == total_steps) save_checkpoint(run, step, parts, o.keep_checkpoints);
+    if (step % o.checkpoint_every == 0 || step == total_steps) {
+      job.check_in_sync(parts, step);
+      if (job.is_main()) save_checkpoint(run, step, parts, o.keep_checkpoints);
+    }
     if (epoch_end) {
-      save_samples(epoch + 1);
-      save_model();
-      write_loss_plot(run, history, o.loss);
+      if (job.is_main()) {
+        save_samples(epoch + 1);
+        save_model();
+        write_loss_plot(run, history, o.loss);
+      }
+      job.wait_for_outputs(step);
     }
     if (!history.empty()) {
       progress.update(step,
@@ -329,12 +345,13 @@ TrainSummary train_gan(const GanTrainOptions& options_in, bool resume) {
     if (stop_after_step(run, step, total_steps, kill_at, parts, o.keep_checkpoints, [&] {
           save_model();
           write_loss_plot(run, history, o.loss);
-        })) {
+        }, job.stop(), job.is_main())) {
       summary.interrupted = true;
       break;
     }
   }
   finish_summary(summary, step, first_step, run_start, o.batch);
+  job.report_throughput(summary.steps_run, o.batch, summary.seconds);
   std::string last = history.empty() ? std::string()
                                      : " d " + format_fixed(history.back().d_loss, 3) + " g " +
                                            format_fixed(history.back().g_loss, 3);

@@ -12,6 +12,7 @@
 #include "latentkit/core/error.h"
 #include "latentkit/data/dataset.h"
 #include "latentkit/models/dcgan.h"
+#include "latentkit/train/distributed.h"
 
 namespace latentkit {
 
@@ -42,6 +43,7 @@ struct GanTrainOptions {
   int64_t log_every = 50;
   int64_t sample_count = 64;     // images in each sample grid
   int64_t max_steps = 0;         // 0: train all epochs; else stop after this many steps
+  DistOptions dist;              // one rank of a data-parallel job (not part of the run's config)
 };
 
 struct TrainSummary {
@@ -114,10 +116,13 @@ struct GanStepOptions {
   double label_smoothing = 0.0;
   double gp_weight = 10.0;
   bool update_generator = true;
+  TrainJob* job = nullptr;  // one rank of a data-parallel job: real is its share of the batch
 };
 
 /// One step: D on (real, G(z)) (plus gp_weight x the gradient penalty for wgan-gp), then,
-/// when update_generator, G through the updated D; z from LibTorch's default generator.
+/// when update_generator, G through the updated D; z from LibTorch's default generator (for
+/// the whole global batch when o.job is a rank of a job, which keeps its share, and
+/// averages each network's gradients over the ranks before its step).
 /// real: [N, C, H, W] in [-1, 1]. Conditional models take the real batch's labels (int64
 /// [N]) and generate the same classes; acgan adds cross-entropy of the auxiliary head on
 /// real and generated images to D's loss and on generated ones to G's.

@@ -73,7 +73,8 @@ double mean_psnr(const torch::Tensor& a, const torch::Tensor& b) {
 
 Pix2pixStep pix2pix_train_step(Pix2pixGeneratorImpl& generator, PatchDiscriminatorImpl& discriminator,
                                torch::optim::Optimizer& opt_g, torch::optim::Optimizer& opt_d,
-                               const torch::Tensor& input, const torch::Tensor& target, double l1_weight) {
+                               const torch::Tensor& input, const torch::Tensor& target, double l1_weight,
+                               TrainJob* job) {
   namespace F = torch::nn::functional;
   auto bce = [](const torch::Tensor& logits, double label) {
     return F::binary_cross_entropy_with_logits(logits, torch::full_like(logits, label));
@@ -83,12 +84,14 @@ Pix2pixStep pix2pix_train_step(Pix2pixGeneratorImpl& generator, PatchDiscriminat
   r.d_loss = 0.5 * (bce(discriminator.forward(input, target), 1.0) + bce(discriminator.forward(input, output.detach()), 0.0));
   opt_d.zero_grad();
   r.d_loss.backward();
+  if (job) job->average_gradients(discriminator);
   opt_d.step();
   r.g_gan = bce(discriminator.forward(input, output), 1.0);
   r.l1 = (output - target).abs().mean();
   torch::Tensor g_loss = r.g_gan + l1_weight * r.l1;
   opt_g.zero_grad();
   g_loss.backward();
+  if (job) job->average_gradients(generator);
   opt_g.step();
   r.output = output.detach();
   return r;
@@ -129,12 +132,14 @@ TrainSummary train_pix2pix(const Pix2pixTrainOptions& options_in, bool resume) {
   Pix2pixTrainOptions o = options_in;
   validate(o);
   const std::string& run = o.out;
-  check_run_folder(run, resume);
+  TrainJob job(o.dist);
+  if (job.is_main()) check_run_folder(run, resume);
   TrainSummary summary;
   summary.threads = set_threads(o.threads);
   const Pairs pairs = load_pairs(o);
   const int64_t n = pairs.b.size(0);
   o.batch = std::min(o.batch, n);
+  job.check_batch(o.batch);
   BatchOrder order(n, o.batch, o.seed);
   const int64_t steps_per_epoch = order.steps_per_epoch();
   const int64_t total_steps =
@@ -143,6 +148,8 @@ TrainSummary train_pix2pix(const Pix2pixTrainOptions& options_in, bool resume) {
   torch::manual_seed(o.seed);
   Pix2pixGenerator g(o.model);
   PatchDiscriminator d(o.model);
+  job.broadcast(*g);
+  job.broadcast(*d);
   torch::optim::Adam opt_g(g->parameters(), torch::optim::AdamOptions(o.lr).betas({o.beta1, o.beta2}));
   torch::optim::Adam opt_d(d->parameters(), torch::optim::AdamOptions(o.lr).betas({o.beta1, o.beta2}));
   torch::Tensor window = torch::zeros({6}, torch::kFloat64);  // d, g_gan, l1, psnr, psnr of the input, steps
@@ -156,10 +163,10 @@ TrainSummary train_pix2pix(const Pix2pixTrainOptions& options_in, bool resume) {
 
   int64_t step = 0;
   std::vector<PlotSeries> curves{{"D", {}, {}}, {"G (GAN)", {}, {}}, {"L1 x l1-weight", {}, {}}};
-  make_dirs(run + "/samples");
-  if (resume) {
-    step = resume_latest(run, parts);
-    for (const nlohmann::json& row : trim_train_log(run, step)) {
+  if (resume) step = job.resume(run, parts);
+  if (job.is_main()) {
+    make_dirs(run + "/samples");
+    for (const nlohmann::json& row : resume ? trim_train_log(run, step) : std::vector<nlohmann::json>{}) {
       if (!row.contains("d_loss")) continue;
       const double x = row["step"].get<double>();
       const double ys[3] = {row["d_loss"].get<double>(), row["g_gan"].get<double>(), o.l1_weight * row["l1"].get<double>()};
@@ -168,8 +175,8 @@ TrainSummary train_pix2pix(const Pix2pixTrainOptions& options_in, bool resume) {
         curves[k].y.push_back(ys[k]);
       }
     }
+    write_json(run + "/config.json", pix2pix_config_to_json(o));
   }
-  write_json(run + "/config.json", pix2pix_config_to_json(o));
   const int64_t kill_at = test_kill_step();
   int64_t params = 0;
   for (const auto& p : g->parameters()) params += p.numel();
@@ -178,7 +185,7 @@ TrainSummary train_pix2pix(const Pix2pixTrainOptions& options_in, bool resume) {
     what = "tasks ";
     for (size_t i = 0; i < o.tasks.size(); ++i) what += (i ? "+" : "") + o.tasks[i];
   }
-  std::fprintf(stderr,
+  if (job.is_main()) std::fprintf(stderr,
                "training pix2pix (U-Net %lld levels, width %lld, %.2fM parameters, %s; PatchGAN %lld layers; L1 weight %g; "
                "%s) on %s (%lld images %lldx%lldx%lld), %lld steps/epoch, %d thread%s\n",
                static_cast<long long>(o.model.levels()), static_cast<long long>(o.model.width()), params / 1e6,
@@ -205,7 +212,7 @@ TrainSummary train_pix2pix(const Pix2pixTrainOptions& options_in, bool resume) {
   };
 
   torch::Generator rng = at::detail::getDefaultCPUGenerator();  // saved and restored by checkpoints
-  Progress progress("train", total_steps, step);
+  Progress progress("train", total_steps, step, job.log());
   const auto run_start = std::chrono::steady_clock::now();
   auto window_start = run_start;
   const int64_t first_step = step;
@@ -214,14 +221,20 @@ TrainSummary train_pix2pix(const Pix2pixTrainOptions& options_in, bool resume) {
   std::string last;
   while (step < total_steps) {
     const int64_t epoch = step / steps_per_epoch;
-    const auto [input, target] = make_batch(pairs, o.tasks, order.batch_indices(epoch, step % steps_per_epoch), rng);
-    Pix2pixStep r = pix2pix_train_step(*g, *d, opt_g, opt_d, input, target, o.l1_weight);
+    // Every rank degrades the global batch (the same draws) and trains on its share.
+    const auto [all_input, all_target] =
+        make_batch(pairs, o.tasks, order.batch_indices(epoch, step % steps_per_epoch), rng);
+    const torch::Tensor input = job.share(all_input), target = job.share(all_target);
+    Pix2pixStep r = pix2pix_train_step(*g, *d, opt_g, opt_d, input, target, o.l1_weight, &job);
     ++step;
-    const double dl = r.d_loss.item<double>(), gl = r.g_gan.item<double>(), l1 = r.l1.item<double>();
+    const std::vector<double> means =
+        job.step_means({r.d_loss.item<double>(), r.g_gan.item<double>(), r.l1.item<double>(),
+                        mean_psnr(r.output, target), mean_psnr(input, target)});
+    const double dl = means[0], gl = means[1], l1 = means[2];
     if (!std::isfinite(dl) || !std::isfinite(gl) || !std::isfinite(l1)) {
       throw Error("training diverged at step " + std::to_string(step) + "; try a lower --lr", ErrorKind::kInternal);
     }
-    window += torch::tensor({dl, gl, l1, mean_psnr(r.output, target), mean_psnr(input, target), 1.0}, torch::kFloat64);
+    window += torch::tensor({dl, gl, l1, means[3], means[4], 1.0}, torch::kFloat64);
     if (step % o.log_every == 0 || step == total_steps) {
       const auto now = std::chrono::steady_clock::now();
       const double seconds = std::chrono::duration<double>(now - window_start).count();
@@ -233,31 +246,42 @@ TrainSummary train_pix2pix(const Pix2pixTrainOptions& options_in, bool resume) {
         curves[k].x.push_back(static_cast<double>(step));
         curves[k].y.push_back(k == 2 ? o.l1_weight * m[2] : m[k]);
       }
-      append_jsonl(run + "/train.jsonl", {{"step", step},
-                                          {"epoch", static_cast<double>(step) / steps_per_epoch},
-                                          {"d_loss", m[0]},
-                                          {"g_gan", m[1]},
-                                          {"l1", m[2]},
-                                          {"psnr", m[3]},
-                                          {"psnr_input", m[4]},
-                                          {"img_per_s", seconds > 0 ? steps * o.batch / seconds : 0.0},
-                                          {"threads", summary.threads}});
+      if (job.is_main()) {
+        append_jsonl(run + "/train.jsonl", {{"step", step},
+                                            {"epoch", static_cast<double>(step) / steps_per_epoch},
+                                            {"d_loss", m[0]},
+                                            {"g_gan", m[1]},
+                                            {"l1", m[2]},
+                                            {"psnr", m[3]},
+                                            {"psnr_input", m[4]},
+                                            {"img_per_s", seconds > 0 ? steps * o.batch / seconds : 0.0},
+                                            {"threads", summary.threads},
+                                            {"ranks", job.world_size()}});
+      }
       char text[96];
       std::snprintf(text, sizeof(text), " L1 %.4f PSNR %.2f dB (input %.2f)", m[2], m[3], m[4]);
       last = text;
       window.zero_();
       window_start = now;
     }
-    if (step % o.checkpoint_every == 0 || step == total_steps) save_checkpoint(run, step, parts, o.keep_checkpoints);
-    if (step % steps_per_epoch == 0 || step == total_steps) save_outputs(epoch + 1);
+    if (step % o.checkpoint_every == 0 || step == total_steps) {
+      job.check_in_sync(parts, step);
+      if (job.is_main()) save_checkpoint(run, step, parts, o.keep_checkpoints);
+    }
+    if (step % steps_per_epoch == 0 || step == total_steps) {
+      if (job.is_main()) save_outputs(epoch + 1);
+      job.wait_for_outputs(step);
+    }
     progress.update(step, "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(o.epochs) + last,
                     static_cast<double>(o.batch));
-    if (stop_after_step(run, step, total_steps, kill_at, parts, o.keep_checkpoints, [&] { save_outputs(0); })) {
+    if (stop_after_step(run, step, total_steps, kill_at, parts, o.keep_checkpoints, [&] { save_outputs(0); },
+                        job.stop(), job.is_main())) {
       summary.interrupted = true;
       break;
     }
   }
   finish_summary(summary, step, first_step, run_start, o.batch);
+  job.report_throughput(summary.steps_run, o.batch, summary.seconds);
   progress.finish(summary.interrupted ? "interrupted, checkpoint saved" : "done");
   return summary;
 }

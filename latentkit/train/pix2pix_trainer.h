@@ -13,6 +13,7 @@
 
 #include "latentkit/data/dataset.h"
 #include "latentkit/models/pix2pix.h"
+#include "latentkit/train/distributed.h"
 #include "latentkit/train/gan_trainer.h"
 
 namespace latentkit {
@@ -36,6 +37,7 @@ struct Pix2pixTrainOptions {
   int64_t sample_count = 8;
   int64_t max_steps = 0;
   std::string condition_on = "class";  // not used: pix2pix has no classes (kept for the shared helpers)
+  DistOptions dist;                    // one rank of a data-parallel job (not part of the run's config)
 };
 
 struct Pix2pixStep {
@@ -44,9 +46,12 @@ struct Pix2pixStep {
 
 /// One step: D on (input, target) against (input, G(input)), then G on D's verdict plus
 /// l1_weight x L1(G(input), target). Both halves of D's loss are halved, as in pix2pix.
+/// With a job of several ranks, input and target are this rank's share and each network's
+/// gradients are averaged over the ranks before its step.
 Pix2pixStep pix2pix_train_step(Pix2pixGeneratorImpl& generator, PatchDiscriminatorImpl& discriminator,
                                torch::optim::Optimizer& opt_g, torch::optim::Optimizer& opt_d,
-                               const torch::Tensor& input, const torch::Tensor& target, double l1_weight);
+                               const torch::Tensor& input, const torch::Tensor& target, double l1_weight,
+                               TrainJob* job = nullptr);
 
 nlohmann::json pix2pix_config_to_json(const Pix2pixTrainOptions& options);
 /// Options from RUN/config.json (for --resume); a folder with no pix2pix run is an Error.

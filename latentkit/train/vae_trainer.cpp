@@ -75,10 +75,12 @@ TrainSummary train_vae(const VaeTrainOptions& options_in, bool resume) {
   validate(o);
   const std::string& run = o.out;
   const std::string config_path = run + "/config.json";
-  check_run_folder(run, resume);
+  TrainJob job(o.dist);
+  if (job.is_main()) check_run_folder(run, resume);
   TrainSummary summary;
   summary.threads = set_threads(o.threads);
   Dataset data = load_training_data(o, "the VAE");
+  job.check_batch(o.batch);
   const int64_t classes = o.model.num_classes();
   BatchOrder order(data.size(), o.batch, o.seed);
   const int64_t steps_per_epoch = order.steps_per_epoch();
@@ -86,6 +88,7 @@ TrainSummary train_vae(const VaeTrainOptions& options_in, bool resume) {
 
   torch::manual_seed(o.seed);
   Vae net(o.model);
+  job.broadcast(*net);
   torch::optim::Adam opt(net->parameters(), torch::optim::AdamOptions(o.lr));
   torch::Tensor window = torch::zeros({3}, torch::kFloat64);  // recon, kl, steps of the log window
   CheckpointParts parts{{{"vae", net.get()}}, {{"optimizer", &opt}}, {{"log_window", &window}}};
@@ -97,16 +100,16 @@ TrainSummary train_vae(const VaeTrainOptions& options_in, bool resume) {
 
   int64_t step = 0;
   std::vector<VaeLogRow> history;
-  make_dirs(run + "/samples");
-  if (resume) {
-    step = resume_latest(run, parts);
-    for (const nlohmann::json& row : trim_train_log(run, step)) {
+  if (resume) step = job.resume(run, parts);
+  if (job.is_main()) {
+    make_dirs(run + "/samples");
+    for (const nlohmann::json& row : resume ? trim_train_log(run, step) : std::vector<nlohmann::json>{}) {
       history.push_back({row["step"].get<int64_t>(), row.value("recon", NAN), row.value("kl", NAN)});
     }
+    write_json(config_path, vae_config_to_json(o));
   }
-  write_json(config_path, vae_config_to_json(o));
   const int64_t kill_at = test_kill_step();
-  std::fprintf(stderr, "training %s (latent %lld, beta %g, %s) on %s (%lld images %lldx%lldx%lld), %lld steps/epoch, %d thread%s\n",
+  if (job.is_main()) std::fprintf(stderr, "training %s (latent %lld, beta %g, %s) on %s (%lld images %lldx%lldx%lld), %lld steps/epoch, %d thread%s\n",
                classes > 0 ? ("cvae, " + std::to_string(classes) + " classes,").c_str() : "vae",
                static_cast<long long>(o.model.latent_dim()), o.model.beta(), o.model.recon().c_str(), o.data.spec.c_str(),
                static_cast<long long>(data.size()), static_cast<long long>(data.channels()),
@@ -126,7 +129,7 @@ TrainSummary train_vae(const VaeTrainOptions& options_in, bool resume) {
     write_png(run + name, make_grid(images, static_cast<int>(classes)));
   };
 
-  Progress progress("train", total_steps, step);
+  Progress progress("train", total_steps, step, job.log());
   const auto run_start = std::chrono::steady_clock::now();
   auto window_start = run_start;
   int64_t window_steps = 0;
@@ -134,15 +137,19 @@ TrainSummary train_vae(const VaeTrainOptions& options_in, bool resume) {
   net->train();
   while (step < total_steps) {
     const int64_t epoch = step / steps_per_epoch;
-    torch::Tensor indices = order.batch_indices(epoch, step % steps_per_epoch);
+    // This rank's share of the global batch, and of the noise drawn for all of it.
+    torch::Tensor indices = job.share(order.batch_indices(epoch, step % steps_per_epoch));
+    torch::Tensor eps = job.share(torch::randn({o.batch, o.model.latent_dim()}));
     torch::Tensor x = normalize_images(data.images.index_select(0, indices));
-    VaeLoss l = net->loss(x, classes > 0 ? data.labels.index_select(0, indices) : torch::Tensor());
+    VaeLoss l = net->loss(x, classes > 0 ? data.labels.index_select(0, indices) : torch::Tensor(), eps);
     opt.zero_grad();
     l.loss.backward();
+    job.average_gradients(*net);
     opt.step();
     ++step;
     ++window_steps;
-    const double recon = l.recon.item<double>(), kl = l.kl.item<double>();
+    const std::vector<double> means = job.step_means({l.recon.item<double>(), l.kl.item<double>()});
+    const double recon = means[0], kl = means[1];
     if (!std::isfinite(recon) || !std::isfinite(kl)) {
       throw Error("training diverged at step " + std::to_string(step) + " (reconstruction " + std::to_string(recon) +
                       ", KL " + std::to_string(kl) + "); try a lower --lr",
@@ -155,16 +162,25 @@ TrainSummary train_vae(const VaeTrainOptions& options_in, bool resume) {
       VaeLogRow row{step, window[0].item<double>() / window[2].item<double>(),
                     window[1].item<double>() / window[2].item<double>()};
       history.push_back(row);
-      append_jsonl(run + "/train.jsonl",
-                   {{"step", step}, {"epoch", static_cast<double>(step) / steps_per_epoch},
-                    {"elbo", -(row.recon + row.kl)}, {"recon", row.recon}, {"kl", row.kl},
-                    {"img_per_s", seconds > 0 ? window_steps * o.batch / seconds : 0.0}, {"threads", summary.threads}});
+      if (job.is_main()) {
+        append_jsonl(run + "/train.jsonl",
+                     {{"step", step}, {"epoch", static_cast<double>(step) / steps_per_epoch},
+                      {"elbo", -(row.recon + row.kl)}, {"recon", row.recon}, {"kl", row.kl},
+                      {"img_per_s", seconds > 0 ? window_steps * o.batch / seconds : 0.0}, {"threads", summary.threads},
+                      {"ranks", job.world_size()}});
+      }
       window.zero_();
       window_steps = 0;
       window_start = now;
     }
-    if (step % o.checkpoint_every == 0 || step == total_steps) save_checkpoint(run, step, parts, o.keep_checkpoints);
-    if (step % steps_per_epoch == 0 || step == total_steps) save_outputs(epoch + 1);
+    if (step % o.checkpoint_every == 0 || step == total_steps) {
+      job.check_in_sync(parts, step);
+      if (job.is_main()) save_checkpoint(run, step, parts, o.keep_checkpoints);
+    }
+    if (step % steps_per_epoch == 0 || step == total_steps) {
+      if (job.is_main()) save_outputs(epoch + 1);
+      job.wait_for_outputs(step);
+    }
     char status[128];
     std::snprintf(status, sizeof(status), "epoch %lld/%lld", static_cast<long long>(epoch + 1),
                   static_cast<long long>(o.epochs));
@@ -175,12 +191,14 @@ TrainSummary train_vae(const VaeTrainOptions& options_in, bool resume) {
       text += status;
     }
     progress.update(step, text, static_cast<double>(o.batch));
-    if (stop_after_step(run, step, total_steps, kill_at, parts, o.keep_checkpoints, [&] { save_outputs(0); })) {
+    if (stop_after_step(run, step, total_steps, kill_at, parts, o.keep_checkpoints, [&] { save_outputs(0); },
+                        job.stop(), job.is_main())) {
       summary.interrupted = true;
       break;
     }
   }
   finish_summary(summary, step, first_step, run_start, o.batch);
+  job.report_throughput(summary.steps_run, o.batch, summary.seconds);
   progress.finish(summary.interrupted ? "interrupted, checkpoint saved" : "done");
   return summary;
 }

@@ -10,6 +10,7 @@
 
 #include "latentkit/data/dataset.h"
 #include "latentkit/models/vae.h"
+#include "latentkit/train/distributed.h"
 #include "latentkit/train/gan_trainer.h"
 
 namespace latentkit {
@@ -30,6 +31,7 @@ struct VaeTrainOptions {
   int64_t log_every = 50;
   int64_t sample_count = 64;
   int64_t max_steps = 0;  // 0: train all epochs
+  DistOptions dist;       // one rank of a data-parallel job (not part of the run's config)
 };
 
 nlohmann::json vae_config_to_json(const VaeTrainOptions& options);
