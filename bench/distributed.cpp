@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "latentkit/core/error.h"
 #include "latentkit/core/files.h"
 #include "latentkit/core/threads.h"
 #include "latentkit/models/dcgan.h"

@@ -3,11 +3,14 @@
 #define USE_C10D_GLOO 1
 #include "latentkit/train/distributed.h"
 
+#include <arpa/inet.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include <glog/logging.h>
@@ -33,6 +36,41 @@ int free_local_port() {
   check_input(ok, "distributed: cannot find a free port on 127.0.0.1");
   return ntohs(addr.sin_port);
 }
+
+namespace {
+
+// The address of this host's interface that routes to host:port (a UDP socket "connected"
+// there sends nothing, but the kernel picks the source address). Gloo listens on it, so
+// that the other ranks reach this one the way this one reaches the master.
+std::string local_address_towards(const std::string& host, int port) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_DGRAM;
+  addrinfo* found = nullptr;
+  check_input(::getaddrinfo(host.c_str(), std::to_string(port).c_str(), &hints, &found) == 0 && found != nullptr,
+              "--master: cannot resolve the host '" + host + "'");
+  std::string address;
+  for (addrinfo* a = found; a != nullptr && address.empty(); a = a->ai_next) {
+    const int fd = ::socket(a->ai_family, SOCK_DGRAM, 0);
+    if (fd < 0) continue;
+    sockaddr_storage local{};
+    socklen_t len = sizeof(local);
+    if (::connect(fd, a->ai_addr, a->ai_addrlen) == 0 &&
+        ::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &len) == 0) {
+      char text[INET6_ADDRSTRLEN] = {};
+      const void* raw = local.ss_family == AF_INET
+                            ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(&local)->sin_addr)
+                            : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(&local)->sin6_addr);
+      if (::inet_ntop(local.ss_family, raw, text, sizeof(text)) != nullptr) address = text;
+    }
+    ::close(fd);
+  }
+  ::freeaddrinfo(found);
+  check_input(!address.empty(), "--master: no network interface of this host routes to " + host);
+  return address;
+}
+
+}  // namespace
 
 std::pair<std::string, int> parse_master(const std::string& text) {
   const size_t colon = text.rfind(':');
@@ -82,9 +120,12 @@ Distributed::Distributed(const DistOptions& options) : options_(options), impl_(
     so.timeout = timeout;
     impl_->store = c10::make_intrusive<c10d::TCPStore>(host, so);
     auto go = c10d::ProcessGroupGloo::Options::create(timeout);
-    // Rank 0 is reached at the master's address; every rank offers the interface that
-    // routes there (Gloo picks it from the hostname).
-    go->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(host));
+    // Each rank listens on its interface that routes to the master (for rank 0, the
+    // master's own address), or on the one GLOO_SOCKET_IFNAME names, as in PyTorch.
+    const char* interface = std::getenv("GLOO_SOCKET_IFNAME");
+    go->devices.push_back(interface != nullptr && *interface != '\0'
+                              ? c10d::ProcessGroupGloo::createDeviceForInterface(interface)
+                              : c10d::ProcessGroupGloo::createDeviceForHostname(local_address_towards(host, port)));
     impl_->group = c10::make_intrusive<c10d::ProcessGroupGloo>(impl_->store, options.rank, options.world_size, go);
   } catch (const std::exception& e) {
     throw Error("rank " + std::to_string(options.rank) + " could not join the job at " + options.master + " (" +
