@@ -252,10 +252,7 @@ TrainSummary train_ddpm(const DdpmTrainOptions& options_in, bool resume) {
       job.check_in_sync(parts, step);
       if (job.is_main()) save_checkpoint(run, step, parts, o.keep_checkpoints);
     }
-    if (step % steps_per_epoch == 0 || step == total_steps) {
-      if (job.is_main()) save_outputs(epoch + 1);
-      job.wait_for_outputs(step);
-    }
+    if (step % steps_per_epoch == 0 || step == total_steps) job.write_outputs(step, [&] { save_outputs(epoch + 1); });
     char status[96];
     std::snprintf(status, sizeof(status), "epoch %lld/%lld", static_cast<long long>(epoch + 1),
                   static_cast<long long>(o.epochs));

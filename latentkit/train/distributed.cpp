@@ -288,8 +288,11 @@ int64_t TrainJob::resume(const std::string& run_dir, const CheckpointParts& part
   return step;
 }
 
-void TrainJob::wait_for_outputs(int64_t step) {
+void TrainJob::write_outputs(int64_t step, const std::function<void()>& write) {
+  const auto start = std::chrono::steady_clock::now();
+  if (is_main()) write();
   if (dist_) dist_->wait_for_rank0("outputs/" + std::to_string(step), 3600);
+  output_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 void TrainJob::check_in_sync(const CheckpointParts& parts, int64_t step) {
@@ -315,15 +318,16 @@ void TrainJob::check_in_sync(const CheckpointParts& parts, int64_t step) {
   }
 }
 
-void TrainJob::report_throughput(int64_t steps, int64_t global_batch, double seconds) {
+void TrainJob::report_throughput(int64_t steps, int64_t global_batch, double run_seconds) {
+  const double seconds = run_seconds - output_seconds_;
   if (!dist_ || seconds <= 0) return;
   torch::Tensor comm = torch::zeros({world_size()}, torch::kFloat64);
   comm[rank()] = dist_->collective_seconds();
   comm = dist_->sum(comm);
   if (!is_main()) return;
   const double share = static_cast<double>(global_batch) / world_size();
-  std::fprintf(stderr, "throughput: %.1f img/s for the job (%d ranks x %g images per step)\n",
-               steps * global_batch / seconds, world_size(), share);
+  std::fprintf(stderr, "throughput: %.1f img/s for the job (%d ranks x %g images per step; %.1f s writing epoch outputs left out)\n",
+               steps * global_batch / seconds, world_size(), share, output_seconds_);
   for (int r = 0; r < world_size(); ++r) {
     const double c = std::min(comm[r].item<double>(), seconds);
     std::fprintf(stderr, "  rank %d: %.1f img/s; %.0f%% of its time in collectives (%.1f ms per step), %.1f img/s without\n",

@@ -108,19 +108,22 @@ class TrainJob {
   /// --resume: rank 0 reads RUN's newest checkpoint and sends its bytes, every rank loads
   /// them (so the other hosts need no copy). Returns the step.
   int64_t resume(const std::string& run_dir, const CheckpointParts& parts);
-  /// After rank 0 alone wrote the epoch's outputs (samples, model.pt): the others wait for
-  /// it here, for up to an hour, rather than in the next collective under the job's timeout.
-  void wait_for_outputs(int64_t step);
+  /// Runs write (an epoch's outputs: samples, model.pt) on rank 0 while the others wait for
+  /// it, for up to an hour rather than under the job's timeout (a diffusion model's samples
+  /// take minutes). The time is left out of report_throughput's rates.
+  void write_outputs(int64_t step, const std::function<void()>& write);
   /// An Error on every rank unless every rank holds rank 0's parameters bit for bit (the
   /// BatchNorm statistics are per rank and not compared). Run at each checkpoint.
   void check_in_sync(const CheckpointParts& parts, int64_t step);
   /// After the last step, on rank 0's stderr: the job's images per second and each rank's,
-  /// with the share of its time spent in collectives. Nothing alone.
+  /// with the share of its time spent in collectives; seconds is the run's time, less the
+  /// time in write_outputs. Nothing alone.
   void report_throughput(int64_t steps, int64_t global_batch, double seconds);
 
  private:
   std::unique_ptr<Distributed> dist_;
   bool stop_ = false;
+  double output_seconds_ = 0;
 };
 
 }  // namespace latentkit

@@ -326,12 +326,11 @@ TrainSummary train_gan(const GanTrainOptions& options_in, bool resume) {
       if (job.is_main()) save_checkpoint(run, step, parts, o.keep_checkpoints);
     }
     if (epoch_end) {
-      if (job.is_main()) {
+      job.write_outputs(step, [&] {
         save_samples(epoch + 1);
         save_model();
         write_loss_plot(run, history, o.loss);
-      }
-      job.wait_for_outputs(step);
+      });
     }
     if (!history.empty()) {
       progress.update(step,

@@ -268,10 +268,7 @@ TrainSummary train_pix2pix(const Pix2pixTrainOptions& options_in, bool resume) {
       job.check_in_sync(parts, step);
       if (job.is_main()) save_checkpoint(run, step, parts, o.keep_checkpoints);
     }
-    if (step % steps_per_epoch == 0 || step == total_steps) {
-      if (job.is_main()) save_outputs(epoch + 1);
-      job.wait_for_outputs(step);
-    }
+    if (step % steps_per_epoch == 0 || step == total_steps) job.write_outputs(step, [&] { save_outputs(epoch + 1); });
     progress.update(step, "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(o.epochs) + last,
                     static_cast<double>(o.batch));
     if (stop_after_step(run, step, total_steps, kill_at, parts, o.keep_checkpoints, [&] { save_outputs(0); },

@@ -14,7 +14,7 @@ for family in "dcgan --width 8 --latent-dim 8" "vae --width 8 --latent-dim 4" \
   # shellcheck disable=SC2086
   "$LATENTKIT" train --model $family "${tiny[@]}" --max-steps 10 --checkpoint-every 5 --nproc 2 \
     --out "$WORK/$name" 2> "$WORK/$name.log" || fail "$name --nproc 2 exited $?: $(tail -3 "$WORK/$name.log")"
-  grep -q "throughput: .* img/s for the job (2 ranks x 4 images per step)" "$WORK/$name.log" ||
+  grep -q "throughput: .* img/s for the job (2 ranks x 4 images per step; " "$WORK/$name.log" ||
     fail "$name: no throughput for the job: $(tail -4 "$WORK/$name.log")"
   grep -q "^  rank 1: .* img/s; .* in collectives" "$WORK/$name.log" || fail "$name: no throughput for rank 1"
   [ -s "$WORK/$name/model.pt" ] || fail "$name: no model.pt"

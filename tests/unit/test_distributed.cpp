@@ -77,6 +77,19 @@ TEST(Distributed, MasterAndShards) {
                                        shard_batch(batch, 3, 4)}),
                            batch));
   expect_error([&] { shard_batch(batch, 0, 3); }, {"does not divide by the 3 ranks"});
+  // The sampler: each rank's shares of an epoch's shuffled global batches are disjoint, and
+  // together they are the epoch, every image once.
+  BatchOrder order(100, 10, 7);
+  std::vector<torch::Tensor> rank_rows(2);
+  for (int r = 0; r < 2; ++r) {
+    std::vector<torch::Tensor> parts;
+    for (int64_t step = 0; step < order.steps_per_epoch(); ++step) parts.push_back(shard_batch(order.batch_indices(0, step), r, 2));
+    rank_rows[r] = torch::cat(parts);
+  }
+  EXPECT_EQ(rank_rows[0].numel(), 50);
+  EXPECT_FALSE(torch::isin(rank_rows[0], rank_rows[1]).any().item<bool>());
+  EXPECT_TRUE(torch::equal(std::get<0>(torch::sort(torch::cat(rank_rows))), torch::arange(100)));
+  EXPECT_FALSE(torch::equal(rank_rows[0], torch::arange(50))) << "the epoch is shuffled";
 }
 
 TEST(Distributed, BroadcastAndBucketedAverage) {
