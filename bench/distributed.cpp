@@ -1,12 +1,15 @@
 // The gradient all-reduce of data-parallel training, timed between two ranks as two
 // processes, for the networks the shipped models train, and fitted to the ring all-reduce
 // model T(p) = 2 (p - 1) / p * S / B + 2 (p - 1) * a to estimate 8 and 64 hosts.
-//   bench_distributed [--netns NS0,NS1 --address IP0] RUN...
+//   bench_distributed [--netns NS0,NS1 --address IP0] [--compute FAMILY=MS:SHARE,...] RUN...
 // RUN: shipped runs (models/fashion-dcgan ...); their config.json gives the networks, whose
 // parameters are counted (both networks of a GAN or pix2pix; the EMA is not sent). The ranks
 // run on loopback (127.0.0.1), and with --netns also each in its own network namespace,
 // rank 0's reached at IP0 (bench/distributed.sh builds the veth pair): the same sizes over
-// a real network interface, with the ratio to loopback.
+// a real network interface, with the ratio to loopback. --compute gives a family's compute
+// time per step and images per rank (bench/distributed.sh measures them): the bench then
+// estimates the job's img/s and efficiency with one rank per host, on the link measured last
+// and on a 10 GbE datacenter link (B = 1.25 GB/s, a = 0.05 ms).
 // Rank mode (started by the bench itself): --rank R --master HOST:PORT --sizes B,B,... --out F
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,6 +20,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -164,6 +168,38 @@ void print_table(const char* where, const std::vector<std::string>& names, const
   }
 }
 
+struct Compute {
+  double ms = 0;
+  double share = 0;
+};
+
+void print_scaling(const std::vector<std::string>& families, const std::vector<std::string>& names,
+                   const std::vector<int64_t>& params, const std::map<std::string, Compute>& compute,
+                   const std::pair<double, double>& link, const char* link_name) {
+  const std::pair<double, double> datacenter{1.25e6, 0.05};  // bytes per ms, ms
+  std::printf("\none rank per host, each with its share of the batch: job img/s = p x share / (c + T(p)), "
+              "efficiency = c / (c + T(p))\n");
+  std::printf("| run | c ms per step | share | 8 hosts (%s) | 64 hosts (%s) | 8 hosts (10 GbE) | 64 hosts (10 GbE) |\n",
+              link_name, link_name);
+  std::printf("|---|---|---|---|---|---|---|\n");
+  for (size_t i = 0; i < names.size(); ++i) {
+    auto it = compute.find(families[i]);
+    if (it == compute.end()) continue;
+    const Compute& c = it->second;
+    const double bytes = 4.0 * params[i];
+    std::string cells;
+    for (const auto* l : {&link, &datacenter}) {
+      for (int p : {8, 64}) {
+        const double t = ring_ms(bytes, p, *l);
+        char cell[64];
+        std::snprintf(cell, sizeof(cell), " %.0f img/s, %.0f%% |", p * c.share * 1000 / (c.ms + t), 100 * c.ms / (c.ms + t));
+        cells += cell;
+      }
+    }
+    std::printf("| %s | %.1f | %g |%s\n", names[i].c_str(), c.ms, c.share, cells.c_str());
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -177,8 +213,16 @@ int main(int argc, char** argv) {
     }
     std::vector<std::string> netns, runs;
     std::string address;
+    std::map<std::string, Compute> compute;
     for (size_t i = 0; i < args.size(); ++i) {
-      if (args[i] == "--netns" && i + 1 < args.size()) {
+      if (args[i] == "--compute" && i + 1 < args.size()) {
+        std::istringstream list(args[++i]);
+        for (std::string item; std::getline(list, item, ',');) {
+          const size_t eq = item.find('='), colon = item.find(':');
+          if (eq == std::string::npos || colon == std::string::npos || colon < eq) continue;
+          compute[item.substr(0, eq)] = {std::stod(item.substr(eq + 1, colon - eq - 1)), std::stod(item.substr(colon + 1))};
+        }
+      } else if (args[i] == "--netns" && i + 1 < args.size()) {
         std::istringstream list(args[++i]);
         for (std::string s; std::getline(list, s, ',');) netns.push_back(s);
       } else if (args[i] == "--address" && i + 1 < args.size()) {
@@ -191,22 +235,28 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "usage: bench_distributed [--netns NS0,NS1 --address IP0] RUN...\n");
       return 2;
     }
-    std::vector<std::string> names;
+    std::vector<std::string> names, families;
     std::vector<int64_t> params, sizes;
     for (const auto& run : runs) {
       std::string family;
       params.push_back(trained_parameters(run, &family));
+      families.push_back(family);
       names.push_back(std::filesystem::path(run).filename().string() + " (" + family + ")");
       sizes.push_back(params.back() * 4);
     }
     std::printf("gradient all-reduce between 2 ranks (2 processes, 1 thread each, c10d / Gloo), mean of 20\n");
     const auto loopback = time_all_reduce(sizes, {}, "127.0.0.1");
     print_table("loopback (127.0.0.1)", names, params, loopback, nullptr);
+    std::pair<double, double> link = fit(loopback);
+    const char* link_name = "loopback";
     if (!netns.empty()) {
       const auto veth = time_all_reduce(sizes, netns, address);
       print_table(("veth pair between namespaces " + netns[0] + " and " + netns[1] + " (" + address + ")").c_str(),
                   names, params, veth, &loopback);
+      link = fit(veth);
+      link_name = "veth";
     }
+    if (!compute.empty()) print_scaling(families, names, params, compute, link, link_name);
     std::printf("\nestimates: ring all-reduce T(p) = 2(p-1)/p x S/B + 2(p-1) x latency, with B and latency fitted above\n");
     return 0;
   } catch (const std::exception& e) {

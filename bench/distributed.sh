@@ -38,6 +38,7 @@ rate() {
     awk '{ s += $1; n += 1 } END { if (n) printf "%.1f", s / n; else print "nan" }'
 }
 
+compute=()
 common=(--data fashion-mnist --seed 1 --max-steps "$STEPS" --log-every 5 --checkpoint-every 100000)
 families=("dcgan" "vae" "ddpm" "pix2pix --task all")
 echo "data-parallel throughput, Fashion-MNIST, $STEPS steps per run, $(nproc) cores ($(uname -n))"
@@ -74,6 +75,11 @@ for family in "${families[@]}"; do
   ratio=$(awk -v a="$two" -v b="$one" 'BEGIN { printf "%.2fx", a / b }')
   echo "| $name | $one | $two | $ratio | $ns | $ns_ratio |"
   grep -A2 "^throughput:" "$WORK/$name-2x1.log" | sed 's/^/    2 x 1: /'
+  # rank 0's compute time per step (share / its rate without collectives), for the estimates
+  share=$(sed -n 's/^throughput: .*(2 ranks x \([0-9.]*\) images per step.*/\1/p' "$WORK/$name-2x1.log")
+  alone=$(sed -n 's/^  rank 0: .*, \([0-9.]*\) img\/s without$/\1/p' "$WORK/$name-2x1.log")
+  [ -n "$share" ] && [ -n "$alone" ] &&
+    compute+=("$name=$(awk -v s="$share" -v r="$alone" 'BEGIN { printf "%.1f", 1000 * s / r }'):$share")
   [ "$have_netns" = 1 ] && grep -A2 "^throughput:" "$WORK/$name-ns0.log" | sed 's/^/    2 ns:  /'
 done
 
@@ -82,8 +88,9 @@ runs=()
 for run in models/fashion-dcgan models/fashion-cgan models/fashion-vae models/fashion-ddpm models/fashion-enhance; do
   [ -f "$run/config.json" ] && runs+=("$run")
 done
+compute_list=$(IFS=,; echo "${compute[*]}")
 if [ "$have_netns" = 1 ]; then
-  "$BUILD/bench_distributed" --netns "${NS[0]},${NS[1]}" --address 10.77.0.1 "${runs[@]}"
+  "$BUILD/bench_distributed" --netns "${NS[0]},${NS[1]}" --address 10.77.0.1 --compute "$compute_list" "${runs[@]}"
 else
-  "$BUILD/bench_distributed" "${runs[@]}"
+  "$BUILD/bench_distributed" --compute "$compute_list" "${runs[@]}"
 fi
