@@ -170,18 +170,26 @@ void launch_local_job(const TrainParams& p) {
   std::vector<std::string> base;
   const std::vector<std::string> args = own_arguments();
   check_input(!args.empty(), "--nproc: cannot read this program's arguments from /proc/self/cmdline");
+  // The arguments less the ones each rank gets its own value of (and their values).
   for (size_t i = 1; i < args.size(); ++i) {
-    if (args[i] == "--nproc") {
-      ++i;  // and its value
-    } else if (args[i].rfind("--nproc=", 0) != 0) {
-      base.push_back(args[i]);
+    bool own = false;
+    for (const char* flag : {"--nproc", "--master", "--rank", "--world-size"}) {
+      if (args[i] == flag) {
+        own = true;
+        ++i;  // and its value
+      } else if (args[i].rfind(std::string(flag) + "=", 0) == 0) {
+        own = true;
+      }
+      if (own) break;
     }
+    if (!own) base.push_back(args[i]);
   }
-  const int threads = std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / n);
+  const int threads = p.threads_option->count() > 0
+                          ? p.options.threads
+                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / n);
   if (p.threads_option->count() == 0) base.insert(base.end(), {"--threads", std::to_string(threads)});
-  std::fprintf(stderr, "starting %d ranks on this host (master %s, %s thread%s each)\n", n, master.c_str(),
-               p.threads_option->count() ? std::to_string(p.options.threads).c_str() : std::to_string(threads).c_str(),
-               (p.threads_option->count() ? p.options.threads : threads) == 1 ? "" : "s");
+  std::fprintf(stderr, "starting %d ranks on this host (master %s, %d thread%s each)\n", n, master.c_str(), threads,
+               threads == 1 ? "" : "s");
   std::fflush(stderr);
   for (int sig : {SIGINT, SIGTERM}) std::signal(sig, on_launcher_signal);
   std::map<pid_t, int> ranks;
@@ -203,6 +211,7 @@ void launch_local_job(const TrainParams& p) {
     ranks[pid] = r;
   }
   int failed_rank = -1, failed_code = 0;
+  bool killed = false;
   auto failed_at = std::chrono::steady_clock::now();
   const auto grace = std::chrono::duration<double>(p.options.dist.timeout_seconds + 10);
   while (!ranks.empty()) {
@@ -224,11 +233,12 @@ void launch_local_job(const TrainParams& p) {
       ranks.erase(pid);
       continue;
     }
-    if (failed_rank >= 0 && std::chrono::steady_clock::now() - failed_at > grace) {
+    if (failed_rank >= 0 && !killed && std::chrono::steady_clock::now() - failed_at > grace) {
       for (const auto& [other, r] : ranks) {
         std::fprintf(stderr, "rank %d still runs after the timeout: killed\n", r);
         ::kill(other, SIGKILL);
       }
+      killed = true;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }

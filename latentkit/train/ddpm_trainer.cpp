@@ -178,13 +178,14 @@ TrainSummary train_ddpm(const DdpmTrainOptions& options_in, bool resume) {
   for (const auto& t : o.model.tasks) tasks += (tasks.empty() ? ", tasks " : "+") + t;
   if (job.is_main()) std::fprintf(stderr,
                "training %s (U-Net width %lld, %.2fM parameters, %s schedule, T %lld, %s prediction%s) on %s (%lld images "
-               "%lldx%lldx%lld), %lld steps/epoch, %d thread%s\n",
+               "%lldx%lldx%lld), %lld steps/epoch, %d thread%s%s\n",
                classes > 0 ? ("cddpm, " + std::to_string(classes) + " classes,").c_str() : "ddpm",
                static_cast<long long>(o.model.unet.width()), params / 1e6, o.model.schedule.c_str(),
                static_cast<long long>(o.model.timesteps), o.model.prediction.c_str(), tasks.c_str(), o.data.spec.c_str(),
                static_cast<long long>(data.size()), static_cast<long long>(data.channels()),
                static_cast<long long>(data.height()), static_cast<long long>(data.width()),
-               static_cast<long long>(steps_per_epoch), summary.threads, summary.threads == 1 ? "" : "s");
+               static_cast<long long>(steps_per_epoch), summary.threads, summary.threads == 1 ? "" : "s",
+               job.describe(o.batch).c_str());
 
   auto save_outputs = [&](int64_t epoch) {
     save_module(*ema, run + "/model.pt");

@@ -235,6 +235,12 @@ torch::Tensor TrainJob::share(const torch::Tensor& global) const {
   return dist_ && global.defined() ? shard_batch(global, rank(), world_size()) : global;
 }
 
+std::string TrainJob::describe(int64_t global_batch) const {
+  if (!dist_) return "";
+  return " per rank, " + std::to_string(world_size()) + " ranks x " + std::to_string(global_batch / world_size()) +
+         " images per step";
+}
+
 void TrainJob::check_batch(int64_t batch) const {
   check_input(batch % world_size() == 0, "--batch " + std::to_string(batch) + " does not divide by the " +
                                              std::to_string(world_size()) + " ranks; pass a multiple of " +

@@ -91,6 +91,8 @@ class TrainJob {
   bool is_main() const { return rank() == 0; }
   /// Where this rank's progress goes: stderr on rank 0, nowhere on the others.
   FILE* log() const { return is_main() ? stderr : nullptr; }
+  /// For a trainer's first line: "" alone, else " per rank, 2 ranks x 32 images per step".
+  std::string describe(int64_t global_batch) const;
 
   /// This rank's rows of a global batch (all of it alone); undefined stays undefined.
   torch::Tensor share(const torch::Tensor& global) const;

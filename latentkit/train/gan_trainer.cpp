@@ -247,7 +247,7 @@ TrainSummary train_gan(const GanTrainOptions& options_in, bool resume) {
                static_cast<long long>(data.channels()), static_cast<long long>(data.height()),
                static_cast<long long>(data.width()), static_cast<long long>(steps_per_epoch),
                static_cast<long long>(o.batch), summary.threads, summary.threads == 1 ? "" : "s",
-               job.world_size() > 1 ? (" per rank, " + std::to_string(job.world_size()) + " ranks").c_str() : "");
+               job.describe(o.batch).c_str());
 
   auto save_model = [&]() { save_module(o.ema ? *ema : *generator, run + "/model.pt"); };
   auto save_samples = [&](int64_t epoch) {

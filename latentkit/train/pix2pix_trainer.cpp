@@ -187,12 +187,13 @@ TrainSummary train_pix2pix(const Pix2pixTrainOptions& options_in, bool resume) {
   }
   if (job.is_main()) std::fprintf(stderr,
                "training pix2pix (U-Net %lld levels, width %lld, %.2fM parameters, %s; PatchGAN %lld layers; L1 weight %g; "
-               "%s) on %s (%lld images %lldx%lldx%lld), %lld steps/epoch, %d thread%s\n",
+               "%s) on %s (%lld images %lldx%lldx%lld), %lld steps/epoch, %d thread%s%s\n",
                static_cast<long long>(o.model.levels()), static_cast<long long>(o.model.width()), params / 1e6,
                o.model.residual() ? "residual" : "tanh", static_cast<long long>(o.model.patch_layers()), o.l1_weight,
                what.c_str(), o.data.spec.c_str(), static_cast<long long>(n), static_cast<long long>(pairs.b.size(1)),
                static_cast<long long>(pairs.b.size(2)), static_cast<long long>(pairs.b.size(3)),
-               static_cast<long long>(steps_per_epoch), summary.threads, summary.threads == 1 ? "" : "s");
+               static_cast<long long>(steps_per_epoch), summary.threads, summary.threads == 1 ? "" : "s",
+               job.describe(o.batch).c_str());
 
   auto save_outputs = [&](int64_t epoch) {
     save_module(*g, run + "/model.pt");

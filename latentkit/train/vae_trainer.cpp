@@ -109,12 +109,13 @@ TrainSummary train_vae(const VaeTrainOptions& options_in, bool resume) {
     write_json(config_path, vae_config_to_json(o));
   }
   const int64_t kill_at = test_kill_step();
-  if (job.is_main()) std::fprintf(stderr, "training %s (latent %lld, beta %g, %s) on %s (%lld images %lldx%lldx%lld), %lld steps/epoch, %d thread%s\n",
+  if (job.is_main()) std::fprintf(stderr, "training %s (latent %lld, beta %g, %s) on %s (%lld images %lldx%lldx%lld), %lld steps/epoch, %d thread%s%s\n",
                classes > 0 ? ("cvae, " + std::to_string(classes) + " classes,").c_str() : "vae",
                static_cast<long long>(o.model.latent_dim()), o.model.beta(), o.model.recon().c_str(), o.data.spec.c_str(),
                static_cast<long long>(data.size()), static_cast<long long>(data.channels()),
                static_cast<long long>(data.height()), static_cast<long long>(data.width()),
-               static_cast<long long>(steps_per_epoch), summary.threads, summary.threads == 1 ? "" : "s");
+               static_cast<long long>(steps_per_epoch), summary.threads, summary.threads == 1 ? "" : "s",
+               job.describe(o.batch).c_str());
 
   auto save_outputs = [&](int64_t epoch) {
     save_module(*net, run + "/model.pt");
