@@ -61,10 +61,7 @@ long=(--model ddpm --width 8 --mults 1,2 --timesteps 50 --sample-steps 2 "${tiny
 rank0=$!
 "$LATENTKIT" train "${long[@]}" --rank 1 "${join[@]}" --out "$WORK/hang" 2> "$WORK/hang1.log" &
 rank1=$!
-for _ in $(seq 1 300); do
-  [ -s "$WORK/hang/train.jsonl" ] && break
-  sleep 0.1
-done
+wait_for_file "$WORK/hang/train.jsonl" 30
 kill -STOP "$rank1"
 start=$(date +%s%N)
 wait "$rank0"
@@ -81,10 +78,7 @@ grep -q "a rank of the job died or stopped answering (timeout 3 s)" "$WORK/hang0
 # 4. --nproc: a rank killed from outside ends the job; the launcher says which and fails.
 "$LATENTKIT" train "${long[@]}" --nproc 2 --dist-timeout 10 --out "$WORK/launch" 2> "$WORK/launch.log" &
 launcher=$!
-for _ in $(seq 1 300); do
-  [ -s "$WORK/launch/train.jsonl" ] && break
-  sleep 0.1
-done
+wait_for_file "$WORK/launch/train.jsonl" 30
 kill -KILL "$(pgrep -P "$launcher" -f -- "--rank 1 ")"
 wait "$launcher"
 rc=$?
@@ -96,10 +90,7 @@ grep -q "error: rank 0: .* failed: a rank of the job died" "$WORK/launch.log" ||
 # checkpoint, all exit 0; --resume finishes the job.
 "$LATENTKIT" train "${long[@]}" --nproc 2 --out "$WORK/sigint" 2> "$WORK/sigint.log" &
 launcher=$!
-for _ in $(seq 1 300); do
-  [ -s "$WORK/sigint/train.jsonl" ] && break
-  sleep 0.1
-done
+wait_for_file "$WORK/sigint/train.jsonl" 30
 kill -INT "$launcher"
 wait "$launcher"
 rc=$?

@@ -34,6 +34,16 @@ expect_error() {
   fi
 }
 
+# wait_for_file FILE [SECONDS]: waits until FILE exists and is not empty (default 60 s).
+wait_for_file() {
+  local tenths=$((${2:-60} * 10))
+  for _ in $(seq 1 "$tenths"); do
+    [ -s "$1" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
 finish() {
   if [ "$failures" -gt 0 ]; then
     echo "$failures check(s) failed" >&2

@@ -5,10 +5,7 @@ source "$(dirname "$0")/lib.sh"
 "$LATENTKIT" train --data shapes:400 --size 28 --batch 16 --epochs 40 --width 8 --latent-dim 16 \
   --seed 2 --threads 1 --checkpoint-every 1000 --log-every 5 --out "$WORK/run" 2> "$WORK/train.log" &
 pid=$!
-for _ in $(seq 1 600); do
-  [ -s "$WORK/run/train.jsonl" ] && break
-  sleep 0.1
-done
+wait_for_file "$WORK/run/train.jsonl" 60
 kill -INT "$pid"
 wait "$pid"
 rc=$?

@@ -35,14 +35,18 @@ DistOptions rank_of_two(int rank, const std::string& master, double timeout) {
   return o;
 }
 
-// Runs body(rank, dist) on two ranks, each in its own thread with its own process group.
-void two_ranks(const std::function<void(int, Distributed&)>& body, double timeout = 20) {
+// Runs body(rank, group) on two ranks, each in its own thread with its own Group
+// (Distributed or TrainJob) made from the rank's options. The ranks' errors go to errors,
+// or else are expected to be none.
+template <typename Group>
+void on_two_ranks(const std::function<void(int, Group&)>& body, double timeout = 20,
+                  std::vector<std::string>* errors = nullptr) {
   const std::string master = "127.0.0.1:" + std::to_string(free_port());
   std::vector<std::string> failures(2);
   auto rank = [&](int r) {
     try {
-      Distributed d(rank_of_two(r, master, timeout));
-      body(r, d);
+      Group group(rank_of_two(r, master, timeout));
+      body(r, group);
     } catch (const std::exception& e) {
       failures[r] = e.what();
     }
@@ -50,9 +54,15 @@ void two_ranks(const std::function<void(int, Distributed&)>& body, double timeou
   std::thread a(rank, 0), b(rank, 1);
   a.join();
   b.join();
-  EXPECT_EQ(failures[0], "");
-  EXPECT_EQ(failures[1], "");
+  if (errors) {
+    *errors = failures;
+  } else {
+    EXPECT_EQ(failures[0], "");
+    EXPECT_EQ(failures[1], "");
+  }
 }
+
+void two_ranks(const std::function<void(int, Distributed&)>& body) { on_two_ranks<Distributed>(body); }
 
 // A small network with weights drawn from its own generator: the ranks are threads, and
 // torch::manual_seed would be shared between them.
@@ -189,29 +199,6 @@ TEST(Distributed, ADeadOrHangingRankEndsTheJobWithinTheTimeout) {
   expect_error([&] { Distributed d(alone); }, {"rank 1 could not join the job at " + alone.master});
 }
 
-// Runs body(rank, job) on two ranks of a TrainJob, each in its own thread.
-void two_job_ranks(const std::function<void(int, TrainJob&)>& body, std::vector<std::string>* errors = nullptr) {
-  const std::string master = "127.0.0.1:" + std::to_string(free_port());
-  std::vector<std::string> failures(2);
-  auto rank = [&](int r) {
-    try {
-      TrainJob job(rank_of_two(r, master, 20));
-      body(r, job);
-    } catch (const std::exception& e) {
-      failures[r] = e.what();
-    }
-  };
-  std::thread a(rank, 0), b(rank, 1);
-  a.join();
-  b.join();
-  if (errors) {
-    *errors = failures;
-  } else {
-    EXPECT_EQ(failures[0], "");
-    EXPECT_EQ(failures[1], "");
-  }
-}
-
 TEST(TrainJob, AloneIsTheIdentity) {
   TrainJob job(DistOptions{});
   EXPECT_EQ(job.world_size(), 1);
@@ -238,7 +225,7 @@ TEST(TrainJob, TwoRanksShareMeanCheckAndResume) {
   const std::string run = dir.str() + "/run";
   torch::nn::Sequential saved = tiny_net(3);
   save_checkpoint(run, 12, CheckpointParts{{{"net", saved.get()}}, {}, {}});
-  two_job_ranks([&](int r, TrainJob& job) {
+  on_two_ranks<TrainJob>([&](int r, TrainJob& job) {
     EXPECT_EQ(job.rank(), r);
     EXPECT_EQ(job.is_main(), r == 0);
     EXPECT_EQ(job.log(), r == 0 ? stderr : nullptr);
@@ -258,14 +245,14 @@ TEST(TrainJob, TwoRanksShareMeanCheckAndResume) {
 
 TEST(TrainJob, RanksThatDriftApartAreAnError) {
   std::vector<std::string> errors;
-  two_job_ranks([](int r, TrainJob& job) {
+  on_two_ranks<TrainJob>([](int r, TrainJob& job) {
     torch::nn::Sequential net = tiny_net(7);
     if (r == 1) {
       torch::NoGradGuard no_grad;
       net->parameters()[2][0][3] += 1e-6;  // one weight, a hair apart
     }
     job.check_in_sync(CheckpointParts{{{"net", net.get()}}, {}, {}}, 40);
-  }, &errors);
+  }, 20, &errors);
   for (const std::string& e : errors) {
     EXPECT_NE(e.find("at step 40 the parameters of rank(s) 1 differ from rank 0's"), std::string::npos) << e;
   }
