@@ -2,7 +2,8 @@
 # Data-parallel training on c10d / Gloo with the real program: every family as two ranks
 # (--nproc 2), rank 0 alone writing the run folder; a rank that dies or hangs ends the job
 # with a message within the timeout and leaves the last checkpoint intact; --resume then
-# continues the whole job exactly; Ctrl-C stops every rank at one checkpoint.
+# continues the whole job exactly; Ctrl-C stops every rank at one checkpoint; and two ranks
+# in two network namespaces train over a veth pair (when root may make namespaces).
 source "$(dirname "$0")/lib.sh"
 
 tiny=(--data shapes:96 --size 28 --batch 8 --seed 4 --threads 1 --log-every 5)
@@ -115,4 +116,28 @@ expect_error 2 "rank 1 could not join the job at 127.0.0.1:9" -- \
   "$LATENTKIT" train "${ddpm[@]}" --rank 1 --world-size 2 --master 127.0.0.1:9 --dist-timeout 1 --out "$WORK/alone"
 grep -q "Logging before InitGoogleLogging" <("$LATENTKIT" train "${ddpm[@]}" --rank 1 --world-size 2 \
   --master 127.0.0.1:9 --dist-timeout 1 --out "$WORK/alone" 2>&1) && fail "LibTorch's own log lines reach the user"
+# 7. Two "hosts": each rank in its own network namespace, joined by a veth pair, rank 1
+# reaching rank 0 at 10.78.0.1 over a real network interface. Needs root and ip netns.
+ns0=lke2e$$a
+ns1=lke2e$$b
+trap 'ip netns del "$ns0" 2> /dev/null; ip netns del "$ns1" 2> /dev/null; rm -rf "$WORK"' EXIT
+if [ "$(id -u)" = 0 ] && ip netns add "$ns0" 2> /dev/null && ip netns add "$ns1" &&
+   ip link add "v$$a" type veth peer name "v$$b" && ip link set "v$$a" netns "$ns0" && ip link set "v$$b" netns "$ns1" &&
+   ip -n "$ns0" addr add 10.78.0.1/24 dev "v$$a" && ip -n "$ns1" addr add 10.78.0.2/24 dev "v$$b" &&
+   ip -n "$ns0" link set "v$$a" up && ip -n "$ns1" link set "v$$b" up &&
+   ip -n "$ns0" link set lo up && ip -n "$ns1" link set lo up; then
+  before=$failures
+  hosts=(--model vae --width 8 --latent-dim 4 "${tiny[@]}" --max-steps 10 --checkpoint-every 5 --world-size 2
+         --master 10.78.0.1:29517 --dist-timeout 20 --out "$WORK/hosts")
+  ip netns exec "$ns0" "$LATENTKIT" train "${hosts[@]}" --rank 0 2> "$WORK/host0.log" &
+  rank0=$!
+  ip netns exec "$ns1" "$LATENTKIT" train "${hosts[@]}" --rank 1 2> "$WORK/host1.log" ||
+    fail "rank 1 in its namespace exited $?: $(tail -2 "$WORK/host1.log")"
+  wait "$rank0" || fail "rank 0 in its namespace exited $?: $(tail -2 "$WORK/host0.log")"
+  [ "$(grep -c '"ranks":2' "$WORK/hosts/train.jsonl")" = 2 ] || fail "the two-namespace job wrote no log"
+  grep -q "rank 1 of 2 joined the job at 10.78.0.1:29517" "$WORK/host1.log" || fail "rank 1 did not join over the veth pair"
+  [ "$failures" = "$before" ] && echo "ok: two ranks in two network namespaces over a veth pair"
+else
+  echo "skipped: two namespaces (needs root and ip netns)"
+fi
 finish
