@@ -158,12 +158,17 @@ void check_run_folder(const std::string& run_dir, bool resume) {
   }
 }
 
-int64_t resume_latest(const std::string& run_dir, const CheckpointParts& parts) {
+std::string checkpoint_to_resume(const std::string& run_dir) {
   auto latest = latest_checkpoint(run_dir);
   check_input(latest.has_value(),
               run_dir + " has no checkpoint yet (checkpoints/latest is missing); start again without --resume");
-  const int64_t step = load_checkpoint(*latest, parts);
-  std::fprintf(stderr, "resumed %s from %s (step %lld)\n", run_dir.c_str(), latest->c_str(), static_cast<long long>(step));
+  return *latest;
+}
+
+int64_t resume_latest(const std::string& run_dir, const CheckpointParts& parts) {
+  const std::string latest = checkpoint_to_resume(run_dir);
+  const int64_t step = load_checkpoint(latest, parts);
+  std::fprintf(stderr, "resumed %s from %s (step %lld)\n", run_dir.c_str(), latest.c_str(), static_cast<long long>(step));
   return step;
 }
 

@@ -40,6 +40,9 @@ int64_t load_checkpoint(const std::string& path, const CheckpointParts& parts);
 /// The same from a checkpoint file's bytes (sent by another rank); name is for messages.
 int64_t load_checkpoint_bytes(const std::string& bytes, const std::string& name, const CheckpointParts& parts);
 
+/// --resume's checkpoint: the newest of run_dir; a run with none is an Error.
+std::string checkpoint_to_resume(const std::string& run_dir);
+
 /// --resume: loads the newest checkpoint of run_dir into parts and says so on stderr;
 /// a run with none is an Error. Returns the step it holds.
 int64_t resume_latest(const std::string& run_dir, const CheckpointParts& parts);

@@ -70,13 +70,11 @@ torch::Tensor ddpm_loss(UNet& net, const NoiseSchedule& schedule, const DdpmTrai
   }
   PaletteBatch b = palette_batch(x0, o.model, o.uncond_share, rng);
   torch::Tensor target = o.model.prediction == "v" ? v_target(schedule, x0, t, noise) : noise;
-  if (job == nullptr || job->world_size() == 1) {
-    torch::Tensor err = (net->forward(x_t, t, labels, b.cond) - target).square() * b.weights;
-    return err.sum() / (b.weights.sum() * x0.size(1)).clamp_min(1.0);
-  }
-  auto mine = [&](const torch::Tensor& all) { return job->share(all); };
+  auto mine = [&](const torch::Tensor& all) { return job ? job->share(all) : all; };
+  const int64_t world = job ? job->world_size() : 1;
   torch::Tensor err = (net->forward(mine(x_t), mine(t), mine(labels), mine(b.cond)) - mine(target)).square() * mine(b.weights);
-  return err.sum() * job->world_size() / (b.weights.sum() * x0.size(1)).clamp_min(1.0);
+  // x world: the ranks' mean is then the global batch's loss.
+  return err.sum() * world / (b.weights.sum() * x0.size(1)).clamp_min(1.0);
 }
 
 nlohmann::json ddpm_config_to_json(const DdpmTrainOptions& o) {
@@ -249,10 +247,7 @@ TrainSummary train_ddpm(const DdpmTrainOptions& options_in, bool resume) {
       window.zero_();
       window_start = now;
     }
-    if (step % o.checkpoint_every == 0 || step == total_steps) {
-      job.check_in_sync(parts, step);
-      if (job.is_main()) save_checkpoint(run, step, parts, o.keep_checkpoints);
-    }
+    if (step % o.checkpoint_every == 0 || step == total_steps) job.save_checkpoint(run, step, parts, o.keep_checkpoints);
     if (step % steps_per_epoch == 0 || step == total_steps) job.write_outputs(step, [&] { save_outputs(epoch + 1); });
     char status[96];
     std::snprintf(status, sizeof(status), "epoch %lld/%lld", static_cast<long long>(epoch + 1),

@@ -273,10 +273,7 @@ int64_t TrainJob::resume(const std::string& run_dir, const CheckpointParts& part
   if (!dist_) return resume_latest(run_dir, parts);
   std::string bytes, name;
   if (is_main()) {
-    auto latest = latest_checkpoint(run_dir);
-    check_input(latest.has_value(),
-                run_dir + " has no checkpoint yet (checkpoints/latest is missing); start again without --resume");
-    name = *latest;
+    name = checkpoint_to_resume(run_dir);
     bytes = read_file(name);
   }
   torch::Tensor size = torch::tensor({static_cast<int64_t>(bytes.size())}, torch::kInt64);
@@ -299,6 +296,11 @@ void TrainJob::write_outputs(int64_t step, const std::function<void()>& write) {
   if (is_main()) write();
   if (dist_) dist_->wait_for_rank0("outputs/" + std::to_string(step), 3600);
   output_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+void TrainJob::save_checkpoint(const std::string& run_dir, int64_t step, const CheckpointParts& parts, int keep) {
+  check_in_sync(parts, step);
+  if (is_main()) latentkit::save_checkpoint(run_dir, step, parts, keep);
 }
 
 void TrainJob::check_in_sync(const CheckpointParts& parts, int64_t step) {

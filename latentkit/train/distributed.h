@@ -114,6 +114,8 @@ class TrainJob {
   /// it, for up to an hour rather than under the job's timeout (a diffusion model's samples
   /// take minutes). The time is left out of report_throughput's rates.
   void write_outputs(int64_t step, const std::function<void()>& write);
+  /// A checkpoint of the job: check_in_sync, then rank 0 writes it (checkpoint.h).
+  void save_checkpoint(const std::string& run_dir, int64_t step, const CheckpointParts& parts, int keep);
   /// An Error on every rank unless every rank holds rank 0's parameters bit for bit (the
   /// BatchNorm statistics are per rank and not compared). Run at each checkpoint.
   void check_in_sync(const CheckpointParts& parts, int64_t step);

@@ -321,10 +321,7 @@ TrainSummary train_gan(const GanTrainOptions& options_in, bool resume) {
       window_steps = 0;
       window_start = now;
     }
-    if (step % o.checkpoint_every == 0 || step == total_steps) {
-      job.check_in_sync(parts, step);
-      if (job.is_main()) save_checkpoint(run, step, parts, o.keep_checkpoints);
-    }
+    if (step % o.checkpoint_every == 0 || step == total_steps) job.save_checkpoint(run, step, parts, o.keep_checkpoints);
     if (epoch_end) {
       job.write_outputs(step, [&] {
         save_samples(epoch + 1);

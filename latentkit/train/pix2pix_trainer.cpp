@@ -265,10 +265,7 @@ TrainSummary train_pix2pix(const Pix2pixTrainOptions& options_in, bool resume) {
       window.zero_();
       window_start = now;
     }
-    if (step % o.checkpoint_every == 0 || step == total_steps) {
-      job.check_in_sync(parts, step);
-      if (job.is_main()) save_checkpoint(run, step, parts, o.keep_checkpoints);
-    }
+    if (step % o.checkpoint_every == 0 || step == total_steps) job.save_checkpoint(run, step, parts, o.keep_checkpoints);
     if (step % steps_per_epoch == 0 || step == total_steps) job.write_outputs(step, [&] { save_outputs(epoch + 1); });
     progress.update(step, "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(o.epochs) + last,
                     static_cast<double>(o.batch));

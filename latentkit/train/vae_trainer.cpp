@@ -174,10 +174,7 @@ TrainSummary train_vae(const VaeTrainOptions& options_in, bool resume) {
       window_steps = 0;
       window_start = now;
     }
-    if (step % o.checkpoint_every == 0 || step == total_steps) {
-      job.check_in_sync(parts, step);
-      if (job.is_main()) save_checkpoint(run, step, parts, o.keep_checkpoints);
-    }
+    if (step % o.checkpoint_every == 0 || step == total_steps) job.save_checkpoint(run, step, parts, o.keep_checkpoints);
     if (step % steps_per_epoch == 0 || step == total_steps) job.write_outputs(step, [&] { save_outputs(epoch + 1); });
     char status[128];
     std::snprintf(status, sizeof(status), "epoch %lld/%lld", static_cast<long long>(epoch + 1),
