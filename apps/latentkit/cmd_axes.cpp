@@ -8,7 +8,6 @@
 #include "latentkit/core/files.h"
 #include "latentkit/core/grid.h"
 #include "latentkit/core/image.h"
-#include "latentkit/core/threads.h"
 #include "latentkit/models/registry.h"
 #include "latentkit/steer/axes.h"
 #include "latentkit/steer/edit.h"
@@ -48,7 +47,7 @@ void print_axes(const AxisSet& set) {
 }
 
 void run_fit(FitParams p) {
-  const int threads = set_threads(p.threads);
+  const int threads = torch::get_num_threads();
   p.features.attributes = !p.no_attributes;
   p.pairs.cache_dir = p.cache_dir;
   p.pairs.use_cache = !p.no_cache;
@@ -122,7 +121,6 @@ void print_leakage(const EditMatrix& raw, const EditMatrix& locked) {
 }
 
 void run_report(const ReportParams& p) {
-  set_threads(p.threads);
   AxisSet set = read_axes(p.axes);
   std::unique_ptr<Generator> generator = load_generator(p.run);
   FeatureSpec spec = feature_spec_from_json(set.meta.value("features", nlohmann::json::object()));
@@ -161,6 +159,7 @@ struct EditParams {
   double truncation = 0;
   int zoom = 1;
   int follow = 0;
+  int threads = 0;
 };
 
 torch::Tensor read_latent_file(const std::string& path, int64_t dim) {
@@ -259,11 +258,10 @@ void add_axes_command(CLI::App& app) {
   fit->add_option("--lock", f->lock, "A,B: store the other axes disentangled from these (projected off their span)");
   fit->add_option("--cache-dir", f->cache_dir, "where sampled pairs are cached (default ~/.cache/latentkit)");
   fit->add_flag("--no-cache", f->no_cache, "sample the pairs afresh and do not cache them");
-  fit->add_option("--threads", f->threads, "CPU threads (0: all cores)")->check(CLI::Range(0, 256))->capture_default_str();
   fit->footer(
       "Example:\n  latentkit axes fit --run models/fashion-dcgan --features models/fashion-classifier --n 20000 "
       "--out axes.json\nPairs are cached: fitting again with another --scorer re-uses them.");
-  fit->callback([f]() { run_fit(*f); });
+  torch_command(fit, f->threads, Work::kShort, [f]() { run_fit(*f); });
 
   auto r = std::make_shared<ReportParams>();
   CLI::App* report = axes->add_subcommand("report", "Edit matrix: how moving along each axis changes every feature");
@@ -285,12 +283,11 @@ void add_axes_command(CLI::App& app) {
                      "features' gradients at the current latents (0: straight lines off the locked axes)")
       ->check(CLI::Range(0, 1000))
       ->capture_default_str();
-  report->add_option("--threads", r->threads, "CPU threads (0: all cores)")->check(CLI::Range(0, 256))->capture_default_str();
   report->footer(
       "Example:\n  latentkit axes report --run models/fashion-dcgan --axes models/fashion-axes.json --out axes-report\n"
       "Effects are in standard deviations of each feature; leakage = largest effect on another axis's\n"
       "feature / effect on its own. 'Disentangled' moves each axis with every other one locked.");
-  report->callback([r]() { run_report(*r); });
+  torch_command(report, r->threads, Work::kShort, [r]() { run_report(*r); });
 
   auto path = std::make_shared<std::string>();
   CLI::App* show = axes->add_subcommand("show", "Print the axes of an axes file and their fit quality");
@@ -330,7 +327,7 @@ void add_edit_command(CLI::App& app) {
       "--from -3 --to 3 --steps 9 --out strip.png\n"
       "  latentkit edit --run models/shapes-dcgan --axes models/shapes-axes.json --seed 11 --sweep x --from -3 "
       "--to 3 --lock triangle,scale,y,hue-sin --follow 10 --zoom 4 --out x.png");
-  cmd->callback([p]() { run_edit(*p); });
+  torch_command(cmd, p->threads, Work::kShort, [p]() { run_edit(*p); });
 }
 
 }  // namespace latentkit::app

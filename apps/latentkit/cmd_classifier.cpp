@@ -5,7 +5,6 @@
 
 #include "apps/latentkit/commands.h"
 #include "latentkit/core/error.h"
-#include "latentkit/core/signals.h"
 #include "latentkit/models/classifier.h"
 #include "latentkit/train/classifier_trainer.h"
 
@@ -14,8 +13,7 @@ namespace {
 
 struct ClassifierTrainParams {
   ClassifierTrainOptions options;
-  bool resume = false;
-  CLI::Option* epochs_option = nullptr;
+  LoopFlags flags;
 };
 
 struct ClassifierTestParams {
@@ -23,25 +21,15 @@ struct ClassifierTestParams {
   DataOptions data;
   int64_t batch = 256;
   bool json = false;
+  int threads = 0;
   CLI::Option* data_option = nullptr;
 };
 
 void run_classifier_train(ClassifierTrainParams& p) {
-  ClassifierTrainOptions options = p.options;
-  if (p.resume) {
-    check_input(!options.out.empty(), "--resume needs --out RUN, the run folder to continue");
-    ClassifierTrainOptions saved = read_classifier_run_options(options.out);
-    // Everything comes from the run's config; only --epochs may extend it.
-    if (p.epochs_option->count() > 0) saved.epochs = options.epochs;
-    options = saved;
-  }
-  install_stop_handlers();
-  ClassifierTrainSummary s = train_classifier(options, p.resume);
-  if (s.interrupted) {
-    std::fprintf(stderr, "stopped at step %lld; continue with: latentkit classifier train --resume --out %s\n",
-                 static_cast<long long>(s.steps), options.out.c_str());
-  }
-  std::fprintf(stderr, "run folder: %s (model.pt, metrics.json, train.jsonl, checkpoints/)\n", options.out.c_str());
+  ClassifierTrainOptions options = p.flags.resume() ? read_classifier_run_options(p.options.loop.out) : p.options;
+  options.loop = p.flags.apply(options.loop);
+  report_training(train_classifier(options, p.flags.resume()), options.loop.out,
+                  "latentkit classifier train --resume --out " + options.loop.out, options.loop.dist.rank);
 }
 
 void run_classifier_test(ClassifierTestParams& p) {
@@ -87,17 +75,8 @@ void add_classifier_command(CLI::App& app) {
   auto tp = std::make_shared<ClassifierTrainParams>();
   ClassifierTrainOptions& o = tp->options;
   CLI::App* train = classifier->add_subcommand("train", "Train a classifier into a run folder");
-  add_data_options(train, o.data);
-  train->add_option("--out", o.out, "run folder to write (or continue with --resume)")->required();
-  train->add_flag("--resume", tp->resume, "continue the run in --out from its latest checkpoint");
-  tp->epochs_option = train->add_option("--epochs", o.epochs, "passes over the data")->check(CLI::PositiveNumber)->capture_default_str();
-  train->add_option("--max-steps", o.max_steps, "stop after this many steps (0: run all epochs)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  train->add_option("--batch", o.batch, "images per step")->check(CLI::Range(2, 65536))->capture_default_str();
-  train->add_option("--lr", o.lr, "peak Adam learning rate (cosine decay to 0)")->check(CLI::PositiveNumber)->capture_default_str();
-  train->add_option("--seed", o.seed, "fixes initialisation, data order, dropout and flips")->capture_default_str();
-  train->add_option("--threads", o.threads, "CPU threads (0: all cores)")->check(CLI::Range(0, 256))->capture_default_str();
+  tp->flags.bind(train, o.loop);
+  train->get_option("--lr")->description("peak Adam learning rate (cosine decay to 0 over all epochs)");
   train->add_option("--width", o.width, "channels of the first convolution block (the second has twice as many)")
       ->check(CLI::Range(4, 1024))
       ->capture_default_str();
@@ -110,16 +89,13 @@ void add_classifier_command(CLI::App& app) {
   train->add_option("--flip", o.flip, "random horizontal flips (never on data with known factors such as shapes)")
       ->capture_default_str();
   train->add_option("--test-limit", o.test_limit, "test on the first N test images only (0: all)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  train->add_option("--keep-checkpoints", o.keep_checkpoints, "newest checkpoints to keep")
-      ->check(CLI::Range(1, 1000))
+      ->check(at_least(0))
       ->capture_default_str();
   train->footer(
       "Example:\n  latentkit classifier train --data fashion-mnist --epochs 8 --seed 1 --out models/fashion-classifier\n"
       "Tests on the test split after every epoch (image folders: every 10th image is held out).\n"
       "On shapes it also regresses scale, x, y and hue (as cos/sin). Ctrl-C saves a checkpoint; --resume continues.");
-  train->callback([tp]() { run_classifier_train(*tp); });
+  torch_command(train, o.loop.threads, Work::kLong, [tp]() { run_classifier_train(*tp); });
 
   auto sp = std::make_shared<ClassifierTestParams>();
   sp->data.split = "test";
@@ -131,7 +107,7 @@ void add_classifier_command(CLI::App& app) {
   test->add_option("--batch", sp->batch, "images per forward pass")->check(CLI::Range(1, 65536))->capture_default_str();
   test->add_flag("--json", sp->json, "print JSON on stdout");
   test->footer("Example:\n  latentkit classifier test --run models/fashion-classifier --split test --json");
-  test->callback([sp]() { run_classifier_test(*sp); });
+  torch_command(test, sp->threads, Work::kShort, [sp]() { run_classifier_test(*sp); });
 }
 
 }  // namespace latentkit::app

@@ -1,6 +1,7 @@
 // latentkit invert, encoder train, placeholder encode | decode: GAN inversion and
 // placeholder codes.
 #include <chrono>
+#include <filesystem>
 #include <cstdio>
 #include <memory>
 
@@ -12,7 +13,6 @@
 #include "latentkit/core/files.h"
 #include "latentkit/core/grid.h"
 #include "latentkit/core/image.h"
-#include "latentkit/core/threads.h"
 #include "latentkit/models/registry.h"
 #include "lkrt.h"
 #include "lkrt_code.h"
@@ -49,7 +49,6 @@ void add_inversion_options(CLI::App* cmd, InversionParams& p) {
       ->check(CLI::Range(0, 100000))
       ->capture_default_str();
   cmd->add_option("--seed", p.placeholder.invert.seed, "seed of the starting latents")->capture_default_str();
-  cmd->add_option("--threads", p.threads, "CPU threads (0: all cores)")->check(CLI::Range(0, 256))->capture_default_str();
 }
 
 torch::Tensor labels_for(PlaceholderCodec& codec, const std::string& run, const std::string& label) {
@@ -64,7 +63,7 @@ struct InvertParams : InversionParams {
 };
 
 void run_invert(InvertParams& p) {
-  const int threads = set_threads(p.threads);
+  const int threads = torch::get_num_threads();
   PlaceholderCodec codec(p.run, p.features);
   torch::Tensor image = load_image_for(codec.generator(), p.image);
   const std::string method = codec.resolve_method(p.placeholder.method);
@@ -94,37 +93,24 @@ void run_invert(InvertParams& p) {
 }
 
 struct EncoderParams {
-  std::string run, features;
-  DataOptions data;
+  std::string run;
   EncoderTrainOptions train;
-  int threads = 0;
+  LoopFlags flags;
 };
 
 void run_encoder_train(EncoderParams& p) {
-  const int threads = set_threads(p.threads);
   std::unique_ptr<Generator> g = load_generator(p.run);
   check_input(!g->has_encoder(), p.run + " is a " + g->family() + ": it has its own encoder (placeholder --method posterior)");
-  std::unique_ptr<ClassifierRun> classifier;
-  if (!p.features.empty()) classifier = std::make_unique<ClassifierRun>(load_classifier_run(p.features));
-  Dataset data;
-  if (p.train.real_weight > 0) {
-    data = load_dataset(p.data);
-    const auto shape = g->image_shape();
-    check_input(data.channels() == shape[0] && data.height() == shape[1] && data.width() == shape[2],
-                "the data's images are " + std::to_string(data.channels()) + "x" + std::to_string(data.height()) +
-                    "x" + std::to_string(data.width()) + " but the generator makes " + std::to_string(shape[0]) +
-                    "x" + std::to_string(shape[1]) + "x" + std::to_string(shape[2]) + " (use --size / --channels)");
+  const bool resume = p.flags.resume();
+  EncoderTrainOptions o = resume ? read_encoder_run_options(p.run) : p.train;
+  o.loop = p.flags.apply(o.loop);
+  const std::string dir = encoder_dir(p.run);
+  if (!resume && path_exists(dir)) {
+    // An encoder is derived from its generator: training again replaces it.
+    std::fprintf(stderr, "replacing the encoder in %s (--resume continues it instead)\n", dir.c_str());
+    std::filesystem::remove_all(dir);
   }
-  std::fprintf(stderr, "training an encoder for %s (%lld-dim latent) for %lld steps of %lld, %d threads\n",
-               p.run.c_str(), static_cast<long long>(g->latent_dim()), static_cast<long long>(p.train.steps),
-               static_cast<long long>(p.train.batch), threads);
-  const auto started = std::chrono::steady_clock::now();
-  train_encoder(*g, p.run, data.images, data.labels, classifier.get(), p.train,
-                {{"data", p.train.real_weight > 0 ? data_options_to_json(p.data) : nlohmann::json()},
-                 {"features", p.features},
-                 {"threads", threads}});
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  std::fprintf(stderr, "wrote %s/encoder/ (model.pt, encoder.json) in %.0f s\n", p.run.c_str(), seconds);
+  report_training(train_encoder(*g, p.run, o, resume), dir, "latentkit encoder train --resume --run " + p.run, o.loop.dist.rank);
 }
 
 struct EncodeParams : InversionParams {
@@ -132,7 +118,6 @@ struct EncodeParams : InversionParams {
 };
 
 void run_placeholder_encode(EncodeParams& p) {
-  set_threads(p.threads);
   PlaceholderCodec codec(p.run, p.features);
   std::vector<torch::Tensor> images;
   for (const std::string& path : p.images) images.push_back(load_image_for(codec.generator(), path));
@@ -155,10 +140,10 @@ void run_placeholder_encode(EncodeParams& p) {
 struct DecodeParams {
   std::string run, code, out;
   int size = 0;
+  int threads = 1;  // one image of a few dozen bytes: one thread is fastest
 };
 
 void run_placeholder_decode(const DecodeParams& p) {
-  set_threads(1);
   PlaceholderCodec codec(p.run, "");
   std::vector<uint8_t> bytes;
   try {
@@ -192,28 +177,26 @@ void add_codec_commands(CLI::App& app) {
   invert_cmd->footer(
       "Example:\n  latentkit invert --run models/fashion-cgan --features models/fashion-classifier --image shoe.png "
       "--out shoe.json --png shoe-recon.png");
-  invert_cmd->callback([inv]() { run_invert(*inv); });
+  torch_command(invert_cmd, inv->threads, Work::kShort, [inv]() { run_invert(*inv); });
 
   CLI::App* encoder = app.add_subcommand("encoder", "An encoder image -> latent for a GAN (fast inversion)");
   encoder->require_subcommand(1);
   auto enc = std::make_shared<EncoderParams>();
   CLI::App* train = encoder->add_subcommand("train", "Train RUN/encoder/ on generated pairs and real images");
-  train->add_option("--run", enc->run, "generator run folder")->required();
-  train->add_option("--features", enc->features, "classifier run whose features join the image losses");
-  add_data_options(train, enc->data);
+  train->add_option("--run", enc->run, "generator run folder; the encoder's run folder is RUN/encoder")->required();
+  enc->flags.bind(train, enc->train.loop, /*in_run_folder=*/true);
+  train->add_option("--features", enc->train.features, "classifier run whose features join the image losses");
   train->add_option("--steps", enc->train.steps, "training steps")->check(CLI::Range(1, 10000000))->capture_default_str();
-  train->add_option("--batch", enc->train.batch, "batch size")->check(CLI::Range(2, 4096))->capture_default_str();
-  train->add_option("--lr", enc->train.lr, "Adam learning rate")->check(CLI::Range(1e-7, 1.0))->capture_default_str();
   train->add_option("--width", enc->train.model.width, "channels of the first convolution")
       ->check(CLI::Range(4, 1024))
       ->capture_default_str();
   train->add_option("--real-weight", enc->train.real_weight, "weight of the loss on real images (0: generated only)")
       ->check(CLI::Range(0.0, 1000.0))
       ->capture_default_str();
-  train->add_option("--seed", enc->train.seed, "seed")->capture_default_str();
-  train->add_option("--threads", enc->threads, "CPU threads (0: all cores)")->check(CLI::Range(0, 256))->capture_default_str();
-  train->footer("Example:\n  latentkit encoder train --run models/fashion-cgan --features models/fashion-classifier");
-  train->callback([enc]() { run_encoder_train(*enc); });
+  train->footer(
+      "Example:\n  latentkit encoder train --run models/fashion-cgan --features models/fashion-classifier\n"
+      "Ctrl-C saves a checkpoint in RUN/encoder/checkpoints; --resume continues it exactly.");
+  torch_command(train, enc->train.loop.threads, Work::kLong, [enc]() { run_encoder_train(*enc); });
 
   CLI::App* placeholder = app.add_subcommand("placeholder", "Placeholder codes: an image in a few dozen bytes");
   placeholder->require_subcommand(1);
@@ -228,7 +211,7 @@ void add_codec_commands(CLI::App& app) {
   encode->footer(
       "Example:\n  latentkit placeholder encode --run models/fashion-cgan24 --features models/fashion-classifier "
       "--bytes 24 shoe.png");
-  encode->callback([e]() { run_placeholder_encode(*e); });
+  torch_command(encode, e->threads, Work::kShort, [e]() { run_placeholder_encode(*e); });
 
   auto d = std::make_shared<DecodeParams>();
   CLI::App* decode = placeholder->add_subcommand("decode", "Decode a code into a PNG with the model that made it");
@@ -239,7 +222,7 @@ void add_codec_commands(CLI::App& app) {
       ->check(CLI::Range(0, 4096))
       ->capture_default_str();
   decode->footer("Example:\n  latentkit placeholder decode --run models/fashion-cgan24 CODE --size 112 --out shoe.png");
-  decode->callback([d]() { run_placeholder_decode(*d); });
+  torch_command(decode, d->threads, Work::kShort, [d]() { run_placeholder_decode(*d); });
 }
 
 }  // namespace latentkit::app

@@ -46,7 +46,7 @@ void add_data_options(CLI::App* command, DataOptions& options) {
       ->check(CLI::IsMember({0, 1, 3}))
       ->capture_default_str();
   command->add_option("--limit", options.limit, "use only the first N images (0: all)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(at_least(0))
       ->capture_default_str();
   command->add_option("--data-seed", options.seed, "seed that generates procedural data (shapes)")
       ->capture_default_str();
@@ -60,6 +60,7 @@ struct DataParams {
   uint64_t seed = 0;
   std::string out;
   bool json = false;
+  int threads = 0;
 };
 
 void run_info(const DataParams& p) {
@@ -122,7 +123,7 @@ void add_data_command(CLI::App& app) {
   CLI::App* info = data->add_subcommand("info", "Print the size, shape, classes and pixel statistics of a dataset");
   add_data_options(info, info_params->data);
   info->add_flag("--json", info_params->json, "print JSON on stdout");
-  info->callback([info_params]() { run_info(*info_params); });
+  torch_command(info, info_params->threads, Work::kShort, [info_params]() { run_info(*info_params); });
 
   auto preview_params = std::make_shared<DataParams>();
   CLI::App* preview = data->add_subcommand("preview", "Write a grid of random images from a dataset");
@@ -130,7 +131,7 @@ void add_data_command(CLI::App& app) {
   preview->add_option("--n", preview_params->n, "number of images")->check(CLI::Range(1, 1024))->capture_default_str();
   preview->add_option("--seed", preview_params->seed, "which random images")->capture_default_str();
   preview->add_option("--out", preview_params->out, "PNG file to write")->required();
-  preview->callback([preview_params]() { run_preview(*preview_params); });
+  torch_command(preview, preview_params->threads, Work::kShort, [preview_params]() { run_preview(*preview_params); });
 }
 
 }  // namespace latentkit::app

@@ -21,6 +21,7 @@ std::unique_ptr<Generator> load_encoder_model(const std::string& run) {
 
 struct EncodeParams {
   std::string run, image, class_name;
+  int threads = 0;
 };
 
 void run_encode(const EncodeParams& p) {
@@ -58,6 +59,7 @@ struct ReconstructParams {
   DataOptions data;
   int64_t n = 16;
   uint64_t seed = 0;
+  int threads = 0;
 };
 
 void run_reconstruct(ReconstructParams p) {
@@ -107,7 +109,7 @@ void add_encode_commands(CLI::App& app) {
   encode->footer("Example:\n  latentkit encode --run models/fashion-vae image.png > z.json\n"
                  "  latentkit encode --run runs/fashion-cvae --class sneaker image.png\n"
                  "z.json works with: latentkit edit --z z.json ...");
-  encode->callback([e]() { run_encode(*e); });
+  torch_command(encode, e->threads, Work::kShort, [e]() { run_encode(*e); });
 
   auto r = std::make_shared<ReconstructParams>();
   CLI::App* reconstruct = app.add_subcommand("reconstruct", "Encode and decode real images (VAE): inputs above reconstructions");
@@ -118,7 +120,7 @@ void add_encode_commands(CLI::App& app) {
   reconstruct->add_option("--seed", r->seed, "which images (a random pick)")->capture_default_str();
   reconstruct->add_option("--out", r->out, "PNG to write")->required();
   reconstruct->footer("Example:\n  latentkit reconstruct --run models/fashion-vae --data fashion-mnist --n 16 --out recon.png");
-  reconstruct->callback([r]() { run_reconstruct(*r); });
+  torch_command(reconstruct, r->threads, Work::kShort, [r]() { run_reconstruct(*r); });
 }
 
 }  // namespace latentkit::app

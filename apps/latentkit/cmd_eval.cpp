@@ -77,7 +77,6 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--is-splits", o.is_splits, "Inception Score: splits")->check(CLI::Range(1, 1000))->capture_default_str();
   cmd->add_flag("--no-floor", p->no_floor, "skip the real-vs-real floor");
   cmd->add_option("--batch", o.batch, "images per extractor batch")->check(CLI::Range(1, 100000))->capture_default_str();
-  cmd->add_option("--threads", o.threads, "CPU threads (0: all cores)")->check(CLI::Range(0, 256))->capture_default_str();
   cmd->add_option("--cache-dir", o.cache_dir, "reference-feature cache (default ~/.cache/latentkit)");
   cmd->add_option("--save-stats", o.save_stats, "write the reference set's features to FILE.npy (+ .probs.npy, .json)");
   cmd->add_option("--dump-features", o.dump_features, "write the first set's (generated) features to FILE.npy");
@@ -86,7 +85,7 @@ void add_eval_command(CLI::App& app) {
       "Examples:\n  latentkit eval --run models/fashion-dcgan --n 10000\n"
       "  latentkit eval --a fashion-mnist@train --b fashion-mnist@test --n 5000\n"
       "  latentkit eval --a my_images/ --b fashion-mnist --features inception.pt --input-size 299");
-  cmd->callback([p]() { run_eval(*p); });
+  torch_command(cmd, o.threads, Work::kShort, [p]() { run_eval(*p); });
 }
 
 }  // namespace latentkit::app

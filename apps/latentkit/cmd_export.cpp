@@ -18,6 +18,7 @@ namespace {
 struct ExportParams {
   std::string run, format, out, weights = "fp32", vectors;
   int64_t vector_count = 4;
+  int threads = 0;
 };
 
 std::vector<double> flat(const torch::Tensor& t) {
@@ -93,7 +94,7 @@ void add_export_command(CLI::App& app) {
       "Examples:\n  latentkit export --run models/fashion-dcgan --format onnx --out gen.onnx\n"
       "  latentkit export --run models/fashion-dcgan --format lkm --weights int8 --out gen.lkm\n"
       "  lkrt gen.lkm --seed 3 --out x.png");
-  cmd->callback([p]() { run_export(*p); });
+  torch_command(cmd, p->threads, Work::kShort, [p]() { run_export(*p); });
 }
 
 }  // namespace latentkit::app

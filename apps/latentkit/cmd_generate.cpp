@@ -30,6 +30,7 @@ struct GenerateParams {
   SampleOptions sampling;
   double guidance = 1.0;
   std::vector<CLI::Option*> diffusion_options;
+  int threads = 0;
 };
 
 void run_generate(const GenerateParams& p) {
@@ -142,7 +143,7 @@ void add_generate_command(CLI::App& app) {
       "  latentkit generate --run models/fashion-ddpm --n 64 --sample-steps 50 --out ddpm.png\n"
       "  latentkit generate --run models/fashion-cgan --class sneaker --n 16 --out sneakers.png\n"
       "  latentkit generate --run models/fashion-cgan --per-class 8 --out classes.png");
-  cmd->callback([p]() { run_generate(*p); });
+  torch_command(cmd, p->threads, Work::kShort, [p]() { run_generate(*p); });
 }
 
 }  // namespace latentkit::app

@@ -11,7 +11,6 @@
 #include "latentkit/core/files.h"
 #include "latentkit/core/grid.h"
 #include "latentkit/core/image.h"
-#include "latentkit/core/threads.h"
 #include "latentkit/data/degrade.h"
 #include "latentkit/models/diffusion.h"
 #include "latentkit/models/pix2pix.h"
@@ -98,7 +97,6 @@ ImageToImageOptions prepare(ImageParams& p, DdpmModel& model, StepProgress& prog
 }
 
 void run_fill(ImageParams& p, bool uncrop) {
-  set_threads(p.threads);
   std::unique_ptr<DdpmModel> model = load_diffusion(p.run, uncrop ? "uncrop" : "inpaint");
   torch::NoGradGuard no_grad;
   torch::Generator rng = make_rng(p.seed);
@@ -117,7 +115,6 @@ void run_fill(ImageParams& p, bool uncrop) {
 }
 
 void run_restore(ImageParams& p) {
-  set_threads(p.threads);
   std::unique_ptr<DdpmModel> model = load_diffusion(p.run, "restore");
   torch::NoGradGuard no_grad;
   torch::Generator rng = make_rng(p.seed);
@@ -140,7 +137,7 @@ struct EnhanceParams {
 };
 
 void run_enhance(const EnhanceParams& p) {
-  const int threads = set_threads(p.threads);
+  const int threads = torch::get_num_threads();
   Pix2pixRun run = load_pix2pix(p.run);
   const int64_t channels = run.options.channels();
   Image image = read_image(p.image);
@@ -198,7 +195,6 @@ CLI::App* add_common(CLI::App& app, const char* name, const char* help, ImagePar
       ->capture_default_str();
   cmd->add_option("--class", p.class_name, "cddpm: the class (name or index); default: no class");
   cmd->add_option("--seed", p.seed, "seed of the noise")->capture_default_str();
-  cmd->add_option("--threads", p.threads, "CPU threads (0: all cores)")->check(CLI::Range(0, 256))->capture_default_str();
   return cmd;
 }
 
@@ -224,7 +220,7 @@ void add_image_to_image_commands(CLI::App& app) {
       "Examples:\n  latentkit inpaint --run models/fashion-ddpm --image shirt.png --mask center --out filled.png\n"
       "  latentkit inpaint --run models/fashion-ddpm --image shirt.png --mask hole.png --method repaint --n 4 "
       "--out fills.png --sheet sheet.png");
-  inpaint->callback([fill]() { run_fill(*fill, false); });
+  torch_command(inpaint, fill->threads, Work::kShort, [fill]() { run_fill(*fill, false); });
 
   auto crop = std::make_shared<ImageParams>();
   CLI::App* uncrop = add_common(app, "uncrop",
@@ -237,7 +233,7 @@ void add_image_to_image_commands(CLI::App& app) {
       ->capture_default_str();
   add_fill_method(uncrop, *crop);
   uncrop->footer("Example:\n  latentkit uncrop --run models/fashion-ddpm --image shoe.png --side right --amount 0.5 --out wider.png");
-  uncrop->callback([crop]() { run_fill(*crop, true); });
+  torch_command(uncrop, crop->threads, Work::kShort, [crop]() { run_fill(*crop, true); });
 
   auto fix = std::make_shared<ImageParams>();
   CLI::App* restore = add_common(app, "restore", "Restore an image with JPEG artefacts, noise or blur", *fix);
@@ -255,7 +251,7 @@ void add_image_to_image_commands(CLI::App& app) {
   restore->footer(
       "Examples:\n  latentkit restore --run models/fashion-ddpm --image blurry.png --out sharp.png\n"
       "  latentkit restore --run models/fashion-ddpm --image clean.png --degrade jpeg --out restored.png --sheet sheet.png");
-  restore->callback([fix]() { run_restore(*fix); });
+  torch_command(restore, fix->threads, Work::kShort, [fix]() { run_restore(*fix); });
 
   auto e = std::make_shared<EnhanceParams>();
   CLI::App* enhance = app.add_subcommand("enhance", "Enhance an image of any size with a pix2pix model (deblur, denoise, "
@@ -273,12 +269,11 @@ void add_image_to_image_commands(CLI::App& app) {
   enhance->add_option("--degrade", e->degrade, "first damage the input the way a task undoes (to try a model out)")
       ->check(CLI::IsMember(enhance_tasks()));
   enhance->add_option("--seed", e->seed, "seed of --degrade")->capture_default_str();
-  enhance->add_option("--threads", e->threads, "CPU threads (0: all cores)")->check(CLI::Range(0, 256))->capture_default_str();
   enhance->footer(
       "Examples:\n  latentkit enhance --run models/fashion-enhance --image blurry.png --out sharp.png\n"
       "  latentkit enhance --run models/fashion-enhance --image small.png --scale 4 --out large.png\n"
       "  latentkit enhance --run models/fashion-enhance --image item.png --degrade dejpeg --out fixed.png --sheet sheet.png");
-  enhance->callback([e]() { run_enhance(*e); });
+  torch_command(enhance, e->threads, Work::kShort, [e]() { run_enhance(*e); });
 }
 
 }  // namespace latentkit::app

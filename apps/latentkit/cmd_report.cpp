@@ -12,6 +12,7 @@ namespace {
 struct ReportParams {
   std::string run;
   std::string out;  // default RUN/report.html
+  int threads = 0;
 };
 
 void run_report(const ReportParams& p) {
@@ -28,7 +29,7 @@ void add_report_command(CLI::App& app) {
   cmd->add_option("--run", p->run, "run folder")->required();
   cmd->add_option("--out", p->out, "HTML file to write (default RUN/report.html)");
   cmd->footer("Example:\n  latentkit eval --run models/fashion-dcgan && latentkit report --run models/fashion-dcgan");
-  cmd->callback([p]() { run_report(*p); });
+  torch_command(cmd, p->threads, Work::kShort, [p]() { run_report(*p); });
 }
 
 }  // namespace latentkit::app

@@ -3,7 +3,6 @@
 #include <memory>
 
 #include "apps/latentkit/commands.h"
-#include "latentkit/core/threads.h"
 #include "latentkit/models/registry.h"
 #include "latentkit/serve/server.h"
 #include "latentkit/steer/axes.h"
@@ -18,7 +17,7 @@ struct ServeParams {
 };
 
 void run_serve(const ServeParams& p) {
-  const int threads = set_threads(p.threads);
+  const int threads = torch::get_num_threads();
   EditorService service(load_generator(p.run), read_axes(p.axes), p.run);
   std::fprintf(stderr, "serving %s with %s, %d thread%s per image\n", p.run.c_str(), p.axes.c_str(), threads,
                threads == 1 ? "" : "s");
@@ -38,13 +37,11 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--workers", p->server.workers, "requests served at once")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
-  cmd->add_option("--threads", p->threads, "CPU threads per image (0: all cores); one is fastest for one small image")
-      ->check(CLI::Range(0, 256))
-      ->capture_default_str();
   cmd->footer(
       "Example:\n  latentkit serve --run models/fashion-dcgan --axes models/fashion-axes.json --port 8080\n"
       "then open http://127.0.0.1:8080/ . The JSON API is described in docs/http-api.md.");
-  cmd->callback([p]() { run_serve(*p); });
+  torch_command(cmd, p->threads, Work::kShort, [p]() { run_serve(*p); },
+                "CPU threads per image (0: all cores); one is fastest for one small image");
 }
 
 }  // namespace latentkit::app

@@ -15,7 +15,6 @@
 
 #include "apps/latentkit/commands.h"
 #include "latentkit/core/error.h"
-#include "latentkit/core/signals.h"
 #include "latentkit/core/files.h"
 #include "latentkit/data/degrade.h"
 #include "latentkit/train/checkpoint.h"
@@ -28,19 +27,22 @@ namespace latentkit::app {
 namespace {
 
 struct TrainParams {
-  GanTrainOptions options;
+  TrainLoopOptions loop = GanTrainOptions().loop;  // the flags every family shares; the help shows the GAN's defaults
+  LoopFlags flags;
   std::string model = "dcgan";
+  // Family flags, bound here and copied into the family's options by its fill.
+  GanTrainOptions gan;  // --loss, --gp-weight, --label-smoothing
   int64_t latent_dim = 100;
   int64_t width = 64;
   bool no_ema = false;
   int64_t n_critic = 0;  // 0: 5 for wgan-gp, else 1
   std::string cond = "concat";
-  bool resume = false;
-  CLI::Option* epochs_option = nullptr;
-  // vae: its own defaults where these were not given.
+  ConditionOn condition_on = ConditionOn::kClass;
+  double beta1 = 0.5, beta2 = 0.999, ema_decay = 0.999;
+  CLI::Option *latent_option = nullptr, *width_option = nullptr;
+  // vae, cvae
   double beta = 1.0;
   std::string recon = "bce";
-  CLI::Option *lr_option = nullptr, *latent_option = nullptr, *width_option = nullptr, *batch_option = nullptr;
   // ddpm, cddpm
   DdpmTrainOptions ddpm;
   std::vector<int64_t> mults{1, 2, 2};
@@ -52,75 +54,56 @@ struct TrainParams {
   CLI::Option* dropout_option = nullptr;
   // distributed
   int nproc = 1;
-  CLI::Option *threads_option = nullptr, *master_option = nullptr;
 };
 
-// Copies the options every trainer shares from the GAN options the flags fill.
-template <typename Options>
-void copy_common(const GanTrainOptions& g, Options& o) {
-  o.out = g.out;
-  o.data = g.data;
-  o.epochs = g.epochs;
-  o.seed = g.seed;
-  o.threads = g.threads;
-  o.checkpoint_every = g.checkpoint_every;
-  o.keep_checkpoints = g.keep_checkpoints;
-  o.log_every = g.log_every;
-  o.max_steps = g.max_steps;
-  o.condition_on = g.condition_on;
-}
-
-// What every family takes from the flags on --resume too: the job it runs in, the threads
-// (they change no result), and an extended --epochs.
-template <typename Options>
-void apply_run_flags(const TrainParams& p, Options& o) {
-  o.dist = p.options.dist;
-  if (p.threads_option->count() > 0) o.threads = p.options.threads;
-  if (p.resume && p.epochs_option->count() > 0) o.epochs = p.options.epochs;
-}
-
-// The end of a run, on rank 0 (or alone): how to continue and where the files are.
-void report(const TrainSummary& s, const std::string& out, int rank) {
-  if (rank != 0) return;
-  if (s.interrupted) {
-    std::fprintf(stderr, "stopped at step %lld; continue with: latentkit train --resume --out %s\n",
-                 static_cast<long long>(s.steps), out.c_str());
-  }
-  std::fprintf(stderr, "run folder: %s (model.pt, samples/, losses.png, train.jsonl, checkpoints/)\n", out.c_str());
-}
-
-// A family's options: on --resume the run's own (only --epochs may extend them), else the
-// family's defaults with the common flags copied in, --lr and --batch where given, and
-// what fill sets. Then trains with train(options, resume) and reports.
+// A family's options: on --resume the run's own, else the family's defaults and what fill
+// sets from the family flags; then the loop's flags that were given. Trains and reports.
 template <typename Options, typename Read, typename Fill, typename Train>
 void run_family(const TrainParams& p, Options o, Read read_saved, Fill fill, Train train) {
-  if (p.resume) {
-    o = read_saved(p.options.out);
+  if (p.flags.resume()) {
+    o = read_saved(p.loop.out);
   } else {
-    copy_common(p.options, o);
-    if (p.lr_option->count() > 0) o.lr = p.options.lr;
-    if (p.batch_option->count() > 0) o.batch = p.options.batch;
     fill(o);
   }
-  apply_run_flags(p, o);
-  install_stop_handlers();
-  report(train(o, p.resume), o.out, o.dist.rank);
+  o.loop = p.flags.apply(o.loop);
+  report_training(train(o, p.flags.resume()), o.loop.out, "latentkit train --resume --out " + o.loop.out,
+                  o.loop.dist.rank);
 }
 
-void run_ddpm(TrainParams& p) {
+void run_gan(const TrainParams& p) {
+  run_family(p, p.gan, read_gan_run_options, [&](GanTrainOptions& o) {
+    // WGAN-GP's critic has no BatchNorm: its penalty is per sample (Gulrajani et al.).
+    // cgan is the dcgan preset with labels; the trainer takes the class count from the data.
+    o.model.preset(p.model == "cgan" ? "dcgan" : p.model)
+        .latent_dim(p.latent_dim)
+        .width(p.width)
+        .critic_norm(o.loss == GanLoss::kWganGp ? "none" : "batch")
+        .num_classes(p.model == "cgan" ? 1 : 0)
+        .conditioning(p.cond);
+    o.n_critic = p.n_critic > 0 ? p.n_critic : (o.loss == GanLoss::kWganGp ? 5 : 1);
+    o.ema = !p.no_ema;
+    o.ema_decay = p.ema_decay;
+    o.beta1 = p.beta1;
+    o.beta2 = p.beta2;
+    o.condition_on = p.condition_on;
+  }, train_gan);
+}
+
+void run_ddpm(const TrainParams& p) {
   run_family(p, p.ddpm, read_ddpm_run_options, [&](DdpmTrainOptions& o) {
     o.model.unet.width(p.width_option->count() > 0 ? p.width : 32)
         .mults(p.mults)
         .num_classes(p.model == "cddpm" ? 1 : 0);  // count from the data
     o.model.tasks = p.tasks;
-    o.ema_decay = p.options.ema_decay;
+    o.ema_decay = p.ema_decay;
+    o.condition_on = p.condition_on;
   }, train_ddpm);
 }
 
-void run_pix2pix(TrainParams& p) {
+void run_pix2pix(const TrainParams& p) {
   run_family(p, p.pix2pix, read_pix2pix_run_options, [&](Pix2pixTrainOptions& o) {
-    o.beta1 = p.options.beta1;
-    o.beta2 = p.options.beta2;
+    o.beta1 = p.beta1;
+    o.beta2 = p.beta2;
     o.tasks = p.enhance;
     if (o.tasks.size() == 1 && o.tasks[0] == "all") o.tasks = enhance_tasks();
     o.model.width(p.width_option->count() > 0 ? p.width : 32).residual(!p.no_residual);
@@ -128,12 +111,13 @@ void run_pix2pix(TrainParams& p) {
   }, train_pix2pix);
 }
 
-void run_vae(TrainParams& p) {
+void run_vae(const TrainParams& p) {
   run_family(p, VaeTrainOptions(), read_vae_run_options, [&](VaeTrainOptions& o) {
-    o.batch = p.options.batch;  // the flag's default (64), not the library's
+    o.loop.batch = 64;  // the command's default since the first VAE, not the library's 128
     if (p.latent_option->count() > 0) o.model.latent_dim(p.latent_dim);
     if (p.width_option->count() > 0) o.model.width(p.width);
     o.model.beta(p.beta).recon(p.recon).num_classes(p.model == "cvae" ? 1 : 0);  // count from the data
+    o.condition_on = p.condition_on;
   }, train_vae);
 }
 
@@ -162,11 +146,11 @@ void on_launcher_signal(int signal) { g_launcher_signal = signal; }
 // collectives fail); any still running after that are killed.
 void launch_local_job(const TrainParams& p) {
   const int n = p.nproc;
-  check_input(p.options.dist.world_size == 1,
+  check_input(p.loop.dist.world_size == 1,
               "--nproc starts the ranks on this host itself; to join a job across hosts give --rank, --world-size and "
               "--master instead");
   const std::string master =
-      p.master_option->count() > 0 ? p.options.dist.master : "127.0.0.1:" + std::to_string(free_local_port());
+      p.flags.given("--master") ? p.loop.dist.master : "127.0.0.1:" + std::to_string(free_local_port());
   std::vector<std::string> base;
   const std::vector<std::string> args = own_arguments();
   check_input(!args.empty(), "--nproc: cannot read this program's arguments from /proc/self/cmdline");
@@ -184,10 +168,9 @@ void launch_local_job(const TrainParams& p) {
     }
     if (!own) base.push_back(args[i]);
   }
-  const int threads = p.threads_option->count() > 0
-                          ? p.options.threads
-                          : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / n);
-  if (p.threads_option->count() == 0) base.insert(base.end(), {"--threads", std::to_string(threads)});
+  const int threads = p.flags.given("--threads") ? p.loop.threads
+                                                 : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / n);
+  if (!p.flags.given("--threads")) base.insert(base.end(), {"--threads", std::to_string(threads)});
   std::fprintf(stderr, "starting %d ranks on this host (master %s, %d thread%s each)\n", n, master.c_str(), threads,
                threads == 1 ? "" : "s");
   std::fflush(stderr);
@@ -213,7 +196,7 @@ void launch_local_job(const TrainParams& p) {
   int failed_rank = -1, failed_code = 0;
   bool killed = false;
   auto failed_at = std::chrono::steady_clock::now();
-  const auto grace = std::chrono::duration<double>(p.options.dist.timeout_seconds + 10);
+  const auto grace = std::chrono::duration<double>(p.loop.dist.timeout_seconds + 10);
   while (!ranks.empty()) {
     if (g_launcher_signal != 0) {
       for (const auto& [pid, r] : ranks) ::kill(pid, SIGTERM);
@@ -228,7 +211,7 @@ void launch_local_job(const TrainParams& p) {
         failed_code = code;
         failed_at = std::chrono::steady_clock::now();
         std::fprintf(stderr, "rank %d exited with code %d; the other ranks end within the timeout (%g s)\n",
-                     failed_rank, code, p.options.dist.timeout_seconds);
+                     failed_rank, code, p.loop.dist.timeout_seconds);
       }
       ranks.erase(pid);
       continue;
@@ -243,7 +226,7 @@ void launch_local_job(const TrainParams& p) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   if (failed_rank >= 0) {
-    const auto latest = latest_checkpoint(p.options.out);
+    const auto latest = latest_checkpoint(p.loop.out);
     throw Error("the job failed: rank " + std::to_string(failed_rank) + " exited with code " +
                     std::to_string(failed_code) + " (its message is above)" +
                     (latest ? "; the last checkpoint, " + *latest + ", is intact: continue with --resume" : ""),
@@ -252,43 +235,22 @@ void launch_local_job(const TrainParams& p) {
 }
 
 void run_train(TrainParams& p) {
-  check_input(!p.resume || !p.options.out.empty(), "--resume needs --out RUN, the run folder to continue");
   if (p.nproc > 1) return launch_local_job(p);
-  const std::string family = p.resume ? (path_exists(p.options.out + "/config.json")
-                                             ? read_json(p.options.out + "/config.json").value("family", "")
-                                             : "")
-                                      : p.model;
+  const std::string& out = p.loop.out;
+  const std::string family =
+      p.flags.resume() ? (path_exists(out + "/config.json") ? read_json(out + "/config.json").value("family", "") : "") : p.model;
   check_input(p.enhance.empty() || family == "pix2pix",
               "--task is for --model pix2pix (a diffusion model takes --tasks inpaint,restore)");
   if (family == "vae" || family == "cvae") return run_vae(p);
   if (family == "ddpm" || family == "cddpm") return run_ddpm(p);
   if (family == "pix2pix") return run_pix2pix(p);
-  GanTrainOptions options = p.options;
-  if (p.resume) {
-    check_input(!options.out.empty(), "--resume needs --out RUN, the run folder to continue");
-    options = read_gan_run_options(options.out);  // everything but apply_run_flags' flags
-  } else {
-    // WGAN-GP's critic has no BatchNorm: its penalty is per sample (Gulrajani et al.).
-    // cgan is the dcgan preset with labels; the trainer takes the class count from the data.
-    options.model.preset(p.model == "cgan" ? "dcgan" : p.model)
-        .latent_dim(p.latent_dim)
-        .width(p.width)
-        .critic_norm(options.loss == "wgan-gp" ? "none" : "batch")
-        .num_classes(p.model == "cgan" ? 1 : 0)
-        .conditioning(p.cond);
-    options.n_critic = p.n_critic > 0 ? p.n_critic : (options.loss == "wgan-gp" ? 5 : 1);
-    options.ema = !p.no_ema;
-  }
-  apply_run_flags(p, options);
-  install_stop_handlers();
-  report(train_gan(options, p.resume), options.out, options.dist.rank);
+  run_gan(p);
 }
 
 }  // namespace
 
 void add_train_command(CLI::App& app) {
   auto p = std::make_shared<TrainParams>();
-  GanTrainOptions& o = p->options;
   CLI::App* cmd = app.add_subcommand("train", "Train a generative model into a run folder");
   cmd->add_option("--model", p->model,
                   "model family: dcgan | dcgan-upsample | cgan (class-conditional DCGAN) | vae | cvae (class-conditional "
@@ -296,6 +258,10 @@ void add_train_command(CLI::App& app) {
                   "(image-to-image enhancer: U-Net + PatchGAN)")
       ->check(CLI::IsMember({"dcgan", "dcgan-upsample", "cgan", "vae", "cvae", "ddpm", "cddpm", "pix2pix"}))
       ->capture_default_str();
+  p->flags.bind(cmd, p->loop);
+  cmd->get_option("--epochs")->description("passes over the data (vae, ddpm, pix2pix default 10)");
+  cmd->get_option("--batch")->description("images per step, for all ranks together (pix2pix default 32)");
+  cmd->get_option("--lr")->description("Adam learning rate (both networks; vae default 0.001, ddpm 0.0004)");
   DdpmTrainOptions& d = p->ddpm;
   cmd->add_option("--schedule", d.model.schedule, "ddpm: noise schedule, linear or cosine")
       ->check(CLI::IsMember({"linear", "cosine"}))
@@ -343,7 +309,7 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--label-dropout", d.label_dropout, "cddpm: share of steps trained without the label (for guidance)")
       ->check(CLI::Range(0.0, 0.99))
       ->capture_default_str();
-  cmd->add_option("--warmup", d.warmup, "ddpm: steps of learning-rate warm-up")->check(CLI::NonNegativeNumber)->capture_default_str();
+  cmd->add_option("--warmup", d.warmup, "ddpm: steps of learning-rate warm-up")->check(at_least(0))->capture_default_str();
   cmd->add_option("--sample-steps", d.model.sample_steps, "ddpm: DDIM steps of samples and of generate")
       ->check(CLI::Range(1, 10000))
       ->capture_default_str();
@@ -355,75 +321,32 @@ void add_train_command(CLI::App& app) {
                   "cgan: how D sees the label: concat (one-hot maps beside the image), projection (projection discriminator) or acgan (auxiliary classifier)")
       ->check(CLI::IsMember({"concat", "projection", "acgan"}))
       ->capture_default_str();
-  cmd->add_option("--condition-on", o.condition_on,
-                  "cgan, cvae: class (the data's classes) or hue (shapes' hue in 6 buckets)")
-      ->check(CLI::IsMember({"class", "hue"}))
-      ->capture_default_str();
-  add_data_options(cmd, o.data);
-  cmd->add_option("--out", o.out, "run folder to write (or continue with --resume)")->required();
-  cmd->add_flag("--resume", p->resume, "continue the run in --out from its latest checkpoint");
-  p->epochs_option = cmd->add_option("--epochs", o.epochs, "passes over the data")
-                         ->check(CLI::PositiveNumber)
-                         ->capture_default_str();
-  cmd->add_option("--max-steps", o.max_steps, "stop after this many steps (0: run all epochs)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
-  p->batch_option = cmd->add_option("--batch", o.batch, "images per step (pix2pix default 32)")->check(CLI::Range(2, 65536))->capture_default_str();
-  p->lr_option = cmd->add_option("--lr", o.lr, "Adam learning rate (both networks; vae default 0.001, ddpm 0.0004)")
-                     ->check(CLI::PositiveNumber)
-                     ->capture_default_str();
-  cmd->add_option("--beta1", o.beta1, "Adam beta1")->check(CLI::Range(0.0, 0.9999))->capture_default_str();
-  cmd->add_option("--beta2", o.beta2, "Adam beta2")->check(CLI::Range(0.0, 0.9999))->capture_default_str();
-  cmd->add_option("--loss", o.loss,
-                  "bce (non-saturating), hinge, or wgan-gp (critic without BatchNorm, gradient penalty)")
-      ->check(CLI::IsMember({"bce", "hinge", "wgan-gp"}))
-      ->capture_default_str();
+  add_enum_option(cmd, "--condition-on", p->condition_on, condition_on_names(),
+                  "cgan, cvae, cddpm: what the label is (class: the data's classes; hue: shapes' hue in 6 buckets)");
+  cmd->add_option("--beta1", p->beta1, "Adam beta1")->check(CLI::Range(0.0, 0.9999))->capture_default_str();
+  cmd->add_option("--beta2", p->beta2, "Adam beta2")->check(CLI::Range(0.0, 0.9999))->capture_default_str();
+  add_enum_option(cmd, "--loss", p->gan.loss, gan_loss_names(),
+                  "GAN loss (bce: non-saturating; wgan-gp: critic without BatchNorm, gradient penalty)");
   cmd->add_option("--n-critic", p->n_critic, "discriminator steps per generator step (0: 5 for wgan-gp, else 1)")
       ->check(CLI::Range(0, 100))
       ->capture_default_str();
-  cmd->add_option("--gp-weight", o.gp_weight, "weight of the gradient penalty (wgan-gp)")
+  cmd->add_option("--gp-weight", p->gan.gp_weight, "weight of the gradient penalty (wgan-gp)")
       ->check(CLI::Range(0.0, 1e6))
       ->capture_default_str();
-  cmd->add_option("--label-smoothing", o.label_smoothing, "one-sided: real targets are 1 - S (bce)")
+  cmd->add_option("--label-smoothing", p->gan.label_smoothing, "one-sided: real targets are 1 - S (bce)")
       ->check(CLI::Range(0.0, 0.49))
       ->capture_default_str();
   cmd->add_flag("--no-ema", p->no_ema, "do not keep an exponential moving average of the generator");
-  cmd->add_option("--ema-decay", o.ema_decay, "decay of the generator (or U-Net) EMA")->check(CLI::Range(0.0, 0.99999))->capture_default_str();
+  cmd->add_option("--ema-decay", p->ema_decay, "decay of the generator (or U-Net) EMA")->check(CLI::Range(0.0, 0.99999))->capture_default_str();
   p->latent_option = cmd->add_option("--latent-dim", p->latent_dim, "size of the latent vector z (vae default 16)")
                          ->check(CLI::Range(1, 4096))
                          ->capture_default_str();
   p->width_option = cmd->add_option("--width", p->width, "base channel width of the networks (ngf / ndf; vae, ddpm and pix2pix default 32)")
                         ->check(CLI::Range(4, 1024))
                         ->capture_default_str();
-  cmd->add_option("--seed", o.seed, "fixes initialisation, data order and latents")->capture_default_str();
-  p->threads_option = cmd->add_option("--threads", o.threads, "CPU threads (0: all cores; with --nproc, cores / N each)")
-                          ->check(CLI::Range(0, 256))
-                          ->capture_default_str();
   cmd->add_option("--nproc", p->nproc,
                   "data-parallel: start N ranks on this host (c10d / Gloo), each on its share of --batch")
       ->check(CLI::Range(1, 256))
-      ->capture_default_str();
-  cmd->add_option("--rank", o.dist.rank, "data-parallel across hosts: this process's rank, 0 to --world-size - 1")
-      ->check(CLI::Range(0, 65535))
-      ->capture_default_str();
-  cmd->add_option("--world-size", o.dist.world_size, "data-parallel across hosts: the number of ranks in the job")
-      ->check(CLI::Range(1, 65536))
-      ->capture_default_str();
-  p->master_option = cmd->add_option("--master", o.dist.master,
-                                     "data-parallel: HOST:PORT where rank 0 listens (its address as the others reach it)")
-                         ->capture_default_str();
-  cmd->add_option("--dist-timeout", o.dist.timeout_seconds,
-                  "data-parallel: seconds to wait for a rank before the job ends with an error")
-      ->check(CLI::Range(1.0, 86400.0))
-      ->capture_default_str();
-  cmd->add_option("--checkpoint-every", o.checkpoint_every, "steps between checkpoints")
-      ->check(CLI::PositiveNumber)
-      ->capture_default_str();
-  cmd->add_option("--keep-checkpoints", o.keep_checkpoints, "newest checkpoints to keep")
-      ->check(CLI::Range(1, 1000))
-      ->capture_default_str();
-  cmd->add_option("--log-every", o.log_every, "steps between lines of train.jsonl")
-      ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->footer(
       "Examples:\n  latentkit train --model dcgan --data fashion-mnist --epochs 5 --seed 1 --out runs/fashion\n"
@@ -435,7 +358,8 @@ void add_train_command(CLI::App& app) {
       "  latentkit train --model ddpm --data fashion-mnist --epochs 6 --nproc 2 --out runs/ddpm-2   (2 ranks here)\n"
       "  latentkit train ... --rank 1 --world-size 2 --master 10.0.0.1:29500   (rank 1 of a job across hosts)\n"
       "Ctrl-C saves a checkpoint and exits; --resume continues exactly where it stopped.");
-  cmd->callback([p]() { run_train(*p); });
+  torch_command(cmd, p->loop.threads, Work::kLong, [p]() { run_train(*p); },
+                "CPU threads (0: all cores; with --nproc, cores / N each)");
 }
 
 }  // namespace latentkit::app

@@ -4,9 +4,11 @@
 #include "latentkit/core/error.h"
 #include "latentkit/core/files.h"
 #include "latentkit/core/hash.h"
-#include "latentkit/core/progress.h"
+#include "latentkit/core/grid.h"
+#include "latentkit/core/image.h"
 #include "latentkit/data/dataset.h"
 #include "latentkit/models/registry.h"
+#include "latentkit/train/checkpoint.h"
 
 namespace latentkit {
 namespace {
@@ -22,9 +24,9 @@ torch::Tensor with_label_maps(const torch::Tensor& images, const torch::Tensor& 
                     1);
 }
 
-std::string encoder_dir(const std::string& run_dir) { return run_dir + "/encoder"; }
-
 }  // namespace
+
+std::string encoder_dir(const std::string& run_dir) { return run_dir + "/encoder"; }
 
 LatentEncoderImpl::LatentEncoderImpl(std::array<int64_t, 3> shape, int64_t latent_dim, int64_t num_classes,
                                      const EncoderOptions& o)
@@ -48,88 +50,186 @@ torch::Tensor LatentEncoderImpl::forward(const torch::Tensor& images, const torc
   return head_->forward(features_->forward(with_label_maps(images, labels, num_classes_)));
 }
 
-LatentEncoder train_encoder(Generator& g, const std::string& run_dir, const torch::Tensor& real,
-                            const torch::Tensor& real_labels, const ClassifierRun* features,
-                            const EncoderTrainOptions& o, const nlohmann::json& provenance) {
-  check_input(o.steps >= 1 && o.batch >= 2, "encoder training needs steps >= 1 and batch >= 2");
-  check_input(o.real_weight == 0 || (real.defined() && real.size(0) >= o.batch),
-              "encoder training with real images needs at least a batch of them");
-  const int64_t k = g.num_classes();
-  torch::manual_seed(o.seed);
-  torch::Generator rng = make_rng(o.seed);
-  LatentEncoder encoder(g.image_shape(), g.latent_dim(), k, o.model);
-  torch::optim::Adam adam(encoder->parameters(), torch::optim::AdamOptions(o.lr).betas({0.5, 0.999}));
-  InvertOptions loss_options;
-  loss_options.prior_weight = 0;
-  Progress progress("encoder", o.steps);
-  double latent_avg = 0, real_avg = 0;
-  for (int64_t step = 0; step < o.steps; ++step) {
-    torch::Tensor z = g.sample_latent(o.batch, rng);
-    torch::Tensor y = k > 0 ? torch::randint(k, {o.batch}, rng, torch::kInt64) : torch::Tensor();
+namespace {
+
+class EncoderTask : public TrainTask {
+ public:
+  EncoderTask(Generator& generator, const std::string& generator_run, const EncoderTrainOptions& options)
+      : g_(generator), generator_run_(generator_run), o_(options) {}
+
+  int64_t load_data(TrainLoopOptions& loop) override {
+    check_input(o_.steps >= 1 && loop.batch >= 2, "encoder training needs --steps >= 1 and --batch >= 2");
+    if (o_.real_weight > 0) {
+      real_ = load_dataset(loop.data);
+      const auto shape = g_.image_shape();
+      check_input(real_.channels() == shape[0] && real_.height() == shape[1] && real_.width() == shape[2],
+                  "the data's images are " + std::to_string(real_.channels()) + "x" + std::to_string(real_.height()) +
+                      "x" + std::to_string(real_.width()) + " but the generator makes " + std::to_string(shape[0]) +
+                      "x" + std::to_string(shape[1]) + "x" + std::to_string(shape[2]) + " (use --size / --channels)");
+      check_input(real_.size() >= loop.batch, "encoder training with real images needs at least a batch of them");
+    }
+    if (!o_.features.empty()) features_ = std::make_unique<ClassifierRun>(load_classifier_run(o_.features));
+    generator_sha256_ = file_sha256(generator_run_ + "/model.pt");
+    return 0;  // its own draws: generated pairs and real images picked at random
+  }
+  int64_t epoch_steps() const override { return o_.steps; }
+
+  void build(const TrainLoopOptions& loop, TrainJob& job) override {
+    batch_ = loop.batch;
+    rng_ = make_rng(loop.seed);
+    encoder_ = LatentEncoder(g_.image_shape(), g_.latent_dim(), g_.num_classes(), o_.model);
+    job.broadcast(*encoder_);
+    adam_ = std::make_unique<torch::optim::Adam>(encoder_->parameters(),
+                                                 torch::optim::AdamOptions(loop.lr).betas({0.5, 0.999}));
+    torch::Generator sample_rng = make_rng(loop.seed ^ 0x5eedULL);
+    sample_z_ = g_.sample_latent(loop.sample_count, sample_rng);
+    if (g_.num_classes() > 0) sample_labels_ = torch::arange(loop.sample_count, torch::kInt64).remainder(g_.num_classes());
+    encoder_->train();
+  }
+
+  CheckpointParts parts() override { return {{{"encoder", encoder_.get()}}, {{"optimizer", adam_.get()}}, {}, {{"draws", &rng_}}}; }
+
+  nlohmann::json config(const TrainLoopOptions& loop) const override {
+    nlohmann::json train = train_loop_options_to_json(loop);
+    train.update({{"steps", o_.steps}, {"image_weight", o_.image_weight}, {"real_weight", o_.real_weight}});
+    return {{"latentkit_version", LATENTKIT_VERSION},
+            {"family", "encoder"},
+            {"format", "latentkit-encoder"},
+            {"version", 2},
+            {"width", o_.model.width},
+            {"latent_dim", g_.latent_dim()},
+            {"num_classes", g_.num_classes()},
+            {"image_shape", g_.image_shape()},
+            {"generator_sha256", generator_sha256_},
+            {"features", o_.features},
+            {"data", data_options_to_json(loop.data)},
+            {"train", train}};
+  }
+
+  std::string describe() const override {
+    return "an encoder for " + generator_run_ + " (" + std::to_string(g_.latent_dim()) + "-dim latent" +
+           (o_.real_weight > 0 ? ", real images from " + describe_data(real_) : std::string(", generated pairs only")) +
+           (features_ ? ", features of " + o_.features : std::string()) + ")";
+  }
+
+  std::string resume_command(const std::string&) const override {
+    return "latentkit encoder train --resume --run " + generator_run_;
+  }
+
+  std::vector<std::string> value_names() const override { return {"latent_mse", "real_loss"}; }
+
+  std::vector<double> step(const StepInput& in) override {
+    const int64_t k = g_.num_classes();
+    // Drawn for the global batch, so that every rank's generator stays in step.
+    torch::Tensor z = in.job->share(g_.sample_latent(batch_, rng_));
+    torch::Tensor y = k > 0 ? in.job->share(torch::randint(k, {batch_}, rng_, torch::kInt64)) : torch::Tensor();
     torch::Tensor fake;
     {
       torch::NoGradGuard no_grad;
-      fake = g.decode(z, y);
+      fake = g_.decode(z, y);
     }
-    torch::Tensor guess = encoder->forward(fake, y);
+    InvertOptions loss_options;
+    loss_options.prior_weight = 0;
+    const ClassifierRun* features = features_.get();
+    torch::Tensor guess = encoder_->forward(fake, y);
     torch::Tensor latent_loss = (guess - z).pow(2).mean();
     torch::Tensor loss = latent_loss;
-    if (o.image_weight > 0) {
-      loss = loss + o.image_weight * inversion_loss(g.decode(guess, y), fake, guess, features, loss_options,
-                                                    target_features(features, fake))
-                                         .mean();
+    if (o_.image_weight > 0) {
+      loss = loss + o_.image_weight * inversion_loss(g_.decode(guess, y), fake, guess, features, loss_options,
+                                                     target_features(features, fake))
+                                          .mean();
     }
     torch::Tensor real_loss = torch::zeros({});
-    if (o.real_weight > 0) {
-      torch::Tensor pick = torch::randint(real.size(0), {o.batch}, rng, torch::kInt64);
-      torch::Tensor x = normalize_images(real.index_select(0, pick));
-      torch::Tensor ry = k > 0 ? real_labels.index_select(0, pick) : torch::Tensor();
-      torch::Tensor rz = encoder->forward(x, ry);
-      real_loss = inversion_loss(g.decode(rz, ry), x, rz, features, loss_options, target_features(features, x)).mean();
-      loss = loss + o.real_weight * real_loss;
+    if (o_.real_weight > 0) {
+      torch::Tensor pick = in.job->share(torch::randint(real_.size(), {batch_}, rng_, torch::kInt64));
+      torch::Tensor x = normalize_images(real_.images.index_select(0, pick));
+      torch::Tensor ry = k > 0 ? real_.labels.index_select(0, pick) : torch::Tensor();
+      torch::Tensor rz = encoder_->forward(x, ry);
+      real_loss = inversion_loss(g_.decode(rz, ry), x, rz, features, loss_options, target_features(features, x)).mean();
+      loss = loss + o_.real_weight * real_loss;
     }
-    adam.zero_grad();
+    adam_->zero_grad();
     loss.backward();
-    adam.step();
-    latent_avg = step == 0 ? latent_loss.item<double>() : 0.98 * latent_avg + 0.02 * latent_loss.item<double>();
-    real_avg = step == 0 ? real_loss.item<double>() : 0.98 * real_avg + 0.02 * real_loss.item<double>();
-    char status[96];
-    std::snprintf(status, sizeof(status), "latent mse %.3f real loss %.3f", latent_avg, real_avg);
-    progress.update(step + 1, status, static_cast<double>(o.batch));
+    in.job->average_gradients(*encoder_);
+    adam_->step();
+    return {latent_loss.item<double>(), real_loss.item<double>()};
   }
-  progress.finish("");
-  encoder->eval();
+
+  std::string plot_title() const override { return "encoder losses (latent MSE on generated pairs, image loss on real)"; }
+
+  void save_model(const std::string& path) override { save_module(*encoder_, path); }
+
+  // Row 1: G(z) for fixed z; row 2: G(E(G(z))), what inversion through the encoder gives.
+  void write_samples(const std::string& path) override {
+    torch::NoGradGuard no_grad;
+    encoder_->eval();
+    const torch::Tensor fake = g_.decode(sample_z_, sample_labels_);
+    const torch::Tensor back = g_.decode(encoder_->forward(fake, sample_labels_), sample_labels_);
+    encoder_->train();
+    write_png(path, make_grid(torch::cat({fake, back}), static_cast<int>(fake.size(0))));
+  }
+
+ private:
+  Generator& g_;
+  std::string generator_run_;
+  EncoderTrainOptions o_;
+  Dataset real_;
+  std::unique_ptr<ClassifierRun> features_;
+  std::string generator_sha256_;
+  int64_t batch_ = 0;
+  torch::Generator rng_;
+  LatentEncoder encoder_ = nullptr;
+  std::unique_ptr<torch::optim::Adam> adam_;
+  torch::Tensor sample_z_, sample_labels_;
+};
+
+}  // namespace
+
+EncoderTrainOptions read_encoder_run_options(const std::string& run_dir) {
   const std::string dir = encoder_dir(run_dir);
-  make_dirs(dir);
-  save_module(*encoder, dir + "/model.pt");
-  nlohmann::json info = {{"format", "latentkit-encoder"},
-                         {"version", 1},
-                         {"width", o.model.width},
-                         {"latent_dim", g.latent_dim()},
-                         {"num_classes", k},
-                         {"image_shape", g.image_shape()},
-                         {"generator_sha256", file_sha256(run_dir + "/model.pt")},
-                         {"steps", o.steps},
-                         {"batch", o.batch},
-                         {"lr", o.lr},
-                         {"image_weight", o.image_weight},
-                         {"real_weight", o.real_weight},
-                         {"seed", o.seed},
-                         {"final_latent_mse", latent_avg},
-                         {"final_real_loss", real_avg}};
-  info.update(provenance);
-  write_json(dir + "/encoder.json", info);
-  return encoder;
+  nlohmann::json config = read_run_config(dir);
+  check_input(config.value("family", "") == "encoder", dir + " holds no encoder run");
+  try {
+    EncoderTrainOptions o;
+    const auto& t = config.at("train");
+    o.loop = train_loop_options_from_json(t, config.at("data"), dir);
+    o.model.width = config.at("width").get<int64_t>();
+    o.steps = t.at("steps").get<int64_t>();
+    o.image_weight = t.at("image_weight").get<double>();
+    o.real_weight = t.at("real_weight").get<double>();
+    o.features = config.value("features", std::string());
+    check_input(config.value("generator_sha256", "") == file_sha256(run_dir + "/model.pt"),
+                dir + " was trained for other weights of this generator: train it again without --resume");
+    return o;
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(dir + "/config.json is malformed (" + e.what() + "); it must be the one latentkit encoder train wrote");
+  }
 }
 
-bool has_encoder_file(const std::string& run_dir) { return path_exists(encoder_dir(run_dir) + "/encoder.json"); }
+TrainSummary train_encoder(Generator& generator, const std::string& run_dir, const EncoderTrainOptions& options,
+                           bool resume) {
+  EncoderTrainOptions o = options;
+  o.loop.out = encoder_dir(run_dir);
+  EncoderTask task(generator, run_dir, o);
+  return run_training(o.loop, task, resume);
+}
+
+// config.json: runs of latentkit 0.2 and later; encoder.json: before (no checkpoints).
+std::string encoder_info_path(const std::string& run_dir) {
+  const std::string dir = encoder_dir(run_dir);
+  return path_exists(dir + "/config.json") ? dir + "/config.json" : dir + "/encoder.json";
+}
+
+bool has_encoder_file(const std::string& run_dir) {
+  return path_exists(encoder_dir(run_dir) + "/model.pt") && path_exists(encoder_info_path(run_dir));
+}
 
 LatentEncoder load_encoder(const Generator& g, const std::string& run_dir) {
   const std::string dir = encoder_dir(run_dir);
   check_input(has_encoder_file(run_dir),
               run_dir + " has no encoder; train one with: latentkit encoder train --run " + run_dir);
-  const nlohmann::json info = read_json(dir + "/encoder.json");
-  check_input(info.value("format", "") == "latentkit-encoder", dir + "/encoder.json is not a latentkit encoder");
+  const nlohmann::json info = read_json(encoder_info_path(run_dir));
+  check_input(info.value("format", "") == "latentkit-encoder", encoder_info_path(run_dir) + " is not a latentkit encoder");
   check_input(info.value("generator_sha256", "") == file_sha256(run_dir + "/model.pt"),
               dir + " was trained for other weights of this generator; train it again: latentkit encoder train --run " +
                   run_dir);

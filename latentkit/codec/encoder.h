@@ -1,8 +1,9 @@
 #pragma once
 // An encoder E: image -> z for a trained generator G, so that G(E(x)) looks like x: the
-// fast half of GAN inversion. Trained on pairs G itself makes (z known exactly) and on real
-// images (only G(E(x)) ~ x can be asked of those). Stored beside the generator in
-// RUN/encoder/ (model.pt, encoder.json) and bound to its weights by their SHA-256.
+// fast half of GAN inversion. Trained on the training loop (loop.h) on pairs G itself makes
+// (z known exactly) and on real images (only G(E(x)) ~ x can be asked of those). Its run
+// folder is RUN/encoder/ beside the generator (config.json, model.pt, checkpoints/, samples/;
+// encoder.json in runs of latentkit before 0.2), bound to the generator's weights by their SHA-256.
 #include <cstdint>
 #include <string>
 
@@ -11,6 +12,7 @@
 
 #include "latentkit/models/classifier.h"
 #include "latentkit/models/generator.h"
+#include "latentkit/train/loop.h"
 
 namespace latentkit {
 
@@ -37,22 +39,27 @@ class LatentEncoderImpl : public torch::nn::Module {
 TORCH_MODULE(LatentEncoder);
 
 struct EncoderTrainOptions {
+  // loop.out is RUN/encoder; loop.data the real images (their labels for a conditional G);
+  // one epoch of `steps` steps.
+  TrainLoopOptions loop{/*epochs=*/1, /*batch=*/64, /*lr=*/2e-4};
   EncoderOptions model;
   int64_t steps = 3000;
-  int64_t batch = 64;
-  double lr = 2e-4;
   double image_weight = 1.0;  // of the image loss on generated pairs (beside the latent loss)
   double real_weight = 1.0;   // of the image loss on real images (0: generated pairs only)
-  uint64_t seed = 0;
+  std::string features;       // classifier run whose features join the image losses ("" for none)
+
+  EncoderTrainOptions() { loop.sample_count = 8; }
 };
 
-/// Trains an encoder for the generator in run_dir; real: uint8 or float images of the
-/// generator's shape (may be undefined when real_weight is 0) with their labels (int64,
-/// for conditional models); features: the classifier whose features join the image losses
-/// (may be null). Writes run_dir/encoder/model.pt and encoder.json; returns the encoder.
-LatentEncoder train_encoder(Generator& generator, const std::string& run_dir, const torch::Tensor& real,
-                            const torch::Tensor& real_labels, const ClassifierRun* features,
-                            const EncoderTrainOptions& options, const nlohmann::json& provenance);
+/// RUN/encoder: the run folder of RUN's encoder.
+std::string encoder_dir(const std::string& run_dir);
+/// Options of the encoder run in RUN/encoder (for --resume).
+EncoderTrainOptions read_encoder_run_options(const std::string& run_dir);
+
+/// Trains (or, with resume, continues) an encoder for the generator of run_dir into
+/// run_dir/encoder. The real images (when real_weight > 0) must have the generator's shape.
+TrainSummary train_encoder(Generator& generator, const std::string& run_dir, const EncoderTrainOptions& options,
+                           bool resume);
 
 bool has_encoder_file(const std::string& run_dir);
 /// Loads run_dir/encoder/; refused when it was trained for other generator weights.

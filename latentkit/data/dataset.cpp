@@ -223,8 +223,13 @@ torch::Tensor hue_buckets(const torch::Tensor& hue) {
   return torch::floor(hue.to(torch::kFloat64) * 6 + 0.5).to(torch::kInt64).remainder(6);
 }
 
-void condition_dataset(Dataset& data, const std::string& condition_on, const std::string& spec) {
-  if (condition_on == "hue") {
+const NameTable<ConditionOn>& condition_on_names() {
+  static const NameTable<ConditionOn> table("--condition-on", {{ConditionOn::kClass, "class"}, {ConditionOn::kHue, "hue"}});
+  return table;
+}
+
+void condition_dataset(Dataset& data, ConditionOn condition_on, const std::string& spec) {
+  if (condition_on == ConditionOn::kHue) {
     const auto& f = data.factor_names;
     const auto hue = std::find(f.begin(), f.end(), "hue");
     check_input(data.factors.defined() && hue != f.end(),
@@ -232,7 +237,6 @@ void condition_dataset(Dataset& data, const std::string& condition_on, const std
     data.labels = hue_buckets(data.factors.select(1, hue - f.begin()));
     data.class_names = hue_bucket_names();
   } else {
-    check_input(condition_on == "class", "--condition-on must be class or hue, got '" + condition_on + "'");
     check_input(!data.class_names.empty(),
                 "data " + spec + " has no classes to condition on (a folder needs class subfolders)");
   }

@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "latentkit/core/names.h"
+
 namespace latentkit {
 
 struct Dataset {
@@ -59,10 +61,15 @@ const std::vector<std::string>& fashion_mnist_class_names();
 torch::Tensor hue_buckets(const torch::Tensor& hue);
 const std::vector<std::string>& hue_bucket_names();
 
+/// What a conditional model's label is: the data's own classes, or shapes' hue in 6 buckets.
+enum class ConditionOn { kClass, kHue };
+/// class, hue: the names --condition-on takes and config.json holds.
+const NameTable<ConditionOn>& condition_on_names();
+
 /// Makes data.labels and data.class_names what a conditional model is trained on:
-/// condition_on "class" (the data's own classes) or "hue" (hue_buckets of shapes' hue).
-/// A clear Error when the data has no such labels (spec names the data in the message).
-void condition_dataset(Dataset& data, const std::string& condition_on, const std::string& spec);
+/// the data's own classes or hue_buckets of shapes' hue. A clear Error when the data has no
+/// such labels (spec names the data in the message).
+void condition_dataset(Dataset& data, ConditionOn condition_on, const std::string& spec);
 
 /// The order in which a trainer visits a dataset: epoch e is a permutation drawn from
 /// (seed, e) alone, so any (epoch, step) can be reproduced after a resume without state.

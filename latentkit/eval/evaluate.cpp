@@ -165,7 +165,7 @@ FeatureBatch generated_features(const EvalOptions& o, FeatureExtractor& extracto
 // the KL term of the ELBO; conditional ones encode each image with its label (condition_on
 // as trained). Null for models without an encoder.
 nlohmann::json mean_posterior_kl(const EvalOptions& o, Generator& generator, const DataOptions& data_options,
-                                 const std::string& condition_on) {
+                                 ConditionOn condition_on) {
   if (!generator.has_encoder()) return nullptr;
   torch::NoGradGuard no_grad;
   Dataset data = load_dataset(data_options);

@@ -81,9 +81,10 @@ std::vector<std::string> run_class_names(const nlohmann::json& config) {
   return config.at("classes").get<std::vector<std::string>>();
 }
 
-std::string run_condition_on(const nlohmann::json& config) {
+ConditionOn run_condition_on(const nlohmann::json& config) {
   const nlohmann::json train = config.value("train", nlohmann::json::object());
-  return train.is_object() ? train.value("condition_on", std::string("class")) : std::string("class");
+  if (!train.is_object() || !train.contains("condition_on") || !train["condition_on"].is_string()) return ConditionOn::kClass;
+  return condition_on_names().parse(train["condition_on"].get<std::string>());
 }
 
 void save_module(const torch::nn::Module& module, const std::string& path) {

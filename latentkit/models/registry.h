@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "latentkit/data/dataset.h"
 #include "latentkit/models/generator.h"
 
 namespace latentkit {
@@ -26,9 +27,9 @@ std::unique_ptr<Generator> load_generator(const std::string& run_dir);
 
 /// Class names recorded in a run's config.json ("classes"), empty when there are none.
 std::vector<std::string> run_class_names(const nlohmann::json& config);
-/// What a conditional run's labels are ("train"."condition_on": class or hue); "class"
-/// when the config does not say.
-std::string run_condition_on(const nlohmann::json& config);
+/// What a conditional run's labels are ("train"."condition_on"); the data's classes when
+/// the config does not say.
+ConditionOn run_condition_on(const nlohmann::json& config);
 
 /// Saves a module's parameters and buffers to path atomically (torch archive format).
 void save_module(const torch::nn::Module& module, const std::string& path);

@@ -81,6 +81,7 @@ std::string save_checkpoint(const std::string& run_dir, int64_t step, const Chec
   }
   for (const auto& [name, optimizer] : parts.optimizers) save_adam(archive, name, *optimizer);
   for (const auto& [name, tensor] : parts.tensors) archive.write(name, *tensor);
+  for (const auto& [name, generator] : parts.generators) archive.write(name + ".rng_state", generator->get_state());
   archive.write("step", torch::tensor(step, torch::kInt64));
   {
     auto generator = at::detail::getDefaultCPUGenerator();
@@ -133,6 +134,11 @@ int64_t load_checkpoint_bytes(const std::string& bytes, const std::string& path,
     }
     for (const auto& [name, optimizer] : parts.optimizers) load_adam(archive, name, *optimizer);
     for (const auto& [name, tensor] : parts.tensors) archive.read(name, *tensor);
+    for (const auto& [name, generator] : parts.generators) {
+      torch::Tensor state;
+      archive.read(name + ".rng_state", state);
+      generator->set_state(state);
+    }
     torch::Tensor step;
     archive.read("step", step);
     torch::Tensor rng_state;
@@ -175,18 +181,6 @@ int64_t resume_latest(const std::string& run_dir, const CheckpointParts& parts) 
 int64_t test_kill_step() {
   const char* value = std::getenv("LATENTKIT_TEST_KILL_AT_STEP");
   return value ? std::atoll(value) : -1;
-}
-
-bool stop_after_step(const std::string& run_dir, int64_t step, int64_t total_steps, int64_t kill_at,
-                     const CheckpointParts& parts, int keep, const std::function<void()>& save_outputs, bool stop,
-                     bool write) {
-  if (step == kill_at) std::raise(SIGKILL);
-  if (!stop || step >= total_steps) return false;
-  if (write) {
-    save_checkpoint(run_dir, step, parts, keep);
-    save_outputs();
-  }
-  return true;
 }
 
 nlohmann::json read_run_config(const std::string& run_dir) {

@@ -25,6 +25,7 @@ struct CheckpointParts {
   std::vector<std::pair<std::string, torch::nn::Module*>> modules;
   std::vector<std::pair<std::string, torch::optim::Adam*>> optimizers;
   std::vector<std::pair<std::string, torch::Tensor*>> tensors;  // small state such as log accumulators
+  std::vector<std::pair<std::string, torch::Generator*>> generators;  // a task's own random generators
 };
 
 /// Writes RUN/checkpoints/step-NNNNNNN.pt and updates `latest`, then deletes all but the
@@ -50,13 +51,6 @@ int64_t resume_latest(const std::string& run_dir, const CheckpointParts& parts);
 /// The step right after which a trainer SIGKILLs itself (LATENTKIT_TEST_KILL_AT_STEP, for
 /// the kill-and-resume test), or -1.
 int64_t test_kill_step();
-
-/// The end of every trainer's step: SIGKILL at test_kill_step(), and when stop (Ctrl-C on any
-/// rank: TrainJob::stop()) before the last step a checkpoint and save_outputs (the run's
-/// files; when write, i.e. on rank 0), then true (stop the loop).
-bool stop_after_step(const std::string& run_dir, int64_t step, int64_t total_steps, int64_t kill_at,
-                     const CheckpointParts& parts, int keep, const std::function<void()>& save_outputs, bool stop,
-                     bool write);
 
 /// The run-folder rule of every trainer: a new run needs an --out that holds no run yet,
 /// --resume one that does. A folder that breaks it is an Error saying what to do.

@@ -1,16 +1,12 @@
 #include "latentkit/train/classifier_trainer.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
-#include <cstdio>
-#include <sstream>
 
 #include "latentkit/core/error.h"
 #include "latentkit/core/files.h"
-#include "latentkit/core/progress.h"
-#include "latentkit/core/signals.h"
-#include "latentkit/core/threads.h"
+#include "latentkit/core/grid.h"
+#include "latentkit/core/image.h"
 #include "latentkit/models/registry.h"
 #include "latentkit/train/checkpoint.h"
 
@@ -20,10 +16,6 @@ namespace {
 constexpr double kPi = 3.14159265358979323846;
 // Image folders have no test split: every kHoldoutEvery-th image (by path) is held out.
 constexpr int64_t kHoldoutEvery = 10;
-
-// Sums over the current epoch, saved with checkpoints so that a resumed run logs what an
-// uninterrupted one would: loss, class loss, factor loss, correct, images.
-constexpr int64_t kSumCount = 5;
 
 bool is_folder_spec(const std::string& spec) { return spec.compare(0, 7, "folder:") == 0; }
 
@@ -40,30 +32,6 @@ Dataset first_rows(const Dataset& data, int64_t limit) {
   return select_rows(data, torch::arange(limit, torch::kInt64));
 }
 
-std::string format_fixed(double value, int digits) {
-  char text[64];
-  std::snprintf(text, sizeof(text), "%.*f", digits, value);
-  return text;
-}
-
-void validate(const ClassifierTrainOptions& o) {
-  check_input(!o.out.empty(), "--out is required: the run folder to write, e.g. --out models/fashion-classifier");
-  check_input(o.data.split == "train",
-              "classifier train trains on the train split and tests on the test split by itself; drop --split");
-  check_input(o.epochs >= 1, "--epochs must be >= 1, got " + std::to_string(o.epochs));
-  check_input(o.batch >= 2, "--batch must be >= 2 (BatchNorm needs a batch), got " + std::to_string(o.batch));
-  check_input(o.lr > 0 && std::isfinite(o.lr), "--lr must be a positive number");
-  check_input(o.threads >= 0, "--threads must be >= 0 (0 = all cores)");
-  check_input(o.test_limit >= 0, "--test-limit must be >= 0 (0 = the whole test split)");
-  check_input(o.max_steps >= 0, "--max-steps must be >= 0 (0 = no limit)");
-  check_input(o.keep_checkpoints >= 1, "--keep-checkpoints must be >= 1");
-}
-
-// Cosine decay from lr at step 0 towards 0 at total_steps.
-double lr_at(double lr, int64_t step, int64_t total_steps) {
-  return lr * 0.5 * (1.0 + std::cos(kPi * static_cast<double>(step) / static_cast<double>(total_steps)));
-}
-
 nlohmann::json named_values(const std::vector<std::string>& names, const std::vector<double>& values) {
   nlohmann::json out = nlohmann::json::object();
   for (size_t i = 0; i < values.size(); ++i) {
@@ -72,37 +40,6 @@ nlohmann::json named_values(const std::vector<std::string>& names, const std::ve
     out[name] = std::isfinite(values[i]) ? nlohmann::json(values[i]) : nlohmann::json(nullptr);
   }
   return out;
-}
-
-nlohmann::json config_to_json(const ClassifierTrainOptions& o, const ClassifierOptions& model, const ClassifierData& train,
-                              const ClassifierData& test, bool flip_used) {
-  return {
-      {"latentkit_version", LATENTKIT_VERSION},
-      {"family", "classifier"},
-      {"model", classifier_options_to_json(model)},
-      {"classes", train.data.class_names},
-      {"factor_names", train.targets.names},
-      {"data", data_options_to_json(o.data)},
-      {"test", {{"split", test.split_name}, {"limit", o.test_limit}, {"images", test.data.size()}}},
-      {"train",
-       {{"epochs", o.epochs}, {"batch", o.batch}, {"lr", o.lr}, {"lr_schedule", "cosine"}, {"seed", o.seed},
-        {"threads", o.threads}, {"width", o.width}, {"feature_dim", o.feature_dim}, {"dropout", o.dropout},
-        {"flip", o.flip}, {"flip_used", flip_used}, {"test_limit", o.test_limit}, {"max_steps", o.max_steps},
-        {"keep_checkpoints", o.keep_checkpoints}}},
-  };
-}
-
-// Keeps the lines of train.jsonl written up to `up_to_step` (a resumed run rewrites the rest).
-std::string kept_log(const std::string& path, int64_t up_to_step) {
-  if (!path_exists(path)) return "";
-  std::istringstream lines(read_file(path));
-  std::string kept;
-  for (std::string line; std::getline(lines, line);) {
-    nlohmann::json row = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (row.is_discarded() || !row.contains("step") || row["step"].get<int64_t>() > up_to_step) continue;
-    kept += line + "\n";
-  }
-  return kept;
 }
 
 }  // namespace
@@ -231,209 +168,190 @@ ClassifierScore test_classifier(ClassifierRun& run, DataOptions data, bool test_
   return evaluate_classifier(run.model, test.data, targets, batch);
 }
 
+namespace {
+
+class ClassifierTask : public TrainTask {
+ public:
+  explicit ClassifierTask(const ClassifierTrainOptions& options) : o_(options) {}
+
+  int64_t load_data(TrainLoopOptions& loop) override {
+    check_input(loop.data.split == "train",
+                "classifier train trains on the train split and tests on the test split by itself; drop --split");
+    train_ = load_classifier_data(loop.data, false);
+    DataOptions test_options = loop.data;
+    test_options.limit = o_.test_limit;
+    test_ = load_classifier_data(test_options, true);
+    const Dataset& data = train_.data;
+    check_input(data.height() == data.width(), "data " + loop.data.spec + " has " + std::to_string(data.height()) + "x" +
+                                                   std::to_string(data.width()) + " images; the classifier needs square ones (pass --size)");
+    // A mirrored shape has its x factor mirrored too: flips would teach the factor head noise.
+    flip_ = o_.flip && !with_factors();
+    model_options_.channels(data.channels())
+        .image_size(data.height())
+        .num_classes(static_cast<int64_t>(data.class_names.size()))
+        .num_factors(static_cast<int64_t>(train_.targets.names.size()))
+        .width(o_.width)
+        .feature_dim(o_.feature_dim)
+        .dropout(o_.dropout);
+    model_options_.validate();
+    return data.size();
+  }
+
+  void build(const TrainLoopOptions& loop, TrainJob& job) override {
+    o_.loop = loop;
+    model_ = Classifier(model_options_);
+    if (with_factors()) {
+      torch::NoGradGuard no_grad;
+      model_->factor_mean.copy_(train_.targets.values.mean(0));
+      model_->factor_std.copy_(train_.targets.values.std(0).clamp_min(1e-6));
+      factor_scale_ = model_->factor_std.clone();
+    }
+    job.broadcast(*model_);
+    opt_ = std::make_unique<torch::optim::Adam>(model_->parameters(), torch::optim::AdamOptions(loop.lr));
+    model_->train();
+  }
+
+  CheckpointParts parts() override { return {{{"classifier", model_.get()}}, {{"optimizer", opt_.get()}}, {}}; }
+
+  nlohmann::json config(const TrainLoopOptions& loop) const override {
+    nlohmann::json train = train_loop_options_to_json(loop);
+    train.update({{"lr_schedule", "cosine"},
+                  {"width", o_.width},
+                  {"feature_dim", o_.feature_dim},
+                  {"dropout", o_.dropout},
+                  {"flip", o_.flip},
+                  {"flip_used", flip_},
+                  {"test_limit", o_.test_limit}});
+    return {{"latentkit_version", LATENTKIT_VERSION},
+            {"family", "classifier"},
+            {"model", classifier_options_to_json(model_options_)},
+            {"classes", train_.data.class_names},
+            {"factor_names", train_.targets.names},
+            {"data", data_options_to_json(loop.data)},
+            {"test", {{"split", test_.split_name}, {"limit", o_.test_limit}, {"images", test_.data.size()}}},
+            {"train", train}};
+  }
+
+  std::string describe() const override {
+    const Dataset& data = train_.data;
+    return "classifier (" + std::to_string(data.class_names.size()) + " classes" +
+           (with_factors() ? ", " + std::to_string(train_.targets.names.size()) + " factors" : std::string()) + ") on " +
+           describe_data(data) + ", testing on " + std::to_string(test_.data.size()) + " " + test_.split_name + " images";
+  }
+
+  std::string resume_command(const std::string& run_dir) const override {
+    return "latentkit classifier train --resume --out " + run_dir;
+  }
+
+  std::vector<std::string> value_names() const override { return {"loss", "class_loss", "factor_loss", "train_accuracy"}; }
+
+  // Cosine decay from lr at step 0 towards 0 at the last step of the last epoch.
+  double learning_rate(const TrainLoopOptions& loop, int64_t step, int64_t total_steps) const override {
+    return loop.lr * 0.5 * (1.0 + std::cos(kPi * static_cast<double>(step) / static_cast<double>(total_steps)));
+  }
+
+  std::vector<double> step(const StepInput& in) override {
+    namespace F = torch::nn::functional;
+    const torch::Tensor rows = in.job->share(in.indices);
+    torch::Tensor x = normalize_images(train_.data.images.index_select(0, rows));
+    if (flip_) {  // drawn for the global batch, so every rank's generator stays in step
+      torch::Tensor mirror = (in.job->share(torch::rand({in.indices.size(0)})) < 0.5).view({-1, 1, 1, 1});
+      x = torch::where(mirror, x.flip({3}), x);
+    }
+    const torch::Tensor labels = train_.data.labels.index_select(0, rows);
+    ClassifierOutput out = model_->forward(x);
+    torch::Tensor class_loss = F::cross_entropy(out.logits, labels);
+    torch::Tensor factor_loss = torch::zeros({});
+    if (with_factors()) {
+      torch::Tensor target = train_.targets.values.index_select(0, rows);
+      factor_loss = ((out.factors - target) / factor_scale_).pow(2).mean();
+    }
+    torch::Tensor loss = class_loss + factor_loss;
+    opt_->zero_grad();
+    loss.backward();
+    in.job->average_gradients(*model_);
+    opt_->step();
+    torch::NoGradGuard no_grad;
+    const double correct = (out.logits.argmax(1) == labels).sum().item<double>();
+    return {loss.item<double>(), class_loss.item<double>(), factor_loss.item<double>(),
+            correct / static_cast<double>(x.size(0))};
+  }
+
+  std::string plot_title() const override { return "classifier training loss and accuracy"; }
+
+  void save_model(const std::string& path) override { save_module(*model_, path); }
+
+  // Each class's most confident test images, one column per class, best first.
+  void write_samples(const std::string& path) override {
+    torch::NoGradGuard no_grad;
+    model_->eval();
+    const Dataset& test = test_.data;
+    const int64_t n = std::min<int64_t>(test.size(), 2048);
+    const torch::Tensor images = normalize_images(test.images.slice(0, 0, n));
+    const torch::Tensor probs = torch::softmax(model_->forward(images).logits, 1);
+    model_->train();
+    const int64_t classes = probs.size(1);
+    const int64_t rows = std::max<int64_t>(1, std::min(o_.loop.sample_count / classes, n));
+    const torch::Tensor best = std::get<1>(probs.topk(rows, 0));  // [rows, classes]
+    write_png(path, make_grid(images.index_select(0, best.reshape({-1})), static_cast<int>(classes)));
+  }
+
+  nlohmann::json epoch_end(const std::string& run_dir, int64_t epoch) override {
+    const ClassifierScore score = evaluate_classifier(model_, test_.data, test_.targets.values);
+    write_json(run_dir + "/metrics.json",
+               {{"test_accuracy", score.accuracy},
+                {"epoch", epoch},
+                {"epochs", o_.loop.epochs},
+                {"test_data", {{"spec", o_.loop.data.spec}, {"split", test_.split_name}, {"images", score.images}}},
+                {"test", classifier_score_to_json(score, train_.data.class_names, train_.targets.names)}});
+    nlohmann::json row = {{"test_accuracy", score.accuracy}, {"test_loss", score.loss}};
+    if (with_factors()) row["test_factor_r2"] = named_values(train_.targets.names, score.factor_r2);
+    return row;
+  }
+
+ private:
+  bool with_factors() const { return train_.targets.values.defined(); }
+
+  ClassifierTrainOptions o_;
+  ClassifierData train_, test_;
+  bool flip_ = false;
+  ClassifierOptions model_options_;
+  Classifier model_ = nullptr;
+  std::unique_ptr<torch::optim::Adam> opt_;
+  torch::Tensor factor_scale_;  // [F]: the loss is the MSE of standardised factors
+};
+
+}  // namespace
+
+void ClassifierTrainOptions::validate() const {
+  loop.validate();
+  check_input(loop.batch >= 2, "--batch must be >= 2 (BatchNorm needs a batch), got " + std::to_string(loop.batch));
+  check_input(test_limit >= 0, "--test-limit must be >= 0 (0 = the whole test split)");
+}
+
 ClassifierTrainOptions read_classifier_run_options(const std::string& run_dir) {
   nlohmann::json config = read_run_config(run_dir);
   check_input(config.value("family", "") == "classifier",
               run_dir + " holds a '" + config.value("family", "") + "' run, not a classifier; choose another --out");
   try {
     ClassifierTrainOptions o;
-    o.out = run_dir;
-    o.data = data_options_from_json(config.at("data"), run_dir + "/config.json");
     const auto& t = config.at("train");
-    o.epochs = t.at("epochs").get<int64_t>();
-    o.batch = t.at("batch").get<int64_t>();
-    o.lr = t.at("lr").get<double>();
-    o.seed = t.at("seed").get<uint64_t>();
-    o.threads = t.at("threads").get<int>();
+    o.loop = train_loop_options_from_json(t, config.at("data"), run_dir);
     o.width = t.at("width").get<int64_t>();
     o.feature_dim = t.at("feature_dim").get<int64_t>();
     o.dropout = t.at("dropout").get<double>();
     o.flip = t.at("flip").get<bool>();
     o.test_limit = t.at("test_limit").get<int64_t>();
-    o.max_steps = t.at("max_steps").get<int64_t>();
-    o.keep_checkpoints = t.at("keep_checkpoints").get<int>();
     return o;
   } catch (const nlohmann::json::exception& e) {
     throw Error(run_dir + "/config.json is malformed (" + e.what() + "); it must be the one latentkit classifier train wrote");
   }
 }
 
-ClassifierTrainSummary train_classifier(const ClassifierTrainOptions& o, bool resume) {
-  validate(o);
-  const std::string& run = o.out;
-  const std::string config_path = run + "/config.json";
-  check_run_folder(run, resume);
-
-  ClassifierTrainSummary summary;
-  summary.threads = set_threads(o.threads);
-
-  ClassifierData train = load_classifier_data(o.data, false);
-  DataOptions test_options = o.data;
-  test_options.limit = o.test_limit;
-  ClassifierData test = load_classifier_data(test_options, true);
-  const Dataset& data = train.data;
-  check_input(data.height() == data.width(), "data " + o.data.spec + " has " + std::to_string(data.height()) + "x" +
-                                                 std::to_string(data.width()) + " images; the classifier needs square ones (pass --size)");
-  const bool with_factors = train.targets.values.defined();
-  // A mirrored shape has its x factor mirrored too: flips would teach the factor head noise.
-  const bool flip = o.flip && !with_factors;
-
-  ClassifierOptions model_options;
-  model_options.channels(data.channels())
-      .image_size(data.height())
-      .num_classes(static_cast<int64_t>(data.class_names.size()))
-      .num_factors(static_cast<int64_t>(train.targets.names.size()))
-      .width(o.width)
-      .feature_dim(o.feature_dim)
-      .dropout(o.dropout);
-  model_options.validate();
-
-  BatchOrder order(data.size(), o.batch, o.seed);
-  const int64_t steps_per_epoch = order.steps_per_epoch();
-  const int64_t total_steps = o.epochs * steps_per_epoch;
-  const int64_t end_step = o.max_steps > 0 ? std::min(total_steps, o.max_steps) : total_steps;
-
-  torch::manual_seed(o.seed);
-  Classifier model(model_options);
-  torch::Tensor factor_scale;  // [F]: the loss is the MSE of standardised factors
-  if (with_factors) {
-    torch::NoGradGuard no_grad;
-    model->factor_mean.copy_(train.targets.values.mean(0));
-    model->factor_std.copy_(train.targets.values.std(0).clamp_min(1e-6));
-    factor_scale = model->factor_std.clone();
-  }
-  torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(o.lr));
-  torch::Tensor sums = torch::zeros({kSumCount}, torch::kFloat64);
-  CheckpointParts parts{{{"classifier", model.get()}}, {{"optimizer", &optimizer}}, {{"epoch_sums", &sums}}};
-
-  int64_t step = 0;
-  if (resume) {
-    step = resume_latest(run, parts);
-    write_file_atomic(run + "/train.jsonl", kept_log(run + "/train.jsonl", step));
-  }
-  make_dirs(run);
-  write_json(config_path, config_to_json(o, model_options, train, test, flip));
-
-  std::fprintf(stderr,
-               "training classifier on %s (%lld images %lldx%lldx%lld, %zu classes%s), testing on %lld %s images, "
-               "%lld steps/epoch, batch %lld, %d thread%s\n",
-               o.data.spec.c_str(), static_cast<long long>(data.size()), static_cast<long long>(data.channels()),
-               static_cast<long long>(data.height()), static_cast<long long>(data.width()), data.class_names.size(),
-               with_factors ? (", " + std::to_string(train.targets.names.size()) + " factors").c_str() : "",
-               static_cast<long long>(test.data.size()), test.split_name.c_str(), static_cast<long long>(steps_per_epoch),
-               static_cast<long long>(o.batch), summary.threads, summary.threads == 1 ? "" : "s");
-
-  namespace F = torch::nn::functional;
-  Progress progress("classifier", end_step, step);
-  const int64_t first_step = step;
-  double train_seconds = 0.0;    // this call's training time, test passes excluded
-  double epoch_seconds = 0.0;    // this epoch's, in this call
-  int64_t epoch_steps_timed = 0;
-  std::string last_test;
-  model->train();
-
-  while (step < end_step) {
-    const int64_t epoch = step / steps_per_epoch;
-    const auto t0 = std::chrono::steady_clock::now();
-    const double lr = lr_at(o.lr, step, total_steps);
-    for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
-
-    torch::Tensor rows = order.batch_indices(epoch, step % steps_per_epoch);
-    torch::Tensor x = normalize_images(data.images.index_select(0, rows));
-    if (flip) {
-      torch::Tensor mirror = (torch::rand({x.size(0)}) < 0.5).view({-1, 1, 1, 1});
-      x = torch::where(mirror, x.flip({3}), x);
-    }
-    torch::Tensor labels = data.labels.index_select(0, rows);
-    ClassifierOutput out = model->forward(x);
-    torch::Tensor class_loss = F::cross_entropy(out.logits, labels);
-    torch::Tensor factor_loss = torch::zeros({});
-    if (with_factors) {
-      torch::Tensor target = train.targets.values.index_select(0, rows);
-      factor_loss = ((out.factors - target) / factor_scale).pow(2).mean();
-    }
-    torch::Tensor loss = class_loss + factor_loss;
-    optimizer.zero_grad();
-    loss.backward();
-    optimizer.step();
-    ++step;
-
-    const double loss_value = loss.item<double>();
-    if (!std::isfinite(loss_value)) {
-      auto latest = latest_checkpoint(run);
-      throw Error("classifier training diverged at step " + std::to_string(step) + " (loss " + std::to_string(loss_value) +
-                      "); try a lower --lr" + (latest ? "; last good checkpoint: " + *latest : std::string()),
-                  ErrorKind::kInternal);
-    }
-    {
-      torch::NoGradGuard no_grad;
-      const double n = static_cast<double>(x.size(0));
-      const double correct = (out.logits.argmax(1) == labels).sum().item<double>();
-      sums += torch::tensor({loss_value * n, class_loss.item<double>() * n, factor_loss.item<double>() * n, correct, n},
-                            torch::kFloat64);
-    }
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    train_seconds += seconds;
-    epoch_seconds += seconds;
-    ++epoch_steps_timed;
-
-    if (step % steps_per_epoch == 0) {
-      ClassifierScore score = evaluate_classifier(model, test.data, test.targets.values);
-      const double images = sums[4].item<double>();
-      nlohmann::json row = {{"epoch", epoch + 1},
-                            {"step", step},
-                            {"loss", sums[0].item<double>() / images},
-                            {"class_loss", sums[1].item<double>() / images},
-                            {"train_accuracy", sums[3].item<double>() / images},
-                            {"test_accuracy", score.accuracy},
-                            {"test_loss", score.loss},
-                            {"img_per_s", epoch_seconds > 0 ? epoch_steps_timed * o.batch / epoch_seconds : 0.0},
-                            {"lr", lr},
-                            {"threads", summary.threads}};
-      if (with_factors) {
-        row["factor_loss"] = sums[2].item<double>() / images;
-        row["test_factor_r2"] = named_values(train.targets.names, score.factor_r2);
-      }
-      append_jsonl(run + "/train.jsonl", row);
-      save_module(*model, run + "/model.pt");
-      nlohmann::json metrics = {{"test_accuracy", score.accuracy},
-                                {"epoch", epoch + 1},
-                                {"epochs", o.epochs},
-                                {"test_data", {{"spec", o.data.spec}, {"split", test.split_name}, {"images", score.images}}},
-                                {"test", classifier_score_to_json(score, data.class_names, train.targets.names)}};
-      write_json(run + "/metrics.json", metrics);
-      sums.zero_();
-      save_checkpoint(run, step, parts, o.keep_checkpoints);
-      summary.test = score;
-      last_test = " test " + format_fixed(score.accuracy, 4);
-      epoch_seconds = 0.0;
-      epoch_steps_timed = 0;
-    } else if (step == end_step) {
-      save_checkpoint(run, step, parts, o.keep_checkpoints);
-    }
-    const double seen = sums[4].item<double>();
-    progress.update(step,
-                    "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(o.epochs) +
-                        (seen > 0 ? " loss " + format_fixed(sums[0].item<double>() / seen, 3) + " acc " +
-                                        format_fixed(sums[3].item<double>() / seen, 3)
-                                  : std::string()) +
-                        last_test,
-                    static_cast<double>(o.batch));
-    if (stop_requested() && step < end_step) {
-      if (step % steps_per_epoch != 0) save_checkpoint(run, step, parts, o.keep_checkpoints);
-      summary.interrupted = true;
-      break;
-    }
-  }
-
-  summary.steps = step;
-  summary.steps_run = step - first_step;
-  summary.epochs_done = step / steps_per_epoch;
-  summary.seconds = train_seconds;
-  summary.images_per_second = train_seconds > 0 ? summary.steps_run * o.batch / train_seconds : 0.0;
-  progress.finish((summary.interrupted ? "interrupted, checkpoint saved; " : "") + std::string("epoch ") +
-                  std::to_string(summary.epochs_done) + "/" + std::to_string(o.epochs) + last_test);
-  return summary;
+TrainSummary train_classifier(const ClassifierTrainOptions& options, bool resume) {
+  options.validate();
+  ClassifierTask task(options);
+  return run_training(options.loop, task, resume);
 }
 
 }  // namespace latentkit

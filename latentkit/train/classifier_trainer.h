@@ -1,9 +1,8 @@
 #pragma once
-// Training and testing of the feature-extractor classifier (models/classifier.h): cross
-// entropy on the class labels plus, for data with known factors (shapes), a mean squared
-// error on the standardised factors. Adam with a cosine learning-rate decay, random
-// horizontal flips for data without factors, per-epoch test scores, checkpoints and
-// exact resume, all in one run folder (../shared/DESIGN.md, "The flow of data").
+// Training and testing of the feature-extractor classifier (models/classifier.h) on the
+// training loop (loop.h): cross entropy on the class labels plus, for data with known factors
+// (shapes), a mean squared error on the standardised factors. Adam with a cosine learning-rate
+// decay, random horizontal flips for data without factors, test scores after every epoch.
 //
 // Test data: the test split of idx data (Fashion-MNIST's t10k), a disjoint seed for
 // shapes, and for image folders, which have no split, every 10th image in path order
@@ -17,24 +16,20 @@
 
 #include "latentkit/data/dataset.h"
 #include "latentkit/models/classifier.h"
+#include "latentkit/train/loop.h"
 
 namespace latentkit {
 
 struct ClassifierTrainOptions {
-  std::string out;  // the run folder
-  DataOptions data;
-  int64_t epochs = 8;
-  int64_t batch = 128;
-  double lr = 1e-3;         // peak Adam learning rate; decays to 0 on a cosine over all epochs
-  uint64_t seed = 0;
-  int threads = 0;          // 0: all cores
+  TrainLoopOptions loop{/*epochs=*/8, /*batch=*/128, /*lr=*/1e-3};  // lr: the peak; cosine decay to 0 over all epochs
   int64_t width = 32;
   int64_t feature_dim = 128;
   double dropout = 0.3;
-  bool flip = true;         // random horizontal flips; never used on data with known factors
-  int64_t test_limit = 0;   // 0: the whole test split; else its first test_limit images
-  int64_t max_steps = 0;    // 0: train all epochs; else stop (with a checkpoint) after this many steps
-  int keep_checkpoints = 2;
+  bool flip = true;        // random horizontal flips; never used on data with known factors
+  int64_t test_limit = 0;  // 0: the whole test split; else its first test_limit images
+
+  ClassifierTrainOptions() { loop.keep_checkpoints = 2; }
+  void validate() const;
 };
 
 /// Regression targets derived from a dataset's known factors. Every factor but "shape"
@@ -81,21 +76,10 @@ ClassifierScore test_classifier(ClassifierRun& run, DataOptions data, bool test_
 /// Options from RUN/config.json of a classifier run (for --resume).
 ClassifierTrainOptions read_classifier_run_options(const std::string& run_dir);
 
-struct ClassifierTrainSummary {
-  int64_t steps = 0;        // global step reached
-  int64_t steps_run = 0;    // steps run by this call
-  int64_t epochs_done = 0;  // completed epochs
-  double seconds = 0.0;
-  double images_per_second = 0.0;  // training steps only, test passes excluded
-  bool interrupted = false;        // stopped by SIGINT / SIGTERM after saving a checkpoint
-  int threads = 0;
-  ClassifierScore test;     // after the last completed epoch (images == 0 when none completed)
-};
-
-/// Trains (or, with resume, continues from RUN/checkpoints/latest) and writes RUN:
-/// config.json (family "classifier", model options, classes, factor_names, data),
-/// model.pt and metrics.json after every epoch, train.jsonl (one line per epoch) and
-/// checkpoints/. Progress goes to stderr.
-ClassifierTrainSummary train_classifier(const ClassifierTrainOptions& options, bool resume);
+/// Trains (or, with resume, continues from RUN/checkpoints/latest) and writes the run folder:
+/// config.json (family "classifier", model options, classes, factor_names, data), and after
+/// every epoch model.pt, metrics.json (the test scores) and a train.jsonl row of test
+/// scores; samples/ holds each class's most confident test images, one column per class.
+TrainSummary train_classifier(const ClassifierTrainOptions& options, bool resume);
 
 }  // namespace latentkit

@@ -1,10 +1,9 @@
 #pragma once
-// Training of diffusion models: the simple loss of DDPM (mean squared error of the
-// predicted noise, or of v), Adam with a linear warm-up, gradient clipping at norm 1, an
-// EMA of the U-Net (which samples, and is saved as model.pt), label dropout for
+// Diffusion models on the training loop (loop.h): the simple loss of DDPM (mean squared error
+// of the predicted noise, or of v), Adam with a linear warm-up, gradient clipping at norm 1,
+// an EMA of the U-Net (which samples, and is saved as model.pt), label dropout for
 // classifier-free guidance, and the Palette tasks (inpaint: loss inside the mask only;
-// restore) mixed with unconditional steps. Checkpoints, exact resume, DDIM samples per epoch,
-// logs and the loss curve go in one run folder like the other trainers'.
+// restore) mixed with unconditional steps. DDIM samples per epoch.
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -14,31 +13,21 @@
 #include "latentkit/data/dataset.h"
 #include "latentkit/models/diffusion.h"
 #include "latentkit/train/distributed.h"
-#include "latentkit/train/gan_trainer.h"
+#include "latentkit/train/loop.h"
 
 namespace latentkit {
 
 struct DdpmTrainOptions {
-  std::string out;  // the run folder
-  DataOptions data;
+  TrainLoopOptions loop{/*epochs=*/10, /*batch=*/64, /*lr=*/4e-4};
   DdpmOptions model;  // channels, size and a conditional model's classes come from the data
-  std::string condition_on = "class";
+  ConditionOn condition_on = ConditionOn::kClass;
   std::vector<std::string> class_names;
-  int64_t epochs = 10;
-  int64_t batch = 64;
-  double lr = 4e-4;
-  int64_t warmup = 200;      // steps of linear learning-rate warm-up
+  int64_t warmup = 200;        // steps of linear learning-rate warm-up
   double ema_decay = 0.999;
   double label_dropout = 0.1;  // class-conditional: share of steps with the "no class" label
   double uncond_share = 0.5;   // with tasks: share of images trained with no condition
-  uint64_t seed = 0;
-  int threads = 0;
-  int64_t checkpoint_every = 500;
-  int keep_checkpoints = 3;
-  int64_t log_every = 50;
-  int64_t sample_count = 64;
-  int64_t max_steps = 0;
-  DistOptions dist;  // one rank of a data-parallel job (not part of the run's config)
+
+  void validate() const;
 };
 
 /// The per-image batch of one training step: the condition (undefined without tasks) and
@@ -60,8 +49,7 @@ nlohmann::json ddpm_config_to_json(const DdpmTrainOptions& options);
 /// Options from RUN/config.json (for --resume); a folder with no diffusion run is an Error.
 DdpmTrainOptions read_ddpm_run_options(const std::string& run_dir);
 
-/// Trains (or, with resume, continues) and writes the run folder: config.json, model.pt
-/// (EMA weights), train.jsonl, samples/, losses.png, checkpoints/.
+/// Trains (or, with resume, continues) and writes the run folder; model.pt holds the EMA weights.
 TrainSummary train_ddpm(const DdpmTrainOptions& options, bool resume);
 
 }  // namespace latentkit

@@ -4,9 +4,9 @@
 
 namespace latentkit {
 
-const std::vector<std::string>& gan_losses() {
-  static const std::vector<std::string> names = {"bce", "hinge", "wgan-gp"};
-  return names;
+const NameTable<GanLoss>& gan_loss_names() {
+  static const NameTable<GanLoss> table("--loss", {{GanLoss::kBce, "bce"}, {GanLoss::kHinge, "hinge"}, {GanLoss::kWganGp, "wgan-gp"}});
+  return table;
 }
 
 torch::Tensor discriminator_loss_bce(const torch::Tensor& real_logits, const torch::Tensor& fake_logits,
@@ -22,28 +22,15 @@ torch::Tensor generator_loss_bce(const torch::Tensor& fake_logits) {
   return torch::nn::functional::binary_cross_entropy_with_logits(fake_logits, torch::ones_like(fake_logits));
 }
 
-namespace {
-
-void check_loss(const std::string& loss) {
-  for (const std::string& name : gan_losses()) {
-    if (name == loss) return;
-  }
-  throw Error("unknown GAN loss '" + loss + "'; the losses are: bce, hinge, wgan-gp");
-}
-
-}  // namespace
-
-torch::Tensor discriminator_loss(const std::string& loss, const torch::Tensor& real_logits,
-                                 const torch::Tensor& fake_logits, double smoothing) {
-  check_loss(loss);
-  if (loss == "bce") return discriminator_loss_bce(real_logits, fake_logits, smoothing);
-  if (loss == "hinge") return torch::relu(1 - real_logits).mean() + torch::relu(1 + fake_logits).mean();
+torch::Tensor discriminator_loss(GanLoss loss, const torch::Tensor& real_logits, const torch::Tensor& fake_logits,
+                                 double smoothing) {
+  if (loss == GanLoss::kBce) return discriminator_loss_bce(real_logits, fake_logits, smoothing);
+  if (loss == GanLoss::kHinge) return torch::relu(1 - real_logits).mean() + torch::relu(1 + fake_logits).mean();
   return fake_logits.mean() - real_logits.mean();
 }
 
-torch::Tensor generator_loss(const std::string& loss, const torch::Tensor& fake_logits) {
-  check_loss(loss);
-  if (loss == "bce") return generator_loss_bce(fake_logits);
+torch::Tensor generator_loss(GanLoss loss, const torch::Tensor& fake_logits) {
+  if (loss == GanLoss::kBce) return generator_loss_bce(fake_logits);
   return -fake_logits.mean();
 }
 

@@ -10,10 +10,13 @@
 
 #include <torch/torch.h>
 
+#include "latentkit/core/names.h"
+
 namespace latentkit {
 
-/// The loss names train --loss takes.
-const std::vector<std::string>& gan_losses();
+enum class GanLoss { kBce, kHinge, kWganGp };
+/// bce, hinge, wgan-gp: the names train --loss takes and config.json holds.
+const NameTable<GanLoss>& gan_loss_names();
 
 /// Discriminator loss of the non-saturating GAN: BCE(real, 1 - smoothing) + BCE(fake, 0),
 /// each a mean over the batch. smoothing > 0 is one-sided label smoothing (Salimans et al.).
@@ -25,11 +28,11 @@ torch::Tensor generator_loss_bce(const torch::Tensor& fake_logits);
 
 /// The discriminator (critic) loss of a family: bce as above; hinge: mean(relu(1 - real))
 /// + mean(relu(1 + fake)); wgan-gp: mean(fake) - mean(real) (the penalty is separate).
-/// smoothing applies to bce only. An unknown name is an Error listing the known ones.
-torch::Tensor discriminator_loss(const std::string& loss, const torch::Tensor& real_logits,
+/// smoothing applies to bce only.
+torch::Tensor discriminator_loss(GanLoss loss, const torch::Tensor& real_logits,
                                  const torch::Tensor& fake_logits, double smoothing = 0.0);
 /// The generator loss of a family: bce as above; hinge and wgan-gp: -mean(fake).
-torch::Tensor generator_loss(const std::string& loss, const torch::Tensor& fake_logits);
+torch::Tensor generator_loss(GanLoss loss, const torch::Tensor& fake_logits);
 
 /// WGAN-GP's gradient penalty: mean over the batch of (|grad_x critic(x)|_2 - 1)^2 at
 /// x = e real + (1 - e) fake, e ~ U(0, 1) per sample (LibTorch's default generator). Keeps

@@ -1,15 +1,10 @@
 #include "latentkit/train/pix2pix_trainer.h"
 
-#include <chrono>
 #include <cmath>
-#include <cstdio>
 
 #include "latentkit/core/error.h"
-#include "latentkit/core/files.h"
 #include "latentkit/core/grid.h"
-#include "latentkit/core/plot.h"
-#include "latentkit/core/progress.h"
-#include "latentkit/core/threads.h"
+#include "latentkit/core/image.h"
 #include "latentkit/data/degrade.h"
 #include "latentkit/data/folder.h"
 #include "latentkit/models/registry.h"
@@ -18,49 +13,13 @@
 namespace latentkit {
 namespace {
 
-void validate(const Pix2pixTrainOptions& o) {
-  check_input(!o.out.empty(), "--out is required: the run folder to write, e.g. --out runs/enhance");
-  check_input(o.epochs >= 1 && o.batch >= 1, "--epochs and --batch must be >= 1");
-  check_input(o.lr > 0 && std::isfinite(o.lr), "--lr must be a positive number");
-  check_input(o.l1_weight >= 0 && std::isfinite(o.l1_weight), "--l1-weight must be >= 0");
-  check_input(o.checkpoint_every >= 1 && o.keep_checkpoints >= 1 && o.log_every >= 1 && o.sample_count >= 1,
-              "--checkpoint-every, --keep-checkpoints and --log-every must be >= 1");
-  check_input(o.threads >= 0 && o.max_steps >= 0, "--threads and --max-steps must be >= 0");
-  for (const auto& t : o.tasks) task_degradation(t);  // an Error for unknown tasks
-}
-
-// Targets (and, for paired data, inputs) as uint8 [N, C, S, S]; fits o.model to them.
-struct Pairs {
-  torch::Tensor a, b;  // a undefined for synthetic pairs
-};
-
-Pairs load_pairs(Pix2pixTrainOptions& o) {
-  Pairs p;
-  if (o.tasks.empty()) {
-    check_input(is_pairs_spec(o.data.spec),
-                "pix2pix needs --task (deblur, denoise, dejpeg, superres, exposure, retouch or a list) to make pairs "
-                "from --data " + o.data.spec + ", or paired data: folder:A_DIR,B_DIR or pairs:DIR");
-    ImagePairs pairs = load_image_pairs(o.data);
-    p.a = pairs.a;
-    p.b = pairs.b;
-  } else {
-    check_input(!is_pairs_spec(o.data.spec),
-                o.data.spec + " is paired data: it needs no --task (--task degrades unpaired images to make pairs)");
-    Dataset data = load_dataset(o.data);
-    check_input(data.height() == data.width(), "data " + o.data.spec + " has " + std::to_string(data.height()) + "x" +
-                                                   std::to_string(data.width()) + " images; pix2pix trains on square ones (pass --size)");
-    p.b = data.images;
-  }
-  o.model.channels(p.b.size(1)).image_size(p.b.size(2));
-  o.model.validate();
-  return p;
-}
-
 // (input, target) in [-1, 1] for the given rows; synthetic inputs are drawn from rng.
-std::pair<torch::Tensor, torch::Tensor> make_batch(const Pairs& p, const std::vector<std::string>& tasks,
-                                                   const torch::Tensor& rows, torch::Generator& rng) {
-  torch::Tensor target = normalize_images(p.b.index_select(0, rows));
-  if (p.a.defined()) return {normalize_images(p.a.index_select(0, rows)), target};
+// a: the inputs of paired data (undefined for synthetic pairs); b: the targets (uint8).
+std::pair<torch::Tensor, torch::Tensor> make_batch(const torch::Tensor& a, const torch::Tensor& b,
+                                                   const std::vector<std::string>& tasks, const torch::Tensor& rows,
+                                                   torch::Generator& rng) {
+  torch::Tensor target = normalize_images(b.index_select(0, rows));
+  if (a.defined()) return {normalize_images(a.index_select(0, rows)), target};
   return {degrade_for_tasks(target, tasks, rng), target};
 }
 
@@ -69,7 +28,130 @@ double mean_psnr(const torch::Tensor& a, const torch::Tensor& b) {
   return (10 * torch::log10(4.0 / mse)).mean().item<double>();
 }
 
+class Pix2pixTask : public TrainTask {
+ public:
+  explicit Pix2pixTask(const Pix2pixTrainOptions& options) : o_(options) {}
+
+  int64_t load_data(TrainLoopOptions& loop) override {
+    const std::string& spec = loop.data.spec;
+    if (o_.tasks.empty()) {
+      check_input(is_pairs_spec(spec),
+                  "pix2pix needs --task (deblur, denoise, dejpeg, superres, exposure, retouch or a list) to make pairs "
+                  "from --data " + spec + ", or paired data: folder:A_DIR,B_DIR or pairs:DIR");
+      ImagePairs pairs = load_image_pairs(loop.data);
+      a_ = pairs.a;
+      b_ = pairs.b;
+    } else {
+      check_input(!is_pairs_spec(spec),
+                  spec + " is paired data: it needs no --task (--task degrades unpaired images to make pairs)");
+      Dataset data = load_dataset(loop.data);
+      check_input(data.height() == data.width(), "data " + spec + " has " + std::to_string(data.height()) + "x" +
+                                                     std::to_string(data.width()) + " images; pix2pix trains on square ones (pass --size)");
+      b_ = data.images;
+    }
+    o_.model.channels(b_.size(1)).image_size(b_.size(2));
+    o_.model.validate();
+    spec_ = spec;
+    loop.batch = std::min(loop.batch, b_.size(0));  // a small paired set: one batch of all of it
+    return b_.size(0);
+  }
+
+  void build(const TrainLoopOptions& loop, TrainJob& job) override {
+    g_ = Pix2pixGenerator(o_.model);
+    d_ = PatchDiscriminator(o_.model);
+    job.broadcast(*g_);
+    job.broadcast(*d_);
+    const auto adam = torch::optim::AdamOptions(loop.lr).betas({o_.beta1, o_.beta2});
+    opt_g_ = std::make_unique<torch::optim::Adam>(g_->parameters(), adam);
+    opt_d_ = std::make_unique<torch::optim::Adam>(d_->parameters(), adam);
+    // The sample pairs: the first images, degraded once with their own seed.
+    torch::Generator sample_rng = make_rng(loop.seed ^ 0x5eedULL);
+    std::tie(sample_in_, sample_target_) =
+        make_batch(a_, b_, o_.tasks, torch::arange(std::min(loop.sample_count, b_.size(0)), torch::kInt64), sample_rng);
+    g_->train();
+    d_->train();
+  }
+
+  CheckpointParts parts() override {
+    return {{{"generator", g_.get()}, {"discriminator", d_.get()}}, {{"opt_g", opt_g_.get()}, {"opt_d", opt_d_.get()}}, {}};
+  }
+
+  nlohmann::json config(const TrainLoopOptions& loop) const override {
+    Pix2pixTrainOptions o = o_;
+    o.loop = loop;
+    return pix2pix_config_to_json(o);
+  }
+
+  std::string describe() const override {
+    int64_t params = 0;
+    for (const auto& p : g_->parameters()) params += p.numel();
+    std::string what = "paired data";
+    if (!o_.tasks.empty()) {
+      what = "tasks ";
+      for (size_t i = 0; i < o_.tasks.size(); ++i) what += (i ? "+" : "") + o_.tasks[i];
+    }
+    char text[320];
+    std::snprintf(text, sizeof(text),
+                  "pix2pix (U-Net %lld levels, width %lld, %.2fM parameters, %s; PatchGAN %lld layers; L1 weight %g; %s) "
+                  "on %s (%lld images %lldx%lldx%lld)",
+                  static_cast<long long>(o_.model.levels()), static_cast<long long>(o_.model.width()), params / 1e6,
+                  o_.model.residual() ? "residual" : "tanh", static_cast<long long>(o_.model.patch_layers()),
+                  o_.l1_weight, what.c_str(), spec_.c_str(), static_cast<long long>(b_.size(0)),
+                  static_cast<long long>(b_.size(1)), static_cast<long long>(b_.size(2)),
+                  static_cast<long long>(b_.size(3)));
+    return text;
+  }
+
+  std::vector<std::string> value_names() const override { return {"d_loss", "g_gan", "l1", "psnr", "psnr_input"}; }
+
+  std::vector<double> step(const StepInput& in) override {
+    // Every rank degrades the global batch (the same draws from LibTorch's default
+    // generator, saved by checkpoints) and trains on its share.
+    torch::Generator rng = at::detail::getDefaultCPUGenerator();
+    const auto [all_input, all_target] = make_batch(a_, b_, o_.tasks, in.indices, rng);
+    const torch::Tensor input = in.job->share(all_input), target = in.job->share(all_target);
+    Pix2pixStep r = pix2pix_train_step(*g_, *d_, *opt_g_, *opt_d_, input, target, o_.l1_weight, in.job);
+    return {r.d_loss.item<double>(), r.g_gan.item<double>(), r.l1.item<double>(), mean_psnr(r.output, target),
+            mean_psnr(input, target)};
+  }
+
+  std::vector<std::pair<std::string, double>> derived_values(const std::vector<double>& means) const override {
+    return {{"l1_weighted", o_.l1_weight * means[2]}};
+  }
+
+  std::string plot_title() const override { return "pix2pix losses (l1_weighted = L1 x l1-weight; PSNR in dB)"; }
+
+  void save_model(const std::string& path) override { save_module(*g_, path); }
+
+  void write_samples(const std::string& path) override {
+    torch::NoGradGuard no_grad;
+    g_->eval();
+    sample_out_ = g_->forward(sample_in_).clamp(-1, 1);
+    g_->train();
+    write_png(path, make_grid(torch::cat({sample_in_, sample_out_, sample_target_}), static_cast<int>(sample_in_.size(0))));
+  }
+
+  nlohmann::json epoch_end(const std::string&, int64_t) override {
+    return {{"sample_psnr", mean_psnr(sample_out_, sample_target_)}, {"sample_psnr_input", mean_psnr(sample_in_, sample_target_)}};
+  }
+
+ private:
+  Pix2pixTrainOptions o_;
+  std::string spec_;
+  torch::Tensor a_, b_;
+  Pix2pixGenerator g_ = nullptr;
+  PatchDiscriminator d_ = nullptr;
+  std::unique_ptr<torch::optim::Adam> opt_g_, opt_d_;
+  torch::Tensor sample_in_, sample_target_, sample_out_;
+};
+
 }  // namespace
+
+void Pix2pixTrainOptions::validate() const {
+  loop.validate();
+  check_input(l1_weight >= 0 && std::isfinite(l1_weight), "--l1-weight must be >= 0");
+  for (const auto& t : tasks) task_degradation(t);  // an Error for unknown tasks
+}
 
 Pix2pixStep pix2pix_train_step(Pix2pixGeneratorImpl& generator, PatchDiscriminatorImpl& discriminator,
                                torch::optim::Optimizer& opt_g, torch::optim::Optimizer& opt_d,
@@ -98,13 +180,12 @@ Pix2pixStep pix2pix_train_step(Pix2pixGeneratorImpl& generator, PatchDiscriminat
 }
 
 nlohmann::json pix2pix_config_to_json(const Pix2pixTrainOptions& o) {
-  nlohmann::json train = train_options_json(o);
-  train.erase("condition_on");
+  nlohmann::json train = train_loop_options_to_json(o.loop);
   train.update({{"tasks", o.tasks}, {"l1_weight", o.l1_weight}, {"beta1", o.beta1}, {"beta2", o.beta2}});
   return {{"latentkit_version", LATENTKIT_VERSION},
           {"family", "pix2pix"},
           {"model", pix2pix_options_to_json(o.model)},
-          {"data", data_options_to_json(o.data)},
+          {"data", data_options_to_json(o.loop.data)},
           {"train", train}};
 }
 
@@ -113,11 +194,9 @@ Pix2pixTrainOptions read_pix2pix_run_options(const std::string& run_dir) {
   check_input(config.value("family", "") == "pix2pix", run_dir + " is not a pix2pix run");
   try {
     Pix2pixTrainOptions o;
-    o.out = run_dir;
-    o.model = pix2pix_options_from_json(config.at("model"));
-    o.data = data_options_from_json(config.at("data"), run_dir + "/config.json");
     const nlohmann::json& t = config.at("train");
-    read_train_options(t, o);
+    o.loop = train_loop_options_from_json(t, config.at("data"), run_dir);
+    o.model = pix2pix_options_from_json(config.at("model"));
     o.tasks = t.at("tasks").get<std::vector<std::string>>();
     o.l1_weight = t.at("l1_weight").get<double>();
     o.beta1 = t.at("beta1").get<double>();
@@ -128,157 +207,10 @@ Pix2pixTrainOptions read_pix2pix_run_options(const std::string& run_dir) {
   }
 }
 
-TrainSummary train_pix2pix(const Pix2pixTrainOptions& options_in, bool resume) {
-  Pix2pixTrainOptions o = options_in;
-  validate(o);
-  const std::string& run = o.out;
-  TrainJob job(o.dist);
-  if (job.is_main()) check_run_folder(run, resume);
-  TrainSummary summary;
-  summary.threads = set_threads(o.threads);
-  const Pairs pairs = load_pairs(o);
-  const int64_t n = pairs.b.size(0);
-  o.batch = std::min(o.batch, n);
-  job.check_batch(o.batch);
-  BatchOrder order(n, o.batch, o.seed);
-  const int64_t steps_per_epoch = order.steps_per_epoch();
-  const int64_t total_steps =
-      o.max_steps > 0 ? std::min(o.epochs * steps_per_epoch, o.max_steps) : o.epochs * steps_per_epoch;
-
-  torch::manual_seed(o.seed);
-  Pix2pixGenerator g(o.model);
-  PatchDiscriminator d(o.model);
-  job.broadcast(*g);
-  job.broadcast(*d);
-  torch::optim::Adam opt_g(g->parameters(), torch::optim::AdamOptions(o.lr).betas({o.beta1, o.beta2}));
-  torch::optim::Adam opt_d(d->parameters(), torch::optim::AdamOptions(o.lr).betas({o.beta1, o.beta2}));
-  torch::Tensor window = torch::zeros({6}, torch::kFloat64);  // d, g_gan, l1, psnr, psnr of the input, steps
-  CheckpointParts parts{{{"generator", g.get()}, {"discriminator", d.get()}},
-                        {{"opt_g", &opt_g}, {"opt_d", &opt_d}},
-                        {{"log_window", &window}}};
-  // The sample pairs: the first images, degraded once with their own seed.
-  torch::Generator sample_rng = make_rng(o.seed ^ 0x5eedULL);
-  const auto [sample_in, sample_target] =
-      make_batch(pairs, o.tasks, torch::arange(std::min(o.sample_count, n), torch::kInt64), sample_rng);
-
-  int64_t step = 0;
-  std::vector<PlotSeries> curves{{"D", {}, {}}, {"G (GAN)", {}, {}}, {"L1 x l1-weight", {}, {}}};
-  if (resume) step = job.resume(run, parts);
-  if (job.is_main()) {
-    make_dirs(run + "/samples");
-    for (const nlohmann::json& row : resume ? trim_train_log(run, step) : std::vector<nlohmann::json>{}) {
-      if (!row.contains("d_loss")) continue;
-      const double x = row["step"].get<double>();
-      const double ys[3] = {row["d_loss"].get<double>(), row["g_gan"].get<double>(), o.l1_weight * row["l1"].get<double>()};
-      for (int k = 0; k < 3; ++k) {
-        curves[k].x.push_back(x);
-        curves[k].y.push_back(ys[k]);
-      }
-    }
-    write_json(run + "/config.json", pix2pix_config_to_json(o));
-  }
-  const int64_t kill_at = test_kill_step();
-  int64_t params = 0;
-  for (const auto& p : g->parameters()) params += p.numel();
-  std::string what = "paired data";
-  if (!o.tasks.empty()) {
-    what = "tasks ";
-    for (size_t i = 0; i < o.tasks.size(); ++i) what += (i ? "+" : "") + o.tasks[i];
-  }
-  if (job.is_main()) std::fprintf(stderr,
-               "training pix2pix (U-Net %lld levels, width %lld, %.2fM parameters, %s; PatchGAN %lld layers; L1 weight %g; "
-               "%s) on %s (%lld images %lldx%lldx%lld), %lld steps/epoch, %d thread%s%s\n",
-               static_cast<long long>(o.model.levels()), static_cast<long long>(o.model.width()), params / 1e6,
-               o.model.residual() ? "residual" : "tanh", static_cast<long long>(o.model.patch_layers()), o.l1_weight,
-               what.c_str(), o.data.spec.c_str(), static_cast<long long>(n), static_cast<long long>(pairs.b.size(1)),
-               static_cast<long long>(pairs.b.size(2)), static_cast<long long>(pairs.b.size(3)),
-               static_cast<long long>(steps_per_epoch), summary.threads, summary.threads == 1 ? "" : "s",
-               job.describe(o.batch).c_str());
-
-  auto save_outputs = [&](int64_t epoch) {
-    save_module(*g, run + "/model.pt");
-    write_png(run + "/losses.png", render_line_plot(curves, "pix2pix losses", "step"));
-    if (epoch <= 0) return;
-    torch::NoGradGuard no_grad;
-    g->eval();
-    torch::Tensor out = g->forward(sample_in).clamp(-1, 1);
-    g->train();
-    char name[64];
-    std::snprintf(name, sizeof(name), "/samples/epoch-%03lld.png", static_cast<long long>(epoch));
-    write_png(run + name, make_grid(torch::cat({sample_in, out, sample_target}), static_cast<int>(sample_in.size(0))));
-    append_jsonl(run + "/train.jsonl", {{"step", step},
-                                        {"epoch", epoch},
-                                        {"sample_psnr", mean_psnr(out, sample_target)},
-                                        {"sample_psnr_input", mean_psnr(sample_in, sample_target)}});
-  };
-
-  torch::Generator rng = at::detail::getDefaultCPUGenerator();  // saved and restored by checkpoints
-  Progress progress("train", total_steps, step, job.log());
-  const auto run_start = std::chrono::steady_clock::now();
-  auto window_start = run_start;
-  const int64_t first_step = step;
-  g->train();
-  d->train();
-  std::string last;
-  while (step < total_steps) {
-    const int64_t epoch = step / steps_per_epoch;
-    // Every rank degrades the global batch (the same draws) and trains on its share.
-    const auto [all_input, all_target] =
-        make_batch(pairs, o.tasks, order.batch_indices(epoch, step % steps_per_epoch), rng);
-    const torch::Tensor input = job.share(all_input), target = job.share(all_target);
-    Pix2pixStep r = pix2pix_train_step(*g, *d, opt_g, opt_d, input, target, o.l1_weight, &job);
-    ++step;
-    const std::vector<double> means =
-        job.step_means({r.d_loss.item<double>(), r.g_gan.item<double>(), r.l1.item<double>(),
-                        mean_psnr(r.output, target), mean_psnr(input, target)});
-    const double dl = means[0], gl = means[1], l1 = means[2];
-    if (!std::isfinite(dl) || !std::isfinite(gl) || !std::isfinite(l1)) {
-      throw Error("training diverged at step " + std::to_string(step) + "; try a lower --lr", ErrorKind::kInternal);
-    }
-    window += torch::tensor({dl, gl, l1, means[3], means[4], 1.0}, torch::kFloat64);
-    if (step % o.log_every == 0 || step == total_steps) {
-      const auto now = std::chrono::steady_clock::now();
-      const double seconds = std::chrono::duration<double>(now - window_start).count();
-      const double steps = window[5].item<double>();
-      torch::Tensor mean = window / steps;
-      const double m[5] = {mean[0].item<double>(), mean[1].item<double>(), mean[2].item<double>(),
-                           mean[3].item<double>(), mean[4].item<double>()};
-      for (int k = 0; k < 3; ++k) {
-        curves[k].x.push_back(static_cast<double>(step));
-        curves[k].y.push_back(k == 2 ? o.l1_weight * m[2] : m[k]);
-      }
-      if (job.is_main()) {
-        append_jsonl(run + "/train.jsonl", {{"step", step},
-                                            {"epoch", static_cast<double>(step) / steps_per_epoch},
-                                            {"d_loss", m[0]},
-                                            {"g_gan", m[1]},
-                                            {"l1", m[2]},
-                                            {"psnr", m[3]},
-                                            {"psnr_input", m[4]},
-                                            {"img_per_s", seconds > 0 ? steps * o.batch / seconds : 0.0},
-                                            {"threads", summary.threads},
-                                            {"ranks", job.world_size()}});
-      }
-      char text[96];
-      std::snprintf(text, sizeof(text), " L1 %.4f PSNR %.2f dB (input %.2f)", m[2], m[3], m[4]);
-      last = text;
-      window.zero_();
-      window_start = now;
-    }
-    if (step % o.checkpoint_every == 0 || step == total_steps) job.save_checkpoint(run, step, parts, o.keep_checkpoints);
-    if (step % steps_per_epoch == 0 || step == total_steps) job.write_outputs(step, [&] { save_outputs(epoch + 1); });
-    progress.update(step, "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(o.epochs) + last,
-                    static_cast<double>(o.batch));
-    if (stop_after_step(run, step, total_steps, kill_at, parts, o.keep_checkpoints, [&] { save_outputs(0); },
-                        job.stop(), job.is_main())) {
-      summary.interrupted = true;
-      break;
-    }
-  }
-  finish_summary(summary, step, first_step, run_start, o.batch);
-  job.report_throughput(summary.steps_run, o.batch, summary.seconds);
-  progress.finish(summary.interrupted ? "interrupted, checkpoint saved" : "done");
-  return summary;
+TrainSummary train_pix2pix(const Pix2pixTrainOptions& options, bool resume) {
+  options.validate();
+  Pix2pixTask task(options);
+  return run_training(options.loop, task, resume);
 }
 
 }  // namespace latentkit

@@ -1,11 +1,9 @@
 #pragma once
-// Training of pix2pix enhancers: the conditional GAN loss of a PatchGAN on (input, output)
-// plus l1_weight x L1 to the target (Isola et al. 2017), Adam (2e-4, beta1 0.5) on both
-// networks. The pairs are synthetic (each target image degraded for one of --task, afresh
-// every step) or read from paired data (folder:A_DIR,B_DIR or pairs:DIR). Checkpoints, exact
-// resume, samples (input / output / target rows) per epoch, logs and the loss curves go in
-// one run folder like the other trainers'.
-#include <cstdint>
+// pix2pix enhancers on the training loop (loop.h): the conditional GAN loss of a PatchGAN on
+// (input, output) plus l1_weight x L1 to the target (Isola et al. 2017), Adam (2e-4, beta1
+// 0.5) on both networks. The pairs are synthetic (each target image degraded for one of
+// --task, afresh every step) or read from paired data (folder:A_DIR,B_DIR or pairs:DIR).
+// Samples are input / output / target rows.
 #include <string>
 #include <vector>
 
@@ -14,30 +12,20 @@
 #include "latentkit/data/dataset.h"
 #include "latentkit/models/pix2pix.h"
 #include "latentkit/train/distributed.h"
-#include "latentkit/train/gan_trainer.h"
+#include "latentkit/train/loop.h"
 
 namespace latentkit {
 
 struct Pix2pixTrainOptions {
-  std::string out;  // the run folder
-  DataOptions data;
+  TrainLoopOptions loop{/*epochs=*/10, /*batch=*/32, /*lr=*/2e-4};
   Pix2pixOptions model;            // channels and size come from the data
   std::vector<std::string> tasks;  // degradations to undo (enhance_tasks()); empty: paired data
   double l1_weight = 100.0;
-  int64_t epochs = 10;
-  int64_t batch = 32;
-  double lr = 2e-4;
   double beta1 = 0.5;
   double beta2 = 0.999;
-  uint64_t seed = 0;
-  int threads = 0;
-  int64_t checkpoint_every = 500;
-  int keep_checkpoints = 3;
-  int64_t log_every = 50;
-  int64_t sample_count = 8;
-  int64_t max_steps = 0;
-  std::string condition_on = "class";  // not used: pix2pix has no classes (kept for the shared helpers)
-  DistOptions dist;                    // one rank of a data-parallel job (not part of the run's config)
+
+  Pix2pixTrainOptions() { loop.sample_count = 8; }
+  void validate() const;
 };
 
 struct Pix2pixStep {
@@ -57,9 +45,8 @@ nlohmann::json pix2pix_config_to_json(const Pix2pixTrainOptions& options);
 /// Options from RUN/config.json (for --resume); a folder with no pix2pix run is an Error.
 Pix2pixTrainOptions read_pix2pix_run_options(const std::string& run_dir);
 
-/// Trains (or, with resume, continues) and writes the run folder: config.json, model.pt (the
-/// generator), train.jsonl, samples/, losses.png, checkpoints/. Needs tasks for unpaired
-/// data and none for paired data; either mistake is a clear Error.
+/// Trains (or, with resume, continues) and writes the run folder; model.pt is the generator.
+/// Needs tasks for unpaired data and none for paired data; either mistake is a clear Error.
 TrainSummary train_pix2pix(const Pix2pixTrainOptions& options, bool resume);
 
 }  // namespace latentkit
