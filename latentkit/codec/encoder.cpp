@@ -126,16 +126,17 @@ class EncoderTask : public TrainTask {
     torch::Tensor fake;
     {
       torch::NoGradGuard no_grad;
-      fake = g_.decode(z, y);
+      fake = g_.decode(z, y).to(torch::kFloat);
     }
     InvertOptions loss_options;
     loss_options.prior_weight = 0;
     const ClassifierRun* features = features_.get();
-    torch::Tensor guess = encoder_->forward(fake, y);
+    // Losses in fp32 also when the layers run in bf16 (autocast).
+    torch::Tensor guess = encoder_->forward(fake, y).to(torch::kFloat);
     torch::Tensor latent_loss = (guess - z).pow(2).mean();
     torch::Tensor loss = latent_loss;
     if (o_.image_weight > 0) {
-      loss = loss + o_.image_weight * inversion_loss(g_.decode(guess, y), fake, guess, features, loss_options,
+      loss = loss + o_.image_weight * inversion_loss(g_.decode(guess, y).to(torch::kFloat), fake, guess, features, loss_options,
                                                      target_features(features, fake))
                                           .mean();
     }
@@ -144,8 +145,8 @@ class EncoderTask : public TrainTask {
       torch::Tensor pick = in.job->share(torch::randint(real_.size(), {batch_}, rng_, torch::kInt64));
       torch::Tensor x = normalize_images(real_.images.index_select(0, pick));
       torch::Tensor ry = k > 0 ? real_.labels.index_select(0, pick) : torch::Tensor();
-      torch::Tensor rz = encoder_->forward(x, ry);
-      real_loss = inversion_loss(g_.decode(rz, ry), x, rz, features, loss_options, target_features(features, x)).mean();
+      torch::Tensor rz = encoder_->forward(x, ry).to(torch::kFloat);
+      real_loss = inversion_loss(g_.decode(rz, ry).to(torch::kFloat), x, rz, features, loss_options, target_features(features, x)).mean();
       loss = loss + o_.real_weight * real_loss;
     }
     adam_->zero_grad();

@@ -71,9 +71,11 @@ torch::Tensor gaussian_kl(const torch::Tensor& mu, const torch::Tensor& log_var)
 }
 
 VaeLoss VaeImpl::loss(const torch::Tensor& x, const torch::Tensor& labels, const torch::Tensor& eps) {
-  auto [mu, log_var] = encode(x, labels);
+  // The loss in fp32 also when the layers run in bf16 (autocast): a no-op in fp32.
+  auto [mu_out, log_var_out] = encode(x, labels);
+  const torch::Tensor mu = mu_out.to(torch::kFloat), log_var = log_var_out.to(torch::kFloat);
   torch::Tensor z = mu + (0.5 * log_var).exp() * (eps.defined() ? eps : torch::randn_like(mu));
-  torch::Tensor logits = decode_logits(z, labels);
+  torch::Tensor logits = decode_logits(z, labels).to(torch::kFloat);
   torch::Tensor target = (x + 1) / 2;
   torch::Tensor per_pixel =
       options.recon() == "bce"

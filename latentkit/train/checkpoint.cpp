@@ -106,6 +106,19 @@ std::string save_checkpoint(const std::string& run_dir, int64_t step, const Chec
   return dir + "/" + name;
 }
 
+std::vector<std::pair<int64_t, std::string>> list_checkpoints(const std::string& run_dir) {
+  std::vector<std::pair<int64_t, std::string>> out;
+  const std::string dir = run_dir + "/checkpoints";
+  if (!path_exists(dir)) return out;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string file = entry.path().filename().string();
+    if (file.rfind("step-", 0) != 0 || entry.path().extension() != ".pt") continue;
+    out.push_back({std::atoll(file.c_str() + 5), dir + "/" + file});
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 std::optional<std::string> latest_checkpoint(const std::string& run_dir) {
   std::string latest = run_dir + "/checkpoints/latest";
   if (!path_exists(latest)) return std::nullopt;

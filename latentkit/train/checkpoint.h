@@ -32,6 +32,9 @@ struct CheckpointParts {
 /// newest `keep` checkpoints. Returns the path written.
 std::string save_checkpoint(const std::string& run_dir, int64_t step, const CheckpointParts& parts, int keep = 3);
 
+/// The checkpoints of a run that are on disk, as (step, path), oldest first.
+std::vector<std::pair<int64_t, std::string>> list_checkpoints(const std::string& run_dir);
+
 /// Path of the newest checkpoint of a run, if any.
 std::optional<std::string> latest_checkpoint(const std::string& run_dir);
 

@@ -260,11 +260,13 @@ class ClassifierTask : public TrainTask {
     }
     const torch::Tensor labels = train_.data.labels.index_select(0, rows);
     ClassifierOutput out = model_->forward(x);
-    torch::Tensor class_loss = F::cross_entropy(out.logits, labels);
+    // Losses in fp32 also when the layers run in bf16 (autocast).
+    const torch::Tensor logits = out.logits.to(torch::kFloat);
+    torch::Tensor class_loss = F::cross_entropy(logits, labels);
     torch::Tensor factor_loss = torch::zeros({});
     if (with_factors()) {
       torch::Tensor target = train_.targets.values.index_select(0, rows);
-      factor_loss = ((out.factors - target) / factor_scale_).pow(2).mean();
+      factor_loss = ((out.factors.to(torch::kFloat) - target) / factor_scale_).pow(2).mean();
     }
     torch::Tensor loss = class_loss + factor_loss;
     opt_->zero_grad();
@@ -272,7 +274,7 @@ class ClassifierTask : public TrainTask {
     in.job->average_gradients(*model_);
     opt_->step();
     torch::NoGradGuard no_grad;
-    const double correct = (out.logits.argmax(1) == labels).sum().item<double>();
+    const double correct = (logits.argmax(1) == labels).sum().item<double>();
     return {loss.item<double>(), class_loss.item<double>(), factor_loss.item<double>(),
             correct / static_cast<double>(x.size(0))};
   }

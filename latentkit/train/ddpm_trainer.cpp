@@ -158,7 +158,9 @@ torch::Tensor ddpm_loss(UNet& net, const NoiseSchedule& schedule, const DdpmTrai
   torch::Tensor target = o.model.prediction == "v" ? v_target(schedule, x0, t, noise) : noise;
   auto mine = [&](const torch::Tensor& all) { return job ? job->share(all) : all; };
   const int64_t world = job ? job->world_size() : 1;
-  torch::Tensor err = (net->forward(mine(x_t), mine(t), mine(labels), mine(b.cond)) - mine(target)).square() * mine(b.weights);
+  // The loss in fp32 also when the U-Net runs in bf16 (autocast).
+  torch::Tensor prediction = net->forward(mine(x_t), mine(t), mine(labels), mine(b.cond)).to(torch::kFloat);
+  torch::Tensor err = (prediction - mine(target)).square() * mine(b.weights);
   // x world: the ranks' mean is then the global batch's loss.
   return err.sum() * world / (b.weights.sum() * x0.size(1)).clamp_min(1.0);
 }

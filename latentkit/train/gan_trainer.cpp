@@ -143,12 +143,13 @@ GanStepResult gan_train_step(DcganGenerator& generator, DcganDiscriminator& disc
   check_input(conditional == labels.defined(), conditional ? "a conditional GAN step needs the batch's labels"
                                                            : "an unconditional GAN step takes no labels");
   namespace F = torch::nn::functional;
-  // D's logits (and acgan's class cross-entropy) for images of the batch's classes.
+  // D's logits (and acgan's class cross-entropy) for images of the batch's classes, in fp32
+  // also when the layers run in bf16 (autocast), so the losses are fp32.
   auto judge = [&](const torch::Tensor& images, torch::Tensor* class_loss) {
-    if (!conditional) return discriminator->forward(images);
+    if (!conditional) return discriminator->forward(images).to(torch::kFloat);
     ConditionalLogits out = discriminator->forward(images, labels);
-    if (out.class_logits.defined() && class_loss) *class_loss = F::cross_entropy(out.class_logits, labels);
-    return out.logits;
+    if (out.class_logits.defined() && class_loss) *class_loss = F::cross_entropy(out.class_logits.to(torch::kFloat), labels);
+    return out.logits.to(torch::kFloat);
   };
   GanStepResult r;
   const int64_t world = o.job ? o.job->world_size() : 1;

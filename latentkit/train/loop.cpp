@@ -5,6 +5,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <optional>
 
 #include <ATen/autocast_mode.h>
@@ -47,6 +48,7 @@ class AutocastGuard {
 };
 
 std::string format_value(double value) {
+  if (std::isnan(value)) return "nan";
   char text[32];
   std::snprintf(text, sizeof(text), "%.4g", value);
   return text;
@@ -54,8 +56,29 @@ std::string format_value(double value) {
 
 std::string lower_lr(double lr) {
   char text[32];
-  std::snprintf(text, sizeof(text), "%g", lr / 4);
+  std::snprintf(text, sizeof(text), "%g", lr / 10);
   return text;
+}
+
+// The error of a run whose values stopped being finite at step. The last good checkpoint is
+// the newest one from step - 2 or before (the one of step - 1 holds the weights whose loss at
+// step was not finite); rank 0 makes checkpoints/latest name it, so --resume starts there.
+Error diverged(const std::string& run, int64_t step, const std::string& values, const TrainTask& task, double lr,
+               bool write) {
+  std::string good;
+  for (const auto& [at, path] : list_checkpoints(run)) {
+    if (at <= step - 2) good = path;
+  }
+  std::string text = "training diverged at step " + std::to_string(step) + " (" + values + "); ";
+  if (good.empty()) {
+    text += "no good checkpoint was written before it: delete " + run + " and start again with a lower --lr than " +
+            format_value(lr) + " (e.g. --lr " + lower_lr(lr) + ")";
+  } else {
+    if (write) write_file_atomic(run + "/checkpoints/latest", std::filesystem::path(good).filename().string() + "\n");
+    text += "the last good checkpoint is " + good + " (checkpoints/latest now names it): continue from it with a lower "
+            "learning rate than " + format_value(lr) + ": " + task.resume_command(run) + " --lr " + lower_lr(lr);
+  }
+  return Error(text, ErrorKind::kInternal);
 }
 
 void set_learning_rate(const CheckpointParts& parts, double lr) {
@@ -265,16 +288,7 @@ TrainSummary run_training(const TrainLoopOptions& options, TrainTask& task, bool
     for (size_t k = 0; k < means.size(); ++k) {
       if (!std::isfinite(means[k])) bad += (bad.empty() ? "" : ", ") + names[k] + " " + format_value(means[k]);
     }
-    if (!bad.empty()) {
-      const auto latest = latest_checkpoint(run);
-      throw Error("training diverged at step " + std::to_string(step) + " (" + bad + "); " +
-                      (latest ? "the last good checkpoint is " + *latest +
-                                    ": continue from it with a lower learning rate: " + task.resume_command(run) +
-                                    " --lr " + lower_lr(o.lr)
-                              : "no checkpoint was written before it: delete " + run +
-                                    " and start again with a lower --lr (e.g. --lr " + lower_lr(o.lr) + ")"),
-                  ErrorKind::kInternal);
-    }
+    if (!bad.empty()) throw diverged(run, step, bad, task, o.lr, job.is_main());
     std::vector<double> with_count = means;
     with_count.push_back(1.0);
     window += torch::tensor(with_count, torch::kFloat64);

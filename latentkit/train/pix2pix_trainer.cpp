@@ -158,11 +158,13 @@ Pix2pixStep pix2pix_train_step(Pix2pixGeneratorImpl& generator, PatchDiscriminat
                                const torch::Tensor& input, const torch::Tensor& target, double l1_weight,
                                TrainJob* job) {
   namespace F = torch::nn::functional;
-  auto bce = [](const torch::Tensor& logits, double label) {
+  // Losses in fp32 also when the layers run in bf16 (autocast).
+  auto bce = [](const torch::Tensor& logits_out, double label) {
+    const torch::Tensor logits = logits_out.to(torch::kFloat);
     return F::binary_cross_entropy_with_logits(logits, torch::full_like(logits, label));
   };
   Pix2pixStep r;
-  torch::Tensor output = generator.forward(input);
+  torch::Tensor output = generator.forward(input).to(torch::kFloat);
   r.d_loss = 0.5 * (bce(discriminator.forward(input, target), 1.0) + bce(discriminator.forward(input, output.detach()), 0.0));
   opt_d.zero_grad();
   r.d_loss.backward();

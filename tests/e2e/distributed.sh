@@ -28,7 +28,7 @@ for family in "dcgan --width 8 --latent-dim 8" "vae --width 8 --latent-dim 4" \
 done
 
 # 2. A rank that dies: rank 1 SIGKILLs itself after step 14; rank 0 ends at once with a
-# message, the checkpoint of step 10 is intact, and --resume (now with --nproc 2) ends
+# message, the checkpoint of step 12 (the end of the first epoch) is intact, and --resume (now with --nproc 2) ends
 # bit for bit where a job that was never interrupted ends.
 ddpm=(--model ddpm --width 8 --mults 1,2 --timesteps 50 --sample-steps 2 "${tiny[@]}" --max-steps 30 --checkpoint-every 10)
 "$LATENTKIT" train "${ddpm[@]}" --nproc 2 --out "$WORK/straight" 2> "$WORK/straight.log" ||
@@ -47,10 +47,10 @@ waited_ms=$((($(date +%s%N) - start) / 1000000))
 grep -q "error: rank 0: .* failed: a rank of the job died or stopped answering" "$WORK/rank0.log" ||
   fail "rank 0 does not say why it stopped: $(tail -3 "$WORK/rank0.log")"
 [ "$waited_ms" -lt 10000 ] || fail "rank 0 took $waited_ms ms to end after rank 1 died (timeout 10 s)"
-[ "$(cat "$WORK/killed/checkpoints/latest")" = "step-0000010.pt" ] || fail "the latest checkpoint should be step 10"
+[ "$(cat "$WORK/killed/checkpoints/latest")" = "step-0000012.pt" ] || fail "the latest checkpoint should be step 12"
 "$LATENTKIT" train --resume --nproc 2 --out "$WORK/killed" 2> "$WORK/resume.log" ||
   fail "resume exited $?: $(tail -3 "$WORK/resume.log")"
-grep -q "resumed .* (step 10) on 2 ranks" "$WORK/resume.log" || fail "resume does not say where it resumed from"
+grep -q "resumed .* (step 12) on 2 ranks" "$WORK/resume.log" || fail "resume does not say where it resumed from"
 cmp "$WORK/straight/model.pt" "$WORK/killed/model.pt" || fail "model.pt differs after a dead rank and resume"
 cmp "$WORK/straight/checkpoints/step-0000030.pt" "$WORK/killed/checkpoints/step-0000030.pt" ||
   fail "the final checkpoint differs after a dead rank and resume"

@@ -85,19 +85,19 @@ TEST(DdpmLoss, IsTheNoiseErrorAndFallsWhenFitting) {
 TEST(DdpmTrainer, WritesTheRunAndResumesExactly) {
   std::string run = make_temp_dir("ddpm_trainer");
   DdpmTrainOptions o;
-  o.out = run;
-  o.data.spec = "fashion-mnist";
-  o.data.limit = 64;
-  o.data.size = 8;
+  o.loop.out = run;
+  o.loop.data.spec = "fashion-mnist";
+  o.loop.data.limit = 64;
+  o.loop.data.size = 8;
   o.model = tiny({"inpaint", "restore"});
   o.model.unet.num_classes(1);  // class-conditional: the count comes from the data
-  o.epochs = 2;
-  o.batch = 16;  // 4 steps per epoch
-  o.seed = 5;
-  o.threads = 1;
-  o.checkpoint_every = 3;
-  o.log_every = 2;
-  o.sample_count = 4;
+  o.loop.epochs = 2;
+  o.loop.batch = 16;  // 4 steps per epoch
+  o.loop.seed = 5;
+  o.loop.threads = 1;
+  o.loop.checkpoint_every = 3;
+  o.loop.log_every = 2;
+  o.loop.sample_count = 4;
   TrainSummary s = train_ddpm(o, false);
   EXPECT_EQ(s.steps, 8);
   nlohmann::json config = read_json(run + "/config.json");
@@ -114,11 +114,11 @@ TEST(DdpmTrainer, WritesTheRunAndResumesExactly) {
   // Stopped at step 5 (checkpoint at 3) and resumed: the same weights as straight through.
   std::string split = make_temp_dir("ddpm_trainer_split");
   DdpmTrainOptions first = o;
-  first.out = split;
-  first.max_steps = 5;
+  first.loop.out = split;
+  first.loop.max_steps = 5;
   train_ddpm(first, false);
   DdpmTrainOptions rest = read_ddpm_run_options(split);
-  rest.max_steps = 0;
+  rest.loop.max_steps = 0;
   fs::remove(split + "/checkpoints/step-0000005.pt");
   write_file_atomic(split + "/checkpoints/latest", "step-0000003.pt\n");
   train_ddpm(rest, true);
@@ -133,10 +133,10 @@ TEST(DdpmTrainer, WritesTheRunAndResumesExactly) {
   fs::remove_all(split);
 
   DdpmTrainOptions bad = o;
-  bad.out = make_temp_dir("ddpm_trainer_bad");
+  bad.loop.out = make_temp_dir("ddpm_trainer_bad");
   bad.model.schedule = "quadratic";
   EXPECT_THROW(train_ddpm(bad, false), Error);
-  fs::remove_all(bad.out);
+  fs::remove_all(bad.loop.out);
 }
 
 }  // namespace

@@ -22,17 +22,17 @@ namespace {
 
 GanTrainOptions tiny(const std::string& out) {
   GanTrainOptions o;
-  o.out = out;
-  o.data.spec = "shapes:64";
-  o.data.size = 28;
+  o.loop.out = out;
+  o.loop.data.spec = "shapes:64";
+  o.loop.data.size = 28;
   o.model.latent_dim(8).width(8);
-  o.epochs = 2;
-  o.batch = 16;  // 4 steps per epoch
-  o.seed = 11;
-  o.threads = 1;
-  o.checkpoint_every = 3;
-  o.log_every = 2;
-  o.sample_count = 4;
+  o.loop.epochs = 2;
+  o.loop.batch = 16;  // 4 steps per epoch
+  o.loop.seed = 11;
+  o.loop.threads = 1;
+  o.loop.checkpoint_every = 3;
+  o.loop.log_every = 2;
+  o.loop.sample_count = 4;
   return o;
 }
 
@@ -75,7 +75,7 @@ TEST(GanTrainer, StoppedAndResumedEqualsUninterrupted) {
   std::string split = make_temp_dir("trainer_split");
   train_gan(tiny(straight), false);
   GanTrainOptions first = tiny(split);
-  first.max_steps = 5;  // stops between the checkpoints at 3 and 6: resume replays 4 and 5
+  first.loop.max_steps = 5;  // stops between the checkpoints at 3 and 6: resume replays 4 and 5
   train_gan(first, false);
   fs::remove(split + "/checkpoints/step-0000005.pt");
   write_file_atomic(split + "/checkpoints/latest", "step-0000003.pt\n");
@@ -99,7 +99,7 @@ TEST(GanTrainer, RefusesToOverwriteOrResumeNothing) {
   std::string run = make_temp_dir("trainer_refuse");
   EXPECT_THROW(train_gan(tiny(run), true), Error);
   GanTrainOptions o = tiny(run);
-  o.max_steps = 1;
+  o.loop.max_steps = 1;
   train_gan(o, false);
   try {
     train_gan(o, false);
@@ -112,10 +112,10 @@ TEST(GanTrainer, RefusesToOverwriteOrResumeNothing) {
 
 TEST(GanTrainer, BadOptionsAreClearErrors) {
   GanTrainOptions o = tiny(make_temp_dir("trainer_bad"));
-  o.batch = 1000;  // larger than the 64 images
+  o.loop.batch = 1000;  // larger than the 64 images
   EXPECT_THROW(train_gan(o, false), Error);
   o = tiny(make_temp_dir("trainer_bad2"));
-  o.epochs = 0;
+  o.loop.epochs = 0;
   EXPECT_THROW(train_gan(o, false), Error);
 }
 
@@ -142,7 +142,7 @@ TEST(GanTrainer, WganGpMovesTheGeneratorEveryNCriticSteps) {
     return true;
   };
   auto g0 = snapshot(*generator), d0 = snapshot(*critic);
-  GanStepResult r = gan_train_step(generator, critic, opt_g, opt_d, real, {"wgan-gp", 0.0, 10.0, false});
+  GanStepResult r = gan_train_step(generator, critic, opt_g, opt_d, real, {GanLoss::kWganGp, 0.0, 10.0, false});
   EXPECT_TRUE(same(g0, snapshot(*generator))) << "a critic-only step leaves G alone";
   EXPECT_FALSE(same(d0, snapshot(*critic)));
   EXPECT_FALSE(r.g_loss.defined());
@@ -151,7 +151,7 @@ TEST(GanTrainer, WganGpMovesTheGeneratorEveryNCriticSteps) {
   // d_loss = mean(fake) - mean(real) + 10 * penalty, from the logits the step saw.
   EXPECT_NEAR(r.d_loss.item<double>(),
               (r.fake_logits.mean() - r.real_logits.mean()).item<double>() + 10 * r.penalty.item<double>(), 1e-5);
-  r = gan_train_step(generator, critic, opt_g, opt_d, real, {"wgan-gp", 0.0, 10.0, true});
+  r = gan_train_step(generator, critic, opt_g, opt_d, real, {GanLoss::kWganGp, 0.0, 10.0, true});
   EXPECT_FALSE(same(g0, snapshot(*generator))) << "a generator step moves G";
   ASSERT_TRUE(r.g_loss.defined());
   EXPECT_TRUE(std::isfinite(r.g_loss.item<double>()));
@@ -161,7 +161,7 @@ TEST(GanTrainer, EachLossTrainsAndLogsBothLosses) {
   for (const std::string loss : {"hinge", "wgan-gp"}) {
     std::string run = make_temp_dir("trainer_" + loss);
     GanTrainOptions o = tiny(run);
-    o.loss = loss;
+    o.loss = gan_loss_names().parse(loss);
     if (loss == "wgan-gp") {
       o.model.critic_norm("none");
       o.n_critic = 2;
@@ -181,15 +181,13 @@ TEST(GanTrainer, EachLossTrainsAndLogsBothLosses) {
     }
     // The options survive in config.json for --resume.
     GanTrainOptions back = read_gan_run_options(run);
-    EXPECT_EQ(back.loss, loss);
+    EXPECT_EQ(gan_loss_names().name(back.loss), loss);
     EXPECT_EQ(back.n_critic, o.n_critic);
     EXPECT_EQ(back.model.critic_norm(), o.model.critic_norm());
     fs::remove_all(run);
   }
   GanTrainOptions o = tiny(make_temp_dir("trainer_bad_loss"));
-  o.loss = "lsgan";
-  EXPECT_THROW(train_gan(o, false), Error);
-  o.loss = "hinge";
+  o.loss = GanLoss::kHinge;
   o.label_smoothing = 0.1;
   EXPECT_THROW(train_gan(o, false), Error);
 }
@@ -199,9 +197,9 @@ TEST(GanTrainer, ConditionalGanOnShapesHueBuckets) {
     std::string run = make_temp_dir("trainer_cgan_" + cond);
     GanTrainOptions o = tiny(run);
     o.model.num_classes(1).conditioning(cond);
-    o.condition_on = "hue";
-    o.max_steps = 4;
-    o.sample_count = 12;
+    o.condition_on = ConditionOn::kHue;
+    o.loop.max_steps = 4;
+    o.loop.sample_count = 12;
     train_gan(o, false);
     nlohmann::json config = read_json(run + "/config.json");
     EXPECT_EQ(config["family"], "cgan");
@@ -214,7 +212,7 @@ TEST(GanTrainer, ConditionalGanOnShapesHueBuckets) {
     EXPECT_EQ(generator->num_classes(), 6);
     EXPECT_EQ(run_class_names(read_json(run + "/config.json"))[4], "blue");
     GanTrainOptions back = read_gan_run_options(run);
-    EXPECT_EQ(back.condition_on, "hue");
+    EXPECT_EQ(back.condition_on, ConditionOn::kHue);
     EXPECT_EQ(back.class_names.size(), 6u);
     fs::remove_all(run);
   }
@@ -222,10 +220,10 @@ TEST(GanTrainer, ConditionalGanOnShapesHueBuckets) {
   EXPECT_TRUE(torch::equal(hue_buckets(torch::tensor({0.0, 0.05, 0.1, 0.5, 0.95, 0.999})),
                            torch::tensor({0, 0, 1, 3, 0, 0}, torch::kInt64)));
   GanTrainOptions bad = tiny(make_temp_dir("trainer_cgan_bad"));
-  bad.data.spec = "fashion-mnist";
-  bad.data.size = 0;
-  bad.data.limit = 64;
+  bad.loop.data.spec = "fashion-mnist";
+  bad.loop.data.size = 0;
+  bad.loop.data.limit = 64;
   bad.model.num_classes(1);
-  bad.condition_on = "hue";
+  bad.condition_on = ConditionOn::kHue;
   EXPECT_THROW(train_gan(bad, false), Error) << "fashion-mnist has no hue factor";
 }

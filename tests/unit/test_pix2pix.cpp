@@ -179,19 +179,19 @@ TEST(Pix2pixData, SideBySideImagesSplitInHalves) {
 
 Pix2pixTrainOptions tiny_run(const std::string& out) {
   Pix2pixTrainOptions o;
-  o.out = out;
-  o.data.spec = "fashion-mnist";
-  o.data.limit = 48;
-  o.data.size = 16;
+  o.loop.out = out;
+  o.loop.data.spec = "fashion-mnist";
+  o.loop.data.limit = 48;
+  o.loop.data.size = 16;
   o.tasks = {"denoise", "deblur"};
   o.model.width(4);
-  o.epochs = 2;
-  o.batch = 16;  // 3 steps per epoch
-  o.seed = 3;
-  o.threads = 1;
-  o.checkpoint_every = 2;
-  o.log_every = 2;
-  o.sample_count = 4;
+  o.loop.epochs = 2;
+  o.loop.batch = 16;  // 3 steps per epoch
+  o.loop.seed = 3;
+  o.loop.threads = 1;
+  o.loop.checkpoint_every = 2;
+  o.loop.log_every = 2;
+  o.loop.sample_count = 4;
   return o;
 }
 
@@ -200,26 +200,26 @@ TEST(Pix2pixTrainer, WritesTheRunAndResumesExactly) {
   Pix2pixTrainOptions o = tiny_run(dir.str() + "/run");
   TrainSummary s = train_pix2pix(o, false);
   EXPECT_EQ(s.steps, 6);
-  nlohmann::json config = read_json(o.out + "/config.json");
+  nlohmann::json config = read_json(o.loop.out + "/config.json");
   EXPECT_EQ(config["family"], "pix2pix");
   EXPECT_EQ(config["model"]["depth"], 4);
   EXPECT_EQ(config["train"]["tasks"], (std::vector<std::string>{"denoise", "deblur"}));
   for (const char* f : {"model.pt", "losses.png", "samples/epoch-002.png", "train.jsonl"}) {
-    EXPECT_TRUE(fs::exists(o.out + "/" + f)) << f;
+    EXPECT_TRUE(fs::exists(o.loop.out + "/" + f)) << f;
   }
-  Pix2pixRun run = load_pix2pix(o.out);
+  Pix2pixRun run = load_pix2pix(o.loop.out);
   EXPECT_EQ(run.tasks.size(), 2u);
-  expect_error([&] { load_generator(o.out); }, {"pix2pix", "latentkit enhance"});
+  expect_error([&] { load_generator(o.loop.out); }, {"pix2pix", "latentkit enhance"});
   // Stopped after step 4 (checkpoint at 2) and resumed: the same weights as straight through.
   Pix2pixTrainOptions first = tiny_run(dir.str() + "/split");
-  first.max_steps = 4;
+  first.loop.max_steps = 4;
   train_pix2pix(first, false);
-  Pix2pixTrainOptions rest = read_pix2pix_run_options(first.out);
-  rest.max_steps = 0;
-  fs::remove(first.out + "/checkpoints/step-0000004.pt");
-  write_file_atomic(first.out + "/checkpoints/latest", "step-0000002.pt\n");
+  Pix2pixTrainOptions rest = read_pix2pix_run_options(first.loop.out);
+  rest.loop.max_steps = 0;
+  fs::remove(first.loop.out + "/checkpoints/step-0000004.pt");
+  write_file_atomic(first.loop.out + "/checkpoints/latest", "step-0000002.pt\n");
   train_pix2pix(rest, true);
-  Pix2pixRun again = load_pix2pix(first.out);
+  Pix2pixRun again = load_pix2pix(first.loop.out);
   auto pa = run.net->parameters(), pb = again.net->parameters();
   for (size_t i = 0; i < pa.size(); ++i) EXPECT_TRUE(torch::equal(pa[i], pb[i])) << "parameter " << i;
   auto ba = run.net->buffers(), bb = again.net->buffers();
@@ -234,16 +234,16 @@ TEST(Pix2pixTrainer, PairedDataAndClearErrors) {
   }
   Pix2pixTrainOptions o = tiny_run(dir.str() + "/run");
   o.tasks.clear();
-  o.data = DataOptions();
-  o.data.spec = "folder:" + dir.str() + "/a," + dir.str() + "/b";
-  o.data.size = 8;
-  o.data.channels = 1;
-  o.batch = 2;
+  o.loop.data = DataOptions();
+  o.loop.data.spec = "folder:" + dir.str() + "/a," + dir.str() + "/b";
+  o.loop.data.size = 8;
+  o.loop.data.channels = 1;
+  o.loop.batch = 2;
   TrainSummary s = train_pix2pix(o, false);
   EXPECT_EQ(s.steps, 4);
-  EXPECT_EQ(read_json(o.out + "/config.json")["model"]["image_size"], 8);
+  EXPECT_EQ(read_json(o.loop.out + "/config.json")["model"]["image_size"], 8);
   Pix2pixTrainOptions task_on_pairs = o;
-  task_on_pairs.out = dir.str() + "/x";
+  task_on_pairs.loop.out = dir.str() + "/x";
   task_on_pairs.tasks = {"denoise"};
   expect_error([&] { train_pix2pix(task_on_pairs, false); }, {"paired data", "no --task"});
   Pix2pixTrainOptions no_task = tiny_run(dir.str() + "/y");

@@ -70,8 +70,8 @@ TEST(Registry, WeightsOfAnotherShapeAreRefused) {
 }
 
 TEST(Registry, ConditionOnDefaultsToClass) {
-  EXPECT_EQ(run_condition_on({{"train", {{"condition_on", "hue"}}}}), "hue");
-  EXPECT_EQ(run_condition_on({{"train", {{"epochs", 3}}}}), "class");
-  EXPECT_EQ(run_condition_on(nlohmann::json::object()), "class") << "a config without a train section";
-  EXPECT_EQ(run_condition_on({{"train", 7}}), "class");
+  EXPECT_EQ(run_condition_on({{"train", {{"condition_on", "hue"}}}}), ConditionOn::kHue);
+  EXPECT_EQ(run_condition_on({{"train", {{"epochs", 3}}}}), ConditionOn::kClass);
+  EXPECT_EQ(run_condition_on(nlohmann::json::object()), ConditionOn::kClass) << "a config without a train section";
+  EXPECT_EQ(run_condition_on({{"train", 7}}), ConditionOn::kClass);
 }

@@ -127,16 +127,16 @@ TEST(Cvae, BothHalvesSeeTheLabel) {
 TEST(VaeTrainer, ConditionalVaeOnShapesHueBuckets) {
   std::string run = make_temp_dir("cvae_trainer");
   VaeTrainOptions o;
-  o.out = run;
-  o.data.spec = "shapes:64";
-  o.data.size = 16;
+  o.loop.out = run;
+  o.loop.data.spec = "shapes:64";
+  o.loop.data.size = 16;
   o.model.latent_dim(4).width(4).num_classes(1);
-  o.condition_on = "hue";
-  o.epochs = 1;
-  o.batch = 16;
-  o.seed = 5;
-  o.threads = 1;
-  o.sample_count = 12;
+  o.condition_on = ConditionOn::kHue;
+  o.loop.epochs = 1;
+  o.loop.batch = 16;
+  o.loop.seed = 5;
+  o.loop.threads = 1;
+  o.loop.sample_count = 12;
   train_vae(o, false);
   nlohmann::json config = read_json(run + "/config.json");
   EXPECT_EQ(config["family"], "cvae");
@@ -147,7 +147,7 @@ TEST(VaeTrainer, ConditionalVaeOnShapesHueBuckets) {
   EXPECT_EQ(generator->family(), "cvae");
   EXPECT_EQ(generator->num_classes(), 6);
   VaeTrainOptions back = read_vae_run_options(run);
-  EXPECT_EQ(back.condition_on, "hue");
+  EXPECT_EQ(back.condition_on, ConditionOn::kHue);
   EXPECT_EQ(back.model.num_classes(), 6);
   fs::remove_all(run);
 }
@@ -155,17 +155,17 @@ TEST(VaeTrainer, ConditionalVaeOnShapesHueBuckets) {
 TEST(VaeTrainer, LearnsWritesTheRunAndResumesExactly) {
   std::string run = make_temp_dir("vae_trainer");
   VaeTrainOptions o;
-  o.out = run;
-  o.data.spec = "shapes:64";
-  o.data.size = 16;
+  o.loop.out = run;
+  o.loop.data.spec = "shapes:64";
+  o.loop.data.size = 16;
   o.model.latent_dim(4).width(4);
-  o.epochs = 3;
-  o.batch = 16;  // 4 steps per epoch
-  o.seed = 5;
-  o.threads = 1;
-  o.checkpoint_every = 5;
-  o.log_every = 2;
-  o.sample_count = 4;
+  o.loop.epochs = 3;
+  o.loop.batch = 16;  // 4 steps per epoch
+  o.loop.seed = 5;
+  o.loop.threads = 1;
+  o.loop.checkpoint_every = 5;
+  o.loop.log_every = 2;
+  o.loop.sample_count = 4;
   TrainSummary s = train_vae(o, false);
   EXPECT_EQ(s.steps, 12);
   nlohmann::json config = read_json(run + "/config.json");
@@ -186,11 +186,11 @@ TEST(VaeTrainer, LearnsWritesTheRunAndResumesExactly) {
   // Stopped at step 7 (checkpoint at 5) and resumed: the same weights as straight through.
   std::string split = make_temp_dir("vae_trainer_split");
   VaeTrainOptions first = o;
-  first.out = split;
-  first.max_steps = 7;
+  first.loop.out = split;
+  first.loop.max_steps = 7;
   train_vae(first, false);
   VaeTrainOptions rest = read_vae_run_options(split);
-  rest.max_steps = 0;
+  rest.loop.max_steps = 0;
   fs::remove(split + "/checkpoints/step-0000007.pt");
   write_file_atomic(split + "/checkpoints/latest", "step-0000005.pt\n");
   train_vae(rest, true);
@@ -205,9 +205,9 @@ TEST(VaeTrainer, LearnsWritesTheRunAndResumesExactly) {
   fs::remove_all(split);
 
   VaeTrainOptions bad = o;
-  bad.out = make_temp_dir("vae_trainer_bad");
-  bad.epochs = 0;
+  bad.loop.out = make_temp_dir("vae_trainer_bad");
+  bad.loop.epochs = 0;
   EXPECT_THROW(train_vae(bad, false), Error);
-  bad.epochs = 1;
+  bad.loop.epochs = 1;
   EXPECT_THROW(train_vae(bad, true), Error) << "nothing to resume";
 }
