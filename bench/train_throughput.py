@@ -47,8 +47,9 @@ class ResBlock(nn.Module):
         self.skip = nn.Conv2d(i, o, 1) if i != o else None
 
     def forward(self, x, temb):
-        h = self.conv1(F.silu(self.norm1(x))) + self.time(temb)[:, :, None, None]
-        h = self.conv2(F.silu(self.norm2(h)))
+        # GroupNorm in fp32, as in latentkit (no bf16 GroupNorm on CPU in PyTorch 1.13).
+        h = self.conv1(F.silu(self.norm1(x.float()))) + self.time(temb)[:, :, None, None]
+        h = self.conv2(F.silu(self.norm2(h.float())))
         return (self.skip(x) if self.skip is not None else x) + h
 
 
@@ -59,7 +60,7 @@ class Attention(nn.Module):
 
     def forward(self, x):
         n, c, h, w = x.shape
-        q, k, v = self.qkv(self.norm(x)).reshape(n, 3, c, h * w).unbind(1)
+        q, k, v = self.qkv(self.norm(x.float())).reshape(n, 3, c, h * w).unbind(1)
         a = torch.softmax(torch.bmm(q.transpose(1, 2), k) / math.sqrt(c), -1)
         return x + self.proj(torch.bmm(v, a.transpose(1, 2)).reshape(n, c, h, w))
 
@@ -126,7 +127,7 @@ class UNet(nn.Module):
             if level > 0:
                 h = F.interpolate(h, scale_factor=2, mode="nearest")
                 h = self.upsample[self.levels - 1 - level](h)
-        return self.conv_out(F.silu(self.norm_out(h)))
+        return self.conv_out(F.silu(self.norm_out(h.float())))
 
 
 def channels_last(net):
@@ -134,6 +135,8 @@ def channels_last(net):
 
 
 real = torch.rand(batch, channels, size, size) * 2 - 1
+if bf16:
+    real = real.contiguous(memory_format=torch.channels_last)
 autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16)
 
 if model == "dcgan":

@@ -31,6 +31,7 @@ struct GenerateParams {
   double guidance = 1.0;
   std::vector<CLI::Option*> diffusion_options;
   int threads = 0;
+  bool grid = false;
 };
 
 void run_generate(const GenerateParams& p) {
@@ -86,7 +87,8 @@ void run_generate(const GenerateParams& p) {
     images = generator->decode(z, labels);
   }
   if (!p.out.empty()) {
-    write_png(p.out, make_grid(images, columns));
+    // One image is the image itself; a grid (with its border) for several, or with --grid.
+    write_png(p.out, images.size(0) == 1 && !p.grid ? tensor_to_image(images[0]) : make_grid(images, columns));
     std::fprintf(stderr, "wrote %s (%lld images)\n", p.out.c_str(), static_cast<long long>(images.size(0)));
   }
   if (!p.each.empty()) {
@@ -108,7 +110,8 @@ void add_generate_command(CLI::App& app) {
   cmd->add_option("--run", p->run, "run folder (from latentkit train) or a shipped model in models/")->required();
   cmd->add_option("--n", p->n, "number of images")->check(CLI::Range(1, 4096))->capture_default_str();
   cmd->add_option("--seed", p->seed, "seed of the latent vectors")->capture_default_str();
-  cmd->add_option("--out", p->out, "grid PNG to write");
+  cmd->add_option("--out", p->out, "PNG to write: the image for --n 1, else a grid");
+  cmd->add_flag("--grid", p->grid, "write a grid (with its border) also for one image");
   cmd->add_option("--each", p->each, "folder to write one PNG per image");
   cmd->add_option("--truncation", p->truncation, "truncate the Gaussian prior to [-T, T] (0: off)")
       ->check(CLI::Range(0.0, 100.0))

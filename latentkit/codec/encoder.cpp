@@ -143,7 +143,7 @@ class EncoderTask : public TrainTask {
     torch::Tensor real_loss = torch::zeros({});
     if (o_.real_weight > 0) {
       torch::Tensor pick = in.job->share(torch::randint(real_.size(), {batch_}, rng_, torch::kInt64));
-      torch::Tensor x = normalize_images(real_.images.index_select(0, pick));
+      torch::Tensor x = in.layout(normalize_images(real_.images.index_select(0, pick)));
       torch::Tensor ry = k > 0 ? real_.labels.index_select(0, pick) : torch::Tensor();
       torch::Tensor rz = encoder_->forward(x, ry).to(torch::kFloat);
       real_loss = inversion_loss(g_.decode(rz, ry).to(torch::kFloat), x, rz, features, loss_options, target_features(features, x)).mean();

@@ -235,10 +235,11 @@ struct Point {
   double x, y;
 };
 
-}  // namespace
-
-Image render_line_plot(const std::vector<PlotSeries>& series, const std::string& title,
-                       const std::string& x_label, int width, int height) {
+// The plot with headroom x the data's y range left free above the data, and in
+// *legend_hides the curve pixels the legend covers.
+Image draw_line_plot(const std::vector<PlotSeries>& series, const std::string& title, const std::string& x_label,
+                     int width, int height, double headroom, int* legend_hides) {
+  *legend_hides = 0;
   check_input(width >= 160 && height >= 120,
               "render_line_plot: the plot must be at least 160x120 pixels, got " +
                   std::to_string(width) + "x" + std::to_string(height));
@@ -272,7 +273,7 @@ Image render_line_plot(const std::vector<PlotSeries>& series, const std::string&
     x_range = widen_if_flat(x_lo, x_hi);
     y_range = widen_if_flat(y_lo, y_hi);
     double margin = (y_range.hi - y_range.lo) * 0.05;
-    y_range = {y_range.lo - margin, y_range.hi + margin};
+    y_range = {y_range.lo - margin, y_range.hi + margin + headroom * (y_range.hi - y_range.lo)};
   }
 
   int scale = std::max(1, std::min(width / 400, height / 240));
@@ -395,6 +396,7 @@ Image render_line_plot(const std::vector<PlotSeries>& series, const std::string&
         legend = candidate;
       }
     }
+    *legend_hides = fewest;
     canvas.fill(legend, kWhite);
     canvas.box(legend, kLegendBorder);
     for (size_t k = 0; k < named.size(); ++k) {
@@ -409,6 +411,21 @@ Image render_line_plot(const std::vector<PlotSeries>& series, const std::string&
     }
   }
   return canvas.take();
+}
+
+}  // namespace
+
+Image render_line_plot(const std::vector<PlotSeries>& series, const std::string& title,
+                       const std::string& x_label, int width, int height) {
+  // When every corner of the plot has curves under it (short runs fill the area), the data
+  // moves down to leave a free band for the legend at the top.
+  int hides = 0;
+  Image image = draw_line_plot(series, title, x_label, width, height, 0.0, &hides);
+  for (double headroom : {0.35, 0.7, 1.2}) {
+    if (hides == 0) break;
+    image = draw_line_plot(series, title, x_label, width, height, headroom, &hides);
+  }
+  return image;
 }
 
 Image render_heatmap(const std::vector<std::vector<double>>& values, const std::vector<std::string>& row_labels,

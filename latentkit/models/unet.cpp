@@ -77,9 +77,11 @@ void ResBlockImpl::reset() {
 }
 
 torch::Tensor ResBlockImpl::forward(const torch::Tensor& x, const torch::Tensor& temb) {
-  torch::Tensor h = conv1(torch::silu(norm1(x)));
+  // GroupNorm in fp32 (LibTorch 1.13 has no bf16 GroupNorm on CPU): the .to() is a no-op in
+  // fp32 and, under bf16 autocast, keeps the normalisation in fp32 as mixed precision wants.
+  torch::Tensor h = conv1(torch::silu(norm1(x.to(torch::kFloat))));
   h = h + time(temb).unsqueeze(-1).unsqueeze(-1);
-  h = conv2(dropout(torch::silu(norm2(h))));
+  h = conv2(dropout(torch::silu(norm2(h.to(torch::kFloat)))));
   return (skip ? skip(x) : x) + h;
 }
 
@@ -93,7 +95,7 @@ void AttentionImpl::reset() {
 
 torch::Tensor AttentionImpl::forward(const torch::Tensor& x) {
   const int64_t n = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
-  std::vector<torch::Tensor> parts = qkv(norm(x)).reshape({n, 3, c, h * w}).unbind(1);
+  std::vector<torch::Tensor> parts = qkv(norm(x.to(torch::kFloat))).reshape({n, 3, c, h * w}).unbind(1);
   torch::Tensor weights = torch::softmax(torch::bmm(parts[0].transpose(1, 2), parts[1]) / std::sqrt(double(c)), -1);
   torch::Tensor out = torch::bmm(parts[2], weights.transpose(1, 2));  // [N, C, HW]
   return x + proj(out.reshape({n, c, h, w}));
@@ -194,7 +196,7 @@ torch::Tensor UNetImpl::forward(const torch::Tensor& x, const torch::Tensor& t, 
       h = upsample[levels - 1 - level]->as<torch::nn::Conv2d>()->forward(h);
     }
   }
-  return conv_out(torch::silu(norm_out(h)));
+  return conv_out(torch::silu(norm_out(h.to(torch::kFloat))));
 }
 
 }  // namespace latentkit

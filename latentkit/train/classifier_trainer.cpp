@@ -253,7 +253,7 @@ class ClassifierTask : public TrainTask {
   std::vector<double> step(const StepInput& in) override {
     namespace F = torch::nn::functional;
     const torch::Tensor rows = in.job->share(in.indices);
-    torch::Tensor x = normalize_images(train_.data.images.index_select(0, rows));
+    torch::Tensor x = in.layout(normalize_images(train_.data.images.index_select(0, rows)));
     if (flip_) {  // drawn for the global batch, so every rank's generator stays in step
       torch::Tensor mirror = (in.job->share(torch::rand({in.indices.size(0)})) < 0.5).view({-1, 1, 1, 1});
       x = torch::where(mirror, x.flip({3}), x);

@@ -69,7 +69,7 @@ class DdpmTask : public TrainTask {
   }
 
   std::vector<double> step(const StepInput& in) override {
-    const torch::Tensor x0 = normalize_images(data_.images.index_select(0, in.indices));
+    const torch::Tensor x0 = in.layout(normalize_images(data_.images.index_select(0, in.indices)));
     // Every rank draws for the global batch from LibTorch's default generator (saved by
     // checkpoints); the U-Net runs on this rank's share.
     torch::Generator rng = at::detail::getDefaultCPUGenerator();

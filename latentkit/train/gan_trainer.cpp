@@ -65,7 +65,7 @@ class GanTask : public TrainTask {
   std::vector<double> step(const StepInput& in) override {
     // This rank's share of the global batch: a disjoint part of the epoch's shuffled order.
     const torch::Tensor indices = in.job->share(in.indices);
-    const torch::Tensor real = normalize_images(data_.images.index_select(0, indices));
+    const torch::Tensor real = in.layout(normalize_images(data_.images.index_select(0, indices)));
     const torch::Tensor labels = classes() > 0 ? data_.labels.index_select(0, indices) : torch::Tensor();
     // With n_critic > 1 the generator moves on every n_critic-th step.
     const bool update_generator = (in.step + 1) % o_.n_critic == 0;

@@ -272,6 +272,7 @@ TrainSummary run_training(const TrainLoopOptions& options, TrainTask& task, bool
     in.epoch = epoch;
     if (order) in.indices = order->batch_indices(epoch, step % steps_per_epoch);
     in.job = &job;
+    in.channels_last = bf16;
     const double lr = task.learning_rate(o, step, schedule_steps);
     set_learning_rate(parts, lr);
     std::vector<double> values;

@@ -78,6 +78,13 @@ struct StepInput {
   int64_t epoch = 0;  // 0-based
   torch::Tensor indices;  // int64 [global batch]: rows of the data (undefined when the task draws its own)
   TrainJob* job = nullptr;
+  bool channels_last = false;  // bf16: images in channels-last memory format run 1.15x faster
+
+  /// A batch of images [N, C, H, W] laid out as the step's networks run fastest on it:
+  /// channels-last under bf16, as it is otherwise.
+  torch::Tensor layout(const torch::Tensor& images) const {
+    return channels_last && images.dim() == 4 ? images.contiguous(torch::MemoryFormat::ChannelsLast) : images;
+  }
 };
 
 /// A model family on the loop. The loop calls, in order: load_data, build (after seeding

@@ -109,7 +109,7 @@ class Pix2pixTask : public TrainTask {
     // generator, saved by checkpoints) and trains on its share.
     torch::Generator rng = at::detail::getDefaultCPUGenerator();
     const auto [all_input, all_target] = make_batch(a_, b_, o_.tasks, in.indices, rng);
-    const torch::Tensor input = in.job->share(all_input), target = in.job->share(all_target);
+    const torch::Tensor input = in.layout(in.job->share(all_input)), target = in.layout(in.job->share(all_target));
     Pix2pixStep r = pix2pix_train_step(*g_, *d_, *opt_g_, *opt_d_, input, target, o_.l1_weight, in.job);
     return {r.d_loss.item<double>(), r.g_gan.item<double>(), r.l1.item<double>(), mean_psnr(r.output, target),
             mean_psnr(input, target)};

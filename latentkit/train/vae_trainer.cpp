@@ -52,7 +52,7 @@ class VaeTask : public TrainTask {
     // This rank's share of the global batch, and of the noise drawn for all of it.
     const torch::Tensor indices = in.job->share(in.indices);
     const torch::Tensor eps = in.job->share(torch::randn({batch_, o_.model.latent_dim()}));
-    const torch::Tensor x = normalize_images(data_.images.index_select(0, indices));
+    const torch::Tensor x = in.layout(normalize_images(data_.images.index_select(0, indices)));
     VaeLoss l = net_->loss(x, classes() > 0 ? data_.labels.index_select(0, indices) : torch::Tensor(), eps);
     opt_->zero_grad();
     l.loss.backward();

@@ -35,6 +35,13 @@ expect_error 2 "larger than the dataset" -- "$L" train --data shapes:64 --batch 
 expect_error 2 "not supported" -- "$L" train --data shapes:64 --size 48 --batch 16 --out "$WORK/r4"
 expect_error 2 "no config.json" -- "$L" train --resume --out "$WORK/nothing"
 expect_error 2 "" -- "$L" frobnicate
+# Ranges and names say what is wrong in words (never CLI11's "0.000000 to 1797693134862...").
+expect_error 2 "--epochs: must be >= 1, got -3" -- "$L" train --epochs -3 --out "$WORK/r5"
+expect_error 2 "--lr: must be > 0, got 0" -- "$L" train --lr 0 --out "$WORK/r5"
+expect_error 2 "--max-steps: must be >= 0" -- "$L" classifier train --max-steps -1 --out "$WORK/r5"
+expect_error 2 "unknown 'lsgan' (expected bce, hinge or wgan-gp)" -- "$L" train --loss lsgan --out "$WORK/r5"
+expect_error 2 "unknown 'fp64' (expected fp32, bf16 or auto)" -- "$L" train --precision fp64 --out "$WORK/r5"
+expect_error 2 "unknown 'shape' (expected class or hue)" -- "$L" train --model cgan --condition-on shape --out "$WORK/r5"
 
 # Run folders: missing, not a run, foreign weights.
 expect_error 2 "not found" -- "$L" generate --run "$WORK/nope" --out "$WORK/g.png"

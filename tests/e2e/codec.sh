@@ -9,6 +9,9 @@ RUN="$MODELS/fashion-cgan"
 CLS="$MODELS/fashion-classifier"
 
 "$L" generate --run "$RUN" --n 1 --seed 3 --out "$WORK/item.png" 2> /dev/null || fail "generate exited $?"
+[ "$(png_size "$WORK/item.png")" = "28 28" ] || fail "generate --n 1 writes the bare image, got $(png_size "$WORK/item.png")"
+"$L" generate --run "$RUN" --n 1 --seed 3 --grid --out "$WORK/item-grid.png" 2> /dev/null || fail "generate --grid exited $?"
+[ "$(png_size "$WORK/item-grid.png")" = "32 32" ] || fail "generate --n 1 --grid writes a grid, got $(png_size "$WORK/item-grid.png")"
 "$L" invert --run "$RUN" --features "$CLS" --image "$WORK/item.png" --steps 30 --restarts 2 --threads 1 \
   --out "$WORK/z.json" --png "$WORK/recon.png" > "$WORK/invert.txt" 2> /dev/null || fail "invert exited $?"
 grep -q '"z": \[' "$WORK/z.json" || fail "invert wrote no latent: $(head -c 300 "$WORK/z.json")"
