@@ -26,6 +26,7 @@ struct ClassifierTestParams {
 };
 
 void run_classifier_train(ClassifierTrainParams& p) {
+  if (p.flags.launch(p.options.loop.out)) return;
   ClassifierTrainOptions options = p.flags.resume() ? read_classifier_run_options(p.options.loop.out) : p.options;
   options.loop = p.flags.apply(options.loop);
   report_training(train_classifier(options, p.flags.resume()), options.loop.out,

@@ -99,6 +99,7 @@ struct EncoderParams {
 };
 
 void run_encoder_train(EncoderParams& p) {
+  if (p.flags.launch(encoder_dir(p.run))) return;
   std::unique_ptr<Generator> g = load_generator(p.run);
   check_input(!g->has_encoder(), p.run + " is a " + g->family() + ": it has its own encoder (placeholder --method posterior)");
   const bool resume = p.flags.resume();

@@ -1,23 +1,11 @@
-// latentkit train: parse, validate, call the family's trainer; --nproc starts the ranks of a
-// data-parallel job as child processes of this one.
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <chrono>
-#include <csignal>
+// latentkit train: parse, validate, call the family's trainer (--nproc: LoopFlags::launch).
 #include <cstdio>
-#include <fstream>
-#include <iterator>
-#include <map>
 #include <memory>
-#include <thread>
 
 #include "apps/latentkit/commands.h"
 #include "latentkit/core/error.h"
 #include "latentkit/core/files.h"
 #include "latentkit/data/degrade.h"
-#include "latentkit/train/checkpoint.h"
 #include "latentkit/train/ddpm_trainer.h"
 #include "latentkit/train/gan_trainer.h"
 #include "latentkit/train/pix2pix_trainer.h"
@@ -52,8 +40,6 @@ struct TrainParams {
   std::vector<std::string> enhance;
   bool no_residual = false;
   CLI::Option* dropout_option = nullptr;
-  // distributed
-  int nproc = 1;
 };
 
 // A family's options: on --resume the run's own, else the family's defaults and what fill
@@ -121,121 +107,8 @@ void run_vae(const TrainParams& p) {
   }, train_vae);
 }
 
-// This program's arguments, as the kernel has them.
-std::vector<std::string> own_arguments() {
-  std::ifstream in("/proc/self/cmdline", std::ios::binary);
-  const std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::vector<std::string> args;
-  for (size_t start = 0; start < all.size();) {
-    const size_t end = all.find('\0', start);
-    args.push_back(all.substr(start, end - start));
-    start = end == std::string::npos ? all.size() : end + 1;
-  }
-  return args;
-}
-
-volatile sig_atomic_t g_launcher_signal = 0;
-void on_launcher_signal(int signal) { g_launcher_signal = signal; }
-
-// --nproc N: this process becomes the launcher of an N-rank job on this host, like torchrun.
-// Each rank is this program again with the same arguments (less --nproc) plus --rank,
-// --world-size and --master (127.0.0.1 and a free port, unless --master was given), and
-// --threads cores / N unless --threads was given. A signal to the launcher reaches the
-// ranks as SIGTERM (a terminal's Ctrl-C reaches them itself): they stop together after a
-// checkpoint. When a rank fails, the others end on their own within the timeout (their
-// collectives fail); any still running after that are killed.
-void launch_local_job(const TrainParams& p) {
-  const int n = p.nproc;
-  check_input(p.loop.dist.world_size == 1,
-              "--nproc starts the ranks on this host itself; to join a job across hosts give --rank, --world-size and "
-              "--master instead");
-  const std::string master =
-      p.flags.given("--master") ? p.loop.dist.master : "127.0.0.1:" + std::to_string(free_local_port());
-  std::vector<std::string> base;
-  const std::vector<std::string> args = own_arguments();
-  check_input(!args.empty(), "--nproc: cannot read this program's arguments from /proc/self/cmdline");
-  // The arguments less the ones each rank gets its own value of (and their values).
-  for (size_t i = 1; i < args.size(); ++i) {
-    bool own = false;
-    for (const char* flag : {"--nproc", "--master", "--rank", "--world-size"}) {
-      if (args[i] == flag) {
-        own = true;
-        ++i;  // and its value
-      } else if (args[i].rfind(std::string(flag) + "=", 0) == 0) {
-        own = true;
-      }
-      if (own) break;
-    }
-    if (!own) base.push_back(args[i]);
-  }
-  const int threads = p.flags.given("--threads") ? p.loop.threads
-                                                 : std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / n);
-  if (!p.flags.given("--threads")) base.insert(base.end(), {"--threads", std::to_string(threads)});
-  std::fprintf(stderr, "starting %d ranks on this host (master %s, %d thread%s each)\n", n, master.c_str(), threads,
-               threads == 1 ? "" : "s");
-  std::fflush(stderr);
-  for (int sig : {SIGINT, SIGTERM}) std::signal(sig, on_launcher_signal);
-  std::map<pid_t, int> ranks;
-  for (int r = 0; r < n; ++r) {
-    std::vector<std::string> child = base;
-    child.insert(child.begin(), args[0]);
-    child.insert(child.end(), {"--rank", std::to_string(r), "--world-size", std::to_string(n), "--master", master});
-    std::vector<char*> argv;
-    for (auto& a : child) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const pid_t pid = ::fork();
-    check_input(pid >= 0, "--nproc: cannot start rank " + std::to_string(r));
-    if (pid == 0) {
-      for (int sig : {SIGINT, SIGTERM}) std::signal(sig, SIG_DFL);
-      ::execv("/proc/self/exe", argv.data());
-      std::perror("latentkit --nproc: exec");
-      ::_exit(127);
-    }
-    ranks[pid] = r;
-  }
-  int failed_rank = -1, failed_code = 0;
-  bool killed = false;
-  auto failed_at = std::chrono::steady_clock::now();
-  const auto grace = std::chrono::duration<double>(p.loop.dist.timeout_seconds + 10);
-  while (!ranks.empty()) {
-    if (g_launcher_signal != 0) {
-      for (const auto& [pid, r] : ranks) ::kill(pid, SIGTERM);
-      g_launcher_signal = 0;
-    }
-    int status = 0;
-    const pid_t pid = ::waitpid(-1, &status, WNOHANG);
-    if (pid > 0 && ranks.count(pid)) {
-      const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-      if (code != 0 && failed_rank < 0) {
-        failed_rank = ranks[pid];
-        failed_code = code;
-        failed_at = std::chrono::steady_clock::now();
-        std::fprintf(stderr, "rank %d exited with code %d; the other ranks end within the timeout (%g s)\n",
-                     failed_rank, code, p.loop.dist.timeout_seconds);
-      }
-      ranks.erase(pid);
-      continue;
-    }
-    if (failed_rank >= 0 && !killed && std::chrono::steady_clock::now() - failed_at > grace) {
-      for (const auto& [other, r] : ranks) {
-        std::fprintf(stderr, "rank %d still runs after the timeout: killed\n", r);
-        ::kill(other, SIGKILL);
-      }
-      killed = true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  if (failed_rank >= 0) {
-    const auto latest = latest_checkpoint(p.loop.out);
-    throw Error("the job failed: rank " + std::to_string(failed_rank) + " exited with code " +
-                    std::to_string(failed_code) + " (its message is above)" +
-                    (latest ? "; the last checkpoint, " + *latest + ", is intact: continue with --resume" : ""),
-                failed_code == 2 ? ErrorKind::kBadInput : ErrorKind::kInternal);
-  }
-}
-
 void run_train(TrainParams& p) {
-  if (p.nproc > 1) return launch_local_job(p);
+  if (p.flags.launch(p.loop.out)) return;
   const std::string& out = p.loop.out;
   const std::string family =
       p.flags.resume() ? (path_exists(out + "/config.json") ? read_json(out + "/config.json").value("family", "") : "") : p.model;
@@ -344,10 +217,6 @@ void add_train_command(CLI::App& app) {
   p->width_option = cmd->add_option("--width", p->width, "base channel width of the networks (ngf / ndf; vae, ddpm and pix2pix default 32)")
                         ->check(CLI::Range(4, 1024))
                         ->capture_default_str();
-  cmd->add_option("--nproc", p->nproc,
-                  "data-parallel: start N ranks on this host (c10d / Gloo), each on its share of --batch")
-      ->check(CLI::Range(1, 256))
-      ->capture_default_str();
   cmd->footer(
       "Examples:\n  latentkit train --model dcgan --data fashion-mnist --epochs 5 --seed 1 --out runs/fashion\n"
       "  latentkit train --model cgan --loss hinge --data fashion-mnist --epochs 5 --seed 1 --out runs/fashion-cgan\n"

@@ -74,14 +74,16 @@ void torch_command(CLI::App* command, int& threads, Work work, std::function<voi
 CLI::Validator at_least(double min);
 CLI::Validator greater_than(double min);
 
-/// An option bound to an enum through its name table: the help lists the names, the
-/// default shows by name, and an unknown name is an error that lists them.
+/// An option bound to an enum through its name table: the help lists the names ({a,b,c}),
+/// the default shows by name, and an unknown name is an error that lists them.
 template <typename E>
 CLI::Option* add_enum_option(CLI::App* command, const std::string& flag, E& value, const NameTable<E>& table,
                              const std::string& help) {
+  std::string names;
+  for (const auto& name : table.names()) names += (names.empty() ? "{" : ",") + name;
   return command
       ->add_option_function<std::string>(flag, [&value, &table](const std::string& text) { value = table.parse(text); },
-                                         help + ": " + table.list())
+                                         help)
       ->check(CLI::Validator(
           [&table](std::string& text) {
             for (const auto& name : table.names()) {
@@ -89,7 +91,7 @@ CLI::Option* add_enum_option(CLI::App* command, const std::string& flag, E& valu
             }
             return "unknown '" + text + "' (expected " + table.list() + ")";
           },
-          "NAME"))
+          names + "}"))
       ->default_str(table.name(value));
 }
 
@@ -99,7 +101,7 @@ class LoopFlags {
  public:
   /// Binds --out, --resume, --epochs, --max-steps, --batch, --lr, --seed, --precision, the
   /// data options, --checkpoint-every, --keep-checkpoints, --log-every and the data-parallel
-  /// flags (--rank, --world-size, --master, --dist-timeout) to options (--threads comes with
+  /// flags (--nproc, --rank, --world-size, --master, --dist-timeout) to options (--threads comes with
   /// torch_command).
   /// For the encoder (in_run_folder), --out and --epochs are left out: its run folder is
   /// RUN/encoder and an epoch is its --steps.
@@ -110,6 +112,10 @@ class LoopFlags {
   /// --batch and --seed are an Error (the run's config.json fixes them).
   TrainLoopOptions apply(TrainLoopOptions base) const;
   bool resume() const { return resume_; }
+  /// --nproc N > 1: this process becomes the launcher of N ranks on this host (each this
+  /// program again with --rank, --world-size and --master), waits for them and returns true;
+  /// run_dir names the run in a failed job's message.
+  bool launch(const std::string& run_dir) const;
   bool given(const std::string& flag) const;
   const TrainLoopOptions& options() const { return *options_; }
 
@@ -117,6 +123,7 @@ class LoopFlags {
   TrainLoopOptions* options_ = nullptr;
   CLI::App* command_ = nullptr;
   bool resume_ = false;
+  int nproc_ = 1;
 };
 
 /// The end of a training run, on rank 0 (or alone): how to continue and where the files are.

@@ -1,6 +1,5 @@
 #include "latentkit/train/checkpoint.h"
 
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>

@@ -22,10 +22,10 @@
 namespace latentkit {
 
 struct CheckpointParts {
-  std::vector<std::pair<std::string, torch::nn::Module*>> modules;
-  std::vector<std::pair<std::string, torch::optim::Adam*>> optimizers;
-  std::vector<std::pair<std::string, torch::Tensor*>> tensors;  // small state such as log accumulators
-  std::vector<std::pair<std::string, torch::Generator*>> generators;  // a task's own random generators
+  std::vector<std::pair<std::string, torch::nn::Module*>> modules = {};
+  std::vector<std::pair<std::string, torch::optim::Adam*>> optimizers = {};
+  std::vector<std::pair<std::string, torch::Tensor*>> tensors = {};  // small state such as log accumulators
+  std::vector<std::pair<std::string, torch::Generator*>> generators = {};  // a task's own random generators
 };
 
 /// Writes RUN/checkpoints/step-NNNNNNN.pt and updates `latest`, then deletes all but the

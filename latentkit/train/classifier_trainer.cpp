@@ -211,7 +211,7 @@ class ClassifierTask : public TrainTask {
     model_->train();
   }
 
-  CheckpointParts parts() override { return {{{"classifier", model_.get()}}, {{"optimizer", opt_.get()}}, {}}; }
+  CheckpointParts parts() override { return {{{"classifier", model_.get()}}, {{"optimizer", opt_.get()}}}; }
 
   nlohmann::json config(const TrainLoopOptions& loop) const override {
     nlohmann::json train = train_loop_options_to_json(loop);

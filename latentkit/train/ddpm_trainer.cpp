@@ -40,7 +40,7 @@ class DdpmTask : public TrainTask {
   }
 
   CheckpointParts parts() override {
-    return {{{"unet", net_.get()}, {"unet_ema", ema_.get()}}, {{"optimizer", opt_.get()}}, {}};
+    return {{{"unet", net_.get()}, {"unet_ema", ema_.get()}}, {{"optimizer", opt_.get()}}};
   }
 
   nlohmann::json config(const TrainLoopOptions& loop) const override {

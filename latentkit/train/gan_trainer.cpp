@@ -44,8 +44,7 @@ class GanTask : public TrainTask {
 
   CheckpointParts parts() override {
     return {{{"generator", generator_.get()}, {"discriminator", discriminator_.get()}, {"generator_ema", ema_.get()}},
-            {{"optimizer_g", opt_g_.get()}, {"optimizer_d", opt_d_.get()}},
-            {}};
+            {{"optimizer_g", opt_g_.get()}, {"optimizer_d", opt_d_.get()}}};
   }
 
   nlohmann::json config(const TrainLoopOptions& loop) const override {

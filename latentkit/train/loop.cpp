@@ -15,7 +15,6 @@
 #include "latentkit/core/plot.h"
 #include "latentkit/core/progress.h"
 #include "latentkit/core/threads.h"
-#include "latentkit/models/registry.h"
 
 namespace latentkit {
 namespace {
@@ -196,7 +195,8 @@ TrainSummary run_training(const TrainLoopOptions& options, TrainTask& task, bool
 
   TrainSummary summary;
   summary.threads = set_threads(o.threads);
-  summary.precision = resolve_precision(o.precision);
+  // config.json records what auto resolved to, so a resume on another CPU computes the same way.
+  o.precision = summary.precision = resolve_precision(o.precision);
   const bool bf16 = summary.precision == Precision::kBf16;
 
   // The data order: every example once per epoch in a (seed, epoch) shuffle, or the task's own draws.
@@ -328,7 +328,9 @@ TrainSummary run_training(const TrainLoopOptions& options, TrainTask& task, bool
       job.write_outputs(step, [&] {
         task.write_samples(sample_path(run, epoch + 1));
         write_model_and_plot();
-        nlohmann::json extra = task.epoch_end(run, epoch + 1);
+        // The task's results of a whole epoch (not of a run cut short by --max-steps, so that
+        // a run continued past it logs what an uninterrupted one logs).
+        nlohmann::json extra = step % steps_per_epoch == 0 ? task.epoch_end(run, epoch + 1) : nlohmann::json();
         if (extra.is_object()) {
           extra["step"] = step;
           extra["epoch"] = epoch + 1;

@@ -48,9 +48,12 @@ struct TrainLoopOptions {
   int64_t log_every = 50;
   int64_t sample_count = 64;  // images in each sample grid
   int64_t max_steps = 0;      // 0: train all epochs; else stop after this many steps
-  Precision precision = Precision::kFp32;
+  Precision precision = Precision::kFp32;  // the library's default; the command line's is auto
   DistOptions dist;  // one rank of a data-parallel job (not part of the run's config)
 
+  TrainLoopOptions() = default;
+  /// A family's defaults.
+  TrainLoopOptions(int64_t epochs_, int64_t batch_, double lr_) : epochs(epochs_), batch(batch_), lr(lr_) {}
   /// An Error naming the flag for a value out of range.
   void validate() const;
 };
@@ -134,8 +137,8 @@ class TrainTask {
   virtual void save_model(const std::string& path) = 0;
   /// A sample grid (PNG) of the model as it is; path is samples/epoch-NNN.png.
   virtual void write_samples(const std::string& path) = 0;
-  /// After an epoch's outputs, on rank 0: extra results (e.g. test accuracy). Returns a row
-  /// for train.jsonl (the loop adds step and epoch) or null.
+  /// After a complete epoch's outputs, on rank 0: extra results (e.g. test accuracy). Returns
+  /// a row for train.jsonl (the loop adds step and epoch) or null.
   virtual nlohmann::json epoch_end(const std::string& run_dir, int64_t epoch) { return nullptr; }
 };
 

@@ -73,7 +73,7 @@ class Pix2pixTask : public TrainTask {
   }
 
   CheckpointParts parts() override {
-    return {{{"generator", g_.get()}, {"discriminator", d_.get()}}, {{"opt_g", opt_g_.get()}, {"opt_d", opt_d_.get()}}, {}};
+    return {{{"generator", g_.get()}, {"discriminator", d_.get()}}, {{"opt_g", opt_g_.get()}, {"opt_d", opt_d_.get()}}};
   }
 
   nlohmann::json config(const TrainLoopOptions& loop) const override {

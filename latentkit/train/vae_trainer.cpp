@@ -30,7 +30,7 @@ class VaeTask : public TrainTask {
     net_->train();
   }
 
-  CheckpointParts parts() override { return {{{"vae", net_.get()}}, {{"optimizer", opt_.get()}}, {}}; }
+  CheckpointParts parts() override { return {{{"vae", net_.get()}}, {{"optimizer", opt_.get()}}}; }
 
   nlohmann::json config(const TrainLoopOptions& loop) const override {
     VaeTrainOptions o = o_;

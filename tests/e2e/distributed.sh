@@ -27,6 +27,13 @@ for family in "dcgan --width 8 --latent-dim 8" "vae --width 8 --latent-dim 4" \
     fail "$name: train.jsonl should hold 2 rows, written by rank 0 alone: $(cat "$WORK/$name/train.jsonl")"
 done
 
+# The classifier runs on the same loop: two ranks as well.
+"$LATENTKIT" classifier train --width 8 --feature-dim 16 --test-limit 32 "${tiny[@]}" --max-steps 10 --checkpoint-every 5 \
+  --nproc 2 --out "$WORK/classifier" 2> "$WORK/classifier.log" || fail "classifier --nproc 2 exited $?: $(tail -3 "$WORK/classifier.log")"
+grep -q "throughput: .* img/s for the job (2 ranks x 4 images per step; " "$WORK/classifier.log" ||
+  fail "classifier: no throughput for the job: $(tail -4 "$WORK/classifier.log")"
+[ -s "$WORK/classifier/model.pt" ] && [ -s "$WORK/classifier/metrics.json" ] || fail "classifier: no model.pt or metrics.json"
+
 # 2. A rank that dies: rank 1 SIGKILLs itself after step 14; rank 0 ends at once with a
 # message, the checkpoint of step 12 (the end of the first epoch) is intact, and --resume (now with --nproc 2) ends
 # bit for bit where a job that was never interrupted ends.

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Every family on the training loop: a run killed with SIGKILL mid-way and resumed ends
-# bitwise identical to one that was never interrupted (1 thread): model.pt, the last
-# checkpoint and train.jsonl (but for the measured speed).
+# Every family on the training loop (and the DCGAN in bf16 too): a run killed with SIGKILL
+# mid-way and resumed ends bitwise identical to one that was never interrupted (1 thread):
+# model.pt, the last checkpoint and train.jsonl (but for the measured speed).
 source "$(dirname "$0")/lib.sh"
 
 small=(--data shapes:320 --size 28 --batch 16 --epochs 2 --seed 5 --threads 1 --checkpoint-every 7 --log-every 4)
 declare -A runs=(
   [dcgan]="train --model dcgan ${small[*]} --width 8 --latent-dim 16"
+  [dcgan-bf16]="train --model dcgan --precision bf16 ${small[*]} --width 8 --latent-dim 16"
   [vae]="train --model vae ${small[*]} --width 8 --latent-dim 8"
   [ddpm]="train --model ddpm --tasks inpaint ${small[*]} --width 8 --mults 1,2 --timesteps 50 --sample-steps 2"
   [pix2pix]="train --model pix2pix --task denoise ${small[*]} --width 8"
@@ -25,7 +26,7 @@ check() {
   echo "ok: $name resumed bitwise identical"
 }
 
-for name in dcgan vae ddpm pix2pix classifier; do
+for name in dcgan dcgan-bf16 vae ddpm pix2pix classifier; do
   # shellcheck disable=SC2086
   "$LATENTKIT" ${runs[$name]} --out "$WORK/$name" 2> "$WORK/$name.log" || fail "$name: uninterrupted run exited $?"
   # SIGKILL after step 17: the newest checkpoint is step 14, so the resume replays 15-17.

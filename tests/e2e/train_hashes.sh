@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 GOLDEN="$(dirname "$0")/../data/golden/train_hashes.txt"
 RECORD="${2:-}"
 
-small=(--data shapes:320 --size 28 --batch 16 --epochs 1 --seed 5 --threads 1 --checkpoint-every 7 --log-every 4)
+small=(--data shapes:320 --size 28 --batch 16 --epochs 1 --seed 5 --threads 1 --checkpoint-every 7 --log-every 4 --precision fp32)
 declare -A runs=(
   [dcgan]="train --model dcgan ${small[*]} --width 8 --latent-dim 16"
   [cgan]="train --model cgan --cond acgan --loss hinge --n-critic 2 ${small[*]} --width 8 --latent-dim 16"
@@ -18,7 +18,7 @@ declare -A runs=(
   [ddpm]="train --model ddpm --tasks inpaint,restore ${small[*]} --width 8 --mults 1,2 --timesteps 50 --sample-steps 3"
   [cddpm]="train --model cddpm --prediction v --schedule cosine ${small[*]} --width 8 --mults 1,2 --timesteps 50 --sample-steps 3"
   [pix2pix]="train --model pix2pix --task deblur,denoise ${small[*]} --width 8"
-  [classifier]="classifier train --data shapes:320 --size 28 --batch 16 --epochs 1 --seed 5 --threads 1 --width 8 --feature-dim 16 --test-limit 64"
+  [classifier]="classifier train --data shapes:320 --size 28 --batch 16 --epochs 1 --seed 5 --threads 1 --precision fp32 --width 8 --feature-dim 16 --test-limit 64"
 )
 order=(dcgan cgan wgan vae cvae ddpm cddpm pix2pix classifier encoder)
 
@@ -33,7 +33,7 @@ for name in "${order[@]}"; do
   if [ "$name" = encoder ]; then
     # The encoder trains inside a GAN run folder, on the dcgan run above.
     "$LATENTKIT" encoder train --run "$WORK/dcgan" --data shapes:320 --size 28 --steps 20 --batch 16 --width 8 \
-      --seed 5 --threads 1 2> "$WORK/encoder.log" || fail "encoder: exited $?: $(tail -2 "$WORK/encoder.log")"
+      --seed 5 --threads 1 --precision fp32 2> "$WORK/encoder.log" || fail "encoder: exited $?: $(tail -2 "$WORK/encoder.log")"
     echo "encoder $(hashes "$WORK/dcgan/encoder")" >> "$out"
     continue
   fi

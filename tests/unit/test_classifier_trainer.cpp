@@ -17,18 +17,10 @@
 
 using namespace latentkit;
 using latentkit::test_util::make_temp_dir;
+using latentkit::test_util::read_jsonl;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::vector<nlohmann::json> read_jsonl(const std::string& path) {
-  std::vector<nlohmann::json> rows;
-  std::ifstream in(path);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) rows.push_back(nlohmann::json::parse(line));
-  }
-  return rows;
-}
 
 ClassifierTrainOptions tiny(const std::string& out, const std::string& spec, int64_t epochs, int64_t batch) {
   ClassifierTrainOptions o;

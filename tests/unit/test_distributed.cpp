@@ -292,7 +292,7 @@ std::pair<double, std::string> max_relative_difference(torch::nn::Module& a, tor
 TEST(TrainJob, TwoProcessesTrainLikeOneOnTheGlobalBatch) {
   ASSERT_TRUE(path_exists(latentkit_program())) << latentkit_program();
   test_util::TempDir dir;
-  const std::string common = " --data shapes:96 --size 28 --batch 8 --max-steps 20 --seed 3 --threads 1 --checkpoint-every 10";
+  const std::string common = " --data shapes:96 --size 28 --batch 8 --max-steps 20 --seed 3 --threads 1 --checkpoint-every 10 --precision fp32";
   // Width 16: at width 8 each GroupNorm group is one channel, so a convolution's bias before
   // it has a gradient of exactly zero in exact arithmetic, and Adam turns the rounding noise
   // of that zero (different in any other summation order) into full-size steps.
