@@ -264,7 +264,8 @@ TrainSummary run_training(const TrainLoopOptions& options, TrainTask& task, bool
   auto window_start = run_start;
   int64_t window_steps = 0;  // steps timed in this window (after a resume, fewer than its sums hold)
   const int64_t first_step = step;
-  std::string status;  // the last log row, for the progress line
+  std::string status;        // the last log row, for the progress line
+  std::string epoch_status;  // the first value of the task's last epoch row (e.g. test accuracy)
   while (step < total_steps) {
     const int64_t epoch = step / steps_per_epoch;
     StepInput in;
@@ -333,12 +334,18 @@ TrainSummary run_training(const TrainLoopOptions& options, TrainTask& task, bool
         nlohmann::json extra = step % steps_per_epoch == 0 ? task.epoch_end(run, epoch + 1) : nlohmann::json();
         if (extra.is_object()) {
           extra["step"] = step;
+          for (const auto& [key, value] : extra.items()) {
+            if (value.is_number()) {
+              epoch_status = " " + key + " " + format_value(value.get<double>());
+              break;
+            }
+          }
           extra["epoch"] = epoch + 1;
           append_jsonl(run + "/train.jsonl", extra);
         }
       });
     }
-    progress.update(step, "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(o.epochs) + status,
+    progress.update(step, "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(o.epochs) + status + epoch_status,
                     static_cast<double>(o.batch));
 
     if (step == kill_at) std::raise(SIGKILL);  // the kill-and-resume tests
@@ -358,7 +365,7 @@ TrainSummary run_training(const TrainLoopOptions& options, TrainTask& task, bool
   job.report_throughput(summary.steps_run, o.batch, summary.seconds);
   const int64_t epochs_reached = (step + steps_per_epoch - 1) / steps_per_epoch;
   progress.finish((summary.interrupted ? "interrupted, checkpoint saved; " : "") + std::string("epoch ") +
-                  std::to_string(epochs_reached) + "/" + std::to_string(o.epochs) + status);
+                  std::to_string(epochs_reached) + "/" + std::to_string(o.epochs) + status + epoch_status);
   return summary;
 }
 

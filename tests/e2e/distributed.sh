@@ -28,7 +28,7 @@ for family in "dcgan --width 8 --latent-dim 8" "vae --width 8 --latent-dim 4" \
 done
 
 # The classifier runs on the same loop: two ranks as well.
-"$LATENTKIT" classifier train --width 8 --feature-dim 16 --test-limit 32 "${tiny[@]}" --max-steps 10 --checkpoint-every 5 \
+"$LATENTKIT" classifier train --width 8 --feature-dim 16 --test-limit 32 "${tiny[@]}" --max-steps 12 --checkpoint-every 5 \
   --nproc 2 --out "$WORK/classifier" 2> "$WORK/classifier.log" || fail "classifier --nproc 2 exited $?: $(tail -3 "$WORK/classifier.log")"
 grep -q "throughput: .* img/s for the job (2 ranks x 4 images per step; " "$WORK/classifier.log" ||
   fail "classifier: no throughput for the job: $(tail -4 "$WORK/classifier.log")"
