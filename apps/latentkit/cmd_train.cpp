@@ -136,13 +136,10 @@ void add_train_command(CLI::App& app) {
   cmd->get_option("--batch")->description("images per step, for all ranks together (pix2pix default 32)");
   cmd->get_option("--lr")->description("Adam learning rate (both networks; vae default 0.001, ddpm 0.0004)");
   DdpmTrainOptions& d = p->ddpm;
-  cmd->add_option("--schedule", d.model.schedule, "ddpm: noise schedule, linear or cosine")
-      ->check(CLI::IsMember({"linear", "cosine"}))
-      ->capture_default_str();
+  add_enum_option(cmd, "--schedule", d.model.schedule, schedule_names(), "ddpm: noise schedule");
   cmd->add_option("--timesteps", d.model.timesteps, "ddpm: diffusion steps T")->check(CLI::Range(10, 10000))->capture_default_str();
-  cmd->add_option("--prediction", d.model.prediction, "ddpm: what the U-Net predicts, eps (the noise) or v")
-      ->check(CLI::IsMember({"eps", "v"}))
-      ->capture_default_str();
+  add_enum_option(cmd, "--prediction", d.model.prediction, prediction_names(),
+                  "ddpm: what the U-Net predicts, eps (the noise) or v");
   cmd->add_option("--mults", p->mults, "ddpm: U-Net width multiplier per level (a level halves the size)")
       ->delimiter(',')
       ->capture_default_str();

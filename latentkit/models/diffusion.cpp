@@ -21,15 +21,25 @@ double NoiseSchedule::ab(int64_t t) const {
   return t < 0 ? 1.0 : alpha_bar[t].item<double>();
 }
 
-NoiseSchedule make_schedule(const std::string& kind, int64_t steps) {
+const NameTable<ScheduleKind>& schedule_names() {
+  static const NameTable<ScheduleKind> table("--schedule", {{ScheduleKind::kLinear, "linear"}, {ScheduleKind::kCosine, "cosine"}});
+  return table;
+}
+
+const NameTable<Prediction>& prediction_names() {
+  static const NameTable<Prediction> table("--prediction", {{Prediction::kEps, "eps"}, {Prediction::kV, "v"}});
+  return table;
+}
+
+NoiseSchedule make_schedule(ScheduleKind kind, int64_t steps) {
   check_input(steps >= 2 && steps <= 100000, "diffusion: --timesteps must be in 2..100000");
   NoiseSchedule s;
   s.kind = kind;
   auto f64 = torch::TensorOptions().dtype(torch::kFloat64);
-  if (kind == "linear") {
+  if (kind == ScheduleKind::kLinear) {
     const double scale = 1000.0 / static_cast<double>(steps);
     s.betas = torch::linspace(scale * 1e-4, scale * 0.02, steps, f64);
-  } else if (kind == "cosine") {
+  } else {
     const double offset = 0.008, T = static_cast<double>(steps);
     auto f = [&](double u) {
       const double c = std::cos((u / T + offset) / (1 + offset) * M_PI / 2);
@@ -38,8 +48,6 @@ NoiseSchedule make_schedule(const std::string& kind, int64_t steps) {
     s.betas = torch::empty({steps}, f64);
     auto b = s.betas.accessor<double, 1>();
     for (int64_t i = 0; i < steps; ++i) b[i] = std::min(1.0 - f(double(i + 1)) / f(double(i)), 0.999);
-  } else {
-    throw Error("diffusion: unknown noise schedule '" + kind + "' (expected linear or cosine)");
   }
   s.alpha_bar = torch::cumprod(1.0 - s.betas, 0);
   return s;
@@ -141,9 +149,9 @@ torch::Tensor repaint(const NoiseSchedule& s, const EpsFunction& eps, const torc
 
 nlohmann::json ddpm_options_to_json(const DdpmOptions& o) {
   nlohmann::json j = unet_options_to_json(o.unet);
-  j["schedule"] = o.schedule;
+  j["schedule"] = schedule_names().name(o.schedule);
   j["timesteps"] = o.timesteps;
-  j["prediction"] = o.prediction;
+  j["prediction"] = prediction_names().name(o.prediction);
   j["tasks"] = o.tasks;
   j["sample_steps"] = o.sample_steps;
   return j;
@@ -152,9 +160,9 @@ nlohmann::json ddpm_options_to_json(const DdpmOptions& o) {
 DdpmOptions ddpm_options_from_json(const nlohmann::json& m) {
   DdpmOptions o;
   o.unet = unet_options_from_json(m);
-  o.schedule = m.at("schedule").get<std::string>();
+  o.schedule = schedule_names().parse(m.at("schedule").get<std::string>());
   o.timesteps = m.at("timesteps").get<int64_t>();
-  o.prediction = m.at("prediction").get<std::string>();
+  o.prediction = prediction_names().parse(m.at("prediction").get<std::string>());
   o.tasks = m.at("tasks").get<std::vector<std::string>>();
   o.sample_steps = m.at("sample_steps").get<int64_t>();
   validate_ddpm_options(o);
@@ -162,10 +170,7 @@ DdpmOptions ddpm_options_from_json(const nlohmann::json& m) {
 }
 
 void validate_ddpm_options(DdpmOptions& o) {
-  check_input(o.schedule == "linear" || o.schedule == "cosine",
-              "--schedule must be linear or cosine, got '" + o.schedule + "'");
   check_input(o.timesteps >= 10 && o.timesteps <= 10000, "--timesteps must be in 10..10000");
-  check_input(o.prediction == "eps" || o.prediction == "v", "--prediction must be eps or v, got '" + o.prediction + "'");
   for (size_t i = 0; i < o.tasks.size(); ++i) {
     check_input(o.tasks[i] == "inpaint" || o.tasks[i] == "restore",
                 "--tasks: unknown task '" + o.tasks[i] + "' (expected inpaint, restore or both)");
@@ -216,7 +221,7 @@ EpsFunction DdpmModel::eps_function(const torch::Tensor& labels, double guidance
     auto run = [&](const torch::Tensor& xs, const torch::Tensor& lab, const torch::Tensor& cs) {
       torch::Tensor tt = torch::full({xs.size(0)}, t, torch::kInt64);
       torch::Tensor out = net_->forward(xs, tt, lab, cs);
-      return options_.prediction == "v" ? eps_from_v(schedule_, xs, tt, out) : out;
+      return options_.prediction == Prediction::kV ? eps_from_v(schedule_, xs, tt, out) : out;
     };
     if (classes == 0) return run(x, {}, c);
     torch::Tensor none = torch::full({n}, classes, torch::kInt64);

@@ -14,14 +14,23 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "latentkit/core/names.h"
+
 #include "latentkit/models/generator.h"
 #include "latentkit/models/unet.h"
 
 namespace latentkit {
 
 /// betas and alpha_bar as float64 [T].
+/// The noise schedule's shape (--schedule): linear or cosine.
+enum class ScheduleKind { kLinear, kCosine };
+const NameTable<ScheduleKind>& schedule_names();
+/// What the U-Net predicts (--prediction): eps (the noise) or v.
+enum class Prediction { kEps, kV };
+const NameTable<Prediction>& prediction_names();
+
 struct NoiseSchedule {
-  std::string kind;  // linear or cosine
+  ScheduleKind kind = ScheduleKind::kLinear;
   torch::Tensor betas, alpha_bar;
 
   int64_t steps() const { return betas.size(0); }
@@ -31,8 +40,8 @@ struct NoiseSchedule {
 
 /// linear: betas evenly spaced from 1e-4 to 0.02 (scaled by 1000 / T, as in improved DDPM);
 /// cosine (Nichol & Dhariwal 2021): alpha_bar(t) = f(t + 1) / f(0), f(u) = cos^2((u / T + s)
-/// / (1 + s) pi / 2), s = 0.008, with each beta clipped to 0.999. Unknown kinds are Errors.
-NoiseSchedule make_schedule(const std::string& kind, int64_t steps);
+/// / (1 + s) pi / 2), s = 0.008, with each beta clipped to 0.999.
+NoiseSchedule make_schedule(ScheduleKind kind, int64_t steps);
 
 /// q(x_t | x_0): sqrt(ab_t) x0 + sqrt(1 - ab_t) noise, t int64 [N] (one per image).
 torch::Tensor q_sample(const NoiseSchedule& s, const torch::Tensor& x0, const torch::Tensor& t,
@@ -92,9 +101,9 @@ torch::Tensor repaint(const NoiseSchedule& s, const EpsFunction& eps, const torc
 /// A DDPM run's settings beside its U-Net (config.json "model").
 struct DdpmOptions {
   UNetOptions unet;
-  std::string schedule = "cosine";  // linear or cosine
+  ScheduleKind schedule = ScheduleKind::kCosine;
   int64_t timesteps = 1000;
-  std::string prediction = "eps";   // eps or v
+  Prediction prediction = Prediction::kEps;
   // Image-to-image tasks the model is also trained for (Palette): inpaint, restore. The
   // U-Net then sees C + 2 condition channels: the condition image, the known-pixel map and
   // a restore flag; all zeros asks for an unconditional sample.

@@ -57,8 +57,8 @@ class DdpmTask : public TrainTask {
     char text[256];
     std::snprintf(text, sizeof(text), "%s (U-Net width %lld, %.2fM parameters, %s schedule, T %lld, %s prediction%s)",
                   classes() > 0 ? ("cddpm, " + std::to_string(classes()) + " classes,").c_str() : "ddpm",
-                  static_cast<long long>(o_.model.unet.width()), params / 1e6, o_.model.schedule.c_str(),
-                  static_cast<long long>(o_.model.timesteps), o_.model.prediction.c_str(), tasks.c_str());
+                  static_cast<long long>(o_.model.unet.width()), params / 1e6, schedule_names().name(o_.model.schedule).c_str(),
+                  static_cast<long long>(o_.model.timesteps), prediction_names().name(o_.model.prediction).c_str(), tasks.c_str());
     return text + (" on " + describe_data(data_));
   }
 
@@ -155,7 +155,7 @@ torch::Tensor ddpm_loss(UNet& net, const NoiseSchedule& schedule, const DdpmTrai
     labels = torch::where(drop, torch::full_like(labels, o.model.unet.num_classes()), labels);
   }
   PaletteBatch b = palette_batch(x0, o.model, o.uncond_share, rng);
-  torch::Tensor target = o.model.prediction == "v" ? v_target(schedule, x0, t, noise) : noise;
+  torch::Tensor target = o.model.prediction == Prediction::kV ? v_target(schedule, x0, t, noise) : noise;
   auto mine = [&](const torch::Tensor& all) { return job ? job->share(all) : all; };
   const int64_t world = job ? job->world_size() : 1;
   // The loss in fp32 also when the U-Net runs in bf16 (autocast).

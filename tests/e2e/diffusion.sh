@@ -59,6 +59,6 @@ expect_error 2 "not trained for inpaint" -- "$L" inpaint --run "$WORK/cddpm" --i
 "$L" inpaint --run "$WORK/cddpm" --image "$IMG" --class sneaker --steps 2 --resample 1 --out "$WORK/c-in.png" 2> "$WORK/ci.log" ||
   fail "repaint on a cddpm with --class exited $?"
 grep -q "(repaint" "$WORK/ci.log" || fail "a model without tasks inpaints by RePaint: $(tail -1 "$WORK/ci.log")"
-expect_error 2 "--schedule: quadratic not in" -- "$L" train --model ddpm --schedule quadratic --out "$WORK/x"
+expect_error 2 "--schedule: unknown 'quadratic' (expected linear or cosine)" -- "$L" train --model ddpm --schedule quadratic --out "$WORK/x"
 expect_error 2 "divisible by 4" -- "$L" train --model ddpm --data fashion-mnist --limit 16 --size 30 --out "$WORK/y"
 finish

@@ -14,7 +14,7 @@ namespace {
 using test_util::error_of;
 
 TEST(Schedule, LinearMatchesItsClosedForm) {
-  NoiseSchedule s = make_schedule("linear", 1000);
+  NoiseSchedule s = make_schedule(ScheduleKind::kLinear, 1000);
   ASSERT_EQ(s.steps(), 1000);
   EXPECT_NEAR(s.betas[0].item<double>(), 1e-4, 1e-15);
   EXPECT_NEAR(s.betas[999].item<double>(), 0.02, 1e-15);
@@ -29,12 +29,12 @@ TEST(Schedule, LinearMatchesItsClosedForm) {
     if (t % 97 == 0) EXPECT_NEAR(s.ab(t), prod, 1e-12 * std::max(prod, 1e-3)) << t;
   }
   // Fewer steps scale the betas so the ends stay alike (improved DDPM).
-  EXPECT_NEAR(make_schedule("linear", 100).betas[0].item<double>(), 1e-3, 1e-15);
+  EXPECT_NEAR(make_schedule(ScheduleKind::kLinear, 100).betas[0].item<double>(), 1e-3, 1e-15);
 }
 
 TEST(Schedule, CosineMatchesItsClosedForm) {
   const int64_t T = 1000;
-  NoiseSchedule s = make_schedule("cosine", T);
+  NoiseSchedule s = make_schedule(ScheduleKind::kCosine, T);
   auto f = [&](double u) { return std::pow(std::cos((u / T + 0.008) / 1.008 * M_PI / 2), 2); };
   for (int64_t t : {0, 1, 10, 250, 499, 750, 990, 998}) EXPECT_NEAR(s.ab(t), f(t + 1) / f(0), 1e-12) << t;
   EXPECT_NEAR(s.ab(499), 0.49384359044063775, 1e-12);
@@ -46,15 +46,16 @@ TEST(Schedule, CosineMatchesItsClosedForm) {
 }
 
 TEST(Schedule, BadKindsAreErrors) {
-  EXPECT_NE(error_of([] { make_schedule("quadratic", 1000); }).find("linear or cosine"), std::string::npos);
-  EXPECT_NE(error_of([] { make_schedule("linear", 1); }).find("timesteps"), std::string::npos);
-  NoiseSchedule s = make_schedule("linear", 10);
+  EXPECT_EQ(error_of([] { schedule_names().parse("quadratic"); }), "unknown --schedule 'quadratic' (expected linear or cosine)");
+  EXPECT_EQ(prediction_names().parse("v"), Prediction::kV);
+  EXPECT_NE(error_of([] { make_schedule(ScheduleKind::kLinear, 1); }).find("timesteps"), std::string::npos);
+  NoiseSchedule s = make_schedule(ScheduleKind::kLinear, 10);
   EXPECT_NE(error_of([&] { s.ab(10); }).find("outside"), std::string::npos);
 }
 
 TEST(ForwardProcess, HasTheRightMeanAndVariance) {
   // q(x_t | x_0) = N(sqrt(ab) x0, (1 - ab) I), on 200,000 draws per step.
-  NoiseSchedule s = make_schedule("linear", 1000);
+  NoiseSchedule s = make_schedule(ScheduleKind::kLinear, 1000);
   torch::manual_seed(5);
   const int64_t n = 200000;
   for (int64_t t : {0, 100, 500, 999}) {
@@ -72,7 +73,7 @@ TEST(ForwardProcess, HasTheRightMeanAndVariance) {
 }
 
 TEST(ForwardProcess, VPredictionRoundTrips) {
-  NoiseSchedule s = make_schedule("cosine", 1000);
+  NoiseSchedule s = make_schedule(ScheduleKind::kCosine, 1000);
   torch::manual_seed(1);
   torch::Tensor x0 = torch::rand({4, 1, 3, 3}) * 2 - 1, noise = torch::randn({4, 1, 3, 3});
   torch::Tensor t = torch::tensor({0, 300, 700, 999});
@@ -96,7 +97,7 @@ TEST(Samplers, TimestepsAreEvenAndDescending) {
 TEST(Samplers, DdimStepWithEtaZeroIsExactGivenTheTrueNoise) {
   // A stub model that knows the noise: one step from t to any earlier step lands exactly on
   // q's mean path, sqrt(ab_prev) x0 + sqrt(1 - ab_prev) eps, and to t = -1 on x0 itself.
-  NoiseSchedule s = make_schedule("linear", 1000);
+  NoiseSchedule s = make_schedule(ScheduleKind::kLinear, 1000);
   torch::manual_seed(2);
   torch::Tensor x0 = torch::rand({3, 1, 4, 4}) * 1.8 - 0.9, eps = torch::randn({3, 1, 4, 4});
   for (auto [t, t_prev] : std::vector<std::pair<int64_t, int64_t>>{{999, 500}, {500, 499}, {10, -1}, {999, -1}}) {
@@ -120,7 +121,7 @@ TEST(Samplers, DdimWithEtaOneIsTheDdpmPosterior) {
   // Over consecutive steps, eta = 1 gives DDPM's posterior q(x_{t-1} | x_t, x0): mean
   // sqrt(ab_{t-1}) beta_t / (1 - ab_t) x0 + sqrt(alpha_t) (1 - ab_{t-1}) / (1 - ab_t) x_t,
   // variance beta~_t = (1 - ab_{t-1}) / (1 - ab_t) beta_t.
-  NoiseSchedule s = make_schedule("cosine", 1000);
+  NoiseSchedule s = make_schedule(ScheduleKind::kCosine, 1000);
   torch::manual_seed(3);
   torch::Tensor x0 = torch::rand({2, 1, 3, 3}) - 0.5, eps = torch::randn({2, 1, 3, 3}), z = torch::randn({2, 1, 3, 3});
   for (int64_t t : {1, 400, 900}) {
@@ -135,7 +136,7 @@ TEST(Samplers, DdimWithEtaOneIsTheDdpmPosterior) {
 }
 
 TEST(Samplers, ClippingKeepsThePredictedImageInRange) {
-  NoiseSchedule s = make_schedule("linear", 1000);
+  NoiseSchedule s = make_schedule(ScheduleKind::kLinear, 1000);
   torch::Tensor x_t = torch::full({1, 1, 2, 2}, 3.0);
   torch::Tensor out = ddim_step(s, x_t, 10, -1, torch::zeros({1, 1, 2, 2}), 0.0, {}, true);
   EXPECT_TRUE(torch::allclose(out, torch::ones({1, 1, 2, 2})));
@@ -180,7 +181,7 @@ TEST(Inpainting, RepaintAndPaletteLeaveKnownPixelsUntouched) {
 
 TEST(Inpainting, RepaintWithAnOracleRecoversTheImage) {
   // With the true x0's noise as the model, RePaint's unknown pixels end on x0 too.
-  NoiseSchedule s = make_schedule("linear", 200);
+  NoiseSchedule s = make_schedule(ScheduleKind::kLinear, 200);
   torch::manual_seed(6);
   torch::Tensor x0 = torch::rand({1, 1, 6, 6}) * 1.6 - 0.8, fill = torch::zeros({1, 1, 6, 6});
   fill.slice(2, 0, 3).fill_(1.0);
