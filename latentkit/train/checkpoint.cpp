@@ -93,16 +93,12 @@ std::string save_checkpoint(const std::string& run_dir, int64_t step, const Chec
   write_file_atomic(dir + "/" + name, bytes.str());
   write_file_atomic(dir + "/latest", name + "\n");
 
-  std::vector<std::string> existing;
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    std::string file = entry.path().filename().string();
-    if (file.rfind("step-", 0) == 0 && entry.path().extension() == ".pt") existing.push_back(file);
-  }
-  std::sort(existing.begin(), existing.end());
+  const std::string path = dir + "/" + name;
+  const auto existing = list_checkpoints(run_dir);
   for (size_t i = 0; i + static_cast<size_t>(std::max(keep, 1)) < existing.size(); ++i) {
-    if (existing[i] != name) fs::remove(dir + "/" + existing[i]);
+    if (existing[i].second != path) fs::remove(existing[i].second);
   }
-  return dir + "/" + name;
+  return path;
 }
 
 std::vector<std::pair<int64_t, std::string>> list_checkpoints(const std::string& run_dir) {

@@ -2,8 +2,9 @@
 // Checkpoints: everything a run needs to continue exactly where it stopped. One file
 // per checkpoint, RUN/checkpoints/step-NNNNNNN.pt, written atomically; RUN/checkpoints/latest
 // names the newest. Holds named modules, named Adam optimizers, named extra tensors, the
-// global step and the state of LibTorch's default CPU generator (latents, dropout). The data
-// order needs no state: it is a function of (seed, epoch) (see BatchOrder).
+// states of a task's own named generators, the global step and the state of LibTorch's
+// default CPU generator (latents, dropout). The data order needs no state: it is a function
+// of (seed, epoch) (see BatchOrder).
 //
 // Adam state is written per parameter index ("NAME.adam.3.exp_avg"), not through LibTorch's
 // Optimizer::save, which keys it by memory addresses: that made two runs in the same state
