@@ -81,7 +81,7 @@ struct StepInput {
   int64_t epoch = 0;  // 0-based
   torch::Tensor indices;  // int64 [global batch]: rows of the data (undefined when the task draws its own)
   TrainJob* job = nullptr;
-  bool channels_last = false;  // bf16: images in channels-last memory format run 1.15x faster
+  bool channels_last = false;  // bf16: images in channels-last memory format (docs/performance.md)
 
   /// A batch of images [N, C, H, W] laid out as the step's networks run fastest on it:
   /// channels-last under bf16, as it is otherwise.
@@ -92,7 +92,8 @@ struct StepInput {
 
 /// A model family on the loop. The loop calls, in order: load_data, build (after seeding
 /// LibTorch's default generator with --seed), parts, config, describe; then per step
-/// learning_rate and step; at epoch ends save_model, write_samples and epoch_end.
+/// learning_rate and step; at epoch ends write_samples, save_model and (after a whole
+/// epoch) epoch_end, in that order.
 class TrainTask {
  public:
   virtual ~TrainTask() = default;
