@@ -89,6 +89,9 @@ void add_classifier_command(CLI::App& app) {
       ->capture_default_str();
   train->add_option("--flip", o.flip, "random horizontal flips (never on data with known factors such as shapes)")
       ->capture_default_str();
+  add_enum_option(train, "--labels", o.labels, condition_on_names(),
+                  "what it learns to tell apart: class (the data's classes), or for emoji category, subcategory, vendor or "
+                  "skin-tone; hue: shapes' hue in 6 buckets");
   train->add_option("--test-limit", o.test_limit, "test on the first N test images only (0: all)")
       ->check(at_least(0))
       ->capture_default_str();

@@ -1,6 +1,7 @@
 // latentkit data info | preview: look at a dataset before training on it.
 #include <cstdio>
 #include <memory>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -34,7 +35,7 @@ int64_t parse_class(const std::string& text, const std::vector<std::string>& nam
 
 void add_data_options(CLI::App* command, DataOptions& options) {
   command->add_option("--data", options.spec,
-                      "fashion-mnist | idx:DIR | folder:DIR | shapes[:COUNT]; pix2pix pairs: folder:A_DIR,B_DIR | pairs:DIR (A|B side by side)")
+                      "fashion-mnist | idx:DIR | folder:DIR | shapes[:COUNT] | emoji[:google|twitter]; pix2pix pairs: folder:A_DIR,B_DIR | pairs:DIR (A|B side by side)")
       ->capture_default_str();
   command->add_option("--split", options.split, "train or test")
       ->check(CLI::IsMember({"train", "test"}))
@@ -42,9 +43,11 @@ void add_data_options(CLI::App* command, DataOptions& options) {
   command->add_option("--size", options.size, "resize images to SIZE x SIZE (0: native size)")
       ->check(CLI::Range(0, 1024))
       ->capture_default_str();
-  command->add_option("--channels", options.channels, "1 (gray) or 3 (RGB); 0: native")
-      ->check(CLI::IsMember({0, 1, 3}))
+  command->add_option("--channels", options.channels, "1 (gray), 3 (RGB) or 4 (RGBA); 0: native (RGBA for emoji and folders with alpha)")
+      ->check(CLI::IsMember({0, 1, 3, 4}))
       ->capture_default_str();
+  command->add_option("--background", options.background,
+                      "composite transparent images onto white, black or #rrggbb (RGB out); default: keep alpha");
   command->add_option("--limit", options.limit, "use only the first N images (0: all)")
       ->check(at_least(0))
       ->capture_default_str();
@@ -78,6 +81,18 @@ void run_info(const DataParams& p) {
     info["classes"] = classes;
   }
   if (!d.factor_names.empty()) info["factors"] = d.factor_names;
+  for (const Labeling& l : d.labelings) {
+    const torch::Tensor counts = torch::bincount(l.labels, {}, static_cast<int64_t>(l.class_names.size()));
+    nlohmann::json classes = nlohmann::json::object();
+    for (size_t i = 0; i < l.class_names.size(); ++i) classes[l.class_names[i]] = counts[static_cast<int64_t>(i)].item<int64_t>();
+    info["labelings"][l.name] = classes;
+  }
+  if (d.channels() == 4) info["alpha_coverage"] = pixels.select(1, 3).mean().item<double>() / 255.0;
+  if (!d.texts.empty()) {
+    std::set<std::string> names;
+    for (const ImageText& t : d.texts) names.insert(t.name);
+    info["distinct_names"] = names.size();
+  }
   if (p.json) {
     std::printf("%s\n", info.dump(2).c_str());
     return;
@@ -91,8 +106,21 @@ void run_info(const DataParams& p) {
   if (info.contains("classes")) {
     std::printf("classes   %zu\n", d.class_names.size());
     for (const auto& c : info["classes"])
-      std::printf("  %2d %-12s %lld\n", c["index"].get<int>(), c["name"].get<std::string>().c_str(),
+      std::printf("  %2d %-16s %lld\n", c["index"].get<int>(), c["name"].get<std::string>().c_str(),
                   static_cast<long long>(c["count"].get<int64_t>()));
+  }
+  if (info.contains("alpha_coverage")) {
+    std::printf("alpha     RGBA, premultiplied; mean coverage %.3f\n", info["alpha_coverage"].get<double>());
+  }
+  if (info.contains("labelings")) {
+    std::printf("labels   ");
+    for (const Labeling& l : d.labelings) {
+      std::printf(" %s (%zu)%s", l.name.c_str(), l.class_names.size(), &l == &d.labelings.back() ? "\n" : ",");
+    }
+    std::printf("          (--condition-on NAME; data info --json lists every class)\n");
+  }
+  if (info.contains("distinct_names")) {
+    std::printf("texts     %zu named things, e.g. \"%s\"\n", info["distinct_names"].get<size_t>(), d.texts[0].name.c_str());
   }
   if (info.contains("factors")) {
     std::printf("factors  ");

@@ -20,6 +20,7 @@ struct TrainParams {
   std::string model = "dcgan";
   // Family flags, bound here and copied into the family's options by its fill.
   GanTrainOptions gan;  // --loss, --gp-weight, --label-smoothing
+  std::string augment = "none";
   int64_t latent_dim = 100;
   int64_t width = 64;
   bool no_ema = false;
@@ -72,6 +73,7 @@ void run_gan(const TrainParams& p) {
     o.beta1 = p.beta1;
     o.beta2 = p.beta2;
     o.condition_on = p.condition_on;
+    o.augment = parse_diff_augment(p.augment);
   }, train_gan);
 }
 
@@ -192,7 +194,8 @@ void add_train_command(CLI::App& app) {
       ->check(CLI::IsMember({"concat", "projection", "acgan"}))
       ->capture_default_str();
   add_enum_option(cmd, "--condition-on", p->condition_on, condition_on_names(),
-                  "cgan, cvae, cddpm: what the label is (class: the data's classes; hue: shapes' hue in 6 buckets)");
+                  "cgan, cvae, cddpm: what the label is (class: the data's classes; hue: shapes' hue in 6 buckets; emoji: "
+                  "category, subcategory, vendor or skin-tone)");
   cmd->add_option("--beta1", p->beta1, "Adam beta1")->check(CLI::Range(0.0, 0.9999))->capture_default_str();
   cmd->add_option("--beta2", p->beta2, "Adam beta2")->check(CLI::Range(0.0, 0.9999))->capture_default_str();
   add_enum_option(cmd, "--loss", p->gan.loss, gan_loss_names(),
@@ -206,6 +209,18 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--label-smoothing", p->gan.label_smoothing, "one-sided: real targets are 1 - S (bce)")
       ->check(CLI::Range(0.0, 0.49))
       ->capture_default_str();
+  cmd->add_option("--augment", p->augment,
+                  "gan, cgan: DiffAugment before the discriminator: none, diffaug (color, translation and cutout) or "
+                  "diffaug:LIST (e.g. diffaug:translation,cutout)")
+      ->check([](const std::string& text) {
+        try {
+          parse_diff_augment(text);
+          return std::string();
+        } catch (const Error& e) {
+          return std::string(e.what());
+        }
+      })
+      ->capture_default_str();
   cmd->add_flag("--no-ema", p->no_ema, "do not keep an exponential moving average of the generator");
   cmd->add_option("--ema-decay", p->ema_decay, "decay of the generator (or U-Net) EMA")->check(CLI::Range(0.0, 0.99999))->capture_default_str();
   p->latent_option = cmd->add_option("--latent-dim", p->latent_dim, "size of the latent vector z (vae default 16)")
@@ -217,6 +232,7 @@ void add_train_command(CLI::App& app) {
   cmd->footer(
       "Examples:\n  latentkit train --model dcgan --data fashion-mnist --epochs 5 --seed 1 --out runs/fashion\n"
       "  latentkit train --model cgan --loss hinge --data fashion-mnist --epochs 5 --seed 1 --out runs/fashion-cgan\n"
+      "  latentkit train --model cgan --data emoji --condition-on category --augment diffaug --out runs/emoji-cgan\n"
       "  latentkit train --model vae --data fashion-mnist --epochs 10 --seed 1 --out runs/fashion-vae\n"
       "  latentkit train --model ddpm --tasks inpaint,restore --uncond-share 0.5 --data fashion-mnist --epochs 6 --out runs/fashion-ddpm\n"
       "  latentkit train --model pix2pix --task all --data fashion-mnist --epochs 5 --out runs/fashion-enhance\n"

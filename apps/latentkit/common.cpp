@@ -231,7 +231,7 @@ bool LoopFlags::given(const std::string& flag) const {
 TrainLoopOptions LoopFlags::apply(TrainLoopOptions base) const {
   const TrainLoopOptions& g = *options_;
   if (resume_) {
-    for (const char* flag : {"--data", "--split", "--size", "--channels", "--limit", "--data-seed", "--batch", "--seed"}) {
+    for (const char* flag : {"--data", "--split", "--size", "--channels", "--background", "--limit", "--data-seed", "--batch", "--seed"}) {
       check_input(!given(flag), std::string(flag) + " cannot change on --resume: the run's config.json fixes it (drop " +
                                     flag + ")");
     }

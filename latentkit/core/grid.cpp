@@ -30,9 +30,29 @@ torch::Tensor to_bytes_hwc(const torch::Tensor& images) {
   return values.permute(order).to(torch::kUInt8).contiguous();
 }
 
+// [C=4, ...] or [N, 4, ...] premultiplied -> straight alpha, color clamped to alpha.
+torch::Tensor unpremultiply(const torch::Tensor& image) {
+  const int64_t dim = image.dim() - 3;
+  const torch::Tensor x = (image.detach().to(torch::kFloat).clamp(-1.0, 1.0) + 1.0) / 2.0;
+  const torch::Tensor alpha = x.narrow(dim, 3, 1);
+  const torch::Tensor color = torch::where(alpha > 0, torch::minimum(x.narrow(dim, 0, 3), alpha) / alpha.clamp_min(1e-12), 0.0);
+  return torch::cat({color, alpha}, dim) * 2.0 - 1.0;
+}
+
+// images [N, 4, H, W] premultiplied in [-1, 1] over background (broadcastable to [N, 3, H, W],
+// in [-1, 1]) -> [N, 3, H, W].
+torch::Tensor composite_onto(const torch::Tensor& images, const torch::Tensor& background) {
+  check_input(images.dim() == 4 && images.size(1) == 4,
+              "compositing needs RGBA images [N, 4, H, W], got shape " + shape_text(images));
+  const torch::Tensor x = (images.to(torch::kFloat).clamp(-1.0, 1.0) + 1.0) / 2.0;
+  const torch::Tensor alpha = x.slice(1, 3, 4);
+  const torch::Tensor color = torch::minimum(x.slice(1, 0, 3), alpha);
+  return (color + (1.0 - alpha) * (background + 1.0) / 2.0) * 2.0 - 1.0;
+}
+
 void check_channels(int64_t channels, const torch::Tensor& tensor, const char* what) {
-  if (channels != 1 && channels != 3) {
-    throw Error(std::string(what) + ": expected 1 or 3 channels, got shape " + shape_text(tensor),
+  if (channels != 1 && channels != 3 && channels != 4) {
+    throw Error(std::string(what) + ": expected 1, 3 or 4 channels, got shape " + shape_text(tensor),
                 ErrorKind::kInternal);
   }
 }
@@ -50,7 +70,7 @@ Image tensor_to_image(const torch::Tensor& image) {
     throw Error("tensor_to_image: image has no pixels, shape " + shape_text(image),
                 ErrorKind::kInternal);
   }
-  torch::Tensor bytes = to_bytes_hwc(image);
+  torch::Tensor bytes = to_bytes_hwc(image.size(0) == 4 ? unpremultiply(image) : image);
   Image result(static_cast<int>(image.size(2)), static_cast<int>(image.size(1)),
                static_cast<int>(image.size(0)));
   std::memcpy(result.pixels.data(), bytes.data_ptr<uint8_t>(), result.pixels.size());
@@ -68,7 +88,23 @@ torch::Tensor image_to_tensor(const Image& image) {
   }
   torch::Tensor bytes = torch::from_blob(const_cast<uint8_t*>(image.pixels.data()),
                                          {image.height, image.width, image.channels}, torch::kUInt8);
-  return (bytes.permute({2, 0, 1}).to(torch::kFloat) / 127.5 - 1.0).contiguous();
+  torch::Tensor x = bytes.permute({2, 0, 1}).to(torch::kFloat) / 255.0;
+  if (image.channels == 4) x = torch::cat({x.slice(0, 0, 3) * x.slice(0, 3, 4), x.slice(0, 3, 4)});
+  return (x * 2.0 - 1.0).contiguous();
+}
+
+torch::Tensor composite_over(const torch::Tensor& images, Rgb background) {
+  const torch::Tensor bg = torch::tensor({float(background.r), float(background.g), float(background.b)}).div(127.5).sub(1.0);
+  return composite_onto(images, bg.view({1, 3, 1, 1}));
+}
+
+torch::Tensor composite_over_checkerboard(const torch::Tensor& images, int64_t cell) {
+  const int64_t h = images.size(2), w = images.size(3);
+  const torch::Tensor ys = torch::arange(h).div(cell, "floor").view({h, 1});
+  const torch::Tensor xs = torch::arange(w).div(cell, "floor").view({1, w});
+  // Light squares 255, dark 204 (0.6 in [-1, 1]): the editors' transparency pattern.
+  const torch::Tensor board = torch::where((ys + xs).remainder(2) == 0, 1.0, 0.6).to(torch::kFloat);
+  return composite_onto(images, board.view({1, 1, h, w}));
 }
 
 Image make_grid(const torch::Tensor& images, int columns, int padding, uint8_t pad_value) {
@@ -77,6 +113,7 @@ Image make_grid(const torch::Tensor& images, int columns, int padding, uint8_t p
                     (images.defined() ? "shape " + shape_text(images) : std::string("an empty tensor")),
                 ErrorKind::kInternal);
   }
+  if (images.size(1) == 4) return make_grid(composite_over_checkerboard(images), columns, padding, pad_value);
   int64_t count = images.size(0);
   int64_t channels = images.size(1);
   int64_t height = images.size(2);

@@ -7,6 +7,7 @@
 #include <jerror.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <csetjmp>
 #include <cstring>
@@ -390,36 +391,53 @@ void write_png(const std::string& path, const Image& image) {
   write_file_atomic(path, encode_png(image));
 }
 
-Image convert_channels(const Image& image, int channels) {
+Rgb parse_color(const std::string& text, const std::string& flag) {
+  std::string t = text;
+  std::transform(t.begin(), t.end(), t.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (t == "white") return Rgb{255, 255, 255};
+  if (t == "black") return Rgb{0, 0, 0};
+  const bool hex = t.size() == 7 && t[0] == '#' &&
+                   std::all_of(t.begin() + 1, t.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
+  check_input(hex, flag + ": '" + text + "' is not a color (expected white, black or #rrggbb, e.g. #ffcc00)");
+  const auto byte = [&](int at) { return static_cast<uint8_t>(std::stoi(t.substr(static_cast<size_t>(at), 2), nullptr, 16)); };
+  return Rgb{byte(1), byte(3), byte(5)};
+}
+
+Image convert_channels(const Image& image, int channels, Rgb background) {
   check_image(image, "convert_channels");
-  check_input(channels == 1 || channels == 3,
+  check_input(channels == 1 || channels == 3 || channels == 4,
               "convert_channels: cannot convert to " + std::to_string(channels) +
-                  " channels (expected 1 or 3)");
+                  " channels (expected 1, 3 or 4)");
   Image result(image.width, image.height, channels);
-  size_t count = static_cast<size_t>(image.width) * image.height;
-  const uint8_t* in = image.pixels.data();
-  uint8_t* out = result.pixels.data();
-  int in_channels = image.channels;
-  for (size_t i = 0; i < count; ++i, in += in_channels) {
+  const size_t count = static_cast<size_t>(image.width) * image.height;
+  const int in_channels = image.channels;
+  const float bg[3] = {float(background.r), float(background.g), float(background.b)};
+  for (size_t i = 0; i < count; ++i) {
+    const uint8_t* in = &image.pixels[i * in_channels];
+    uint8_t* out = &result.pixels[i * channels];
+    float rgb[3];
+    for (int c = 0; c < 3; ++c) rgb[c] = in[in_channels == 1 ? 0 : c];
+    const float alpha = in_channels == 4 ? in[3] / 255.0f : 1.0f;
+    if (channels == 4) {
+      for (int c = 0; c < 3; ++c) out[c] = in[in_channels == 1 ? 0 : c];
+      out[3] = in_channels == 4 ? in[3] : 255;
+      continue;
+    }
+    for (int c = 0; c < 3; ++c) rgb[c] = rgb[c] * alpha + bg[c] * (1.0f - alpha);
     if (channels == 1) {
-      if (in_channels == 1) {
-        out[i] = in[0];
-      } else {
-        float luma = 0.299f * in[0] + 0.587f * in[1] + 0.114f * in[2];
-        out[i] = to_byte(luma);
-      }
+      out[0] = to_byte(0.299f * rgb[0] + 0.587f * rgb[1] + 0.114f * rgb[2]);
     } else {
-      uint8_t* pixel = out + i * 3;
-      if (in_channels == 1) {
-        pixel[0] = pixel[1] = pixel[2] = in[0];
-      } else {
-        pixel[0] = in[0];
-        pixel[1] = in[1];
-        pixel[2] = in[2];
-      }
+      for (int c = 0; c < 3; ++c) out[c] = to_byte(rgb[c]);
     }
   }
   return result;
+}
+
+void premultiply(Image& image) {
+  if (image.channels != 4) return;
+  for (size_t i = 0; i < image.pixels.size(); i += 4) {
+    for (int c = 0; c < 3; ++c) image.pixels[i + c] = to_byte(image.pixels[i + c] * (image.pixels[i + 3] / 255.0f));
+  }
 }
 
 Image resize_center_crop(const Image& image, int size) {
@@ -448,7 +466,9 @@ Image resize_center_crop(const Image& image, int size) {
       for (int c = 0; c < channels; ++c) out[c] = 0.0f;
       for (size_t k = 0; k < tap.weights.size(); ++k) {
         const uint8_t* in = &image.pixels[(static_cast<size_t>(y) * image.width + tap.first + k) * channels];
-        for (int c = 0; c < channels; ++c) out[c] += tap.weights[k] * in[c];
+        // RGBA is filtered premultiplied: a transparent pixel adds nothing to its neighbours' color.
+        const float alpha = channels == 4 ? in[3] / 255.0f : 1.0f;
+        for (int c = 0; c < channels; ++c) out[c] += tap.weights[k] * (c < 3 ? in[c] * alpha : in[c]);
       }
     }
   }
@@ -461,6 +481,10 @@ Image resize_center_crop(const Image& image, int size) {
       for (size_t k = 0; k < tap.weights.size(); ++k) {
         const float* in = &rows[((tap.first + k) * size + x) * channels];
         for (int c = 0; c < channels; ++c) accumulator[static_cast<size_t>(c)] += tap.weights[k] * in[c];
+      }
+      if (channels == 4) {
+        const float alpha = accumulator[3] / 255.0f;
+        for (int c = 0; c < 3; ++c) accumulator[static_cast<size_t>(c)] = alpha > 0 ? accumulator[static_cast<size_t>(c)] / alpha : 0.0f;
       }
       for (int c = 0; c < channels; ++c) result.at(x, y, c) = to_byte(accumulator[static_cast<size_t>(c)]);
     }

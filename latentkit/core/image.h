@@ -32,10 +32,26 @@ Image read_image(const std::string& path);
 /// Writes a PNG atomically.
 void write_png(const std::string& path, const Image& image);
 
-/// Converts to 1 (luma, ITU-R 601) or 3 channels; alpha is dropped.
-Image convert_channels(const Image& image, int channels);
+/// An opaque color, the background that transparent images are composited onto.
+struct Rgb {
+  uint8_t r = 255, g = 255, b = 255;
+  bool operator==(const Rgb& o) const { return r == o.r && g == o.g && b == o.b; }
+};
+/// "white", "black" or "#rrggbb" (case-insensitive); anything else is an Error that names
+/// `flag` and the accepted forms.
+Rgb parse_color(const std::string& text, const std::string& flag);
+
+/// Converts to 1 (luma, ITU-R 601), 3 or 4 channels (RGBA, alpha straight as in PNG files).
+/// Alpha is composited onto `background` when it is dropped, so the colors a file hides
+/// under transparent pixels never show; images without alpha gain an opaque one.
+Image convert_channels(const Image& image, int channels, Rgb background = {});
+/// RGBA: multiplies color by alpha in place (the form tensors hold, core/grid.h); other
+/// images are left as they are.
+void premultiply(Image& image);
+
 /// Resizes the shorter side to `size` (bilinear, area-averaged when shrinking) and
-/// centre-crops to size x size: the torchvision Resize + CenterCrop convention.
+/// centre-crops to size x size: the torchvision Resize + CenterCrop convention. RGBA is
+/// filtered premultiplied, so hidden colors do not bleed into the edges.
 Image resize_center_crop(const Image& image, int size);
 
 }  // namespace latentkit

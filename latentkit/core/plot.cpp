@@ -11,10 +11,6 @@
 namespace latentkit {
 namespace {
 
-struct Rgb {
-  uint8_t r, g, b;
-};
-
 constexpr Rgb kWhite{255, 255, 255};
 constexpr Rgb kText{34, 34, 34};
 constexpr Rgb kAxis{60, 60, 60};

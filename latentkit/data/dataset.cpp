@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "latentkit/core/error.h"
+#include "latentkit/data/emoji.h"
 #include "latentkit/data/folder.h"
 #include "latentkit/data/idx.h"
 #include "latentkit/data/shapes.h"
@@ -15,7 +16,7 @@ namespace latentkit {
 namespace {
 
 constexpr char kFashionMnistDir[] = "/usr/share/datasets/fashion-mnist";
-constexpr char kValidSpecs[] = "fashion-mnist, idx:DIR, folder:DIR, shapes or shapes:COUNT";
+constexpr char kValidSpecs[] = "fashion-mnist, idx:DIR, folder:DIR, shapes[:COUNT], emoji, emoji:google or emoji:twitter";
 constexpr int64_t kShapesDefaultCount = 10000;
 // 30 GB at the native 32 x 32: past this a typo, not a plan.
 constexpr int64_t kShapesMaxCount = 10000000;
@@ -70,6 +71,8 @@ Dataset first_n(Dataset data, int64_t limit) {
   data.images = data.images.slice(0, 0, limit).clone();
   data.labels = data.labels.slice(0, 0, limit).clone();
   if (data.factors.defined()) data.factors = data.factors.slice(0, 0, limit).clone();
+  for (Labeling& l : data.labelings) l.labels = l.labels.slice(0, 0, limit).clone();
+  if (!data.texts.empty()) data.texts.resize(static_cast<size_t>(limit));
   return data;
 }
 
@@ -80,8 +83,11 @@ Dataset load_dataset(const DataOptions& options) {
   check_input(options.split == "train" || options.split == "test",
               "data split must be train or test, got '" + options.split + "'");
   check_input(options.size >= 0, "image size must be positive, got " + std::to_string(options.size));
-  check_input(options.channels == 0 || options.channels == 1 || options.channels == 3,
-              "channels must be 1 (gray) or 3 (RGB), got " + std::to_string(options.channels));
+  check_input(options.channels == 0 || options.channels == 1 || options.channels == 3 || options.channels == 4,
+              "channels must be 1 (gray), 3 (RGB) or 4 (RGBA), got " + std::to_string(options.channels));
+  const Rgb background = options.background.empty() ? Rgb{} : parse_color(options.background, "--background");
+  check_input(options.background.empty() || options.channels != 4,
+              "--background composites alpha away; it cannot go with --channels 4");
   check_input(options.limit >= 0, "limit must be 0 (all) or positive, got " +
                                       std::to_string(options.limit));
 
@@ -95,26 +101,31 @@ Dataset load_dataset(const DataOptions& options) {
                 "latentkit train --model pix2pix");
   } else if (starts_with(spec, "folder:") && spec.size() > 7) {
     check_input(options.size > 0, spec + " needs --size (e.g. --size 64)");
-    data = load_image_folder(spec.substr(7), options.size,
-                             options.channels == 0 ? 3 : options.channels);
+    data = load_image_folder(spec.substr(7), options.size);
   } else if (spec == "shapes" || (starts_with(spec, "shapes:") && spec.size() > 7)) {
     int64_t count = spec == "shapes" ? kShapesDefaultCount : parse_count(spec.substr(7), spec);
     if (options.limit > 0) count = std::min(count, options.limit);
     const uint64_t seed = options.split == "test" ? options.seed + kShapesTestSeedOffset : options.seed;
     // Drawn at the requested size: exact edges beat a resampled image.
     data = make_shapes(count, options.size > 0 ? options.size : kShapesNativeSize, seed);
+  } else if (is_emoji_spec(spec)) {
+    data = load_emoji(options);
   } else {
     throw Error("unknown data spec '" + spec + "'; expected one of: " + kValidSpecs);
   }
   data.spec = spec;
   data = first_n(std::move(data), options.limit);
-  data.images = resize_images(data.images, options.size, options.channels);
+  // --background alone asks for RGB; composited images stay RGB.
+  const int channels = options.channels == 0 && !options.background.empty() && data.channels() == 4 ? 3 : options.channels;
+  data.images = resize_images(data.images, options.size, channels, background);
   return data;
 }
 
 nlohmann::json data_options_to_json(const DataOptions& o) {
-  return {{"spec", o.spec}, {"split", o.split}, {"size", o.size}, {"channels", o.channels}, {"limit", o.limit},
-          {"seed", o.seed}};
+  nlohmann::json j = {{"spec", o.spec}, {"split", o.split}, {"size", o.size}, {"channels", o.channels},
+                      {"limit", o.limit}, {"seed", o.seed}};
+  if (!o.background.empty()) j["background"] = o.background;
+  return j;
 }
 
 DataOptions data_options_from_json(const nlohmann::json& d, const std::string& source) {
@@ -126,6 +137,7 @@ DataOptions data_options_from_json(const nlohmann::json& d, const std::string& s
     o.channels = d.at("channels").get<int>();
     o.limit = d.at("limit").get<int64_t>();
     o.seed = d.at("seed").get<uint64_t>();
+    o.background = d.value("background", std::string());
     return o;
   } catch (const nlohmann::json::exception& e) {
     throw Error(source + ": malformed \"data\" section (" + e.what() + ")");
@@ -136,14 +148,14 @@ torch::Tensor normalize_images(const torch::Tensor& images) {
   return images.to(torch::kFloat32).div(127.5).sub(1.0);
 }
 
-torch::Tensor resize_images(const torch::Tensor& images, int size, int channels) {
+torch::Tensor resize_images(const torch::Tensor& images, int size, int channels, Rgb background) {
   check_input(images.dim() == 4 && images.scalar_type() == torch::kUInt8,
               "resize_images: expected uint8 images [N, C, H, W], got " +
                   std::string(c10::toString(images.scalar_type())) + " with " +
                   std::to_string(images.dim()) + " dimensions");
   check_input(size >= 0, "image size must be positive, got " + std::to_string(size));
-  check_input(channels == 0 || channels == 1 || channels == 3,
-              "channels must be 1 (gray) or 3 (RGB), got " + std::to_string(channels));
+  check_input(channels == 0 || channels == 1 || channels == 3 || channels == 4,
+              "channels must be 1 (gray), 3 (RGB) or 4 (RGBA), got " + std::to_string(channels));
   const int64_t n = images.size(0);
   const int64_t c_in = images.size(1);
   const int64_t h_in = images.size(2);
@@ -153,8 +165,8 @@ torch::Tensor resize_images(const torch::Tensor& images, int size, int channels)
   const int64_t side_w = size == 0 ? w_in : size;
   const bool resize = side_h != h_in || side_w != w_in;
   if (!resize && c_out == c_in) return images;
-  check_input(c_in == 1 || c_in == 3, "cannot convert images with " + std::to_string(c_in) +
-                                          " channels; expected 1 or 3");
+  check_input(c_in == 1 || c_in == 3 || c_in == 4, "cannot convert images with " + std::to_string(c_in) +
+                                                       " channels; expected 1, 3 or 4");
 
   torch::NoGradGuard no_grad;
   // ITU-R 601 luma, the weights convert_channels uses for single images.
@@ -164,7 +176,14 @@ torch::Tensor resize_images(const torch::Tensor& images, int size, int channels)
   for (int64_t start = 0; start < n; start += kResizeChunk) {
     const int64_t end = std::min(n, start + kResizeChunk);
     torch::Tensor x = images.slice(0, start, end).to(torch::kFloat32);
-    if (c_in == 3 && c_out == 1) x = (x * luma).sum(1, /*keepdim=*/true);
+    if (c_in == 4 && c_out != 4) {
+      // Premultiplied: the background shows through by 1 - alpha.
+      const torch::Tensor bg = torch::tensor({float(background.r), float(background.g), float(background.b)});
+      x = x.slice(1, 0, 3) + (255.0 - x.slice(1, 3, 4)) * bg.view({1, 3, 1, 1}) / 255.0;
+    }
+    if (x.size(1) == 3 && c_out == 1) x = (x * luma).sum(1, /*keepdim=*/true);
+    if (x.size(1) == 1 && c_out >= 3) x = x.expand({-1, 3, -1, -1});
+    if (x.size(1) == 3 && c_out == 4) x = torch::cat({x, torch::full_like(x.slice(1, 0, 1), 255.0)}, 1);
     if (resize) {
       namespace F = torch::nn::functional;
       x = F::interpolate(x, F::InterpolateFuncOptions()
@@ -173,9 +192,7 @@ torch::Tensor resize_images(const torch::Tensor& images, int size, int channels)
                                 .align_corners(false)
                                 .antialias(shrink));
     }
-    torch::Tensor bytes = x.round().clamp(0, 255).to(torch::kUInt8);
-    if (c_in == 1 && c_out == 3) bytes = bytes.expand({-1, 3, -1, -1});
-    out.slice(0, start, end).copy_(bytes);
+    out.slice(0, start, end).copy_(x.round().clamp(0, 255).to(torch::kUInt8));
   }
   return out;
 }
@@ -224,7 +241,12 @@ torch::Tensor hue_buckets(const torch::Tensor& hue) {
 }
 
 const NameTable<ConditionOn>& condition_on_names() {
-  static const NameTable<ConditionOn> table("--condition-on", {{ConditionOn::kClass, "class"}, {ConditionOn::kHue, "hue"}});
+  static const NameTable<ConditionOn> table("--condition-on", {{ConditionOn::kClass, "class"},
+                                                               {ConditionOn::kHue, "hue"},
+                                                               {ConditionOn::kCategory, "category"},
+                                                               {ConditionOn::kSubcategory, "subcategory"},
+                                                               {ConditionOn::kVendor, "vendor"},
+                                                               {ConditionOn::kSkinTone, "skin-tone"}});
   return table;
 }
 
@@ -236,6 +258,19 @@ void condition_dataset(Dataset& data, ConditionOn condition_on, const std::strin
                 "--condition-on hue needs data with a hue factor (shapes); " + spec + " has none");
     data.labels = hue_buckets(data.factors.select(1, hue - f.begin()));
     data.class_names = hue_bucket_names();
+  } else if (condition_on != ConditionOn::kClass) {
+    const std::string& name = condition_on_names().name(condition_on);
+    std::string have;
+    for (const Labeling& l : data.labelings) {
+      if (l.name == name) {
+        data.labels = l.labels;
+        data.class_names = l.class_names;
+        return;
+      }
+      have += (have.empty() ? "" : ", ") + l.name;
+    }
+    throw Error("--condition-on " + name + " needs data with " + name + " labels (emoji); " + spec +
+                (have.empty() ? " has only class labels" : " has: class, " + have));
   } else {
     check_input(!data.class_names.empty(),
                 "data " + spec + " has no classes to condition on (a folder needs class subfolders)");

@@ -8,9 +8,25 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "latentkit/core/image.h"
 #include "latentkit/core/names.h"
 
 namespace latentkit {
+
+/// One way of labelling every image of a dataset (emoji: category, subcategory, vendor,
+/// skin-tone), for --condition-on.
+struct Labeling {
+  std::string name;                      // what --condition-on calls it
+  torch::Tensor labels;                  // int64 [N]
+  std::vector<std::string> class_names;  // label order
+};
+
+/// What an image shows, in words (emoji: "smiling face with heart-eyes"; short names
+/// "heart_eyes"), kept for text conditioning.
+struct ImageText {
+  std::string name;
+  std::vector<std::string> short_names;
+};
 
 struct Dataset {
   std::string spec;                      // as given to load_dataset, e.g. "fashion-mnist"
@@ -19,6 +35,8 @@ struct Dataset {
   std::vector<std::string> class_names;  // empty when the data has no classes
   torch::Tensor factors;                 // float32 [N, F] known generative factors, or undefined
   std::vector<std::string> factor_names; // F names (shapes: shape, scale, x, y, rotation, hue)
+  std::vector<Labeling> labelings;       // further labels beside `labels`, or empty
+  std::vector<ImageText> texts;          // per image, or empty
 
   int64_t size() const { return images.defined() ? images.size(0) : 0; }
   int64_t channels() const { return images.size(1); }
@@ -31,11 +49,17 @@ struct Dataset {
 ///   idx:DIR               any folder with {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]
 ///   folder:DIR            PNG / JPEG images; class subfolders become labels (ImageFolder)
 ///   shapes[:COUNT]        procedural shapes with known factors (default 10000 images)
+///   emoji[:VENDOR]        the emoji set (latentkit/data/emoji.h), both vendors or one
+/// RGBA images are held premultiplied (core/grid.h); dropping alpha composites onto
+/// `background`.
 struct DataOptions {
   std::string spec = "fashion-mnist";
-  std::string split = "train";  // train or test (idx data); shapes use a different seed for test
-  int size = 0;                 // 0: native size (idx 28, shapes 32, folders: required)
-  int channels = 0;             // 0: native (idx 1, shapes 3, folders: 3); 1 gray or 3 RGB
+  std::string split = "train";  // train or test (idx data, emoji); shapes use a different seed for test
+  int size = 0;                 // 0: native size (idx 28, shapes 32, emoji 64, folders: required)
+  int channels = 0;             // 0: native (idx 1, shapes 3, emoji 4, folders 4 when a file has
+                                // alpha, else 3); 1 gray, 3 RGB or 4 RGBA
+  std::string background;       // "" or --background: white, black or #rrggbb (""
+                                // composites onto white); given alone, it asks for RGB
   int64_t limit = 0;            // 0: all; else the first `limit` images
   uint64_t seed = 0;            // shapes generation seed
 };
@@ -51,8 +75,9 @@ Dataset load_dataset(const DataOptions& options);
 
 /// Images uint8 [N, C, H, W] -> float32 in [-1, 1].
 torch::Tensor normalize_images(const torch::Tensor& images);
-/// Resizes (bilinear, antialiased when shrinking) and converts channels of a uint8 batch.
-torch::Tensor resize_images(const torch::Tensor& images, int size, int channels);
+/// Resizes (bilinear, antialiased when shrinking) and converts channels (1, 3 or 4) of a
+/// uint8 batch; RGBA is premultiplied and composited onto background when alpha is dropped.
+torch::Tensor resize_images(const torch::Tensor& images, int size, int channels, Rgb background = {});
 
 /// Class names of Fashion-MNIST in label order.
 const std::vector<std::string>& fashion_mnist_class_names();
@@ -61,13 +86,15 @@ const std::vector<std::string>& fashion_mnist_class_names();
 torch::Tensor hue_buckets(const torch::Tensor& hue);
 const std::vector<std::string>& hue_bucket_names();
 
-/// What a conditional model's label is: the data's own classes, or shapes' hue in 6 buckets.
-enum class ConditionOn { kClass, kHue };
-/// class, hue: the names --condition-on takes and config.json holds.
+/// What a conditional model's label is: the data's own classes, shapes' hue in 6 buckets, or
+/// one of the data's labelings (emoji).
+enum class ConditionOn { kClass, kHue, kCategory, kSubcategory, kVendor, kSkinTone };
+/// class, hue, category, subcategory, vendor, skin-tone: the names --condition-on takes and
+/// config.json holds.
 const NameTable<ConditionOn>& condition_on_names();
 
 /// Makes data.labels and data.class_names what a conditional model is trained on:
-/// the data's own classes or hue_buckets of shapes' hue. A clear Error when the data has no
+/// the data's own classes, hue_buckets of shapes' hue, or the labeling of that name. A clear Error when the data has no
 /// such labels (spec names the data in the message).
 void condition_dataset(Dataset& data, ConditionOn condition_on, const std::string& spec);
 

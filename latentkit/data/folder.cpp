@@ -47,15 +47,20 @@ std::vector<fs::path> images_under(const fs::path& dir, const std::string& sourc
   return found;
 }
 
-// Reads path and converts its channels (fewer channels first: cheaper to resize, and alpha
-// never reaches the filter); errors name the source.
-Image read_converted(const std::string& path, int channels, const std::string& source) {
+// Reads path; errors name the source.
+Image read_checked(const std::string& path, const std::string& source) {
   try {
-    return convert_channels(read_image(path), channels);
+    return read_image(path);
   } catch (const std::exception& e) {
     const std::string what = e.what();
     throw Error(source + ": " + (what.find(path) == std::string::npos ? "cannot read " + path + ": " : "") + what);
   }
+}
+
+// Reads path and converts its channels (fewer channels first: cheaper to resize; alpha is
+// composited onto white).
+Image read_converted(const std::string& path, int channels, const std::string& source) {
+  return convert_channels(read_checked(path, source), channels);
 }
 
 // Interleaved HWC to planar CHW at dst.
@@ -160,11 +165,9 @@ ImagePairs load_image_pairs(const DataOptions& options) {
   return pairs;
 }
 
-Dataset load_image_folder(const std::string& dir, int size, int channels) {
+Dataset load_image_folder(const std::string& dir, int size) {
   const std::string source = "folder:" + dir;
   check_input(size > 0, source + " needs --size (e.g. --size 64)");
-  check_input(channels == 1 || channels == 3,
-              source + ": channels must be 1 (gray) or 3 (RGB), got " + std::to_string(channels));
   std::error_code ec;
   if (!fs::exists(dir, ec)) throw Error(source + ": " + dir + " not found; check the path");
   if (!fs::is_directory(dir, ec)) throw Error(source + ": " + dir + " is not a folder");
@@ -199,16 +202,23 @@ Dataset load_image_folder(const std::string& dir, int size, int channels) {
                 " or in class subfolders " + dir + "/CLASS/");
   }
 
+  // Read as RGBA (opaque for files without alpha), premultiplied; RGB unless a file has alpha.
   const int64_t n = static_cast<int64_t>(files.size());
-  data.images = torch::empty({n, channels, size, size}, torch::kUInt8);
+  data.images = torch::empty({n, 4, size, size}, torch::kUInt8);
   data.labels = torch::empty({n}, torch::kInt64);
   uint8_t* out = data.images.data_ptr<uint8_t>();
   int64_t* labels = data.labels.data_ptr<int64_t>();
-  const size_t frame = static_cast<size_t>(channels) * size * size;
+  const size_t frame = size_t{4} * size * size;
+  bool alpha = false;
   for (int64_t i = 0; i < n; ++i) {
-    to_planar(resize_center_crop(read_converted(files[i].first.string(), channels, source), size), out + i * frame);
+    const Image file = read_checked(files[i].first.string(), source);
+    alpha = alpha || file.channels == 4;
+    Image image = resize_center_crop(convert_channels(file, 4), size);
+    premultiply(image);
+    to_planar(image, out + i * frame);
     labels[i] = files[i].second;
   }
+  if (!alpha) data.images = data.images.slice(1, 0, 3).contiguous();
   return data;
 }
 

@@ -11,9 +11,9 @@ namespace latentkit {
 /// Reads every .png / .jpg / .jpeg under dir (sorted by path). Subfolders of dir are the
 /// classes, in sorted order; images directly in dir get class 0 and no class names when
 /// there are no subfolders. Each image is resized (shorter side) and centre-cropped to
-/// size x size and converted to `channels` (1 or 3). An empty folder, a missing folder
-/// or an unreadable image is an Error naming the path.
-Dataset load_image_folder(const std::string& dir, int size, int channels);
+/// size x size: RGBA (premultiplied) when any file has alpha, else RGB. An empty folder, a
+/// missing folder or an unreadable image is an Error naming the path.
+Dataset load_image_folder(const std::string& dir, int size);
 
 /// Input images a and targets b, uint8 [N, C, size, size] each, pair i in row i; names[i]
 /// is pair i's file (relative to its folder).

@@ -124,7 +124,7 @@ ImageSet load_set(const EvalOptions& o, FeatureExtractor& extractor, const std::
   }
   if (fs::is_directory(text)) {
     // Images of any size: loaded at the extractor's input size with antialiased resizing.
-    Dataset d = load_image_folder(text, static_cast<int>(extractor.input_size()), 3);
+    Dataset d = load_image_folder(text, static_cast<int>(extractor.input_size()));
     int64_t n = std::min<int64_t>(d.size(), o.n);
     torch::Tensor images = d.images;
     if (d.size() > n) {

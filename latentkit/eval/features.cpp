@@ -6,6 +6,7 @@
 
 #include "latentkit/core/error.h"
 #include "latentkit/core/files.h"
+#include "latentkit/core/grid.h"
 #include "latentkit/core/hash.h"
 #include "latentkit/core/progress.h"
 #include "latentkit/data/dataset.h"
@@ -19,8 +20,8 @@ namespace {
 constexpr int64_t kProbeBatch = 2;
 
 void check_images(const torch::Tensor& images) {
-  check_input(images.defined() && images.dim() == 4 && (images.size(1) == 1 || images.size(1) == 3),
-              "feature extraction needs images [N, C, H, W] with C 1 or 3, got " +
+  check_input(images.defined() && images.dim() == 4 && (images.size(1) == 1 || images.size(1) == 3 || images.size(1) == 4),
+              "feature extraction needs images [N, C, H, W] with C 1, 3 or 4, got " +
                   (images.defined() ? c10::str(images.sizes()) : std::string("nothing")));
   check_input(images.size(2) > 0 && images.size(3) > 0, "feature extraction got empty images " + c10::str(images.sizes()));
 }
@@ -129,12 +130,14 @@ class TorchScriptExtractor final : public FeatureExtractor {
 
 torch::Tensor fit_images(const torch::Tensor& images, int64_t channels, int64_t size) {
   check_images(images);
-  check_input(channels == 1 || channels == 3, "channels must be 1 or 3, got " + std::to_string(channels));
+  check_input(channels == 1 || channels == 3 || channels == 4, "channels must be 1, 3 or 4, got " + std::to_string(channels));
   check_input(size >= 0, "image size must be >= 0, got " + std::to_string(size));
   torch::Tensor x = images;
-  if (x.size(1) == 1 && channels == 3) {
-    x = x.expand({-1, 3, -1, -1});
-  } else if (x.size(1) == 3 && channels == 1) {
+  // RGBA for an RGB or gray network: composited onto white, as the images are seen on a page.
+  if (x.size(1) == 4 && channels != 4) x = composite_over(x, Rgb{255, 255, 255}).to(images.scalar_type());
+  if (x.size(1) == 1 && channels >= 3) x = x.expand({-1, 3, -1, -1});
+  if (x.size(1) == 3 && channels == 4) x = torch::cat({x, torch::ones_like(x.slice(1, 0, 1))}, 1);
+  if (x.size(1) == 3 && channels == 1) {
     // ITU-R 601 luma, as resize_images and convert_channels use.
     x = (x * torch::tensor({0.299f, 0.587f, 0.114f}, x.options()).view({1, 3, 1, 1})).sum(1, /*keepdim=*/true);
   }

@@ -59,7 +59,8 @@ struct TorchScriptExtractorOptions {
 std::unique_ptr<FeatureExtractor> load_torchscript_extractor(const std::string& path,
                                                              const TorchScriptExtractorOptions& options);
 
-/// images: float [N, C, H, W] in [-1, 1], C 1 or 3. Returns [N, channels, size, size]:
+/// images: float [N, C, H, W] in [-1, 1], C 1, 3 or 4 (RGBA premultiplied, composited onto
+/// white for a network without alpha). Returns [N, channels, size, size]:
 /// gray repeated to RGB, RGB to ITU-R 601 luma, bilinear resize (antialiased when
 /// shrinking) to size (0: keep the size).
 torch::Tensor fit_images(const torch::Tensor& images, int64_t channels, int64_t size);

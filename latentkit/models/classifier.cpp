@@ -23,8 +23,8 @@ void add_conv_block(nn::Sequential& seq, int64_t in, int64_t out) {
 }  // namespace
 
 void ClassifierOptions::validate() const {
-  check_input(channels() == 1 || channels() == 3,
-              "the classifier needs 1 or 3 image channels, got " + std::to_string(channels()));
+  check_input(channels() == 1 || channels() == 3 || channels() == 4,
+              "the classifier needs 1, 3 or 4 image channels, got " + std::to_string(channels()));
   check_input(image_size() >= kMinImageSize,
               "the classifier needs images of at least " + std::to_string(kMinImageSize) + "x" +
                   std::to_string(kMinImageSize) + ", got " + std::to_string(image_size()) + " (pass --size)");

@@ -14,7 +14,7 @@
 namespace latentkit {
 
 struct ClassifierOptions {
-  TORCH_ARG(int64_t, channels) = 1;     // 1 or 3
+  TORCH_ARG(int64_t, channels) = 1;     // 1, 3 or 4 (RGBA, premultiplied)
   TORCH_ARG(int64_t, image_size) = 28;  // the size it was trained at; any >= 16
   TORCH_ARG(int64_t, num_classes) = 10;
   TORCH_ARG(int64_t, num_factors) = 0;  // regression outputs; 0: no factor head

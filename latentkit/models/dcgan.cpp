@@ -122,8 +122,8 @@ void DcganOptions::validate() const {
   const auto& presets = dcgan_presets();
   if (std::find(presets.begin(), presets.end(), preset()) == presets.end())
     throw Error("unknown model '" + preset() + "' (expected dcgan or dcgan-upsample)");
-  if (channels() != 1 && channels() != 3)
-    throw Error("DCGAN needs 1 or 3 image channels, got " + std::to_string(channels()));
+  if (channels() != 1 && channels() != 3 && channels() != 4)
+    throw Error("DCGAN needs 1, 3 or 4 image channels, got " + std::to_string(channels()));
   ladder_for(image_size());
   if (latent_dim() < 1) throw Error("latent size must be >= 1, got " + std::to_string(latent_dim()));
   if (width() < 4) throw Error("model width must be >= 4, got " + std::to_string(width()));

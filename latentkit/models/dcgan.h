@@ -1,5 +1,5 @@
 #pragma once
-// DCGAN generators and discriminators in two presets, for 1 or 3 channels and image
+// DCGAN generators and discriminators in two presets, for 1, 3 or 4 channels and image
 // sizes 28, 32 and 64.
 //   dcgan           Radford et al. 2015: transposed convolutions, BatchNorm, ReLU /
 //                   LeakyReLU(0.2), tanh output; strided-convolution discriminator.
@@ -18,7 +18,7 @@ namespace latentkit {
 
 struct DcganOptions {
   TORCH_ARG(std::string, preset) = "dcgan";  // dcgan or dcgan-upsample
-  TORCH_ARG(int64_t, channels) = 1;          // 1 or 3
+  TORCH_ARG(int64_t, channels) = 1;          // 1, 3 or 4 (RGBA, premultiplied)
   TORCH_ARG(int64_t, image_size) = 28;       // 28, 32 or 64
   TORCH_ARG(int64_t, latent_dim) = 100;
   TORCH_ARG(int64_t, width) = 64;            // ngf / ndf: channels of the widest-resolution layer

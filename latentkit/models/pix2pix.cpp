@@ -19,7 +19,7 @@ nn::Conv2d conv4(int64_t in, int64_t out, int64_t stride) {
 }  // namespace
 
 void Pix2pixOptions::validate() const {
-  check_input(channels() == 1 || channels() == 3, "pix2pix: channels must be 1 or 3, got " + std::to_string(channels()));
+  check_input(channels() == 1 || channels() == 3 || channels() == 4, "pix2pix: channels must be 1, 3 or 4, got " + std::to_string(channels()));
   check_input(image_size() >= 8 && image_size() <= 1024,
               "pix2pix: image size " + std::to_string(image_size()) + " must be in 8..1024");
   check_input(width() >= 4 && width() <= 512, "pix2pix: --width must be in 4..512");

@@ -27,7 +27,7 @@
 namespace latentkit {
 
 struct Pix2pixOptions {
-  TORCH_ARG(int64_t, channels) = 1;     // 1 or 3, input and output alike
+  TORCH_ARG(int64_t, channels) = 1;     // 1, 3 or 4 (RGBA, premultiplied), input and output alike
   TORCH_ARG(int64_t, image_size) = 28;  // the training size (the generator takes any size)
   TORCH_ARG(int64_t, width) = 32;       // ngf and ndf
   TORCH_ARG(int64_t, depth) = 0;        // U-Net levels; 0: from the size (4 at 28, 8 at 256)

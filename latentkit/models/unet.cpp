@@ -14,7 +14,7 @@ torch::nn::Conv2d conv3(int64_t in, int64_t out, int64_t stride = 1) {
 }  // namespace
 
 void UNetOptions::validate() const {
-  check_input(channels() == 1 || channels() == 3, "U-Net: channels must be 1 or 3, got " + std::to_string(channels()));
+  check_input(channels() == 1 || channels() == 3 || channels() == 4, "U-Net: channels must be 1, 3 or 4, got " + std::to_string(channels()));
   check_input(!mults().empty() && mults().size() <= 5, "U-Net: --mults needs 1 to 5 levels");
   for (int64_t m : mults()) check_input(m >= 1 && m <= 16, "U-Net: each width multiplier must be in 1..16");
   const int64_t factor = int64_t{1} << (mults().size() - 1);

@@ -22,7 +22,7 @@
 namespace latentkit {
 
 struct UNetOptions {
-  TORCH_ARG(int64_t, channels) = 1;      // image channels, 1 or 3
+  TORCH_ARG(int64_t, channels) = 1;      // image channels, 1, 3 or 4 (RGBA, premultiplied)
   TORCH_ARG(int64_t, image_size) = 28;   // divisible by 2^(levels - 1)
   TORCH_ARG(int64_t, width) = 32;        // channels of the first level
   TORCH_ARG(std::vector<int64_t>, mults) = std::vector<int64_t>{1, 2, 2};  // width per level

@@ -6,7 +6,7 @@ namespace latentkit {
 namespace nn = torch::nn;
 
 void VaeOptions::validate() const {
-  if (channels() != 1 && channels() != 3) throw Error("VAE needs 1 or 3 image channels, got " + std::to_string(channels()));
+  if (channels() != 1 && channels() != 3 && channels() != 4) throw Error("VAE needs 1, 3 or 4 image channels, got " + std::to_string(channels()));
   if (image_size() < 16 || image_size() > 256 || image_size() % 4 != 0)
     throw Error("VAE image size must be a multiple of 4 in [16, 256], got " + std::to_string(image_size()));
   if (latent_dim() < 1) throw Error("latent size must be >= 1, got " + std::to_string(latent_dim()));

@@ -18,7 +18,7 @@
 namespace latentkit {
 
 struct VaeOptions {
-  TORCH_ARG(int64_t, channels) = 1;     // 1 or 3
+  TORCH_ARG(int64_t, channels) = 1;     // 1, 3 or 4 (RGBA, premultiplied)
   TORCH_ARG(int64_t, image_size) = 28;  // divisible by 4, 16 to 256
   TORCH_ARG(int64_t, latent_dim) = 16;
   TORCH_ARG(int64_t, width) = 32;

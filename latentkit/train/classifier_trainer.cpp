@@ -66,7 +66,7 @@ FactorTargets classifier_factor_targets(const Dataset& data) {
   return out;
 }
 
-ClassifierData load_classifier_data(const DataOptions& options, bool test_side) {
+ClassifierData load_classifier_data(const DataOptions& options, bool test_side, ConditionOn labels) {
   ClassifierData out;
   DataOptions d = options;
   if (is_folder_spec(options.spec)) {
@@ -85,6 +85,7 @@ ClassifierData load_classifier_data(const DataOptions& options, bool test_side) 
     out.data = load_dataset(d);
     out.split_name = d.split;
   }
+  if (labels != ConditionOn::kClass) condition_dataset(out.data, labels, options.spec);
   check_input(out.data.class_names.size() >= 2,
               options.spec + " has " + (out.data.class_names.empty() ? std::string("no class labels") : "only one class") +
                   "; a classifier needs at least 2 (an image folder needs one subfolder per class)");
@@ -160,7 +161,9 @@ ClassifierScore test_classifier(ClassifierRun& run, DataOptions data, bool test_
   const ClassifierOptions& o = run.model->options;
   data.size = static_cast<int>(o.image_size());
   data.channels = static_cast<int>(o.channels());
-  ClassifierData test = load_classifier_data(data, test_side);
+  const ConditionOn labels =
+      condition_on_names().parse(run.config.contains("train") ? run.config["train"].value("labels", "class") : "class");
+  ClassifierData test = load_classifier_data(data, test_side, labels);
   check_input(static_cast<int64_t>(test.data.class_names.size()) == o.num_classes(),
               data.spec + " has " + std::to_string(test.data.class_names.size()) + " classes but the classifier was trained on " +
                   std::to_string(o.num_classes()) + "; test it on the kind of data it was trained on");
@@ -177,10 +180,10 @@ class ClassifierTask : public TrainTask {
   int64_t load_data(TrainLoopOptions& loop) override {
     check_input(loop.data.split == "train",
                 "classifier train trains on the train split and tests on the test split by itself; drop --split");
-    train_ = load_classifier_data(loop.data, false);
+    train_ = load_classifier_data(loop.data, false, o_.labels);
     DataOptions test_options = loop.data;
     test_options.limit = o_.test_limit;
-    test_ = load_classifier_data(test_options, true);
+    test_ = load_classifier_data(test_options, true, o_.labels);
     const Dataset& data = train_.data;
     check_input(data.height() == data.width(), "data " + loop.data.spec + " has " + std::to_string(data.height()) + "x" +
                                                    std::to_string(data.width()) + " images; the classifier needs square ones (pass --size)");
@@ -221,7 +224,8 @@ class ClassifierTask : public TrainTask {
                   {"dropout", o_.dropout},
                   {"flip", o_.flip},
                   {"flip_used", flip_},
-                  {"test_limit", o_.test_limit}});
+                  {"test_limit", o_.test_limit},
+                  {"labels", condition_on_names().name(o_.labels)}});
     return {{"latentkit_version", LATENTKIT_VERSION},
             {"family", "classifier"},
             {"model", classifier_options_to_json(model_options_)},
@@ -344,6 +348,7 @@ ClassifierTrainOptions read_classifier_run_options(const std::string& run_dir) {
     o.dropout = t.at("dropout").get<double>();
     o.flip = t.at("flip").get<bool>();
     o.test_limit = t.at("test_limit").get<int64_t>();
+    o.labels = condition_on_names().parse(t.value("labels", std::string("class")));
     return o;
   } catch (const nlohmann::json::exception& e) {
     throw Error(run_dir + "/config.json is malformed (" + e.what() + "); it must be the one latentkit classifier train wrote");

@@ -27,6 +27,7 @@ struct ClassifierTrainOptions {
   double dropout = 0.3;
   bool flip = true;        // random horizontal flips; never used on data with known factors
   int64_t test_limit = 0;  // 0: the whole test split; else its first test_limit images
+  ConditionOn labels = ConditionOn::kClass;  // what it learns: the data's classes or a labeling (emoji)
 
   ClassifierTrainOptions() { loop.keep_checkpoints = 2; }
   void validate() const;
@@ -50,8 +51,9 @@ struct ClassifierData {
 };
 
 /// Loads the train or test side of `options` (whose split field is ignored), with the
-/// image-folder hold-out described above; limit applies to the chosen side.
-ClassifierData load_classifier_data(const DataOptions& options, bool test_side);
+/// image-folder hold-out described above; limit applies to the chosen side. labels picks the
+/// labels (condition_dataset).
+ClassifierData load_classifier_data(const DataOptions& options, bool test_side, ConditionOn labels = ConditionOn::kClass);
 
 struct ClassifierScore {
   int64_t images = 0;

@@ -69,7 +69,7 @@ class GanTask : public TrainTask {
     // With n_critic > 1 the generator moves on every n_critic-th step.
     const bool update_generator = (in.step + 1) % o_.n_critic == 0;
     GanStepResult r = gan_train_step(generator_, discriminator_, *opt_g_, *opt_d_, real,
-                                     {o_.loss, o_.label_smoothing, o_.gp_weight, update_generator, in.job}, labels);
+                                     {o_.loss, o_.label_smoothing, o_.gp_weight, update_generator, o_.augment, in.job}, labels);
     if (o_.ema && update_generator) update_ema(*ema_, *generator_, o_.ema_decay, (in.step + 1) / o_.n_critic - 1);
     return {r.d_loss.item<double>(), update_generator ? r.g_loss.item<double>() : 0.0,
             torch::sigmoid(r.real_logits).mean().item<double>(), torch::sigmoid(r.fake_logits).mean().item<double>()};
@@ -160,8 +160,9 @@ GanStepResult gan_train_step(DcganGenerator& generator, DcganDiscriminator& disc
   }();
 
   torch::Tensor real_class_loss, fake_class_loss;
-  r.real_logits = judge(real, &real_class_loss);
-  r.fake_logits = judge(fake.detach(), &fake_class_loss);
+  const auto augment = [&](const torch::Tensor& x) { return diff_augment(x, o.augment, o.job); };
+  r.real_logits = judge(augment(real), &real_class_loss);
+  r.fake_logits = judge(augment(fake.detach()), &fake_class_loss);
   r.d_loss = discriminator_loss(o.loss, r.real_logits, r.fake_logits, o.label_smoothing);
   if (real_class_loss.defined()) r.d_loss = r.d_loss + real_class_loss + fake_class_loss;
   if (o.loss == GanLoss::kWganGp) {
@@ -175,7 +176,7 @@ GanStepResult gan_train_step(DcganGenerator& generator, DcganDiscriminator& disc
 
   if (o.update_generator) {
     torch::Tensor class_loss;
-    r.g_loss = generator_loss(o.loss, judge(fake, &class_loss));
+    r.g_loss = generator_loss(o.loss, judge(augment(fake), &class_loss));
     if (class_loss.defined()) r.g_loss = r.g_loss + class_loss;
     opt_g.zero_grad();
     r.g_loss.backward();
@@ -194,6 +195,7 @@ nlohmann::json gan_config_to_json(const GanTrainOptions& o) {
                 {"n_critic", o.n_critic},
                 {"gp_weight", o.gp_weight},
                 {"label_smoothing", o.label_smoothing},
+                {"augment", diff_augment_text(o.augment)},
                 {"ema", o.ema},
                 {"ema_decay", o.ema_decay}});
   return {{"latentkit_version", LATENTKIT_VERSION},
@@ -215,6 +217,7 @@ GanTrainOptions read_gan_run_options(const std::string& run_dir) {
     o.beta1 = t.at("beta1").get<double>();
     o.beta2 = t.at("beta2").get<double>();
     o.label_smoothing = t.at("label_smoothing").get<double>();
+    o.augment = parse_diff_augment(t.value("augment", std::string("none")));
     o.loss = gan_loss_names().parse(t.value("loss", std::string("bce")));
     o.n_critic = t.value("n_critic", int64_t{1});
     o.gp_weight = t.value("gp_weight", 10.0);

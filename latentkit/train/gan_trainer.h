@@ -24,6 +24,7 @@ struct GanTrainOptions {
   int64_t n_critic = 1;          // discriminator steps per generator step
   double gp_weight = 10.0;       // weight of WGAN-GP's gradient penalty
   double label_smoothing = 0.0;  // one-sided: real targets are 1 - label_smoothing (bce)
+  DiffAugment augment;           // before every discriminator call (--augment)
   ConditionOn condition_on = ConditionOn::kClass;  // conditional models: what the label is
   std::vector<std::string> class_names;            // set from the data (config.json "classes")
   bool ema = true;
@@ -43,13 +44,15 @@ struct GanStepOptions {
   double label_smoothing = 0.0;
   double gp_weight = 10.0;
   bool update_generator = true;
+  DiffAugment augment;
   TrainJob* job = nullptr;  // one rank of a data-parallel job: real is its share of the batch
 };
 
 /// One step: D on (real, G(z)) (plus gp_weight x the gradient penalty for wgan-gp), then,
 /// when update_generator, G through the updated D; z from LibTorch's default generator (for
 /// the whole global batch when o.job is a rank of a job, which keeps its share, and
-/// averages each network's gradients over the ranks before its step).
+/// averages each network's gradients over the ranks before its step). With o.augment, D sees
+/// every real and generated batch through diff_augment (the gradient penalty excepted).
 /// real: [N, C, H, W] in [-1, 1]. Conditional models take the real batch's labels (int64
 /// [N]) and generate the same classes; acgan adds cross-entropy of the auxiliary head on
 /// real and generated images to D's loss and on generated ones to G's.

@@ -14,6 +14,8 @@
 
 namespace latentkit {
 
+class TrainJob;
+
 enum class GanLoss { kBce, kHinge, kWganGp };
 /// bce, hinge, wgan-gp: the names train --loss takes and config.json holds.
 const NameTable<GanLoss>& gan_loss_names();
@@ -39,5 +41,24 @@ torch::Tensor generator_loss(GanLoss loss, const torch::Tensor& fake_logits);
 /// the graph, so it back-propagates into the critic's parameters. real, fake: [N, ...].
 torch::Tensor gradient_penalty(const std::function<torch::Tensor(const torch::Tensor&)>& critic,
                                const torch::Tensor& real, const torch::Tensor& fake);
+
+/// DiffAugment (Zhao et al. 2020): the same random, differentiable transforms applied to
+/// real and generated images before every discriminator call, so D cannot memorise a small
+/// set and G learns the images, not the transforms (the transforms reach G's gradient).
+struct DiffAugment {
+  bool color = false;        // brightness +-0.5, saturation x[0, 2], contrast x[0.5, 1.5]
+  bool translation = false;  // shift by up to 1/8 of the side, zeros shifted in
+  bool cutout = false;       // one square of half the side set to zero
+  bool any() const { return color || translation || cutout; }
+};
+/// "none", "diffaug" (all three) or "diffaug:color,translation,cutout" (any of them); an
+/// unknown policy is an Error listing the valid ones.
+DiffAugment parse_diff_augment(const std::string& text);
+/// The canonical text of a policy: "none", "diffaug:color,translation,cutout", ...
+std::string diff_augment_text(const DiffAugment& policy);
+/// x: [N, C, H, W] in [-1, 1]. Draws from LibTorch's default generator; with job (one rank
+/// of a data-parallel job) draws for the whole global batch and keeps this rank's rows, so a
+/// job augments as one process does. Color acts on the first 3 channels only (alpha kept).
+torch::Tensor diff_augment(const torch::Tensor& x, const DiffAugment& policy, const TrainJob* job = nullptr);
 
 }  // namespace latentkit

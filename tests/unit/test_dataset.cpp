@@ -21,26 +21,7 @@ namespace {
 namespace fs = std::filesystem;
 using test_util::TempDir;
 using test_util::error_of;
-
-// Sets an environment variable for one scope and puts the old value back.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const std::string& value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    setenv(name, value.c_str(), 1);
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      setenv(name_, old_->c_str(), 1);
-    } else {
-      unsetenv(name_);
-    }
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
+using test_util::ScopedEnv;
 
 // Writes {prefix}-images-idx3-ubyte (n images of 28 x 28, image i filled with 10 * i) and
 // the matching labels (i % 10).

@@ -26,6 +26,37 @@ TEST(Grid, TensorToImageInterleavesChannels) {
   EXPECT_EQ(out.pixels, (std::vector<uint8_t>{255, 0, 0, 255, 0, 128}));
 }
 
+TEST(Grid, RgbaTensorsArePremultipliedAndImagesStraight) {
+  Image image(3, 1, 4);
+  image.pixels = {255, 0, 0, 255, /*hidden green*/ 0, 255, 0, 0, 200, 100, 50, 128};
+  const torch::Tensor x = image_to_tensor(image);
+  ASSERT_EQ(x.sizes(), (std::vector<int64_t>{4, 1, 3}));
+  // The transparent pixel is all -1 whatever it hid; the half-covered one holds color x alpha.
+  EXPECT_TRUE(torch::equal(x.select(2, 1), torch::full({4, 1}, -1.0f)));
+  EXPECT_NEAR(x[0][0][2].item<float>(), 2.0f * (200.0f / 255) * (128.0f / 255) - 1, 1e-6);
+  const Image back = tensor_to_image(x);
+  ASSERT_EQ(back.channels, 4);
+  const std::vector<uint8_t> expected = {255, 0, 0, 255, 0, 0, 0, 0, 200, 100, 50, 128};
+  for (size_t i = 0; i < expected.size(); ++i) EXPECT_NEAR(back.pixels[i], expected[i], 1) << i;
+  // Over white: opaque red stays red, transparent is white, half-covered is mixed.
+  const torch::Tensor white = composite_over(x.unsqueeze(0), Rgb{255, 255, 255});
+  EXPECT_TRUE(torch::allclose(white[0].select(2, 0).flatten(), torch::tensor({1.0f, -1.0f, -1.0f})));
+  EXPECT_TRUE(torch::allclose(white[0].select(2, 1).flatten(), torch::ones({3})));
+  EXPECT_NEAR((white[0][1][0][2].item<float>() + 1) * 127.5, 100 * 128.0 / 255 + 255 * (1 - 128.0 / 255), 0.5);
+}
+
+TEST(Grid, RgbaGridsShowACheckerboard) {
+  const torch::Tensor clear = torch::full({1, 4, 16, 16}, -1.0f);
+  const Image grid = make_grid(clear, 1, 0);
+  ASSERT_EQ(grid.channels, 3);
+  EXPECT_EQ(grid.at(0, 0, 0), 255);   // light square
+  EXPECT_EQ(grid.at(8, 0, 0), 204);   // dark square
+  EXPECT_EQ(grid.at(8, 8, 1), 255);
+  // An opaque image hides the board.
+  const torch::Tensor opaque = torch::ones({1, 4, 16, 16});
+  EXPECT_EQ(make_grid(opaque, 1, 0).at(8, 0, 0), 255);
+}
+
 TEST(Grid, TensorToImageRejectsBadShapes) {
   EXPECT_THROW(tensor_to_image(torch::zeros({2, 4, 4})), Error);
   EXPECT_THROW(tensor_to_image(torch::zeros({4, 4})), Error);

@@ -226,10 +226,44 @@ TEST(Image, ConvertChannels) {
 
   Image rgba(1, 1, 4);
   rgba.pixels = {1, 2, 3, 250};
-  Image dropped = convert_channels(rgba, 3);
-  EXPECT_EQ(dropped.pixels, (std::vector<uint8_t>{1, 2, 3}));
-  EXPECT_EQ(convert_channels(rgba, 1).pixels, (std::vector<uint8_t>{2}));  // 0.299+1.174+0.342
+  // Alpha 250/255 over white: 1 * 0.98 + 255 * 0.0196 = 5.98.
+  EXPECT_EQ(convert_channels(rgba, 3).pixels, (std::vector<uint8_t>{6, 7, 8}));
+  EXPECT_EQ(convert_channels(rgba, 3, Rgb{0, 0, 0}).pixels, (std::vector<uint8_t>{1, 2, 3}));
+  EXPECT_EQ(convert_channels(rgba, 1, Rgb{0, 0, 0}).pixels, (std::vector<uint8_t>{2}));  // 0.98 * (0.299+1.174+0.342)
   EXPECT_THROW(convert_channels(rgba, 2), Error);
+  // A transparent pixel shows the background, never the color the file hides under it.
+  Image hidden(1, 1, 4);
+  hidden.pixels = {255, 128, 0, 0};
+  EXPECT_EQ(convert_channels(hidden, 3, parse_color("#102030", "--background")).pixels,
+            (std::vector<uint8_t>{16, 32, 48}));
+  EXPECT_EQ(convert_channels(gray, 4).pixels, (std::vector<uint8_t>{76, 76, 76, 255, 124, 124, 124, 255}));
+}
+
+TEST(Image, ParseColor) {
+  EXPECT_TRUE(parse_color("white", "--background") == (Rgb{255, 255, 255}));
+  EXPECT_TRUE(parse_color("Black", "--background") == (Rgb{0, 0, 0}));
+  EXPECT_TRUE(parse_color("#FFcc00", "--background") == (Rgb{255, 204, 0}));
+  for (const char* bad : {"", "red", "#fff", "#ggcc00", "ffcc00"}) {
+    try {
+      parse_color(bad, "--background");
+      ADD_FAILURE() << bad;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("--background"), std::string::npos);
+      EXPECT_NE(std::string(e.what()).find("#rrggbb"), std::string::npos);
+    }
+  }
+}
+
+TEST(Image, ResizeRgbaIsPremultiplied) {
+  // Left half opaque red, right half transparent with hidden green: shrinking to 1 pixel
+  // keeps pure red at half coverage, not a red-green mix.
+  Image image(2, 2, 4);
+  for (int y = 0; y < 2; ++y) {
+    image.at(0, y, 0) = 255, image.at(0, y, 3) = 255;
+    image.at(1, y, 1) = 255, image.at(1, y, 3) = 0;
+  }
+  Image small = resize_center_crop(image, 1);
+  EXPECT_EQ(small.pixels, (std::vector<uint8_t>{255, 0, 0, 128}));
 }
 
 TEST(Image, ResizeCenterCropConstantImage) {

@@ -104,3 +104,77 @@ TEST(Losses, GradientPenaltyIsTakenAtInterpolates) {
   }
   EXPECT_THROW(latentkit::gradient_penalty(critic, a, v), latentkit::Error);
 }
+
+TEST(DiffAugment, ParsesPoliciesAndNamesThem) {
+  using latentkit::diff_augment_text;
+  using latentkit::parse_diff_augment;
+  EXPECT_FALSE(parse_diff_augment("none").any());
+  EXPECT_EQ(diff_augment_text(parse_diff_augment("diffaug")), "diffaug:color,translation,cutout");
+  const latentkit::DiffAugment two = parse_diff_augment("diffaug:cutout,translation");
+  EXPECT_TRUE(two.cutout && two.translation && !two.color);
+  EXPECT_EQ(diff_augment_text(two), "diffaug:translation,cutout");
+  EXPECT_EQ(diff_augment_text(parse_diff_augment("none")), "none");
+  for (const char* bad : {"diffaug:", "diffaug:blur", "augment", "diffaug:color,,cutout"}) {
+    EXPECT_THROW(parse_diff_augment(bad), latentkit::Error) << bad;
+  }
+}
+
+TEST(DiffAugment, TranslationShiftsEachImageWithZerosShiftedIn) {
+  torch::manual_seed(3);
+  const torch::Tensor x = torch::rand({6, 2, 16, 16}) + 1.0;  // never 0, so the zeros are the border
+  const torch::Tensor y = latentkit::diff_augment(x, latentkit::parse_diff_augment("diffaug:translation"));
+  ASSERT_EQ(y.sizes(), x.sizes());
+  const torch::Tensor padded = torch::constant_pad_nd(x, {2, 2, 2, 2});
+  int shifted = 0;
+  for (int64_t n = 0; n < 6; ++n) {
+    // out(i, j) = x(i + dy, j + dx) with |d| <= 16 / 8, zero outside: exactly one shift fits.
+    int fits = 0;
+    for (int dy = -2; dy <= 2; ++dy) {
+      for (int dx = -2; dx <= 2; ++dx) {
+        const torch::Tensor window = padded[n].slice(1, 2 + dy, 18 + dy).slice(2, 2 + dx, 18 + dx);
+        if (torch::equal(window, y[n])) {
+          ++fits;
+          shifted += (dy != 0 || dx != 0);
+        }
+      }
+    }
+    EXPECT_EQ(fits, 1) << "image " << n;
+  }
+  EXPECT_GT(shifted, 0);
+}
+
+TEST(DiffAugment, CutoutZeroesOneSquareOfHalfTheSide) {
+  torch::manual_seed(4);
+  const torch::Tensor x = torch::ones({8, 3, 16, 16});
+  const torch::Tensor y = latentkit::diff_augment(x, latentkit::parse_diff_augment("diffaug:cutout"));
+  for (int64_t n = 0; n < 8; ++n) {
+    const torch::Tensor zero = y[n][0].eq(0);
+    EXPECT_TRUE(torch::equal(y[n][0], y[n][2]));  // the same square in every channel
+    const torch::Tensor rows = zero.any(1).nonzero().flatten(), cols = zero.any(0).nonzero().flatten();
+    ASSERT_GT(rows.numel(), 0);
+    const int64_t h = rows.max().item<int64_t>() - rows.min().item<int64_t>() + 1;
+    const int64_t w = cols.max().item<int64_t>() - cols.min().item<int64_t>() + 1;
+    EXPECT_LE(h, 8);
+    EXPECT_LE(w, 8);
+    EXPECT_EQ(zero.sum().item<int64_t>(), h * w);  // a filled rectangle (clipped at the edges)
+    EXPECT_TRUE(h == 8 || rows.min().item<int64_t>() == 0 || rows.max().item<int64_t>() == 15);
+  }
+}
+
+TEST(DiffAugment, ColorKeepsAlphaAndPassesGradients) {
+  torch::manual_seed(5);
+  const torch::Tensor x = (torch::rand({4, 4, 8, 8}) * 2 - 1).requires_grad_();
+  const latentkit::DiffAugment all = latentkit::parse_diff_augment("diffaug:color");
+  const torch::Tensor y = latentkit::diff_augment(x, all);
+  EXPECT_TRUE(torch::equal(y.slice(1, 3, 4), x.slice(1, 3, 4)));
+  EXPECT_FALSE(torch::allclose(y.slice(1, 0, 3), x.slice(1, 0, 3)));
+  y.sum().backward();
+  ASSERT_TRUE(x.grad().defined());
+  EXPECT_GT(x.grad().slice(1, 0, 3).abs().sum().item<double>(), 0);
+  // The same seed gives the same transforms; none returns its input.
+  torch::manual_seed(9);
+  const torch::Tensor a = latentkit::diff_augment(x.detach(), latentkit::parse_diff_augment("diffaug"));
+  torch::manual_seed(9);
+  EXPECT_TRUE(torch::equal(a, latentkit::diff_augment(x.detach(), latentkit::parse_diff_augment("diffaug"))));
+  EXPECT_TRUE(latentkit::diff_augment(x, latentkit::parse_diff_augment("none")).is_same(x));
+}
