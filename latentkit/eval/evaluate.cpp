@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
+#include <optional>
 #include <sstream>
 
 #include "latentkit/core/error.h"
@@ -193,6 +195,36 @@ void save_features(const std::string& path, const FeatureBatch& f, FeatureExtrac
                               {"shape", {f.features.size(0), f.features.size(1)}}});
 }
 
+// The labels a classifier run learnt (its config's train.labels), or nullopt for another
+// extractor (TorchScript).
+std::optional<ConditionOn> classifier_labels(const EvalOptions& o) {
+  if (!fs::is_directory(o.features) || !path_exists(o.features + "/config.json")) return std::nullopt;
+  const nlohmann::json config = read_json(o.features + "/config.json");
+  if (config.value("family", "") != "classifier") return std::nullopt;
+  return condition_on_names().parse(config.contains("train") ? config["train"].value("labels", "class") : "class");
+}
+
+// When the classifier tells apart finer classes than a conditional generator was trained on
+// (emoji subcategories inside categories), a map from its classes to the generator's, read
+// off the data: each of its classes goes to the one class all its images have. Empty when the
+// labels are the same, or some class of the classifier spans two of the generator's.
+std::vector<int64_t> class_map(Dataset data, ConditionOn fine, ConditionOn coarse, int64_t fine_count) {
+  if (fine == coarse) return {};
+  const std::string spec = data.spec;
+  condition_dataset(data, fine, spec);
+  const torch::Tensor fine_labels = data.labels;
+  condition_dataset(data, coarse, spec);
+  std::vector<int64_t> map(static_cast<size_t>(fine_count), -1);
+  const int64_t* f = fine_labels.data_ptr<int64_t>();
+  const int64_t* c = data.labels.data_ptr<int64_t>();
+  for (int64_t i = 0; i < data.size(); ++i) {
+    int64_t& to = map[static_cast<size_t>(f[i])];
+    if (to >= 0 && to != c[i]) return {};
+    to = c[i];
+  }
+  return map;
+}
+
 std::string fixed(double value, int digits) {
   char text[64];
   std::snprintf(text, sizeof(text), "%.*f", digits, value);
@@ -277,9 +309,20 @@ nlohmann::json evaluate(const EvalOptions& o) {
     settings["run"] = o.run;
     settings["reference"] = nlohmann::json::object();
     a = generated_features(o, *extractor, *generator, &asked_labels);
-    if (asked_labels.defined() && a.probs.defined() && a.probs.size(1) == generator->num_classes()) {
+    torch::Tensor predicted = a.probs.defined() ? a.probs.argmax(1) : torch::Tensor();
+    const std::optional<ConditionOn> learnt = classifier_labels(o);
+    if (asked_labels.defined() && predicted.defined() && learnt && predicted.size(0) > 0) {
+      const std::vector<int64_t> map = class_map(load_dataset(data), *learnt, run_condition_on(config), a.probs.size(1));
+      if (!map.empty()) {
+        predicted = torch::tensor(map, torch::kInt64).index_select(0, predicted);
+        settings["class_accuracy_map"] = condition_on_names().name(*learnt) + " -> " +
+                                         condition_on_names().name(run_condition_on(config));
+      }
+    }
+    if (asked_labels.defined() && predicted.defined() &&
+        (a.probs.size(1) == generator->num_classes() || settings.contains("class_accuracy_map"))) {
       // The fraction of generated images the classifier puts in the class they were asked for.
-      const torch::Tensor hit = (a.probs.argmax(1) == asked_labels).to(torch::kFloat64);
+      const torch::Tensor hit = (predicted == asked_labels).to(torch::kFloat64);
       std::vector<double> per_class;
       for (int64_t c = 0; c < generator->num_classes(); ++c) {
         per_class.push_back(hit.index({asked_labels == c}).mean().item<double>());
@@ -295,6 +338,16 @@ nlohmann::json evaluate(const EvalOptions& o) {
       settings["floor_set"] = nlohmann::json::object();
       FeatureBatch real = real_features(o, *extractor, other, o.n, "floor (" + other.split + ")", &settings["floor_set"]);
       result["floor"] = score_features(real, b, o);
+    }
+    if (data.spec == "emoji") {
+      // A second reference: the same emoji drawn by two artists (google vs twitter, ref split).
+      DataOptions google = data, twitter = data;
+      google.spec = "emoji:google";
+      twitter.spec = "emoji:twitter";
+      settings["vendor_sets"] = nlohmann::json::object();
+      FeatureBatch g = real_features(o, *extractor, google, o.n, "google (" + o.ref + ")", &settings["vendor_sets"]["google"]);
+      FeatureBatch t = real_features(o, *extractor, twitter, o.n, "twitter (" + o.ref + ")", &settings["vendor_sets"]["twitter"]);
+      result["vendors"] = score_features(g, t, o);
     }
   } else {
     settings["a"] = nlohmann::json::object();
@@ -316,11 +369,24 @@ nlohmann::json evaluate(const EvalOptions& o) {
 std::string format_eval_table(const nlohmann::json& result) {
   const nlohmann::json& s = result.at("scores");
   const nlohmann::json floor = result.contains("floor") ? result["floor"] : nlohmann::json::object();
+  const nlohmann::json vendors = result.contains("vendors") ? result["vendors"] : nlohmann::json::object();
   std::ostringstream out;
-  char line[160];
+  char line[200];
   auto row = [&](const std::string& name, const std::string& score, const std::string& real) {
-    std::snprintf(line, sizeof(line), "  %-10s %-22s %s\n", name.c_str(), score.c_str(), real.c_str());
-    out << line;
+    // The vendors' column: the same metric between google's and twitter's emoji.
+    std::string other;
+    if (!vendors.empty()) {
+      const std::map<std::string, std::string> keys = {{"FID", "fid"}, {"KID", "kid"}, {"precision", "precision"}, {"recall", "recall"}};
+      if (name == "metric") other = "google vs twitter";
+      else if (keys.count(name) && vendors.contains(keys.at(name))) {
+        const nlohmann::json& v = vendors[keys.at(name)];
+        other = v.is_object() ? fixed(v.at("mean").get<double>(), 5) : fixed(v.get<double>(), name == "FID" ? 3 : 4);
+      }
+    }
+    std::snprintf(line, sizeof(line), "  %-10s %-22s %-28s %s\n", name.c_str(), score.c_str(), real.c_str(), other.c_str());
+    std::string text = line;
+    while (!text.empty() && text[text.size() - 2] == ' ') text.erase(text.size() - 2, 1);  // no trailing spaces
+    out << text;
   };
   auto mean_std = [&](const nlohmann::json& v, int digits) {
     return fixed(v.at("mean").get<double>(), digits) + " +- " + fixed(v.at("std").get<double>(), digits);

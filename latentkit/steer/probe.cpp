@@ -84,13 +84,72 @@ Pairs sample_pairs(Generator& generator, const std::string& run_dir, const PairO
 std::vector<std::string> attribute_names(int64_t channels) {
   std::vector<std::string> names = {"brightness", "contrast", "ink", "width", "height", "centre-x", "centre-y"};
   if (channels == 3) names.push_back("saturation");
+  if (channels == 4) {
+    for (const char* name : {"saturation", "colorfulness", "hue-cos", "hue-sin", "coverage"}) names.push_back(name);
+  }
   return names;
 }
 
+namespace {
+
+// The attributes of RGBA images x [N, 4, H, W] in [0, 1] premultiplied: those of
+// image_attributes measured on the drawn pixels (weighted by alpha; ink is alpha > 0.5),
+// then saturation, colorfulness (Hasler and Suesstrunk 2003: std + 0.3 mean of the
+// opponent channels R - G and (R + G) / 2 - B), the chroma-weighted mean hue as (cos + 1) / 2
+// and (sin + 1) / 2, and coverage (mean alpha).
+std::vector<torch::Tensor> rgba_attributes(const torch::Tensor& x) {
+  const int64_t n = x.size(0);
+  const torch::Tensor alpha = x.select(1, 3);                                                    // [N, H, W]
+  const torch::Tensor rgb = torch::minimum(x.slice(1, 0, 3), alpha.unsqueeze(1)) / alpha.unsqueeze(1).clamp_min(1e-6);
+  const torch::Tensor weight = alpha.flatten(1), total = weight.sum(1).clamp_min(1e-6);
+  const auto mean = [&](const torch::Tensor& v) { return (v.flatten(1) * weight).sum(1) / total; };
+  const auto std_dev = [&](const torch::Tensor& v) {
+    const torch::Tensor m = mean(v).view({n, 1});
+    return ((v.flatten(1) - m).pow(2) * weight).sum(1).div(total).sqrt();
+  };
+  const torch::Tensor r = rgb.select(1, 0), g = rgb.select(1, 1), b = rgb.select(1, 2);
+  const torch::Tensor luma = 0.299 * r + 0.587 * g + 0.114 * b;
+  const torch::Tensor chroma = std::get<0>(rgb.max(1)) - std::get<0>(rgb.min(1));
+  const torch::Tensor rg = r - g, yb = 0.5 * (r + g) - b;
+  const torch::Tensor colorfulness = (std_dev(rg).pow(2) + std_dev(yb).pow(2)).sqrt() +
+                                     0.3 * (mean(rg).pow(2) + mean(yb).pow(2)).sqrt();
+  // The hue angle of HSV, as a vector weighted by chroma and alpha.
+  const torch::Tensor angle = torch::atan2(std::sqrt(3.0) * (g - b), 2 * r - g - b);
+  const torch::Tensor hx = mean(chroma * torch::cos(angle)), hy = mean(chroma * torch::sin(angle));
+  const torch::Tensor length = (hx.pow(2) + hy.pow(2)).sqrt();
+  const torch::Tensor grey = length < 1e-6;
+  const torch::Tensor hue_cos = torch::where(grey, torch::ones_like(hx), hx / length.clamp_min(1e-6));
+  const torch::Tensor hue_sin = torch::where(grey, torch::zeros_like(hy), hy / length.clamp_min(1e-6));
+
+  const int64_t h = x.size(2), w = x.size(3);
+  const torch::Tensor ink = alpha > 0.5;
+  const torch::Tensor ink_f = ink.to(torch::kFloat64), ink_count = ink_f.sum({1, 2});
+  auto [col_first, col_last] = extent(ink.any(1));
+  auto [row_first, row_last] = extent(ink.any(2));
+  const torch::Tensor xs = (torch::arange(w, torch::kFloat64) + 0.5) / static_cast<double>(w);
+  const torch::Tensor ys = (torch::arange(h, torch::kFloat64) + 0.5) / static_cast<double>(h);
+  const torch::Tensor safe = ink_count.clamp_min(1), none = ink_count == 0;
+  return {mean(luma),
+          std_dev(luma),
+          ink_f.flatten(1).mean(1),
+          ((col_last - col_first + 1) / static_cast<double>(w)).clamp_min(0),
+          ((row_last - row_first + 1) / static_cast<double>(h)).clamp_min(0),
+          torch::where(none, torch::full_like(safe, 0.5), (ink_f.sum(1) * xs).sum(1) / safe),
+          torch::where(none, torch::full_like(safe, 0.5), (ink_f.sum(2) * ys).sum(1) / safe),
+          mean(chroma),
+          colorfulness,
+          (hue_cos + 1) / 2,
+          (hue_sin + 1) / 2,
+          weight.mean(1)};
+}
+
+}  // namespace
+
 torch::Tensor image_attributes(const torch::Tensor& images_in) {
-  check_input(images_in.dim() == 4 && (images_in.size(1) == 1 || images_in.size(1) == 3),
-              "image attributes need [N, 1 or 3, H, W] images, got " + c10::str(images_in.sizes()));
+  check_input(images_in.dim() == 4 && (images_in.size(1) == 1 || images_in.size(1) == 3 || images_in.size(1) == 4),
+              "image attributes need [N, 1, 3 or 4, H, W] images, got " + c10::str(images_in.sizes()));
   torch::Tensor x = (images_to_float(images_in).to(torch::kFloat64) + 1) / 2;  // [0, 1]
+  if (x.size(1) == 4) return torch::stack(rgba_attributes(x.clamp(0, 1)), 1);
   const int64_t n = x.size(0), h = x.size(2), w = x.size(3);
   torch::Tensor gray = x.mean(1);  // [N, H, W]
   torch::Tensor flat = gray.flatten(1);
@@ -123,7 +182,7 @@ struct ImageScorer::Models {
 
 ImageScorer::ImageScorer(const FeatureSpec& spec, int64_t channels)
     : spec_(spec), channels_(channels), models_(std::make_unique<Models>()) {
-  check_input(channels == 1 || channels == 3, "images must have 1 or 3 channels, got " + std::to_string(channels));
+  check_input(channels == 1 || channels == 3 || channels == 4, "images must have 1, 3 or 4 channels, got " + std::to_string(channels));
   if (!spec.classifier.empty()) {
     models_->classifier = load_classifier_run(spec.classifier);
     models_->hashes.push_back(file_sha256(spec.classifier + "/model.pt"));

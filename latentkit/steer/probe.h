@@ -43,7 +43,10 @@ torch::Tensor images_to_float(const torch::Tensor& images);
 /// brightness (mean), contrast (standard deviation), ink (fraction of pixels that differ
 /// from the background, the mean of the border, by more than 0.15), width and height (of
 /// the ink's bounding box, as fractions of the side), centre-x and centre-y (of the ink),
-/// and for colour images saturation (mean of max - min over the channels).
+/// and for colour images saturation (mean of max - min over the channels). RGBA images are
+/// measured on their drawn pixels (weighted by alpha; ink is alpha > 0.5) and add
+/// colorfulness (Hasler and Suesstrunk), the mean hue as hue-cos and hue-sin ((cos + 1) / 2,
+/// (sin + 1) / 2 of the chroma-weighted hue angle) and coverage (mean alpha).
 /// Returns float64 [N, A]; attribute_names gives the names.
 torch::Tensor image_attributes(const torch::Tensor& images);
 std::vector<std::string> attribute_names(int64_t channels);

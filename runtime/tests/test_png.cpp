@@ -86,4 +86,18 @@ TEST(Png, RgbInterleavesAndSplitsBlocks) {
   EXPECT_THROW(lkrt::encode_png(img.data(), 5, 1, 1), std::invalid_argument);
 }
 
+TEST(Png, RgbaIsWrittenStraightFromPremultiplied) {
+  // Three pixels, planar premultiplied in [-1, 1]: opaque red, transparent, and green at
+  // half alpha (premultiplied 0.5 -> straight 1). The color above alpha is clamped to it.
+  const float img[12] = {1.0f, -1.0f, -1.0f,     // R
+                         -1.0f, -1.0f, 0.0f,     // G: 0.5 premultiplied
+                         -1.0f, 0.5f, 1.0f,      // B: hidden 0.75 under alpha 0; 1.0 above 0.5
+                         1.0f, -1.0f, 0.0f};     // A
+  uint32_t w = 0, h = 0;
+  int color = -1;
+  std::vector<uint8_t> raw = decode_stored(lkrt::encode_png(img, 4, 1, 3), &w, &h, &color);
+  EXPECT_EQ(color, 6);
+  EXPECT_EQ(raw, (std::vector<uint8_t>{0, 255, 0, 0, 255, 0, 0, 0, 0, 0, 255, 255, 128}));
+}
+
 }  // namespace

@@ -47,15 +47,19 @@ std::string encode_png(const float* chw, int channels, int height, int width) {
   const size_t plane = size_t(height) * width;
   std::vector<uint8_t> raw;
   raw.reserve(size_t(height) * (1 + size_t(width) * channels));
+  const auto unit = [](float v) { return v >= -1.0f ? (v <= 1.0f ? (v + 1.0f) * 0.5f : 1.0f) : 0.0f; };  // NaN -> 0
   for (int y = 0; y < height; ++y) {
     raw.push_back(0);
-    for (int x = 0; x < width; ++x)
+    for (int x = 0; x < width; ++x) {
+      const size_t at = size_t(y) * width + x;
+      // RGBA models give premultiplied color: PNG wants it straight (color / alpha).
+      const float alpha = channels == 4 ? unit(chw[3 * plane + at]) : 1.0f;
       for (int c = 0; c < channels; ++c) {
-        float v = std::round((chw[c * plane + size_t(y) * width + x] + 1.0f) * 127.5f);
-        if (!(v >= 0.0f)) v = 0.0f;  // NaN too
-        if (v > 255.0f) v = 255.0f;
-        raw.push_back(uint8_t(v));
+        float u = unit(chw[c * plane + at]);
+        if (channels == 4 && c < 3) u = alpha > 0.0f ? (u < alpha ? u : alpha) / alpha : 0.0f;
+        raw.push_back(uint8_t(std::floor(u * 255.0f + 0.5f)));
       }
+    }
   }
   // zlib stream: header, stored blocks of at most 65535 bytes, Adler-32.
   std::string z = {char(0x78), char(0x01)};

@@ -9,7 +9,9 @@
 namespace lkrt {
 
 /// PNG bytes of a [channels, height, width] float image in [-1, 1]
-/// (pixel = round((x + 1) * 127.5) clamped to 0..255). channels: 1, 2, 3 or 4.
+/// (pixel = round((x + 1) * 127.5) clamped to 0..255). channels: 1, 2, 3 or 4; with 4 the
+/// color is premultiplied by alpha, as RGBA models give it, and is written straight
+/// (color / alpha, clamped to alpha first), as PNG holds it.
 std::string encode_png(const float* chw, int channels, int height, int width);
 
 /// Adler-32 as zlib defines it.

@@ -26,6 +26,17 @@ expect_error 2 "broken.png" -- "$L" data info --data "folder:$WORK/badimg" --siz
 expect_error 2 "--size" -- "$L" data info --data "folder:$WORK/badimg"
 expect_error 2 "shapes" -- "$L" data info --data "imagenet"
 expect_error 2 "fashion-mnist" -- env LATENTKIT_FASHION_MNIST="$WORK/nope" "$L" data info
+# The emoji packages: missing, or an unknown vendor, label, augment policy or background.
+expect_error 2 "emoji-datasource-google not found in $WORK/nope (from LATENTKIT_EMOJI_DIR); install it with scripts/setup" -- \
+  env LATENTKIT_EMOJI_DIR="$WORK/nope" "$L" data info --data emoji
+expect_error 2 "unknown emoji vendor 'apple' (expected emoji, emoji:google or emoji:twitter" -- "$L" data info --data emoji:apple
+expect_error 2 "--condition-on: unknown 'colour' (expected class, hue, category, subcategory, vendor or skin-tone)" -- \
+  "$L" train --model cgan --data emoji --condition-on colour --out "$WORK/r0"
+expect_error 2 "--condition-on vendor needs data with vendor labels" -- \
+  "$L" train --model cgan --data shapes:64 --condition-on vendor --batch 16 --max-steps 1 --out "$WORK/r0"
+expect_error 2 "--augment: unknown transform 'blur'" -- "$L" train --data emoji --augment diffaug:blur --out "$WORK/r0"
+expect_error 2 "--background: 'pink' is not a color (expected white, black or #rrggbb" -- \
+  "$L" data info --data emoji --background pink
 
 # Command line: unknown model, bad numbers, missing options.
 expect_error 2 "--model" -- "$L" train --model stylegan9 --out "$WORK/r1"
@@ -41,7 +52,7 @@ expect_error 2 "--lr: must be > 0, got 0" -- "$L" train --lr 0 --out "$WORK/r5"
 expect_error 2 "--max-steps: must be >= 0" -- "$L" classifier train --max-steps -1 --out "$WORK/r5"
 expect_error 2 "unknown 'lsgan' (expected bce, hinge or wgan-gp)" -- "$L" train --loss lsgan --out "$WORK/r5"
 expect_error 2 "unknown 'fp64' (expected fp32, bf16 or auto)" -- "$L" train --precision fp64 --out "$WORK/r5"
-expect_error 2 "unknown 'shape' (expected class or hue)" -- "$L" train --model cgan --condition-on shape --out "$WORK/r5"
+expect_error 2 "unknown 'shape' (expected class, hue, category, subcategory, vendor or skin-tone)" -- "$L" train --model cgan --condition-on shape --out "$WORK/r5"
 
 # Run folders: missing, not a run, foreign weights.
 expect_error 2 "not found" -- "$L" generate --run "$WORK/nope" --out "$WORK/g.png"

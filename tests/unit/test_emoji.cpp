@@ -39,7 +39,7 @@ TEST(Emoji, Sha1MatchesTheStandardVectors) {
   EXPECT_EQ(hex(sha1("abc")), "a9993e364706816aba3e25717850c26c9cd0d89d");
   EXPECT_EQ(hex(sha1("")), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
   EXPECT_EQ(hex(sha1("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")),
-            "84983e441c3bd26ebaae4a1f95601262e60ec2a6");
+            "84983e441c3bd26ebaae4aa1f95129e5e54670f1");
 }
 
 TEST(Emoji, TheSplitIsSha1OfTheShortNameMod10) {
@@ -91,8 +91,10 @@ TEST(Emoji, BothSplitsOfTheWholeSet) {
   for (int t = 1; t <= 5; ++t) EXPECT_GT(tones[t].item<int64_t>(), 400) << t;
   // Premultiplied: no color above its alpha.
   EXPECT_TRUE(train.images.slice(1, 0, 3).le(train.images.slice(1, 3, 4)).all().item<bool>());
-  // Transparent corners, opaque middles.
-  EXPECT_EQ(train.images.select(1, 3).select(1, 0).select(1, 0).max().item<int>(), 0);
+  // Mostly transparent corners (flags and keycaps fill theirs), mostly opaque middles.
+  const torch::Tensor alpha = train.images.select(1, 3);
+  EXPECT_GT(alpha.select(1, 0).select(1, 0).eq(0).to(torch::kFloat).mean().item<double>(), 0.9);
+  EXPECT_GT(alpha.select(1, 32).select(1, 32).eq(255).to(torch::kFloat).mean().item<double>(), 0.8);
 }
 
 TEST(Emoji, SmallerSizesAreExactAreaAverages) {

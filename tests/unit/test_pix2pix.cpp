@@ -48,7 +48,7 @@ TEST(Pix2pix, GeneratorKeepsEverySizeAndDepthFollowsTheSize) {
     EXPECT_EQ(g->forward(random_images(1, c, 37, 45, 2)).sizes(), (std::vector<int64_t>{1, c, 37, 45}));
     EXPECT_EQ(g->forward(random_images(1, c, 5, 3, 2)).sizes(), (std::vector<int64_t>{1, c, 5, 3}));
   }
-  expect_error([] { Pix2pixGenerator(Pix2pixOptions().channels(2)); }, {"channels must be 1 or 3"});
+  expect_error([] { Pix2pixGenerator(Pix2pixOptions().channels(2)); }, {"channels must be 1, 3 or 4"});
   expect_error([] { Pix2pixGenerator(Pix2pixOptions().image_size(4)); }, {"8..1024"});
 }
 

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include <gtest/gtest.h>
+#include <map>
 
 #include "latentkit/core/error.h"
 #include "latentkit/core/files.h"
@@ -125,6 +126,36 @@ TEST(Probe, AttributesOfARectangleHaveClosedForms) {
   EXPECT_NEAR(la[0][6].item<double>(), (1.5 + 2.5 + 3.5 + 4.5 + 5.5 + 4 * 6.5) / 9 / 8, 1e-12);
 }
 
+TEST(Probe, RgbaAttributesAreMeasuredOnTheDrawnPixels) {
+  // Left half opaque pure red, right half transparent (premultiplied: all -1), and a second
+  // image with a hidden color under zero alpha, which must not count.
+  torch::Tensor x = torch::full({2, 4, 8, 8}, -1.0);
+  x[0][0].slice(1, 0, 4).fill_(1.0);
+  x[0][3].slice(1, 0, 4).fill_(1.0);
+  x[1].copy_(x[0]);
+  x[1][1].slice(1, 4, 8).fill_(1.0);  // green above zero alpha: a generator's stray output
+  const torch::Tensor a = image_attributes(x);
+  const std::vector<std::string> names = attribute_names(4);
+  ASSERT_EQ(a.size(1), static_cast<int64_t>(names.size()));
+  const std::map<std::string, double> want = {
+      {"brightness", 0.299}, {"contrast", 0.0}, {"ink", 0.5}, {"width", 0.5}, {"height", 1.0},
+      {"centre-x", 0.25}, {"centre-y", 0.5}, {"saturation", 1.0},
+      {"colorfulness", 0.3 * std::sqrt(1.25)},  // R - G = 1, (R + G) / 2 - B = 0.5, no spread
+      {"hue-cos", 1.0}, {"hue-sin", 0.5}, {"coverage", 0.5}};
+  for (size_t i = 0; i < names.size(); ++i) {
+    ASSERT_TRUE(want.count(names[i])) << names[i];
+    EXPECT_NEAR(a[0][static_cast<int64_t>(i)].item<double>(), want.at(names[i]), 1e-6) << names[i];
+  }
+  EXPECT_TRUE(torch::allclose(a[0], a[1]));
+  // Opaque blue: the hue turns to 240 degrees.
+  torch::Tensor blue = torch::full({1, 4, 4, 4}, -1.0);
+  blue[0][2].fill_(1.0);
+  blue[0][3].fill_(1.0);
+  const torch::Tensor ab = image_attributes(blue);
+  EXPECT_NEAR(ab[0][9].item<double>(), (std::cos(4 * M_PI / 3) + 1) / 2, 1e-6);
+  EXPECT_NEAR(ab[0][10].item<double>(), (std::sin(4 * M_PI / 3) + 1) / 2, 1e-6);
+}
+
 TEST(Probe, InkIsWhatDiffersFromTheBorderByMoreThanTheThreshold) {
   // Differences of 0.1 and 0.2 in [0, 1] units (0.2 and 0.4 in [-1, 1]).
   torch::Tensor faint = image_attributes(rectangle(2, 4, 2, 6, -1, -0.8f));
@@ -172,8 +203,8 @@ TEST(Probe, AttributesOfABatchAreThoseOfEachImage) {
 }
 
 TEST(Probe, AttributesRefuseOtherShapes) {
-  expect_error([] { image_attributes(torch::zeros({1, 2, 8, 8})); }, {"[N, 1 or 3, H, W]"});
-  expect_error([] { image_attributes(torch::zeros({1, 8, 8})); }, {"[N, 1 or 3, H, W]"});
+  expect_error([] { image_attributes(torch::zeros({1, 2, 8, 8})); }, {"[N, 1, 3 or 4, H, W]"});
+  expect_error([] { image_attributes(torch::zeros({1, 8, 8})); }, {"[N, 1, 3 or 4, H, W]"});
 }
 
 // ---- ImageScorer ----
@@ -258,7 +289,7 @@ TEST(Probe, BadScorersAreErrors) {
     return bad_input_error_of([&] { ImageScorer scorer(spec, channels); });
   };
   EXPECT_TRUE(contains(scorer_error({}, false), "no features to score"));
-  EXPECT_TRUE(contains(scorer_error({}, true, 2), "1 or 3 channels"));
+  EXPECT_TRUE(contains(scorer_error({}, true, 2), "1, 3 or 4 channels"));
   for (const std::string& item : {std::string("noequals"), "=" + mean, std::string("name=")}) {
     EXPECT_TRUE(contains(scorer_error({item}), "must be NAME=MODEL.pt")) << item;
   }

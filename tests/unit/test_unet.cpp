@@ -72,7 +72,7 @@ TEST(UNet, SkipsCarryTheFinestDetail) {
 TEST(UNet, BadOptionsAreErrors) {
   EXPECT_NE(error_of([] { UNet(UNetOptions().image_size(30)); }).find("divisible by 4"), std::string::npos);
   EXPECT_NE(error_of([] { UNet(UNetOptions().width(12)); }).find("multiple of the GroupNorm groups"), std::string::npos);
-  EXPECT_NE(error_of([] { UNet(UNetOptions().channels(2)); }).find("1 or 3"), std::string::npos);
+  EXPECT_NE(error_of([] { UNet(UNetOptions().channels(2)); }).find("1, 3 or 4"), std::string::npos);
   UNet net(UNetOptions().image_size(8).width(8).mults({1}).groups(4));
   EXPECT_NE(error_of([&] { net->forward(torch::zeros({1, 1, 16, 16}), torch::tensor({1})); }).find("[N, 1, 8, 8]"),
             std::string::npos);
