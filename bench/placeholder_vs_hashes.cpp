@@ -1,10 +1,13 @@
-// Placeholders against BlurHash and ThumbHash on Fashion-MNIST test images; run by
-// bench/placeholder_vs_hashes.sh, which calls
-//   bench_placeholder_vs_hashes prepare DIR N                 (DIR/originals.npy: the first N test images)
+// Placeholders against BlurHash and ThumbHash on the test split of a data set (Fashion-MNIST
+// or the emoji); run by bench/placeholder_vs_hashes.sh, which calls
+//   bench_placeholder_vs_hashes prepare DIR N DATA  (DIR/originals.npy: the first N test images,
+//                                                    RGBA straight as in PNG files; DIR/data.json)
 //   node bench/placeholder/hashes.mjs ...           (DIR/hashes/: the peers' decoded images)
 //   bench_placeholder_vs_hashes measure DIR RUN CLASSIFIER VAE_RUN INVERT_N PICTURE
 // measure scores every placeholder against its original: PSNR, SSIM, distance in the
-// classifier's feature space, and whether the classifier puts it in the original's class.
+// classifier's feature space, and whether the classifier puts it in the original's class
+// (the classes it learnt: emoji subcategories for models/emoji-classifier). On RGBA, PSNR is
+// of RGB composited onto white, SSIM of its luma, and alpha MAE is the mean |alpha error|.
 // It also compares the ways of finding latents (optimise, encoder, hybrid, a VAE's
 // posterior) on the first INVERT_N images, and times decoding with the runtime on 1 thread.
 #include <algorithm>
@@ -32,16 +35,41 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-Dataset test_images(int64_t n) {
+// The first n test images of spec, labelled with what the classifier learnt.
+Dataset test_images(const std::string& spec, int64_t n, const std::string& classifier = "") {
   DataOptions d;
-  d.spec = "fashion-mnist";
+  d.spec = spec;
   d.split = "test";
   d.limit = n;
-  return load_dataset(d);
+  Dataset data = load_dataset(d);
+  if (!classifier.empty()) {
+    const nlohmann::json config = read_json(classifier + "/config.json");
+    const std::string labels = config.contains("train") ? config["train"].value("labels", "class") : "class";
+    condition_dataset(data, condition_on_names().parse(labels), spec);
+  }
+  return data;
+}
+
+// uint8 [N, C, H, W] as stored (RGBA premultiplied) -> uint8 [N, H, W] or [N, H, W, 4] with
+// straight alpha, as hashes.mjs (and PNG files) take them.
+torch::Tensor as_files_hold_them(const torch::Tensor& images) {
+  if (images.size(1) == 1) return images.squeeze(1).contiguous();
+  std::vector<torch::Tensor> out;
+  const torch::Tensor x = normalize_images(images);
+  for (int64_t i = 0; i < x.size(0); ++i) {
+    const Image image = tensor_to_image(x[i]);
+    out.push_back(torch::from_blob(const_cast<uint8_t*>(image.pixels.data()), {image.height, image.width, 4}, torch::kUInt8).clone());
+  }
+  return torch::stack(out);
+}
+
+// Luma of RGB in [-1, 1] [N, 3, H, W] -> [N, 1, H, W] (ITU-R 601).
+torch::Tensor luma(const torch::Tensor& rgb) {
+  return (rgb * torch::tensor({0.299, 0.587, 0.114}, rgb.options()).view({1, 3, 1, 1})).sum(1, true);
 }
 
 struct Scores {
-  double psnr = 0, ssim = 0, feature_distance = 0, class_agreement = 0;
+  double psnr = 0, ssim = 0, alpha_mae = 0, feature_distance = 0, class_agreement = 0;
 };
 
 class Scorer {
@@ -54,8 +82,15 @@ class Scorer {
     torch::NoGradGuard no_grad;
     FeatureBatch f = extractor_->extract(images);
     Scores s;
-    s.psnr = psnr(images, originals_).mean().item<double>();
-    s.ssim = ssim(images, originals_).mean().item<double>();
+    if (images.size(1) == 4) {
+      const torch::Tensor a = composite_over(images, Rgb{}), b = composite_over(originals_, Rgb{});
+      s.psnr = psnr(a, b).mean().item<double>();
+      s.ssim = ssim(luma(a), luma(b)).mean().item<double>();
+      s.alpha_mae = ((images.select(1, 3) - originals_.select(1, 3)).abs() / 2).mean().item<double>();
+    } else {
+      s.psnr = psnr(images, originals_).mean().item<double>();
+      s.ssim = ssim(images, originals_).mean().item<double>();
+    }
     s.feature_distance = (f.features.to(torch::kFloat64) - originals_features_).norm(2, 1).mean().item<double>();
     s.class_agreement = (f.probs.argmax(1) == labels_).to(torch::kFloat64).mean().item<double>();
     return s;
@@ -68,29 +103,38 @@ class Scorer {
 
 nlohmann::json row(const std::string& name, double bytes, const Scores& s, const nlohmann::json& extra = {}) {
   nlohmann::json j = {{"name", name},           {"bytes", bytes},
-                      {"psnr", s.psnr},         {"ssim", s.ssim},
+                      {"psnr", s.psnr},         {"ssim", s.ssim},         {"alpha_mae", s.alpha_mae},
                       {"feature_distance", s.feature_distance}, {"class_agreement", s.class_agreement}};
   if (!extra.is_null()) j.update(extra);
   return j;
 }
 
+bool g_rgba = false;  // the alpha MAE column
+
 void print_row(const nlohmann::json& r) {
-  std::printf("| %-26s | %5.1f | %6.2f | %5.3f | %6.2f | %5.3f |\n", r["name"].get<std::string>().c_str(),
-              r["bytes"].get<double>(), r["psnr"].get<double>(), r["ssim"].get<double>(),
-              r["feature_distance"].get<double>(), r["class_agreement"].get<double>());
+  std::printf("| %-26s | %5.1f | %6.2f | %5.3f |", r["name"].get<std::string>().c_str(), r["bytes"].get<double>(),
+              r["psnr"].get<double>(), r["ssim"].get<double>());
+  if (g_rgba) std::printf(" %5.3f |", r["alpha_mae"].get<double>());
+  std::printf(" %6.2f | %5.3f |\n", r["feature_distance"].get<double>(), r["class_agreement"].get<double>());
 }
 
-// uint8 [N, H, W] (what hashes.mjs writes) -> [N, 1, H, W] in [-1, 1].
-torch::Tensor read_gray(const std::string& path) {
-  torch::Tensor t = read_npy(path);
-  return normalize_images(t.unsqueeze(1).contiguous());
+// What hashes.mjs writes: uint8 [N, H, W] or straight RGBA [N, H, W, 4] -> [N, C, H, W] in
+// [-1, 1], RGBA premultiplied.
+torch::Tensor read_decoded(const std::string& path) {
+  const torch::Tensor t = read_npy(path);
+  if (t.dim() == 3) return normalize_images(t.unsqueeze(1).contiguous());
+  const torch::Tensor x = t.permute({0, 3, 1, 2}).to(torch::kFloat64) / 255.0;
+  const torch::Tensor alpha = x.slice(1, 3, 4);
+  return (torch::cat({x.slice(1, 0, 3) * alpha, alpha}, 1) * 2 - 1).to(torch::kFloat32).contiguous();
 }
 
-int prepare(const std::string& dir, int64_t n) {
-  Dataset data = test_images(n);
+int prepare(const std::string& dir, int64_t n, const std::string& spec) {
+  Dataset data = test_images(spec, n);
   make_dirs(dir);
-  write_npy(dir + "/originals.npy", data.images.squeeze(1).contiguous());
-  std::fprintf(stderr, "wrote %s/originals.npy (%lld test images)\n", dir.c_str(), static_cast<long long>(data.size()));
+  write_npy(dir + "/originals.npy", as_files_hold_them(data.images));
+  write_json(dir + "/data.json", {{"spec", spec}, {"n", data.size()}});
+  std::fprintf(stderr, "wrote %s/originals.npy (%lld %s test images)\n", dir.c_str(), static_cast<long long>(data.size()),
+               spec.c_str());
   return 0;
 }
 
@@ -99,14 +143,19 @@ int measure(const std::string& dir, const std::string& run, const std::string& c
   set_threads(2);
   const torch::Tensor stored = read_npy(dir + "/originals.npy");
   const int64_t n = stored.size(0);
-  Dataset data = test_images(n);
-  check_input(torch::equal(data.images.squeeze(1), stored), "originals.npy is not the first test images");
+  const std::string spec = path_exists(dir + "/data.json") ? read_json(dir + "/data.json").value("spec", "fashion-mnist")
+                                                           : "fashion-mnist";
+  Dataset data = test_images(spec, n, classifier);
+  check_input(torch::equal(as_files_hold_them(data.images), stored), "originals.npy is not the first test images of " + spec);
+  g_rgba = data.channels() == 4;
   const torch::Tensor originals = normalize_images(data.images), labels = data.labels;
   Scorer scorer(classifier, originals, labels);
   nlohmann::json rows = nlohmann::json::array();
-  std::printf("%lld Fashion-MNIST test images; classifier %s (its accuracy on the originals: %.3f)\n\n",
-              static_cast<long long>(n), classifier.c_str(), scorer.score(originals).class_agreement);
-  std::printf("| placeholder | bytes | PSNR dB | SSIM | feature distance | class agreement |\n|---|---|---|---|---|---|\n");
+  std::printf("%lld %s test images; classifier %s (its accuracy on the originals: %.3f)%s\n\n", static_cast<long long>(n),
+              spec.c_str(), classifier.c_str(), scorer.score(originals).class_agreement,
+              g_rgba ? "; PSNR of RGB on white, SSIM of its luma" : "");
+  std::printf("| placeholder | bytes | PSNR dB | SSIM |%s feature distance | class agreement |\n|---|---|---|---|%s---|---|\n",
+              g_rgba ? " alpha MAE |" : "", g_rgba ? "---|" : "");
 
   // Ours: one set of latents per model, quantised to each budget.
   std::map<std::string, torch::Tensor> shown;
@@ -137,7 +186,7 @@ int measure(const std::string& dir, const std::string& run, const std::string& c
   nlohmann::json all_hashes = nlohmann::json::array();
   for (const nlohmann::json& config : summary) {
     const std::string name = config["name"];
-    torch::Tensor images = read_gray(dir + "/hashes/" + name + ".npy");
+    torch::Tensor images = read_decoded(dir + "/hashes/" + name + ".npy");
     const double bytes = config.value("mean_bytes", config["bytes"].get<double>());
     nlohmann::json r = row(name, bytes, scorer.score(images), {{"method", config["method"]}});
     all_hashes.push_back(r);
@@ -151,7 +200,7 @@ int measure(const std::string& dir, const std::string& run, const std::string& c
     rows.push_back(r);
     if (key.first == "blurhash-ref" && key.second <= 28 && r["ssim"].get<double>() > best_blurhash) {
       best_blurhash = r["ssim"].get<double>();
-      shown["BlurHash"] = read_gray(dir + "/hashes/" + r["name"].get<std::string>() + ".npy");
+      shown["BlurHash"] = read_decoded(dir + "/hashes/" + r["name"].get<std::string>() + ".npy");
     }
   }
 
@@ -201,7 +250,12 @@ int measure(const std::string& dir, const std::string& run, const std::string& c
                   s.feature_distance, s.class_agreement, ms);
       methods.push_back(row(name, 0, s, {{"run", model_run}, {"ms_per_image", ms}}));
     };
-    for (const std::string name : {"optimise", "encoder", "hybrid"}) method(run, name);
+    // A VAE's own encoder (posterior) against optimisation; a GAN's encoder, hybrid and optimisation.
+    const bool vae = PlaceholderCodec(run, classifier).generator().has_encoder();
+    for (const std::string name : vae ? std::vector<std::string>{"posterior", "optimise"}
+                                      : std::vector<std::string>{"optimise", "encoder", "hybrid"}) {
+      method(run, name);
+    }
     if (!vae_run.empty()) method(vae_run, "posterior");
   }
 
@@ -211,7 +265,8 @@ int measure(const std::string& dir, const std::string& run, const std::string& c
     std::vector<torch::Tensor> picture_rows = {originals.slice(0, 0, columns), shown["latentkit"].slice(0, 0, columns)};
     if (shown.count("ThumbHash")) picture_rows.push_back(shown["ThumbHash"].slice(0, 0, columns));
     if (shown.count("BlurHash")) picture_rows.push_back(shown["BlurHash"].slice(0, 0, columns));
-    torch::Tensor grid = torch::cat(picture_rows).repeat_interleave(3, 2).repeat_interleave(3, 3);
+    const int64_t scale = std::max<int64_t>(1, 96 / originals.size(2));  // 28 px shown 3x, 64 px as they are
+    torch::Tensor grid = torch::cat(picture_rows).repeat_interleave(scale, 2).repeat_interleave(scale, 3);
     write_png(picture, make_grid(grid, static_cast<int>(columns)));
     std::fprintf(stderr, "wrote %s (rows: original, latentkit 24 B, ThumbHash, BlurHash)\n", picture.c_str());
   }
@@ -231,12 +286,12 @@ int measure(const std::string& dir, const std::string& run, const std::string& c
 int main(int argc, char** argv) {
   try {
     const std::string mode = argc > 1 ? argv[1] : "";
-    if (mode == "prepare" && argc == 4) return prepare(argv[2], std::stoll(argv[3]));
+    if (mode == "prepare" && (argc == 4 || argc == 5)) return prepare(argv[2], std::stoll(argv[3]), argc == 5 ? argv[4] : "fashion-mnist");
     if (mode == "measure" && argc == 8) {
       return measure(argv[2], argv[3], argv[4], argv[5], std::stoll(argv[6]), argv[7]);
     }
     std::fprintf(stderr,
-                 "usage: bench_placeholder_vs_hashes prepare DIR N\n"
+                 "usage: bench_placeholder_vs_hashes prepare DIR N [DATA]\n"
                  "       bench_placeholder_vs_hashes measure DIR RUN CLASSIFIER VAE_RUN INVERT_N PICTURE\n");
     return 2;
   } catch (const std::exception& e) {

@@ -10,6 +10,7 @@
 //      within 2 levels; the decoded image is resized back to H x W, bilinearly.
 //   5. The .npy reader and writer round-trip, and malformed files are rejected.
 //   6. The CLI end to end on a tiny input, and its exit code on bad arguments.
+//   7. RGBA: ThumbHash keeps alpha; BlurHash sees a transparent image as white.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,8 +18,8 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { decode as npmDecode, encode as npmEncode } from 'blurhash';
 import {
-  InputError, blurhashFactors, blurhashRefEncode, formatNpy, imageToRGBA, main, parseNpy, readNpy, resizeBilinearRGBA,
-  storeRGBA, thumbhashCodec, writeNpy,
+  InputError, blurhashCodec, blurhashFactors, blurhashRefEncode, formatNpy, imageLayout, imageToRGBA, main, parseNpy, readNpy,
+  resizeBilinearRGBA, storeRGBA, thumbhashCodec, writeNpy,
 } from './hashes.mjs';
 
 const failures = [];
@@ -265,6 +266,29 @@ check('6. CLI end to end on a tiny input; bad arguments exit 1', () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+check('RGBA: ThumbHash keeps alpha, BlurHash composites onto white', () => {
+  const w = 16, h = 16;
+  assert(imageLayout([2, h, w, 4]).channels === 4, 'an [N, H, W, 4] stack is not RGBA');
+  // Left half opaque red, right half transparent (hiding green).
+  const data = new Uint8Array(w * h * 4);
+  for (let p = 0; p < w * h; ++p) {
+    const left = p % w < w / 2;
+    data.set(left ? [255, 0, 0, 255] : [0, 255, 0, 0], 4 * p);
+  }
+  const rgba = imageToRGBA(data, 0, w, h, 4);
+  const thumb = thumbhashCodec.decode(thumbhashCodec.encode(rgba, w, h), w, h);
+  const out = new Uint8Array(w * h * 4);
+  storeRGBA(thumb, out, 0, w * h, 4);
+  const alphaLeft = out[4 * (8 * w + 1) + 3], alphaRight = out[4 * (8 * w + w - 2) + 3];
+  assert(alphaLeft > 200 && alphaRight < 60, `ThumbHash alpha left ${alphaLeft}, right ${alphaRight}`);
+  const blur = blurhashCodec(4, 3, true);
+  const decoded = blur.decode(blur.encode(rgba, w, h), w, h);
+  const right = 4 * (8 * w + w - 2);
+  assert(decoded[right] > 200 && decoded[right + 1] > 200 && decoded[right + 3] === 255,
+    `BlurHash's transparent side is not white: ${Array.from(decoded.slice(right, right + 4))}`);
+  return `ThumbHash alpha ${alphaLeft} | ${alphaRight}; BlurHash right side ${Array.from(decoded.slice(right, right + 3))}`;
 });
 
 if (failures.length) {

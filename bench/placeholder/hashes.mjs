@@ -4,7 +4,8 @@
 //
 // Usage: node bench/placeholder/hashes.mjs --in originals.npy --out DIR [--max-chars 28]
 //
-//   --in         uint8 .npy (dtype '|u1', C order), shape [N, H, W] (grayscale) or [N, H, W, 3]
+//   --in         uint8 .npy (dtype '|u1', C order), shape [N, H, W] (grayscale), [N, H, W, 3]
+//                (RGB) or [N, H, W, 4] (RGBA, straight alpha as in PNG files)
 //   --out        output folder: DIR/<config>.npy (uint8, the input's shape) and DIR/summary.json
 //   --max-chars  keep the BlurHash component counts whose string is at most this long (default 28)
 //
@@ -12,6 +13,9 @@
 //   blurhash-CXxCY      npm `blurhash` encode + decode, CX, CY in 1..9
 //   blurhash-ref-CXxCY  port of the C reference encoder (woltapp/blurhash C/encode.c), npm decode
 //   thumbhash           npm `thumbhash`, decoded image resized back to H x W (bilinear)
+//
+// Transparency: ThumbHash encodes alpha and decodes it; BlurHash has no alpha, so RGBA images
+// are composited onto white before it encodes them and its decoded images are opaque.
 //
 // Why a second BlurHash encoder: npm blurhash 2.0.5 quantises the AC scale from the largest
 // *signed* AC value (`Math.max(...ac)`), where the C reference takes the largest *absolute*
@@ -115,25 +119,41 @@ export function writeNpy(path, shape, data) {
 }
 
 /**
- * Checks an image stack's shape: [N, H, W] (grayscale) or [N, H, W, 3] (RGB).
- * Returns { n, h, w, channels } or throws InputError.
+ * Checks an image stack's shape: [N, H, W] (grayscale), [N, H, W, 3] (RGB) or [N, H, W, 4]
+ * (RGBA). Returns { n, h, w, channels } or throws InputError.
  */
 export function imageLayout(shape, name = 'input') {
-  const ok = (shape.length === 3 || (shape.length === 4 && shape[3] === 3)) && shape.slice(0, 3).every((d) => d > 0);
+  const ok = (shape.length === 3 || (shape.length === 4 && (shape[3] === 3 || shape[3] === 4))) &&
+    shape.slice(0, 3).every((d) => d > 0);
   if (!ok) {
-    throw new InputError(`${name}: shape (${shape.join(', ')}) is not [N, H, W] or [N, H, W, 3] with N, H, W >= 1`);
+    throw new InputError(`${name}: shape (${shape.join(', ')}) is not [N, H, W], [N, H, W, 3] or [N, H, W, 4] with N, H, W >= 1`);
   }
-  return { n: shape[0], h: shape[1], w: shape[2], channels: shape.length === 4 ? 3 : 1 };
+  return { n: shape[0], h: shape[1], w: shape[2], channels: shape.length === 4 ? shape[3] : 1 };
+}
+
+/** An RGBA image composited onto white (alpha 255 after), for a hash without alpha. */
+export function onWhite(rgba) {
+  const out = new Uint8ClampedArray(rgba.length);
+  for (let p = 0; p < rgba.length; p += 4) {
+    const a = rgba[p + 3] / 255;
+    for (let c = 0; c < 3; ++c) out[p + c] = Math.round(rgba[p + c] * a + 255 * (1 - a));
+    out[p + 3] = 255;
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
 // Pixel conversions
 
-/** Image i of a [N, H, W] or [N, H, W, 3] stack as RGBA (gray -> R = G = B; A = 255). */
+/** Image i of a [N, H, W], [N, H, W, 3] or [N, H, W, 4] stack as RGBA (gray -> R = G = B; A = 255). */
 export function imageToRGBA(data, index, w, h, channels) {
   const pixels = w * h;
   const rgba = new Uint8ClampedArray(pixels * 4);
   const base = index * pixels * channels;
+  if (channels === 4) {
+    rgba.set(data.subarray(base, base + pixels * 4));
+    return rgba;
+  }
   for (let p = 0; p < pixels; ++p) {
     if (channels === 1) {
       const v = data[base + p];
@@ -152,13 +172,15 @@ export function imageToRGBA(data, index, w, h, channels) {
 
 /**
  * Writes a decoded RGBA image (integer or float values, 0..255) into slot `index` of an
- * output stack: rounded mean of R, G, B for grayscale, rounded R, G, B otherwise.
+ * output stack: rounded mean of R, G, B for grayscale, rounded R, G, B (and A) otherwise.
  */
 export function storeRGBA(rgba, out, index, pixels, channels) {
   const base = index * pixels * channels;
   for (let p = 0; p < pixels; ++p) {
     if (channels === 1) {
       out[base + p] = Math.round((rgba[4 * p] + rgba[4 * p + 1] + rgba[4 * p + 2]) / 3);
+    } else if (channels === 4) {
+      for (let c = 0; c < 4; ++c) out[base + 4 * p + c] = Math.round(rgba[4 * p + c]);
     } else {
       out[base + 3 * p] = Math.round(rgba[4 * p]);
       out[base + 3 * p + 1] = Math.round(rgba[4 * p + 1]);
@@ -308,9 +330,10 @@ export function blurhashCodec(cx, cy, reference) {
     name: `${reference ? 'blurhash-ref' : 'blurhash'}-${cx}x${cy}`,
     method: reference ? 'blurhash-ref' : 'blurhash',
     components: [cx, cy],
+    // No alpha in BlurHash: transparent pixels are encoded as the white they show on a page.
     encode: reference
-      ? (rgba, w, h) => blurhashRefEncode(rgba, w, h, cx, cy)
-      : (rgba, w, h) => blurhashEncode(rgba, w, h, cx, cy),
+      ? (rgba, w, h) => blurhashRefEncode(onWhite(rgba), w, h, cx, cy)
+      : (rgba, w, h) => blurhashEncode(onWhite(rgba), w, h, cx, cy),
     size: (hash) => hash.length, // ASCII characters, one byte each
     decode: (hash, w, h) => blurhashDecode(hash, w, h),
   };

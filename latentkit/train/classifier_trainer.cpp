@@ -287,7 +287,9 @@ class ClassifierTask : public TrainTask {
 
   void save_model(const std::string& path) override { save_module(*model_, path); }
 
-  // Each class's most confident test images, one column per class, best first.
+  // Each class's most confident test images, one column per class, best first; with too many
+  // classes for two rows (emoji subcategories), the best image of each class, in class order,
+  // in a square grid.
   void write_samples(const std::string& path) override {
     torch::NoGradGuard no_grad;
     model_->eval();
@@ -299,7 +301,7 @@ class ClassifierTask : public TrainTask {
     const int64_t classes = probs.size(1);
     const int64_t rows = std::max<int64_t>(1, std::min(o_.loop.sample_count / classes, n));
     const torch::Tensor best = std::get<1>(probs.topk(rows, 0));  // [rows, classes]
-    write_png(path, make_grid(images.index_select(0, best.reshape({-1})), static_cast<int>(classes)));
+    write_png(path, make_grid(images.index_select(0, best.reshape({-1})), rows == 1 ? 0 : static_cast<int>(classes)));
   }
 
   nlohmann::json epoch_end(const std::string& run_dir, int64_t epoch) override {
