@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -16,6 +17,7 @@
 #include "latentkit/core/signals.h"
 #include "latentkit/models/generator.h"
 #include "latentkit/train/ddpm_trainer.h"
+#include "latentkit/train/losses.h"
 #include "latentkit/train/vae_trainer.h"
 #include "test_util.h"
 
@@ -240,6 +242,23 @@ TEST(TrainJob, TwoRanksShareMeanCheckAndResume) {
     auto mine = net->parameters(), want = saved->parameters();
     for (size_t i = 0; i < mine.size(); ++i) EXPECT_TRUE(torch::equal(mine[i], want[i])) << "rank " << r;
     job.check_in_sync(parts, 12);
+  });
+}
+
+TEST(TrainJob, RanksAugmentTheirRowsOfTheGlobalBatch) {
+  // DiffAugment draws for the global batch and keeps the rank's rows, so a job augments as
+  // one process does. The ranks are threads sharing LibTorch's default generator: each
+  // seeds it and augments under a lock.
+  const torch::Tensor global = torch::randn({8, 4, 16, 16});
+  const DiffAugment all = parse_diff_augment("diffaug");
+  torch::manual_seed(7);
+  const torch::Tensor alone = diff_augment(global, all);
+  std::mutex lock;
+  on_two_ranks<TrainJob>([&](int r, TrainJob& job) {
+    std::lock_guard<std::mutex> hold(lock);
+    torch::manual_seed(7);
+    const torch::Tensor mine = diff_augment(job.share(global), all, &job);
+    EXPECT_TRUE(torch::equal(mine, alone.slice(0, 4 * r, 4 * r + 4))) << "rank " << r;
   });
 }
 
