@@ -255,7 +255,7 @@ void add_image_to_image_commands(CLI::App& app) {
 
   auto e = std::make_shared<EnhanceParams>();
   CLI::App* enhance = app.add_subcommand("enhance", "Enhance an image of any size with a pix2pix model (deblur, denoise, "
-                                                    "dejpeg, superres, exposure, retouch)");
+                                                    "dejpeg, superres, exposure, retouch, colorize)");
   enhance->add_option("--run", e->run, "pix2pix run folder (latentkit train --model pix2pix)")->required();
   enhance->add_option("--image", e->image, "input image (PNG or JPEG), any size; converted to the model's channels")->required();
   enhance->add_option("--out", e->out, "PNG to write, the input's size (times --scale)")->required();
@@ -266,8 +266,10 @@ void add_image_to_image_commands(CLI::App& app) {
   enhance->add_option("--tile", e->tile, "larger images go through in overlapping tiles of this size (0: whole)")
       ->check(CLI::Range(0, 4096))
       ->capture_default_str();
+  std::vector<std::string> tasks = enhance_tasks();
+  tasks.push_back("colorize");
   enhance->add_option("--degrade", e->degrade, "first damage the input the way a task undoes (to try a model out)")
-      ->check(CLI::IsMember(enhance_tasks()));
+      ->check(CLI::IsMember(tasks));
   enhance->add_option("--seed", e->seed, "seed of --degrade")->capture_default_str();
   enhance->footer(
       "Examples:\n  latentkit enhance --run models/fashion-enhance --image blurry.png --out sharp.png\n"

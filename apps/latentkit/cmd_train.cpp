@@ -93,7 +93,13 @@ void run_pix2pix(const TrainParams& p) {
     o.beta1 = p.beta1;
     o.beta2 = p.beta2;
     o.tasks = p.enhance;
-    if (o.tasks.size() == 1 && o.tasks[0] == "all") o.tasks = enhance_tasks();
+    // all: the six tasks for any image; it may go with colorize (--task all,colorize).
+    std::vector<std::string> tasks;
+    for (const std::string& t : o.tasks) {
+      if (t == "all") tasks.insert(tasks.end(), enhance_tasks().begin(), enhance_tasks().end());
+      else tasks.push_back(t);
+    }
+    o.tasks = tasks;
     o.model.width(p.width_option->count() > 0 ? p.width : 32).residual(!p.no_residual);
     if (p.dropout_option->count() > 0) o.model.dropout(p.ddpm.model.unet.dropout());
   }, train_pix2pix);
@@ -153,11 +159,13 @@ void add_train_command(CLI::App& app) {
                           ->capture_default_str();
   Pix2pixTrainOptions& x = p->pix2pix;
   std::vector<std::string> task_names = enhance_tasks();
+  task_names.push_back("colorize");
   task_names.push_back("all");
   cmd->add_option("--task", p->enhance,
                   "pix2pix: what to undo, making pairs by degrading --data: deblur, denoise, dejpeg, superres, exposure, "
-                  "retouch (exposure, contrast, colour cast, vignetting), a list (deblur,denoise) or all; none for paired "
-                  "data (folder:A_DIR,B_DIR or pairs:DIR)")
+                  "retouch (exposure, contrast, colour cast, vignetting), colorize (gray to color; color data), a list "
+                  "(deblur,denoise) or all (the first six; all,colorize adds it); none for paired data (folder:A_DIR,B_DIR "
+                  "or pairs:DIR)")
       ->delimiter(',')
       ->check(CLI::IsMember(task_names));
   cmd->add_option("--l1-weight", x.l1_weight, "pix2pix: weight of the L1 term beside the GAN loss (lambda)")

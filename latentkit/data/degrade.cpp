@@ -236,28 +236,45 @@ torch::Tensor vignette(const torch::Tensor& images, double strength) {
 }
 
 const std::vector<std::string>& degradation_kinds() {
-  static const std::vector<std::string> kinds{"blur", "noise", "jpeg", "lowres", "exposure", "retouch", "mixed"};
+  static const std::vector<std::string> kinds{"blur", "noise", "jpeg", "lowres", "exposure", "retouch", "gray", "mixed"};
   return kinds;
+}
+
+torch::Tensor to_gray(const torch::Tensor& images) {
+  check_images(images, "gray");
+  check_input(images.size(1) >= 3, "colorize: the images are gray already; it needs color data (RGB or RGBA)");
+  const torch::Tensor rgb = images.slice(1, 0, 3);
+  const torch::Tensor luma = (rgb * torch::tensor({0.299f, 0.587f, 0.114f}, rgb.options()).view({1, 3, 1, 1})).sum(1, true);
+  torch::Tensor out = luma.expand({-1, 3, -1, -1});
+  return images.size(1) == 4 ? torch::cat({out, images.slice(1, 3, 4)}, 1) : out.contiguous();
 }
 
 torch::Tensor degrade(const torch::Tensor& images, const std::string& kind, torch::Generator& rng) {
   check_images(images, "degrade");
   check_input(std::find(degradation_kinds().begin(), degradation_kinds().end(), kind) != degradation_kinds().end(),
-              "unknown degradation '" + kind + "' (expected blur, noise, jpeg, lowres, exposure, retouch or mixed)");
+              "unknown degradation '" + kind + "' (expected blur, noise, jpeg, lowres, exposure, retouch, gray or mixed)");
   std::vector<torch::Tensor> out;
   for (int64_t i = 0; i < images.size(0); ++i) {
     torch::Tensor x = images.slice(0, i, i + 1);
     std::string k = kind;
     if (k == "mixed") k = degradation_kinds()[randint(rng, 0, 2)];
-    if (k == "blur") out.push_back(gaussian_blur(x, uniform(rng, 0.6, 1.6)));
-    if (k == "noise") out.push_back(add_noise(x, uniform(rng, 0.1, 0.3), rng));
-    if (k == "jpeg") out.push_back(jpeg_artifacts(x, static_cast<int>(randint(rng, 5, 30))));
-    if (k == "lowres") out.push_back(pixelate(x, randint(rng, 2, 4)));
+    // RGBA (premultiplied): blur and lowres filter all four channels, as resampling does; the
+    // others act on the color (as composited onto black) and keep alpha, color clamped to it.
+    const bool rgba = x.size(1) == 4 && k != "blur" && k != "lowres" && k != "gray";
+    const torch::Tensor alpha = rgba ? x.slice(1, 3, 4) : torch::Tensor();
+    if (rgba) x = x.slice(1, 0, 3);
+    torch::Tensor y;
+    if (k == "blur") y = gaussian_blur(x, uniform(rng, 0.6, 1.6));
+    if (k == "noise") y = add_noise(x, uniform(rng, 0.1, 0.3), rng);
+    if (k == "jpeg") y = jpeg_artifacts(x, static_cast<int>(randint(rng, 5, 30)));
+    if (k == "lowres") y = pixelate(x, randint(rng, 2, 4));
     if (k == "exposure") {
       const double ev = randint(rng, 0, 1) == 0 ? uniform(rng, -1.5, -0.4) : uniform(rng, 0.4, 1.2);
-      out.push_back(adjust_exposure(x, ev, std::exp(uniform(rng, -0.3, 0.3))));
+      y = adjust_exposure(x, ev, std::exp(uniform(rng, -0.3, 0.3)));
     }
-    if (k == "retouch") out.push_back(retouch(x, rng));
+    if (k == "retouch") y = retouch(x, rng);
+    if (k == "gray") y = to_gray(x);
+    out.push_back(rgba ? torch::cat({torch::minimum(y, alpha), alpha}, 1) : y);
   }
   return torch::cat(out);
 }
@@ -268,11 +285,11 @@ const std::vector<std::string>& enhance_tasks() {
 }
 
 std::string task_degradation(const std::string& task) {
-  static const std::vector<std::string> kinds{"blur", "noise", "jpeg", "lowres", "exposure", "retouch"};
-  const auto& tasks = enhance_tasks();
+  static const std::vector<std::string> tasks{"deblur", "denoise", "dejpeg", "superres", "exposure", "retouch", "colorize"};
+  static const std::vector<std::string> kinds{"blur", "noise", "jpeg", "lowres", "exposure", "retouch", "gray"};
   auto it = std::find(tasks.begin(), tasks.end(), task);
   check_input(it != tasks.end(),
-              "unknown task '" + task + "' (expected deblur, denoise, dejpeg, superres, exposure or retouch)");
+              "unknown task '" + task + "' (expected deblur, denoise, dejpeg, superres, exposure, retouch or colorize)");
   return kinds[it - tasks.begin()];
 }
 

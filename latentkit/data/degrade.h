@@ -23,6 +23,8 @@ torch::Tensor random_masks(const std::string& kind, int64_t n, int64_t height, i
 /// The mask kinds random_masks knows, for help text and errors.
 const std::vector<std::string>& mask_kinds();
 
+/// The luma (ITU-R 601) of RGB or RGBA images in each color channel; alpha kept.
+torch::Tensor to_gray(const torch::Tensor& images);
 /// Gaussian blur with standard deviation sigma (pixels), reflect padding.
 torch::Tensor gaussian_blur(const torch::Tensor& images, double sigma);
 /// JPEG's lossy part at a quality of 1..100 (IJG tables and scaling): 8x8 blocks (the image
@@ -51,14 +53,18 @@ torch::Tensor vignette(const torch::Tensor& images, double strength);
 ///   retouch   a mix to undo, each part with probability 0.6 (at least one): exposure
 ///             (ev -0.8..0.8), contrast (e^(-0.6..0.6)), colour cast (RGB: gains
 ///             e^(-0.25..0.25) per channel) and vignetting (0.2..0.6)
+///   gray      the luma in every color channel (what colorize undoes; color data only)
 ///   mixed     each image one of blur, noise and jpeg, at random
-/// Unknown kinds are Errors.
+/// RGBA images (premultiplied): blur and lowres filter all four channels; the others change
+/// the color and keep alpha. Unknown kinds are Errors.
 torch::Tensor degrade(const torch::Tensor& images, const std::string& kind, torch::Generator& rng);
 /// The degradation kinds degrade knows.
 const std::vector<std::string>& degradation_kinds();
 
-/// The enhancement tasks of pix2pix, each named for the degradation it undoes: deblur (blur),
-/// denoise (noise), dejpeg (jpeg), superres (lowres), exposure and retouch.
+/// The enhancement tasks of pix2pix that apply to any image (`--task all`), each named for the
+/// degradation it undoes: deblur (blur), denoise (noise), dejpeg (jpeg), superres (lowres),
+/// exposure and retouch. colorize (gray, Palette's fourth task) is named on its own: it
+/// needs color data.
 const std::vector<std::string>& enhance_tasks();
 /// The degradation kind a task undoes; an unknown task is an Error listing the tasks.
 std::string task_degradation(const std::string& task);

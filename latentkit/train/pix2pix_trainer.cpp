@@ -1,5 +1,7 @@
 #include "latentkit/train/pix2pix_trainer.h"
 
+#include <algorithm>
+
 #include <cmath>
 
 #include "latentkit/core/error.h"
@@ -36,7 +38,7 @@ class Pix2pixTask : public TrainTask {
     const std::string& spec = loop.data.spec;
     if (o_.tasks.empty()) {
       check_input(is_pairs_spec(spec),
-                  "pix2pix needs --task (deblur, denoise, dejpeg, superres, exposure, retouch or a list) to make pairs "
+                  "pix2pix needs --task (deblur, denoise, dejpeg, superres, exposure, retouch, colorize or a list) to make pairs "
                   "from --data " + spec + ", or paired data: folder:A_DIR,B_DIR or pairs:DIR");
       ImagePairs pairs = load_image_pairs(loop.data);
       a_ = pairs.a;
@@ -48,6 +50,9 @@ class Pix2pixTask : public TrainTask {
       check_input(data.height() == data.width(), "data " + spec + " has " + std::to_string(data.height()) + "x" +
                                                      std::to_string(data.width()) + " images; pix2pix trains on square ones (pass --size)");
       b_ = data.images;
+      const bool colorize = std::find(o_.tasks.begin(), o_.tasks.end(), "colorize") != o_.tasks.end();
+      check_input(!colorize || data.channels() >= 3,
+                  "--task colorize needs color data (RGB or RGBA); " + spec + " is gray here");
     }
     o_.model.channels(b_.size(1)).image_size(b_.size(2));
     o_.model.validate();

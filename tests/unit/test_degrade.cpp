@@ -90,7 +90,8 @@ TEST(Degradations, NoiseHasItsSigmaAndTheMixIsSeeded) {
   torch::Generator rng = make_rng(1);
   torch::Tensor zero = torch::zeros({1, 1, 200, 200});
   EXPECT_NEAR(add_noise(zero, 0.2, rng).std().item<double>(), 0.2, 0.005);
-  torch::Tensor x = test_images();
+  torch::Tensor x = test_images().repeat({1, 3, 1, 1});  // color, so that gray applies
+  x.select(1, 0).mul_(0.5);
   for (const std::string& kind : degradation_kinds()) {
     torch::Generator a = make_rng(5), b = make_rng(5);
     torch::Tensor y = degrade(x, kind, a);
@@ -99,7 +100,7 @@ TEST(Degradations, NoiseHasItsSigmaAndTheMixIsSeeded) {
     EXPECT_GT((y - x).abs().mean().item<double>(), 0.01) << kind;
     EXPECT_LE(y.abs().max().item<double>(), 1.0) << kind;
   }
-  EXPECT_NE(error_of([&] { degrade(x, "rain", rng); }).find("blur, noise, jpeg, lowres, exposure, retouch or mixed"),
+  EXPECT_NE(error_of([&] { degrade(x, "rain", rng); }).find("blur, noise, jpeg, lowres, exposure, retouch, gray or mixed"),
             std::string::npos);
 }
 
@@ -136,7 +137,8 @@ TEST(Degradations, EnhanceTasksNameTheirDegradations) {
   EXPECT_EQ(task_degradation("deblur"), "blur");
   EXPECT_EQ(task_degradation("superres"), "lowres");
   EXPECT_EQ(task_degradation("retouch"), "retouch");
-  EXPECT_NE(error_of([] { task_degradation("colorize"); }).find("deblur, denoise"), std::string::npos);
+  EXPECT_EQ(task_degradation("colorize"), "gray");
+  EXPECT_NE(error_of([] { task_degradation("sharpen"); }).find("deblur, denoise"), std::string::npos);
   torch::Tensor x = test_images();
   torch::Generator a = make_rng(3), b = make_rng(3);
   torch::Tensor y = degrade_for_tasks(x, {"superres"}, a);
@@ -152,6 +154,31 @@ TEST(Degradations, EnhanceTasksNameTheirDegradations) {
   torch::Generator c = make_rng(9);
   torch::Tensor r = degrade_for_tasks(rgb, {"retouch", "exposure"}, c);
   EXPECT_GT((r - rgb).abs().mean().item<double>(), 0.01);
+}
+
+TEST(Degradations, GrayKeepsAlphaAndRgbaDegradationsKeepPremultiplication) {
+  // One RGBA pixel row: opaque orange, half-covered blue (premultiplied), transparent.
+  torch::Tensor x = torch::full({1, 4, 8, 8}, -1.0f);
+  x[0][0].slice(1, 0, 3).fill_(1.0f), x[0][1].slice(1, 0, 3).fill_(0.0f), x[0][3].slice(1, 0, 3).fill_(1.0f);
+  x[0][2].slice(1, 3, 6).fill_(0.0f), x[0][3].slice(1, 3, 6).fill_(0.0f);
+  torch::Generator rng = make_rng(1);
+  const torch::Tensor gray = degrade(x, "gray", rng);
+  EXPECT_TRUE(torch::equal(gray.select(1, 3), x.select(1, 3)));
+  EXPECT_TRUE(torch::allclose(gray.select(1, 0), gray.select(1, 2)));
+  // Orange's luma: 0.299 * 1 + 0.587 * 0.5 + 0.114 * 0 = 0.5925 in [0, 1].
+  EXPECT_NEAR(gray[0][1][0][0].item<float>(), 2 * 0.5925 - 1, 1e-5);
+  EXPECT_NE(error_of([] {
+              torch::Generator g = make_rng(1);
+              degrade(torch::zeros({1, 1, 8, 8}), "gray", g);
+            }).find("needs color data"),
+            std::string::npos);
+  // Color degradations keep alpha and never put color above it.
+  for (const char* kind : {"noise", "jpeg", "exposure", "retouch"}) {
+    torch::Generator g = make_rng(2);
+    const torch::Tensor y = degrade(x, kind, g);
+    EXPECT_TRUE(torch::equal(y.select(1, 3), x.select(1, 3))) << kind;
+    EXPECT_TRUE((y.slice(1, 0, 3) <= y.slice(1, 3, 4) + 1e-6).all().item<bool>()) << kind;
+  }
 }
 
 }  // namespace

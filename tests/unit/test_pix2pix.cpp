@@ -250,8 +250,11 @@ TEST(Pix2pixTrainer, PairedDataAndClearErrors) {
   no_task.tasks.clear();
   expect_error([&] { train_pix2pix(no_task, false); }, {"needs --task", "folder:A_DIR,B_DIR"});
   Pix2pixTrainOptions unknown = tiny_run(dir.str() + "/z");
-  unknown.tasks = {"colorize"};
-  expect_error([&] { train_pix2pix(unknown, false); }, {"unknown task 'colorize'"});
+  unknown.tasks = {"sharpen"};
+  expect_error([&] { train_pix2pix(unknown, false); }, {"unknown task 'sharpen'"});
+  Pix2pixTrainOptions colorize = tiny_run(dir.str() + "/c");
+  colorize.tasks = {"colorize"};
+  expect_error([&] { train_pix2pix(colorize, false); }, {"colorize", "needs color data"});
 }
 
 }  // namespace
