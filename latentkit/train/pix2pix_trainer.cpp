@@ -1,7 +1,6 @@
 #include "latentkit/train/pix2pix_trainer.h"
 
 #include <algorithm>
-
 #include <cmath>
 
 #include "latentkit/core/error.h"

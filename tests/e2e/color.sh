@@ -46,4 +46,13 @@ grep -q "folded graph matches the model" "$WORK/export.log" || fail "export does
 "$LKRT" "$WORK/cgan.lkm" --label 1 --seed 3 --out "$WORK/lkrt.png" 2> /dev/null || fail "lkrt exited $?"
 [ "$(png_color_type "$WORK/lkrt.png")" = 6 ] || fail "lkrt does not write an RGBA model as RGBA"
 [ "$(png_size "$WORK/lkrt.png")" = "32 32" ] || fail "lkrt wrote $(png_size "$WORK/lkrt.png")"
+
+# colorize: pix2pix learns gray to color on RGBA; enhance keeps the input's alpha.
+"$L" train --model pix2pix --task colorize,deblur --data emoji:google --size 32 --limit 64 --width 4 --batch 16 \
+  --max-steps 2 --threads 1 --out "$WORK/p2p" > "$WORK/p2p.log" 2>&1 || fail "pix2pix colorize exited $?: $(tail -3 "$WORK/p2p.log")"
+"$L" enhance --run "$WORK/p2p" --image "$WORK/one.png" --degrade colorize --out "$WORK/colored.png" --threads 1 2> /dev/null ||
+  fail "enhance --degrade colorize exited $?"
+[ "$(png_color_type "$WORK/colored.png")" = 6 ] || fail "enhance of an RGBA model does not write RGBA"
+expect_error 2 "--task colorize needs color data" -- "$L" train --model pix2pix --task colorize --data shapes:32 --channels 1 \
+  --batch 16 --max-steps 1 --out "$WORK/p2p-gray"
 finish
