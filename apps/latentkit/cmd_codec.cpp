@@ -134,7 +134,7 @@ void run_placeholder_encode(EncodeParams& p) {
       std::printf("%s  %s\n", text.c_str(), p.images[i].c_str());
     }
   }
-  std::fprintf(stderr, "%zu bytes a code (%zu characters), %s, %.2f s\n", p.placeholder.bytes,
+  std::fprintf(stderr, "%zu-byte code%s (%zu characters), %s, %.2f s\n", p.placeholder.bytes, p.images.size() == 1 ? "" : "s",
                lkrt::code::to_text(found.codes[0]).size(), found.method.c_str(), found.seconds);
 }
 
