@@ -40,6 +40,7 @@ struct TrainParams {
   Pix2pixTrainOptions pix2pix;
   std::vector<std::string> enhance;
   bool no_residual = false;
+  bool no_adversarial = false;
   CLI::Option* dropout_option = nullptr;
 };
 
@@ -101,6 +102,7 @@ void run_pix2pix(const TrainParams& p) {
     }
     o.tasks = tasks;
     o.model.width(p.width_option->count() > 0 ? p.width : 32).residual(!p.no_residual);
+    o.adversarial = !p.no_adversarial;
     if (p.dropout_option->count() > 0) o.model.dropout(p.ddpm.model.unet.dropout());
   }, train_pix2pix);
 }
@@ -168,6 +170,8 @@ void add_train_command(CLI::App& app) {
                   "or pairs:DIR)")
       ->delimiter(',')
       ->check(CLI::IsMember(task_names));
+  cmd->add_flag("--no-adversarial", p->no_adversarial,
+                "pix2pix: no discriminator, the L1 term alone (a plain L1 U-Net, the baseline pix2pix is compared with)");
   cmd->add_option("--l1-weight", x.l1_weight, "pix2pix: weight of the L1 term beside the GAN loss (lambda)")
       ->check(CLI::Range(0.0, 1e6))
       ->capture_default_str();

@@ -94,12 +94,14 @@ class Pix2pixTask : public TrainTask {
       what = "tasks ";
       for (size_t i = 0; i < o_.tasks.size(); ++i) what += (i ? "+" : "") + o_.tasks[i];
     }
+    const std::string critic = o_.adversarial ? "PatchGAN " + std::to_string(o_.model.patch_layers()) + " layers"
+                                              : "no discriminator, L1 alone";
     char text[320];
     std::snprintf(text, sizeof(text),
-                  "pix2pix (U-Net %lld levels, width %lld, %.2fM parameters, %s; PatchGAN %lld layers; L1 weight %g; %s) "
+                  "pix2pix (U-Net %lld levels, width %lld, %.2fM parameters, %s; %s; L1 weight %g; %s) "
                   "on %s (%lld images %lldx%lldx%lld)",
                   static_cast<long long>(o_.model.levels()), static_cast<long long>(o_.model.width()), params / 1e6,
-                  o_.model.residual() ? "residual" : "tanh", static_cast<long long>(o_.model.patch_layers()),
+                  o_.model.residual() ? "residual" : "tanh", critic.c_str(),
                   o_.l1_weight, what.c_str(), spec_.c_str(), static_cast<long long>(b_.size(0)),
                   static_cast<long long>(b_.size(1)), static_cast<long long>(b_.size(2)),
                   static_cast<long long>(b_.size(3)));
@@ -114,7 +116,7 @@ class Pix2pixTask : public TrainTask {
     torch::Generator rng = at::detail::getDefaultCPUGenerator();
     const auto [all_input, all_target] = make_batch(a_, b_, o_.tasks, in.indices, rng);
     const torch::Tensor input = in.layout(in.job->share(all_input)), target = in.layout(in.job->share(all_target));
-    Pix2pixStep r = pix2pix_train_step(*g_, *d_, *opt_g_, *opt_d_, input, target, o_.l1_weight, in.job);
+    Pix2pixStep r = pix2pix_train_step(*g_, *d_, *opt_g_, *opt_d_, input, target, o_.l1_weight, in.job, o_.adversarial);
     return {r.d_loss.item<double>(), r.g_gan.item<double>(), r.l1.item<double>(), mean_psnr(r.output, target),
             mean_psnr(input, target)};
   }
@@ -154,13 +156,14 @@ class Pix2pixTask : public TrainTask {
 void Pix2pixTrainOptions::validate() const {
   loop.validate();
   check_input(l1_weight >= 0 && std::isfinite(l1_weight), "--l1-weight must be >= 0");
+  check_input(adversarial || l1_weight > 0, "--no-adversarial trains on the L1 term alone: --l1-weight must be > 0");
   for (const auto& t : tasks) task_degradation(t);  // an Error for unknown tasks
 }
 
 Pix2pixStep pix2pix_train_step(Pix2pixGeneratorImpl& generator, PatchDiscriminatorImpl& discriminator,
                                torch::optim::Optimizer& opt_g, torch::optim::Optimizer& opt_d,
                                const torch::Tensor& input, const torch::Tensor& target, double l1_weight,
-                               TrainJob* job) {
+                               TrainJob* job, bool adversarial) {
   namespace F = torch::nn::functional;
   // Losses in fp32 also when the layers run in bf16 (autocast).
   auto bce = [](const torch::Tensor& logits_out, double label) {
@@ -169,12 +172,17 @@ Pix2pixStep pix2pix_train_step(Pix2pixGeneratorImpl& generator, PatchDiscriminat
   };
   Pix2pixStep r;
   torch::Tensor output = generator.forward(input).to(torch::kFloat);
-  r.d_loss = 0.5 * (bce(discriminator.forward(input, target), 1.0) + bce(discriminator.forward(input, output.detach()), 0.0));
-  opt_d.zero_grad();
-  r.d_loss.backward();
-  if (job) job->average_gradients(discriminator);
-  opt_d.step();
-  r.g_gan = bce(discriminator.forward(input, output), 1.0);
+  if (adversarial) {
+    r.d_loss = 0.5 * (bce(discriminator.forward(input, target), 1.0) + bce(discriminator.forward(input, output.detach()), 0.0));
+    opt_d.zero_grad();
+    r.d_loss.backward();
+    if (job) job->average_gradients(discriminator);
+    opt_d.step();
+    r.g_gan = bce(discriminator.forward(input, output), 1.0);
+  } else {
+    r.d_loss = torch::zeros({});
+    r.g_gan = torch::zeros({});
+  }
   r.l1 = (output - target).abs().mean();
   torch::Tensor g_loss = r.g_gan + l1_weight * r.l1;
   opt_g.zero_grad();
@@ -187,7 +195,7 @@ Pix2pixStep pix2pix_train_step(Pix2pixGeneratorImpl& generator, PatchDiscriminat
 
 nlohmann::json pix2pix_config_to_json(const Pix2pixTrainOptions& o) {
   nlohmann::json train = train_loop_options_to_json(o.loop);
-  train.update({{"tasks", o.tasks}, {"l1_weight", o.l1_weight}, {"beta1", o.beta1}, {"beta2", o.beta2}});
+  train.update({{"tasks", o.tasks}, {"l1_weight", o.l1_weight}, {"adversarial", o.adversarial}, {"beta1", o.beta1}, {"beta2", o.beta2}});
   return {{"latentkit_version", LATENTKIT_VERSION},
           {"family", "pix2pix"},
           {"model", pix2pix_options_to_json(o.model)},
@@ -205,6 +213,7 @@ Pix2pixTrainOptions read_pix2pix_run_options(const std::string& run_dir) {
     o.model = pix2pix_options_from_json(config.at("model"));
     o.tasks = t.at("tasks").get<std::vector<std::string>>();
     o.l1_weight = t.at("l1_weight").get<double>();
+    o.adversarial = t.value("adversarial", true);
     o.beta1 = t.at("beta1").get<double>();
     o.beta2 = t.at("beta2").get<double>();
     return o;

@@ -21,6 +21,7 @@ struct Pix2pixTrainOptions {
   Pix2pixOptions model;            // channels and size come from the data
   std::vector<std::string> tasks;  // degradations to undo (enhance_tasks()); empty: paired data
   double l1_weight = 100.0;
+  bool adversarial = true;  // false: a plain L1 U-Net, no discriminator (the baseline)
   double beta1 = 0.5;
   double beta2 = 0.999;
 
@@ -34,12 +35,14 @@ struct Pix2pixStep {
 
 /// One step: D on (input, target) against (input, G(input)), then G on D's verdict plus
 /// l1_weight x L1(G(input), target). Both halves of D's loss are halved, as in pix2pix.
+/// Without adversarial, D is neither run nor trained and G's loss is the L1 term alone
+/// (d_loss and g_gan are 0).
 /// With a job of several ranks, input and target are this rank's share and each network's
 /// gradients are averaged over the ranks before its step.
 Pix2pixStep pix2pix_train_step(Pix2pixGeneratorImpl& generator, PatchDiscriminatorImpl& discriminator,
                                torch::optim::Optimizer& opt_g, torch::optim::Optimizer& opt_d,
                                const torch::Tensor& input, const torch::Tensor& target, double l1_weight,
-                               TrainJob* job = nullptr);
+                               TrainJob* job = nullptr, bool adversarial = true);
 
 nlohmann::json pix2pix_config_to_json(const Pix2pixTrainOptions& options);
 /// Options from RUN/config.json (for --resume); a folder with no pix2pix run is an Error.

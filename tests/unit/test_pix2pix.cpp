@@ -127,6 +127,18 @@ TEST(Pix2pix, TrainingStepsLearnToDenoise) {
   for (int step = 0; step < 80; ++step) r = pix2pix_train_step(*g, *d, opt_g, opt_d, input, target, 100.0);
   EXPECT_LT(r.l1.item<double>(), 0.6 * before) << "L1 " << r.l1.item<double>() << " against the input's " << before;
   EXPECT_TRUE(std::isfinite(r.d_loss.item<double>()) && std::isfinite(r.g_gan.item<double>()));
+
+  // The plain L1 U-Net: the discriminator is neither run nor trained, and G still learns.
+  Pix2pixGenerator g2(o);
+  PatchDiscriminator d2(o);
+  const torch::Tensor d_before = d2->parameters()[0].clone();
+  torch::optim::Adam opt_g2(g2->parameters(), torch::optim::AdamOptions(2e-3).betas({0.5, 0.999}));
+  torch::optim::Adam opt_d2(d2->parameters(), torch::optim::AdamOptions(2e-4).betas({0.5, 0.999}));
+  for (int step = 0; step < 80; ++step) r = pix2pix_train_step(*g2, *d2, opt_g2, opt_d2, input, target, 100.0, nullptr, false);
+  EXPECT_LT(r.l1.item<double>(), 0.6 * before);
+  EXPECT_EQ(r.d_loss.item<double>(), 0.0);
+  EXPECT_EQ(r.g_gan.item<double>(), 0.0);
+  EXPECT_TRUE(torch::equal(d2->parameters()[0], d_before));
 }
 
 void write_gray(const std::string& path, int width, int height, uint8_t value) {
