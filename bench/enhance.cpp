@@ -1,13 +1,16 @@
-// Enhancement benchmark: a pix2pix run against the damaged input, a classical filter and, for
-// the damages a diffusion model was trained to restore, its Palette restore.
-//   bench_enhance PIX2PIX_RUN CLASSIFIER [DDPM_RUN|-] [N] [PICTURE.png]
-// On the first N Fashion-MNIST test images (default 1000), per task, with fixed damage:
+// Enhancement benchmark: a pix2pix run against the damaged input, a classical filter, a plain
+// L1 U-Net (a pix2pix run trained --no-adversarial) and, for the damages a diffusion model was
+// trained to restore, its Palette restore.
+//   bench_enhance PIX2PIX_RUN CLASSIFIER [DDPM_RUN|-] [N] [PICTURE.png|-] [L1_RUN]
+// On the first N test images (default 1000) of the run's data (Fashion-MNIST, emoji), per
+// task, with fixed damage:
 //   deblur    Gaussian blur sigma 1.2                    vs unsharp mask (sigma 1.2, amount 1.5)
 //   denoise   Gaussian noise sigma 0.2                   vs median 3x3
 //   dejpeg    JPEG quality 10                            vs Gaussian blur 0.7
 //   superres  pixelated by 4 (7 x 7 shown at 28 x 28)    vs bicubic from the 7 x 7 image
 //   exposure  the training distribution, seeded          vs auto levels (min-max stretch)
 //   retouch   the training distribution, seeded          vs auto levels (per channel)
+//   colorize  gray (luma in every channel; color data)   the gray input is the baseline
 // PSNR and SSIM against the clean image and the classifier's agreement with the true label;
 // ms per image on 2 threads. PICTURE.png: clean images, then per task the damaged input and
 // the pix2pix output.
@@ -43,16 +46,20 @@ torch::Tensor bicubic_from_pixelated(const torch::Tensor& d, int64_t factor) {
 }
 
 int run(const std::string& enhancer, const std::string& classifier, const std::string& ddpm_run, int64_t n,
-        const std::string& picture) {
+        const std::string& picture, const std::string& l1_run) {
   const int threads = set_threads(2);
   torch::NoGradGuard no_grad;
   Pix2pixRun p2p = load_pix2pix(enhancer);
+  std::unique_ptr<Pix2pixRun> l1 = l1_run.empty() ? nullptr : std::make_unique<Pix2pixRun>(load_pix2pix(l1_run));
   std::unique_ptr<DdpmModel> ddpm = ddpm_run.empty() || ddpm_run == "-" ? nullptr : load_ddpm(ddpm_run);
-  Scorer scorer = make_scorer(classifier, n);
+  const nlohmann::json config = read_json(enhancer + "/config.json");
+  const std::string spec = config.at("data").at("spec").get<std::string>();
+  Scorer scorer = make_scorer(classifier, n, spec, static_cast<int>(p2p.options.image_size()));
   const torch::Tensor& x = scorer.originals;
   torch::Generator rng = make_rng(5);
-  std::printf("%lld Fashion-MNIST test images, %s%s%s, %d threads\n", static_cast<long long>(n), enhancer.c_str(),
-              ddpm ? " and " : "", ddpm ? ddpm_run.c_str() : "", threads);
+  std::printf("%lld %s test images%s, %s%s%s%s%s, %d threads\n", static_cast<long long>(x.size(0)), spec.c_str(),
+              x.size(1) == 4 ? " (RGBA, scored on white)" : "", enhancer.c_str(), ddpm ? " and " : "",
+              ddpm ? ddpm_run.c_str() : "", l1 ? " against the L1 U-Net " : "", l1 ? l1_run.c_str() : "", threads);
   std::printf("the classifier's accuracy on the clean images: %.3f\n\n",
               (scorer.extractor->extract(x).probs.argmax(1) == scorer.labels).to(torch::kFloat64).mean().item<double>());
   std::printf("| task / method | PSNR dB | SSIM | class agreement | ms per image |\n|---|---|---|---|---|\n");
@@ -63,22 +70,30 @@ int run(const std::string& enhancer, const std::string& classifier, const std::s
     std::function<torch::Tensor(const torch::Tensor&)> filter;
     bool palette;  // a damage the diffusion model's restore task was trained on
   };
+  const auto levels = [](const torch::Tensor& d) { return on_color(d, auto_levels); };
   std::vector<Case> cases{
       {"deblur", "blur 1.2", gaussian_blur(x, 1.2), "unsharp mask", [](const torch::Tensor& d) { return unsharp_mask(d); },
        true},
-      {"denoise", "noise 0.2", add_noise(x, 0.2, rng), "median 3x3", median3, true},
-      {"dejpeg", "JPEG q10", jpeg_artifacts(x, 10), "blur 0.7", [](const torch::Tensor& d) { return gaussian_blur(d, 0.7); },
-       true},
+      {"denoise", "noise 0.2", on_color(x, [&](const torch::Tensor& c) { return add_noise(c, 0.2, rng); }), "median 3x3",
+       median3, true},
+      {"dejpeg", "JPEG q10", on_color(x, [](const torch::Tensor& c) { return jpeg_artifacts(c, 10); }), "blur 0.7",
+       [](const torch::Tensor& d) { return gaussian_blur(d, 0.7); }, true},
       {"superres", "x4", pixelate(x, 4), "bicubic", [](const torch::Tensor& d) { return bicubic_from_pixelated(d, 4); },
        false},
-      {"exposure", "random", degrade(x, "exposure", rng), "auto levels", auto_levels, false},
-      {"retouch", "random", degrade(x, "retouch", rng), "auto levels", auto_levels, false}};
+      {"exposure", "random", degrade(x, "exposure", rng), "auto levels", levels, false},
+      {"retouch", "random", degrade(x, "retouch", rng), "auto levels", levels, false}};
+  if (x.size(1) >= 3) cases.push_back({"colorize", "gray", to_gray(x), "", nullptr, false});
   std::vector<torch::Tensor> rows{x.slice(0, 0, 10)};
   for (Case& c : cases) {
     const std::string name = c.task + " (" + c.damage + ")";
     scorer.row(name + ": degraded input", c.degraded, {}, 0);
     auto t0 = Clock::now();
-    scorer.row(name + ": " + c.classical, c.filter(c.degraded), {}, seconds_since(t0));
+    if (c.filter) scorer.row(name + ": " + c.classical, c.filter(c.degraded), {}, seconds_since(t0));
+    if (l1) {
+      t0 = Clock::now();
+      torch::Tensor plain = batched(c.degraded, [&](const torch::Tensor& b, int64_t) { return enhance_image(*l1->net, b, 0); });
+      scorer.row(name + ": L1 U-Net", plain, {}, seconds_since(t0));
+    }
     t0 = Clock::now();
     torch::Tensor out = batched(c.degraded, [&](const torch::Tensor& b, int64_t) { return enhance_image(*p2p.net, b, 0); });
     scorer.row(name + ": pix2pix", out, {}, seconds_since(t0));
@@ -95,7 +110,7 @@ int run(const std::string& enhancer, const std::string& classifier, const std::s
       scorer.row(name + ": diffusion (Palette, DDIM 50)", restored, {}, seconds_since(t0));
     }
   }
-  if (!picture.empty()) {
+  if (!picture.empty() && picture != "-") {
     write_png(picture, make_grid(torch::cat(rows), 10));
     std::fprintf(stderr, "wrote %s (rows: clean, then per task the damaged input and pix2pix)\n", picture.c_str());
   }
@@ -107,9 +122,10 @@ int run(const std::string& enhancer, const std::string& classifier, const std::s
 int main(int argc, char** argv) {
   try {
     if (argc >= 3) {
-      return run(argv[1], argv[2], argc > 3 ? argv[3] : "", argc > 4 ? std::atoll(argv[4]) : 1000, argc > 5 ? argv[5] : "");
+      return run(argv[1], argv[2], argc > 3 ? argv[3] : "", argc > 4 ? std::atoll(argv[4]) : 1000, argc > 5 ? argv[5] : "",
+                 argc > 6 ? argv[6] : "");
     }
-    std::fprintf(stderr, "usage: bench_enhance PIX2PIX_RUN CLASSIFIER [DDPM_RUN|-] [N] [PICTURE.png]\n");
+    std::fprintf(stderr, "usage: bench_enhance PIX2PIX_RUN CLASSIFIER [DDPM_RUN|-] [N] [PICTURE.png|-] [L1_RUN]\n");
     return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());

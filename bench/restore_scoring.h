@@ -1,7 +1,8 @@
 #pragma once
 // What the restoration benchmarks (bench_diffusion, bench_enhance) share: timing, the first
-// N Fashion-MNIST test images and their scoring (PSNR, SSIM, the classifier's agreement with
-// the true label), batching with progress, and the classical filters they compare against.
+// N test images of a data set (Fashion-MNIST, or the emoji) and their scoring (PSNR, SSIM, the
+// classifier's agreement with the true label; RGBA on white), batching with progress, and the
+// classical filters they compare against.
 #include <chrono>
 #include <cstdio>
 #include <functional>
@@ -11,6 +12,8 @@
 
 #include "latentkit/codec/invert.h"
 #include "latentkit/core/error.h"
+#include "latentkit/core/files.h"
+#include "latentkit/core/grid.h"
 #include "latentkit/data/dataset.h"
 #include "latentkit/data/degrade.h"
 #include "latentkit/eval/features.h"
@@ -31,25 +34,34 @@ inline std::unique_ptr<DdpmModel> load_ddpm(const std::string& run) {
 struct Scorer {
   std::unique_ptr<FeatureExtractor> extractor;
   torch::Tensor originals, labels;
-  // PSNR and SSIM inside weights (or everywhere), class agreement with the true labels.
-  void row(const std::string& name, const torch::Tensor& images, const torch::Tensor& weights, double seconds) {
+  // PSNR and SSIM inside weights (or everywhere), class agreement with the true labels. RGBA
+  // images are compared as they show on white.
+  void row(const std::string& name, const torch::Tensor& images_in, const torch::Tensor& weights, double seconds) {
+    const bool rgba = images_in.size(1) == 4;
+    const torch::Tensor images = rgba ? composite_over(images_in, Rgb{}) : images_in;
+    const torch::Tensor clean = rgba ? composite_over(originals, Rgb{}) : originals;
     torch::Tensor w = weights.defined() ? weights : torch::ones({images.size(0), 1, images.size(2), images.size(3)});
-    torch::Tensor mse = ((images - originals).square() * w).sum({1, 2, 3}) / (w.sum({1, 2, 3}) * images.size(1));
+    torch::Tensor mse = ((images - clean).square() * w).sum({1, 2, 3}) / (w.sum({1, 2, 3}) * images.size(1));
     const double psnr_db = (10 * torch::log10(4.0 / mse.to(torch::kFloat64).clamp_min(1e-12))).mean().item<double>();
-    const double s = ssim(images, originals, weights).mean().item<double>();
-    const double agree = (extractor->extract(images).probs.argmax(1) == labels).to(torch::kFloat64).mean().item<double>();
+    const double s = ssim(images, clean, weights).mean().item<double>();
+    const double agree = (extractor->extract(images_in).probs.argmax(1) == labels).to(torch::kFloat64).mean().item<double>();
     std::printf("| %-34s | %6.2f | %5.3f | %5.3f | %8.1f |\n", name.c_str(), psnr_db, s, agree,
                 1000 * seconds / static_cast<double>(images.size(0)));
     std::fflush(stdout);
   }
 };
 
-inline Scorer make_scorer(const std::string& classifier, int64_t n) {
+// The first n test images of spec at size (0: native), labelled with what the classifier learnt.
+inline Scorer make_scorer(const std::string& classifier, int64_t n, const std::string& spec = "fashion-mnist", int size = 0) {
   DataOptions d;
-  d.spec = "fashion-mnist";
+  d.spec = spec;
   d.split = "test";
   d.limit = n;
+  d.size = size;
   Dataset data = load_dataset(d);
+  const nlohmann::json config = read_json(classifier + "/config.json");
+  const std::string labels = config.contains("train") ? config["train"].value("labels", "class") : "class";
+  condition_dataset(data, condition_on_names().parse(labels), spec);
   return {load_classifier_extractor(classifier), normalize_images(data.images), data.labels};
 }
 

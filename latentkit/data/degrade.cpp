@@ -240,6 +240,12 @@ const std::vector<std::string>& degradation_kinds() {
   return kinds;
 }
 
+torch::Tensor on_color(const torch::Tensor& images, const std::function<torch::Tensor(const torch::Tensor&)>& fn) {
+  if (images.size(1) != 4) return fn(images);
+  const torch::Tensor alpha = images.slice(1, 3, 4);
+  return torch::cat({torch::minimum(fn(images.slice(1, 0, 3)), alpha), alpha}, 1);
+}
+
 torch::Tensor to_gray(const torch::Tensor& images) {
   check_images(images, "gray");
   check_input(images.size(1) >= 3, "colorize: the images are gray already; it needs color data (RGB or RGBA)");
@@ -259,22 +265,21 @@ torch::Tensor degrade(const torch::Tensor& images, const std::string& kind, torc
     std::string k = kind;
     if (k == "mixed") k = degradation_kinds()[randint(rng, 0, 2)];
     // RGBA (premultiplied): blur and lowres filter all four channels, as resampling does; the
-    // others act on the color (as composited onto black) and keep alpha, color clamped to it.
-    const bool rgba = x.size(1) == 4 && k != "blur" && k != "lowres" && k != "gray";
-    const torch::Tensor alpha = rgba ? x.slice(1, 3, 4) : torch::Tensor();
-    if (rgba) x = x.slice(1, 0, 3);
-    torch::Tensor y;
-    if (k == "blur") y = gaussian_blur(x, uniform(rng, 0.6, 1.6));
-    if (k == "noise") y = add_noise(x, uniform(rng, 0.1, 0.3), rng);
-    if (k == "jpeg") y = jpeg_artifacts(x, static_cast<int>(randint(rng, 5, 30)));
-    if (k == "lowres") y = pixelate(x, randint(rng, 2, 4));
+    // others act on the color (on_color) and keep alpha.
+    if (k == "blur") out.push_back(gaussian_blur(x, uniform(rng, 0.6, 1.6)));
+    if (k == "noise") out.push_back(on_color(x, [&](const torch::Tensor& c) { return add_noise(c, uniform(rng, 0.1, 0.3), rng); }));
+    if (k == "jpeg") {
+      const int quality = static_cast<int>(randint(rng, 5, 30));
+      out.push_back(on_color(x, [&](const torch::Tensor& c) { return jpeg_artifacts(c, quality); }));
+    }
+    if (k == "lowres") out.push_back(pixelate(x, randint(rng, 2, 4)));
     if (k == "exposure") {
       const double ev = randint(rng, 0, 1) == 0 ? uniform(rng, -1.5, -0.4) : uniform(rng, 0.4, 1.2);
-      y = adjust_exposure(x, ev, std::exp(uniform(rng, -0.3, 0.3)));
+      const double gamma = std::exp(uniform(rng, -0.3, 0.3));
+      out.push_back(on_color(x, [&](const torch::Tensor& c) { return adjust_exposure(c, ev, gamma); }));
     }
-    if (k == "retouch") y = retouch(x, rng);
-    if (k == "gray") y = to_gray(x);
-    out.push_back(rgba ? torch::cat({torch::minimum(y, alpha), alpha}, 1) : y);
+    if (k == "retouch") out.push_back(on_color(x, [&](const torch::Tensor& c) { return retouch(c, rng); }));
+    if (k == "gray") out.push_back(to_gray(x));
   }
   return torch::cat(out);
 }

@@ -4,6 +4,7 @@
 // in [-1, 1]; masks are float [N, 1, H, W] with 1 = to be filled. Everything random draws
 // from the rng it is given, so a seed fixes it.
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,9 @@ torch::Tensor random_masks(const std::string& kind, int64_t n, int64_t height, i
 /// The mask kinds random_masks knows, for help text and errors.
 const std::vector<std::string>& mask_kinds();
 
+/// RGBA images (premultiplied): fn applied to the color (as it shows on black), alpha kept and
+/// the color clamped to it. Other images: fn(images).
+torch::Tensor on_color(const torch::Tensor& images, const std::function<torch::Tensor(const torch::Tensor&)>& fn);
 /// The luma (ITU-R 601) of RGB or RGBA images in each color channel; alpha kept.
 torch::Tensor to_gray(const torch::Tensor& images);
 /// Gaussian blur with standard deviation sigma (pixels), reflect padding.
