@@ -41,7 +41,7 @@ struct TrainParams {
   std::vector<std::string> enhance;
   bool no_residual = false;
   bool no_adversarial = false;
-  CLI::Option* dropout_option = nullptr;
+  CLI::Option *dropout_option = nullptr, *depth_option = nullptr;
 };
 
 // A family's options: on --resume the run's own, else the family's defaults and what fill
@@ -112,6 +112,7 @@ void run_vae(const TrainParams& p) {
     o.loop.batch = 64;  // the command's default since the first VAE, not the library's 128
     if (p.latent_option->count() > 0) o.model.latent_dim(p.latent_dim);
     if (p.width_option->count() > 0) o.model.width(p.width);
+    if (p.depth_option->count() > 0) o.model.depth(p.pix2pix.model.depth());
     o.model.beta(p.beta).recon(p.recon).num_classes(p.model == "cvae" ? 1 : 0);  // count from the data
     o.condition_on = p.condition_on;
   }, train_vae);
@@ -175,9 +176,11 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--l1-weight", x.l1_weight, "pix2pix: weight of the L1 term beside the GAN loss (lambda)")
       ->check(CLI::Range(0.0, 1e6))
       ->capture_default_str();
-  cmd->add_option("--depth", x.model.depth(), "pix2pix: U-Net levels (0: from the size, 4 at 28 px, 8 at 256)")
-      ->check(CLI::Range(0, 8))
-      ->capture_default_str();
+  p->depth_option = cmd->add_option("--depth", x.model.depth(),
+                                    "pix2pix: U-Net levels (0: from the size, 4 at 28 px, 8 at 256); vae, cvae: stride-2 "
+                                    "levels each way (default 2; 4 at 64 px)")
+                         ->check(CLI::Range(0, 8))
+                         ->capture_default_str();
   cmd->add_option("--d-layers", x.model.d_layers(), "pix2pix: PatchGAN strided layers (0: 1 under 16 px, 2 under 64, else 3)")
       ->check(CLI::Range(0, 5))
       ->capture_default_str();

@@ -9,6 +9,9 @@ void VaeOptions::validate() const {
   if (channels() != 1 && channels() != 3 && channels() != 4) throw Error("VAE needs 1, 3 or 4 image channels, got " + std::to_string(channels()));
   if (image_size() < 16 || image_size() > 256 || image_size() % 4 != 0)
     throw Error("VAE image size must be a multiple of 4 in [16, 256], got " + std::to_string(image_size()));
+  if (depth() < 1 || depth() > 5 || image_size() % (int64_t{1} << depth()) != 0)
+    throw Error("VAE depth must be 1 to 5 with the image size a multiple of 2^depth, got depth " + std::to_string(depth()) +
+                " at " + std::to_string(image_size()) + " px");
   if (latent_dim() < 1) throw Error("latent size must be >= 1, got " + std::to_string(latent_dim()));
   if (width() < 4) throw Error("model width must be >= 4, got " + std::to_string(width()));
   if (!(beta() >= 0) || !std::isfinite(beta())) throw Error("beta must be >= 0, got " + std::to_string(beta()));
@@ -20,17 +23,27 @@ VaeImpl::VaeImpl(VaeOptions options_) : options(std::move(options_)) { reset(); 
 
 void VaeImpl::reset() {
   options.validate();
-  const int64_t c = options.channels(), w = options.width(), s = options.image_size() / 4;
-  const int64_t k = options.num_classes();
-  encoder = register_module("encoder", nn::Sequential(nn::Conv2d(nn::Conv2dOptions(c + k, w, 4).stride(2).padding(1)),
-                                                      nn::ReLU(), nn::Conv2d(nn::Conv2dOptions(w, 2 * w, 4).stride(2).padding(1)),
-                                                      nn::ReLU(), nn::Flatten()));
-  moments = register_module("moments", nn::Linear(2 * w * s * s, 2 * options.latent_dim()));
-  decoder = register_module(
-      "decoder", nn::Sequential(nn::Linear(options.latent_dim() + k, 2 * w * s * s), nn::ReLU(),
-                                nn::Unflatten(nn::UnflattenOptions(1, {2 * w, s, s})),
-                                nn::ConvTranspose2d(nn::ConvTranspose2dOptions(2 * w, w, 4).stride(2).padding(1)), nn::ReLU(),
-                                nn::ConvTranspose2d(nn::ConvTranspose2dOptions(w, c, 4).stride(2).padding(1))));
+  const int64_t c = options.channels(), w = options.width(), depth = options.depth();
+  const int64_t k = options.num_classes(), s = options.image_size() >> depth;
+  // Level i has width w 2^i; the innermost, w 2^(depth - 1), meets the linear layers.
+  const auto level_width = [&](int64_t i) { return w << i; };
+  const int64_t inner = level_width(depth - 1);
+  nn::Sequential down;
+  for (int64_t i = 0; i < depth; ++i) {
+    down->push_back(nn::Conv2d(nn::Conv2dOptions(i == 0 ? c + k : level_width(i - 1), level_width(i), 4).stride(2).padding(1)));
+    down->push_back(nn::ReLU());
+  }
+  down->push_back(nn::Flatten());
+  encoder = register_module("encoder", down);
+  moments = register_module("moments", nn::Linear(inner * s * s, 2 * options.latent_dim()));
+  nn::Sequential up(nn::Linear(options.latent_dim() + k, inner * s * s), nn::ReLU(),
+                    nn::Unflatten(nn::UnflattenOptions(1, {inner, s, s})));
+  for (int64_t i = depth - 1; i > 0; --i) {
+    up->push_back(nn::ConvTranspose2d(nn::ConvTranspose2dOptions(level_width(i), level_width(i - 1), 4).stride(2).padding(1)));
+    up->push_back(nn::ReLU());
+  }
+  up->push_back(nn::ConvTranspose2d(nn::ConvTranspose2dOptions(w, c, 4).stride(2).padding(1)));
+  decoder = register_module("decoder", up);
 }
 
 namespace {
@@ -105,8 +118,8 @@ std::pair<torch::Tensor, torch::Tensor> VaeModel::posterior(const torch::Tensor&
 
 nlohmann::json vae_options_to_json(const VaeOptions& o) {
   return {{"channels", o.channels()}, {"image_size", o.image_size()}, {"latent_dim", o.latent_dim()},
-          {"width", o.width()},       {"beta", o.beta()},             {"recon", o.recon()},
-          {"num_classes", o.num_classes()}};
+          {"width", o.width()},       {"depth", o.depth()},           {"beta", o.beta()},
+          {"recon", o.recon()},       {"num_classes", o.num_classes()}};
 }
 
 VaeOptions vae_options_from_json(const nlohmann::json& model) {
@@ -116,6 +129,7 @@ VaeOptions vae_options_from_json(const nlohmann::json& model) {
         .image_size(model.at("image_size").get<int64_t>())
         .latent_dim(model.at("latent_dim").get<int64_t>())
         .width(model.at("width").get<int64_t>())
+        .depth(model.value("depth", int64_t{2}))
         .beta(model.at("beta").get<double>())
         .recon(model.at("recon").get<std::string>())
         .num_classes(model.value("num_classes", int64_t{0}));

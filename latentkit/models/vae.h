@@ -4,7 +4,8 @@
 // to pixel logits; beta weighs the KL term (beta-VAE, Higgins et al. 2017).
 //   encoder     Conv 4x4/2 (w) ReLU, Conv 4x4/2 (2w) ReLU, Flatten, Linear -> 2 x latent
 //   decoder     Linear -> 2w x s x s, ReLU, ConvT 4x4/2 (w) ReLU, ConvT 4x4/2 -> logits
-// (s = image size / 4). Images are in [-1, 1]; the decoded image is 2 sigmoid(logits) - 1.
+// (s = image size / 4), with depth 2 (the default); depth D has D stride-2 levels of widths
+// w, 2w, 4w, ... each way (s = image size / 2^D). Images are in [-1, 1]; the decoded image is 2 sigmoid(logits) - 1.
 // The conditional VAE (Sohn et al. 2015, family "cvae", num_classes > 0) gives both halves
 // the label as one-hot: K maps beside the encoder's image channels, K entries beside z.
 #include <cstdint>
@@ -22,6 +23,7 @@ struct VaeOptions {
   TORCH_ARG(int64_t, image_size) = 28;  // divisible by 4, 16 to 256
   TORCH_ARG(int64_t, latent_dim) = 16;
   TORCH_ARG(int64_t, width) = 32;
+  TORCH_ARG(int64_t, depth) = 2;        // stride-2 levels each way, 1 to 5; the size divides by 2^depth
   TORCH_ARG(double, beta) = 1.0;        // weight of the KL term
   // Reconstruction term: "bce" (Bernoulli on pixels in [0, 1], summed) or "mse" (sum of
   // squared errors on pixels in [0, 1], a Gaussian of variance 1/2).

@@ -189,7 +189,7 @@ TEST(ExportLkm, RuntimeMatchesLibTorchForEveryFamily) {
   DcganGenerator rgba(DcganOptions().channels(4).image_size(32).latent_dim(6).width(8).num_classes(3));
   randomise_batchnorm(*rgba);
   models.push_back(std::make_unique<DcganModel>(rgba));
-  models.push_back(std::make_unique<VaeModel>(Vae(VaeOptions().channels(4).image_size(16).latent_dim(5).width(8))));
+  models.push_back(std::make_unique<VaeModel>(Vae(VaeOptions().channels(4).image_size(16).latent_dim(5).width(8).depth(3))));
   for (auto& m : models) {
     EXPECT_LT(runtime_error(*m, "fp32"), 1e-10) << m->family();
     EXPECT_LT(runtime_error(*m, "fp16"), 1e-5) << m->family();

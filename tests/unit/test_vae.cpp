@@ -29,6 +29,22 @@ TEST(Vae, ShapesForSizesAndChannels) {
       EXPECT_EQ(vae->decode_logits(mu).sizes(), x.sizes()) << size << " " << channels;
     }
   }
+  // Deeper VAEs: depth stride-2 levels each way; depth 2 is the original layout, module for
+  // module (old run folders load).
+  for (int64_t depth : {1, 3, 4}) {
+    Vae vae(VaeOptions().channels(4).image_size(64).latent_dim(5).width(4).depth(depth));
+    torch::Tensor x = torch::zeros({2, 4, 64, 64});
+    EXPECT_EQ(vae->decode_logits(vae->encode(x).first).sizes(), x.sizes()) << depth;
+    EXPECT_EQ(vae->moments->weight.size(1), (4 << (depth - 1)) * (64 >> depth) * (64 >> depth)) << depth;
+  }
+  Vae two(VaeOptions().image_size(28).latent_dim(5).width(4));
+  std::vector<std::string> names;
+  for (const auto& item : two->named_parameters()) names.push_back(item.key());
+  EXPECT_EQ(names, (std::vector<std::string>{"encoder.0.weight", "encoder.0.bias", "encoder.2.weight", "encoder.2.bias",
+                                             "moments.weight", "moments.bias", "decoder.0.weight", "decoder.0.bias",
+                                             "decoder.3.weight", "decoder.3.bias", "decoder.5.weight", "decoder.5.bias"}));
+  EXPECT_THROW(Vae(VaeOptions().image_size(28).depth(3)), Error) << "28 does not divide by 8";
+  EXPECT_THROW(Vae(VaeOptions().depth(6)), Error);
   EXPECT_THROW(Vae(VaeOptions().image_size(30)), Error);
   EXPECT_THROW(Vae(VaeOptions().recon("l1")), Error);
   EXPECT_THROW(Vae(VaeOptions().beta(-1)), Error);
