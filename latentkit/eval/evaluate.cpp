@@ -340,13 +340,15 @@ nlohmann::json evaluate(const EvalOptions& o) {
       result["floor"] = score_features(real, b, o);
     }
     if (data.spec == "emoji") {
-      // A second reference: the same emoji drawn by two artists (google vs twitter, ref split).
+      // A second reference: the same emoji drawn by two artists (google vs twitter, ref split),
+      // each vendor with half of n (a split holds the same emoji in both).
       DataOptions google = data, twitter = data;
       google.spec = "emoji:google";
       twitter.spec = "emoji:twitter";
       settings["vendor_sets"] = nlohmann::json::object();
-      FeatureBatch g = real_features(o, *extractor, google, o.n, "google (" + o.ref + ")", &settings["vendor_sets"]["google"]);
-      FeatureBatch t = real_features(o, *extractor, twitter, o.n, "twitter (" + o.ref + ")", &settings["vendor_sets"]["twitter"]);
+      const int64_t half = std::max<int64_t>(2, o.n / 2);
+      FeatureBatch g = real_features(o, *extractor, google, half, "google (" + o.ref + ")", &settings["vendor_sets"]["google"]);
+      FeatureBatch t = real_features(o, *extractor, twitter, half, "twitter (" + o.ref + ")", &settings["vendor_sets"]["twitter"]);
       result["vendors"] = score_features(g, t, o);
     }
   } else {
@@ -383,7 +385,7 @@ std::string format_eval_table(const nlohmann::json& result) {
         other = v.is_object() ? fixed(v.at("mean").get<double>(), 5) : fixed(v.get<double>(), name == "FID" ? 3 : 4);
       }
     }
-    std::snprintf(line, sizeof(line), "  %-10s %-22s %-28s %s\n", name.c_str(), score.c_str(), real.c_str(), other.c_str());
+    std::snprintf(line, sizeof(line), "  %-14s %-22s %-28s %s\n", name.c_str(), score.c_str(), real.c_str(), other.c_str());
     std::string text = line;
     while (!text.empty() && text[text.size() - 2] == ' ') text.erase(text.size() - 2, 1);  // no trailing spaces
     out << text;
