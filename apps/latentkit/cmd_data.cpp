@@ -137,8 +137,8 @@ void run_preview(const DataParams& p) {
   // One image is written as it is (no grid border), ready as input to other commands.
   torch::Tensor images = normalize_images(d.images.index_select(0, indices));
   write_png(p.out, n == 1 ? tensor_to_image(images[0]) : make_grid(images));
-  std::fprintf(stderr, "wrote %s (%lld random images of %s, seed %llu)\n", p.out.c_str(), static_cast<long long>(n),
-               d.spec.c_str(), static_cast<unsigned long long>(p.seed));
+  std::fprintf(stderr, "wrote %s (%lld random image%s of %s, seed %llu)\n", p.out.c_str(), static_cast<long long>(n),
+               n == 1 ? "" : "s", d.spec.c_str(), static_cast<unsigned long long>(p.seed));
 }
 
 }  // namespace
