@@ -23,6 +23,7 @@
 #include "latentkit/core/threads.h"
 #include "latentkit/data/dataset.h"
 #include "latentkit/eval/features.h"
+#include "latentkit/models/classifier.h"
 #include "latentkit/eval/npy.h"
 #include "latentkit/export/graph.h"
 #include "latentkit/export/lkm.h"
@@ -42,11 +43,7 @@ Dataset test_images(const std::string& spec, int64_t n, const std::string& class
   d.split = "test";
   d.limit = n;
   Dataset data = load_dataset(d);
-  if (!classifier.empty()) {
-    const nlohmann::json config = read_json(classifier + "/config.json");
-    const std::string labels = config.contains("train") ? config["train"].value("labels", "class") : "class";
-    condition_dataset(data, condition_on_names().parse(labels), spec);
-  }
+  if (!classifier.empty()) condition_dataset(data, classifier_labels(read_json(classifier + "/config.json")), spec);
   return data;
 }
 
@@ -61,11 +58,6 @@ torch::Tensor as_files_hold_them(const torch::Tensor& images) {
     out.push_back(torch::from_blob(const_cast<uint8_t*>(image.pixels.data()), {image.height, image.width, 4}, torch::kUInt8).clone());
   }
   return torch::stack(out);
-}
-
-// Luma of RGB in [-1, 1] [N, 3, H, W] -> [N, 1, H, W] (ITU-R 601).
-torch::Tensor luma(const torch::Tensor& rgb) {
-  return (rgb * torch::tensor({0.299, 0.587, 0.114}, rgb.options()).view({1, 3, 1, 1})).sum(1, true);
 }
 
 struct Scores {

@@ -17,6 +17,7 @@
 #include "latentkit/data/dataset.h"
 #include "latentkit/data/degrade.h"
 #include "latentkit/eval/features.h"
+#include "latentkit/models/classifier.h"
 #include "latentkit/models/diffusion.h"
 #include "latentkit/models/registry.h"
 
@@ -59,9 +60,7 @@ inline Scorer make_scorer(const std::string& classifier, int64_t n, const std::s
   d.limit = n;
   d.size = size;
   Dataset data = load_dataset(d);
-  const nlohmann::json config = read_json(classifier + "/config.json");
-  const std::string labels = config.contains("train") ? config["train"].value("labels", "class") : "class";
-  condition_dataset(data, condition_on_names().parse(labels), spec);
+  condition_dataset(data, classifier_labels(read_json(classifier + "/config.json")), spec);
   return {load_classifier_extractor(classifier), normalize_images(data.images), data.labels};
 }
 

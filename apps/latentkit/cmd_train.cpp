@@ -41,7 +41,10 @@ struct TrainParams {
   std::vector<std::string> enhance;
   bool no_residual = false;
   bool no_adversarial = false;
-  CLI::Option *dropout_option = nullptr, *depth_option = nullptr;
+  CLI::Option* dropout_option = nullptr;
+  // pix2pix, vae, cvae
+  int64_t depth = 0;
+  CLI::Option* depth_option = nullptr;
 };
 
 // A family's options: on --resume the run's own, else the family's defaults and what fill
@@ -103,6 +106,7 @@ void run_pix2pix(const TrainParams& p) {
     o.tasks = tasks;
     o.model.width(p.width_option->count() > 0 ? p.width : 32).residual(!p.no_residual);
     o.adversarial = !p.no_adversarial;
+    o.model.depth(p.depth);
     if (p.dropout_option->count() > 0) o.model.dropout(p.ddpm.model.unet.dropout());
   }, train_pix2pix);
 }
@@ -112,7 +116,7 @@ void run_vae(const TrainParams& p) {
     o.loop.batch = 64;  // the command's default since the first VAE, not the library's 128
     if (p.latent_option->count() > 0) o.model.latent_dim(p.latent_dim);
     if (p.width_option->count() > 0) o.model.width(p.width);
-    if (p.depth_option->count() > 0) o.model.depth(p.pix2pix.model.depth());
+    if (p.depth_option->count() > 0) o.model.depth(p.depth);
     o.model.beta(p.beta).recon(p.recon).num_classes(p.model == "cvae" ? 1 : 0);  // count from the data
     o.condition_on = p.condition_on;
   }, train_vae);
@@ -176,7 +180,7 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--l1-weight", x.l1_weight, "pix2pix: weight of the L1 term beside the GAN loss (lambda)")
       ->check(CLI::Range(0.0, 1e6))
       ->capture_default_str();
-  p->depth_option = cmd->add_option("--depth", x.model.depth(),
+  p->depth_option = cmd->add_option("--depth", p->depth,
                                     "pix2pix: U-Net levels (0: from the size, 4 at 28 px, 8 at 256); vae, cvae: stride-2 "
                                     "levels each way (default 2; 4 at 64 px)")
                          ->check(CLI::Range(0, 8))

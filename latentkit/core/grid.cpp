@@ -98,6 +98,10 @@ torch::Tensor composite_over(const torch::Tensor& images, Rgb background) {
   return composite_onto(images, bg.view({1, 3, 1, 1}));
 }
 
+torch::Tensor luma(const torch::Tensor& rgb) {
+  return (rgb * torch::tensor({0.299, 0.587, 0.114}, rgb.options()).view({1, 3, 1, 1})).sum(1, /*keepdim=*/true);
+}
+
 torch::Tensor composite_over_checkerboard(const torch::Tensor& images, int64_t cell) {
   const int64_t h = images.size(2), w = images.size(3);
   const torch::Tensor ys = torch::arange(h).div(cell, "floor").view({h, 1});

@@ -17,6 +17,9 @@ Image tensor_to_image(const torch::Tensor& image);
 torch::Tensor image_to_tensor(const Image& image);
 /// images: [N, 4, H, W] premultiplied in [-1, 1] -> [N, 3, H, W] composited over background.
 torch::Tensor composite_over(const torch::Tensor& images, Rgb background);
+/// rgb: [N, 3, H, W] -> [N, 1, H, W], ITU-R 601 luma (0.299 R + 0.587 G + 0.114 B), in the
+/// input's value range and dtype (floating point); the weights convert_channels uses.
+torch::Tensor luma(const torch::Tensor& rgb);
 /// As composite_over, onto a light gray checkerboard of `cell`-pixel squares (how editors
 /// show transparency).
 torch::Tensor composite_over_checkerboard(const torch::Tensor& images, int64_t cell = 8);

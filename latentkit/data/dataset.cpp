@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "latentkit/core/error.h"
+#include "latentkit/core/grid.h"
 #include "latentkit/data/emoji.h"
 #include "latentkit/data/folder.h"
 #include "latentkit/data/idx.h"
@@ -169,8 +170,6 @@ torch::Tensor resize_images(const torch::Tensor& images, int size, int channels,
                                                        " channels; expected 1, 3 or 4");
 
   torch::NoGradGuard no_grad;
-  // ITU-R 601 luma, the weights convert_channels uses for single images.
-  const torch::Tensor luma = torch::tensor({0.299f, 0.587f, 0.114f}).view({1, 3, 1, 1});
   const bool shrink = side_h < h_in || side_w < w_in;
   torch::Tensor out = torch::empty({n, c_out, side_h, side_w}, torch::kUInt8);
   for (int64_t start = 0; start < n; start += kResizeChunk) {
@@ -181,7 +180,7 @@ torch::Tensor resize_images(const torch::Tensor& images, int size, int channels,
       const torch::Tensor bg = torch::tensor({float(background.r), float(background.g), float(background.b)});
       x = x.slice(1, 0, 3) + (255.0 - x.slice(1, 3, 4)) * bg.view({1, 3, 1, 1}) / 255.0;
     }
-    if (x.size(1) == 3 && c_out == 1) x = (x * luma).sum(1, /*keepdim=*/true);
+    if (x.size(1) == 3 && c_out == 1) x = luma(x);
     if (x.size(1) == 1 && c_out >= 3) x = x.expand({-1, 3, -1, -1});
     if (x.size(1) == 3 && c_out == 4) x = torch::cat({x, torch::full_like(x.slice(1, 0, 1), 255.0)}, 1);
     if (resize) {

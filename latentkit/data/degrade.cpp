@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "latentkit/core/error.h"
+#include "latentkit/core/grid.h"
 
 namespace latentkit {
 namespace {
@@ -249,9 +250,7 @@ torch::Tensor on_color(const torch::Tensor& images, const std::function<torch::T
 torch::Tensor to_gray(const torch::Tensor& images) {
   check_images(images, "gray");
   check_input(images.size(1) >= 3, "colorize: the images are gray already; it needs color data (RGB or RGBA)");
-  const torch::Tensor rgb = images.slice(1, 0, 3);
-  const torch::Tensor luma = (rgb * torch::tensor({0.299f, 0.587f, 0.114f}, rgb.options()).view({1, 3, 1, 1})).sum(1, true);
-  torch::Tensor out = luma.expand({-1, 3, -1, -1});
+  torch::Tensor out = luma(images.slice(1, 0, 3)).expand({-1, 3, -1, -1});
   return images.size(1) == 4 ? torch::cat({out, images.slice(1, 3, 4)}, 1) : out.contiguous();
 }
 

@@ -18,6 +18,7 @@
 #include "latentkit/data/folder.h"
 #include "latentkit/eval/metrics.h"
 #include "latentkit/eval/npy.h"
+#include "latentkit/models/classifier.h"
 #include "latentkit/models/registry.h"
 #include "latentkit/models/vae.h"
 
@@ -197,11 +198,11 @@ void save_features(const std::string& path, const FeatureBatch& f, FeatureExtrac
 
 // The labels a classifier run learnt (its config's train.labels), or nullopt for another
 // extractor (TorchScript).
-std::optional<ConditionOn> classifier_labels(const EvalOptions& o) {
+std::optional<ConditionOn> extractor_labels(const EvalOptions& o) {
   if (!fs::is_directory(o.features) || !path_exists(o.features + "/config.json")) return std::nullopt;
   const nlohmann::json config = read_json(o.features + "/config.json");
   if (config.value("family", "") != "classifier") return std::nullopt;
-  return condition_on_names().parse(config.contains("train") ? config["train"].value("labels", "class") : "class");
+  return classifier_labels(config);
 }
 
 // When the classifier tells apart finer classes than a conditional generator was trained on
@@ -310,7 +311,7 @@ nlohmann::json evaluate(const EvalOptions& o) {
     settings["reference"] = nlohmann::json::object();
     a = generated_features(o, *extractor, *generator, &asked_labels);
     torch::Tensor predicted = a.probs.defined() ? a.probs.argmax(1) : torch::Tensor();
-    const std::optional<ConditionOn> learnt = classifier_labels(o);
+    const std::optional<ConditionOn> learnt = extractor_labels(o);
     if (asked_labels.defined() && predicted.defined() && learnt && predicted.size(0) > 0) {
       const std::vector<int64_t> map = class_map(load_dataset(data), *learnt, run_condition_on(config), a.probs.size(1));
       if (!map.empty()) {

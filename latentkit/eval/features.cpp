@@ -137,10 +137,7 @@ torch::Tensor fit_images(const torch::Tensor& images, int64_t channels, int64_t 
   if (x.size(1) == 4 && channels != 4) x = composite_over(x, Rgb{255, 255, 255}).to(images.scalar_type());
   if (x.size(1) == 1 && channels >= 3) x = x.expand({-1, 3, -1, -1});
   if (x.size(1) == 3 && channels == 4) x = torch::cat({x, torch::ones_like(x.slice(1, 0, 1))}, 1);
-  if (x.size(1) == 3 && channels == 1) {
-    // ITU-R 601 luma, as resize_images and convert_channels use.
-    x = (x * torch::tensor({0.299f, 0.587f, 0.114f}, x.options()).view({1, 3, 1, 1})).sum(1, /*keepdim=*/true);
-  }
+  if (x.size(1) == 3 && channels == 1) x = luma(x);
   if (size > 0 && (x.size(2) != size || x.size(3) != size)) {
     namespace F = torch::nn::functional;
     const bool shrink = x.size(2) > size || x.size(3) > size;

@@ -102,6 +102,10 @@ ClassifierOptions classifier_options_from_json(const nlohmann::json& model) {
   }
 }
 
+ConditionOn classifier_labels(const nlohmann::json& config) {
+  return condition_on_names().parse(config.contains("train") ? config["train"].value("labels", "class") : "class");
+}
+
 ClassifierRun load_classifier_run(const std::string& run_dir) {
   const std::string hint = " (train one with: latentkit classifier train --out " + run_dir + ")";
   check_input(path_exists(run_dir), "classifier run " + run_dir + " not found" + hint);
@@ -115,6 +119,7 @@ ClassifierRun load_classifier_run(const std::string& run_dir) {
   check_input(family == "classifier", run_dir + " holds a '" + family +
                                           "' run, not a classifier (expected the --out folder of latentkit classifier train)");
   check_input(run.config.contains("model"), run_dir + "/config.json has no \"model\" section");
+  run.labels = classifier_labels(run.config);
   ClassifierOptions options = classifier_options_from_json(run.config.at("model"));
   try {
     run.class_names = run.config.value("classes", std::vector<std::string>{});

@@ -11,6 +11,8 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "latentkit/data/dataset.h"
+
 namespace latentkit {
 
 struct ClassifierOptions {
@@ -64,7 +66,11 @@ struct ClassifierRun {
   nlohmann::json config;
   std::vector<std::string> class_names;
   std::vector<std::string> factor_names;
+  ConditionOn labels = ConditionOn::kClass;  // what its classes are (train --labels)
 };
+
+/// The labels a classifier run's config.json says it learnt (train.labels; class when absent).
+ConditionOn classifier_labels(const nlohmann::json& config);
 
 /// Loads RUN/config.json (family "classifier") and RUN/model.pt. A missing folder or
 /// file, or a run of another family, is an Error that says what was expected.

@@ -7,6 +7,7 @@
 
 #include "latentkit/core/error.h"
 #include "latentkit/core/files.h"
+#include "latentkit/core/grid.h"
 #include "latentkit/core/hash.h"
 #include "latentkit/core/progress.h"
 #include "latentkit/eval/features.h"
@@ -108,7 +109,7 @@ std::vector<torch::Tensor> rgba_attributes(const torch::Tensor& x) {
     return ((v.flatten(1) - m).pow(2) * weight).sum(1).div(total).sqrt();
   };
   const torch::Tensor r = rgb.select(1, 0), g = rgb.select(1, 1), b = rgb.select(1, 2);
-  const torch::Tensor luma = 0.299 * r + 0.587 * g + 0.114 * b;
+  const torch::Tensor y = luma(rgb).squeeze(1);
   const torch::Tensor chroma = std::get<0>(rgb.max(1)) - std::get<0>(rgb.min(1));
   const torch::Tensor rg = r - g, yb = 0.5 * (r + g) - b;
   const torch::Tensor colorfulness = (std_dev(rg).pow(2) + std_dev(yb).pow(2)).sqrt() +
@@ -129,8 +130,8 @@ std::vector<torch::Tensor> rgba_attributes(const torch::Tensor& x) {
   const torch::Tensor xs = (torch::arange(w, torch::kFloat64) + 0.5) / static_cast<double>(w);
   const torch::Tensor ys = (torch::arange(h, torch::kFloat64) + 0.5) / static_cast<double>(h);
   const torch::Tensor safe = ink_count.clamp_min(1), none = ink_count == 0;
-  return {mean(luma),
-          std_dev(luma),
+  return {mean(y),
+          std_dev(y),
           ink_f.flatten(1).mean(1),
           ((col_last - col_first + 1) / static_cast<double>(w)).clamp_min(0),
           ((row_last - row_first + 1) / static_cast<double>(h)).clamp_min(0),

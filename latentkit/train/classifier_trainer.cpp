@@ -161,9 +161,7 @@ ClassifierScore test_classifier(ClassifierRun& run, DataOptions data, bool test_
   const ClassifierOptions& o = run.model->options;
   data.size = static_cast<int>(o.image_size());
   data.channels = static_cast<int>(o.channels());
-  const ConditionOn labels =
-      condition_on_names().parse(run.config.contains("train") ? run.config["train"].value("labels", "class") : "class");
-  ClassifierData test = load_classifier_data(data, test_side, labels);
+  ClassifierData test = load_classifier_data(data, test_side, run.labels);
   check_input(static_cast<int64_t>(test.data.class_names.size()) == o.num_classes(),
               data.spec + " has " + std::to_string(test.data.class_names.size()) + " classes but the classifier was trained on " +
                   std::to_string(o.num_classes()) + "; test it on the kind of data it was trained on");

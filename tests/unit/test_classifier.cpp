@@ -106,6 +106,16 @@ TEST(Classifier, LoadsARunFolderWithItsWeights) {
   torch::NoGradGuard no_grad;
   torch::Tensor x = torch::rand({2, 1, 28, 28});
   EXPECT_TRUE(torch::equal(loaded.model->forward(x).logits, model->forward(x).logits));
+  EXPECT_EQ(loaded.labels, ConditionOn::kClass) << "a config without train.labels learnt the data's classes";
+
+  write_json(run + "/config.json", {{"family", "classifier"},
+                                    {"model", classifier_options_to_json(model->options)},
+                                    {"train", {{"labels", "subcategory"}}}});
+  EXPECT_EQ(load_classifier_run(run).labels, ConditionOn::kSubcategory);
+  write_json(run + "/config.json", {{"family", "classifier"},
+                                    {"model", classifier_options_to_json(model->options)},
+                                    {"train", {{"labels", "colour"}}}});
+  EXPECT_THROW(load_classifier_run(run), Error) << "labels no data has";
 
   write_json(run + "/config.json", {{"family", "dcgan"}, {"model", classifier_options_to_json(model->options)}});
   EXPECT_THROW(load_classifier_run(run), Error) << "a run of another family";

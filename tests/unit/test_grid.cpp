@@ -57,6 +57,21 @@ TEST(Grid, RgbaGridsShowACheckerboard) {
   EXPECT_EQ(make_grid(opaque, 1, 0).at(8, 0, 0), 255);
 }
 
+TEST(Grid, LumaIsItu601) {
+  // Pure red, green and blue, and white in [-1, 1]: the weights, and 1 for white.
+  const torch::Tensor rgb = torch::tensor({1.0f, -1.0f, -1.0f, 1.0f,    //
+                                           -1.0f, 1.0f, -1.0f, 1.0f,    //
+                                           -1.0f, -1.0f, 1.0f, 1.0f})
+                                .view({1, 3, 1, 4});
+  const torch::Tensor y = luma(rgb);
+  ASSERT_EQ(y.sizes(), (std::vector<int64_t>{1, 1, 1, 4}));
+  EXPECT_NEAR(y[0][0][0][0].item<float>(), 0.299 - 0.587 - 0.114, 1e-6);
+  EXPECT_NEAR(y[0][0][0][1].item<float>(), -0.299 + 0.587 - 0.114, 1e-6);
+  EXPECT_NEAR(y[0][0][0][2].item<float>(), -0.299 - 0.587 + 0.114, 1e-6);
+  EXPECT_NEAR(y[0][0][0][3].item<float>(), 1.0, 1e-6);
+  EXPECT_EQ(luma(rgb.to(torch::kFloat64)).scalar_type(), torch::kFloat64);
+}
+
 TEST(Grid, TensorToImageRejectsBadShapes) {
   EXPECT_THROW(tensor_to_image(torch::zeros({2, 4, 4})), Error);
   EXPECT_THROW(tensor_to_image(torch::zeros({4, 4})), Error);
