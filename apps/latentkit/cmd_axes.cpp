@@ -22,7 +22,7 @@ struct FitParams {
   bool no_attributes = false, no_cache = false;
   PairOptions pairs;
   int64_t components = 8;
-  double holdout = 0.2, l2 = 1e-3;
+  double holdout = 0.2, l2 = 1e-3, min_share = 0.01;
   int threads = 0;
 };
 
@@ -33,15 +33,16 @@ std::string quality_text(const Axis& a) {
 }
 
 void print_axes(const AxisSet& set) {
-  std::printf("%-16s %-9s %-9s %-26s %8s\n", "axis", "kind", "source", "quality (held out)", "slope");
+  std::printf("%-16s %-9s %-9s %-40s %8s\n", "axis", "kind", "source", "quality (held out)", "slope");
   for (const Axis& a : set.axes) {
     std::string extra;
-    if (a.details.contains("balanced_accuracy")) {
+    for (const auto& [key, label] : {std::pair{"balanced_accuracy", "balanced"}, std::pair{"auc", "top-class AUC"}}) {
+      if (!a.details.contains(key)) continue;
       char b[48];
-      std::snprintf(b, sizeof(b), ", balanced %.3f", a.details["balanced_accuracy"].get<double>());
-      extra = b;
+      std::snprintf(b, sizeof(b), ", %s %.3f", label, a.details[key].get<double>());
+      extra += b;
     }
-    std::printf("%-16s %-9s %-9s %-26s %8.3f\n", a.name.c_str(), a.kind.c_str(), a.source.c_str(),
+    std::printf("%-16s %-9s %-9s %-40s %8.3f\n", a.name.c_str(), a.kind.c_str(), a.source.c_str(),
                 (quality_text(a) + extra).c_str(), a.slope);
   }
 }
@@ -72,8 +73,28 @@ void run_fit(FitParams p) {
   } else {
     ImageScorer scorer(p.features, generator->image_shape()[0]);
     torch::Tensor scores = scorer.score_all(pairs.images, 500, "scores");
-    set.axes = fit_axes(pairs.z, scores, scorer.columns(), p.holdout, p.l2);
+    std::vector<FeatureColumn> columns = scorer.columns();
+    const std::vector<int64_t> keep = common_columns(scores, columns, p.min_share);
+    if (keep.size() < columns.size()) {
+      std::vector<FeatureColumn> kept;
+      std::string dropped;
+      for (size_t f = 0, k = 0; f < columns.size(); ++f) {
+        if (k < keep.size() && keep[k] == static_cast<int64_t>(f)) {
+          kept.push_back(columns[f]);
+          ++k;
+        } else {
+          dropped += (dropped.empty() ? "" : ", ") + columns[f].label;
+        }
+      }
+      std::fprintf(stderr, "no axis for %zu classes that are the top class in under %g%% of the pairs (--min-share): %s\n",
+                   columns.size() - kept.size(), 100 * p.min_share, dropped.c_str());
+      scores = scores.index_select(1, torch::tensor(keep, torch::kInt64));
+      columns = kept;
+    }
+    check_input(!columns.empty(), "no feature is left to fit an axis to; lower --min-share or leave out --no-attributes");
+    set.axes = fit_axes(pairs.z, scores, columns, p.holdout, p.l2);
     set.meta["features"] = scorer.describe();
+    set.meta["min_share"] = p.min_share;
   }
   if (!p.lock.empty()) {
     std::vector<size_t> locked = parse_axis_list(set, p.lock);
@@ -255,6 +276,10 @@ void add_axes_command(CLI::App& app) {
       ->check(CLI::Range(0.01, 0.9))
       ->capture_default_str();
   fit->add_option("--l2", f->l2, "L2 penalty of the fits")->check(CLI::Range(0.0, 1e6))->capture_default_str();
+  fit->add_option("--min-share", f->min_share,
+                  "no axis for a class that is the classifier's top class in fewer than this share of the pairs")
+      ->check(CLI::Range(0.0, 1.0))
+      ->capture_default_str();
   fit->add_option("--lock", f->lock, "A,B: store the other axes disentangled from these (projected off their span)");
   fit->add_option("--cache-dir", f->cache_dir, "where sampled pairs are cached (default ~/.cache/latentkit)");
   fit->add_flag("--no-cache", f->no_cache, "sample the pairs afresh and do not cache them");

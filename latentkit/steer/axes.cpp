@@ -189,6 +189,16 @@ std::vector<Axis> fit_axes(const torch::Tensor& z_in, const torch::Tensor& y_in,
   const int64_t test_n = std::max<int64_t>(1, static_cast<int64_t>(std::llround(holdout * static_cast<double>(n))));
   check_input(n - test_n >= 2, "fit_axes: too few pairs (" + std::to_string(n) + ") to hold some out");
   torch::Tensor z_fit = z.slice(0, 0, n - test_n), z_test = z.slice(0, n - test_n);
+  // Each held-out row's top class: the column of its most probable class, -1 with none.
+  std::vector<int64_t> class_columns;
+  for (size_t f = 0; f < columns.size(); ++f) {
+    if (columns[f].kind == "probability") class_columns.push_back(static_cast<int64_t>(f));
+  }
+  torch::Tensor top_test = torch::full({test_n}, -1, torch::kInt64);
+  if (!class_columns.empty()) {
+    const torch::Tensor index = torch::tensor(class_columns, torch::kInt64);
+    top_test = index.index_select(0, y.slice(0, n - test_n).index_select(1, index).argmax(1));
+  }
   std::vector<Axis> axes;
   for (size_t f = 0; f < columns.size(); ++f) {
     const FeatureColumn& c = columns[f];
@@ -212,9 +222,19 @@ std::vector<Axis> fit_axes(const torch::Tensor& z_in, const torch::Tensor& y_in,
       const double positives = truth.sum().item<double>(), negatives = static_cast<double>(test_n) - positives;
       const double tpr = positives > 0 ? (predicted & truth).sum().item<double>() / positives : 0.0;
       const double tnr = negatives > 0 ? (~predicted & ~truth).sum().item<double>() / negatives : 0.0;
-      axis.details = {{"balanced_accuracy", positives > 0 && negatives > 0 ? (tpr + tnr) / 2 : axis.quality},
-                      {"positive_rate", target.gt(0.5).to(torch::kFloat64).mean().item<double>()},
+      axis.details = {{"positive_rate", target.gt(0.5).to(torch::kFloat64).mean().item<double>()},
                       {"mean_probability", target.mean().item<double>()}};
+      // Undefined when the held-out rows are all on one side of p = 0.5 (a rare class of a
+      // many-class classifier): then the accuracy only says "not this class".
+      if (positives > 0 && negatives > 0) axis.details["balanced_accuracy"] = (tpr + tnr) / 2;
+      // Threshold-free: how well the fitted logit ranks the rows where this is the top
+      // class above the others (ROC AUC, Mann-Whitney).
+      const torch::Tensor is_top = top_test == static_cast<int64_t>(f);
+      const double tops = is_top.sum().item<double>(), others = static_cast<double>(test_n) - tops;
+      if (tops > 0 && others > 0) {
+        const torch::Tensor ranks = (z_test.mv(fit.weights)).argsort().argsort().to(torch::kFloat64) + 1;
+        axis.details["auc"] = (ranks.masked_select(is_top).sum().item<double>() - tops * (tops + 1) / 2) / (tops * others);
+      }
     } else {
       check_input(c.kind == "continuous", "fit_axes: feature '" + c.label + "' has unknown kind '" + c.kind +
                                               "' (expected probability or continuous)");
@@ -232,6 +252,29 @@ std::vector<Axis> fit_axes(const torch::Tensor& z_in, const torch::Tensor& y_in,
     axes.push_back(std::move(axis));
   }
   return axes;
+}
+
+std::vector<int64_t> common_columns(const torch::Tensor& y, const std::vector<FeatureColumn>& columns, double min_rate) {
+  check_input(y.dim() == 2 && y.size(1) == static_cast<int64_t>(columns.size()),
+              "common_columns: " + std::to_string(columns.size()) + " feature columns named but the scores have shape " +
+                  c10::str(y.sizes()));
+  std::vector<int64_t> classes;
+  for (size_t f = 0; f < columns.size(); ++f) {
+    if (columns[f].kind == "probability") classes.push_back(static_cast<int64_t>(f));
+  }
+  std::vector<double> rate(columns.size(), 1.0);
+  if (!classes.empty()) {
+    const torch::Tensor top = y.index_select(1, torch::tensor(classes, torch::kInt64)).argmax(1);
+    const torch::Tensor counts = torch::bincount(top, {}, static_cast<int64_t>(classes.size())).to(torch::kFloat64);
+    for (size_t i = 0; i < classes.size(); ++i) {
+      rate[static_cast<size_t>(classes[i])] = counts[static_cast<int64_t>(i)].item<double>() / static_cast<double>(y.size(0));
+    }
+  }
+  std::vector<int64_t> keep;
+  for (size_t f = 0; f < columns.size(); ++f) {
+    if (rate[f] >= min_rate) keep.push_back(static_cast<int64_t>(f));
+  }
+  return keep;
 }
 
 std::vector<Axis> principal_axes(const torch::Tensor& z_in, const torch::Tensor& a_in, int64_t k, uint64_t seed) {

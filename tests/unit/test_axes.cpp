@@ -405,6 +405,34 @@ TEST(AxesFit, FitAxesScoresOnHeldOutPairs) {
   EXPECT_NEAR(axes[2].details.at("mean_probability").get<double>(), separable.mean().item<double>(), 1e-12);
 }
 
+TEST(AxesFit, ClassAxesRankTheirTopClassByAuc) {
+  // Two classes split by a hyperplane (soft probabilities 0.8 / 0.2) and a third that is
+  // never above 0.5 nor the top class: the first two rank their rows perfectly (AUC 1), the
+  // third has neither a balanced accuracy nor an AUC to report. (The fit on 300 rows is a
+  // little off v, so rows at the hyperplane rank a little off: AUC just under 1.)
+  const int64_t n = 400, d = 5;
+  torch::Tensor z = gaussian(n, d, 31);
+  torch::Tensor v = unit(gaussian(1, d, 32)[0]);
+  torch::Tensor side = (z.mv(v) > 0).to(torch::kFloat64);
+  torch::Tensor a = 0.2 + 0.6 * side, b = 0.8 - 0.6 * side, rare = torch::full({n}, 0.1, torch::kFloat64);
+  rare[0] = 0.15;  // varies a little, or it would have no axis at all
+  std::vector<FeatureColumn> columns = {
+      {"a", "probability", "class"}, {"b", "probability", "class"}, {"rare", "probability", "class"}};
+  std::vector<Axis> axes = fit_axes(z, torch::stack({a, b, rare}, 1), columns, 0.25, 1e-3);
+  ASSERT_EQ(axes.size(), 3u);
+  EXPECT_GT(axes[0].details.at("auc").get<double>(), 0.99);
+  EXPECT_GT(axes[1].details.at("auc").get<double>(), 0.99);
+  EXPECT_GT(axes[0].details.at("balanced_accuracy").get<double>(), 0.9);
+  EXPECT_FALSE(axes[2].details.contains("auc"));
+  EXPECT_FALSE(axes[2].details.contains("balanced_accuracy"));
+  EXPECT_NEAR(axes[2].quality, 1.0, 1e-12) << "the plain accuracy of never predicting it";
+  // A logit that ranks nothing: AUC 1/2 for a fit on unrelated noise.
+  torch::Tensor noise = (gaussian(n, 1, 33).squeeze(1) > 0).to(torch::kFloat64);
+  std::vector<Axis> random = fit_axes(z, torch::stack({0.2 + 0.6 * noise, 0.8 - 0.6 * noise}, 1),
+                                      {columns[0], columns[1]}, 0.25, 1e-3);
+  EXPECT_NEAR(random[0].details.at("auc").get<double>(), 0.5, 0.12);
+}
+
 TEST(AxesFit, TheHeldOutPairsAreTheLastRows) {
   // The first 150 rows follow y = z0, the last 50 follow y = -z0: fitted on the first and
   // scored on the last, R^2 = 1 - sum((2 z0)^2) / sum((z0 - mean)^2), about -3.
@@ -468,6 +496,24 @@ TEST(AxesFit, AFeatureConstantAtAnyValueHasNoAxis) {
 }
 
 // ---- principal directions ----
+
+TEST(AxesFit, CommonColumnsLeaveOutRareClassesOnly) {
+  // 100 rows: class a is the most probable in 30, class b in 1 (1%), class c in the other 69;
+  // the continuous attribute d, larger than any probability, stays whatever its values.
+  torch::Tensor y = torch::zeros({100, 4}, torch::kFloat64);
+  y.select(1, 2).fill_(0.4);
+  y.slice(0, 0, 30).select(1, 0).fill_(0.45);
+  y[30][1] = 0.41;
+  y.select(1, 3).copy_(torch::linspace(1, 3, 100, torch::kFloat64));
+  const std::vector<FeatureColumn> columns = {
+      {"a", "probability", "class"}, {"b", "probability", "class"}, {"c", "probability", "class"}, {"d", "continuous", "attribute"}};
+  EXPECT_EQ(common_columns(y, columns, 0.01), (std::vector<int64_t>{0, 1, 2, 3}));
+  EXPECT_EQ(common_columns(y, columns, 0.02), (std::vector<int64_t>{0, 2, 3}));
+  EXPECT_EQ(common_columns(y, columns, 0.5), (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(common_columns(y, columns, 0.0), (std::vector<int64_t>{0, 1, 2, 3}));
+  EXPECT_EQ(common_columns(y, columns, 1.0), (std::vector<int64_t>{3}));
+  EXPECT_THROW(common_columns(y.slice(1, 0, 3), columns, 0.01), Error);
+}
 
 TEST(AxesFit, PrincipalAxesFindTheDominantLatentDirections) {
   // a = 10 (z.u1) v1 + 3 (z.u2) v2 + 0.5 z R: pc1 lives along u1 in latent space, pc2 along u2.
