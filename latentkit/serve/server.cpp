@@ -60,11 +60,14 @@ nlohmann::json EditorService::model_info() const {
 nlohmann::json EditorService::axes_info() const {
   nlohmann::json axes = nlohmann::json::array();
   for (const Axis& a : axes_.axes) {
+    // A class axis shows its top-class AUC where the fit measured one: with many classes the
+    // accuracy at p > 0.5 is near 1 for every rare class and tells them apart from nothing.
+    const bool auc = a.details.contains("auc");
     axes.push_back({{"name", a.name},
                     {"label", a.label},
                     {"kind", a.kind},
                     {"source", a.source},
-                    {"quality", {{"metric", a.metric}, {"value", a.quality}}},
+                    {"quality", {{"metric", auc ? std::string("auc") : a.metric}, {"value", auc ? a.details.at("auc").get<double>() : a.quality}}},
                     {"slider", {-3, 3}}});
   }
   return {{"axes", axes}};

@@ -1,5 +1,7 @@
 // Real-browser test of the editor page that `latentkit serve` embeds.
 // Usage: node tests/web/editor.test.mjs LATENTKIT_BIN RUN_DIR AXES_JSON OUT_DIR
+// (ctest runs it twice: web_editor on fashion-dcgan, web_editor_color on the RGBA emoji-cgan,
+// where it also checks that the checkerboard shows through the clear pixels)
 // Needs `npm install --no-audit --no-fund` in the repository root (playwright-core) and a
 // Chromium at /usr/bin/chromium (CHROMIUM=path overrides). Starts the server on a free port,
 // drives the page in headless Chromium, and writes into OUT_DIR: editor.png (desktop),
@@ -200,6 +202,65 @@ async function main() {
   check(/server [\d.]+ ms/.test(status0) && /round trip [\d.]+ ms/.test(status0),
     `#status should give the server and round-trip ms, it says "${status0}"`);
   log(`first image ${look.nw}x${look.nh} shown at ${look.w}x${look.h} px, pixelated; status "${status0}"`);
+
+  // --- color models: RGBA, with the checkerboard showing through the transparency ---------------
+  if (apiModel.image_shape[0] === 4) {
+    // The PNG as the page decoded it, and the frame as it is drawn on the screen, side by side:
+    // where the image is clear the screen must show the board's two squares, where it is opaque
+    // the image's own color.
+    const frameShot = (await page.locator('.frame').screenshot()).toString('base64');
+    const seen = await page.evaluate(async (shot) => {
+      const pixels = async (img, w, h) => {
+        const c = document.createElement('canvas');
+        c.width = w;
+        c.height = h;
+        const g = c.getContext('2d');
+        g.imageSmoothingEnabled = false;
+        g.drawImage(img, 0, 0, w, h);
+        return g.getImageData(0, 0, w, h).data;
+      };
+      const image = document.getElementById('image');
+      const w = image.naturalWidth, h = image.naturalHeight;
+      const own = await pixels(image, w, h);
+      const screen = new Image();
+      screen.src = `data:image/png;base64,${shot}`;
+      await screen.decode();
+      const sw = screen.naturalWidth, sh = screen.naturalHeight;
+      const drawn = await pixels(screen, sw, sh);
+      const clearShades = new Map();
+      let clear = 0, opaque = 0, colored = 0, matched = 0;
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+          const i = 4 * (y * w + x);
+          const j = 4 * (Math.floor((y + 0.5) * sh / h) * sw + Math.floor((x + 0.5) * sw / w));
+          const [r, g, b, a] = own.slice(i, i + 4);
+          const [sr, sg, sb] = drawn.slice(j, j + 3);
+          if (a === 0) {
+            clear++;
+            const key = `${sr},${sg},${sb}`;
+            clearShades.set(key, (clearShades.get(key) || 0) + 1);
+          } else if (a === 255) {
+            opaque++;
+            if (Math.max(r, g, b) - Math.min(r, g, b) > 40) colored++;
+            if (Math.abs(sr - r) + Math.abs(sg - g) + Math.abs(sb - b) <= 12) matched++;
+          }
+        }
+      }
+      // The board's two squares, and how many clear pixels show one of them.
+      const counts = [...clearShades.values()].sort((p, q) => q - p);
+      return { clear, opaque, colored, matched, shades: clearShades.size, onBoard: (counts[0] || 0) + (counts[1] || 0) };
+    }, frameShot);
+    check(seen.clear > 0 && seen.opaque > 0,
+      `a color model's image should have clear and opaque pixels; it has ${seen.clear} clear, ${seen.opaque} opaque`);
+    check(seen.colored > 0, 'the color model\'s image has no colored opaque pixel: is it drawn in gray?');
+    check(seen.shades >= 2 && seen.onBoard >= 0.95 * seen.clear,
+      `under the ${seen.clear} clear pixels the screen shows ${seen.shades} color(s), the two commonest under ` +
+      `${seen.onBoard}: no checkerboard`);
+    check(seen.matched >= 0.95 * seen.opaque,
+      `only ${seen.matched} of ${seen.opaque} opaque pixels are drawn in their own color`);
+    log(`RGBA: ${seen.clear} clear pixels show the checkerboard (${seen.shades} shades), ` +
+      `${seen.matched}/${seen.opaque} opaque ones their own color, ${seen.colored} colored`);
+  }
 
   // --- the controls match the API -----------------------------------------------------------
   const sliders = await page.$$eval('input[type=range][data-axis]', (els) => els.map((e) => ({
