@@ -1,4 +1,5 @@
 // latentkit axes fit | report | show, and latentkit edit: feature axes in latent space.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -33,7 +34,9 @@ std::string quality_text(const Axis& a) {
 }
 
 void print_axes(const AxisSet& set) {
-  std::printf("%-16s %-9s %-9s %-40s %8s\n", "axis", "kind", "source", "quality (held out)", "slope");
+  int width = 16;  // the longest name (emoji subcategories run to 22 characters)
+  for (const Axis& a : set.axes) width = std::max(width, static_cast<int>(a.name.size()));
+  std::printf("%-*s %-9s %-9s %-40s %8s\n", width, "axis", "kind", "source", "quality (held out)", "slope");
   for (const Axis& a : set.axes) {
     std::string extra;
     for (const auto& [key, label] : {std::pair{"balanced_accuracy", "balanced"}, std::pair{"auc", "top-class AUC"}}) {
@@ -42,7 +45,7 @@ void print_axes(const AxisSet& set) {
       std::snprintf(b, sizeof(b), ", %s %.3f", label, a.details[key].get<double>());
       extra += b;
     }
-    std::printf("%-16s %-9s %-9s %-40s %8.3f\n", a.name.c_str(), a.kind.c_str(), a.source.c_str(),
+    std::printf("%-*s %-9s %-9s %-40s %8.3f\n", width, a.name.c_str(), a.kind.c_str(), a.source.c_str(),
                 (quality_text(a) + extra).c_str(), a.slope);
   }
 }
@@ -74,23 +77,26 @@ void run_fit(FitParams p) {
     ImageScorer scorer(p.features, generator->image_shape()[0]);
     torch::Tensor scores = scorer.score_all(pairs.images, 500, "scores");
     std::vector<FeatureColumn> columns = scorer.columns();
-    const std::vector<int64_t> keep = common_columns(scores, columns, p.min_share);
-    if (keep.size() < columns.size()) {
-      std::vector<FeatureColumn> kept;
-      std::string dropped;
-      for (size_t f = 0, k = 0; f < columns.size(); ++f) {
-        if (k < keep.size() && keep[k] == static_cast<int64_t>(f)) {
-          kept.push_back(columns[f]);
-          ++k;
-        } else {
-          dropped += (dropped.empty() ? "" : ", ") + columns[f].label;
-        }
+    const std::vector<std::string> reasons = unfit_reasons(scores, columns, p.min_share);
+    std::vector<int64_t> keep;
+    std::vector<FeatureColumn> kept;
+    std::string rare, constant;
+    for (size_t f = 0; f < columns.size(); ++f) {
+      if (reasons[f].empty()) {
+        keep.push_back(static_cast<int64_t>(f));
+        kept.push_back(columns[f]);
+      } else {
+        std::string& list = reasons[f] == "does not vary" ? constant : rare;
+        list += (list.empty() ? "" : ", ") + columns[f].label;
       }
-      std::fprintf(stderr, "no axis for %zu classes that are the top class in under %g%% of the pairs (--min-share): %s\n",
-                   columns.size() - kept.size(), 100 * p.min_share, dropped.c_str());
-      scores = scores.index_select(1, torch::tensor(keep, torch::kInt64));
-      columns = kept;
     }
+    if (!rare.empty()) {
+      std::fprintf(stderr, "no axis for the classes that are the top class in under %g%% of the pairs (--min-share): %s\n",
+                   100 * p.min_share, rare.c_str());
+    }
+    if (!constant.empty()) std::fprintf(stderr, "no axis for what does not vary over the pairs: %s\n", constant.c_str());
+    scores = scores.index_select(1, torch::tensor(keep, torch::kInt64));
+    columns = kept;
     check_input(!columns.empty(), "no feature is left to fit an axis to; lower --min-share or leave out --no-attributes");
     set.axes = fit_axes(pairs.z, scores, columns, p.holdout, p.l2);
     set.meta["features"] = scorer.describe();
@@ -173,7 +179,7 @@ void run_report(const ReportParams& p) {
 void run_show(const std::string& path) { print_axes(read_axes(path)); }
 
 struct EditParams {
-  std::string run, axes, move, lock, sweep, out, z_file;
+  std::string run, axes, move, lock, sweep, out, z_file, class_name;
   uint64_t seed = 0;
   double from = -3, to = 3;
   int64_t steps = 9;
@@ -238,7 +244,26 @@ void run_edit(const EditParams& p) {
       strip.push_back(move(edited, {{axis, t}}));
     }
   }
-  torch::Tensor images = generator->decode(torch::cat(strip));
+  // A conditional model draws the whole strip in one class: --class, else the class of the
+  // editor's downloaded latent file, else the first.
+  torch::Tensor labels;
+  if (generator->num_classes() > 0) {
+    int64_t label = 0;
+    if (!p.class_name.empty()) {
+      label = parse_class(p.class_name, run_class_names(read_json(p.run + "/config.json")), generator->num_classes());
+    } else if (!p.z_file.empty()) {
+      const nlohmann::json j = read_json(p.z_file);
+      if (j.is_object() && j.contains("class") && j["class"].is_number_integer()) {
+        label = parse_class(std::to_string(j["class"].get<int64_t>()), {}, generator->num_classes());
+      }
+    }
+    check_input(p.follow == 0 || label == 0, "--follow on a conditional model scores its first class only; leave out "
+                                             "--class (or give class 0) with --follow");
+    labels = torch::full({static_cast<int64_t>(strip.size())}, label, torch::kInt64);
+  } else {
+    check_input(p.class_name.empty(), p.run + " is not a conditional model; --class is for conditional ones");
+  }
+  torch::Tensor images = generator->decode(torch::cat(strip), labels);
   if (p.zoom > 1) images = images.repeat_interleave(p.zoom, 2).repeat_interleave(p.zoom, 3);
   write_png(p.out, make_grid(images, static_cast<int>(images.size(0))));
   std::fprintf(stderr, "wrote %s (%lld images%s)\n", p.out.c_str(), static_cast<long long>(images.size(0)),
@@ -328,6 +353,9 @@ void add_edit_command(CLI::App& app) {
   cmd->add_option("--out", p->out, "PNG strip to write")->required();
   cmd->add_option("--seed", p->seed, "seed of the starting latent")->capture_default_str();
   cmd->add_option("--z", p->z_file, "start from this latent: a JSON array, or the editor's downloaded JSON");
+  cmd->add_option("--class", p->class_name,
+                  "conditional models: the class of the whole strip, by name or index (default: the --z file's, else "
+                  "the first)");
   cmd->add_option("--truncation", p->truncation, "truncate the prior to [-T, T] (0: off)")
       ->check(CLI::Range(0.0, 100.0))
       ->capture_default_str();

@@ -254,9 +254,10 @@ std::vector<Axis> fit_axes(const torch::Tensor& z_in, const torch::Tensor& y_in,
   return axes;
 }
 
-std::vector<int64_t> common_columns(const torch::Tensor& y, const std::vector<FeatureColumn>& columns, double min_rate) {
+std::vector<std::string> unfit_reasons(const torch::Tensor& y, const std::vector<FeatureColumn>& columns,
+                                      double min_share) {
   check_input(y.dim() == 2 && y.size(1) == static_cast<int64_t>(columns.size()),
-              "common_columns: " + std::to_string(columns.size()) + " feature columns named but the scores have shape " +
+              "unfit_reasons: " + std::to_string(columns.size()) + " feature columns named but the scores have shape " +
                   c10::str(y.sizes()));
   std::vector<int64_t> classes;
   for (size_t f = 0; f < columns.size(); ++f) {
@@ -270,11 +271,19 @@ std::vector<int64_t> common_columns(const torch::Tensor& y, const std::vector<Fe
       rate[static_cast<size_t>(classes[i])] = counts[static_cast<int64_t>(i)].item<double>() / static_cast<double>(y.size(0));
     }
   }
-  std::vector<int64_t> keep;
+  const torch::Tensor values = as_double(y);
+  std::vector<std::string> reasons(columns.size());
   for (size_t f = 0; f < columns.size(); ++f) {
-    if (rate[f] >= min_rate) keep.push_back(static_cast<int64_t>(f));
+    const torch::Tensor v = values.select(1, static_cast<int64_t>(f));
+    if (v.std().item<double>() <= 1e-9 * (1 + v.abs().max().item<double>())) {
+      reasons[f] = "does not vary";
+    } else if (rate[f] < min_share) {
+      char text[64];
+      std::snprintf(text, sizeof(text), "top class in %.1f%% of the pairs", 100 * rate[f]);
+      reasons[f] = text;
+    }
   }
-  return keep;
+  return reasons;
 }
 
 std::vector<Axis> principal_axes(const torch::Tensor& z_in, const torch::Tensor& a_in, int64_t k, uint64_t seed) {

@@ -72,11 +72,12 @@ struct FeatureColumn {
 std::vector<Axis> fit_axes(const torch::Tensor& z, const torch::Tensor& y, const std::vector<FeatureColumn>& columns,
                            double holdout, double l2);
 
-/// The columns of y worth an axis: every continuous one, and each class (probability) that is
-/// the most probable of the classes in at least min_rate of the rows. A class the generator
-/// almost never draws gives a direction fitted on a handful of images and a held-out
-/// accuracy near 1 that only says "not this class". Indices in order.
-std::vector<int64_t> common_columns(const torch::Tensor& y, const std::vector<FeatureColumn>& columns, double min_rate);
+/// Why each column of y has no axis, or "" where it has one: a feature that does not vary
+/// over the rows (fit_axes refuses it), or a class (probability) that is the most probable
+/// of the classes in under min_share of the rows. A class the generator almost never draws
+/// gives a direction fitted on a handful of images and a held-out accuracy near 1 that only
+/// says "not this class".
+std::vector<std::string> unfit_reasons(const torch::Tensor& y, const std::vector<FeatureColumn>& columns, double min_share);
 
 /// Principal directions of activations a: [N, F] (rows generated from latents z: [N, D]),
 /// GANSpace-style: the top k principal components of a (randomised SVD, seeded), then the

@@ -39,6 +39,16 @@ grep -q '"condition_on": "vendor"' "$WORK/cgan/config.json" || fail "config.json
 "$L" generate --run "$WORK/cgan" --n 1 --class twitter --seed 2 --out "$WORK/gen.png" --threads 1 2> /dev/null || fail "generate exited $?"
 [ "$(png_color_type "$WORK/gen.png")" = 6 ] || fail "generate --n 1 of an RGBA model is not RGBA"
 
+# Steering it: attribute axes (coverage, hue) on RGBA; a sweep keeps one class throughout.
+"$L" axes fit --run "$WORK/cgan" --n 64 --no-cache --threads 1 --out "$WORK/axes.json" > "$WORK/axes.log" 2>&1 ||
+  fail "axes fit exited $?: $(tail -3 "$WORK/axes.log")"
+grep -q '"name": "coverage"' "$WORK/axes.json" || fail "no coverage axis for an RGBA model"
+"$L" edit --run "$WORK/cgan" --axes "$WORK/axes.json" --class twitter --sweep coverage --steps 3 --out "$WORK/sweep.png" \
+  --threads 1 2> /dev/null || fail "edit --class twitter exited $?"
+[ "$(png_size "$WORK/sweep.png")" = "$((3 * 32 + 4 * 2)) $((32 + 2 * 2))" ] || fail "the sweep is $(png_size "$WORK/sweep.png")"
+expect_error 2 "unknown class 'apple'" -- "$L" edit --run "$WORK/cgan" --axes "$WORK/axes.json" --class apple \
+  --sweep coverage --out "$WORK/bad.png"
+
 "$L" export --run "$WORK/cgan" --format lkm --out "$WORK/cgan.lkm" --threads 1 2> "$WORK/export.log" ||
   fail "export exited $?: $(cat "$WORK/export.log")"
 grep -q "folded graph matches the model" "$WORK/export.log" || fail "export does not report its self-check"

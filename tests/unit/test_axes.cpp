@@ -497,22 +497,26 @@ TEST(AxesFit, AFeatureConstantAtAnyValueHasNoAxis) {
 
 // ---- principal directions ----
 
-TEST(AxesFit, CommonColumnsLeaveOutRareClassesOnly) {
+TEST(AxesFit, RareClassesAndConstantFeaturesHaveNoAxis) {
   // 100 rows: class a is the most probable in 30, class b in 1 (1%), class c in the other 69;
   // the continuous attribute d, larger than any probability, stays whatever its values.
   torch::Tensor y = torch::zeros({100, 4}, torch::kFloat64);
-  y.select(1, 2).fill_(0.4);
+  y.select(1, 2).copy_(torch::linspace(0.4, 0.405, 100, torch::kFloat64));
   y.slice(0, 0, 30).select(1, 0).fill_(0.45);
   y[30][1] = 0.41;
   y.select(1, 3).copy_(torch::linspace(1, 3, 100, torch::kFloat64));
   const std::vector<FeatureColumn> columns = {
       {"a", "probability", "class"}, {"b", "probability", "class"}, {"c", "probability", "class"}, {"d", "continuous", "attribute"}};
-  EXPECT_EQ(common_columns(y, columns, 0.01), (std::vector<int64_t>{0, 1, 2, 3}));
-  EXPECT_EQ(common_columns(y, columns, 0.02), (std::vector<int64_t>{0, 2, 3}));
-  EXPECT_EQ(common_columns(y, columns, 0.5), (std::vector<int64_t>{2, 3}));
-  EXPECT_EQ(common_columns(y, columns, 0.0), (std::vector<int64_t>{0, 1, 2, 3}));
-  EXPECT_EQ(common_columns(y, columns, 1.0), (std::vector<int64_t>{3}));
-  EXPECT_THROW(common_columns(y.slice(1, 0, 3), columns, 0.01), Error);
+  using Reasons = std::vector<std::string>;
+  EXPECT_EQ(unfit_reasons(y, columns, 0.01), (Reasons{"", "", "", ""}));
+  EXPECT_EQ(unfit_reasons(y, columns, 0.02), (Reasons{"", "top class in 1.0% of the pairs", "", ""}));
+  EXPECT_EQ(unfit_reasons(y, columns, 0.5),
+            (Reasons{"top class in 30.0% of the pairs", "top class in 1.0% of the pairs", "", ""}));
+  EXPECT_EQ(unfit_reasons(y, columns, 1.0)[3], "") << "a continuous feature has no share";
+  // A feature at one value, whatever the value, has nothing to fit.
+  y.select(1, 3).fill_(7.5);
+  EXPECT_EQ(unfit_reasons(y, columns, 0.01)[3], "does not vary");
+  EXPECT_THROW(unfit_reasons(y.slice(1, 0, 3), columns, 0.01), Error);
 }
 
 TEST(AxesFit, PrincipalAxesFindTheDominantLatentDirections) {
