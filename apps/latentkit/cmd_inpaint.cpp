@@ -43,15 +43,18 @@ std::unique_ptr<DdpmModel> load_diffusion(const std::string& run, const std::str
   return std::unique_ptr<DdpmModel>(d);
 }
 
-// Reads an image as [1, C, H, W] in [-1, 1]: the model's channel count or an Error; square
-// images of another size are resized to the model's.
+// Reads an image as [1, C, H, W] in [-1, 1] with the model's channels: RGBA kept for an RGBA
+// model and composited onto white for an RGB one, RGB given an opaque alpha, gray made color;
+// color for a gray model is an Error. Square images of another size are resized to the model's.
 torch::Tensor read_model_image(const DdpmModel& model, const std::string& path, int64_t* native_size) {
   const auto shape = model.image_shape();
+  const int channels = static_cast<int>(shape[0]);
   Image image = read_image(path);
-  if (image.channels == 4) image = convert_channels(image, 3);
-  check_input(image.channels == shape[0], path + " has " + std::to_string(image.channels) +
-                                              " channel(s); the model works on " + std::to_string(shape[0]) +
-                                              (shape[0] == 1 ? " (gray)" : " (RGB)") + ": convert the image first");
+  if (image.channels < channels || (image.channels == 4 && channels == 3)) image = convert_channels(image, channels);
+  check_input(image.channels == channels, path + " has " + std::to_string(image.channels) +
+                                              " channel(s); the model works on " + std::to_string(channels) +
+                                              (channels == 1 ? " (gray)" : channels == 3 ? " (RGB)" : " (RGBA)") +
+                                              ": convert the image first");
   check_input(image.width == image.height, path + " is " + std::to_string(image.width) + "x" +
                                                std::to_string(image.height) + "; give a square image");
   *native_size = image.width;
@@ -143,7 +146,7 @@ void run_enhance(const EnhanceParams& p) {
   Image image = read_image(p.image);
   if (image.channels != channels) {
     std::fprintf(stderr, "note: %s has %d channel(s); converted to %s for this %s model\n", p.image.c_str(), image.channels,
-                 channels == 1 ? "gray" : "RGB", channels == 1 ? "gray" : "colour");
+                 channels == 1 ? "gray" : channels == 3 ? "RGB" : "RGBA", channels == 1 ? "gray" : "colour");
     image = convert_channels(image, static_cast<int>(channels));
   }
   torch::NoGradGuard no_grad;

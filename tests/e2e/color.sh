@@ -57,6 +57,16 @@ grep -q "folded graph matches the model" "$WORK/export.log" || fail "export does
 [ "$(png_color_type "$WORK/lkrt.png")" = 6 ] || fail "lkrt does not write an RGBA model as RGBA"
 [ "$(png_size "$WORK/lkrt.png")" = "32 32" ] || fail "lkrt wrote $(png_size "$WORK/lkrt.png")"
 
+# Diffusion on RGBA: inpaint and restore take an RGBA image as it is and write RGBA.
+"$L" train --model ddpm --tasks inpaint,restore --data emoji:google --size 16 --limit 32 --width 8 --batch 8 \
+  --max-steps 2 --threads 1 --out "$WORK/ddpm" > "$WORK/ddpm.log" 2>&1 || fail "ddpm train exited $?: $(tail -3 "$WORK/ddpm.log")"
+for tool in "inpaint --mask center" "restore --degrade jpeg"; do
+  # shellcheck disable=SC2086
+  "$L" $tool --run "$WORK/ddpm" --image "$WORK/one.png" --steps 2 --seed 1 --out "$WORK/diffused.png" --threads 1 \
+    2> "$WORK/diffused.log" || fail "$tool on an RGBA model exited $?: $(tail -2 "$WORK/diffused.log")"
+  [ "$(png_color_type "$WORK/diffused.png")" = 6 ] || fail "$tool of an RGBA model does not write RGBA"
+done
+
 # colorize: pix2pix learns gray to color on RGBA; enhance keeps the input's alpha.
 "$L" train --model pix2pix --task colorize,deblur --data emoji:google --size 32 --limit 64 --width 4 --batch 16 \
   --max-steps 2 --threads 1 --out "$WORK/p2p" > "$WORK/p2p.log" 2>&1 || fail "pix2pix colorize exited $?: $(tail -3 "$WORK/p2p.log")"
