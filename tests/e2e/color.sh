@@ -46,6 +46,16 @@ grep -q '"name": "coverage"' "$WORK/axes.json" || fail "no coverage axis for an 
 "$L" edit --run "$WORK/cgan" --axes "$WORK/axes.json" --class twitter --sweep coverage --steps 3 --out "$WORK/sweep.png" \
   --threads 1 2> /dev/null || fail "edit --class twitter exited $?"
 [ "$(png_size "$WORK/sweep.png")" = "$((3 * 32 + 4 * 2)) $((32 + 2 * 2))" ] || fail "the sweep is $(png_size "$WORK/sweep.png")"
+# A latent file from the editor carries its class: the strip is drawn in it unless --class says otherwise.
+z=$(printf '0.1,%.0s' $(seq 99))0.1
+echo "{\"z\": [$z], \"class\": 1}" > "$WORK/latent.json"
+for c in "" "--class 1" "--class 0"; do
+  # shellcheck disable=SC2086
+  "$L" edit --run "$WORK/cgan" --axes "$WORK/axes.json" --z "$WORK/latent.json" $c --sweep coverage --steps 2 \
+    --out "$WORK/z${c// /}.png" --threads 1 2> /dev/null || fail "edit --z $c exited $?"
+done
+cmp -s "$WORK/z.png" "$WORK/z--class1.png" || fail "edit --z did not draw the latent file's class"
+cmp -s "$WORK/z.png" "$WORK/z--class0.png" && fail "edit --z --class 0 drew the same images as class 1"
 expect_error 2 "unknown class 'apple'" -- "$L" edit --run "$WORK/cgan" --axes "$WORK/axes.json" --class apple \
   --sweep coverage --out "$WORK/bad.png"
 
