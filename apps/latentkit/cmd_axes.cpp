@@ -211,6 +211,23 @@ void run_edit(const EditParams& p) {
                   std::to_string(generator->latent_dim()));
   std::vector<std::pair<size_t, double>> moves = parse_moves(set, p.move);
   std::vector<size_t> locked = parse_axis_list(set, p.lock);
+  // A conditional model draws everything in one class: --class, else the class of the
+  // editor's downloaded latent file, else the first.
+  torch::Tensor label;  // int64 [1]
+  if (generator->num_classes() > 0) {
+    int64_t c = 0;
+    if (!p.class_name.empty()) {
+      c = parse_class(p.class_name, run_class_names(read_json(p.run + "/config.json")), generator->num_classes());
+    } else if (!p.z_file.empty()) {
+      const nlohmann::json j = read_json(p.z_file);
+      if (j.is_object() && j.contains("class") && j["class"].is_number_integer()) {
+        c = parse_class(std::to_string(j["class"].get<int64_t>()), {}, generator->num_classes());
+      }
+    }
+    label = torch::full({1}, c, torch::kInt64);
+  } else {
+    check_input(p.class_name.empty(), p.run + " is not a conditional model; --class is for conditional ones");
+  }
   torch::NoGradGuard no_grad;
   torch::Tensor z;
   if (!p.z_file.empty()) {
@@ -229,7 +246,8 @@ void run_edit(const EditParams& p) {
     if (!scorer) return apply_moves(set, from, list, locked);
     torch::Tensor to = from.to(torch::kFloat64);
     for (const auto& [axis, amount] : list) {
-      to = follow_locked(*generator, *scorer, to, locked_path(set, *scorer, axis, locked, p.follow), amount);
+      to = follow_locked(*generator, *scorer, to, locked_path(set, *scorer, axis, locked, p.follow), amount,
+                         /*batch=*/256, label);
     }
     return to.to(from.scalar_type());
   };
@@ -244,26 +262,8 @@ void run_edit(const EditParams& p) {
       strip.push_back(move(edited, {{axis, t}}));
     }
   }
-  // A conditional model draws the whole strip in one class: --class, else the class of the
-  // editor's downloaded latent file, else the first.
-  torch::Tensor labels;
-  if (generator->num_classes() > 0) {
-    int64_t label = 0;
-    if (!p.class_name.empty()) {
-      label = parse_class(p.class_name, run_class_names(read_json(p.run + "/config.json")), generator->num_classes());
-    } else if (!p.z_file.empty()) {
-      const nlohmann::json j = read_json(p.z_file);
-      if (j.is_object() && j.contains("class") && j["class"].is_number_integer()) {
-        label = parse_class(std::to_string(j["class"].get<int64_t>()), {}, generator->num_classes());
-      }
-    }
-    check_input(p.follow == 0 || label == 0, "--follow on a conditional model scores its first class only; leave out "
-                                             "--class (or give class 0) with --follow");
-    labels = torch::full({static_cast<int64_t>(strip.size())}, label, torch::kInt64);
-  } else {
-    check_input(p.class_name.empty(), p.run + " is not a conditional model; --class is for conditional ones");
-  }
-  torch::Tensor images = generator->decode(torch::cat(strip), labels);
+  const torch::Tensor latents = torch::cat(strip);
+  torch::Tensor images = generator->decode(latents, label.defined() ? label.expand({latents.size(0)}) : torch::Tensor());
   if (p.zoom > 1) images = images.repeat_interleave(p.zoom, 2).repeat_interleave(p.zoom, 3);
   write_png(p.out, make_grid(images, static_cast<int>(images.size(0))));
   std::fprintf(stderr, "wrote %s (%lld images%s)\n", p.out.c_str(), static_cast<long long>(images.size(0)),

@@ -23,12 +23,12 @@ torch::Tensor decode_scores(Generator& generator, ImageScorer& scorer, const tor
 // [B, K, D]: the gradient of each column with respect to each latent, as a unit vector
 // (zero where it vanishes).
 torch::Tensor unit_gradients(Generator& generator, ImageScorer& scorer, const torch::Tensor& z,
-                               const std::vector<int64_t>& columns) {
+                               const std::vector<int64_t>& columns, const torch::Tensor& labels) {
   const int64_t b = z.size(0), d = z.size(1);
   if (columns.empty()) return torch::zeros({b, 0, d}, torch::kFloat64);
   torch::AutoGradMode grad_mode(true);
   torch::Tensor input = z.to(torch::kFloat32).detach().requires_grad_(true);
-  torch::Tensor scores = scorer.score_graph(generator.decode(input));
+  torch::Tensor scores = scorer.score_graph(generator.decode(input, labels));
   std::vector<torch::Tensor> rows;
   for (size_t k = 0; k < columns.size(); ++k) {
     torch::Tensor total = scores.select(1, columns[k]).sum();
@@ -75,13 +75,15 @@ LockedPath locked_path(const AxisSet& set, const ImageScorer& scorer, size_t axi
 }
 
 torch::Tensor follow_locked(Generator& generator, ImageScorer& scorer, const torch::Tensor& z_in, const LockedPath& path,
-                            double amount, int64_t batch) {
+                            double amount, int64_t batch, const torch::Tensor& labels) {
   check_input(path.pieces >= 1, "follow: needs at least 1 piece, got " + std::to_string(path.pieces));
   check_input(batch >= 1, "follow: batch must be at least 1");
   check_input(z_in.dim() == 2 && path.direction.numel() == z_in.size(1),
               "follow: latents [N, D] and a direction of D numbers expected, got " + c10::str(z_in.sizes()) + " and " +
                   c10::str(path.direction.sizes()));
   const int64_t n = z_in.size(0), d = z_in.size(1);
+  check_input(!labels.defined() || (labels.dim() == 1 && labels.size(0) == n),
+              "follow: one label per latent expected, got " + (labels.defined() ? c10::str(labels.sizes()) : "none"));
   const int64_t columns = static_cast<int64_t>(scorer.columns().size());
   check_input(path.target < columns, "follow: target column out of range");
   for (int64_t c : path.locked) check_input(c >= 0 && c < columns, "follow: locked column out of range");
@@ -94,9 +96,10 @@ torch::Tensor follow_locked(Generator& generator, ImageScorer& scorer, const tor
   std::vector<torch::Tensor> out;
   for (int64_t i = 0; i < n; i += batch) {
     torch::Tensor z = z_in.slice(0, i, std::min(n, i + batch)).to(torch::kFloat64).clone();
+    const torch::Tensor l = labels.defined() ? labels.slice(0, i, std::min(n, i + batch)) : torch::Tensor();
     const int64_t b = z.size(0);
     for (int piece = 0; piece < path.pieces; ++piece) {
-      torch::Tensor grads = unit_gradients(generator, scorer, z, wanted);  // [B, K, D]
+      torch::Tensor grads = unit_gradients(generator, scorer, z, wanted, l);  // [B, K, D]
       torch::Tensor v = direction.unsqueeze(0).expand({b, d});
       if (path.target >= 0) {
         v = grads.select(1, 0);

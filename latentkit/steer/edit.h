@@ -70,9 +70,11 @@ LockedPath locked_path(const AxisSet& set, const ImageScorer& scorer, size_t axi
 /// scaled to the piece's length. The locked features so stay where they were along the
 /// whole path, not only to first order at its start as a straight line would keep them;
 /// the cost is a forward and a backward pass per locked feature for every piece. Where the
-/// way lies in the locked span, the latent stays. Returns float64 [N, D].
+/// way lies in the locked span, the latent stays. A conditional generator draws latent i in
+/// class labels[i] (int64 [N]; undefined: its default, the classes in turn per batch).
+/// Returns float64 [N, D].
 torch::Tensor follow_locked(Generator& generator, ImageScorer& scorer, const torch::Tensor& z, const LockedPath& path,
-                            double amount, int64_t batch = 256);
+                            double amount, int64_t batch = 256, const torch::Tensor& labels = {});
 
 nlohmann::json edit_matrix_to_json(const EditMatrix& m);
 /// A heat map of the effects, leakage per row in its label.

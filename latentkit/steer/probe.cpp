@@ -98,26 +98,35 @@ namespace {
 // then saturation, colorfulness (Hasler and Suesstrunk 2003: std + 0.3 mean of the
 // opponent channels R - G and (R + G) / 2 - B), the chroma-weighted mean hue as (cos + 1) / 2
 // and (sin + 1) / 2, and coverage (mean alpha).
+// Every value's gradient is finite, so a backward pass through any one column of score_graph
+// stays free of NaN (a zero upstream gradient times an infinite local one is NaN): square
+// roots take at least 1e-24, and the hue direction is a ratio taken only where it is defined.
 std::vector<torch::Tensor> rgba_attributes(const torch::Tensor& x) {
   const int64_t n = x.size(0);
+  const auto root = [](const torch::Tensor& v) { return v.clamp_min(1e-24).sqrt(); };
   const torch::Tensor alpha = x.select(1, 3);                                                    // [N, H, W]
   const torch::Tensor rgb = torch::minimum(x.slice(1, 0, 3), alpha.unsqueeze(1)) / alpha.unsqueeze(1).clamp_min(1e-6);
   const torch::Tensor weight = alpha.flatten(1), total = weight.sum(1).clamp_min(1e-6);
   const auto mean = [&](const torch::Tensor& v) { return (v.flatten(1) * weight).sum(1) / total; };
   const auto std_dev = [&](const torch::Tensor& v) {
     const torch::Tensor m = mean(v).view({n, 1});
-    return ((v.flatten(1) - m).pow(2) * weight).sum(1).div(total).sqrt();
+    return root(((v.flatten(1) - m).pow(2) * weight).sum(1).div(total));
   };
   const torch::Tensor r = rgb.select(1, 0), g = rgb.select(1, 1), b = rgb.select(1, 2);
   const torch::Tensor y = luma(rgb).squeeze(1);
   const torch::Tensor chroma = std::get<0>(rgb.max(1)) - std::get<0>(rgb.min(1));
   const torch::Tensor rg = r - g, yb = 0.5 * (r + g) - b;
-  const torch::Tensor colorfulness = (std_dev(rg).pow(2) + std_dev(yb).pow(2)).sqrt() +
-                                     0.3 * (mean(rg).pow(2) + mean(yb).pow(2)).sqrt();
-  // The hue angle of HSV, as a vector weighted by chroma and alpha.
-  const torch::Tensor angle = torch::atan2(std::sqrt(3.0) * (g - b), 2 * r - g - b);
-  const torch::Tensor hx = mean(chroma * torch::cos(angle)), hy = mean(chroma * torch::sin(angle));
-  const torch::Tensor length = (hx.pow(2) + hy.pow(2)).sqrt();
+  const torch::Tensor colorfulness = root(std_dev(rg).pow(2) + std_dev(yb).pow(2)) +
+                                     0.3 * root(mean(rg).pow(2) + mean(yb).pow(2));
+  // The hue angle of HSV, as a unit vector (cos, sin) weighted by chroma and alpha; gray
+  // pixels, which have no hue, count as (0, 0).
+  const torch::Tensor hue_x = 2 * r - g - b, hue_y = std::sqrt(3.0) * (g - b);
+  const torch::Tensor norm = root(hue_x.pow(2) + hue_y.pow(2)), has_hue = norm > 1e-6;
+  const torch::Tensor safe_norm = torch::where(has_hue, norm, torch::ones_like(norm));
+  const torch::Tensor cos_hue = torch::where(has_hue, hue_x / safe_norm, torch::zeros_like(norm));
+  const torch::Tensor sin_hue = torch::where(has_hue, hue_y / safe_norm, torch::zeros_like(norm));
+  const torch::Tensor hx = mean(chroma * cos_hue), hy = mean(chroma * sin_hue);
+  const torch::Tensor length = root(hx.pow(2) + hy.pow(2));
   const torch::Tensor grey = length < 1e-6;
   const torch::Tensor hue_cos = torch::where(grey, torch::ones_like(hx), hx / length.clamp_min(1e-6));
   const torch::Tensor hue_sin = torch::where(grey, torch::zeros_like(hy), hy / length.clamp_min(1e-6));
@@ -273,7 +282,10 @@ torch::Tensor ImageScorer::score_graph(const torch::Tensor& images_in) {
 bool ImageScorer::has_gradient(size_t column) const {
   check_input(column < columns_.size(), "feature column out of range");
   const FeatureColumn& c = columns_[column];
-  return c.source != "attribute" || c.label == "brightness" || c.label == "contrast" || c.label == "saturation";
+  // Not the thresholded ones (ink and its box) nor hue and colorfulness, whose atan2 and
+  // square roots have no gradient at gray or flat images.
+  return c.source != "attribute" || c.label == "brightness" || c.label == "contrast" || c.label == "saturation" ||
+         c.label == "coverage";
 }
 
 torch::Tensor ImageScorer::score_all(const torch::Tensor& images, int64_t batch, const std::string& label) {

@@ -56,6 +56,10 @@ for c in "" "--class 1" "--class 0"; do
 done
 cmp -s "$WORK/z.png" "$WORK/z--class1.png" || fail "edit --z did not draw the latent file's class"
 cmp -s "$WORK/z.png" "$WORK/z--class0.png" && fail "edit --z --class 0 drew the same images as class 1"
+# --follow holds a locked feature along the path in the same class.
+"$L" edit --run "$WORK/cgan" --axes "$WORK/axes.json" --z "$WORK/latent.json" --follow 2 --move brightness=1 \
+  --lock saturation --out "$WORK/follow.png" --threads 1 2> "$WORK/follow.log" ||
+  fail "edit --follow on a conditional model exited $?: $(tail -2 "$WORK/follow.log")"
 expect_error 2 "unknown class 'apple'" -- "$L" edit --run "$WORK/cgan" --axes "$WORK/axes.json" --class apple \
   --sweep coverage --out "$WORK/bad.png"
 

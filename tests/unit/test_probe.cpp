@@ -1,6 +1,7 @@
 #include "tests/unit/test_util.h"
 #include "latentkit/steer/probe.h"
 
+#include <algorithm>
 #include <torch/script.h>
 
 #include <cmath>
@@ -208,6 +209,27 @@ TEST(Probe, AttributesRefuseOtherShapes) {
 }
 
 // ---- ImageScorer ----
+
+TEST(Probe, RgbaCoverageHasAGradientAndHueNone) {
+  FeatureSpec spec;
+  ImageScorer scorer(spec, 4);
+  const std::vector<std::string> names = attribute_names(4);
+  auto column = [&](const std::string& name) {
+    return static_cast<size_t>(std::find(names.begin(), names.end(), name) - names.begin());
+  };
+  EXPECT_TRUE(scorer.has_gradient(column("coverage")));
+  EXPECT_TRUE(scorer.has_gradient(column("brightness")));
+  for (const char* none : {"hue-cos", "hue-sin", "colorfulness", "ink", "width"}) {
+    EXPECT_FALSE(scorer.has_gradient(column(none))) << none;
+  }
+  // Coverage is the mean alpha: d coverage / d alpha = 1 / (H W) at every pixel, 0 for color.
+  torch::Tensor x = (torch::rand({1, 4, 4, 4}, make_rng(5)) * 1.6 - 0.8).requires_grad_(true);
+  torch::Tensor coverage = scorer.score_graph(x).select(1, static_cast<int64_t>(column("coverage"))).sum();
+  torch::Tensor g = torch::autograd::grad({coverage}, {x})[0];
+  // alpha in [-1, 1] maps to [0, 1]: a factor 1/2.
+  EXPECT_LT(max_abs(g.select(1, 3) - 0.5 / 16), 1e-12);
+  EXPECT_LT(max_abs(g.slice(1, 0, 3)), 1e-12);
+}
 
 TEST(Probe, AttributeScorerScoresTheAttributes) {
   FeatureSpec spec;
