@@ -80,21 +80,19 @@ void run_fit(FitParams p) {
     const std::vector<std::string> reasons = unfit_reasons(scores, columns, p.min_share);
     std::vector<int64_t> keep;
     std::vector<FeatureColumn> kept;
-    std::string rare, constant;
+    std::string dropped;
     for (size_t f = 0; f < columns.size(); ++f) {
       if (reasons[f].empty()) {
         keep.push_back(static_cast<int64_t>(f));
         kept.push_back(columns[f]);
       } else {
-        std::string& list = reasons[f] == "does not vary" ? constant : rare;
-        list += (list.empty() ? "" : ", ") + columns[f].label;
+        dropped += (dropped.empty() ? "" : ", ") + columns[f].label + " (" + reasons[f] + ")";
       }
     }
-    if (!rare.empty()) {
-      std::fprintf(stderr, "no axis for the classes that are the top class in under %g%% of the pairs (--min-share): %s\n",
-                   100 * p.min_share, rare.c_str());
+    if (!dropped.empty()) {
+      std::fprintf(stderr, "no axis for %zu features (--min-share %g): %s\n",
+                   columns.size() - kept.size(), p.min_share, dropped.c_str());
     }
-    if (!constant.empty()) std::fprintf(stderr, "no axis for what does not vary over the pairs: %s\n", constant.c_str());
     scores = scores.index_select(1, torch::tensor(keep, torch::kInt64));
     columns = kept;
     check_input(!columns.empty(), "no feature is left to fit an axis to; lower --min-share or leave out --no-attributes");
@@ -189,8 +187,8 @@ struct EditParams {
   int threads = 0;
 };
 
-torch::Tensor read_latent_file(const std::string& path, int64_t dim) {
-  nlohmann::json j = read_json(path);
+// A latent file (path, read as j): a JSON array, or an object with "z".
+torch::Tensor read_latent_file(const nlohmann::json& j, const std::string& path, int64_t dim) {
   const nlohmann::json& z = j.is_object() && j.contains("z") ? j["z"] : j;
   check_input(z.is_array() && static_cast<int64_t>(z.size()) == dim,
               path + ": expected a JSON array of " + std::to_string(dim) + " numbers (or an object with \"z\")");
@@ -211,6 +209,7 @@ void run_edit(const EditParams& p) {
                   std::to_string(generator->latent_dim()));
   std::vector<std::pair<size_t, double>> moves = parse_moves(set, p.move);
   std::vector<size_t> locked = parse_axis_list(set, p.lock);
+  const nlohmann::json z_file = p.z_file.empty() ? nlohmann::json() : read_json(p.z_file);
   // A conditional model draws everything in one class: --class, else the class of the
   // editor's downloaded latent file, else the first.
   torch::Tensor label;  // int64 [1]
@@ -218,11 +217,8 @@ void run_edit(const EditParams& p) {
     int64_t c = 0;
     if (!p.class_name.empty()) {
       c = parse_class(p.class_name, run_class_names(read_json(p.run + "/config.json")), generator->num_classes());
-    } else if (!p.z_file.empty()) {
-      const nlohmann::json j = read_json(p.z_file);
-      if (j.is_object() && j.contains("class") && j["class"].is_number_integer()) {
-        c = parse_class(std::to_string(j["class"].get<int64_t>()), {}, generator->num_classes());
-      }
+    } else if (z_file.is_object() && z_file.contains("class") && z_file["class"].is_number_integer()) {
+      c = parse_class(std::to_string(z_file["class"].get<int64_t>()), {}, generator->num_classes());
     }
     label = torch::full({1}, c, torch::kInt64);
   } else {
@@ -231,7 +227,7 @@ void run_edit(const EditParams& p) {
   torch::NoGradGuard no_grad;
   torch::Tensor z;
   if (!p.z_file.empty()) {
-    z = read_latent_file(p.z_file, set.latent_dim);
+    z = read_latent_file(z_file, p.z_file, set.latent_dim);
   } else {
     torch::Generator rng = make_rng(p.seed);
     z = generator->sample_latent(1, rng, p.truncation);

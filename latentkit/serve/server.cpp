@@ -63,11 +63,13 @@ nlohmann::json EditorService::axes_info() const {
     // A class axis shows its top-class AUC where the fit measured one: with many classes the
     // accuracy at p > 0.5 is near 1 for every rare class and tells them apart from nothing.
     const bool auc = a.details.contains("auc");
+    const nlohmann::json quality = {{"metric", auc ? "auc" : a.metric},
+                                    {"value", auc ? a.details.at("auc").get<double>() : a.quality}};
     axes.push_back({{"name", a.name},
                     {"label", a.label},
                     {"kind", a.kind},
                     {"source", a.source},
-                    {"quality", {{"metric", auc ? std::string("auc") : a.metric}, {"value", auc ? a.details.at("auc").get<double>() : a.quality}}},
+                    {"quality", quality},
                     {"slider", {-3, 3}}});
   }
   return {{"axes", axes}};

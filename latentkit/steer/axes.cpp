@@ -45,6 +45,19 @@ std::pair<torch::Tensor, double> unit(const torch::Tensor& w, const std::string&
   return {w / norm, norm};
 }
 
+
+// Each row's top class: the index (into columns) of its most probable class column, -1 when
+// no column is a class probability. y: [N, F].
+torch::Tensor top_class_columns(const torch::Tensor& y, const std::vector<FeatureColumn>& columns) {
+  std::vector<int64_t> classes;
+  for (size_t f = 0; f < columns.size(); ++f) {
+    if (columns[f].kind == "probability") classes.push_back(static_cast<int64_t>(f));
+  }
+  if (classes.empty()) return torch::full({y.size(0)}, -1, torch::kInt64);
+  const torch::Tensor index = torch::tensor(classes, torch::kInt64);
+  return index.index_select(0, y.index_select(1, index).argmax(1));
+}
+
 }  // namespace
 
 std::string axis_slug(const std::string& label) {
@@ -189,16 +202,7 @@ std::vector<Axis> fit_axes(const torch::Tensor& z_in, const torch::Tensor& y_in,
   const int64_t test_n = std::max<int64_t>(1, static_cast<int64_t>(std::llround(holdout * static_cast<double>(n))));
   check_input(n - test_n >= 2, "fit_axes: too few pairs (" + std::to_string(n) + ") to hold some out");
   torch::Tensor z_fit = z.slice(0, 0, n - test_n), z_test = z.slice(0, n - test_n);
-  // Each held-out row's top class: the column of its most probable class, -1 with none.
-  std::vector<int64_t> class_columns;
-  for (size_t f = 0; f < columns.size(); ++f) {
-    if (columns[f].kind == "probability") class_columns.push_back(static_cast<int64_t>(f));
-  }
-  torch::Tensor top_test = torch::full({test_n}, -1, torch::kInt64);
-  if (!class_columns.empty()) {
-    const torch::Tensor index = torch::tensor(class_columns, torch::kInt64);
-    top_test = index.index_select(0, y.slice(0, n - test_n).index_select(1, index).argmax(1));
-  }
+  const torch::Tensor top_test = top_class_columns(y.slice(0, n - test_n), columns);
   std::vector<Axis> axes;
   for (size_t f = 0; f < columns.size(); ++f) {
     const FeatureColumn& c = columns[f];
@@ -259,27 +263,17 @@ std::vector<std::string> unfit_reasons(const torch::Tensor& y, const std::vector
   check_input(y.dim() == 2 && y.size(1) == static_cast<int64_t>(columns.size()),
               "unfit_reasons: " + std::to_string(columns.size()) + " feature columns named but the scores have shape " +
                   c10::str(y.sizes()));
-  std::vector<int64_t> classes;
-  for (size_t f = 0; f < columns.size(); ++f) {
-    if (columns[f].kind == "probability") classes.push_back(static_cast<int64_t>(f));
-  }
-  std::vector<double> rate(columns.size(), 1.0);
-  if (!classes.empty()) {
-    const torch::Tensor top = y.index_select(1, torch::tensor(classes, torch::kInt64)).argmax(1);
-    const torch::Tensor counts = torch::bincount(top, {}, static_cast<int64_t>(classes.size())).to(torch::kFloat64);
-    for (size_t i = 0; i < classes.size(); ++i) {
-      rate[static_cast<size_t>(classes[i])] = counts[static_cast<int64_t>(i)].item<double>() / static_cast<double>(y.size(0));
-    }
-  }
   const torch::Tensor values = as_double(y);
+  const torch::Tensor top = top_class_columns(values, columns);
   std::vector<std::string> reasons(columns.size());
   for (size_t f = 0; f < columns.size(); ++f) {
     const torch::Tensor v = values.select(1, static_cast<int64_t>(f));
+    const double share = (top == static_cast<int64_t>(f)).to(torch::kFloat64).mean().item<double>();
     if (v.std().item<double>() <= 1e-9 * (1 + v.abs().max().item<double>())) {
       reasons[f] = "does not vary";
-    } else if (rate[f] < min_share) {
+    } else if (columns[f].kind == "probability" && share < min_share) {
       char text[64];
-      std::snprintf(text, sizeof(text), "top class in %.1f%% of the pairs", 100 * rate[f]);
+      std::snprintf(text, sizeof(text), "top class in %.1f%% of the pairs", 100 * share);
       reasons[f] = text;
     }
   }
