@@ -11,14 +11,24 @@
 //   bench_diffusion restore RUN CLASSIFIER [N]
 //     Restoration of JPEG (quality 10), noise (sigma 0.2) and blur (sigma 1.2): PSNR, SSIM
 //     and class agreement for the degraded input, a classical filter, SDEdit and Palette.
+//   bench_diffusion samplers RUN CLASSIFIER [N] [SAMPLER:STEPS,...] [THREADS]
+//     FID and KID of N samples (default 5,000) per sampler and step count (default
+//     ddim:50,dpmpp:10,dpmpp:20,ddim:10,ddim:20,dpmpp:50), each from the same x_T, scored
+//     as `latentkit eval --run RUN --n N` scores them (the generator's decode, the classifier's
+//     features, the cached reference set of the ref split), with each FID's ratio to the
+//     first configuration's and the wall time of each, on 2 threads (or THREADS).
+//     bench/diffusion_samplers.sh runs it.
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "bench/restore_scoring.h"
 #include "latentkit/core/grid.h"
 #include "latentkit/core/image.h"
 #include "latentkit/core/threads.h"
+#include "latentkit/eval/evaluate.h"
 
 using namespace latentkit;
 using namespace latentkit::bench;
@@ -152,6 +162,70 @@ int restore(const std::string& run, const std::string& classifier, int64_t n) {
   return 0;
 }
 
+// "ddim:50,dpmpp:10" as (sampler, steps) pairs.
+std::vector<std::pair<Sampler, int64_t>> parse_configurations(const std::string& text) {
+  std::vector<std::pair<Sampler, int64_t>> out;
+  size_t at = 0;
+  while (at < text.size()) {
+    size_t end = text.find(',', at);
+    if (end == std::string::npos) end = text.size();
+    const std::string item = text.substr(at, end - at);
+    const size_t colon = item.find(':');
+    check_input(colon != std::string::npos, "samplers: expected SAMPLER:STEPS, got '" + item + "'");
+    out.emplace_back(sampler_names().parse(item.substr(0, colon)), std::stoll(item.substr(colon + 1)));
+    at = end + 1;
+  }
+  return out;
+}
+
+int samplers(const std::string& run, const std::string& classifier, int64_t n, const std::string& configurations,
+             int threads) {
+  EvalOptions o;  // eval's defaults: seed 0, batch 250, 100 KID subsets of 1,000, the test split
+  o.run = run;
+  o.n = n;
+  o.features = classifier;
+  o.metrics = {"fid", "kid"};
+  o.threads = set_threads(threads);
+  auto model = load_ddpm(run);
+  std::unique_ptr<FeatureExtractor> extractor = load_classifier_extractor(classifier);
+  const nlohmann::json config = read_json(run + "/config.json");
+  DataOptions data;
+  data.spec = config.at("data").at("spec").get<std::string>();
+  data.size = config.at("data").value("size", 0);
+  data.channels = config.at("data").value("channels", 0);
+  data.seed = config.at("data").value("seed", uint64_t{0});
+  data.split = o.ref;
+  nlohmann::json record;
+  const FeatureBatch reference = real_features(o, *extractor, data, n, "reference (" + o.ref + ")", &record);
+  std::printf("%s, %lld samples per configuration from the same x_T (seed %llu), against %lld %s %s images in %s's "
+              "features; %d threads\n\n",
+              run.c_str(), static_cast<long long>(n), static_cast<unsigned long long>(o.seed),
+              static_cast<long long>(reference.features.size(0)), data.spec.c_str(), o.ref.c_str(), classifier.c_str(),
+              o.threads);
+  const std::vector<std::pair<Sampler, int64_t>> rows = parse_configurations(configurations);
+  const std::string first = sampler_names().name(rows.at(0).first) + "-" + std::to_string(rows[0].second);
+  std::printf("| sampler | steps | FID | FID / %s's | KID | wall time | img/s |\n|---|---|---|---|---|---|---|\n",
+              first.c_str());
+  std::fflush(stdout);
+  double first_fid = 0;
+  for (const auto& [sampler, steps] : rows) {
+    model->set_decode(sampler, steps, 1.0);
+    torch::Tensor labels;
+    const auto t0 = Clock::now();
+    const FeatureBatch generated = generated_features(o, *extractor, *model, &labels);
+    const double seconds = seconds_since(t0);
+    const nlohmann::json scores = score_features(generated, reference, o);
+    const double fid = scores.at("fid").get<double>();
+    if (first_fid == 0) first_fid = fid;
+    std::printf("| %s | %lld | %.2f | %.3f | %.2f +- %.2f | %d:%02d | %.2f |\n", sampler_names().name(sampler).c_str(),
+                static_cast<long long>(steps), fid, fid / first_fid, scores["kid"]["mean"].get<double>(),
+                scores["kid"]["std"].get<double>(), static_cast<int>(seconds) / 60, static_cast<int>(seconds) % 60,
+                static_cast<double>(n) / seconds);
+    std::fflush(stdout);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -160,10 +234,16 @@ int main(int argc, char** argv) {
     if (mode == "speed" && argc >= 3) return speed(argv[2], argc > 3 ? argv[3] : "");
     if (mode == "inpaint" && argc >= 4) return inpaint(argv[2], argv[3], argc > 4 ? std::atoll(argv[4]) : 1000, argc > 5 ? argv[5] : "");
     if (mode == "restore" && argc >= 4) return restore(argv[2], argv[3], argc > 4 ? std::atoll(argv[4]) : 1000);
+    if (mode == "samplers" && argc >= 4) {
+      return samplers(argv[2], argv[3], argc > 4 ? std::atoll(argv[4]) : 5000,
+                      argc > 5 ? argv[5] : "ddim:50,dpmpp:10,dpmpp:20,ddim:10,ddim:20,dpmpp:50",
+                      argc > 6 ? std::atoi(argv[6]) : 2);
+    }
     std::fprintf(stderr,
                  "usage: bench_diffusion speed RUN [GAN_RUN]\n"
                  "       bench_diffusion inpaint RUN CLASSIFIER [N] [PICTURE.png]\n"
-                 "       bench_diffusion restore RUN CLASSIFIER [N]\n");
+                 "       bench_diffusion restore RUN CLASSIFIER [N]\n"
+                 "       bench_diffusion samplers RUN CLASSIFIER [N] [SAMPLER:STEPS,...] [THREADS]\n");
     return 2;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "error: %s\n", e.what());

@@ -74,7 +74,7 @@ void run_generate(const GenerateParams& p) {
     // x_T = z; the noise of eta > 0 and of the ddpm sampler comes from seed + 1.
     const auto shape = diffusion->image_shape();
     SampleOptions so = p.sampling;
-    StepProgress progress(so.sampler);
+    StepProgress progress(sampler_names().name(so.sampler));
     so.on_step = progress.callback();
     torch::Generator noise = make_rng(p.seed + 1);
     images = diffusion->sample(z.view({z.size(0), shape[0], shape[1], shape[2]}), labels, so, p.guidance, noise);
@@ -125,14 +125,13 @@ void add_generate_command(CLI::App& app) {
   cmd->add_option("--per-class", p->per_class, "conditional models: a grid with one row of N images per class")
       ->check(CLI::Range(1, 256));
   p->diffusion_options = {
-      cmd->add_option("--sampler", p->sampling.sampler,
-                      "diffusion: ddim (--sample-steps, --eta) or ddpm (ancestral, all T steps)")
-          ->check(CLI::IsMember({"ddim", "ddpm"}))
-          ->capture_default_str(),
-      cmd->add_option("--sample-steps", p->sampling.steps, "diffusion: DDIM steps")
+      add_enum_option(cmd, "--sampler", p->sampling.sampler, sampler_names(),
+                      "diffusion: ddim (--sample-steps, --eta), ddpm (ancestral, all T steps) or dpmpp "
+                      "(DPM-Solver++(2M), --sample-steps 10 to 20)"),
+      cmd->add_option("--sample-steps", p->sampling.steps, "diffusion: steps of ddim and dpmpp")
           ->check(CLI::Range(1, 10000))
           ->capture_default_str(),
-      cmd->add_option("--eta", p->sampling.eta, "diffusion: DDIM eta (0: deterministic from x_T; 1: DDPM-like)")
+      cmd->add_option("--eta", p->sampling.eta, "diffusion: ddim's eta (0: deterministic from x_T; 1: DDPM-like)")
           ->check(CLI::Range(0.0, 1.0))
           ->capture_default_str(),
       cmd->add_flag("--no-clip", [p](int64_t) { p->sampling.clip = false; },
@@ -144,6 +143,7 @@ void add_generate_command(CLI::App& app) {
   cmd->footer(
       "Examples:\n  latentkit generate --run models/fashion-dcgan --n 64 --seed 7 --out grid.png\n"
       "  latentkit generate --run models/fashion-ddpm --n 64 --sample-steps 50 --out ddpm.png\n"
+      "  latentkit generate --run models/fashion-ddpm --n 64 --sampler dpmpp --sample-steps 20 --out dpmpp.png\n"
       "  latentkit generate --run models/fashion-cgan --class sneaker --n 16 --out sneakers.png\n"
       "  latentkit generate --run models/fashion-cgan --per-class 8 --out classes.png");
   torch_command(cmd, p->threads, Work::kShort, [p]() { run_generate(*p); });

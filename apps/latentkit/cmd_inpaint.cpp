@@ -190,9 +190,11 @@ CLI::App* add_common(CLI::App& app, const char* name, const char* help, ImagePar
   cmd->add_option("--n", p.n, "how many results to draw (they differ where the model has freedom)")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();
-  cmd->add_option("--steps", p.options.steps, "sampling steps (DDIM, or RePaint's strided steps)")
+  cmd->add_option("--steps", p.options.steps, "sampling steps (the sampler's, or RePaint's strided steps)")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
+  add_enum_option(cmd, "--sampler", p.options.sampler, sampler_names(),
+                  "palette, sdedit: ddim, ddpm (ancestral, all T steps) or dpmpp (DPM-Solver++(2M), --steps 10 to 20)");
   cmd->add_option("--guidance", p.options.guidance, "cddpm with --class: classifier-free guidance weight (1: none)")
       ->check(CLI::Range(0.0, 20.0))
       ->capture_default_str();

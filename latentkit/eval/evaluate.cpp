@@ -51,46 +51,6 @@ struct ImageSet {
   FeatureBatch features;
 };
 
-// Features of real images from a dataset, cached by (spec, split, n, seed, extractor hash).
-FeatureBatch real_features(const EvalOptions& o, FeatureExtractor& extractor, DataOptions data, int64_t n,
-                           const std::string& label, nlohmann::json* record) {
-  std::string key_text = data.spec + "|" + data.split + "|" + std::to_string(data.size) + "|" +
-                         std::to_string(data.channels) + "|" + std::to_string(data.seed) + "|" + std::to_string(n) +
-                         "|" + std::to_string(o.seed) + "|" + extractor.file_hash();
-  std::string key = sha256_hex(key_text).substr(0, 16);
-  std::string dir = o.cache_dir.empty() ? default_cache_dir() : o.cache_dir;
-  std::string base = dir + "/features-" + key;
-  (*record)["spec"] = data.spec;
-  (*record)["split"] = data.split;
-  (*record)["cache"] = base + ".features.npy";
-  if (path_exists(base + ".features.npy") && path_exists(base + ".json")) {
-    FeatureBatch cached;
-    cached.features = read_npy(base + ".features.npy");
-    if (path_exists(base + ".probs.npy")) cached.probs = read_npy(base + ".probs.npy");
-    (*record)["n"] = cached.features.size(0);
-    (*record)["cached"] = true;
-    std::fprintf(stderr, "%s: %lld cached reference features from %s\n", label.c_str(),
-                 static_cast<long long>(cached.features.size(0)), (base + ".features.npy").c_str());
-    return cached;
-  }
-  Dataset d = load_dataset(data);
-  check_input(d.size() >= n, data.spec + " (" + data.split + " split) has " + std::to_string(d.size()) +
-                                 " images, fewer than the " + std::to_string(n) + " asked for; lower --n");
-  torch::Tensor images = d.images;
-  if (d.size() > n) {
-    torch::Generator rng = make_rng(o.seed);
-    images = images.index_select(0, torch::randperm(d.size(), rng).slice(0, 0, n));
-  }
-  FeatureBatch f = extract_features(extractor, images, o.batch, label);
-  make_dirs(dir);
-  write_npy(base + ".features.npy", f.features);
-  if (f.probs.defined()) write_npy(base + ".probs.npy", f.probs);
-  write_json(base + ".json", {{"key", key_text}, {"n", n}});
-  (*record)["n"] = n;
-  (*record)["cached"] = false;
-  return f;
-}
-
 DataOptions parse_data_set(const std::string& text) {
   DataOptions data;
   data.spec = text;
@@ -142,26 +102,6 @@ ImageSet load_set(const EvalOptions& o, FeatureExtractor& extractor, const std::
   DataOptions data = parse_data_set(text);
   set.features = real_features(o, extractor, data, o.n, label, record);
   return set;
-}
-
-// Conditional models generate the classes in turn (image i: class i mod K); labels gets
-// them (undefined for unconditional models).
-FeatureBatch generated_features(const EvalOptions& o, FeatureExtractor& extractor, Generator& generator,
-                                torch::Tensor* labels) {
-  torch::NoGradGuard no_grad;
-  torch::Generator rng = make_rng(o.seed);
-  torch::Tensor z = generator.sample_latent(o.n, rng);
-  if (generator.num_classes() > 0) *labels = torch::arange(o.n, torch::kInt64).remainder(generator.num_classes());
-  std::vector<torch::Tensor> images;
-  Progress progress("generate", o.n);  // diffusion models take minutes
-  for (int64_t start = 0; start < o.n; start += o.batch) {
-    const int64_t end = std::min(o.n, start + o.batch);
-    images.push_back(generator.decode(z.slice(0, start, end), labels->defined() ? labels->slice(0, start, end)
-                                                                                : torch::Tensor()));
-    progress.update(end, generator.family());
-  }
-  progress.finish("done");
-  return extract_features(extractor, torch::cat(images), o.batch, "generated");
 }
 
 // For models with an encoder: the mean over n reference images of KL(q(z|x) || N(0, I)),
@@ -233,6 +173,63 @@ std::string fixed(double value, int digits) {
 }
 
 }  // namespace
+
+FeatureBatch real_features(const EvalOptions& o, FeatureExtractor& extractor, DataOptions data, int64_t n,
+                           const std::string& label, nlohmann::json* record) {
+  std::string key_text = data.spec + "|" + data.split + "|" + std::to_string(data.size) + "|" +
+                         std::to_string(data.channels) + "|" + std::to_string(data.seed) + "|" + std::to_string(n) +
+                         "|" + std::to_string(o.seed) + "|" + extractor.file_hash();
+  std::string key = sha256_hex(key_text).substr(0, 16);
+  std::string dir = o.cache_dir.empty() ? default_cache_dir() : o.cache_dir;
+  std::string base = dir + "/features-" + key;
+  (*record)["spec"] = data.spec;
+  (*record)["split"] = data.split;
+  (*record)["cache"] = base + ".features.npy";
+  if (path_exists(base + ".features.npy") && path_exists(base + ".json")) {
+    FeatureBatch cached;
+    cached.features = read_npy(base + ".features.npy");
+    if (path_exists(base + ".probs.npy")) cached.probs = read_npy(base + ".probs.npy");
+    (*record)["n"] = cached.features.size(0);
+    (*record)["cached"] = true;
+    std::fprintf(stderr, "%s: %lld cached reference features from %s\n", label.c_str(),
+                 static_cast<long long>(cached.features.size(0)), (base + ".features.npy").c_str());
+    return cached;
+  }
+  Dataset d = load_dataset(data);
+  check_input(d.size() >= n, data.spec + " (" + data.split + " split) has " + std::to_string(d.size()) +
+                                 " images, fewer than the " + std::to_string(n) + " asked for; lower --n");
+  torch::Tensor images = d.images;
+  if (d.size() > n) {
+    torch::Generator rng = make_rng(o.seed);
+    images = images.index_select(0, torch::randperm(d.size(), rng).slice(0, 0, n));
+  }
+  FeatureBatch f = extract_features(extractor, images, o.batch, label);
+  make_dirs(dir);
+  write_npy(base + ".features.npy", f.features);
+  if (f.probs.defined()) write_npy(base + ".probs.npy", f.probs);
+  write_json(base + ".json", {{"key", key_text}, {"n", n}});
+  (*record)["n"] = n;
+  (*record)["cached"] = false;
+  return f;
+}
+
+FeatureBatch generated_features(const EvalOptions& o, FeatureExtractor& extractor, Generator& generator,
+                                torch::Tensor* labels) {
+  torch::NoGradGuard no_grad;
+  torch::Generator rng = make_rng(o.seed);
+  torch::Tensor z = generator.sample_latent(o.n, rng);
+  if (generator.num_classes() > 0) *labels = torch::arange(o.n, torch::kInt64).remainder(generator.num_classes());
+  std::vector<torch::Tensor> images;
+  Progress progress("generate", o.n);  // diffusion models take minutes
+  for (int64_t start = 0; start < o.n; start += o.batch) {
+    const int64_t end = std::min(o.n, start + o.batch);
+    images.push_back(generator.decode(z.slice(0, start, end), labels->defined() ? labels->slice(0, start, end)
+                                                                                : torch::Tensor()));
+    progress.update(end, generator.family());
+  }
+  progress.finish("done");
+  return extract_features(extractor, torch::cat(images), o.batch, "generated");
+}
 
 const std::vector<std::string>& eval_metric_names() {
   static const std::vector<std::string> names = {"fid", "kid", "is", "pr", "kl"};

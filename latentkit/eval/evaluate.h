@@ -9,7 +9,9 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "latentkit/data/dataset.h"
 #include "latentkit/eval/features.h"
+#include "latentkit/models/generator.h"
 
 namespace latentkit {
 
@@ -40,6 +42,18 @@ const std::vector<std::string>& eval_metric_names();
 
 /// Metrics of one pair of feature sets. probs may be undefined (IS, KL need classes).
 nlohmann::json score_features(const FeatureBatch& a, const FeatureBatch& b, const EvalOptions& options);
+
+/// Features of n images of a dataset (options.seed picks them), cached under options.cache_dir
+/// by (spec, split, n, seed, extractor hash); record gets where they came from. eval's
+/// reference and floor sets.
+FeatureBatch real_features(const EvalOptions& options, FeatureExtractor& extractor, DataOptions data, int64_t n,
+                           const std::string& label, nlohmann::json* record);
+
+/// Features of options.n images the generator decodes from latents drawn with options.seed,
+/// in batches of options.batch: eval's generated set. Conditional models generate the
+/// classes in turn (image i: class i mod K), which labels gets (undefined otherwise).
+FeatureBatch generated_features(const EvalOptions& options, FeatureExtractor& extractor, Generator& generator,
+                                torch::Tensor* labels);
 
 /// Runs the evaluation and returns eval.json's content: {"settings": {...}, "scores": {...},
 /// "floor": {...}}. With options.run set, it is also written to RUN/eval.json.

@@ -13,6 +13,48 @@ torch::Tensor ab_at(const NoiseSchedule& s, const torch::Tensor& t) {
   return s.alpha_bar.index_select(0, t.to(torch::kInt64)).to(torch::kFloat32).view({-1, 1, 1, 1});
 }
 
+// The predicted clean image at step t >= 0 from the predicted noise, clipped when clip.
+torch::Tensor predict_x0(const NoiseSchedule& s, const torch::Tensor& x_t, int64_t t, const torch::Tensor& eps, bool clip) {
+  const double ab_t = s.ab(t);
+  torch::Tensor x0 = (x_t - std::sqrt(1 - ab_t) * eps) / std::sqrt(ab_t);
+  return clip ? x0.clamp(-1, 1) : x0;
+}
+
+// lambda_t = log(alpha_t / sigma_t) for t >= 0.
+double log_snr_half(const NoiseSchedule& s, int64_t t) {
+  const double ab_t = s.ab(t);
+  return 0.5 * std::log(ab_t) - 0.5 * std::log(1 - ab_t);
+}
+
+// DPM-Solver++(2M) over DDIM's time steps: the formulas are in diffusion.h.
+torch::Tensor dpmpp_sample(const NoiseSchedule& s, const EpsFunction& eps, torch::Tensor x, const SampleOptions& o) {
+  check_input(o.eta == 0, "--eta is for --sampler ddim; dpmpp is deterministic (eta 0)");
+  const std::vector<int64_t> times = sampling_timesteps(s.steps(), o.steps, o.start);
+  const size_t n = times.size();
+  torch::Tensor x0_last;  // the previous step's data prediction
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t t = times[i];
+    torch::Tensor x0 = predict_x0(s, x, t, eps(x, t), o.clip);
+    if (i + 1 == n) {
+      x = x0;  // to the clean image: sigma = 0, lambda = +inf, exp(-h) = 0
+    } else {
+      const int64_t t_prev = times[i + 1];
+      const double ab_t = s.ab(t), ab_prev = s.ab(t_prev);
+      const double lambda_t = log_snr_half(s, t), h = log_snr_half(s, t_prev) - lambda_t;
+      const bool first_order = i == 0 || i + 2 == n;  // the first step, and the step into the grid's last
+      torch::Tensor d = x0;
+      if (!first_order) {
+        const double r = (lambda_t - log_snr_half(s, times[i - 1])) / h;
+        d = x0 + (x0 - x0_last) / (2 * r);
+      }
+      x = std::sqrt((1 - ab_prev) / (1 - ab_t)) * x - std::sqrt(ab_prev) * std::expm1(-h) * d;
+    }
+    x0_last = x0;
+    if (o.on_step) o.on_step(static_cast<int64_t>(i + 1), static_cast<int64_t>(n));
+  }
+  return x;
+}
+
 }  // namespace
 
 double NoiseSchedule::ab(int64_t t) const {
@@ -23,6 +65,12 @@ double NoiseSchedule::ab(int64_t t) const {
 
 const NameTable<ScheduleKind>& schedule_names() {
   static const NameTable<ScheduleKind> table("--schedule", {{ScheduleKind::kLinear, "linear"}, {ScheduleKind::kCosine, "cosine"}});
+  return table;
+}
+
+const NameTable<Sampler>& sampler_names() {
+  static const NameTable<Sampler> table("--sampler",
+                                        {{Sampler::kDdim, "ddim"}, {Sampler::kDdpm, "ddpm"}, {Sampler::kDpmpp, "dpmpp"}});
   return table;
 }
 
@@ -89,12 +137,8 @@ torch::Tensor ddim_step(const NoiseSchedule& s, const torch::Tensor& x_t, int64_
                         const torch::Tensor& eps, double eta, const torch::Tensor& noise, bool clip) {
   check_input(t_prev < t, "diffusion: a step must go back in time");
   const double ab_t = s.ab(t), ab_prev = s.ab(t_prev);
-  torch::Tensor x0 = (x_t - std::sqrt(1 - ab_t) * eps) / std::sqrt(ab_t);
-  torch::Tensor e = eps;
-  if (clip) {
-    x0 = x0.clamp(-1, 1);
-    e = (x_t - std::sqrt(ab_t) * x0) / std::sqrt(1 - ab_t);
-  }
+  torch::Tensor x0 = predict_x0(s, x_t, t, eps, clip);
+  torch::Tensor e = clip ? (x_t - std::sqrt(ab_t) * x0) / std::sqrt(1 - ab_t) : eps;
   const double sigma = eta * std::sqrt((1 - ab_prev) / (1 - ab_t)) * std::sqrt(1 - ab_t / ab_prev);
   torch::Tensor x_prev = std::sqrt(ab_prev) * x0 + std::sqrt(std::max(1 - ab_prev - sigma * sigma, 0.0)) * e;
   if (sigma > 0) {
@@ -106,9 +150,8 @@ torch::Tensor ddim_step(const NoiseSchedule& s, const torch::Tensor& x_t, int64_
 
 torch::Tensor diffusion_sample(const NoiseSchedule& s, const EpsFunction& eps, torch::Tensor x,
                                const SampleOptions& o, torch::Generator& rng) {
-  check_input(o.sampler == "ddim" || o.sampler == "ddpm",
-              "diffusion: unknown sampler '" + o.sampler + "' (expected ddim or ddpm)");
-  const bool ddpm = o.sampler == "ddpm";
+  if (o.sampler == Sampler::kDpmpp) return dpmpp_sample(s, eps, std::move(x), o);
+  const bool ddpm = o.sampler == Sampler::kDdpm;
   const int64_t ddpm_start = o.start < 0 ? s.steps() - 1 : o.start;
   const std::vector<int64_t> times =
       ddpm ? sampling_timesteps(s.steps(), ddpm_start + 1, ddpm_start) : sampling_timesteps(s.steps(), o.steps, o.start);
@@ -243,9 +286,16 @@ torch::Tensor DdpmModel::decode(const torch::Tensor& z, const torch::Tensor& lab
   check_input(z.dim() == 2 && z.size(1) == latent_dim(),
               "ddpm: expected latents [N, " + std::to_string(latent_dim()) + "] (x_T flattened)");
   SampleOptions o;
+  o.sampler = decode_sampler_;
   o.steps = decode_steps_;
-  torch::Generator rng = make_rng(0);  // unused: DDIM with eta 0 draws no noise
+  torch::Generator rng = make_rng(0);  // unused: DDIM with eta 0 and dpmpp draw no noise
   return sample(z.view({z.size(0), shape[0], shape[1], shape[2]}), labels, o, decode_guidance_, rng);
+}
+
+void DdpmModel::set_decode(Sampler sampler, int64_t steps, double guidance) {
+  check_input(sampler != Sampler::kDdpm, "decode is deterministic from x_T: its sampler is ddim or dpmpp, not ddpm");
+  check_input(steps >= 1, "diffusion: --steps must be >= 1");
+  decode_sampler_ = sampler, decode_steps_ = steps, decode_guidance_ = guidance;
 }
 
 std::string resolve_image_method(const DdpmModel& model, const std::string& task, const std::string& method) {
@@ -294,6 +344,8 @@ torch::Tensor inpaint_image(DdpmModel& model, const torch::Tensor& images, const
   const torch::Tensor labels = labels_for(model, o, images.size(0));
   torch::Tensor x = torch::randn(images.sizes(), rng);
   if (method == "repaint") {
+    check_input(o.sampler == Sampler::kDdim, "--sampler " + sampler_names().name(o.sampler) +
+                                                 " is for --method palette; repaint takes its own steps (--steps, --resample)");
     RepaintOptions r;
     r.steps = o.steps;
     r.resample = o.resample;
@@ -301,6 +353,7 @@ torch::Tensor inpaint_image(DdpmModel& model, const torch::Tensor& images, const
     return repaint(model.schedule(), model.eps_function(labels, o.guidance), images, fill, x, r, rng);
   }
   SampleOptions so;
+  so.sampler = o.sampler;
   so.steps = o.steps;
   so.on_step = o.on_step;
   torch::Tensor out = diffusion_sample(model.schedule(), model.eps_function(labels, o.guidance, inpaint_condition(images, fill)),
@@ -314,6 +367,7 @@ torch::Tensor restore_image(DdpmModel& model, const torch::Tensor& degraded, con
   const std::string method = resolve_image_method(model, "restore", o.method);
   const torch::Tensor labels = labels_for(model, o, degraded.size(0));
   SampleOptions so;
+  so.sampler = o.sampler;
   so.steps = o.steps;
   so.on_step = o.on_step;
   if (method == "sdedit") {

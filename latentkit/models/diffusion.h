@@ -1,6 +1,6 @@
 #pragma once
-// Denoising diffusion (DDPM, Ho et al. 2020; DDIM, Song et al. 2021): noise schedules, the
-// forward process, the samplers, inpainting of an unconditional model (RePaint, Lugmayr et
+// Denoising diffusion (DDPM, Ho et al. 2020; DDIM, Song et al. 2021; DPM-Solver++, Lu et al.
+// 2022): noise schedules, the forward process, the samplers, inpainting of an unconditional model (RePaint, Lugmayr et
 // al. 2022), image-to-image with a conditional one (Palette, Saharia et al. 2022) and the
 // "ddpm" family behind the common Generator interface (latent = x_T, decoded by DDIM).
 //
@@ -69,17 +69,45 @@ torch::Tensor ddim_step(const NoiseSchedule& s, const torch::Tensor& x_t, int64_
 /// The predicted noise for a batch x_t at one time step t.
 using EpsFunction = std::function<torch::Tensor(const torch::Tensor& x_t, int64_t t)>;
 
+/// The sampler (--sampler): ddim (steps, eta), ddpm (ancestral, every one of T steps) or
+/// dpmpp (DPM-Solver++(2M), steps; deterministic).
+enum class Sampler { kDdim, kDdpm, kDpmpp };
+const NameTable<Sampler>& sampler_names();
+
+// DPM-Solver++(2M) (Lu et al. 2022, the multistep second-order solver on the data
+// prediction; diffusers' DPMSolverMultistepScheduler with solver_order 2, dpmsolver++,
+// midpoint, lower_order_final). lkrt's sampler mirrors these formulas exactly.
+//
+// Time steps t_0 > t_1 > ... > t_{n-1} are sampling_timesteps (DDIM's, ending at 0), then
+// t_n = -1 (the clean image, ab = 1). With a_t = sqrt(ab_t), s_t = sqrt(1 - ab_t) and
+// lambda_t = log(a_t) - log(s_t), step i from x at t = t_i to t' = t_{i+1} is (scalars in
+// double):
+//   x0_i = (x - s_t eps(x, t)) / a_t, clamped to [-1, 1] when clip: the data prediction (eps
+//          through EpsFunction, so guidance and v-prediction are already in it)
+//   i = n - 1 (t' = -1): x' = x0_i (s_t' = 0, lambda_t' = +inf: the first-order update's limit)
+//   else:  h = lambda_t' - lambda_t
+//          D = x0_i                                   first order: i = 0, and i = n - 2
+//          D = x0_i + (x0_i - x0_{i-1}) / (2 r),      second order: 0 < i < n - 2, with
+//              r = (lambda_t - lambda_{t_{i-1}}) / h  x0_{i-1} the previous step's data prediction
+//          x' = (s_t' / s_t) x - a_t' (exp(-h) - 1) D (exp(-h) - 1 computed as expm1(-h))
+// A first-order step is DDIM's (eta 0), so n <= 3 steps are DDIM exactly. The step into t_{n-1}
+// is first order (lower_order_final) at every n: DDIM's grid ends at t = 0 one step short of
+// the clean image, so that step is the counterpart of diffusers' step to sigma = 0, which is
+// first order too; taken at second order across its large jump in lambda (1.8 to 5.0 at 10
+// steps on the cosine schedule) it overshoots: a Gaussian's std by up to 24% at 20 steps.
+// `start` (SDEdit) begins the same scheme at x_start.
+
 struct SampleOptions {
-  std::string sampler = "ddim";  // ddim (steps, eta) or ddpm (ancestral, every one of T steps)
-  int64_t steps = 50;
-  double eta = 0.0;
-  bool clip = true;  // clip the predicted x0 to [-1, 1]
+  Sampler sampler = Sampler::kDdim;
+  int64_t steps = 50;  // ddim and dpmpp; ddpm takes every step
+  double eta = 0.0;    // ddim only
+  bool clip = true;    // clip the predicted x0 to [-1, 1]
   int64_t start = -1;  // start at this step instead of T - 1 (SDEdit: x is then x_start)
   std::function<void(int64_t done, int64_t total)> on_step;  // progress, after each step
 };
 
 /// Runs the sampler from x (x_T, or x_start) to an image. rng draws the noise of eta > 0
-/// and of ddpm; with eta = 0 DDIM is deterministic.
+/// and of ddpm; DDIM with eta = 0 and dpmpp are deterministic (dpmpp with eta > 0 is an Error).
 torch::Tensor diffusion_sample(const NoiseSchedule& s, const EpsFunction& eps, torch::Tensor x,
                                const SampleOptions& options, torch::Generator& rng);
 
@@ -129,8 +157,9 @@ class DdpmModel : public Generator {
   int64_t latent_dim() const override;
   int64_t num_classes() const override { return options_.unet.num_classes(); }
   std::array<int64_t, 3> image_shape() const override;
-  /// DDIM (options().sample_steps, eta 0) from x_T = z viewed as [N, C, H, W]; labels pick
-  /// the classes of a conditional model (in turn when undefined).
+  /// DDIM (options().sample_steps, eta 0, unless set_decode chose otherwise) from x_T = z
+  /// viewed as [N, C, H, W]; labels pick the classes of a conditional model (in turn when
+  /// undefined).
   torch::Tensor decode(const torch::Tensor& z, const torch::Tensor& labels = {}) override;
 
   /// The predicted noise at x_t: labels (or the no-class label where undefined, or -1) with
@@ -144,13 +173,15 @@ class DdpmModel : public Generator {
   const DdpmOptions& options() const { return options_; }
   const NoiseSchedule& schedule() const { return schedule_; }
   UNet& net() { return net_; }
-  /// DDIM steps and guidance that decode() uses.
-  void set_decode(int64_t steps, double guidance) { decode_steps_ = steps, decode_guidance_ = guidance; }
+  /// The sampler, steps and guidance that decode() uses: ddim (eta 0) or dpmpp, so decode
+  /// stays deterministic from x_T (ddpm is an Error).
+  void set_decode(Sampler sampler, int64_t steps, double guidance);
 
  private:
   UNet net_;
   DdpmOptions options_;
   NoiseSchedule schedule_;
+  Sampler decode_sampler_ = Sampler::kDdim;
   int64_t decode_steps_;
   double decode_guidance_ = 1.0;
 };
@@ -159,13 +190,14 @@ class DdpmModel : public Generator {
 struct ImageToImageOptions {
   // inpaint: auto (palette when the model was trained for inpainting, else repaint), repaint
   // or palette. restore: auto (palette when trained for restoring, else sdedit), palette or
-  // sdedit (the degraded image noised to step strength x T and denoised by DDIM).
+  // sdedit (the degraded image noised to step strength x T and denoised by the sampler).
   std::string method = "auto";
-  int64_t steps = 50;       // DDIM steps (palette, sdedit) or strided RePaint steps
-  int64_t resample = 5;     // repaint: passes per step
-  double strength = 0.5;    // sdedit: how far to noise the input, (0, 1]
+  Sampler sampler = Sampler::kDdim;  // palette and sdedit (eta 0); repaint takes ddim only
+  int64_t steps = 50;                // sampler steps (palette, sdedit) or strided RePaint steps
+  int64_t resample = 5;              // repaint: passes per step
+  double strength = 0.5;             // sdedit: how far to noise the input, (0, 1]
   double guidance = 1.0;
-  torch::Tensor labels;     // class-conditional models: int64 [N], else the no-class label
+  torch::Tensor labels;              // class-conditional models: int64 [N], else the no-class label
   std::function<void(int64_t done, int64_t total)> on_step;
 };
 

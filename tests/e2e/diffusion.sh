@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Diffusion through the real binary on a tiny U-Net: train (with the Palette tasks), resume,
-# generate with both samplers, inpaint / uncrop / restore by every method, and the errors a
+# generate with every sampler, inpaint / uncrop / restore by every method, and the errors a
 # user meets.
 source "$(dirname "$0")/lib.sh"
 L="$LATENTKIT"
@@ -24,6 +24,11 @@ cmp -s "$WORK/a.png" "$WORK/b.png" || fail "DDIM with eta 0 from the same seed s
 "$L" generate --run "$WORK/ddpm" --n 2 --sampler ddpm --out "$WORK/ddpm.png" 2> "$WORK/anc.log" || fail "--sampler ddpm exited $?"
 grep -q "ddpm done 50/50" "$WORK/anc.log" || fail "the ancestral sampler runs all 50 steps: $(tail -1 "$WORK/anc.log")"
 "$L" generate --run "$WORK/ddpm" --n 2 --eta 1 --sample-steps 3 --out "$WORK/eta.png" 2> /dev/null || fail "--eta 1 exited $?"
+"$L" generate --run "$WORK/ddpm" --n 2 --sampler dpmpp --sample-steps 5 --threads 1 --out "$WORK/dpmpp.png" 2> "$WORK/dpm.log" ||
+  fail "--sampler dpmpp exited $?: $(tail -2 "$WORK/dpm.log")"
+grep -q "dpmpp done 5/5" "$WORK/dpm.log" || fail "dpmpp runs --sample-steps 5 steps: $(tail -1 "$WORK/dpm.log")"
+expect_error 2 "dpmpp is deterministic" -- "$L" generate --run "$WORK/ddpm" --sampler dpmpp --eta 0.5 --threads 1 --out "$WORK/x.png"
+expect_error 2 "expected ddim, ddpm or dpmpp" -- "$L" generate --run "$WORK/ddpm" --sampler euler --threads 1 --out "$WORK/x.png"
 expect_error 2 "is for diffusion models" -- "$L" generate --run "$MODELS/fashion-dcgan" --eta 0.5 --out "$WORK/x.png"
 
 "$L" generate --run "$WORK/ddpm" --n 1 --seed 4 --each "$WORK/img" 2> /dev/null || fail "generate --each exited $?"
@@ -45,6 +50,11 @@ for method in palette sdedit; do
     2> "$WORK/re.log" || fail "restore --method $method exited $?: $(tail -2 "$WORK/re.log")"
   grep -q "wrote .*($method" "$WORK/re.log" || fail "restore does not say it used $method: $(tail -1 "$WORK/re.log")"
 done
+
+"$L" restore --run "$WORK/ddpm" --image "$IMG" --degrade noise --sampler dpmpp --steps 4 --threads 1 --out "$WORK/re-dpmpp.png" \
+  2> "$WORK/re.log" || fail "restore --sampler dpmpp exited $?: $(tail -2 "$WORK/re.log")"
+grep -q "palette done 4/4" "$WORK/re.log" || fail "restore --sampler dpmpp runs 4 steps: $(tail -1 "$WORK/re.log")"
+expect_error 2 "repaint takes its own steps" -- "$L" inpaint --run "$WORK/ddpm" --image "$IMG" --method repaint --sampler dpmpp --threads 1 --out "$WORK/x.png"
 
 expect_error 2 "must be the same size" -- "$L" inpaint --run "$WORK/ddpm" --image "$IMG" --mask "$DATA/mask_20_box.png" --out "$WORK/x.png"
 expect_error 2 "nothing to fill" -- "$L" inpaint --run "$WORK/ddpm" --image "$IMG" --mask "$DATA/mask_28_empty.png" --out "$WORK/x.png"

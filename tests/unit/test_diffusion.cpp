@@ -1,8 +1,9 @@
-// Noise schedules, the forward process, DDIM / DDPM steps, RePaint and Palette inpainting,
-// and the ddpm family behind the Generator interface.
+// Noise schedules, the forward process, DDIM / DDPM steps, DPM-Solver++(2M), RePaint and
+// Palette inpainting, and the ddpm family behind the Generator interface.
 #include "latentkit/models/diffusion.h"
 
 #include <cmath>
+#include <map>
 
 #include <gtest/gtest.h>
 
@@ -143,6 +144,147 @@ TEST(Samplers, ClippingKeepsThePredictedImageInRange) {
   EXPECT_GT(ddim_step(s, x_t, 10, -1, torch::zeros({1, 1, 2, 2}), 0.0, {}, false).min().item<double>(), 2.9);
 }
 
+// The golden values of the DPM-Solver++(2M) tests come from an implementation written apart
+// from latentkit (Python, NumPy, float64: the paper's Algorithm 2 in the data prediction, on
+// the closed-form schedules), run once; the numbers are committed here.
+
+// A closed-form "model": eps(x, t) = 0.8 x_i + 0.15 x_{i+1} - 0.1 x_{i+3} + 0.2 cos(pi t / T)
+// w_i over the 8 values of x (indices mod 8, w_i = i mod 3 - 1).
+EpsFunction linear_eps(int64_t T) {
+  return [T](const torch::Tensor& x, int64_t t) {
+    torch::Tensor flat = x.reshape({-1});
+    torch::Tensor w = torch::tensor({-1.f, 0.f, 1.f, -1.f, 0.f, 1.f, -1.f, 0.f});
+    torch::Tensor e = 0.8 * flat + 0.15 * torch::roll(flat, {-1}) - 0.1 * torch::roll(flat, {-3}) +
+                      0.2 * std::cos(M_PI * double(t) / double(T)) * w;
+    return e.view(x.sizes());
+  };
+}
+
+torch::Tensor golden_x_T() {  // 1.5 sin(1.3 k + 0.2), k = 0..7
+  return torch::tensor({0.2980039962f, 1.4962424799f, 0.5024822252f, -1.2274156666f, -1.1591467313f, 0.6072748809f,
+                        1.4840373699f, 0.1866816353f})
+      .view({2, 1, 2, 2});
+}
+
+torch::Tensor sample_with(const NoiseSchedule& s, const EpsFunction& eps, const torch::Tensor& x, Sampler sampler,
+                          int64_t steps, bool clip = true, int64_t start = -1) {
+  SampleOptions o;
+  o.sampler = sampler;
+  o.steps = steps;
+  o.clip = clip;
+  o.start = start;
+  torch::Generator rng = make_rng(0);
+  return diffusion_sample(s, eps, x, o, rng);
+}
+
+void expect_values(const torch::Tensor& got, const std::vector<double>& expected, double tolerance) {
+  ASSERT_EQ(got.numel(), static_cast<int64_t>(expected.size()));
+  torch::Tensor flat = got.reshape({-1}).to(torch::kFloat64);
+  for (size_t i = 0; i < expected.size(); ++i) EXPECT_NEAR(flat[i].item<double>(), expected[i], tolerance) << i;
+}
+
+TEST(Samplers, DpmppMatchesAnIndependentImplementation) {
+  NoiseSchedule cosine = make_schedule(ScheduleKind::kCosine, 1000), linear = make_schedule(ScheduleKind::kLinear, 1000);
+  const EpsFunction eps = linear_eps(1000);
+  const torch::Tensor x = golden_x_T();
+  // 10 steps (900, 800, ..., 0), clipped: two values end on the clip.
+  expect_values(sample_with(cosine, eps, x, Sampler::kDpmpp, 10),
+                {-0.2616744960, 0.7994536892, 0.6537489169, -0.4477781071, -0.9912448987, 0.1407540621, 1.0, 0.3223746341},
+                2e-5);
+  expect_values(sample_with(cosine, eps, x, Sampler::kDpmpp, 10, false),
+                {-0.4690995226, 0.6798373896, 0.9643815753, -0.3918198518, -1.0846798468, 0.0618244983, 1.3418476452,
+                 0.4568321406},
+                2e-5);
+  // SDEdit's start: 400, 267, 133, 0.
+  expect_values(sample_with(cosine, eps, x, Sampler::kDpmpp, 4, true, 400),
+                {0.1306315735, 0.9533148723, 0.3780575091, -0.6112146213, -0.8482264497, 0.2377442816, 1.0, 0.1432511102},
+                2e-5);
+  // 20 steps on the linear schedule, unclipped.
+  expect_values(sample_with(linear, eps, x, Sampler::kDpmpp, 20, false),
+                {-1.1570893707, -0.1367135189, 1.8468165897, 0.3034457910, -1.3865508503, -0.7753652733, 1.6400297225,
+                 1.8382527212},
+                5e-5);
+}
+
+TEST(Samplers, DpmppIsDdimForThreeStepsOrFewer) {
+  // Only the steps after the first and before the last two are second order.
+  NoiseSchedule s = make_schedule(ScheduleKind::kCosine, 1000);
+  const EpsFunction eps = linear_eps(1000);
+  for (int64_t steps : {1, 2, 3}) {
+    torch::Tensor a = sample_with(s, eps, golden_x_T(), Sampler::kDpmpp, steps);
+    torch::Tensor b = sample_with(s, eps, golden_x_T(), Sampler::kDdim, steps);
+    EXPECT_LT((a - b).abs().max().item<double>(), 1e-5) << steps;
+  }
+  expect_values(sample_with(s, eps, golden_x_T(), Sampler::kDdim, 2),
+                {-0.1650380026, 0.7267681168, 0.5539663127, -0.4283470930, -0.7854195590, 0.1774106997, 1.0, 0.1208551786},
+                2e-5);
+  EXPECT_GT((sample_with(s, eps, golden_x_T(), Sampler::kDpmpp, 4) - sample_with(s, eps, golden_x_T(), Sampler::kDdim, 4))
+                .abs()
+                .max()
+                .item<double>(),
+            1e-3);
+}
+
+TEST(Samplers, DpmppEndsOnTheImageGivenTheTrueNoise) {
+  // With the true noise the data prediction is x0 at every step, so every update stays on
+  // q's mean path and the last one returns x0.
+  NoiseSchedule s = make_schedule(ScheduleKind::kCosine, 1000);
+  torch::manual_seed(2);
+  torch::Tensor x0 = torch::rand({3, 1, 4, 4}) * 1.8 - 0.9, noise = torch::randn({3, 1, 4, 4});
+  EpsFunction oracle = [&](const torch::Tensor& x, int64_t t) {
+    return (x - std::sqrt(s.ab(t)) * x0) / std::sqrt(1 - s.ab(t));
+  };
+  torch::Tensor x_T = q_sample(s, x0, torch::full({3}, int64_t{900}), noise);
+  EXPECT_LT((sample_with(s, oracle, x_T, Sampler::kDpmpp, 10) - x0).abs().max().item<double>(), 1e-4);
+}
+
+TEST(Samplers, DpmppLandsCloserToAGaussianThanDdim) {
+  // Data N(mu, sd^2) per pixel has the exact noise prediction eps(x, t) = s_t (x - a_t mu) /
+  // (a_t^2 sd^2 + s_t^2), and the probability-flow ODE carries x_t's marginal N(a_t mu, a_t^2
+  // sd^2 + s_t^2) onto the data. The samplers are then affine in x, so the images of
+  // mean +- std at the first step are the samples' mean +- std: exact, no sampling noise.
+  NoiseSchedule s = make_schedule(ScheduleKind::kCosine, 1000);
+  const torch::Tensor mu = torch::tensor({-0.5, 0.0, 0.3, 0.6}, torch::kFloat64).view({1, 1, 2, 2});
+  const torch::Tensor sd = torch::tensor({0.1, 0.2, 0.4, 0.8}, torch::kFloat64).view({1, 1, 2, 2});
+  EpsFunction exact = [&](const torch::Tensor& x, int64_t t) {
+    const double a = std::sqrt(s.ab(t)), var = 1 - s.ab(t);
+    return std::sqrt(var) * (x - a * mu) / (a * a * sd * sd + var);
+  };
+  struct Expected {
+    int64_t steps;
+    std::vector<double> ddim, dpmpp;  // sample std / sd (golden, from the implementation apart)
+  };
+  for (const Expected& e : {Expected{10, {0.5374777946, 0.7198431774, 0.8369369484, 0.8882958134},
+                                     {0.5507600850, 0.7675386825, 0.9270635499, 0.9859886971}},
+                            Expected{20, {0.7288584467, 0.8507581946, 0.9148978677, 0.9408045024},
+                                     {0.7696210588, 0.9271285535, 0.9926516639, 1.0010440559}}}) {
+    const double a0 = std::sqrt(s.ab(sampling_timesteps(1000, e.steps)[0]));
+    const torch::Tensor mean0 = a0 * mu, std0 = (a0 * a0 * sd * sd + 1 - a0 * a0).sqrt();
+    std::map<Sampler, torch::Tensor> ratio;
+    for (Sampler sampler : {Sampler::kDdim, Sampler::kDpmpp}) {
+      torch::Tensor hi = sample_with(s, exact, mean0 + std0, sampler, e.steps, false);
+      torch::Tensor lo = sample_with(s, exact, mean0 - std0, sampler, e.steps, false);
+      EXPECT_LT(((hi + lo) / 2 - mu).abs().max().item<double>(), 1e-9) << e.steps;  // the mean is exact
+      ratio[sampler] = (hi - lo) / 2 / sd;
+    }
+    expect_values(ratio[Sampler::kDdim], e.ddim, 1e-8);
+    expect_values(ratio[Sampler::kDpmpp], e.dpmpp, 1e-8);
+    EXPECT_TRUE(((ratio[Sampler::kDpmpp] - 1).abs() < (ratio[Sampler::kDdim] - 1).abs()).all().item<bool>()) << e.steps;
+  }
+}
+
+TEST(Samplers, SamplerNamesAndDpmppErrors) {
+  EXPECT_EQ(sampler_names().parse("dpmpp"), Sampler::kDpmpp);
+  EXPECT_EQ(error_of([] { sampler_names().parse("euler"); }), "unknown --sampler 'euler' (expected ddim, ddpm or dpmpp)");
+  NoiseSchedule s = make_schedule(ScheduleKind::kCosine, 100);
+  SampleOptions o;
+  o.sampler = Sampler::kDpmpp;
+  o.eta = 0.5;
+  torch::Generator rng = make_rng(0);
+  EXPECT_EQ(error_of([&] { diffusion_sample(s, linear_eps(100), golden_x_T(), o, rng); }),
+            "--eta is for --sampler ddim; dpmpp is deterministic (eta 0)");
+}
+
 // A tiny U-Net model, random weights: enough to run every path.
 DdpmModel tiny_model(std::vector<std::string> tasks = {}, int64_t classes = 0) {
   DdpmOptions o;
@@ -231,6 +373,44 @@ TEST(Restoring, SdeditAndPaletteRun) {
   EXPECT_LT((restore_image(plain, x, o, rng) - x).abs().mean().item<double>(), 0.1);
 }
 
+TEST(ImageToImage, PaletteAndSdeditTakeTheSampler) {
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(4);
+  torch::Tensor images = torch::rand({2, 1, 8, 8}) * 2 - 1;
+  torch::Tensor fill = torch::zeros({1, 1, 8, 8});
+  fill.slice(2, 2, 6).slice(3, 1, 5).fill_(1.0);
+  const torch::Tensor known = (fill < 0.5).expand_as(images);
+  DdpmModel palette = tiny_model({"inpaint", "restore"});
+  ImageToImageOptions o;
+  o.steps = 6;
+  std::map<Sampler, torch::Tensor> filled;
+  for (Sampler sampler : {Sampler::kDdim, Sampler::kDpmpp}) {
+    o.sampler = sampler;
+    torch::Generator rng = make_rng(1);  // the same x_T for both
+    filled[sampler] = inpaint_image(palette, images, fill, o, rng);
+    EXPECT_TRUE(torch::equal(filled[sampler].masked_select(known), images.masked_select(known)));
+  }
+  EXPECT_GT((filled[Sampler::kDpmpp] - filled[Sampler::kDdim]).abs().max().item<double>(), 1e-3);
+  // The sampler is the one in SampleOptions: the same result by hand.
+  torch::Generator rng = make_rng(1);
+  torch::Tensor x_T = torch::randn(images.sizes(), rng);
+  torch::Tensor by_hand = sample_with(palette.schedule(), palette.eps_function({}, 1.0, inpaint_condition(images, fill)),
+                                      x_T, Sampler::kDpmpp, 6);
+  EXPECT_TRUE(torch::allclose(filled[Sampler::kDpmpp], torch::where(fill.expand_as(images) > 0.5, by_hand, images)));
+  // RePaint keeps its own steps.
+  o.method = "repaint";
+  EXPECT_EQ(error_of([&] { inpaint_image(palette, images, fill, o, rng); }),
+            "--sampler dpmpp is for --method palette; repaint takes its own steps (--steps, --resample)");
+  // SDEdit and the restore task run dpmpp; SDEdit at a tiny strength barely moves the image.
+  o.method = "sdedit";
+  o.strength = 0.02;
+  EXPECT_LT((restore_image(palette, images, o, rng) - images).abs().mean().item<double>(), 0.1);
+  o.method = "palette";
+  torch::Tensor restored = restore_image(palette, images, o, rng);
+  EXPECT_EQ(restored.sizes(), images.sizes());
+  EXPECT_LE(restored.abs().max().item<double>(), 1.0);
+}
+
 TEST(Conditions, PaletteConditionChannels) {
   torch::Tensor image = torch::full({1, 1, 2, 2}, 0.5), fill = torch::tensor({1.f, 0.f, 0.f, 0.f}).view({1, 1, 2, 2});
   torch::Tensor c = inpaint_condition(image, fill);
@@ -260,6 +440,39 @@ TEST(DdpmModel, DecodeIsDeterministicDdimFromXT) {
   torch::Tensor by_hand = diffusion_sample(m.schedule(), m.eps_function({}, 1.0), z.view({3, 1, 8, 8}), o, rng);
   EXPECT_TRUE(torch::allclose(a, by_hand));
   EXPECT_NE(error_of([&] { m.decode(torch::zeros({1, 10})); }).find("x_T flattened"), std::string::npos);
+}
+
+TEST(DdpmModel, DecodeWithDpmppGuidanceAndVPrediction) {
+  torch::NoGradGuard no_grad;
+  DdpmModel m = tiny_model({}, 3);
+  torch::Generator rng = make_rng(9);
+  torch::Tensor z = m.sample_latent(2, rng), labels = torch::tensor({0, 2});
+  torch::Tensor x_T = z.view({2, 1, 8, 8});
+  torch::Tensor ddim = m.decode(z, labels);
+  m.set_decode(Sampler::kDpmpp, 6, 3.0);
+  torch::Tensor dpmpp = m.decode(z, labels);
+  EXPECT_GT((dpmpp - ddim).abs().max().item<double>(), 1e-3);
+  // dpmpp sees only the guided noise, eps_u + w (eps_c - eps_u).
+  EpsFunction cond = m.eps_function(labels, 1.0), uncond = m.eps_function({}, 1.0);
+  EpsFunction guided = [&](const torch::Tensor& x, int64_t t) {
+    torch::Tensor u = uncond(x, t);
+    return u + 3.0 * (cond(x, t) - u);
+  };
+  EXPECT_TRUE(torch::allclose(dpmpp, sample_with(m.schedule(), guided, x_T, Sampler::kDpmpp, 6), 1e-4, 1e-5));
+  EXPECT_NE(error_of([&] { m.set_decode(Sampler::kDdpm, 6, 1.0); }).find("ddim or dpmpp"), std::string::npos);
+  // A v-prediction model: the sampler gets eps_from_v of the U-Net's output.
+  DdpmOptions o = m.options();
+  o.prediction = Prediction::kV;
+  DdpmModel v(m.net(), o);
+  SampleOptions so;
+  so.sampler = Sampler::kDpmpp;
+  so.steps = 6;
+  torch::Tensor from_v = v.sample(x_T, labels, so, 1.0, rng);
+  EpsFunction by_hand = [&](const torch::Tensor& x, int64_t t) {
+    torch::Tensor tt = torch::full({x.size(0)}, t, torch::kInt64);
+    return eps_from_v(v.schedule(), x, tt, v.net()->forward(x, tt, labels, {}));
+  };
+  EXPECT_TRUE(torch::allclose(from_v, sample_with(v.schedule(), by_hand, x_T, Sampler::kDpmpp, 6), 1e-4, 1e-5));
 }
 
 TEST(DdpmModel, GuidanceCombinesConditionalAndUnconditional) {
