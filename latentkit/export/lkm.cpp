@@ -14,17 +14,17 @@ int32_t i32(int64_t v) {
   return static_cast<int32_t>(v);
 }
 
-lkrt::WeightType weight_type(const std::string& weights) {
-  if (weights == "fp32") return lkrt::WeightType::kFp32;
-  if (weights == "fp16") return lkrt::WeightType::kFp16;
-  if (weights == "int8") return lkrt::WeightType::kInt8;
+lkrt_weight_type weight_type(const std::string& weights) {
+  if (weights == "fp32") return LKRT_WEIGHT_FP32;
+  if (weights == "fp16") return LKRT_WEIGHT_FP16;
+  if (weights == "int8") return LKRT_WEIGHT_INT8;
   throw Error("unknown weight type '" + weights + "' (expected fp32, fp16 or int8)");
 }
 
 }  // namespace
 
 std::string graph_to_lkm(const GeneratorGraph& g, const std::string& weights, const std::string& model_id) {
-  const lkrt::WeightType type = weight_type(weights);
+  const lkrt_weight_type type = weight_type(weights);
   lkrt::ModelWriter w;
   try {
     w.set_info({model_id, i32(g.latent_dim), i32(g.image_shape[0]), i32(g.image_shape[1]), i32(g.image_shape[2])});

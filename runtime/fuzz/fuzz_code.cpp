@@ -21,7 +21,7 @@ lkrt_model* tiny_model(const char* id, int latent_dim, int classes) {
     w.add_input(table.data(), classes, 2);
   else
     w.add_input();
-  w.add_gemm(weights.data(), 4, in, nullptr, lkrt::WeightType::kFp32);
+  w.add_gemm(weights.data(), 4, in, nullptr, LKRT_WEIGHT_FP32);
   w.add_reshape(1, 2, 2);
   w.add_activation(lkrt::Activation::kTanh);
   const std::string bytes = w.serialize();

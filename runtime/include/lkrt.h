@@ -1,10 +1,12 @@
-/// lkrt: the latentkit on-device runtime. Loads a generator stored as .lkm
-/// (docs/file-format.md) and runs it on the CPU. C API; a thin C++ wrapper follows
-/// at the end of this header. No third-party dependencies.
+/// lkrt: the latentkit on-device runtime. Loads a model stored as .lkm
+/// (docs/file-format.md): a generator (latent -> image), an enhancer (image -> image, any
+/// size) or a diffusion denoiser with its noise schedule and sampler, and runs it on the
+/// CPU. C API; a thin C++ wrapper follows at the end of this header. No third-party
+/// dependencies.
 ///
 /// Threading: a model may be used from any thread, but calls that take a non-const
-/// lkrt_model* (lkrt_generate, lkrt_decode_code*, lkrt_set_threads) must not run
-/// concurrently on the same model. Load one model per thread for concurrent generation.
+/// lkrt_model* must not run concurrently on the same model. Load one model per thread for
+/// concurrent use.
 #ifndef LKRT_H
 #define LKRT_H
 
@@ -33,8 +35,19 @@ typedef enum {
   LKRT_WEIGHT_FP32 = 0,
   LKRT_WEIGHT_FP16 = 1,
   LKRT_WEIGHT_INT8 = 2,
-  LKRT_WEIGHT_MIXED = 3 /* layers use different weight types */
+  LKRT_WEIGHT_MIXED = 3 /* layers use different weight types (the header only) */
 } lkrt_weight_type;
+
+typedef enum {
+  LKRT_KIND_GENERATOR = 0, /* z [latent_dim] (+ label) -> image: lkrt_generate */
+  LKRT_KIND_ENHANCER = 1,  /* image -> image of the same size: lkrt_enhance */
+  LKRT_KIND_DENOISER = 2   /* x_t, t (+ label, condition) -> eps or v: lkrt_denoise, lkrt_sample */
+} lkrt_kind;
+
+typedef enum {
+  LKRT_SAMPLER_DDIM = 0,  /* DDIM, eta 0 (Song et al. 2021) */
+  LKRT_SAMPLER_DPMPP = 1  /* DPM-Solver++(2M) (Lu et al. 2022): the quality of DDIM in fewer steps */
+} lkrt_sampler;
 
 /* Flags for lkrt_model_load_memory_ex. */
 #define LKRT_LOAD_SKIP_CHECKSUM 1u /* do not verify the CRC-32 (fuzzing, tests) */
@@ -59,11 +72,16 @@ int32_t lkrt_model_height(const lkrt_model* model);
 int32_t lkrt_model_width(const lkrt_model* model);
 lkrt_weight_type lkrt_model_weight_type(const lkrt_model* model);
 const char* lkrt_model_id(const lkrt_model* model); /* UTF-8, NUL-terminated, may be "" */
+lkrt_kind lkrt_model_kind(const lkrt_model* model);
 int32_t lkrt_model_op_count(const lkrt_model* model);
 uint64_t lkrt_model_param_count(const lkrt_model* model);
 uint64_t lkrt_model_flops(const lkrt_model* model); /* 2 x multiply-adds per image */
 /// Text of op i ("conv_transpose2d 256->128 k4 s2 p1 [128,14,14] int8"), NULL if out of range.
 const char* lkrt_model_op_text(const lkrt_model* model, int32_t i);
+/// Bytes of activation memory planned for the last input size (dead activations share
+/// memory), and of the other scratch buffers (im2col, GEMM output, attention).
+uint64_t lkrt_model_activation_bytes(const lkrt_model* model);
+uint64_t lkrt_model_scratch_bytes(const lkrt_model* model);
 
 /// z: [latent_dim]; label: -1 for unconditional models, else in [0, num_classes);
 /// out: [channels * height * width] in NCHW order (batch 1), values of the network
@@ -79,8 +97,57 @@ lkrt_status lkrt_decode_code(lkrt_model* model, const uint8_t* code, size_t size
 /// The same for the code's text form: base64url without padding, NUL-terminated.
 lkrt_status lkrt_decode_code_text(lkrt_model* model, const char* text, float* out);
 
-/// Worker threads used by lkrt_generate (1..64, default 1). Output channels and
-/// output rows are split between them.
+/// Enhancer: in and out [channels * height * width] in NCHW order, values in [-1, 1]; any
+/// size from 1x1. Each side is padded by edge replication to a multiple of
+/// lkrt_model_pad_multiple, as latentkit enhance does; images larger than tile x tile are
+/// run in tiles of that size overlapping by max(tile / 8, 8) and blended linearly (tile 0:
+/// whole). The output is clamped to [-1, 1]. A new size plans new buffers; the same size
+/// again allocates nothing.
+lkrt_status lkrt_enhance(lkrt_model* model, const float* in, int32_t height, int32_t width, int32_t tile, float* out);
+int32_t lkrt_model_pad_multiple(const lkrt_model* model);
+
+/// Denoiser facts: time steps T, what the network predicts (0 eps, 1 v), the Palette tasks
+/// it was trained for (bit 0 inpaint, bit 1 restore; its condition then has channels + 2
+/// channels) and its default number of sampling steps.
+int32_t lkrt_model_timesteps(const lkrt_model* model);
+int32_t lkrt_model_prediction(const lkrt_model* model);
+int32_t lkrt_model_tasks(const lkrt_model* model);
+int32_t lkrt_model_sample_steps(const lkrt_model* model);
+
+/// One call of a denoiser's network at time step t in [0, T): x_t and out [channels *
+/// height * width] (NCHW); label -1 or in [0, num_classes] (num_classes: no class, as -1)
+/// for class-conditional models, -1 otherwise; cond [(channels + 2) * height * width] for
+/// a model with tasks (NULL: zeros, an unconditional sample), NULL otherwise.
+lkrt_status lkrt_denoise(lkrt_model* model, const float* x_t, int32_t t, int32_t label, const float* cond, float* out);
+
+typedef struct {
+  lkrt_sampler sampler; /* LKRT_SAMPLER_DDIM or LKRT_SAMPLER_DPMPP */
+  int32_t steps;        /* 1..T; 0: the model's default */
+  int32_t label;        /* as lkrt_denoise */
+  float guidance;       /* classifier-free guidance w for a label >= 0 (1: none) */
+  int32_t clip;         /* nonzero: clip the predicted x0 to [-1, 1] (latentkit's default) */
+  /* called after each step with (done, total); may be NULL */
+  void (*on_step)(void* user, int32_t done, int32_t total);
+  void* user;
+} lkrt_sample_options;
+
+/// Fills options with the defaults: DDIM, the model's steps, label -1, guidance 1, clip.
+void lkrt_sample_options_init(lkrt_sample_options* options);
+
+/// Samples one image from x_T (out may equal x_T): time steps as latentkit's DDIM (T - T/n
+/// down to 0, evenly spaced), eta 0. cond as lkrt_denoise. The same x_T gives latentkit
+/// generate's image within float round-off.
+lkrt_status lkrt_sample(lkrt_model* model, const lkrt_sample_options* options, const float* x_T, const float* cond,
+                        float* out);
+
+/// Palette conditions (models with tasks): inpaint keeps image where fill = 0 and fills
+/// where fill = 1 (fill [height * width], 0 or 1); restore takes a degraded image.
+/// cond: [(channels + 2) * height * width].
+lkrt_status lkrt_inpaint_condition(const lkrt_model* model, const float* image, const float* fill, float* cond);
+lkrt_status lkrt_restore_condition(const lkrt_model* model, const float* degraded, float* cond);
+
+/// Worker threads used by every call that runs the network (1..64, default 1). Output
+/// channels and output rows are split between them.
 lkrt_status lkrt_set_threads(lkrt_model* model, int n);
 
 #ifdef __cplusplus

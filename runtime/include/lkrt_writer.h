@@ -1,18 +1,25 @@
 /// Writer of .lkm models (docs/file-format.md), for exporters. Dependency-free C++17.
-/// The exporter folds BatchNorm into the preceding layer and describes the generator
-/// as a sequence of ops, each taking the previous op's output:
+/// A model is a graph of ops over values; each op returns the value it defines:
 ///
 ///   lkrt::ModelWriter w;
+///   w.set_info({"pix2pix-fashion", 0, 1, 28, 28});
+///   w.set_enhancer(16);
+///   auto x = w.input(lkrt::InputRole::kImage, 1);
+///   auto h = w.conv2d(x, w1, 32, 1, 4, 2, 1, b1, LKRT_WEIGHT_INT8);
+///   ...
+///   w.add(y, x);  // the last op's value is the output
+///   w.write("enhance.lkm");
+///
+/// Generators, a chain of ops each reading the one before, can use the add_* forms:
+///
 ///   w.set_info({"dcgan-fashion-mnist", 100, 1, 28, 28});
 ///   w.add_input();
-///   w.add_conv_transpose2d(w1, 100, 256, 7, 1, 0, b1, lkrt::WeightType::kInt8);
+///   w.add_conv_transpose2d(w1, 100, 256, 7, 1, 0, b1, LKRT_WEIGHT_INT8);
 ///   w.add_activation(lkrt::Activation::kRelu);
-///   ...
-///   w.write("gen.lkm");
 ///
-/// Weights are float arrays in PyTorch layout; the writer converts them to the
-/// requested WeightType (int8: per output channel symmetric). Biases and embedding
-/// tables are always stored as fp32.
+/// Weights are float arrays in PyTorch layout; the writer converts them to the requested
+/// weight type (int8: per output channel symmetric). Biases, normalisation parameters and
+/// embedding tables are always stored as fp32. BatchNorm is folded by the exporter.
 #ifndef LKRT_WRITER_H
 #define LKRT_WRITER_H
 
@@ -20,49 +27,99 @@
 #include <string>
 #include <vector>
 
+#include "lkrt.h"
+#include "lkrt_ops.h"
+
 namespace lkrt {
 
-enum class WeightType : uint32_t { kFp32 = 0, kFp16 = 1, kInt8 = 2 };
-
-enum class Activation : uint32_t { kRelu, kLeakyRelu, kTanh, kSigmoid };
+enum class Activation : uint32_t { kRelu, kLeakyRelu, kTanh, kSigmoid, kSilu };
 
 /// Header fields the ops do not determine.
 struct ModelInfo {
   std::string model_id;  ///< free-form UTF-8, at most 64 bytes
-  int32_t latent_dim = 0;
-  int32_t channels = 0;  ///< output image [channels, height, width]
+  int32_t latent_dim = 0;  ///< generators: z; denoisers: channels x height x width; enhancers: 0
+  int32_t channels = 0;    ///< the image [channels, height, width]: out of a generator, in and out otherwise
   int32_t height = 0;
   int32_t width = 0;
 };
 
+/// A denoiser's schedule and sampling defaults (latentkit's DdpmOptions).
+struct DiffusionInfo {
+  uint32_t schedule = 2;      ///< 1 linear, 2 cosine
+  uint32_t timesteps = 1000;
+  uint32_t prediction = 0;    ///< 0 eps, 1 v
+  uint32_t tasks = 0;         ///< bit 0 inpaint, bit 1 restore: a condition input of channels + 2
+  uint32_t sample_steps = 50;
+  uint32_t num_classes = 0;   ///< > 0: a label input and an embedding of num_classes + 1 rows
+};
+
 class ModelWriter {
  public:
+  using Value = uint32_t;
+
   /// Throws std::invalid_argument on values out of range.
   void set_info(const ModelInfo& info);
+  /// The model is an enhancer (lkrt_enhance): input sides are padded to a multiple of pad_multiple.
+  void set_enhancer(int32_t pad_multiple);
+  /// The model is a denoiser (lkrt_denoise, lkrt_sample).
+  void set_denoiser(const DiffusionInfo& info);
 
-  /// First op: the latent z [latent_dim], as a [latent_dim, 1, 1] tensor.
-  void add_input();
-  /// First op of a conditional model: z followed by row `label` of the table
-  /// embedding [num_classes, embed_dim] (a one-hot identity table for a CVAE).
-  void add_input(const float* embedding, int32_t num_classes, int32_t embed_dim);
-
-  /// y = W x + b. weight: [out, in]; bias: [out] or nullptr. The input must be flat
-  /// ([in, 1, 1]); add_reshape(in, 1, 1) flattens a [C, H, W] map (C-major, as torch).
-  void add_gemm(const float* weight, int32_t out, int32_t in, const float* bias, WeightType type);
+  // The graph. Each op reads values defined before it and defines a new one.
+  /// channels: of the image or condition roles, 0 for the others.
+  Value input(InputRole role, int32_t channels = 0);
+  /// The latent z [latent_dim, 1, 1], or of a conditional generator z followed by row
+  /// `label` of the table [num_classes, embed_dim] (a one-hot identity table for a CVAE).
+  Value input_latent(const float* embedding = nullptr, int32_t num_classes = 0, int32_t embed_dim = 0);
+  /// y = W x + b. weight: [out, in]; bias: [out] or nullptr. x must be [in, 1, 1].
+  Value gemm(Value x, const float* weight, int32_t out, int32_t in, const float* bias, lkrt_weight_type type);
   /// weight: [out, in, k, k]; bias: [out] or nullptr.
-  void add_conv2d(const float* weight, int32_t out, int32_t in, int32_t kernel, int32_t stride, int32_t padding,
-                  const float* bias, WeightType type);
+  Value conv2d(Value x, const float* weight, int32_t out, int32_t in, int32_t kernel, int32_t stride, int32_t padding,
+               const float* bias, lkrt_weight_type type);
   /// weight: [in, out, k, k] (PyTorch ConvTranspose2d layout); bias: [out] or nullptr.
   /// Output size (H - 1) * stride - 2 * padding + kernel.
-  void add_conv_transpose2d(const float* weight, int32_t in, int32_t out, int32_t kernel, int32_t stride,
-                            int32_t padding, const float* bias, WeightType type);
-  void add_upsample_nearest(int32_t scale);
+  Value conv_transpose2d(Value x, const float* weight, int32_t in, int32_t out, int32_t kernel, int32_t stride,
+                         int32_t padding, const float* bias, lkrt_weight_type type);
+  Value upsample_nearest(Value x, int32_t scale);
   /// param: the negative slope of kLeakyRelu; ignored otherwise.
-  void add_activation(Activation kind, float param = 0.0f);
+  Value activation(Value x, Activation kind, float param = 0.0f);
   /// y = a * x + b, elementwise.
-  void add_affine(float a, float b);
-  /// Reinterprets the [C, H, W] tensor (C-major order, as torch's view) as [c, h, w].
-  void add_reshape(int32_t c, int32_t h, int32_t w);
+  Value affine(Value x, float a, float b);
+  /// Reinterprets [C, H, W] (C-major order, as torch's view) as [c, h, w].
+  Value reshape(Value x, int32_t c, int32_t h, int32_t w);
+  /// torch.nn.GroupNorm: gamma and beta [channels].
+  Value group_norm(Value x, int32_t groups, int32_t channels, float eps, const float* gamma, const float* beta);
+  /// a + b; b has a's shape or is [C, 1, 1] (added at every pixel).
+  Value add(Value a, Value b);
+  /// Along the channels; 2 to 4 values of the same height and width.
+  Value concat(const std::vector<Value>& values);
+  /// Self-attention over the pixels of qkv [3 * channels, H, W] (q, k, v in turn), heads
+  /// of channels / heads, weights softmax(scale q . k) -> [channels, H, W].
+  Value attention(Value qkv, int32_t channels, int32_t heads, float scale);
+  /// The sinusoidal embedding of a time step value [1, 1, 1] -> [dim, 1, 1].
+  Value timestep_embedding(Value t, int32_t dim);
+  /// Row `label` of table [rows, dim] for a label value [1, 1, 1] -> [dim, 1, 1].
+  Value embedding(Value label, const float* table, int32_t rows, int32_t dim);
+
+  // The chain forms: each reads the value of the op before.
+  void add_input() { input_latent(); }
+  void add_input(const float* embedding, int32_t num_classes, int32_t embed_dim) {
+    input_latent(embedding, num_classes, embed_dim);
+  }
+  void add_gemm(const float* weight, int32_t out, int32_t in, const float* bias, lkrt_weight_type type) {
+    gemm(last(), weight, out, in, bias, type);
+  }
+  void add_conv2d(const float* weight, int32_t out, int32_t in, int32_t kernel, int32_t stride, int32_t padding,
+                  const float* bias, lkrt_weight_type type) {
+    conv2d(last(), weight, out, in, kernel, stride, padding, bias, type);
+  }
+  void add_conv_transpose2d(const float* weight, int32_t in, int32_t out, int32_t kernel, int32_t stride,
+                            int32_t padding, const float* bias, lkrt_weight_type type) {
+    conv_transpose2d(last(), weight, in, out, kernel, stride, padding, bias, type);
+  }
+  void add_upsample_nearest(int32_t scale) { upsample_nearest(last(), scale); }
+  void add_activation(Activation kind, float param = 0.0f) { activation(last(), kind, param); }
+  void add_affine(float a, float b) { affine(last(), a, b); }
+  void add_reshape(int32_t c, int32_t h, int32_t w) { reshape(last(), c, h, w); }
 
   /// The .lkm bytes. Loads them with the runtime first and throws std::runtime_error
   /// with the loader's message if the model would not load (e.g. shapes that do not chain).
@@ -80,23 +137,30 @@ class ModelWriter {
     std::vector<uint8_t> bytes;
     std::vector<float> scales;  // int8 only
   };
-  struct Op {
-    uint32_t type = 0;
+  struct OpRecord {
+    Op type = Op::kInput;
+    std::vector<Value> inputs;
+    Value output = 0;
     uint32_t ints[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    float floats[2] = {0.0f, 0.0f};
+    float floats[4] = {0.0f, 0.0f, 0.0f, 0.0f};
     uint32_t tensors[4] = {0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu};
   };
-  void add_convolution(bool transposed, const float* weight, int32_t out, int32_t in, int32_t kernel, int32_t stride,
-                       int32_t padding, const float* bias, WeightType type);
+  Value last() const;
+  Value push(OpRecord op);
+  Value convolution(Value x, bool transposed, const float* weight, int32_t out, int32_t in, int32_t kernel,
+                    int32_t stride, int32_t padding, const float* bias, lkrt_weight_type type);
   uint32_t add_fp32_tensor(const float* data, std::vector<uint32_t> dims);
-  uint32_t add_weight_tensor(const float* data, std::vector<uint32_t> dims, uint32_t channel_axis, WeightType type);
+  uint32_t add_weight_tensor(const float* data, std::vector<uint32_t> dims, uint32_t channel_axis, lkrt_weight_type type);
 
   ModelInfo info_;
+  lkrt_kind kind_ = LKRT_KIND_GENERATOR;
+  int32_t pad_multiple_ = 0;
+  DiffusionInfo diffusion_;
   int32_t num_classes_ = 0;
   int32_t embed_dim_ = 0;
-  std::vector<Op> ops_;
+  std::vector<OpRecord> ops_;
   std::vector<Tensor> tensors_;
-  std::vector<WeightType> weight_types_;
+  std::vector<lkrt_weight_type> weight_types_;
 };
 
 }  // namespace lkrt

@@ -7,20 +7,26 @@
 #include <cstdint>
 #include <cstring>
 
+#include "lkrt.h"
+
 namespace lkrt {
 namespace format {
 
 constexpr uint8_t kMagic[8] = {0x89, 'L', 'K', 'M', '\r', '\n', 0x1a, '\n'};
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;  // the loader also reads version 1
 constexpr uint32_t kHeaderSize = 256;
-constexpr uint32_t kOpRecordSize = 64;
+constexpr uint32_t kOpRecordSizeV1 = 64;
+constexpr uint32_t kOpRecordSize = 96;
 constexpr uint32_t kTensorRecordSize = 64;
 constexpr uint32_t kAlign = 64;
 constexpr uint32_t kNoTensor = 0xFFFFFFFFu;
+constexpr uint32_t kNoValue = 0xFFFFFFFFu;
 constexpr uint32_t kModelIdMax = 64;
 constexpr uint32_t kOpIntParams = 8;
-constexpr uint32_t kOpFloatParams = 2;
+constexpr uint32_t kOpFloatParamsV1 = 2;
+constexpr uint32_t kOpFloatParams = 4;
 constexpr uint32_t kOpTensors = 4;
+constexpr uint32_t kOpInputs = 4;
 constexpr uint32_t kMaxRank = 4;
 
 // Header field offsets.
@@ -43,17 +49,33 @@ constexpr size_t kHModelIdLength = 68;    // u32
 constexpr size_t kHOpTableOffset = 72;    // u64
 constexpr size_t kHTensorTableOffset = 80;// u64
 constexpr size_t kHModelId = 88;          // u8[64]
-// 152..255 reserved, zero.
+// Version 2; zero in version 1.
+constexpr size_t kHKind = 152;            // u32 lkrt_kind
+constexpr size_t kHValueCount = 156;      // u32, values of the graph
+constexpr size_t kHPadMultiple = 160;     // u32, enhancer: input sides padded to a multiple of this
+constexpr size_t kHSchedule = 164;        // u32, denoiser: 1 linear, 2 cosine
+constexpr size_t kHTimesteps = 168;       // u32, denoiser: T
+constexpr size_t kHPrediction = 172;      // u32, denoiser: 0 eps, 1 v
+constexpr size_t kHTasks = 176;           // u32, denoiser: bit 0 inpaint, bit 1 restore (Palette)
+constexpr size_t kHSampleSteps = 180;     // u32, denoiser: default sampling steps
+constexpr size_t kHReservedV2 = 184;      // 184..255 reserved, zero.
 
-// Op record field offsets.
-constexpr size_t kOType = 0;     // u32 OpType
-constexpr size_t kOFlags = 4;    // u32, 0
-constexpr size_t kOInts = 8;     // u32[8]
-constexpr size_t kOFloats = 40;  // f32[2]
-constexpr size_t kOTensors = 48; // u32[4], tensor index or kNoTensor
+// Op record field offsets, version 1 (64 bytes: each op reads the previous op's output).
+constexpr size_t kOType = 0;       // u32 lkrt::Op
+constexpr size_t kOFlags = 4;      // u32, 0
+constexpr size_t kOIntsV1 = 8;     // u32[8]
+constexpr size_t kOFloatsV1 = 40;  // f32[2]
+constexpr size_t kOTensorsV1 = 48; // u32[4], tensor index or kNoTensor
+// Version 2 (96 bytes: a graph over numbered values).
+constexpr size_t kOInputs = 8;     // u32[4], value index or kNoValue
+constexpr size_t kOOutput = 24;    // u32, the value this op defines
+constexpr size_t kOReserved = 28;  // u32, 0
+constexpr size_t kOInts = 32;      // u32[8]
+constexpr size_t kOFloats = 64;    // f32[4]
+constexpr size_t kOTensors = 80;   // u32[4], tensor index or kNoTensor
 
 // Tensor record field offsets.
-constexpr size_t kTDType = 0;        // u32 DType
+constexpr size_t kTDType = 0;        // u32 lkrt_weight_type (fp32, fp16, int8)
 constexpr size_t kTRank = 4;         // u32, 1..4
 constexpr size_t kTDims = 8;         // u32[4], unused dims 0
 constexpr size_t kTQuantAxis = 24;   // u32, int8: axis of the scales; else 0
@@ -63,25 +85,8 @@ constexpr size_t kTByteLength = 40;  // u64
 constexpr size_t kTScaleOffset = 48; // u64, int8: fp32[dims[axis]]; else 0
 constexpr size_t kTReserved1 = 56;   // u64, 0
 
-enum class OpType : uint32_t {
-  kInput = 1,
-  kGemm = 2,
-  kConv2d = 3,
-  kConvTranspose2d = 4,
-  kUpsampleNearest = 5,
-  kRelu = 6,
-  kLeakyRelu = 7,
-  kTanh = 8,
-  kSigmoid = 9,
-  kAffine = 10,
-  kReshape = 11,
-};
-constexpr uint32_t kOpTypeMax = 11;
-
-enum class DType : uint32_t { kFp32 = 0, kFp16 = 1, kInt8 = 2 };
-constexpr uint32_t kDTypeMax = 2;
-
-inline size_t dtype_size(DType t) { return t == DType::kFp32 ? 4 : t == DType::kFp16 ? 2 : 1; }
+// A tensor's type is an lkrt_weight_type other than LKRT_WEIGHT_MIXED.
+inline size_t dtype_size(lkrt_weight_type t) { return t == LKRT_WEIGHT_FP32 ? 4 : t == LKRT_WEIGHT_FP16 ? 2 : 1; }
 
 inline uint32_t read_u32(const uint8_t* p) {
   return uint32_t(p[0]) | uint32_t(p[1]) << 8 | uint32_t(p[2]) << 16 | uint32_t(p[3]) << 24;

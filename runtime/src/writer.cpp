@@ -27,16 +27,33 @@ uint64_t align_up(uint64_t v) { return (v + format::kAlign - 1) / format::kAlign
 void ModelWriter::set_info(const ModelInfo& info) {
   require(info.model_id.size() <= format::kModelIdMax,
           "model id is " + std::to_string(info.model_id.size()) + " bytes, at most 64 allowed");
-  require_positive(info.latent_dim, "latent_dim");
+  require(info.latent_dim >= 0, "latent_dim must be >= 0");
   require_positive(info.channels, "channels");
   require_positive(info.height, "height");
   require_positive(info.width, "width");
   info_ = info;
 }
 
+void ModelWriter::set_enhancer(int32_t pad_multiple) {
+  require(pad_multiple >= 1 && pad_multiple <= 1024, "pad multiple must be in 1..1024");
+  kind_ = LKRT_KIND_ENHANCER;
+  pad_multiple_ = pad_multiple;
+}
+
+void ModelWriter::set_denoiser(const DiffusionInfo& info) {
+  require(info.schedule == 1 || info.schedule == 2, "schedule must be 1 (linear) or 2 (cosine)");
+  require(info.timesteps >= 2, "timesteps must be >= 2");
+  require(info.prediction <= 1, "prediction must be 0 (eps) or 1 (v)");
+  require(info.tasks <= 3, "tasks is a mask of 1 (inpaint) and 2 (restore)");
+  require(info.sample_steps >= 1 && info.sample_steps <= info.timesteps, "sample_steps must be in 1..timesteps");
+  kind_ = LKRT_KIND_DENOISER;
+  diffusion_ = info;
+  num_classes_ = int32_t(info.num_classes);
+}
+
 uint32_t ModelWriter::add_fp32_tensor(const float* data, std::vector<uint32_t> dims) {
   Tensor t;
-  t.dtype = uint32_t(format::DType::kFp32);
+  t.dtype = LKRT_WEIGHT_FP32;
   size_t n = 1;
   for (uint32_t d : dims) n *= d;
   t.bytes.resize(n * 4);
@@ -47,23 +64,23 @@ uint32_t ModelWriter::add_fp32_tensor(const float* data, std::vector<uint32_t> d
 }
 
 uint32_t ModelWriter::add_weight_tensor(const float* data, std::vector<uint32_t> dims, uint32_t channel_axis,
-                                        WeightType type) {
+                                        lkrt_weight_type type) {
   weight_types_.push_back(type);
-  if (type == WeightType::kFp32) return add_fp32_tensor(data, std::move(dims));
+  if (type == LKRT_WEIGHT_FP32) return add_fp32_tensor(data, std::move(dims));
   Tensor t;
   size_t n = 1;
   for (uint32_t d : dims) n *= d;
-  if (type == WeightType::kFp16) {
-    t.dtype = uint32_t(format::DType::kFp16);
+  if (type == LKRT_WEIGHT_FP16) {
+    t.dtype = LKRT_WEIGHT_FP16;
     t.bytes.resize(n * 2);
     for (size_t i = 0; i < n; ++i) {
       uint16_t h = format::float_to_half(data[i]);
       t.bytes[2 * i] = uint8_t(h);
       t.bytes[2 * i + 1] = uint8_t(h >> 8);
     }
-  } else if (type == WeightType::kInt8) {
+  } else if (type == LKRT_WEIGHT_INT8) {
     // Per output channel symmetric: scale = max|w| / 127, q = round(w / scale) in [-127, 127].
-    t.dtype = uint32_t(format::DType::kInt8);
+    t.dtype = LKRT_WEIGHT_INT8;
     t.quant_axis = channel_axis;
     size_t channels = dims[channel_axis];
     size_t inner = 1;  // elements after the channel axis
@@ -94,51 +111,75 @@ uint32_t ModelWriter::add_weight_tensor(const float* data, std::vector<uint32_t>
   return uint32_t(tensors_.size() - 1);
 }
 
-void ModelWriter::add_input() {
-  Op op;
-  op.type = uint32_t(format::OpType::kInput);
+ModelWriter::Value ModelWriter::last() const {
+  require(!ops_.empty(), "the first op must be an input");
+  return ops_.back().output;
+}
+
+ModelWriter::Value ModelWriter::push(OpRecord op) {
+  for (Value v : op.inputs) require(v < ops_.size(), std::string(op_name(op.type)) + ": value " + std::to_string(v) + " is not defined");
+  op.output = Value(ops_.size());
+  ops_.push_back(op);
+  return op.output;
+}
+
+ModelWriter::Value ModelWriter::input(InputRole role, int32_t channels) {
+  require(role != InputRole::kLatent, "input: use input_latent for the latent");
+  require(role < InputRole::kCount, "input: unknown role");
+  require((role == InputRole::kImage || role == InputRole::kCondition) ? channels > 0 : channels == 0,
+          "input: channels > 0 for the image and condition roles, 0 for the others");
+  OpRecord op;
+  op.type = Op::kInput;
+  op.ints[0] = uint32_t(role);
+  op.ints[1] = uint32_t(channels);
+  return push(op);
+}
+
+ModelWriter::Value ModelWriter::input_latent(const float* embedding, int32_t num_classes, int32_t embed_dim) {
+  OpRecord op;
+  op.type = Op::kInput;
+  op.ints[0] = uint32_t(InputRole::kLatent);
   num_classes_ = 0;
   embed_dim_ = 0;
-  ops_.push_back(op);
+  if (embedding != nullptr || num_classes != 0 || embed_dim != 0) {
+    require(embedding != nullptr, "input_latent: embedding table is null");
+    require_positive(num_classes, "num_classes");
+    require_positive(embed_dim, "embed_dim");
+    op.tensors[0] = add_fp32_tensor(embedding, {uint32_t(num_classes), uint32_t(embed_dim)});
+    num_classes_ = num_classes;
+    embed_dim_ = embed_dim;
+  }
+  return push(op);
 }
 
-void ModelWriter::add_input(const float* embedding, int32_t num_classes, int32_t embed_dim) {
-  if (embedding == nullptr && num_classes == 0 && embed_dim == 0) return add_input();
-  require(embedding != nullptr, "add_input: embedding table is null");
-  require_positive(num_classes, "num_classes");
-  require_positive(embed_dim, "embed_dim");
-  Op op;
-  op.type = uint32_t(format::OpType::kInput);
-  op.tensors[0] = add_fp32_tensor(embedding, {uint32_t(num_classes), uint32_t(embed_dim)});
-  num_classes_ = num_classes;
-  embed_dim_ = embed_dim;
-  ops_.push_back(op);
-}
-
-void ModelWriter::add_gemm(const float* weight, int32_t out, int32_t in, const float* bias, WeightType type) {
-  require(weight != nullptr, "add_gemm: weight is null");
+ModelWriter::Value ModelWriter::gemm(Value x, const float* weight, int32_t out, int32_t in, const float* bias,
+                                     lkrt_weight_type type) {
+  require(weight != nullptr, "gemm: weight is null");
   require_positive(out, "gemm out");
   require_positive(in, "gemm in");
-  Op op;
-  op.type = uint32_t(format::OpType::kGemm);
+  OpRecord op;
+  op.type = Op::kGemm;
+  op.inputs = {x};
   op.ints[0] = uint32_t(out);
   op.ints[1] = uint32_t(in);
   op.tensors[0] = add_weight_tensor(weight, {uint32_t(out), uint32_t(in)}, 0, type);
   if (bias) op.tensors[1] = add_fp32_tensor(bias, {uint32_t(out)});
-  ops_.push_back(op);
+  return push(op);
 }
 
-void ModelWriter::add_convolution(bool transposed, const float* weight, int32_t out, int32_t in, int32_t kernel,
-                                  int32_t stride, int32_t padding, const float* bias, WeightType type) {
+ModelWriter::Value ModelWriter::convolution(Value x, bool transposed, const float* weight, int32_t out, int32_t in,
+                                            int32_t kernel, int32_t stride, int32_t padding, const float* bias,
+                                            lkrt_weight_type type) {
   const std::string name = transposed ? "conv_transpose2d" : "conv2d";
-  require(weight != nullptr, "add_" + name + ": weight is null");
+  require(weight != nullptr, name + ": weight is null");
   require_positive(out, name + " out");
   require_positive(in, name + " in");
   require_positive(kernel, name + " kernel");
   require_positive(stride, name + " stride");
   require(padding >= 0, name + " padding must be >= 0");
-  Op op;
-  op.type = uint32_t(transposed ? format::OpType::kConvTranspose2d : format::OpType::kConv2d);
+  OpRecord op;
+  op.type = transposed ? Op::kConvTranspose2d : Op::kConv2d;
+  op.inputs = {x};
   uint32_t ints[5] = {uint32_t(out), uint32_t(in), uint32_t(kernel), uint32_t(stride), uint32_t(padding)};
   std::copy(ints, ints + 5, op.ints);
   // PyTorch's layouts: conv2d [out, in, k, k], conv_transpose2d [in, out, k, k]; int8 scales
@@ -146,60 +187,131 @@ void ModelWriter::add_convolution(bool transposed, const float* weight, int32_t 
   const uint32_t a = uint32_t(transposed ? in : out), b = uint32_t(transposed ? out : in);
   op.tensors[0] = add_weight_tensor(weight, {a, b, uint32_t(kernel), uint32_t(kernel)}, transposed ? 1 : 0, type);
   if (bias) op.tensors[1] = add_fp32_tensor(bias, {uint32_t(out)});
-  ops_.push_back(op);
+  return push(op);
 }
 
-void ModelWriter::add_conv2d(const float* weight, int32_t out, int32_t in, int32_t kernel, int32_t stride,
-                             int32_t padding, const float* bias, WeightType type) {
-  add_convolution(false, weight, out, in, kernel, stride, padding, bias, type);
+ModelWriter::Value ModelWriter::conv2d(Value x, const float* weight, int32_t out, int32_t in, int32_t kernel,
+                                       int32_t stride, int32_t padding, const float* bias, lkrt_weight_type type) {
+  return convolution(x, false, weight, out, in, kernel, stride, padding, bias, type);
 }
 
-void ModelWriter::add_conv_transpose2d(const float* weight, int32_t in, int32_t out, int32_t kernel,
-                                       int32_t stride, int32_t padding, const float* bias, WeightType type) {
-  add_convolution(true, weight, out, in, kernel, stride, padding, bias, type);
+ModelWriter::Value ModelWriter::conv_transpose2d(Value x, const float* weight, int32_t in, int32_t out, int32_t kernel,
+                                                 int32_t stride, int32_t padding, const float* bias,
+                                                 lkrt_weight_type type) {
+  return convolution(x, true, weight, out, in, kernel, stride, padding, bias, type);
 }
 
-void ModelWriter::add_upsample_nearest(int32_t scale) {
+ModelWriter::Value ModelWriter::upsample_nearest(Value x, int32_t scale) {
   require_positive(scale, "upsample scale");
-  Op op;
-  op.type = uint32_t(format::OpType::kUpsampleNearest);
+  OpRecord op;
+  op.type = Op::kUpsampleNearest;
+  op.inputs = {x};
   op.ints[0] = uint32_t(scale);
-  ops_.push_back(op);
+  return push(op);
 }
 
-void ModelWriter::add_activation(Activation kind, float param) {
-  Op op;
+ModelWriter::Value ModelWriter::activation(Value x, Activation kind, float param) {
+  OpRecord op;
+  op.inputs = {x};
   switch (kind) {
-    case Activation::kRelu: op.type = uint32_t(format::OpType::kRelu); break;
+    case Activation::kRelu: op.type = Op::kRelu; break;
     case Activation::kLeakyRelu:
-      op.type = uint32_t(format::OpType::kLeakyRelu);
+      op.type = Op::kLeakyRelu;
       op.floats[0] = param;
       break;
-    case Activation::kTanh: op.type = uint32_t(format::OpType::kTanh); break;
-    case Activation::kSigmoid: op.type = uint32_t(format::OpType::kSigmoid); break;
+    case Activation::kTanh: op.type = Op::kTanh; break;
+    case Activation::kSigmoid: op.type = Op::kSigmoid; break;
+    case Activation::kSilu: op.type = Op::kSilu; break;
     default: require(false, "unknown activation " + std::to_string(uint32_t(kind)));
   }
-  ops_.push_back(op);
+  return push(op);
 }
 
-void ModelWriter::add_affine(float a, float b) {
-  Op op;
-  op.type = uint32_t(format::OpType::kAffine);
+ModelWriter::Value ModelWriter::affine(Value x, float a, float b) {
+  OpRecord op;
+  op.type = Op::kAffine;
+  op.inputs = {x};
   op.floats[0] = a;
   op.floats[1] = b;
-  ops_.push_back(op);
+  return push(op);
 }
 
-void ModelWriter::add_reshape(int32_t c, int32_t h, int32_t w) {
+ModelWriter::Value ModelWriter::reshape(Value x, int32_t c, int32_t h, int32_t w) {
   require_positive(c, "reshape c");
   require_positive(h, "reshape h");
   require_positive(w, "reshape w");
-  Op op;
-  op.type = uint32_t(format::OpType::kReshape);
+  OpRecord op;
+  op.type = Op::kReshape;
+  op.inputs = {x};
   op.ints[0] = uint32_t(c);
   op.ints[1] = uint32_t(h);
   op.ints[2] = uint32_t(w);
-  ops_.push_back(op);
+  return push(op);
+}
+
+ModelWriter::Value ModelWriter::group_norm(Value x, int32_t groups, int32_t channels, float eps, const float* gamma,
+                                           const float* beta) {
+  require(gamma != nullptr && beta != nullptr, "group_norm: weight or bias is null");
+  require(groups > 0 && channels > 0 && channels % groups == 0, "group_norm: the groups must divide the channels");
+  require(eps > 0.0f, "group_norm: epsilon must be > 0");
+  OpRecord op;
+  op.type = Op::kGroupNorm;
+  op.inputs = {x};
+  op.ints[0] = uint32_t(groups);
+  op.ints[1] = uint32_t(channels);
+  op.floats[0] = eps;
+  op.tensors[0] = add_fp32_tensor(gamma, {uint32_t(channels)});
+  op.tensors[1] = add_fp32_tensor(beta, {uint32_t(channels)});
+  return push(op);
+}
+
+ModelWriter::Value ModelWriter::add(Value a, Value b) {
+  OpRecord op;
+  op.type = Op::kAdd;
+  op.inputs = {a, b};
+  return push(op);
+}
+
+ModelWriter::Value ModelWriter::concat(const std::vector<Value>& values) {
+  require(values.size() >= 2 && values.size() <= format::kOpInputs, "concat: 2 to 4 values");
+  OpRecord op;
+  op.type = Op::kConcat;
+  op.inputs = values;
+  return push(op);
+}
+
+ModelWriter::Value ModelWriter::attention(Value qkv, int32_t channels, int32_t heads, float scale) {
+  require(channels > 0 && heads > 0 && channels % heads == 0, "attention: the heads must divide the channels");
+  require(scale > 0.0f, "attention: scale must be > 0");
+  OpRecord op;
+  op.type = Op::kAttention;
+  op.inputs = {qkv};
+  op.ints[0] = uint32_t(heads);
+  op.ints[1] = uint32_t(channels);
+  op.floats[0] = scale;
+  return push(op);
+}
+
+ModelWriter::Value ModelWriter::timestep_embedding(Value t, int32_t dim) {
+  require(dim >= 2, "timestep_embedding: dim must be >= 2");
+  OpRecord op;
+  op.type = Op::kTimestepEmbedding;
+  op.inputs = {t};
+  op.ints[0] = uint32_t(dim);
+  return push(op);
+}
+
+ModelWriter::Value ModelWriter::embedding(Value label, const float* table, int32_t rows, int32_t dim) {
+  require(table != nullptr, "embedding: table is null");
+  require_positive(rows, "embedding rows");
+  require_positive(dim, "embedding dim");
+  OpRecord op;
+  op.type = Op::kEmbedding;
+  op.inputs = {label};
+  op.ints[0] = uint32_t(rows);
+  op.ints[1] = uint32_t(dim);
+  op.tensors[0] = add_fp32_tensor(table, {uint32_t(rows), uint32_t(dim)});
+  return push(op);
 }
 
 std::string ModelWriter::serialize_unchecked() const {
@@ -223,7 +335,7 @@ std::string ModelWriter::serialize_unchecked() const {
   uint32_t weight_type = LKRT_WEIGHT_FP32;
   if (!weight_types_.empty()) {
     weight_type = uint32_t(weight_types_[0]);
-    for (WeightType t : weight_types_)
+    for (lkrt_weight_type t : weight_types_)
       if (uint32_t(t) != weight_type) weight_type = LKRT_WEIGHT_MIXED;
   }
   std::memcpy(p + kHMagic, kMagic, 8);
@@ -233,6 +345,16 @@ std::string ModelWriter::serialize_unchecked() const {
   write_u32(p + kHFlags, 0);
   write_u32(p + kHLatentDim, uint32_t(info_.latent_dim));
   write_u32(p + kHNumClasses, uint32_t(num_classes_));
+  write_u32(p + kHKind, uint32_t(kind_));
+  write_u32(p + kHValueCount, uint32_t(ops_.size()));
+  if (kind_ == LKRT_KIND_ENHANCER) write_u32(p + kHPadMultiple, uint32_t(pad_multiple_));
+  if (kind_ == LKRT_KIND_DENOISER) {
+    write_u32(p + kHSchedule, diffusion_.schedule);
+    write_u32(p + kHTimesteps, diffusion_.timesteps);
+    write_u32(p + kHPrediction, diffusion_.prediction);
+    write_u32(p + kHTasks, diffusion_.tasks);
+    write_u32(p + kHSampleSteps, diffusion_.sample_steps);
+  }
   write_u32(p + kHEmbedDim, uint32_t(embed_dim_));
   write_u32(p + kHChannels, uint32_t(info_.channels));
   write_u32(p + kHHeight, uint32_t(info_.height));
@@ -247,8 +369,10 @@ std::string ModelWriter::serialize_unchecked() const {
 
   for (size_t i = 0; i < ops_.size(); ++i) {
     uint8_t* r = p + op_table + i * kOpRecordSize;
-    const Op& op = ops_[i];
-    write_u32(r + kOType, op.type);
+    const OpRecord& op = ops_[i];
+    write_u32(r + kOType, uint32_t(op.type));
+    for (uint32_t k = 0; k < kOpInputs; ++k) write_u32(r + kOInputs + 4 * k, k < op.inputs.size() ? op.inputs[k] : kNoValue);
+    write_u32(r + kOOutput, op.output);
     for (uint32_t k = 0; k < kOpIntParams; ++k) write_u32(r + kOInts + 4 * k, op.ints[k]);
     for (uint32_t k = 0; k < kOpFloatParams; ++k) write_f32(r + kOFloats + 4 * k, op.floats[k]);
     for (uint32_t k = 0; k < kOpTensors; ++k) write_u32(r + kOTensors + 4 * k, op.tensors[k]);

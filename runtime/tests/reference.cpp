@@ -105,9 +105,9 @@ std::vector<float> fp16_roundtrip(const std::vector<float>& w) {
   return out;
 }
 
-std::vector<float> as_stored(const std::vector<float>& w, const std::vector<int>& dims, int axis, lkrt::WeightType t) {
-  if (t == lkrt::WeightType::kInt8) return int8_roundtrip(w, dims, axis);
-  if (t == lkrt::WeightType::kFp16) return fp16_roundtrip(w);
+std::vector<float> as_stored(const std::vector<float>& w, const std::vector<int>& dims, int axis, lkrt_weight_type t) {
+  if (t == LKRT_WEIGHT_INT8) return int8_roundtrip(w, dims, axis);
+  if (t == LKRT_WEIGHT_FP16) return fp16_roundtrip(w);
   return w;
 }
 

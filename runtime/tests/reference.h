@@ -27,7 +27,7 @@ std::vector<float> upsample_nearest(const std::vector<float>& x, int C, int H, i
 // The writer's conversions, from their definitions in docs/file-format.md.
 std::vector<float> int8_roundtrip(const std::vector<float>& w, const std::vector<int>& dims, int axis);
 std::vector<float> fp16_roundtrip(const std::vector<float>& w);
-std::vector<float> as_stored(const std::vector<float>& w, const std::vector<int>& dims, int axis, lkrt::WeightType t);
+std::vector<float> as_stored(const std::vector<float>& w, const std::vector<int>& dims, int axis, lkrt_weight_type t);
 
 // max |a - b| / max |b| (0 if b is all zero and a == b).
 double max_rel_error(const std::vector<float>& a, const std::vector<float>& b);

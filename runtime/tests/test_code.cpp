@@ -41,7 +41,7 @@ std::string small_model(int classes, const char* id = "9c02b1e0aa55c3d7") {
     writer.add_input(table.data(), classes, 3);
   else
     writer.add_input();
-  writer.add_gemm(w.data(), 32, in, b.data(), lkrt::WeightType::kFp32);
+  writer.add_gemm(w.data(), 32, in, b.data(), LKRT_WEIGHT_FP32);
   writer.add_reshape(2, 4, 4);
   writer.add_activation(lkrt::Activation::kTanh);
   return writer.serialize();

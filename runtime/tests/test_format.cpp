@@ -13,10 +13,10 @@
 namespace {
 
 namespace f = lkrt::format;
-using lkrt::WeightType;
+
 
 // A small conditional model using every kind of tensor: embedding, int8 and fp32 weights, biases.
-std::string small_model(WeightType type = WeightType::kInt8) {
+std::string small_model(lkrt_weight_type type = LKRT_WEIGHT_INT8) {
   std::vector<float> table = ref::random_values(3 * 4, 1.0f, 1);
   std::vector<float> w1 = ref::random_values(9 * 8 * 16, 0.2f, 2), b1 = ref::random_values(8, 0.1f, 3);
   std::vector<float> w2 = ref::random_values(8 * 2 * 9, 0.2f, 4);
@@ -26,7 +26,7 @@ std::string small_model(WeightType type = WeightType::kInt8) {
   w.add_conv_transpose2d(w1.data(), 9, 8, 4, 1, 0, b1.data(), type);
   w.add_activation(lkrt::Activation::kLeakyRelu, 0.1f);
   w.add_upsample_nearest(2);
-  w.add_conv2d(w2.data(), 2, 8, 3, 1, 1, nullptr, WeightType::kFp32);
+  w.add_conv2d(w2.data(), 2, 8, 3, 1, 1, nullptr, LKRT_WEIGHT_FP32);
   w.add_activation(lkrt::Activation::kTanh);
   return w.serialize();
 }
@@ -38,7 +38,7 @@ uint64_t get_u64(const std::string& b, size_t off) { return f::read_u64(reinterp
 void fix_crc(std::string& b) {
   put_u32(b, f::kHCrc, f::file_crc(reinterpret_cast<const uint8_t*>(b.data()), b.size()));
 }
-size_t op_record(const std::string& b, uint32_t i) { return get_u64(b, f::kHOpTableOffset) + 64 * size_t(i); }
+size_t op_record(const std::string& b, uint32_t i) { return get_u64(b, f::kHOpTableOffset) + f::kOpRecordSize * size_t(i); }
 size_t tensor_record(const std::string& b, uint32_t i) { return get_u64(b, f::kHTensorTableOffset) + 64 * size_t(i); }
 
 lkrt_status load_status(const std::string& b, uint32_t flags = 0) {
@@ -87,7 +87,7 @@ TEST(Format, RoundTripKeepsTheHeader) {
 }
 
 TEST(Format, WeightTypeInHeader) {
-  for (WeightType t : {WeightType::kFp32, WeightType::kFp16, WeightType::kInt8}) {
+  for (lkrt_weight_type t : {LKRT_WEIGHT_FP32, LKRT_WEIGHT_FP16, LKRT_WEIGHT_INT8}) {
     std::vector<float> w1 = ref::random_values(3 * 2 * 4, 0.2f, 2);
     lkrt::ModelWriter w;
     w.set_info({"t", 3, 2, 2, 2});
@@ -105,7 +105,7 @@ TEST(Format, WriterFileRoundTrip) {
   lkrt::ModelWriter w;
   w.set_info({"file \xc3\xa9t\xc3\xa9", 3, 2, 2, 2});  // UTF-8 id
   w.add_input();
-  w.add_conv_transpose2d(w1.data(), 3, 2, 2, 1, 0, nullptr, WeightType::kFp32);
+  w.add_conv_transpose2d(w1.data(), 3, 2, 2, 1, 0, nullptr, LKRT_WEIGHT_FP32);
   std::string path = ::testing::TempDir() + "lkrt_roundtrip.lkm";
   w.write(path);
   lkrt::Model model(path);
@@ -118,10 +118,12 @@ TEST(Format, WriterFileRoundTrip) {
 TEST(Format, WriterRejectsBadArguments) {
   lkrt::ModelWriter w;
   EXPECT_THROW(w.set_info({std::string(65, 'x'), 3, 1, 1, 1}), std::invalid_argument);
-  EXPECT_THROW(w.set_info({"x", 0, 1, 1, 1}), std::invalid_argument);
-  EXPECT_THROW(w.add_gemm(nullptr, 1, 1, nullptr, WeightType::kFp32), std::invalid_argument);
+  EXPECT_THROW(w.set_info({"x", -1, 1, 1, 1}), std::invalid_argument);
+  EXPECT_THROW(w.add_gemm(nullptr, 1, 1, nullptr, LKRT_WEIGHT_FP32), std::invalid_argument);  // and no input yet
+  w.add_input();
+  EXPECT_THROW(w.add_gemm(nullptr, 1, 1, nullptr, LKRT_WEIGHT_FP32), std::invalid_argument);
   float one = 1.0f;
-  EXPECT_THROW(w.add_conv2d(&one, 1, 1, 1, 0, 0, nullptr, WeightType::kFp32), std::invalid_argument);
+  EXPECT_THROW(w.add_conv2d(&one, 1, 1, 1, 0, 0, nullptr, LKRT_WEIGHT_FP32), std::invalid_argument);
   EXPECT_THROW(w.add_upsample_nearest(0), std::invalid_argument);
   EXPECT_THROW(w.add_reshape(0, 1, 1), std::invalid_argument);
 }
@@ -132,7 +134,7 @@ TEST(Format, WriterChecksThatTheModelLoads) {
   w.set_info({"mismatch", 5, 4, 1, 1});
   w.add_input();
   w.add_reshape(5, 1, 1);
-  w.add_conv2d(c.data(), 4, 3, 3, 1, 1, nullptr, WeightType::kFp32);  // 3 input channels, 5 given
+  w.add_conv2d(c.data(), 4, 3, 3, 1, 1, nullptr, LKRT_WEIGHT_FP32);  // 3 input channels, 5 given
   try {
     w.serialize();
     FAIL() << "serialize() accepted a conv with the wrong input channels";
@@ -148,17 +150,16 @@ TEST(Format, WriterChecksThatTheModelLoads) {
   EXPECT_EQ(load_status(shape.serialize_unchecked()), LKRT_ERR_FORMAT);
   EXPECT_TRUE(error_mentions("header says [1,2,2]")) << lkrt_last_error();
 
-  lkrt::ModelWriter no_input;
+  lkrt::ModelWriter no_input;  // the writer needs an input before the first op
   no_input.set_info({"no-input", 4, 4, 1, 1});
-  no_input.add_activation(lkrt::Activation::kRelu);
-  EXPECT_EQ(load_status(no_input.serialize_unchecked()), LKRT_ERR_FORMAT);
+  EXPECT_THROW(no_input.add_activation(lkrt::Activation::kRelu), std::invalid_argument);
 
   lkrt::ModelWriter gemm_map;  // gemm on a [C,H,W] map needs an explicit flatten
   std::vector<float> g(4 * 4, 0.1f);
   gemm_map.set_info({"gemm-map", 4, 4, 1, 1});
   gemm_map.add_input();
   gemm_map.add_reshape(1, 2, 2);
-  gemm_map.add_gemm(g.data(), 4, 4, nullptr, WeightType::kFp32);
+  gemm_map.add_gemm(g.data(), 4, 4, nullptr, LKRT_WEIGHT_FP32);
   EXPECT_EQ(load_status(gemm_map.serialize_unchecked()), LKRT_ERR_FORMAT);
   EXPECT_TRUE(error_mentions("reshape")) << lkrt_last_error();
 }
@@ -205,7 +206,7 @@ TEST(Format, HostileHeaders) {
   };
   const Case cases[] = {
       {"magic", [](std::string& b) { b[1] = 'X'; }, LKRT_ERR_FORMAT, "magic"},
-      {"version", [](std::string& b) { put_u32(b, f::kHVersion, 2); }, LKRT_ERR_VERSION, "version 2"},
+      {"version", [](std::string& b) { put_u32(b, f::kHVersion, 3); }, LKRT_ERR_VERSION, "version 3"},
       {"header size", [](std::string& b) { put_u32(b, f::kHHeaderSize, 1 << 30); }, LKRT_ERR_FORMAT, "header size"},
       {"file size", [](std::string& b) { put_u64(b, f::kHFileSize, ~0ull); }, LKRT_ERR_FORMAT, "file size"},
       {"op count", [](std::string& b) { put_u32(b, f::kHOpCount, 0xFFFFFFFFu); }, LKRT_ERR_FORMAT, "op count"},
@@ -220,8 +221,8 @@ TEST(Format, HostileHeaders) {
        LKRT_ERR_FORMAT, ""},
       {"model id length", [](std::string& b) { put_u32(b, f::kHModelIdLength, 65); }, LKRT_ERR_FORMAT, "model id"},
       {"latent dim", [](std::string& b) { put_u32(b, f::kHLatentDim, 0xFFFFFFFFu); }, LKRT_ERR_FORMAT, "latent_dim"},
-      {"output shape", [](std::string& b) { put_u32(b, f::kHHeight, 0x10000); put_u32(b, f::kHWidth, 0x10000); },
-       LKRT_ERR_FORMAT, "output shape"},
+      {"image shape", [](std::string& b) { put_u32(b, f::kHHeight, 0x10000); put_u32(b, f::kHWidth, 0x10000); },
+       LKRT_ERR_FORMAT, "image shape"},
       {"classes", [](std::string& b) { put_u32(b, f::kHNumClasses, 1000); }, LKRT_ERR_FORMAT, "embedding table"},
       {"tensor offset past end",
        [](std::string& b) { put_u64(b, tensor_record(b, 1) + f::kTOffset, b.size() - 64); }, LKRT_ERR_FORMAT,

@@ -40,7 +40,6 @@ void operator delete[](void* p, size_t, std::align_val_t) noexcept { std::free(p
 
 namespace {
 
-using lkrt::WeightType;
 
 struct Dcgan {
   int width, classes;
@@ -57,7 +56,7 @@ struct Dcgan {
     b3 = ref::random_values(1, 0.1f, 7);
   }
 
-  std::string lkm(WeightType t) const {
+  std::string lkm(lkrt_weight_type t) const {
     lkrt::ModelWriter w;
     w.set_info({"dcgan", 100, 1, 28, 28});
     if (classes)
@@ -93,14 +92,14 @@ TEST(Generate, DcganMatchesReference) {
   Dcgan net(16, 0);
   std::vector<float> z = ref::random_values(100, 1.0f, 11);
   std::vector<float> want = net.reference(z, -1);
-  lkrt_model* m = ref::load_or_fail(net.lkm(WeightType::kFp32));
+  lkrt_model* m = ref::load_or_fail(net.lkm(LKRT_WEIGHT_FP32));
   ASSERT_NE(m, nullptr);
   std::vector<float> got = ref::run(m, z);
   EXPECT_LT(ref::max_rel_error(got, want), 1e-5);
   lkrt_model_free(m);
 
   // Quantised weights stay close to the fp32 network (normalised error, as ggml's test-backend-ops).
-  for (WeightType t : {WeightType::kFp16, WeightType::kInt8}) {
+  for (lkrt_weight_type t : {LKRT_WEIGHT_FP16, LKRT_WEIGHT_INT8}) {
     m = ref::load_or_fail(net.lkm(t));
     ASSERT_NE(m, nullptr);
     got = ref::run(m, z);
@@ -109,7 +108,7 @@ TEST(Generate, DcganMatchesReference) {
       num += (got[i] - want[i]) * double(got[i] - want[i]);
       den += want[i] * double(want[i]);
     }
-    EXPECT_LT(num / den, t == WeightType::kInt8 ? 1e-3 : 1e-5) << "weight type " << int(t);
+    EXPECT_LT(num / den, t == LKRT_WEIGHT_INT8 ? 1e-3 : 1e-5) << "weight type " << int(t);
     lkrt_model_free(m);
   }
 }
@@ -117,7 +116,7 @@ TEST(Generate, DcganMatchesReference) {
 TEST(Generate, ConditionalLabelsDiffer) {
   Dcgan net(8, 10);
   std::vector<float> z = ref::random_values(100, 1.0f, 12);
-  lkrt_model* m = ref::load_or_fail(net.lkm(WeightType::kInt8));
+  lkrt_model* m = ref::load_or_fail(net.lkm(LKRT_WEIGHT_INT8));
   ASSERT_NE(m, nullptr);
   std::vector<float> a = ref::run(m, z, 3), b = ref::run(m, z, 4);
   EXPECT_NE(a, b);
@@ -132,7 +131,7 @@ TEST(Generate, ConditionalLabelsDiffer) {
 TEST(Generate, RepeatableAndAllocationFree) {
   Dcgan net(16, 0);
   for (int threads : {1, 2}) {
-    lkrt_model* m = ref::load_or_fail(net.lkm(WeightType::kFp32));
+    lkrt_model* m = ref::load_or_fail(net.lkm(LKRT_WEIGHT_FP32));
     ASSERT_NE(m, nullptr);
     ASSERT_EQ(lkrt_set_threads(m, threads), LKRT_OK);
     std::vector<float> z = ref::random_values(100, 1.0f, 13);
@@ -152,7 +151,7 @@ TEST(Generate, RepeatableAndAllocationFree) {
 TEST(Generate, ModelsAreIndependent) {
   // Two models generate from different threads at the same time.
   Dcgan net(8, 0);
-  std::string bytes = net.lkm(WeightType::kFp32);
+  std::string bytes = net.lkm(LKRT_WEIGHT_FP32);
   std::vector<float> z = ref::random_values(100, 1.0f, 14);
   lkrt::Model a(bytes.data(), bytes.size()), b(bytes.data(), bytes.size());
   std::vector<float> ra, rb;

@@ -14,7 +14,7 @@
 
 namespace {
 
-using lkrt::WeightType;
+
 
 struct ModelDeleter {
   void operator()(lkrt_model* m) const { lkrt_model_free(m); }
@@ -41,7 +41,7 @@ std::vector<float> run_checked(const lkrt::ModelWriter& w, const std::vector<flo
   return one;
 }
 
-const char* type_name(WeightType t) { return t == WeightType::kFp32 ? "fp32" : t == WeightType::kFp16 ? "fp16" : "int8"; }
+const char* type_name(lkrt_weight_type t) { return t == LKRT_WEIGHT_FP32 ? "fp32" : t == LKRT_WEIGHT_FP16 ? "fp16" : "int8"; }
 
 // Inputs with every third value zero, as after a ReLU: the kernels skip zeros.
 std::vector<float> input_values(size_t n, uint32_t seed) {
@@ -58,11 +58,11 @@ void PrintTo(const ConvCase& c, std::ostream* os) {
   *os << "[" << c.C << "," << c.H << "," << c.W << "] -> " << c.out << " k" << c.k << " s" << c.stride << " p" << c.pad;
 }
 
-class ConvTest : public ::testing::TestWithParam<std::tuple<ConvCase, WeightType>> {};
+class ConvTest : public ::testing::TestWithParam<std::tuple<ConvCase, lkrt_weight_type>> {};
 
 TEST_P(ConvTest, Conv2dMatchesReference) {
   const ConvCase c = std::get<0>(GetParam());
-  const WeightType type = std::get<1>(GetParam());
+  const lkrt_weight_type type = std::get<1>(GetParam());
   if (c.H + 2 * c.pad < c.k || c.W + 2 * c.pad < c.k) {  // a transposed-only shape: no conv2d output
     std::vector<float> wt(size_t(c.out) * c.C * c.k * c.k, 0.1f);
     lkrt::ModelWriter w = start(c.C, c.H, c.W, c.out, 1, 1);
@@ -83,7 +83,7 @@ TEST_P(ConvTest, Conv2dMatchesReference) {
     std::vector<float> expect =
         with_bias ? want : ref::conv2d(x, c.C, c.H, c.W, stored, nullptr, c.out, c.k, c.stride, c.pad, &oh, &ow);
     EXPECT_LT(ref::max_rel_error(got, expect), 1e-5) << type_name(type) << " bias " << with_bias;
-    if (type == WeightType::kInt8) {
+    if (type == LKRT_WEIGHT_INT8) {
       std::vector<float> exact = ref::conv2d(x, c.C, c.H, c.W, wt, with_bias ? b.data() : nullptr, c.out, c.k,
                                              c.stride, c.pad, &oh, &ow);
       EXPECT_LT(ref::max_rel_error(got, exact), 3e-2);
@@ -93,7 +93,7 @@ TEST_P(ConvTest, Conv2dMatchesReference) {
 
 TEST_P(ConvTest, ConvTranspose2dMatchesReference) {
   const ConvCase c = std::get<0>(GetParam());
-  const WeightType type = std::get<1>(GetParam());
+  const lkrt_weight_type type = std::get<1>(GetParam());
   std::vector<float> x = input_values(size_t(c.C) * c.H * c.W, 4);
   std::vector<float> wt = ref::random_values(size_t(c.C) * c.out * c.k * c.k, 0.3f, 5);
   std::vector<float> b = ref::random_values(c.out, 0.5f, 6);
@@ -107,7 +107,7 @@ TEST_P(ConvTest, ConvTranspose2dMatchesReference) {
   w.add_conv_transpose2d(wt.data(), c.C, c.out, c.k, c.stride, c.pad, b.data(), type);
   std::vector<float> got = run_checked(w, x);
   EXPECT_LT(ref::max_rel_error(got, want), 1e-5) << type_name(type);
-  if (type == WeightType::kInt8) {
+  if (type == LKRT_WEIGHT_INT8) {
     std::vector<float> exact =
         ref::conv_transpose2d(x, c.C, c.H, c.W, wt, b.data(), c.out, c.k, c.stride, c.pad, &oh, &ow);
     EXPECT_LT(ref::max_rel_error(got, exact), 3e-2);
@@ -122,7 +122,7 @@ const ConvCase kConvCases[] = {
     {40, 1, 1, 16, 4, 1, 0},  {64, 7, 7, 32, 4, 2, 1},
 };
 
-std::string conv_name(const ::testing::TestParamInfo<std::tuple<ConvCase, WeightType>>& info) {
+std::string conv_name(const ::testing::TestParamInfo<std::tuple<ConvCase, lkrt_weight_type>>& info) {
   const ConvCase c = std::get<0>(info.param);
   return "c" + std::to_string(c.C) + "_" + std::to_string(c.H) + "x" + std::to_string(c.W) + "_out" +
          std::to_string(c.out) + "_k" + std::to_string(c.k) + "s" + std::to_string(c.stride) + "p" +
@@ -131,14 +131,14 @@ std::string conv_name(const ::testing::TestParamInfo<std::tuple<ConvCase, Weight
 
 INSTANTIATE_TEST_SUITE_P(Shapes, ConvTest,
                          ::testing::Combine(::testing::ValuesIn(kConvCases),
-                                            ::testing::Values(WeightType::kFp32, WeightType::kFp16, WeightType::kInt8)),
+                                            ::testing::Values(LKRT_WEIGHT_FP32, LKRT_WEIGHT_FP16, LKRT_WEIGHT_INT8)),
                          conv_name);
 
-class GemmTest : public ::testing::TestWithParam<std::tuple<std::pair<int, int>, WeightType>> {};
+class GemmTest : public ::testing::TestWithParam<std::tuple<std::pair<int, int>, lkrt_weight_type>> {};
 
 TEST_P(GemmTest, MatchesReference) {
   const int out = std::get<0>(GetParam()).first, in = std::get<0>(GetParam()).second;
-  const WeightType type = std::get<1>(GetParam());
+  const lkrt_weight_type type = std::get<1>(GetParam());
   std::vector<float> x = ref::random_values(in, 1.0f, 7);
   std::vector<float> wt = ref::random_values(size_t(out) * in, 0.3f, 8);
   std::vector<float> b = ref::random_values(out, 0.5f, 9);
@@ -149,7 +149,7 @@ TEST_P(GemmTest, MatchesReference) {
     std::vector<float> got = run_checked(w, x);
     EXPECT_LT(ref::max_rel_error(got, ref::gemm(x, stored, with_bias ? b.data() : nullptr, out, in)), 1e-5)
         << type_name(type);
-    if (type == WeightType::kInt8) {
+    if (type == LKRT_WEIGHT_INT8) {
       EXPECT_LT(ref::max_rel_error(got, ref::gemm(x, wt, with_bias ? b.data() : nullptr, out, in)), 3e-2);
     }
   }
@@ -159,8 +159,8 @@ INSTANTIATE_TEST_SUITE_P(Shapes, GemmTest,
                          ::testing::Combine(::testing::Values(std::make_pair(1, 1), std::make_pair(17, 33),
                                                               std::make_pair(100, 64), std::make_pair(257, 10),
                                                               std::make_pair(16, 16), std::make_pair(3136, 100)),
-                                            ::testing::Values(WeightType::kFp32, WeightType::kFp16, WeightType::kInt8)),
-                         [](const ::testing::TestParamInfo<std::tuple<std::pair<int, int>, WeightType>>& info) {
+                                            ::testing::Values(LKRT_WEIGHT_FP32, LKRT_WEIGHT_FP16, LKRT_WEIGHT_INT8)),
+                         [](const ::testing::TestParamInfo<std::tuple<std::pair<int, int>, lkrt_weight_type>>& info) {
                            return "out" + std::to_string(std::get<0>(info.param).first) + "_in" +
                                   std::to_string(std::get<0>(info.param).second) + "_" +
                                   type_name(std::get<1>(info.param));
@@ -205,7 +205,7 @@ TEST(Ops, Activations) {
     std::vector<float> identity(3 * 3, 0.0f);
     for (int i = 0; i < 3; ++i) identity[i * 3 + i] = 1.0f;
     lkrt::ModelWriter f = start(3, 5, 7, 3, 5, 7);
-    f.add_conv2d(identity.data(), 3, 3, 1, 1, 0, nullptr, WeightType::kFp32);
+    f.add_conv2d(identity.data(), 3, 3, 1, 1, 0, nullptr, LKRT_WEIGHT_FP32);
     f.add_activation(c.kind, c.param);
     EXPECT_LT(ref::max_rel_error(run_checked(f, x), want), 1e-5) << "fused " << int(c.kind);
   }
@@ -241,7 +241,7 @@ TEST(Ops, FlattenThenGemm) {
   lkrt::ModelWriter w = start(C, H, W, out, 1, 1);
   w.add_upsample_nearest(1);  // keeps the map channels-last inside the runtime
   w.add_reshape(C * H * W, 1, 1);
-  w.add_gemm(g.data(), out, C * H * W, nullptr, WeightType::kFp32);
+  w.add_gemm(g.data(), out, C * H * W, nullptr, LKRT_WEIGHT_FP32);
   EXPECT_LT(ref::max_rel_error(run_checked(w, x), ref::gemm(x, g, nullptr, out, C * H * W)), 1e-5);
 }
 
@@ -252,9 +252,9 @@ TEST(Ops, GemmThenReshapeThenConv) {
   std::vector<float> g = ref::random_values(size_t(C) * H * W * in, 0.3f, 16);
   std::vector<float> c = ref::random_values(2 * C * 9, 0.3f, 17);
   lkrt::ModelWriter w = start(in, 1, 1, 2, H, W);
-  w.add_gemm(g.data(), C * H * W, in, nullptr, WeightType::kFp32);
+  w.add_gemm(g.data(), C * H * W, in, nullptr, LKRT_WEIGHT_FP32);
   w.add_reshape(C, H, W);
-  w.add_conv2d(c.data(), 2, C, 3, 1, 1, nullptr, WeightType::kFp32);
+  w.add_conv2d(c.data(), 2, C, 3, 1, 1, nullptr, LKRT_WEIGHT_FP32);
   int oh, ow;
   std::vector<float> want = ref::conv2d(ref::gemm(x, g, nullptr, C * H * W, in), C, H, W, c, nullptr, 2, 3, 1, 1, &oh, &ow);
   EXPECT_LT(ref::max_rel_error(run_checked(w, x), want), 1e-5);

@@ -23,15 +23,15 @@ std::vector<float> random_values(size_t n, float scale, std::mt19937& rng) {
   return v;
 }
 
-lkrt::WeightType parse_type(const std::string& s) {
-  if (s == "fp32") return lkrt::WeightType::kFp32;
-  if (s == "fp16") return lkrt::WeightType::kFp16;
-  if (s == "int8") return lkrt::WeightType::kInt8;
+lkrt_weight_type parse_type(const std::string& s) {
+  if (s == "fp32") return LKRT_WEIGHT_FP32;
+  if (s == "fp16") return LKRT_WEIGHT_FP16;
+  if (s == "int8") return LKRT_WEIGHT_INT8;
   std::fprintf(stderr, "lkrt_make_model: --type is fp32, fp16 or int8, got %s\n", s.c_str());
   std::exit(2);
 }
 
-lkrt::ModelWriter dcgan(int width, lkrt::WeightType type, int classes, uint32_t seed) {
+lkrt::ModelWriter dcgan(int width, lkrt_weight_type type, int classes, uint32_t seed) {
   std::mt19937 rng(seed);
   const int latent = 100, embed = classes ? 32 : 0, in = latent + embed, c1 = 2 * width, c2 = width;
   lkrt::ModelWriter w;
@@ -57,8 +57,8 @@ lkrt::ModelWriter dcgan(int width, lkrt::WeightType type, int classes, uint32_t 
 void write_seeds(const std::string& dir) {
   std::mt19937 rng(1);
   auto save = [&](const lkrt::ModelWriter& w, const char* name) { w.write(dir + "/" + name); };
-  save(dcgan(4, lkrt::WeightType::kFp32, 0, 1), "dcgan_w4_fp32.lkm");
-  save(dcgan(4, lkrt::WeightType::kInt8, 3, 2), "dcgan_w4_int8_cond.lkm");
+  save(dcgan(4, LKRT_WEIGHT_FP32, 0, 1), "dcgan_w4_fp32.lkm");
+  save(dcgan(4, LKRT_WEIGHT_INT8, 3, 2), "dcgan_w4_int8_cond.lkm");
   {
     // gemm -> reshape -> upsample -> conv2d -> leaky_relu -> conv2d -> sigmoid -> affine (VAE-like)
     lkrt::ModelWriter w;
@@ -67,16 +67,16 @@ void write_seeds(const std::string& dir) {
     for (int i = 0; i < 4; ++i) onehot[i * 4 + i] = 1.0f;
     w.add_input(onehot.data(), 4, 4);
     std::vector<float> g = random_values(10 * 32, 0.3f, rng), gb = random_values(32, 0.1f, rng);
-    w.add_gemm(g.data(), 32, 10, gb.data(), lkrt::WeightType::kFp16);
+    w.add_gemm(g.data(), 32, 10, gb.data(), LKRT_WEIGHT_FP16);
     w.add_activation(lkrt::Activation::kRelu);
     w.add_reshape(8, 2, 2);
     w.add_upsample_nearest(2);
     std::vector<float> c = random_values(4 * 8 * 9, 0.2f, rng);
-    w.add_conv2d(c.data(), 4, 8, 3, 1, 1, nullptr, lkrt::WeightType::kFp32);
+    w.add_conv2d(c.data(), 4, 8, 3, 1, 1, nullptr, LKRT_WEIGHT_FP32);
     w.add_activation(lkrt::Activation::kLeakyRelu, 0.2f);
     w.add_upsample_nearest(2);
     std::vector<float> c2 = random_values(3 * 4 * 25, 0.2f, rng), b2 = random_values(3, 0.1f, rng);
-    w.add_conv2d(c2.data(), 3, 4, 5, 1, 2, b2.data(), lkrt::WeightType::kInt8);
+    w.add_conv2d(c2.data(), 3, 4, 5, 1, 2, b2.data(), LKRT_WEIGHT_INT8);
     w.add_activation(lkrt::Activation::kSigmoid);
     w.add_affine(2.0f, -1.0f);
     save(w, "vae_like.lkm");
@@ -88,10 +88,10 @@ void write_seeds(const std::string& dir) {
     w.add_input();
     w.add_reshape(1, 4, 4);
     std::vector<float> c = random_values(5 * 1 * 9, 0.3f, rng);
-    w.add_conv2d(c.data(), 5, 1, 3, 2, 1, nullptr, lkrt::WeightType::kFp32);
+    w.add_conv2d(c.data(), 5, 1, 3, 2, 1, nullptr, LKRT_WEIGHT_FP32);
     w.add_reshape(20, 1, 1);
     std::vector<float> g = random_values(18 * 20, 0.3f, rng);
-    w.add_gemm(g.data(), 18, 20, nullptr, lkrt::WeightType::kInt8);
+    w.add_gemm(g.data(), 18, 20, nullptr, LKRT_WEIGHT_INT8);
     w.add_reshape(2, 3, 3);
     w.add_activation(lkrt::Activation::kTanh);
     save(w, "flatten.lkm");
@@ -108,7 +108,7 @@ int main(int argc, char** argv) {
     }
     if (argc >= 3 && std::string(argv[1]) == "dcgan") {
       int width = 64, classes = 0;
-      lkrt::WeightType type = lkrt::WeightType::kFp32;
+      lkrt_weight_type type = LKRT_WEIGHT_FP32;
       for (int i = 3; i + 1 < argc; i += 2) {
         std::string a = argv[i];
         if (a == "--width") width = std::atoi(argv[i + 1]);
