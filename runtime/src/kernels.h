@@ -1,7 +1,7 @@
 // Compute kernels. Weights are pre-packed at load time into panels of kPanel output
 // columns: panel p holds B[k][16p .. 16p+15] for k = 0..K-1, contiguous, 64-byte
-// aligned, columns past N zero. AVX2+FMA when compiled with -mavx2 -mfma, else a
-// portable scalar version (a NEON version would slot in beside the AVX2 one).
+// aligned, columns past N zero. AVX2+FMA when compiled with -mavx2 -mfma, NEON on
+// arm64, else (and with -DLKRT_SIMD=OFF, which defines LKRT_SCALAR) portable scalar loops.
 #ifndef LKRT_KERNELS_H
 #define LKRT_KERNELS_H
 
@@ -36,7 +36,7 @@ void matvec_i8(int K, const float* x, const int8_t* B, const float* col_scale, i
 /// dst[i] += src[i].
 void add_inplace(float* dst, const float* src, size_t n);
 
-/// "avx2+fma+f16c", "avx2+fma" or "scalar".
+/// "avx2+fma+f16c", "avx2+fma", "neon" or "scalar".
 const char* isa_name();
 /// False if this build uses instructions the running CPU lacks.
 bool cpu_supported();

@@ -1,5 +1,6 @@
 #include "thread_pool.h"
 
+#if !defined(LKRT_NO_THREADS)
 namespace lkrt {
 
 ThreadPool::ThreadPool(int threads) {
@@ -54,6 +55,8 @@ void ThreadPool::worker() {
     for (int spin = 0; spin < 2000 && uint32_t(work_.load(std::memory_order_acquire) >> 32) == seen; ++spin) {
 #if defined(__x86_64__) || defined(__i386__)
       __builtin_ia32_pause();
+#elif defined(__aarch64__)
+      __asm__ __volatile__("yield");
 #endif
     }
     Task task;
@@ -73,3 +76,4 @@ void ThreadPool::worker() {
 }
 
 }  // namespace lkrt
+#endif

@@ -1,19 +1,40 @@
 // A fixed set of worker threads for lkrt_generate. run() splits a job into chunks that
 // the caller and the workers claim one by one, so a worker that is slow to wake (the
 // machine busy with other work) delays nothing: the caller takes its chunks. It does
-// not allocate.
+// not allocate. Built with LKRT_NO_THREADS (cmake -DLKRT_THREADS=OFF, e.g. WebAssembly
+// without pthreads) it has no threads: the caller runs every chunk, and asking for more
+// than one thread throws.
 #ifndef LKRT_THREAD_POOL_H
 #define LKRT_THREAD_POOL_H
 
+#include <cstdint>
+
+#if defined(LKRT_NO_THREADS)
+#include <stdexcept>
+#else
 #include <atomic>
 #include <condition_variable>
-#include <cstdint>
 #include <mutex>
 #include <thread>
 #include <vector>
+#endif
 
 namespace lkrt {
 
+#if defined(LKRT_NO_THREADS)
+class ThreadPool {
+ public:
+  using Task = void (*)(void* ctx, int chunk, int chunks);
+
+  explicit ThreadPool(int threads) {
+    if (threads > 1) throw std::runtime_error("this lkrt is built without threads (LKRT_THREADS=OFF): use 1 thread");
+  }
+  int size() const { return 1; }
+  void run(Task task, void* ctx, int chunks) {
+    for (int c = 0; c < chunks; ++c) task(ctx, c, chunks);
+  }
+};
+#else
 class ThreadPool {
  public:
   using Task = void (*)(void* ctx, int chunk, int chunks);
@@ -46,6 +67,7 @@ class ThreadPool {
   void* ctx_ = nullptr;
   int chunks_ = 0;
 };
+#endif
 
 /// [begin, end) of part `index` of `count` equal parts of [0, total).
 inline void split_range(int total, int index, int count, int* begin, int* end) {

@@ -1,10 +1,12 @@
 # The lkrt command as a user runs it, and the C example of the README:
 # -DLKRT=lkrt -DMAKE=lkrt_make_model -DCEXAMPLE=lkrt_c_example -DWORK=dir
+# [-DEMULATOR=qemu-aarch64,-L,/usr/aarch64-linux-gnu]: a cross build's emulator, ","-separated.
+string(REPLACE "," ";" EMULATOR "${EMULATOR}")
 file(REMOVE_RECURSE ${WORK})
 file(MAKE_DIRECTORY ${WORK})
 
 function(expect_rc want)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+  execute_process(COMMAND ${EMULATOR} ${ARGN} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
   if(NOT rc EQUAL want)
     message(FATAL_ERROR "expected exit ${want}, got ${rc}: ${ARGN}\nstdout: ${out}\nstderr: ${err}")
   endif()
