@@ -204,10 +204,11 @@ int samplers(const std::string& run, const std::string& classifier, int64_t n, c
               o.threads);
   const std::vector<std::pair<Sampler, int64_t>> rows = parse_configurations(configurations);
   const std::string first = sampler_names().name(rows.at(0).first) + "-" + std::to_string(rows[0].second);
-  std::printf("| sampler | steps | FID | FID / %s's | KID | wall time | img/s |\n|---|---|---|---|---|---|---|\n",
-              first.c_str());
+  std::printf("| sampler | steps | FID | FID / %s's | KID | wall time | time / %s's | img/s |\n"
+              "|---|---|---|---|---|---|---|---|\n",
+              first.c_str(), first.c_str());
   std::fflush(stdout);
-  double first_fid = 0;
+  double first_fid = 0, first_seconds = 0;
   for (const auto& [sampler, steps] : rows) {
     model->set_decode(sampler, steps, 1.0);
     torch::Tensor labels;
@@ -216,11 +217,11 @@ int samplers(const std::string& run, const std::string& classifier, int64_t n, c
     const double seconds = seconds_since(t0);
     const nlohmann::json scores = score_features(generated, reference, o);
     const double fid = scores.at("fid").get<double>();
-    if (first_fid == 0) first_fid = fid;
-    std::printf("| %s | %lld | %.2f | %.3f | %.2f +- %.2f | %d:%02d | %.2f |\n", sampler_names().name(sampler).c_str(),
-                static_cast<long long>(steps), fid, fid / first_fid, scores["kid"]["mean"].get<double>(),
-                scores["kid"]["std"].get<double>(), static_cast<int>(seconds) / 60, static_cast<int>(seconds) % 60,
-                static_cast<double>(n) / seconds);
+    if (first_fid == 0) first_fid = fid, first_seconds = seconds;
+    std::printf("| %s | %lld | %.2f | %.3f | %.2f +- %.2f | %d:%02d | %.2f | %.2f |\n",
+                sampler_names().name(sampler).c_str(), static_cast<long long>(steps), fid, fid / first_fid,
+                scores["kid"]["mean"].get<double>(), scores["kid"]["std"].get<double>(), static_cast<int>(seconds) / 60,
+                static_cast<int>(seconds) % 60, seconds / first_seconds, static_cast<double>(n) / seconds);
     std::fflush(stdout);
   }
   return 0;
