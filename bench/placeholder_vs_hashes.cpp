@@ -201,7 +201,7 @@ int measure(const std::string& dir, const std::string& run, const std::string& c
   {
     PlaceholderCodec codec(run, classifier);
     codec.quantise(gan, originals, 24, false);
-    GeneratorGraph graph = extract_graph(codec.generator());
+    ModelGraph graph = extract_graph(codec.generator());
     const std::string lkm = graph_to_lkm(graph, "fp32", codec.model_id());
     lkrt::Model model(lkm.data(), lkm.size());
     model.set_threads(1);

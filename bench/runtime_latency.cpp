@@ -78,7 +78,7 @@ int main(int argc, char** argv) {
   make_dirs(dir);
 
   std::unique_ptr<Generator> generator = load_generator(run);
-  GeneratorGraph graph = extract_graph(*generator);
+  ModelGraph graph = extract_graph(*generator);
   const int64_t classes = graph.num_classes;
   const auto shape = generator->image_shape();
   const int64_t pixels = shape[0] * shape[1] * shape[2];

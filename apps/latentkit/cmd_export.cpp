@@ -1,7 +1,10 @@
-// latentkit export: a trained generator as ONNX or .lkm (the on-device runtime's format).
+// latentkit export: a trained generator, enhancer (pix2pix) or diffusion denoiser (ddpm,
+// cddpm) as ONNX or .lkm (the on-device runtime's format).
 #include <cmath>
 #include <cstdio>
 #include <memory>
+
+#include <lkrt.h>
 
 #include "apps/latentkit/commands.h"
 #include "latentkit/core/error.h"
@@ -10,6 +13,8 @@
 #include "latentkit/export/graph.h"
 #include "latentkit/export/lkm.h"
 #include "latentkit/export/onnx.h"
+#include "latentkit/models/diffusion.h"
+#include "latentkit/models/pix2pix.h"
 #include "latentkit/models/registry.h"
 
 namespace latentkit::app {
@@ -26,51 +31,127 @@ std::vector<double> flat(const torch::Tensor& t) {
   return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
 }
 
+// mse(a, b) / mse(a, 0): the parity measure of docs/export.md.
+double normalised_error(const torch::Tensor& a, const torch::Tensor& b) {
+  const double power = a.to(torch::kFloat64).pow(2).mean().item<double>();
+  return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).pow(2).mean().item<double>() / std::max(power, 1e-30);
+}
+
+// Seeded inputs of the graph's kind, and the model's own outputs for them (LibTorch).
+struct Vectors {
+  GraphInputs in;
+  torch::Tensor expected;
+};
+
+Vectors make_vectors(const std::string& run, const ModelGraph& g, int64_t n) {
+  torch::NoGradGuard no_grad;
+  torch::Generator rng = make_rng(0);
+  Vectors v;
+  const auto [C, H, W] = g.image_shape;
+  if (g.kind == LKRT_KIND_ENHANCER) {
+    Pix2pixRun p = load_pix2pix(run);
+    v.in.image = torch::rand({n, C, H, W}, rng) * 2 - 1;
+    v.expected = p.net->forward(v.in.image);
+  } else if (g.kind == LKRT_KIND_DENOISER) {
+    std::unique_ptr<Generator> generator = load_generator(run);
+    auto& model = dynamic_cast<DdpmModel&>(*generator);
+    v.in.image = torch::randn({n, C, H, W}, rng);
+    v.in.t = torch::randint(static_cast<int64_t>(g.diffusion.timesteps), {n}, rng, torch::kInt64);
+    if (g.num_classes > 0) v.in.labels = torch::arange(n, torch::kInt64).remainder(g.num_classes + 1);
+    if (g.diffusion.tasks) v.in.cond = torch::rand({n, C + 2, H, W}, rng) * 2 - 1;
+    v.expected = model.net()->forward(v.in.image, v.in.t, v.in.labels, v.in.cond);
+  } else {
+    std::unique_ptr<Generator> generator = load_generator(run);
+    v.in.z = generator->sample_latent(n, rng);
+    if (g.num_classes > 0) v.in.labels = torch::arange(n, torch::kInt64).remainder(g.num_classes);
+    v.expected = generator->decode(v.in.z, v.in.labels);
+  }
+  return v;
+}
+
+// The .lkm file through lkrt on the same inputs: the runtime's normalised error against LibTorch.
+double runtime_error(const std::string& bytes, const ModelGraph& g, const Vectors& v) {
+  lkrt::Model model(bytes.data(), bytes.size());
+  const int64_t n = v.expected.size(0);
+  torch::Tensor got = torch::empty_like(v.expected).contiguous();
+  for (int64_t i = 0; i < n; ++i) {
+    float* out = got[i].data_ptr<float>();
+    lkrt_status s = LKRT_OK;
+    if (g.kind == LKRT_KIND_ENHANCER) {
+      torch::Tensor x = v.in.image[i].contiguous();
+      s = lkrt_enhance(model.get(), x.data_ptr<float>(), int32_t(x.size(1)), int32_t(x.size(2)), 0, out);
+      got[i].clamp_(-1, 1);
+    } else if (g.kind == LKRT_KIND_DENOISER) {
+      torch::Tensor x = v.in.image[i].contiguous();
+      torch::Tensor c = v.in.cond.defined() ? v.in.cond[i].contiguous() : torch::Tensor();
+      const int32_t label = v.in.labels.defined() ? int32_t(v.in.labels[i].item<int64_t>()) : -1;
+      s = lkrt_denoise(model.get(), x.data_ptr<float>(), int32_t(v.in.t[i].item<int64_t>()), label,
+                       c.defined() ? c.data_ptr<float>() : nullptr, out);
+    } else {
+      torch::Tensor z = v.in.z[i].contiguous();
+      const int32_t label = v.in.labels.defined() ? int32_t(v.in.labels[i].item<int64_t>()) : -1;
+      s = lkrt_generate(model.get(), z.data_ptr<float>(), label, out);
+    }
+    check_input(s == LKRT_OK, std::string("lkrt refused the exported model: ") + lkrt_last_error());
+  }
+  // lkrt_enhance clamps to [-1, 1]; compare with the model's clamped output.
+  torch::Tensor want = g.kind == LKRT_KIND_ENHANCER ? v.expected.clamp(-1, 1) : v.expected;
+  return normalised_error(want, got);
+}
+
 void run_export(const ExportParams& p) {
   check_input(p.format != "onnx" || p.weights == "fp32", "ONNX export writes fp32 weights; --weights is for --format lkm");
-  check_input(!path_exists(p.run + "/config.json") || read_json(p.run + "/config.json").value("family", "") != "pix2pix",
-              p.run + " is a pix2pix model; export does not take those yet (the runtime's graph has no skip "
-                      "connections): run it with latentkit enhance");
-  std::unique_ptr<Generator> generator = load_generator(p.run);
-  GeneratorGraph graph = extract_graph(*generator);
+  check_input(path_exists(p.run), "run folder " + p.run + " not found");
+  ModelGraph graph = extract_run_graph(p.run);
 
   // The extracted graph (BatchNorm folded) must reproduce the model before anything is written.
-  torch::Generator rng = make_rng(0);
-  torch::Tensor z = generator->sample_latent(p.vector_count, rng);
-  torch::Tensor labels = graph.num_classes > 0 ? torch::arange(p.vector_count, torch::kInt64).remainder(graph.num_classes)
-                                               : torch::Tensor();
-  torch::Tensor expected;
-  {
-    torch::NoGradGuard no_grad;
-    expected = generator->decode(z, labels);
-  }
-  const double error = (run_graph(graph, z, labels) - expected).abs().max().item<double>();
-  if (!(error < 1e-4)) {
-    throw Error("the exported graph does not reproduce the model (max error " + std::to_string(error) + ")",
+  const Vectors v = make_vectors(p.run, graph, p.vector_count);
+  const double error = normalised_error(v.expected, run_graph(graph, v.in));
+  if (!(error < 1e-10)) {
+    throw Error("the exported graph does not reproduce the model (normalised error " + std::to_string(error) + ")",
                 ErrorKind::kInternal);
   }
-
   const std::string id = file_sha256(p.run + "/model.pt").substr(0, 16);
   const std::string bytes = p.format == "onnx" ? graph_to_onnx(graph, p.run) : graph_to_lkm(graph, p.weights, id);
+  std::string runtime_note;
+  if (p.format == "lkm") {
+    // And so must the runtime, on the file about to be written.
+    const double e = runtime_error(bytes, graph, v);
+    const double bound = p.weights == "fp32" ? 1e-8 : p.weights == "fp16" ? 1e-4 : 1e-2;
+    if (!(e < bound))
+      throw Error("lkrt does not reproduce the model from the exported file (normalised error " + std::to_string(e) +
+                      ", bound " + std::to_string(bound) + " for " + p.weights + ")",
+                  ErrorKind::kInternal);
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "; lkrt matches it to %.1e", e);
+    runtime_note = buf;
+  }
   write_file_atomic(p.out, bytes);
-  std::fprintf(stderr, "wrote %s: %s, %s weights, %lld parameters, %zu bytes (%zu ops; folded graph matches the model to %.1e)\n",
+  std::fprintf(stderr,
+               "wrote %s: %s, %s weights, %lld parameters, %zu bytes (%zu ops; folded graph matches the model to %.1e%s, "
+               "normalised error mse(a - b) / mse(a))\n",
                p.out.c_str(), graph.family.c_str(), p.format == "onnx" ? "fp32" : p.weights.c_str(),
-               static_cast<long long>(graph.parameter_count()), bytes.size(), graph.ops.size(), error);
+               static_cast<long long>(graph.parameter_count()), bytes.size(), graph.ops.size(), error,
+               runtime_note.c_str());
   if (!p.vectors.empty()) {
-    nlohmann::json v = {{"run", p.run},
+    const auto& shape = graph.image_shape;
+    nlohmann::json j = {{"run", p.run},
                         {"model_id", id},
-                        {"shape", {graph.image_shape[0], graph.image_shape[1], graph.image_shape[2]}},
-                        {"z", nlohmann::json::array()},
+                        {"kind", graph.kind == LKRT_KIND_GENERATOR ? "generator" : graph.kind == LKRT_KIND_ENHANCER ? "enhancer" : "denoiser"},
+                        {"shape", {shape[0], shape[1], shape[2]}},
                         {"labels", nlohmann::json::array()},
-                        {"images", nlohmann::json::array()}};
+                        {"outputs", nlohmann::json::array()}};
     for (int64_t i = 0; i < p.vector_count; ++i) {
-      v["z"].push_back(flat(z[i]));
-      v["labels"].push_back(labels.defined() ? labels[i].item<int64_t>() : -1);
-      v["images"].push_back(flat(expected[i]));
+      if (v.in.z.defined()) j["z"].push_back(flat(v.in.z[i]));
+      if (v.in.image.defined()) j["inputs"].push_back(flat(v.in.image[i]));
+      if (v.in.t.defined()) j["t"].push_back(v.in.t[i].item<int64_t>());
+      if (v.in.cond.defined()) j["cond"].push_back(flat(v.in.cond[i]));
+      j["labels"].push_back(v.in.labels.defined() ? v.in.labels[i].item<int64_t>() : -1);
+      j["outputs"].push_back(flat(v.expected[i]));
     }
-    write_json(p.vectors, v);
-    std::fprintf(stderr, "wrote %s: %lld latents and LibTorch's images for them (parity checks)\n", p.vectors.c_str(),
-                 static_cast<long long>(p.vector_count));
+    write_json(p.vectors, j);
+    std::fprintf(stderr, "wrote %s: %lld seeded inputs and LibTorch's outputs for them (parity checks)\n",
+                 p.vectors.c_str(), static_cast<long long>(p.vector_count));
   }
 }
 
@@ -78,8 +159,9 @@ void run_export(const ExportParams& p) {
 
 void add_export_command(CLI::App& app) {
   auto p = std::make_shared<ExportParams>();
-  CLI::App* cmd = app.add_subcommand("export", "Export a generator to ONNX or to .lkm for the on-device runtime (lkrt)");
-  cmd->add_option("--run", p->run, "run folder of the generator")->required();
+  CLI::App* cmd = app.add_subcommand(
+      "export", "Export a generator, an enhancer (pix2pix) or a diffusion model to ONNX or to .lkm for the on-device runtime (lkrt)");
+  cmd->add_option("--run", p->run, "run folder of the model")->required();
   cmd->add_option("--format", p->format, "onnx (opset 13, for ONNX Runtime and mobile runtimes) or lkm (latentkit's runtime)")
       ->required()
       ->check(CLI::IsMember({"onnx", "lkm"}));
@@ -88,12 +170,16 @@ void add_export_command(CLI::App& app) {
       ->check(CLI::IsMember({"fp32", "fp16", "int8"}))
       ->capture_default_str();
   cmd->add_option("--vectors", p->vectors,
-                  "also write a JSON of seeded latents and LibTorch's images for them, to check another runtime against");
-  cmd->add_option("--vector-count", p->vector_count, "latents in --vectors")->check(CLI::Range(1, 1000))->capture_default_str();
+                  "also write a JSON of seeded inputs and LibTorch's outputs for them, to check another runtime against");
+  cmd->add_option("--vector-count", p->vector_count, "inputs in --vectors (and in the self-check)")->check(CLI::Range(1, 1000))->capture_default_str();
   cmd->footer(
       "Examples:\n  latentkit export --run models/fashion-dcgan --format onnx --out gen.onnx\n"
       "  latentkit export --run models/fashion-dcgan --format lkm --weights int8 --out gen.lkm\n"
-      "  lkrt gen.lkm --seed 3 --out x.png");
+      "  lkrt gen.lkm --seed 3 --out x.png\n"
+      "  latentkit export --run models/fashion-enhance --format lkm --weights int8 --out enhance.lkm\n"
+      "  lkrt enhance.lkm --image in.png --out out.png\n"
+      "  latentkit export --run models/fashion-ddpm --format lkm --out ddpm.lkm\n"
+      "  lkrt ddpm.lkm --seed 3 --steps 20 --sampler dpmpp --out x.png");
   torch_command(cmd, p->threads, Work::kShort, [p]() { run_export(*p); });
 }
 

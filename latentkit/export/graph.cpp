@@ -1,31 +1,28 @@
 #include "latentkit/export/graph.h"
 
+#include <cmath>
+
 #include "latentkit/core/error.h"
+#include "latentkit/core/files.h"
 #include "latentkit/models/dcgan.h"
+#include "latentkit/models/diffusion.h"
+#include "latentkit/models/pix2pix.h"
+#include "latentkit/models/registry.h"
 #include "latentkit/models/vae.h"
 
 namespace latentkit {
 namespace nn = torch::nn;
 namespace F = torch::nn::functional;
 
-const char* op_name(OpKind kind) {
-  switch (kind) {
-    case OpKind::kGemm: return "gemm";
-    case OpKind::kConv: return "conv2d";
-    case OpKind::kConvTranspose: return "conv_transpose2d";
-    case OpKind::kUpsampleNearest: return "upsample_nearest";
-    case OpKind::kRelu: return "relu";
-    case OpKind::kLeakyRelu: return "leaky_relu";
-    case OpKind::kTanh: return "tanh";
-    case OpKind::kSigmoid: return "sigmoid";
-    case OpKind::kAffine: return "affine";
-    case OpKind::kReshape: return "reshape";
-  }
-  return "?";
+int64_t ModelGraph::add(GraphOp op) {
+  for (int64_t v : op.inputs)
+    check_input(v >= 0 && v < static_cast<int64_t>(ops.size()), "graph: an op reads a value not defined before it");
+  ops.push_back(std::move(op));
+  return static_cast<int64_t>(ops.size()) - 1;
 }
 
-int64_t GeneratorGraph::parameter_count() const {
-  int64_t n = embedding.defined() ? embedding.numel() : 0;
+int64_t ModelGraph::parameter_count() const {
+  int64_t n = 0;
   for (const GraphOp& op : ops) n += (op.weight.defined() ? op.weight.numel() : 0) + (op.bias.defined() ? op.bias.numel() : 0);
   return n;
 }
@@ -34,23 +31,24 @@ namespace {
 
 torch::Tensor detached(const torch::Tensor& t) { return t.detach().to(torch::kFloat32).contiguous().clone(); }
 
-GraphOp layer_op(OpKind kind, const torch::Tensor& weight, const torch::Tensor& bias, int64_t out_channels) {
-  GraphOp op{kind};
+GraphOp layer_op(Op op_kind, int64_t x, const torch::Tensor& weight, const torch::Tensor& bias, int64_t out_channels) {
+  GraphOp op{op_kind, {x}};
   op.weight = detached(weight);
   op.bias = bias.defined() ? detached(bias) : torch::zeros({out_channels});
   return op;
 }
 
-// BatchNorm (eval: running statistics) folded into the layer before it: each output
+bool is_layer(Op op) { return op == Op::kGemm || op == Op::kConv2d || op == Op::kConvTranspose2d; }
+
+// BatchNorm (eval: running statistics) folded into the layer that made x: each output
 // channel o of W and b scaled by s_o = gamma_o / sqrt(var_o + eps), b_o' = (b_o - mean_o) s_o + beta_o.
-void fold_batchnorm(std::vector<GraphOp>& ops, const torch::Tensor& gamma, const torch::Tensor& beta,
+void fold_batchnorm(ModelGraph& g, int64_t x, const torch::Tensor& gamma, const torch::Tensor& beta,
                     const torch::Tensor& mean, const torch::Tensor& var, double eps) {
-  check_input(!ops.empty(), "a BatchNorm with no layer before it cannot be folded");
-  GraphOp& op = ops.back();
-  check_input(op.kind == OpKind::kGemm || op.kind == OpKind::kConv || op.kind == OpKind::kConvTranspose,
-              std::string("a BatchNorm after ") + op_name(op.kind) + " cannot be folded");
+  check_input(x >= 0 && x == static_cast<int64_t>(g.ops.size()) - 1, "a BatchNorm with no layer before it cannot be folded");
+  GraphOp& op = g.ops[x];
+  check_input(is_layer(op.op), std::string("a BatchNorm after ") + lkrt::op_name(op.op) + " cannot be folded");
   torch::Tensor scale = (detached(gamma) / (detached(var) + eps).sqrt());
-  const int64_t out_dim = op.kind == OpKind::kConvTranspose ? 1 : 0;
+  const int64_t out_dim = op.op == Op::kConvTranspose2d ? 1 : 0;
   check_input(op.weight.size(out_dim) == scale.size(0), "BatchNorm size does not match the layer before it");
   std::vector<int64_t> view(static_cast<size_t>(op.weight.dim()), 1);
   view[static_cast<size_t>(out_dim)] = scale.size(0);
@@ -70,135 +68,329 @@ int64_t explicit_padding(const Padding& padding) {
   return first(*p);
 }
 
-void append_sequential(const nn::Sequential& seq, std::vector<GraphOp>& ops) {
-  for (const auto& child : seq->children()) {
+int64_t conv(ModelGraph& g, int64_t x, const nn::Conv2dImpl& m) {
+  const auto& o = m.options;
+  check_input(o.groups() == 1 && first(o.dilation()) == 1, "only plain convolutions are exported");
+  first(o.kernel_size());
+  GraphOp op = layer_op(Op::kConv2d, x, m.weight, m.bias, o.out_channels());
+  op.stride = first(o.stride());
+  op.padding = explicit_padding(o.padding());
+  return g.add(std::move(op));
+}
+
+int64_t group_norm(ModelGraph& g, int64_t x, const nn::GroupNormImpl& m) {
+  GraphOp op{Op::kGroupNorm, {x}};
+  op.weight = detached(m.weight);
+  op.bias = detached(m.bias);
+  op.groups = m.options.num_groups();
+  op.channels = m.options.num_channels();
+  op.alpha = m.options.eps();
+  return g.add(std::move(op));
+}
+
+int64_t gemm(ModelGraph& g, int64_t x, const nn::LinearImpl& m) {
+  return g.add(layer_op(Op::kGemm, x, m.weight, m.bias, m.options.out_features()));
+}
+
+int64_t unary(ModelGraph& g, Op op, int64_t x) { return g.add(GraphOp{op, {x}}); }
+
+// The layers of seq, each reading the value before; returns the last value.
+int64_t append_sequential(nn::SequentialImpl& seq, ModelGraph& g, int64_t x) {
+  for (const auto& child : seq.children()) {
     if (auto* m = child->as<nn::ConvTranspose2d>()) {
       const auto& o = m->options;
       check_input(o.groups() == 1 && first(o.dilation()) == 1 && first(o.output_padding()) == 0,
                   "only plain transposed convolutions are exported");
       first(o.kernel_size());
-      GraphOp op = layer_op(OpKind::kConvTranspose, m->weight, m->bias, o.out_channels());
+      GraphOp op = layer_op(Op::kConvTranspose2d, x, m->weight, m->bias, o.out_channels());
       op.stride = first(o.stride());
       op.padding = explicit_padding(o.padding());
-      ops.push_back(std::move(op));
+      x = g.add(std::move(op));
     } else if (auto* m = child->as<nn::Conv2d>()) {
-      const auto& o = m->options;
-      check_input(o.groups() == 1 && first(o.dilation()) == 1, "only plain convolutions are exported");
-      first(o.kernel_size());
-      GraphOp op = layer_op(OpKind::kConv, m->weight, m->bias, o.out_channels());
-      op.stride = first(o.stride());
-      op.padding = explicit_padding(o.padding());
-      ops.push_back(std::move(op));
+      x = conv(g, x, *m);
     } else if (auto* m = child->as<nn::Linear>()) {
-      ops.push_back(layer_op(OpKind::kGemm, m->weight, m->bias, m->options.out_features()));
+      x = gemm(g, x, *m);
     } else if (auto* m = child->as<nn::BatchNorm2d>()) {
-      fold_batchnorm(ops, m->weight, m->bias, m->running_mean, m->running_var, m->options.eps());
+      fold_batchnorm(g, x, m->weight, m->bias, m->running_mean, m->running_var, m->options.eps());
     } else if (auto* m = child->as<nn::BatchNorm1d>()) {
-      fold_batchnorm(ops, m->weight, m->bias, m->running_mean, m->running_var, m->options.eps());
+      fold_batchnorm(g, x, m->weight, m->bias, m->running_mean, m->running_var, m->options.eps());
     } else if (child->as<nn::ReLU>()) {
-      ops.push_back({OpKind::kRelu});
+      x = unary(g, Op::kRelu, x);
     } else if (auto* m = child->as<nn::LeakyReLU>()) {
-      GraphOp op{OpKind::kLeakyRelu};
+      GraphOp op{Op::kLeakyRelu, {x}};
       op.alpha = m->options.negative_slope();
-      ops.push_back(op);
+      x = g.add(std::move(op));
     } else if (child->as<nn::Tanh>()) {
-      ops.push_back({OpKind::kTanh});
+      x = unary(g, Op::kTanh, x);
     } else if (child->as<nn::Sigmoid>()) {
-      ops.push_back({OpKind::kSigmoid});
+      x = unary(g, Op::kSigmoid, x);
+    } else if (child->as<nn::SiLU>()) {
+      x = unary(g, Op::kSilu, x);
     } else if (auto* m = child->as<nn::Unflatten>()) {
-      GraphOp op{OpKind::kReshape};
+      GraphOp op{Op::kReshape, {x}};
       op.shape = m->options.sizes();
-      ops.push_back(op);
+      x = g.add(std::move(op));
     } else if (auto* m = child->as<nn::Upsample>()) {
       const auto& o = m->options;
       check_input(c10::get_if<torch::enumtype::kNearest>(&o.mode()) != nullptr && o.scale_factor().has_value() &&
                       o.scale_factor()->size() == 2 && (*o.scale_factor())[0] == (*o.scale_factor())[1] &&
                       (*o.scale_factor())[0] == std::floor((*o.scale_factor())[0]),
                   "only nearest upsampling by a whole factor is exported");
-      GraphOp op{OpKind::kUpsampleNearest};
+      GraphOp op{Op::kUpsampleNearest, {x}};
       op.stride = static_cast<int64_t>((*o.scale_factor())[0]);
-      ops.push_back(op);
+      x = g.add(std::move(op));
     } else if (child->as<nn::Dropout>()) {
       // Identity at inference.
     } else {
       throw Error("cannot export a layer of type " + child->name());
     }
   }
+  return x;
+}
+
+int64_t input(ModelGraph& g, InputRole role, int64_t channels = 0) {
+  GraphOp op{Op::kInput};
+  op.role = role;
+  op.channels = channels;
+  return g.add(std::move(op));
+}
+
+// ---------------------------------------------------------------------------------
+// The U-Nets.
+
+}  // namespace
+
+ModelGraph extract_enhancer_graph(Pix2pixGeneratorImpl& net) {
+  torch::NoGradGuard no_grad;
+  const Pix2pixOptions& o = net.options;
+  const int64_t depth = o.levels(), multiple = int64_t{1} << depth;
+  ModelGraph g;
+  g.family = "pix2pix";
+  g.kind = LKRT_KIND_ENHANCER;
+  g.pad_multiple = multiple;
+  const int64_t side = (o.image_size() + multiple - 1) / multiple * multiple;
+  g.image_shape = {o.channels(), side, side};
+  const int64_t x = input(g, InputRole::kImage, o.channels());
+  std::vector<int64_t> skips;
+  int64_t y = x;
+  for (int64_t i = 0; i < depth; ++i) {
+    y = append_sequential(*net.down[i]->as<nn::Sequential>(), g, y);
+    skips.push_back(y);
+  }
+  y = append_sequential(*net.up[depth - 1]->as<nn::Sequential>(), g, y);
+  for (int64_t i = depth - 2; i >= 0; --i)
+    y = append_sequential(*net.up[i]->as<nn::Sequential>(), g, g.add(GraphOp{Op::kConcat, {y, skips[i]}}));
+  if (o.residual()) g.add(GraphOp{Op::kAdd, {y, x}});
+  return g;
+}
+
+namespace {
+
+int64_t res_block(ModelGraph& g, int64_t x, int64_t temb, ResBlockImpl& b) {
+  int64_t h = conv(g, unary(g, Op::kSilu, group_norm(g, x, *b.norm1)), *b.conv1);
+  h = g.add(GraphOp{Op::kAdd, {h, gemm(g, temb, *b.time)}});
+  h = conv(g, unary(g, Op::kSilu, group_norm(g, h, *b.norm2)), *b.conv2);  // dropout: identity
+  return g.add(GraphOp{Op::kAdd, {b.skip ? conv(g, x, *b.skip) : x, h}});
+}
+
+int64_t attention_block(ModelGraph& g, int64_t x, AttentionImpl& a) {
+  GraphOp op{Op::kAttention, {conv(g, group_norm(g, x, *a.norm), *a.qkv)}};
+  op.channels = a.channels;
+  op.groups = 1;  // heads
+  op.alpha = 1.0 / std::sqrt(static_cast<double>(a.channels));
+  return g.add(GraphOp{Op::kAdd, {x, conv(g, g.add(std::move(op)), *a.proj)}});
+}
+
+ModelGraph unet_graph(DdpmModel& model) {
+  UNetImpl& net = *model.net();
+  const UNetOptions& o = net.options;
+  const DdpmOptions& d = model.options();
+  ModelGraph g;
+  g.family = model.family();
+  g.kind = LKRT_KIND_DENOISER;
+  g.latent_dim = model.latent_dim();
+  g.num_classes = o.num_classes();
+  g.image_shape = model.image_shape();
+  g.diffusion.schedule = d.schedule == ScheduleKind::kLinear ? 1 : 2;
+  g.diffusion.timesteps = static_cast<uint32_t>(d.timesteps);
+  g.diffusion.prediction = d.prediction == Prediction::kV ? 1 : 0;
+  g.diffusion.tasks = (model.has_task("inpaint") ? 1 : 0) | (model.has_task("restore") ? 2 : 0);
+  g.diffusion.sample_steps = static_cast<uint32_t>(d.sample_steps);
+
+  const int64_t x = input(g, InputRole::kImage, o.channels()), t = input(g, InputRole::kTimestep);
+  const int64_t label = o.num_classes() > 0 ? input(g, InputRole::kLabel) : -1;
+  const int64_t cond = o.cond_channels() > 0 ? input(g, InputRole::kCondition, o.cond_channels()) : -1;
+  GraphOp embed{Op::kTimestepEmbedding, {t}};
+  embed.dim = o.width();
+  int64_t temb = append_sequential(*net.time_mlp, g, g.add(std::move(embed)));
+  if (net.class_embed) {
+    GraphOp table{Op::kEmbedding, {label}};
+    table.weight = detached(net.class_embed->weight);
+    temb = g.add(GraphOp{Op::kAdd, {temb, g.add(std::move(table))}});
+  }
+  int64_t h = conv(g, cond >= 0 ? g.add(GraphOp{Op::kConcat, {x, cond}}) : x, *net.conv_in);
+  std::vector<int64_t> skips{h};
+  const auto levels = static_cast<int64_t>(o.mults().size());
+  size_t block = 0, attn = 0;
+  for (int64_t level = 0; level < levels; ++level) {
+    for (int64_t i = 0; i < o.res_blocks(); ++i) {
+      h = res_block(g, h, temb, *net.down[block++]->as<ResBlock>());
+      if (level == levels - 1) h = attention_block(g, h, *net.down_attn[attn++]->as<Attention>());
+      skips.push_back(h);
+    }
+    if (level < levels - 1) {
+      h = conv(g, h, *net.downsample[level]->as<nn::Conv2d>());
+      skips.push_back(h);
+    }
+  }
+  h = res_block(g, attention_block(g, res_block(g, h, temb, *net.mid1), *net.mid_attn), temb, *net.mid2);
+  block = attn = 0;
+  for (int64_t level = levels - 1; level >= 0; --level) {
+    for (int64_t i = 0; i <= o.res_blocks(); ++i) {
+      h = res_block(g, g.add(GraphOp{Op::kConcat, {h, skips.back()}}), temb, *net.up[block++]->as<ResBlock>());
+      skips.pop_back();
+      if (level == levels - 1) h = attention_block(g, h, *net.up_attn[attn++]->as<Attention>());
+    }
+    if (level > 0) {
+      GraphOp up{Op::kUpsampleNearest, {h}};
+      up.stride = 2;
+      h = conv(g, g.add(std::move(up)), *net.upsample[levels - 1 - level]->as<nn::Conv2d>());
+    }
+  }
+  conv(g, unary(g, Op::kSilu, group_norm(g, h, *net.norm_out)), *net.conv_out);
+  return g;
 }
 
 }  // namespace
 
-GeneratorGraph extract_graph(Generator& generator) {
+ModelGraph extract_graph(Generator& generator) {
   torch::NoGradGuard no_grad;
-  GeneratorGraph g;
+  ModelGraph g;
   g.family = generator.family();
   g.latent_dim = generator.latent_dim();
   g.num_classes = generator.num_classes();
   g.image_shape = generator.image_shape();
+  if (auto* ddpm = dynamic_cast<DdpmModel*>(&generator)) return unet_graph(*ddpm);
+  GraphOp in{Op::kInput};
   if (auto* dcgan = dynamic_cast<DcganModel*>(&generator)) {
     DcganGenerator& net = dcgan->net();
-    if (g.num_classes > 0) g.embedding = detached(net->embed->weight);
-    const int64_t input = g.latent_dim + (g.embedding.defined() ? g.embedding.size(1) : 0);
+    if (g.num_classes > 0) in.weight = detached(net->embed->weight);
+    int64_t x = g.add(std::move(in));
     if (net->options.preset() == "dcgan") {
-      GraphOp reshape{OpKind::kReshape};
-      reshape.shape = {input, 1, 1};
-      g.ops.push_back(reshape);
+      GraphOp reshape{Op::kReshape, {x}};
+      reshape.shape = {g.latent_dim + (g.num_classes > 0 ? g.ops[0].weight.size(1) : 0), 1, 1};
+      x = g.add(std::move(reshape));
     }
-    append_sequential(net->main, g.ops);
+    append_sequential(*net->main, g, x);
   } else if (auto* vae = dynamic_cast<VaeModel*>(&generator)) {
     Vae& net = vae->net();
-    if (g.num_classes > 0) g.embedding = torch::eye(g.num_classes);  // one-hot
-    append_sequential(net->decoder, g.ops);
-    g.ops.push_back({OpKind::kSigmoid});
-    GraphOp affine{OpKind::kAffine};
+    if (g.num_classes > 0) in.weight = torch::eye(g.num_classes);  // one-hot
+    int64_t x = append_sequential(*net->decoder, g, g.add(std::move(in)));
+    GraphOp affine{Op::kAffine, {unary(g, Op::kSigmoid, x)}};
     affine.alpha = 2.0;  // 2 sigmoid(logits) - 1
     affine.beta = -1.0;
-    g.ops.push_back(affine);
+    g.add(std::move(affine));
   } else {
-    throw Error("a " + g.family + " model cannot be exported (exportable: dcgan, dcgan-upsample, cgan, vae, cvae)");
+    throw Error("a " + g.family + " model cannot be exported (exportable: dcgan, dcgan-upsample, cgan, vae, cvae, ddpm, "
+                "cddpm, pix2pix)");
   }
   return g;
 }
 
-torch::Tensor run_graph(const GeneratorGraph& g, const torch::Tensor& z, const torch::Tensor& labels) {
+ModelGraph extract_run_graph(const std::string& run_dir) {
   torch::NoGradGuard no_grad;
-  check_input(z.dim() == 2 && z.size(1) == g.latent_dim, "run_graph: z must be [N, latent_dim]");
-  torch::Tensor x = z.to(torch::kFloat32);
-  if (g.embedding.defined()) {
-    check_input(labels.defined() && labels.dim() == 1 && labels.size(0) == z.size(0), "run_graph: one label per latent");
-    x = torch::cat({x, g.embedding.index_select(0, labels.to(torch::kInt64))}, 1);
+  if (path_exists(run_dir + "/config.json") && read_json(run_dir + "/config.json").value("family", "") == "pix2pix") {
+    Pix2pixRun run = load_pix2pix(run_dir);
+    return extract_enhancer_graph(*run.net);
   }
-  const int64_t n = x.size(0);
+  std::unique_ptr<Generator> generator = load_generator(run_dir);
+  return extract_graph(*generator);
+}
+
+torch::Tensor run_graph(const ModelGraph& g, const GraphInputs& in) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> values;
+  values.reserve(g.ops.size());
   for (const GraphOp& op : g.ops) {
-    switch (op.kind) {
-      case OpKind::kGemm: x = F::linear(x, op.weight, op.bias); break;
-      case OpKind::kConv:
-        x = F::conv2d(x, op.weight, F::Conv2dFuncOptions().bias(op.bias).stride(op.stride).padding(op.padding));
+    auto v = [&](size_t k) -> const torch::Tensor& { return values[static_cast<size_t>(op.inputs[k])]; };
+    torch::Tensor y;
+    switch (op.op) {
+      case Op::kInput:
+        switch (op.role) {
+          case InputRole::kLatent: {
+            check_input(in.z.defined() && in.z.dim() == 2 && in.z.size(1) == g.latent_dim, "run_graph: z must be [N, latent_dim]");
+            y = in.z.to(torch::kFloat32);
+            if (op.weight.defined()) {
+              check_input(in.labels.defined() && in.labels.size(0) == in.z.size(0), "run_graph: one label per latent");
+              y = torch::cat({y, op.weight.index_select(0, in.labels.to(torch::kInt64))}, 1);
+            }
+            y = y.view({y.size(0), y.size(1), 1, 1});
+            break;
+          }
+          case InputRole::kImage: y = in.image.to(torch::kFloat32); break;
+          case InputRole::kCondition: y = in.cond.to(torch::kFloat32); break;
+          case InputRole::kTimestep: y = in.t.to(torch::kFloat32).view({-1, 1, 1, 1}); break;
+          case InputRole::kLabel: y = in.labels.to(torch::kFloat32).view({-1, 1, 1, 1}); break;
+          default: throw Error("run_graph: unknown input role", ErrorKind::kInternal);
+        }
+        check_input(y.defined(), "run_graph: an input of the graph was not given");
         break;
-      case OpKind::kConvTranspose:
-        x = F::conv_transpose2d(
-            x, op.weight, F::ConvTranspose2dFuncOptions().bias(op.bias).stride(op.stride).padding(op.padding));
+      case Op::kGemm: y = F::linear(v(0).flatten(1), op.weight, op.bias).view({-1, op.weight.size(0), 1, 1}); break;
+      case Op::kConv2d:
+        y = F::conv2d(v(0), op.weight, F::Conv2dFuncOptions().bias(op.bias).stride(op.stride).padding(op.padding));
         break;
-      case OpKind::kUpsampleNearest:
-        x = F::interpolate(x, F::InterpolateFuncOptions()
-                                  .scale_factor(std::vector<double>{static_cast<double>(op.stride),
-                                                                    static_cast<double>(op.stride)})
-                                  .mode(torch::kNearest));
+      case Op::kConvTranspose2d:
+        y = F::conv_transpose2d(v(0), op.weight,
+                                F::ConvTranspose2dFuncOptions().bias(op.bias).stride(op.stride).padding(op.padding));
         break;
-      case OpKind::kRelu: x = torch::relu(x); break;
-      case OpKind::kLeakyRelu: x = F::leaky_relu(x, F::LeakyReLUFuncOptions().negative_slope(op.alpha)); break;
-      case OpKind::kTanh: x = torch::tanh(x); break;
-      case OpKind::kSigmoid: x = torch::sigmoid(x); break;
-      case OpKind::kAffine: x = x * op.alpha + op.beta; break;
-      case OpKind::kReshape: {
-        std::vector<int64_t> shape = {n};
-        shape.insert(shape.end(), op.shape.begin(), op.shape.end());
-        x = x.reshape(shape);
+      case Op::kUpsampleNearest: {
+        const double s = static_cast<double>(op.stride);
+        y = F::interpolate(v(0), F::InterpolateFuncOptions().scale_factor(std::vector<double>{s, s}).mode(torch::kNearest));
         break;
       }
+      case Op::kRelu: y = torch::relu(v(0)); break;
+      case Op::kLeakyRelu: y = F::leaky_relu(v(0), F::LeakyReLUFuncOptions().negative_slope(op.alpha)); break;
+      case Op::kTanh: y = torch::tanh(v(0)); break;
+      case Op::kSigmoid: y = torch::sigmoid(v(0)); break;
+      case Op::kSilu: y = torch::silu(v(0)); break;
+      case Op::kAffine: y = v(0) * op.alpha + op.beta; break;
+      case Op::kReshape: {
+        std::vector<int64_t> shape = {v(0).size(0)};
+        shape.insert(shape.end(), op.shape.begin(), op.shape.end());
+        shape.resize(4, 1);
+        y = v(0).reshape(shape);
+        break;
+      }
+      case Op::kGroupNorm: y = F::group_norm(v(0), F::GroupNormFuncOptions(op.groups).weight(op.weight).bias(op.bias).eps(op.alpha)); break;
+      case Op::kAdd: y = v(0) + v(1); break;
+      case Op::kConcat: {
+        std::vector<torch::Tensor> parts;
+        for (size_t k = 0; k < op.inputs.size(); ++k) parts.push_back(v(k));
+        y = torch::cat(parts, 1);
+        break;
+      }
+      case Op::kAttention: {
+        const torch::Tensor& x = v(0);
+        const int64_t n = x.size(0), c = op.channels, heads = op.groups, d = c / heads, hw = x.size(2) * x.size(3);
+        std::vector<torch::Tensor> qkv = x.reshape({n, 3, heads, d, hw}).unbind(1);  // [N, heads, d, HW] each
+        torch::Tensor w = torch::softmax(torch::matmul(qkv[0].transpose(2, 3), qkv[1]) * op.alpha, -1);  // [N, heads, HW, HW]
+        y = torch::matmul(qkv[2], w.transpose(2, 3)).reshape({n, c, x.size(2), x.size(3)});
+        break;
+      }
+      case Op::kTimestepEmbedding: {
+        const torch::Tensor e = timestep_embedding(v(0).flatten(), op.dim);
+        y = e.view({e.size(0), e.size(1), 1, 1});
+        break;
+      }
+      case Op::kEmbedding:
+        y = op.weight.index_select(0, v(0).flatten().to(torch::kInt64));
+        y = y.view({y.size(0), y.size(1), 1, 1});
+        break;
+      default: throw Error(std::string("run_graph: op ") + lkrt::op_name(op.op) + " not handled", ErrorKind::kInternal);
     }
+    values.push_back(y);
   }
-  return x;
+  return values.back();
 }
 
 }  // namespace latentkit

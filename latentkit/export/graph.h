@@ -1,59 +1,84 @@
 #pragma once
-// A generator as a flat list of inference ops with BatchNorm folded away: what the ONNX
-// and .lkm writers consume. extract_graph reads it off a trained model; run_graph runs it
-// with LibTorch, so the extraction is checked against the model itself before any writer
-// sees it.
+// A model as a graph of inference ops over values, BatchNorm folded away: what the ONNX and
+// .lkm writers consume. The ops are the runtime's (lkrt_ops.h), so the exporter, the
+// writer and the loader share one table. extract_graph reads the graph off a trained
+// model; run_graph runs it with LibTorch, so the extraction is checked against the model
+// itself before any writer sees it.
+//
+// Value i is the output of op i; ops read values before them; the last op's value is the
+// model's output. Every value is [N, C, H, W] in run_graph (a vector is [N, C, 1, 1]).
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include <lkrt.h>
+#include <lkrt_ops.h>
 #include <torch/torch.h>
 
 #include "latentkit/models/generator.h"
+#include "latentkit/models/pix2pix.h"
 
 namespace latentkit {
 
-enum class OpKind {
-  kGemm,             // y = W x + b; W [out, in]
-  kConv,             // W [out, in, k, k], b [out], stride, padding
-  kConvTranspose,    // W [in, out, k, k] (PyTorch's layout), b [out], stride, padding
-  kUpsampleNearest,  // x scale (stride holds the scale)
-  kRelu,
-  kLeakyRelu,        // alpha = slope
-  kTanh,
-  kSigmoid,
-  kAffine,           // y = alpha x + beta
-  kReshape,          // to [shape...] per image
-};
-
-const char* op_name(OpKind kind);
+using lkrt::Op;
+using lkrt::InputRole;
 
 struct GraphOp {
-  GraphOp(OpKind kind_) : kind(kind_) {}  // NOLINT: implicit, so ops.push_back({OpKind::kRelu}) reads as it says
-  OpKind kind;
-  torch::Tensor weight, bias;  // float32, contiguous; bias always defined for gemm / conv ops
-  int64_t stride = 1, padding = 0;
-  double alpha = 0, beta = 0;
-  std::vector<int64_t> shape;  // kReshape: per-image shape
+  GraphOp(Op op_, std::vector<int64_t> inputs_ = {}) : op(op_), inputs(std::move(inputs_)) {}  // NOLINT: implicit
+  Op op;
+  std::vector<int64_t> inputs;  // values read
+  // gemm [out, in], conv [out, in, k, k], conv_transpose [in, out, k, k]: weight and bias
+  // (always defined); group_norm: gamma and beta; embedding and a conditional generator's
+  // latent input: the table in weight.
+  torch::Tensor weight, bias;
+  int64_t stride = 1, padding = 0;  // convolutions; upsample_nearest: stride is the scale
+  int64_t groups = 0;               // group_norm: groups; attention: heads
+  int64_t channels = 0;             // input: image / condition channels; group_norm, attention: channels
+  int64_t dim = 0;                  // timestep_embedding
+  InputRole role = InputRole::kLatent;
+  double alpha = 0, beta = 0;       // leaky slope; affine a, b; group_norm eps; attention scale
+  std::vector<int64_t> shape;       // reshape: per-image shape
 };
 
-struct GeneratorGraph {
+/// What the schedule and sampler of a denoiser need (lkrt::DiffusionInfo).
+struct GraphDiffusion {
+  uint32_t schedule = 2, timesteps = 1000, prediction = 0, tasks = 0, sample_steps = 50;
+};
+
+struct ModelGraph {
   std::string family;
-  int64_t latent_dim = 0;
-  int64_t num_classes = 0;
-  // Conditional models: the input is [z, embedding[label]]; [num_classes, E] float32.
-  torch::Tensor embedding;
+  lkrt_kind kind = LKRT_KIND_GENERATOR;
+  int64_t latent_dim = 0;   // generators: z; denoisers: C x H x W; enhancers: 0
+  int64_t num_classes = 0;  // denoisers: plus a no-class row in their embedding
+  std::array<int64_t, 3> image_shape{};  // {C, H, W}: the output, or the image in and out
+  int64_t pad_multiple = 1;              // enhancers: input sides padded to a multiple of this
+  GraphDiffusion diffusion;
   std::vector<GraphOp> ops;
-  std::array<int64_t, 3> image_shape{};  // {C, H, W}
+
+  /// Appends op and returns its value.
+  int64_t add(GraphOp op);
   int64_t parameter_count() const;
 };
 
 /// The inference graph of a loaded generator (dcgan, dcgan-upsample, cgan, vae, cvae), with
 /// every BatchNorm folded into the layer before it. Other families: a clear Error.
-GeneratorGraph extract_graph(Generator& generator);
+ModelGraph extract_graph(Generator& generator);
+/// The graph of a pix2pix generator: an enhancer.
+ModelGraph extract_enhancer_graph(Pix2pixGeneratorImpl& net);
+/// The graph of a pix2pix run's generator (an enhancer) or of a ddpm / cddpm run's U-Net (a
+/// denoiser), or of any generator: by the run's family.
+ModelGraph extract_run_graph(const std::string& run_dir);
 
-/// Runs the graph with LibTorch: z [N, latent_dim], labels int64 [N] for conditional
-/// models -> images [N, C, H, W]. Equals generator.decode up to round-off.
-torch::Tensor run_graph(const GeneratorGraph& graph, const torch::Tensor& z, const torch::Tensor& labels = {});
+/// The inputs of one run of a graph: z [N, latent_dim] (generators), labels int64 [N]
+/// (conditional ones; a denoiser's no-class label is num_classes), image [N, C, H, W]
+/// (enhancers, x_t of denoisers), t int64 [N] and cond [N, C + 2, H, W] (denoisers with tasks).
+struct GraphInputs {
+  torch::Tensor z, labels, image, t, cond;
+};
+
+/// Runs the graph with LibTorch: images [N, C, H, W] (generators, enhancers) or the
+/// network's output (denoisers). Equals the model up to round-off.
+torch::Tensor run_graph(const ModelGraph& graph, const GraphInputs& inputs);
 
 }  // namespace latentkit

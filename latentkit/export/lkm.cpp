@@ -23,46 +23,68 @@ lkrt_weight_type weight_type(const std::string& weights) {
 
 }  // namespace
 
-std::string graph_to_lkm(const GeneratorGraph& g, const std::string& weights, const std::string& model_id) {
+std::string graph_to_lkm(const ModelGraph& g, const std::string& weights, const std::string& model_id) {
   const lkrt_weight_type type = weight_type(weights);
   lkrt::ModelWriter w;
+  auto f = [](const torch::Tensor& t) { return t.data_ptr<float>(); };
   try {
     w.set_info({model_id, i32(g.latent_dim), i32(g.image_shape[0]), i32(g.image_shape[1]), i32(g.image_shape[2])});
-    if (g.embedding.defined()) {
-      w.add_input(g.embedding.data_ptr<float>(), i32(g.embedding.size(0)), i32(g.embedding.size(1)));
-    } else {
-      w.add_input();
+    if (g.kind == LKRT_KIND_ENHANCER) w.set_enhancer(i32(g.pad_multiple));
+    if (g.kind == LKRT_KIND_DENOISER) {
+      const GraphDiffusion& d = g.diffusion;
+      w.set_denoiser({d.schedule, d.timesteps, d.prediction, d.tasks, d.sample_steps, uint32_t(g.num_classes)});
     }
     for (const GraphOp& op : g.ops) {
-      switch (op.kind) {
-        case OpKind::kGemm:
-          w.add_gemm(op.weight.data_ptr<float>(), i32(op.weight.size(0)), i32(op.weight.size(1)),
-                     op.bias.data_ptr<float>(), type);
+      auto in = [&](size_t k) { return lkrt::ModelWriter::Value(op.inputs.at(k)); };
+      switch (op.op) {
+        case Op::kInput:
+          if (op.role != InputRole::kLatent)
+            w.input(op.role, i32(op.channels));
+          else if (op.weight.defined())
+            w.input_latent(f(op.weight), i32(op.weight.size(0)), i32(op.weight.size(1)));
+          else
+            w.input_latent();
           break;
-        case OpKind::kConv:
-          w.add_conv2d(op.weight.data_ptr<float>(), i32(op.weight.size(0)), i32(op.weight.size(1)),
-                       i32(op.weight.size(2)), i32(op.stride), i32(op.padding), op.bias.data_ptr<float>(), type);
+        case Op::kGemm:
+          w.gemm(in(0), f(op.weight), i32(op.weight.size(0)), i32(op.weight.size(1)), f(op.bias), type);
           break;
-        case OpKind::kConvTranspose:
-          w.add_conv_transpose2d(op.weight.data_ptr<float>(), i32(op.weight.size(0)), i32(op.weight.size(1)),
-                                 i32(op.weight.size(2)), i32(op.stride), i32(op.padding), op.bias.data_ptr<float>(), type);
+        case Op::kConv2d:
+          w.conv2d(in(0), f(op.weight), i32(op.weight.size(0)), i32(op.weight.size(1)), i32(op.weight.size(2)),
+                   i32(op.stride), i32(op.padding), f(op.bias), type);
           break;
-        case OpKind::kUpsampleNearest: w.add_upsample_nearest(i32(op.stride)); break;
-        case OpKind::kRelu: w.add_activation(lkrt::Activation::kRelu); break;
-        case OpKind::kLeakyRelu:
-          w.add_activation(lkrt::Activation::kLeakyRelu, static_cast<float>(op.alpha));
+        case Op::kConvTranspose2d:
+          w.conv_transpose2d(in(0), f(op.weight), i32(op.weight.size(0)), i32(op.weight.size(1)), i32(op.weight.size(2)),
+                             i32(op.stride), i32(op.padding), f(op.bias), type);
           break;
-        case OpKind::kTanh: w.add_activation(lkrt::Activation::kTanh); break;
-        case OpKind::kSigmoid: w.add_activation(lkrt::Activation::kSigmoid); break;
-        case OpKind::kAffine: w.add_affine(static_cast<float>(op.alpha), static_cast<float>(op.beta)); break;
-        case OpKind::kReshape: {
+        case Op::kUpsampleNearest: w.upsample_nearest(in(0), i32(op.stride)); break;
+        case Op::kRelu: w.activation(in(0), lkrt::Activation::kRelu); break;
+        case Op::kLeakyRelu: w.activation(in(0), lkrt::Activation::kLeakyRelu, static_cast<float>(op.alpha)); break;
+        case Op::kTanh: w.activation(in(0), lkrt::Activation::kTanh); break;
+        case Op::kSigmoid: w.activation(in(0), lkrt::Activation::kSigmoid); break;
+        case Op::kSilu: w.activation(in(0), lkrt::Activation::kSilu); break;
+        case Op::kAffine: w.affine(in(0), static_cast<float>(op.alpha), static_cast<float>(op.beta)); break;
+        case Op::kReshape: {
           check_input(!op.shape.empty() && op.shape.size() <= 3, "a reshape to " + std::to_string(op.shape.size()) +
                                                                      " dimensions does not fit the .lkm format");
           std::vector<int64_t> s = op.shape;
           s.resize(3, 1);
-          w.add_reshape(i32(s[0]), i32(s[1]), i32(s[2]));
+          w.reshape(in(0), i32(s[0]), i32(s[1]), i32(s[2]));
           break;
         }
+        case Op::kGroupNorm:
+          w.group_norm(in(0), i32(op.groups), i32(op.channels), static_cast<float>(op.alpha), f(op.weight), f(op.bias));
+          break;
+        case Op::kAdd: w.add(in(0), in(1)); break;
+        case Op::kConcat: {
+          std::vector<lkrt::ModelWriter::Value> parts;
+          for (size_t k = 0; k < op.inputs.size(); ++k) parts.push_back(in(k));
+          w.concat(parts);
+          break;
+        }
+        case Op::kAttention: w.attention(in(0), i32(op.channels), i32(op.groups), static_cast<float>(op.alpha)); break;
+        case Op::kTimestepEmbedding: w.timestep_embedding(in(0), i32(op.dim)); break;
+        case Op::kEmbedding: w.embedding(in(0), f(op.weight), i32(op.weight.size(0)), i32(op.weight.size(1))); break;
+        default: throw Error(std::string("the .lkm writer has no op ") + lkrt::op_name(op.op), ErrorKind::kInternal);
       }
     }
     return w.serialize();

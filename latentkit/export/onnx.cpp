@@ -4,6 +4,7 @@
 #include <onnx/onnx_pb.h>
 
 #include "latentkit/core/error.h"
+#include "latentkit/models/unet.h"
 
 namespace latentkit {
 namespace {
@@ -40,6 +41,7 @@ class OnnxBuilder {
   }
 
   const std::string& last() const { return last_; }
+  std::string constant(const std::vector<int64_t>& v) { return initializer(torch::tensor(v, torch::kInt64)); }
 
  private:
   onnx::GraphProto* graph_;
@@ -75,7 +77,8 @@ void set_string(onnx::NodeProto* n, const std::string& name, const std::string& 
   a->set_s(value);
 }
 
-// A value with a symbolic batch dimension and fixed others.
+// A value with a symbolic batch dimension; other dimensions fixed, or symbolic where < 0
+// (-1 "height", -2 "width").
 void add_value(google::protobuf::RepeatedPtrField<onnx::ValueInfoProto>* list, const std::string& name, int type,
                const std::vector<int64_t>& dims) {
   onnx::ValueInfoProto* v = list->Add();
@@ -84,7 +87,18 @@ void add_value(google::protobuf::RepeatedPtrField<onnx::ValueInfoProto>* list, c
   t->set_elem_type(type);
   onnx::TensorShapeProto* shape = t->mutable_shape();
   shape->add_dim()->set_dim_param("batch");
-  for (int64_t d : dims) shape->add_dim()->set_dim_value(d);
+  for (int64_t d : dims) {
+    if (d >= 0)
+      shape->add_dim()->set_dim_value(d);
+    else
+      shape->add_dim()->set_dim_param(d == -1 ? "height" : "width");
+  }
+}
+
+// [batch, n] -> [batch, n, 1, 1]: vectors are 4-d, as in run_graph.
+std::string as_map(OnnxBuilder& b, const std::string& x) {
+  b.node("Reshape", {x, b.constant({0, -1, 1, 1})});
+  return b.last();
 }
 
 void conv_attributes(onnx::NodeProto* n, const GraphOp& op) {
@@ -96,7 +110,7 @@ void conv_attributes(onnx::NodeProto* n, const GraphOp& op) {
 
 }  // namespace
 
-std::string graph_to_onnx(const GeneratorGraph& g, const std::string& model_name) {
+std::string graph_to_onnx(const ModelGraph& g, const std::string& model_name) {
   onnx::ModelProto model;
   model.set_ir_version(onnx::IR_VERSION);
   model.set_producer_name("latentkit");
@@ -106,64 +120,169 @@ std::string graph_to_onnx(const GeneratorGraph& g, const std::string& model_name
   opset->set_domain("");
   opset->set_version(kOnnxOpset);
   onnx::GraphProto* graph = model.mutable_graph();
-  graph->set_name(g.family + "_generator");
+  graph->set_name(g.family + (g.kind == LKRT_KIND_GENERATOR ? "_generator" : g.kind == LKRT_KIND_ENHANCER ? "_enhancer" : "_denoiser"));
   OnnxBuilder b(graph);
+  const auto [C, H, W] = g.image_shape;
+  const bool enhancer = g.kind == LKRT_KIND_ENHANCER;
+  const std::vector<int64_t> image_dims = enhancer ? std::vector<int64_t>{C, -1, -2} : std::vector<int64_t>{C, H, W};
 
-  add_value(graph->mutable_input(), "z", onnx::TensorProto::FLOAT, {g.latent_dim});
-  std::string x = "z";
-  if (g.embedding.defined()) {
-    add_value(graph->mutable_input(), "label", onnx::TensorProto::INT64, {});
-    onnx::NodeProto* gather = b.node("Gather", {b.initializer(g.embedding), "label"});
-    set_int(gather, "axis", 0);
-    onnx::NodeProto* concat = b.node("Concat", {"z", gather->output(0)});
-    set_int(concat, "axis", 1);
-    x = b.last();
-  }
+  std::vector<std::string> values;  // the ONNX name of each value
   for (const GraphOp& op : g.ops) {
-    switch (op.kind) {
-      case OpKind::kGemm: {
-        onnx::NodeProto* n = b.node("Gemm", {x, b.initializer(op.weight), b.initializer(op.bias)});
-        set_int(n, "transB", 1);
+    auto v = [&](size_t k) { return values[static_cast<size_t>(op.inputs[k])]; };
+    switch (op.op) {
+      case Op::kInput:
+        switch (op.role) {
+          case InputRole::kLatent:
+            add_value(graph->mutable_input(), "z", onnx::TensorProto::FLOAT, {g.latent_dim});
+            if (op.weight.defined()) {
+              add_value(graph->mutable_input(), "label", onnx::TensorProto::INT64, {});
+              onnx::NodeProto* gather = b.node("Gather", {b.initializer(op.weight), "label"});
+              set_int(gather, "axis", 0);
+              set_int(b.node("Concat", {"z", gather->output(0)}), "axis", 1);
+              as_map(b, b.last());
+            } else {
+              as_map(b, "z");
+            }
+            break;
+          case InputRole::kImage: {
+            const std::string name = enhancer ? "image" : "x";
+            add_value(graph->mutable_input(), name, onnx::TensorProto::FLOAT, image_dims);
+            values.push_back(name);
+            continue;
+          }
+          case InputRole::kCondition:
+            add_value(graph->mutable_input(), "cond", onnx::TensorProto::FLOAT, {op.channels, H, W});
+            values.push_back("cond");
+            continue;
+          case InputRole::kTimestep:  // read as int64 [batch] by timestep_embedding
+            add_value(graph->mutable_input(), "t", onnx::TensorProto::INT64, {});
+            values.push_back("t");
+            continue;
+          case InputRole::kLabel:  // read as int64 [batch] by embedding
+            add_value(graph->mutable_input(), "label", onnx::TensorProto::INT64, {});
+            values.push_back("label");
+            continue;
+          default: throw Error("ONNX export: unknown input role", ErrorKind::kInternal);
+        }
+        break;
+      case Op::kGemm: {
+        b.node("Flatten", {v(0)});
+        set_int(b.node("Gemm", {b.last(), b.initializer(op.weight), b.initializer(op.bias)}), "transB", 1);
+        as_map(b, b.last());
         break;
       }
-      case OpKind::kConv:
-        conv_attributes(b.node("Conv", {x, b.initializer(op.weight), b.initializer(op.bias)}), op);
+      case Op::kConv2d:
+        conv_attributes(b.node("Conv", {v(0), b.initializer(op.weight), b.initializer(op.bias)}), op);
         break;
-      case OpKind::kConvTranspose:
-        conv_attributes(b.node("ConvTranspose", {x, b.initializer(op.weight), b.initializer(op.bias)}), op);
+      case Op::kConvTranspose2d:
+        conv_attributes(b.node("ConvTranspose", {v(0), b.initializer(op.weight), b.initializer(op.bias)}), op);
         break;
-      case OpKind::kUpsampleNearest: {
+      case Op::kUpsampleNearest: {
         const float s = static_cast<float>(op.stride);
         // asymmetric + floor is PyTorch's "nearest": out[i] = in[floor(i / s)].
-        onnx::NodeProto* n = b.node("Resize", {x, "", b.initializer(torch::tensor({1.0f, 1.0f, s, s}))});
+        onnx::NodeProto* n = b.node("Resize", {v(0), "", b.initializer(torch::tensor({1.0f, 1.0f, s, s}))});
         set_string(n, "mode", "nearest");
         set_string(n, "coordinate_transformation_mode", "asymmetric");
         set_string(n, "nearest_mode", "floor");
         break;
       }
-      case OpKind::kRelu: b.node("Relu", {x}); break;
-      case OpKind::kLeakyRelu: set_float(b.node("LeakyRelu", {x}), "alpha", static_cast<float>(op.alpha)); break;
-      case OpKind::kTanh: b.node("Tanh", {x}); break;
-      case OpKind::kSigmoid: b.node("Sigmoid", {x}); break;
-      case OpKind::kAffine: {
-        b.node("Mul", {x, b.initializer(torch::tensor(static_cast<float>(op.alpha)))});
-        const std::string scaled = b.last();
+      case Op::kRelu: b.node("Relu", {v(0)}); break;
+      case Op::kLeakyRelu: set_float(b.node("LeakyRelu", {v(0)}), "alpha", static_cast<float>(op.alpha)); break;
+      case Op::kTanh: b.node("Tanh", {v(0)}); break;
+      case Op::kSigmoid: b.node("Sigmoid", {v(0)}); break;
+      case Op::kSilu: {
+        const std::string gate = b.node("Sigmoid", {v(0)})->output(0);
+        b.node("Mul", {v(0), gate});
+        break;
+      }
+      case Op::kAffine: {
+        const std::string scaled = b.node("Mul", {v(0), b.initializer(torch::tensor(static_cast<float>(op.alpha)))})->output(0);
         b.node("Add", {scaled, b.initializer(torch::tensor(static_cast<float>(op.beta)))});
         break;
       }
-      case OpKind::kReshape: {
+      case Op::kReshape: {
         std::vector<int64_t> shape = {-1};
         shape.insert(shape.end(), op.shape.begin(), op.shape.end());
-        b.node("Reshape", {x, b.initializer(torch::tensor(shape, torch::kInt64))});
+        shape.resize(4, 1);
+        b.node("Reshape", {v(0), b.constant(shape)});
         break;
       }
+      case Op::kGroupNorm: {
+        // InstanceNormalization over [batch, groups, -1] is GroupNorm without its affine.
+        const std::string grouped = b.node("Reshape", {v(0), b.constant({0, op.groups, -1})})->output(0);
+        onnx::NodeProto* norm = b.node("InstanceNormalization", {grouped, b.initializer(torch::ones({op.groups})),
+                                                                 b.initializer(torch::zeros({op.groups}))});
+        set_float(norm, "epsilon", static_cast<float>(op.alpha));
+        const std::string shape = b.node("Shape", {v(0)})->output(0);
+        const std::string back = b.node("Reshape", {norm->output(0), shape})->output(0);
+        const std::string scaled = b.node("Mul", {back, b.initializer(op.weight.view({1, -1, 1, 1}))})->output(0);
+        b.node("Add", {scaled, b.initializer(op.bias.view({1, -1, 1, 1}))});
+        break;
+      }
+      case Op::kAdd: b.node("Add", {v(0), v(1)}); break;
+      case Op::kConcat: {
+        std::vector<std::string> parts;
+        for (size_t k = 0; k < op.inputs.size(); ++k) parts.push_back(v(k));
+        set_int(b.node("Concat", parts), "axis", 1);
+        break;
+      }
+      case Op::kAttention: {
+        // qkv [N, 3C, H, W] -> q, k, v [N, heads, d, HW]; softmax(scale q^T k) over the keys.
+        const int64_t heads = op.groups, d = op.channels / heads;
+        const std::string split = b.node("Reshape", {v(0), b.constant({0, 3, heads, d, -1})})->output(0);
+        std::string part[3];
+        for (int64_t i = 0; i < 3; ++i) {
+          onnx::NodeProto* n = b.node("Gather", {split, b.constant({i})});
+          set_int(n, "axis", 1);
+          part[i] = b.node("Squeeze", {n->output(0), b.constant({1})})->output(0);
+        }
+        onnx::NodeProto* qt = b.node("Transpose", {part[0]});
+        set_ints(qt, "perm", {0, 1, 3, 2});
+        const std::string scores = b.node("MatMul", {qt->output(0), part[1]})->output(0);
+        const std::string scaled = b.node("Mul", {scores, b.initializer(torch::tensor(static_cast<float>(op.alpha)))})->output(0);
+        onnx::NodeProto* softmax = b.node("Softmax", {scaled});
+        set_int(softmax, "axis", -1);
+        onnx::NodeProto* wt = b.node("Transpose", {softmax->output(0)});
+        set_ints(wt, "perm", {0, 1, 3, 2});
+        const std::string out = b.node("MatMul", {part[2], wt->output(0)})->output(0);  // [N, heads, d, HW]
+        // Back to [N, C, H, W]: the batch and sides of the input.
+        const std::string in_shape = b.node("Shape", {v(0)})->output(0);
+        const std::string batch = b.node("Slice", {in_shape, b.constant({0}), b.constant({1})})->output(0);
+        const std::string sides = b.node("Slice", {in_shape, b.constant({2}), b.constant({4})})->output(0);
+        onnx::NodeProto* shape = b.node("Concat", {batch, b.constant({op.channels}), sides});
+        set_int(shape, "axis", 0);
+        b.node("Reshape", {out, shape->output(0)});
+        break;
+      }
+      case Op::kTimestepEmbedding: {
+        // [sin(t f), cos(t f)] with latentkit's frequencies (float32, as timestep_embedding).
+        const torch::Tensor freqs = timestep_frequencies(op.dim).view({1, -1});
+        onnx::NodeProto* cast = b.node("Cast", {v(0)});
+        set_int(cast, "to", onnx::TensorProto::FLOAT);
+        const std::string column = b.node("Reshape", {cast->output(0), b.constant({-1, 1})})->output(0);
+        const std::string args = b.node("Mul", {column, b.initializer(freqs)})->output(0);
+        std::vector<std::string> parts = {b.node("Sin", {args})->output(0), b.node("Cos", {args})->output(0)};
+        if (op.dim % 2) parts.push_back(b.node("Mul", {column, b.initializer(torch::zeros({1, 1}))})->output(0));
+        set_int(b.node("Concat", parts), "axis", 1);
+        as_map(b, b.last());
+        break;
+      }
+      case Op::kEmbedding: {
+        set_int(b.node("Gather", {b.initializer(op.weight), v(0)}), "axis", 0);
+        as_map(b, b.last());
+        break;
+      }
+      default: throw Error(std::string("ONNX export: no ONNX form for ") + lkrt::op_name(op.op), ErrorKind::kInternal);
     }
-    x = b.last();
+    values.push_back(b.last());
   }
-  // The last node's output is the graph's output "image".
-  graph->mutable_node(graph->node_size() - 1)->set_output(0, "image");
-  add_value(graph->mutable_output(), "image", onnx::TensorProto::FLOAT,
-            {g.image_shape[0], g.image_shape[1], g.image_shape[2]});
+  // The last node's output is the graph's output.
+  const std::string output = g.kind == LKRT_KIND_GENERATOR ? "image"
+                             : enhancer                    ? "enhanced"
+                             : g.diffusion.prediction == 1 ? "v"
+                                                           : "eps";
+  graph->mutable_node(graph->node_size() - 1)->set_output(0, output);
+  add_value(graph->mutable_output(), output, onnx::TensorProto::FLOAT, image_dims);
   try {
     onnx::checker::check_model(model);
   } catch (const std::exception& e) {

@@ -1,8 +1,13 @@
 #pragma once
-// A generator graph as an ONNX model (opset 13): inputs "z" float [batch, latent_dim] and,
-// for conditional models, "label" int64 [batch]; output "image" float [batch, C, H, W] in
-// [-1, 1]. Linear layers are Gemm with transB = 1, BatchNorm is folded, upsampling is
-// Resize (nearest, asymmetric, floor: PyTorch's nearest).
+// A model graph as an ONNX model (opset 13), batch first, fp32, BatchNorm folded.
+//   generators: "z" float [batch, latent_dim] (+ "label" int64 [batch]) -> "image" [batch, C, H, W]
+//   enhancers:  "image" float [batch, C, height, width], sides a multiple of the U-Net's
+//               stride (2^depth; pad by edge replication first, as lkrt does) -> "enhanced"
+//   denoisers:  "x" float [batch, C, H, W], "t" int64 [batch] (+ "label" int64 [batch], the
+//               no-class label num_classes; + "cond" float [batch, C + 2, H, W]) -> "eps" or "v"
+// Linear layers are Gemm with transB = 1, upsampling is Resize (nearest, asymmetric, floor:
+// PyTorch's nearest), GroupNorm is InstanceNormalization over [batch, groups, -1] and an
+// affine, attention is MatMul / Softmax / MatMul.
 #include <string>
 
 #include "latentkit/export/graph.h"
@@ -12,6 +17,6 @@ namespace latentkit {
 constexpr int64_t kOnnxOpset = 13;
 
 /// The serialised ModelProto, checked with onnx::checker (a failure is an internal Error).
-std::string graph_to_onnx(const GeneratorGraph& graph, const std::string& model_name);
+std::string graph_to_onnx(const ModelGraph& graph, const std::string& model_name);
 
 }  // namespace latentkit

@@ -51,10 +51,14 @@ UNetOptions unet_options_from_json(const nlohmann::json& m) {
   return o;
 }
 
-torch::Tensor timestep_embedding(const torch::Tensor& t, int64_t dim) {
+torch::Tensor timestep_frequencies(int64_t dim) {
   const int64_t half = dim / 2;
-  torch::Tensor freqs = torch::exp(-std::log(10000.0) * torch::arange(half, torch::kFloat32) /
-                                   static_cast<double>(std::max<int64_t>(half - 1, 1)));
+  return torch::exp(-std::log(10000.0) * torch::arange(half, torch::kFloat32) /
+                    static_cast<double>(std::max<int64_t>(half - 1, 1)));
+}
+
+torch::Tensor timestep_embedding(const torch::Tensor& t, int64_t dim) {
+  const torch::Tensor freqs = timestep_frequencies(dim);
   torch::Tensor args = t.to(torch::kFloat32).unsqueeze(1) * freqs.unsqueeze(0);
   torch::Tensor emb = torch::cat({torch::sin(args), torch::cos(args)}, 1);
   if (dim % 2 == 1) emb = torch::nn::functional::pad(emb, torch::nn::functional::PadFuncOptions({0, 1}));

@@ -43,6 +43,8 @@ UNetOptions unet_options_from_json(const nlohmann::json& model);
 /// Sinusoidal embedding of time steps t (int64 or float [N]) into dim features [N, dim]:
 /// [sin(t f_0..f_{h-1}), cos(t f_0..f_{h-1})] with f_i = 10000^(-i / (h - 1)), h = dim / 2.
 torch::Tensor timestep_embedding(const torch::Tensor& t, int64_t dim);
+/// Its frequencies f_0..f_{h-1}, float32 [h].
+torch::Tensor timestep_frequencies(int64_t dim);
 
 class ResBlockImpl : public torch::nn::Cloneable<ResBlockImpl> {
  public:

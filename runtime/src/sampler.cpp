@@ -194,10 +194,11 @@ void sample(lkrt_model& m, const lkrt_sample_options& o, const float* x_T, const
       const float a = float(std::sqrt(ab_prev)), b = float(std::sqrt(std::max(1 - ab_prev, 0.0)));
       for (size_t i = 0; i < n; ++i) x[i] = a * x0[i] + b * eps[i];
     } else {
-      // DPM-Solver++(2M), data prediction, in lambda = log(alpha / sigma): first order on the
-      // first step and on the last (to the clean image, sigma = 0: x = x0); else
-      // x_s = (sigma_s / sigma_t) x - alpha_s (e^-h - 1) (x0 + (x0 - x0_prev) / (2 r)),
-      // h = lambda_s - lambda_t, r = (lambda_t - lambda_prev) / h.
+      // DPM-Solver++(2M), data prediction, in lambda = log(alpha / sigma), as latentkit's
+      // (diffusion.h): x_s = (sigma_s / sigma_t) x - alpha_s (e^-h - 1) D, h = lambda_s - lambda_t,
+      // D = x0 + (x0 - x0_prev) / (2 r), r = (lambda_t - lambda_prev) / h; first order (D = x0)
+      // on the first step and on the step into t = 0; the last step, to the clean image
+      // (sigma = 0), gives x0.
       const double lambda_t = 0.5 * std::log(ab_t / (1 - ab_t));
       if (last) {
         std::copy(x0.begin(), x0.end(), x.begin());
@@ -205,7 +206,7 @@ void sample(lkrt_model& m, const lkrt_sample_options& o, const float* x_T, const
         const double lambda_s = 0.5 * std::log(ab_prev / (1 - ab_prev)), h = lambda_s - lambda_t;
         const float ratio = float(std::sqrt((1 - ab_prev) / (1 - ab_t)));
         const float coef = float(-std::sqrt(ab_prev) * std::expm1(-h));
-        if (k == 0) {
+        if (k == 0 || k + 2 == times.size()) {
           for (size_t i = 0; i < n; ++i) x[i] = ratio * x[i] + coef * x0[i];
         } else {
           const float half_inv_r = float(0.5 * h / (lambda_t - prev_lambda));

@@ -432,7 +432,7 @@ std::vector<double> cosine_alpha_bar(int T) {
   return ab;
 }
 
-// DDIM (eta 0) and DPM-Solver++(2M) in double, from their definitions.
+// DDIM (eta 0) and DPM-Solver++(2M) in double, from their definitions (latentkit's diffusion.h).
 std::vector<double> reference_sample(const Denoiser& d, const std::vector<double>& x_T, int steps, bool dpmpp, int label,
                                      double guidance, const std::vector<float>& cond) {
   const int T = 100;
@@ -469,7 +469,8 @@ std::vector<double> reference_sample(const Denoiser& d, const std::vector<double
         x[p] = x0[p];
       } else {
         const double h = 0.5 * std::log(a_prev / (1 - a_prev)) - lambda;
-        const double D = i == 0 ? x0[p] : x0[p] + (x0[p] - prev_x0[p]) * h / (2 * (lambda - prev_lambda));
+        const bool first_order = i == 0 || i + 2 == times.size();  // lower_order_final
+        const double D = first_order ? x0[p] : x0[p] + (x0[p] - prev_x0[p]) * h / (2 * (lambda - prev_lambda));
         x[p] = std::sqrt((1 - a_prev) / (1 - a)) * x[p] - std::sqrt(a_prev) * std::expm1(-h) * D;
       }
     }

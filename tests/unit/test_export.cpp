@@ -11,11 +11,18 @@
 #include "latentkit/export/lkm.h"
 #include "latentkit/export/onnx.h"
 #include "latentkit/models/dcgan.h"
+#include "latentkit/models/diffusion.h"
+#include "latentkit/models/pix2pix.h"
 #include "latentkit/models/vae.h"
 
 using namespace latentkit;
 
 namespace {
+
+struct ModelDeleter {
+  void operator()(lkrt_model* m) const { lkrt_model_free(m); }
+};
+using ModelPtr = std::unique_ptr<lkrt_model, ModelDeleter>;
 
 // Running statistics and affine parameters far from the identity, so that folding them
 // into the layer before is actually exercised.
@@ -33,14 +40,17 @@ void randomise_batchnorm(torch::nn::Module& net) {
   }
 }
 
-double max_error(Generator& generator, const GeneratorGraph& graph, int64_t n) {
+double max_error(Generator& generator, const ModelGraph& graph, int64_t n) {
   torch::manual_seed(11);
   torch::Tensor z = torch::randn({n, generator.latent_dim()});
   torch::Tensor labels =
       graph.num_classes > 0 ? torch::arange(n, torch::kInt64).remainder(graph.num_classes) : torch::Tensor();
   torch::NoGradGuard no_grad;
   torch::Tensor expected = generator.decode(z, labels);
-  torch::Tensor got = run_graph(graph, z, labels);
+  GraphInputs in;
+  in.z = z;
+  in.labels = labels;
+  torch::Tensor got = run_graph(graph, in);
   EXPECT_EQ(got.sizes(), expected.sizes());
   return (got - expected).abs().max().item<double>();
 }
@@ -61,11 +71,12 @@ TEST(ExportGraph, FoldedDcganPresetsReproduceTheModel) {
       DcganGenerator net(o);
       randomise_batchnorm(*net);
       DcganModel model(net);
-      GeneratorGraph g = extract_graph(model);
+      ModelGraph g = extract_graph(model);
       EXPECT_EQ(g.family, classes ? "cgan" : preset);
       EXPECT_EQ(g.num_classes, classes);
-      EXPECT_EQ(g.embedding.defined(), classes > 0);
-      for (const GraphOp& op : g.ops) EXPECT_NE(std::string(op_name(op.kind)), "batchnorm");
+      EXPECT_EQ(g.ops[0].op, Op::kInput);
+      EXPECT_EQ(g.ops[0].weight.defined(), classes > 0) << "the label embedding";
+      for (size_t i = 1; i < g.ops.size(); ++i) EXPECT_EQ(g.ops[i].inputs, std::vector<int64_t>{int64_t(i) - 1}) << "a chain";
       EXPECT_LT(max_error(model, g, 5), 1e-5) << preset << " classes " << classes;
     }
   }
@@ -78,28 +89,28 @@ TEST(ExportGraph, FoldingIsTheBatchNormFormula) {
   DcganGenerator net(DcganOptions().latent_dim(3).width(4));
   randomise_batchnorm(*net);
   DcganModel model(net);
-  GeneratorGraph g = extract_graph(model);
-  ASSERT_EQ(g.ops[0].kind, OpKind::kReshape);
-  ASSERT_EQ(g.ops[1].kind, OpKind::kConvTranspose);
+  ModelGraph g = extract_graph(model);
+  ASSERT_EQ(g.ops[1].op, Op::kReshape);
+  ASSERT_EQ(g.ops[2].op, Op::kConvTranspose2d);
   auto* deconv = net->main[0]->as<torch::nn::ConvTranspose2d>();
   auto* bn = net->main[1]->as<torch::nn::BatchNorm2d>();
   torch::Tensor s = bn->weight / (bn->running_var + bn->options.eps()).sqrt();
-  EXPECT_TRUE(torch::allclose(g.ops[1].weight, deconv->weight * s.view({1, -1, 1, 1}), 1e-6, 1e-7));
-  EXPECT_TRUE(torch::allclose(g.ops[1].bias, bn->bias - bn->running_mean * s, 1e-6, 1e-7));
-  EXPECT_EQ(g.ops[2].kind, OpKind::kRelu) << "the BatchNorm itself is gone";
-  EXPECT_EQ(g.ops.back().kind, OpKind::kTanh);
+  EXPECT_TRUE(torch::allclose(g.ops[2].weight, deconv->weight * s.view({1, -1, 1, 1}), 1e-6, 1e-7));
+  EXPECT_TRUE(torch::allclose(g.ops[2].bias, bn->bias - bn->running_mean * s, 1e-6, 1e-7));
+  EXPECT_EQ(g.ops[3].op, Op::kRelu) << "the BatchNorm itself is gone";
+  EXPECT_EQ(g.ops.back().op, Op::kTanh);
 }
 
 TEST(ExportGraph, VaeAndCvaeDecoders) {
   for (int64_t classes : {0, 3}) {
     torch::manual_seed(3);
     VaeModel model(Vae(VaeOptions().channels(1).image_size(16).latent_dim(5).width(4).num_classes(classes)));
-    GeneratorGraph g = extract_graph(model);
+    ModelGraph g = extract_graph(model);
     EXPECT_EQ(g.family, classes ? "cvae" : "vae");
     if (classes) {
-      EXPECT_TRUE(torch::equal(g.embedding, torch::eye(3))) << "one-hot labels";
+      EXPECT_TRUE(torch::equal(g.ops[0].weight, torch::eye(3))) << "one-hot labels";
     }
-    EXPECT_EQ(g.ops.back().kind, OpKind::kAffine);
+    EXPECT_EQ(g.ops.back().op, Op::kAffine);
     EXPECT_LT(max_error(model, g, 3), 1e-5) << classes;
   }
 }
@@ -108,7 +119,7 @@ TEST(ExportOnnx, WritesACheckedOpset13Model) {
   torch::manual_seed(4);
   DcganGenerator net(DcganOptions().preset("dcgan-upsample").latent_dim(6).width(8).num_classes(2));
   DcganModel model(net);
-  GeneratorGraph g = extract_graph(model);
+  ModelGraph g = extract_graph(model);
   onnx::ModelProto m;
   ASSERT_TRUE(m.ParseFromString(graph_to_onnx(g, "test")));
   EXPECT_EQ(m.opset_import(0).version(), 13);
@@ -140,7 +151,7 @@ TEST(ExportOnnx, WritesACheckedOpset13Model) {
 // The runtime's images for the model's own latents, against LibTorch's, as the normalised
 // error mse(a, b) / mse(a, 0).
 double runtime_error(Generator& generator, const std::string& weights) {
-  GeneratorGraph g = extract_graph(generator);
+  ModelGraph g = extract_graph(generator);
   const std::string bytes = graph_to_lkm(g, weights, "test-id");
   lkrt_model* model = nullptr;
   EXPECT_EQ(lkrt_model_load_memory(bytes.data(), bytes.size(), &model), LKRT_OK) << lkrt_last_error();
@@ -196,6 +207,137 @@ TEST(ExportLkm, RuntimeMatchesLibTorchForEveryFamily) {
     EXPECT_LT(runtime_error(*m, "int8"), 1e-3) << m->family();
   }
   EXPECT_THROW(graph_to_lkm(extract_graph(*models[0]), "int4", "x"), Error);
+}
+
+namespace {
+
+// mse(a, b) / mse(a, 0).
+double normalised(const torch::Tensor& want, const torch::Tensor& got) {
+  return (got.to(torch::kFloat64) - want.to(torch::kFloat64)).pow(2).sum().item<double>() /
+         want.to(torch::kFloat64).pow(2).sum().item<double>();
+}
+
+ModelPtr load_lkm(const std::string& bytes) {
+  lkrt_model* m = nullptr;
+  EXPECT_EQ(lkrt_model_load_memory(bytes.data(), bytes.size(), &m), LKRT_OK) << lkrt_last_error();
+  return ModelPtr(m);
+}
+
+// A small pix2pix generator, BatchNorm far from the identity, its last layer not zero.
+Pix2pixGenerator small_pix2pix(int64_t channels) {
+  torch::manual_seed(6);
+  Pix2pixGenerator net(Pix2pixOptions().channels(channels).image_size(16).width(4).depth(3));
+  randomise_batchnorm(*net);
+  torch::NoGradGuard no_grad;
+  for (auto& p : net->parameters()) p.add_(torch::randn_like(p) * 0.05);
+  net->eval();
+  return net;
+}
+
+// A small U-Net denoiser: classes, the Palette tasks and v-prediction.
+std::unique_ptr<DdpmModel> small_ddpm(int64_t classes, bool tasks, Prediction prediction) {
+  torch::manual_seed(7);
+  DdpmOptions o;
+  o.unet.channels(3).image_size(8).width(8).mults({1, 2}).groups(4).num_classes(classes);
+  o.timesteps = 100;
+  o.prediction = prediction;
+  o.sample_steps = 10;
+  if (tasks) o.tasks = {"inpaint", "restore"};
+  validate_ddpm_options(o);
+  UNet net(o.unet);
+  torch::NoGradGuard no_grad;
+  for (auto& p : net->parameters()) p.add_(torch::randn_like(p) * 0.05);  // conv_out is not zero
+  return std::make_unique<DdpmModel>(net, o);
+}
+
+}  // namespace
+
+TEST(ExportGraph, Pix2pixAndUNetsReproduceTheModel) {
+  for (int64_t channels : {1, 4}) {
+    Pix2pixGenerator net = small_pix2pix(channels);
+    ModelGraph g = extract_enhancer_graph(*net);
+    EXPECT_EQ(g.kind, LKRT_KIND_ENHANCER);
+    EXPECT_EQ(g.pad_multiple, 8);
+    torch::manual_seed(8);
+    torch::Tensor x = torch::rand({2, channels, 16, 24}) * 2 - 1;
+    torch::NoGradGuard no_grad;
+    GraphInputs in;
+    in.image = x;
+    EXPECT_LT(normalised(net->forward(x), run_graph(g, in)), 1e-12) << channels;
+  }
+  for (auto [classes, tasks, prediction] : {std::tuple{0, false, Prediction::kEps}, {3, true, Prediction::kV}}) {
+    auto model = small_ddpm(classes, tasks, prediction);
+    ModelGraph g = extract_graph(*model);
+    EXPECT_EQ(g.kind, LKRT_KIND_DENOISER);
+    EXPECT_EQ(g.diffusion.tasks, tasks ? 3u : 0u);
+    GraphInputs in;
+    in.image = torch::randn({3, 3, 8, 8});
+    in.t = torch::tensor({0, 57, 99}, torch::kInt64);
+    if (classes) in.labels = torch::tensor({0, 2, 3}, torch::kInt64);  // 3: no class
+    if (tasks) in.cond = torch::rand({3, 5, 8, 8});
+    torch::NoGradGuard no_grad;
+    EXPECT_LT(normalised(model->net()->forward(in.image, in.t, in.labels, in.cond), run_graph(g, in)), 1e-12);
+  }
+}
+
+TEST(ExportLkm, EnhancerInTheRuntime) {
+  // Any size: lkrt pads to the U-Net's multiple (8) as the model does; tiles blend as latentkit's.
+  Pix2pixGenerator net = small_pix2pix(3);
+  const ModelGraph g = extract_enhancer_graph(*net);
+  for (const std::string weights : {"fp32", "int8"}) {
+    ModelPtr m = load_lkm(graph_to_lkm(g, weights, "enhance"));
+    ASSERT_TRUE(m);
+    for (auto [h, w, tile] : {std::tuple{16, 16, 0}, {13, 21, 0}, {40, 30, 16}}) {
+      torch::manual_seed(9);
+      torch::Tensor x = torch::rand({1, 3, h, w}) * 2 - 1;
+      torch::Tensor want = enhance_image(*net, x, tile);
+      torch::Tensor got = torch::empty({1, 3, h, w});
+      ASSERT_EQ(lkrt_enhance(m.get(), x.contiguous().data_ptr<float>(), h, w, tile, got.data_ptr<float>()), LKRT_OK)
+          << lkrt_last_error();
+      EXPECT_LT(normalised(want, got), weights == "fp32" ? 1e-10 : 1e-3) << weights << " " << w << "x" << h << " tile " << tile;
+    }
+  }
+}
+
+TEST(ExportLkm, DenoiserAndSamplerInTheRuntime) {
+  for (auto [classes, tasks, prediction] : {std::tuple{0, false, Prediction::kEps}, {3, true, Prediction::kV}}) {
+    auto model = small_ddpm(classes, tasks, prediction);
+    const ModelGraph g = extract_graph(*model);
+    ModelPtr m = load_lkm(graph_to_lkm(g, "fp32", "ddpm"));
+    ASSERT_TRUE(m);
+    EXPECT_EQ(lkrt_model_kind(m.get()), LKRT_KIND_DENOISER);
+    torch::manual_seed(10);
+    torch::Tensor x = torch::randn({1, 3, 8, 8}), cond = tasks ? torch::rand({1, 5, 8, 8}) : torch::Tensor();
+    const int32_t label = classes ? 1 : -1;
+    torch::Tensor labels = classes ? torch::tensor({1}, torch::kInt64) : torch::Tensor();
+    {  // one network call
+      torch::NoGradGuard no_grad;
+      torch::Tensor want = model->net()->forward(x, torch::tensor({42}, torch::kInt64), labels, cond);
+      torch::Tensor got = torch::empty_like(want);
+      ASSERT_EQ(lkrt_denoise(m.get(), x.data_ptr<float>(), 42, label, tasks ? cond.data_ptr<float>() : nullptr,
+                             got.data_ptr<float>()), LKRT_OK) << lkrt_last_error();
+      EXPECT_LT(normalised(want, got), 1e-10);
+    }
+    // Whole samples from the same x_T: DDIM and DPM-Solver++, with guidance on the conditional model.
+    for (Sampler sampler : {Sampler::kDdim, Sampler::kDpmpp}) {
+      SampleOptions so;
+      so.sampler = sampler;
+      so.steps = 10;
+      torch::Generator rng = make_rng(0);
+      const double guidance = classes ? 2.0 : 1.0;
+      torch::Tensor want = diffusion_sample(model->schedule(), model->eps_function(labels, guidance, cond), x, so, rng);
+      lkrt_sample_options o;
+      lkrt_sample_options_init(&o);
+      o.sampler = sampler == Sampler::kDdim ? LKRT_SAMPLER_DDIM : LKRT_SAMPLER_DPMPP;
+      o.steps = 10;
+      o.label = label;
+      o.guidance = float(guidance);
+      torch::Tensor got = torch::empty_like(want);
+      ASSERT_EQ(lkrt_sample(m.get(), &o, x.data_ptr<float>(), tasks ? cond.data_ptr<float>() : nullptr, got.data_ptr<float>()),
+                LKRT_OK) << lkrt_last_error();
+      EXPECT_LT(normalised(want, got), 1e-8) << sampler_names().name(sampler) << " classes " << classes;
+    }
+  }
 }
 
 TEST(ExportGraph, RefusesWhatItCannotExport) {
