@@ -1,8 +1,9 @@
 // The exported ONNX file runs in ONNX Runtime (onnxruntime-node, from npm) and gives
-// LibTorch's images.
+// LibTorch's outputs: a generator's images, an enhancer's (pix2pix), a denoiser's eps or v.
 // Usage: node tests/export/onnx_parity.mjs LATENTKIT_BIN RUN_DIR [RUN_DIR...] OUT_DIR
-// For each run: `latentkit export --format onnx --vectors`, then the vectors' latents (and
-// labels) through ONNX Runtime, compared with LibTorch's images by the normalised error
+// For each run: `latentkit export --format onnx --vectors`, then the vectors' inputs (latents
+// and labels; images; x_t, t, labels and conditions) through ONNX Runtime, compared with
+// LibTorch's outputs by the normalised error
 // mse(a, b) / mse(a, 0). Exits 1 with one line saying what broke.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -38,21 +39,33 @@ for (const run of runs) {
   }
   const v = JSON.parse(fs.readFileSync(vectorsPath, 'utf8'));
   const session = await ort.InferenceSession.create(onnxPath);
-  const n = v.z.length;
-  const latent = v.z[0].length;
-  const feeds = { z: new ort.Tensor('float32', Float32Array.from(v.z.flat()), [n, latent]) };
+  const n = v.outputs.length;
+  const [C, H, W] = v.shape;
+  const floats = (rows, dims) => new ort.Tensor('float32', Float32Array.from(rows.flat()), dims);
+  const int64s = (values) => new ort.Tensor('int64', BigInt64Array.from(values.map((x) => BigInt(x))), [n]);
+  const feeds = {};
+  if (v.kind === 'generator') {
+    feeds.z = floats(v.z, [n, v.z[0].length]);
+  } else if (v.kind === 'enhancer') {
+    feeds.image = floats(v.inputs, [n, C, H, W]);
+  } else {
+    feeds.x = floats(v.inputs, [n, C, H, W]);
+    feeds.t = int64s(v.t);
+    if (v.cond) feeds.cond = floats(v.cond, [n, C + 2, H, W]);
+  }
   if (session.inputNames.includes('label')) {
-    feeds.label = new ort.Tensor('int64', BigInt64Array.from(v.labels.map((l) => BigInt(l))), [n]);
+    feeds.label = int64s(v.labels);
   } else if (v.labels.some((l) => l >= 0)) {
     fail(`${name}: the vectors have labels but the ONNX model takes none`);
   }
   const result = await session.run(feeds);
-  const image = result.image;
+  const output = session.outputNames[0];
+  const image = result[output];
   const expectedDims = [n, ...v.shape];
   if (JSON.stringify(image.dims) !== JSON.stringify(expectedDims)) {
     fail(`${name}: ONNX Runtime gives ${JSON.stringify(image.dims)}, expected ${JSON.stringify(expectedDims)}`);
   }
-  const want = v.images.flat();
+  const want = v.outputs.flat();
   let diff = 0;
   let energy = 0;
   for (let i = 0; i < want.length; ++i) {
@@ -63,6 +76,6 @@ for (const run of runs) {
   if (!(normalised < kMaxNormalisedError)) {
     fail(`${name}: normalised error ${normalised.toExponential(2)} >= ${kMaxNormalisedError}`);
   }
-  console.log(`onnx_parity: ${name}: ${session.inputNames.join(', ')} -> image ${JSON.stringify(image.dims)}, ` +
+  console.log(`onnx_parity: ${name}: ${session.inputNames.join(', ')} -> ${output} ${JSON.stringify(image.dims)}, ` +
               `normalised error ${normalised.toExponential(2)} (limit ${kMaxNormalisedError})`);
 }
