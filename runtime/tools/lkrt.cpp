@@ -1,5 +1,7 @@
-// lkrt: run a .lkm generator from the command line. Thin: parses options into
-// CliParams, validates them and calls the runtime's C API.
+// lkrt: run a .lkm model from the command line: a generator, an enhancer or a diffusion
+// denoiser with its sampler. Thin: parses options into CliParams, validates them against
+// the model's kind and calls the runtime's C API.
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -20,11 +22,18 @@ struct CliParams {
   std::string out;            // --out: PNG to write
   std::string z_file;         // --z: JSON with a "z" array
   std::string code;           // --code: placeholder code text (base64url)
+  std::string image;          // --image: PNG to enhance
+  std::string inpaint, mask;  // --inpaint, --mask: Palette inpainting
+  std::string restore;        // --restore: Palette restoration
+  std::string sampler = "ddim";  // --sampler
   uint64_t seed = 0;          // --seed
   int32_t label = -1;         // --label
+  int32_t steps = 0;          // --steps (0: the model's)
+  int32_t tile = 256;         // --tile
+  float guidance = 1.0f;      // --guidance
   bool info = false;          // --info
   bool bench = false;         // --bench
-  int iterations = 1000;      // --iterations (with --bench)
+  int iterations = 0;         // --iterations (with --bench; 0: by kind)
   int threads = 1;            // --threads
   bool help = false;
 };
@@ -37,21 +46,34 @@ struct OptionDoc {
 };
 
 const OptionDoc kOptions[] = {
-    {"--out", "FILE", "write the generated image as PNG (8-bit gray for 1 channel, RGB for 3)", ""},
-    {"--seed", "N", "draw z ~ N(0, 1) from lkrt's own RNG (xoshiro256** + Box-Muller; not LibTorch's)", "0"},
-    {"--z", "FILE", "read z from a JSON file with a \"z\" array of latent_dim numbers (overrides --seed)", ""},
-    {"--label", "N", "class label of a conditional model (0..num_classes-1)", "-1: none"},
-    {"--code", "TEXT", "decode a placeholder code (base64url, docs/file-format.md): z, label and mean from the code", ""},
+    {"--out", "FILE", "write the image as PNG (gray, RGB or RGBA as the model's channels)", ""},
+    {"--seed", "N", "generators and denoisers: draw z (x_T) ~ N(0, 1) from lkrt's own RNG (xoshiro256** + Box-Muller; not LibTorch's)", "0"},
+    {"--z", "FILE", "read z (x_T of a denoiser) from a JSON file with a \"z\" array of latent_dim numbers (overrides --seed)", ""},
+    {"--label", "N", "class label of a conditional model (0..num_classes-1); a conditional denoiser without one samples with no class", "-1: none"},
+    {"--code", "TEXT", "generators: decode a placeholder code (base64url, docs/file-format.md): z, label and mean from the code", ""},
+    {"--image", "FILE", "enhancers: the PNG to enhance, any size", ""},
+    {"--tile", "N", "enhancers: run images larger than N x N in overlapping tiles (0: whole), as latentkit enhance", "256"},
+    {"--steps", "N", "denoisers: sampling steps", "the model's"},
+    {"--sampler", "NAME", "denoisers: ddim (eta 0) or dpmpp (DPM-Solver++(2M): DDIM's quality in fewer steps)", "ddim"},
+    {"--guidance", "W", "denoisers: classifier-free guidance with --label (1: none)", "1"},
+    {"--inpaint", "FILE", "denoisers trained for inpainting: fill the pixels --mask marks white in this PNG", ""},
+    {"--mask", "FILE", "the mask of --inpaint: white fills, black keeps (the model's size)", ""},
+    {"--restore", "FILE", "denoisers trained for restoring: restore this degraded PNG (the model's size)", ""},
     {"--info", "", "print the model header and its ops", ""},
-    {"--bench", "", "time --iterations generations after a warm-up; print ms/image and images/s", ""},
-    {"--iterations", "N", "generations timed by --bench", "1000"},
+    {"--bench", "", "time --iterations runs of the network after a warm-up; print ms per run", ""},
+    {"--iterations", "N", "runs timed by --bench", "1000 generations, 100 enhancements or denoiser calls"},
     {"--threads", "N", "worker threads (1..64)", "1"},
     {"--help", "", "show this help", ""},
 };
 
 void print_help() {
-  std::printf("usage: lkrt MODEL.lkm [--out FILE] [--seed N | --z FILE | --code TEXT] [--label N] [--info] [--bench] [--threads N]\n\n"
-              "Runs a latentkit generator exported as .lkm (docs/file-format.md) on the CPU.\n\noptions:\n");
+  std::printf("usage: lkrt GENERATOR.lkm [--out FILE] [--seed N | --z FILE | --code TEXT] [--label N]\n"
+              "       lkrt ENHANCER.lkm --image IN.png --out FILE [--tile N]\n"
+              "       lkrt DENOISER.lkm --out FILE [--seed N | --z FILE] [--steps N] [--sampler ddim|dpmpp] [--label N\n"
+              "            --guidance W] [--inpaint IMAGE.png --mask MASK.png | --restore IMAGE.png]\n"
+              "       lkrt MODEL.lkm [--info] [--bench] [--threads N]\n\n"
+              "Runs a latentkit model exported as .lkm (docs/file-format.md) on the CPU: a generator, an enhancer\n"
+              "(pix2pix) or a diffusion denoiser with its sampler (latentkit export writes all three).\n\noptions:\n");
   for (const OptionDoc& o : kOptions) {
     std::string left = std::string(o.name) + (o.arg[0] ? std::string(" ") + o.arg : "");
     std::printf("  %-18s %s%s%s%s\n", left.c_str(), o.text, o.def[0] ? " (default: " : "", o.def, o.def[0] ? ")" : "");
@@ -74,6 +96,13 @@ long long parse_int(const std::string& option, const char* text, long long lo, l
   return v;
 }
 
+double parse_float(const std::string& option, const char* text) {
+  char* end = nullptr;
+  const double v = std::strtod(text, &end);
+  if (end == text || *end != '\0' || !std::isfinite(v)) usage_error(option + " expects a number, got '" + text + "'");
+  return v;
+}
+
 CliParams parse(int argc, char** argv) {
   CliParams p;
   for (int i = 1; i < argc; ++i) {
@@ -91,6 +120,14 @@ CliParams parse(int argc, char** argv) {
     else if (a == "--info") p.info = true;
     else if (a == "--bench") p.bench = true;
     else if (a == "--iterations") p.iterations = int(parse_int(a, value(), 1, 100000000));
+    else if (a == "--image") p.image = value();
+    else if (a == "--tile") p.tile = int32_t(parse_int(a, value(), 0, 16384));
+    else if (a == "--steps") p.steps = int32_t(parse_int(a, value(), 1, 100000));
+    else if (a == "--sampler") p.sampler = value();
+    else if (a == "--guidance") p.guidance = float(parse_float(a, value()));
+    else if (a == "--inpaint") p.inpaint = value();
+    else if (a == "--mask") p.mask = value();
+    else if (a == "--restore") p.restore = value();
     else if (a == "--threads") p.threads = int(parse_int(a, value(), 1, 64));
     else if (a.size() > 1 && a[0] == '-') usage_error("unknown option " + a);
     else if (p.model.empty()) p.model = a;
@@ -101,6 +138,9 @@ CliParams parse(int argc, char** argv) {
   if (!p.info && !p.bench && p.out.empty()) usage_error("nothing to do: give --out FILE, --info or --bench");
   if (!p.code.empty() && (p.out.empty() || !p.z_file.empty() || p.label != -1 || p.bench))
     usage_error("--code decodes into --out FILE; it carries z and the label, so it goes without --z, --label and --bench");
+  if (p.sampler != "ddim" && p.sampler != "dpmpp") usage_error("--sampler is ddim or dpmpp, got '" + p.sampler + "'");
+  if (p.inpaint.empty() != p.mask.empty()) usage_error("--inpaint and --mask go together");
+  if (!p.inpaint.empty() && !p.restore.empty()) usage_error("--inpaint and --restore: one task at a time");
   return p;
 }
 
@@ -183,17 +223,198 @@ const char* weight_type_name(lkrt_weight_type t) {
   }
 }
 
+const char* kind_name(lkrt_kind k) {
+  return k == LKRT_KIND_GENERATOR ? "generator" : k == LKRT_KIND_ENHANCER ? "enhancer" : "denoiser";
+}
+
 void print_info(const lkrt_model* m) {
+  const lkrt_kind kind = lkrt_model_kind(m);
   std::printf("model id     %s\n", lkrt_model_id(m));
+  std::printf("kind         %s\n", kind_name(kind));
+  if (kind == LKRT_KIND_ENHANCER) std::printf("padding      sides to a multiple of %d\n", lkrt_model_pad_multiple(m));
+  if (kind == LKRT_KIND_DENOISER) {
+    const int tasks = lkrt_model_tasks(m);
+    std::printf("diffusion    %d steps, predicts %s, samples in %d steps by default%s%s%s\n", lkrt_model_timesteps(m),
+                lkrt_model_prediction(m) ? "v" : "eps", lkrt_model_sample_steps(m), tasks ? "; trained for" : "",
+                tasks & 1 ? " inpainting" : "", tasks & 2 ? (tasks & 1 ? " and restoring" : " restoring") : "");
+  }
   std::printf("latent_dim   %d\n", lkrt_model_latent_dim(m));
   std::printf("num_classes  %d%s\n", lkrt_model_num_classes(m), lkrt_model_num_classes(m) ? "" : " (unconditional)");
   if (lkrt_model_num_classes(m)) std::printf("embed_dim    %d\n", lkrt_model_embed_dim(m));
-  std::printf("output       [%d, %d, %d]\n", lkrt_model_channels(m), lkrt_model_height(m), lkrt_model_width(m));
+  std::printf("%s [%d, %d, %d]\n", kind == LKRT_KIND_GENERATOR ? "output      " : "image       ", lkrt_model_channels(m),
+              lkrt_model_height(m), lkrt_model_width(m));
   std::printf("weights      %s, %llu parameters\n", weight_type_name(lkrt_model_weight_type(m)),
               (unsigned long long)lkrt_model_param_count(m));
   std::printf("work         %.2f MFLOP per image\n", double(lkrt_model_flops(m)) / 1e6);
+  std::printf("memory       %.1f KiB of activations (dead ones share memory), %.1f KiB of scratch, at %dx%d\n",
+              double(lkrt_model_activation_bytes(m)) / 1024, double(lkrt_model_scratch_bytes(m)) / 1024,
+              lkrt_model_width(m), lkrt_model_height(m));
   std::printf("ops          %d\n", lkrt_model_op_count(m));
   for (int i = 0; i < lkrt_model_op_count(m); ++i) std::printf("  %2d  %s\n", i, lkrt_model_op_text(m, i));
+}
+
+// Writes [C, H, W] in [-1, 1] as PNG; returns the exit status.
+int write_png(const std::string& path, const std::vector<float>& chw, int channels, int height, int width) {
+  std::string png;
+  try {
+    png = lkrt::encode_png(chw.data(), channels, height, width);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "lkrt: %s\n", e.what());
+    return 1;
+  }
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f.write(png.data(), std::streamsize(png.size()));
+  f.close();
+  if (!f) {
+    std::fprintf(stderr, "lkrt: cannot write %s\n", path.c_str());
+    return 1;
+  }
+  return 0;
+}
+
+// A PNG as [channels, H, W] in [-1, 1] (RGBA premultiplied); a bad file is a usage error.
+struct Picture {
+  std::vector<float> chw;
+  int height = 0, width = 0;
+};
+Picture read_png(const std::string& option, const std::string& path, int channels) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) usage_error(option + ": cannot open " + path);
+  std::stringstream bytes;
+  bytes << f.rdbuf();
+  try {
+    lkrt::DecodedPng png = lkrt::decode_png(bytes.str());
+    return {lkrt::png_to_chw(png, channels), png.height, png.width};
+  } catch (const std::exception& e) {
+    usage_error(option + ": " + path + ": " + e.what());
+  }
+}
+
+// Runs fn `iterations` times after a warm-up and prints the time per run.
+template <class F>
+void bench(const CliParams& p, const char* what, int iterations, uint64_t flops, F fn) {
+  for (int i = 0; i < std::max(2, iterations / 50); ++i) fn();
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < iterations; ++i) fn();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double ms = seconds * 1e3 / iterations;
+  std::printf("%s: %d %s, %d thread%s: %.4f ms each, %.1f per second, %.2f GFLOP/s\n", p.model.c_str(), iterations, what,
+              p.threads, p.threads == 1 ? "" : "s", ms, iterations / seconds, double(flops) / (ms * 1e6));
+}
+
+void reject(bool given, const std::string& option, lkrt_kind kind) {
+  if (given) usage_error(option + " does not apply to a " + kind_name(kind) + " model");
+}
+
+int fail_status(lkrt_status s, const char* what) {
+  std::fprintf(stderr, "lkrt: %s%s: %s\n", what, lkrt_status_string(s), lkrt_last_error());
+  return s == LKRT_ERR_ARGUMENT ? 2 : 1;
+}
+
+int run_generator(const CliParams& p, lkrt_model* model) {
+  const int classes = lkrt_model_num_classes(model);
+  if (classes > 0 && p.label < 0 && !p.out.empty() && p.code.empty()) usage_error("the model is conditional: give --label N");
+  const size_t latent = size_t(lkrt_model_latent_dim(model));
+  std::vector<float> z = p.z_file.empty() ? Rng(p.seed).normals(latent) : read_z(p.z_file, latent);
+  const int C = lkrt_model_channels(model), H = lkrt_model_height(model), W = lkrt_model_width(model);
+  std::vector<float> image(size_t(C) * H * W);
+  const int32_t label = classes > 0 ? (p.label < 0 ? 0 : p.label) : -1;
+  if (p.bench)
+    bench(p, "images", p.iterations ? p.iterations : 1000, lkrt_model_flops(model),
+          [&] { lkrt_generate(model, z.data(), label, image.data()); });
+  if (p.out.empty()) return 0;
+  const lkrt_status s = p.code.empty() ? lkrt_generate(model, z.data(), label, image.data())
+                                       : lkrt_decode_code_text(model, p.code.c_str(), image.data());
+  if (s != LKRT_OK) {
+    std::fprintf(stderr, "lkrt: %s%s: %s\n", p.code.empty() ? "" : "--code: ", lkrt_status_string(s), lkrt_last_error());
+    return p.code.empty() || s == LKRT_ERR_MEMORY ? 1 : 2;  // a bad code is a bad argument
+  }
+  return write_png(p.out, image, C, H, W);
+}
+
+int run_enhancer(const CliParams& p, lkrt_model* model) {
+  const int C = lkrt_model_channels(model);
+  if (!p.out.empty() && p.image.empty()) usage_error("an enhancer needs --image IN.png");
+  Picture in;
+  if (!p.image.empty()) {
+    in = read_png("--image", p.image, C);
+  } else {  // --bench alone: the model's own size
+    in.height = lkrt_model_height(model);
+    in.width = lkrt_model_width(model);
+    in.chw.assign(size_t(C) * in.height * in.width, 0.0f);
+  }
+  std::vector<float> out(in.chw.size());
+  auto enhance = [&] { return lkrt_enhance(model, in.chw.data(), in.height, in.width, p.tile, out.data()); };
+  lkrt_status s = enhance();
+  if (s != LKRT_OK) return fail_status(s, "");
+  if (p.bench) {
+    char what[64];
+    std::snprintf(what, sizeof what, "enhancements of %dx%d", in.width, in.height);
+    bench(p, what, p.iterations ? p.iterations : 100, lkrt_model_flops(model), enhance);
+  }
+  return p.out.empty() ? 0 : write_png(p.out, out, C, in.height, in.width);
+}
+
+int run_denoiser(const CliParams& p, lkrt_model* model) {
+  const int C = lkrt_model_channels(model), H = lkrt_model_height(model), W = lkrt_model_width(model);
+  const size_t n = size_t(C) * H * W;
+  const int tasks = lkrt_model_tasks(model), classes = lkrt_model_num_classes(model);
+  if (!p.inpaint.empty() && !(tasks & 1))
+    usage_error("--inpaint: this model was not trained for inpainting (latentkit train --model ddpm --tasks inpaint)");
+  if (!p.restore.empty() && !(tasks & 2))
+    usage_error("--restore: this model was not trained for restoring (latentkit train --model ddpm --tasks restore)");
+  if (p.guidance != 1.0f && p.label < 0) usage_error("--guidance steers towards a class: give --label N");
+  const int T = lkrt_model_timesteps(model);
+  if (p.steps > T) usage_error("--steps " + std::to_string(p.steps) + ": the model has " + std::to_string(T) + " time steps");
+  auto same_size = [&](const std::string& option, const Picture& pic) {
+    if (pic.height != H || pic.width != W)
+      usage_error(option + ": the image is " + std::to_string(pic.width) + "x" + std::to_string(pic.height) +
+                  ", the model works on " + std::to_string(W) + "x" + std::to_string(H));
+  };
+  std::vector<float> cond, fill;
+  Picture known;
+  if (!p.inpaint.empty()) {
+    known = read_png("--inpaint", p.inpaint, C);
+    same_size("--inpaint", known);
+    Picture mask = read_png("--mask", p.mask, 1);
+    same_size("--mask", mask);
+    fill.resize(size_t(H) * W);
+    for (size_t i = 0; i < fill.size(); ++i) fill[i] = mask.chw[i] > 0.0f ? 1.0f : 0.0f;  // white: fill
+    if (std::find(fill.begin(), fill.end(), 1.0f) == fill.end()) usage_error("--mask has nothing to fill (white marks the pixels to fill)");
+    cond.resize(size_t(C + 2) * H * W);
+    lkrt_inpaint_condition(model, known.chw.data(), fill.data(), cond.data());
+  } else if (!p.restore.empty()) {
+    Picture degraded = read_png("--restore", p.restore, C);
+    same_size("--restore", degraded);
+    cond.resize(size_t(C + 2) * H * W);
+    lkrt_restore_condition(model, degraded.chw.data(), cond.data());
+  }
+  const float* c = cond.empty() ? nullptr : cond.data();
+  std::vector<float> x = p.z_file.empty() ? Rng(p.seed).normals(n) : read_z(p.z_file, n), out(n);
+  if (p.bench) {
+    bench(p, "network calls", p.iterations ? p.iterations : 100, lkrt_model_flops(model),
+          [&] { lkrt_denoise(model, x.data(), T / 2, p.label, c, out.data()); });
+  }
+  if (p.out.empty()) return 0;
+  lkrt_sample_options o;
+  lkrt_sample_options_init(&o);
+  o.sampler = p.sampler == "dpmpp" ? LKRT_SAMPLER_DPMPP : LKRT_SAMPLER_DDIM;
+  o.steps = p.steps;
+  o.label = p.label;
+  o.guidance = p.guidance;
+  const auto t0 = std::chrono::steady_clock::now();
+  const lkrt_status s = lkrt_sample(model, &o, x.data(), c, out.data());
+  if (s != LKRT_OK) return fail_status(s, "");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (!fill.empty())  // the known pixels come back as they were
+    for (int ch = 0; ch < C; ++ch)
+      for (size_t i = 0; i < fill.size(); ++i)
+        if (fill[i] == 0.0f) out[size_t(ch) * fill.size() + i] = known.chw[size_t(ch) * fill.size() + i];
+  std::fprintf(stderr, "lkrt: %s, %d steps%s in %.2f s (%d thread%s)\n", p.sampler.c_str(),
+               p.steps ? p.steps : lkrt_model_sample_steps(model),
+               classes ? (p.label >= 0 ? (", class " + std::to_string(p.label)).c_str() : ", no class") : "", seconds,
+               p.threads, p.threads == 1 ? "" : "s");
+  return write_png(p.out, out, C, H, W);
 }
 
 int run(const CliParams& p) {
@@ -208,56 +429,25 @@ int run(const CliParams& p) {
     ~Free() { lkrt_model_free(m); }
   } free_model{model};
 
+  const lkrt_kind kind = lkrt_model_kind(model);
   const int classes = lkrt_model_num_classes(model);
   if (classes == 0 && p.label != -1) usage_error("--label given, but the model is unconditional");
   if (classes > 0 && p.label >= classes)
     usage_error("--label " + std::to_string(p.label) + " out of range: the model has " + std::to_string(classes) +
                 " classes (0.." + std::to_string(classes - 1) + ")");
-  if (classes > 0 && p.label < 0 && !p.out.empty() && p.code.empty())
-    usage_error("the model is conditional: give --label N");
+  reject(kind != LKRT_KIND_ENHANCER && !p.image.empty(), "--image", kind);
+  reject(kind == LKRT_KIND_ENHANCER && (p.seed != 0 || !p.z_file.empty()), "--seed / --z", kind);
+  reject(kind != LKRT_KIND_GENERATOR && !p.code.empty(), "--code", kind);
+  reject(kind != LKRT_KIND_DENOISER && (p.steps || p.sampler != "ddim" || p.guidance != 1.0f || !p.inpaint.empty() ||
+                                        !p.restore.empty()),
+         "--steps / --sampler / --guidance / --inpaint / --restore", kind);
   if (lkrt_set_threads(model, p.threads) != LKRT_OK) usage_error(lkrt_last_error());
-
   if (p.info) print_info(model);
-
-  const size_t latent = size_t(lkrt_model_latent_dim(model));
-  std::vector<float> z = p.z_file.empty() ? Rng(p.seed).normals(latent) : read_z(p.z_file, latent);
-  std::vector<float> image(size_t(lkrt_model_channels(model)) * lkrt_model_height(model) * lkrt_model_width(model));
-  const int32_t label = classes > 0 ? (p.label < 0 ? 0 : p.label) : -1;
-
-  if (p.bench) {
-    for (int i = 0; i < 20; ++i) lkrt_generate(model, z.data(), label, image.data());
-    auto t0 = std::chrono::steady_clock::now();
-    for (int i = 0; i < p.iterations; ++i) lkrt_generate(model, z.data(), label, image.data());
-    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    double ms = seconds * 1e3 / p.iterations;
-    std::printf("%s: %d images, %d thread%s: %.4f ms/image, %.1f images/s, %.2f GFLOP/s\n", p.model.c_str(),
-                p.iterations, p.threads, p.threads == 1 ? "" : "s", ms, p.iterations / seconds,
-                double(lkrt_model_flops(model)) / (ms * 1e6));
+  switch (kind) {
+    case LKRT_KIND_ENHANCER: return run_enhancer(p, model);
+    case LKRT_KIND_DENOISER: return run_denoiser(p, model);
+    default: return run_generator(p, model);
   }
-
-  if (!p.out.empty()) {
-    s = p.code.empty() ? lkrt_generate(model, z.data(), label, image.data())
-                       : lkrt_decode_code_text(model, p.code.c_str(), image.data());
-    if (s != LKRT_OK) {
-      std::fprintf(stderr, "lkrt: %s%s: %s\n", p.code.empty() ? "" : "--code: ", lkrt_status_string(s), lkrt_last_error());
-      return p.code.empty() || s == LKRT_ERR_MEMORY ? 1 : 2;  // a bad code is a bad argument
-    }
-    std::string png;
-    try {
-      png = lkrt::encode_png(image.data(), lkrt_model_channels(model), lkrt_model_height(model), lkrt_model_width(model));
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "lkrt: %s\n", e.what());
-      return 1;
-    }
-    std::ofstream f(p.out, std::ios::binary | std::ios::trunc);
-    f.write(png.data(), std::streamsize(png.size()));
-    f.close();
-    if (!f) {
-      std::fprintf(stderr, "lkrt: cannot write %s\n", p.out.c_str());
-      return 1;
-    }
-  }
-  return 0;
 }
 
 }  // namespace
