@@ -1,5 +1,7 @@
 // libFuzzer target: load any bytes as a .lkm (checksum skipped, so that the fuzzer
-// reaches the validators) and, if they load and are cheap enough, run one generation.
+// reaches the validators: the header, the tensors, the graph's values, shapes and kinds)
+// and, if they load and are cheap enough, run the model once as its kind asks: a
+// generation, an enhancement of an odd-sized image in tiles, or a two-step sample.
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -13,10 +15,33 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   if (lkrt_model_flops(model) < 50000000) {
-    std::vector<float> z(size_t(lkrt_model_latent_dim(model)), 0.0f);
-    std::vector<float> out(size_t(lkrt_model_channels(model)) * lkrt_model_height(model) * lkrt_model_width(model));
-    int32_t label = lkrt_model_num_classes(model) > 0 ? lkrt_model_num_classes(model) - 1 : -1;
-    if (lkrt_generate(model, z.data(), label, out.data()) != LKRT_OK) __builtin_trap();
+    const size_t C = size_t(lkrt_model_channels(model)), H = size_t(lkrt_model_height(model)),
+                 W = size_t(lkrt_model_width(model));
+    std::vector<float> z(size_t(lkrt_model_latent_dim(model)), 0.5f), out(C * H * W);
+    const int32_t classes = lkrt_model_num_classes(model);
+    lkrt_status s = LKRT_OK;
+    switch (lkrt_model_kind(model)) {
+      case LKRT_KIND_GENERATOR: s = lkrt_generate(model, z.data(), classes > 0 ? classes - 1 : -1, out.data()); break;
+      case LKRT_KIND_ENHANCER: {
+        // One size the planner has not seen, in tiles when it is larger than the model's.
+        const int32_t h = int32_t(H) + 3, w = int32_t(W) + 5;
+        std::vector<float> in(C * size_t(h) * size_t(w), 0.25f), enhanced(in.size());
+        s = lkrt_enhance(model, in.data(), h, w, h > 16 ? 16 : 0, enhanced.data());
+        if (s == LKRT_ERR_FORMAT || s == LKRT_ERR_MEMORY) s = LKRT_OK;  // a size this graph cannot take: an error, fine
+        break;
+      }
+      case LKRT_KIND_DENOISER: {
+        lkrt_sample_options o;
+        lkrt_sample_options_init(&o);
+        o.steps = 2;
+        o.sampler = LKRT_SAMPLER_DPMPP;
+        o.label = classes > 0 ? 0 : -1;
+        o.guidance = 2.0f;
+        s = lkrt_sample(model, &o, z.data(), nullptr, out.data());
+        break;
+      }
+    }
+    if (s != LKRT_OK) __builtin_trap();
   }
   lkrt_model_free(model);
   return 0;

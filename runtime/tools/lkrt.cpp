@@ -303,7 +303,7 @@ void bench(const CliParams& p, const char* what, int iterations, uint64_t flops,
 }
 
 void reject(bool given, const std::string& option, lkrt_kind kind) {
-  if (given) usage_error(option + " does not apply to a " + kind_name(kind) + " model");
+  if (given) usage_error(option + " does not apply to " + (kind == LKRT_KIND_ENHANCER ? "an " : "a ") + kind_name(kind) + " model");
 }
 
 int fail_status(lkrt_status s, const char* what) {

@@ -5,7 +5,7 @@
 //       embedding) -> ConvT k7 to [2W,7,7] -> ReLU -> ConvT k4 s2 p1 to [W,14,14] ->
 //       ReLU -> ConvT k4 s2 p1 to [1,28,28] -> tanh (BatchNorm folded: biases present)
 //   lkrt_make_model seeds DIR
-//       a few small valid models covering every op and weight type
+//       a few small valid models covering every op, weight type and kind
 #include <cstdio>
 #include <cstdlib>
 #include <random>
@@ -95,6 +95,45 @@ void write_seeds(const std::string& dir) {
     w.add_reshape(2, 3, 3);
     w.add_activation(lkrt::Activation::kTanh);
     save(w, "flatten.lkm");
+  }
+  {
+    // An enhancer: a U-Net's skip (stride-2 conv, upsample, concat) and a residual add.
+    lkrt::ModelWriter w;
+    w.set_info({"seed-enhancer", 0, 3, 8, 8});
+    w.set_enhancer(4);
+    auto x = w.input(lkrt::InputRole::kImage, 3);
+    std::vector<float> c1 = random_values(4 * 3 * 16, 0.2f, rng), c2 = random_values(3 * 7 * 9, 0.2f, rng);
+    auto down = w.activation(w.conv2d(x, c1.data(), 4, 3, 4, 2, 1, nullptr, LKRT_WEIGHT_INT8), lkrt::Activation::kLeakyRelu, 0.2f);
+    auto up = w.upsample_nearest(down, 2);
+    auto y = w.conv2d(w.concat({up, x}), c2.data(), 3, 7, 3, 1, 1, nullptr, LKRT_WEIGHT_FP16);
+    w.add(y, x);
+    save(w, "enhancer.lkm");
+  }
+  {
+    // A class-conditional denoiser with a Palette condition: timestep and label embeddings,
+    // GroupNorm + SiLU, attention.
+    lkrt::ModelWriter w;
+    w.set_info({"seed-denoiser", 2 * 4 * 4, 2, 4, 4});
+    lkrt::DiffusionInfo d;
+    d.timesteps = 20;
+    d.tasks = 1;
+    d.sample_steps = 4;
+    d.num_classes = 2;
+    w.set_denoiser(d);
+    auto x = w.input(lkrt::InputRole::kImage, 2);
+    auto t = w.input(lkrt::InputRole::kTimestep);
+    auto label = w.input(lkrt::InputRole::kLabel);
+    auto cond = w.input(lkrt::InputRole::kCondition, 4);
+    std::vector<float> mlp = random_values(4 * 8, 0.3f, rng), table = random_values(3 * 4, 0.3f, rng);
+    auto temb = w.add(w.gemm(w.timestep_embedding(t, 8), mlp.data(), 4, 8, nullptr, LKRT_WEIGHT_FP32),
+                      w.embedding(label, table.data(), 3, 4));
+    std::vector<float> c_in = random_values(4 * 6 * 9, 0.2f, rng), gamma(4, 1.0f), beta(4, 0.0f);
+    auto h = w.add(w.conv2d(w.concat({x, cond}), c_in.data(), 4, 6, 3, 1, 1, nullptr, LKRT_WEIGHT_FP32), temb);
+    h = w.activation(w.group_norm(h, 2, 4, 1e-5f, gamma.data(), beta.data()), lkrt::Activation::kSilu);
+    std::vector<float> qkv = random_values(12 * 4, 0.3f, rng), out = random_values(2 * 4 * 9, 0.2f, rng);
+    h = w.add(h, w.attention(w.conv2d(h, qkv.data(), 12, 4, 1, 1, 0, nullptr, LKRT_WEIGHT_FP32), 4, 2, 0.7f));
+    w.conv2d(h, out.data(), 2, 4, 3, 1, 1, nullptr, LKRT_WEIGHT_INT8);
+    save(w, "denoiser.lkm");
   }
 }
 
