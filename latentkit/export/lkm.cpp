@@ -24,7 +24,14 @@ lkrt_weight_type weight_type(const std::string& weights) {
 }  // namespace
 
 std::string graph_to_lkm(const ModelGraph& g, const std::string& weights, const std::string& model_id) {
-  const lkrt_weight_type type = weight_type(weights);
+  const lkrt_weight_type requested = weight_type(weights);
+  // int8 keeps the output layer in fp32: its errors go straight to the pixels, and it is
+  // small (fashion-enhance: 1.1e-3 normalised error with it in int8, 5.3e-4 without, for
+  // 3 KB more).
+  int64_t output_layer = -1;
+  for (size_t i = 0; i < g.ops.size(); ++i)
+    if (g.ops[i].op == Op::kGemm || g.ops[i].op == Op::kConv2d || g.ops[i].op == Op::kConvTranspose2d)
+      output_layer = static_cast<int64_t>(i);
   lkrt::ModelWriter w;
   auto f = [](const torch::Tensor& t) { return t.data_ptr<float>(); };
   try {
@@ -34,8 +41,11 @@ std::string graph_to_lkm(const ModelGraph& g, const std::string& weights, const 
       const GraphDiffusion& d = g.diffusion;
       w.set_denoiser({d.schedule, d.timesteps, d.prediction, d.tasks, d.sample_steps, uint32_t(g.num_classes)});
     }
-    for (const GraphOp& op : g.ops) {
+    for (size_t index = 0; index < g.ops.size(); ++index) {
+      const GraphOp& op = g.ops[index];
       auto in = [&](size_t k) { return lkrt::ModelWriter::Value(op.inputs.at(k)); };
+      const lkrt_weight_type type =
+          requested == LKRT_WEIGHT_INT8 && static_cast<int64_t>(index) == output_layer ? LKRT_WEIGHT_FP32 : requested;
       switch (op.op) {
         case Op::kInput:
           if (op.role != InputRole::kLatent)
