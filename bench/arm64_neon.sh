@@ -28,7 +28,8 @@ for type in fp32 fp16 int8; do
   "${qemu[@]}" "$build/simd-ON/lkrt_make_model" dcgan "$build/dcgan_$type.lkm" --width 64 --type $type
 done
 
-# arm64 instructions executed by a --bench run of $3 calls (after its 20 warm-up calls):
+# arm64 instructions executed by a --bench run of $3 calls (after its warm-up calls, 2 for
+# up to 100 calls, so 2 calls minus 1 call is one call):
 # the length of each block qemu translated (-d in_asm) times its executions (-d exec,nochain),
 # summed by awk from a pipe, as the log runs to gigabytes.
 insns() {
@@ -46,10 +47,10 @@ insns() {
   rm -f "$fifo"
 }
 
-# ms/image of one --bench run (it warms up with 20 calls first).
+# ms per call of one --bench run ("...: 27.9023 ms each, ..."; it warms up first).
 ms() {
   "${qemu[@]}" "$build/simd-$1/lkrt" "$build/dcgan_$2.lkm" --bench --iterations "$iterations" --threads 1 |
-    sed -n 's/.*: \([0-9.]*\) ms\/image.*/\1/p'
+    sed -n 's/.*: \([0-9.]*\) ms each.*/\1/p'
 }
 
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(qemu-aarch64 --version | head -1);" \

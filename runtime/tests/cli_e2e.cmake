@@ -91,7 +91,7 @@ expect_rc(2 ${LKRT} ${WORK}/g.lkm --label 1 --out ${WORK}/l.png)
 expect_rc(2 ${LKRT} ${WORK}/g.lkm --seed x --out ${WORK}/l.png)
 expect_rc(2 ${LKRT} ${WORK}/g.lkm)
 expect_rc(0 ${LKRT} ${WORK}/g.lkm --bench --iterations 20 --threads 2)
-if(NOT last_out MATCHES "ms/image")
+if(NOT last_out MATCHES "20 images, 2 threads: [0-9.]+ ms each")
   message(FATAL_ERROR "--bench output: ${last_out}")
 endif()
 
