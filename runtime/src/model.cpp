@@ -658,6 +658,11 @@ lkrt_status lkrt_generate(lkrt_model* m, const float* z, int32_t label, float* o
 lkrt_status lkrt_set_threads(lkrt_model* m, int n) {
   if (!m) return set_error(LKRT_ERR_ARGUMENT, "lkrt_set_threads: model is null");
   if (n < 1 || n > 64) return set_error(LKRT_ERR_ARGUMENT, "threads " + std::to_string(n) + " not in 1..64");
+#if defined(LKRT_NO_THREADS)
+  if (n > 1)
+    return set_error(LKRT_ERR_UNSUPPORTED, "threads " + std::to_string(n) +
+                                               ": this lkrt is built without threads (LKRT_THREADS=OFF): use 1 thread");
+#endif
   try {
     m->pool.reset();
     if (n > 1) m->pool.reset(new lkrt::ThreadPool(n));
