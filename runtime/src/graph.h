@@ -13,6 +13,7 @@
 
 #include "format.h"
 #include "kernels.h"
+#include "last_error.h"
 #include "lkrt.h"
 #include "lkrt_ops.h"
 #include "thread_pool.h"
@@ -38,6 +39,22 @@ struct LoadError {
   std::string message;
 };
 [[noreturn]] void fail(lkrt_status status, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+
+// Runs body; a LoadError, a failed allocation or another exception becomes a status and
+// lkrt_last_error()'s message.
+template <class F>
+lkrt_status guarded(F body, const char* out_of_memory = "out of memory") {
+  try {
+    body();
+    return LKRT_OK;
+  } catch (const LoadError& e) {
+    return set_error(e.status, e.message);
+  } catch (const std::bad_alloc&) {
+    return set_error(LKRT_ERR_MEMORY, out_of_memory);
+  } catch (const std::exception& e) {
+    return set_error(LKRT_ERR_INTERNAL, e.what());
+  }
+}
 
 // Overflow-checked arithmetic on sizes.
 inline bool mul_ok(uint64_t a, uint64_t b, uint64_t* out) {

@@ -431,18 +431,13 @@ void load(const uint8_t* data, size_t size, uint32_t flags, lkrt_model& m) {
 lkrt_status load_entry(const void* data, size_t size, uint32_t flags, lkrt_model** out) {
   if (out == nullptr) return set_error(LKRT_ERR_ARGUMENT, "out is null");
   *out = nullptr;
-  try {
-    std::unique_ptr<lkrt_model> m(new lkrt_model);
-    load(static_cast<const uint8_t*>(data), size, flags, *m);
-    *out = m.release();
-    return LKRT_OK;
-  } catch (const LoadError& e) {
-    return set_error(e.status, e.message);
-  } catch (const std::bad_alloc&) {
-    return set_error(LKRT_ERR_MEMORY, "out of memory while loading the model");
-  } catch (const std::exception& e) {
-    return set_error(LKRT_ERR_INTERNAL, e.what());
-  }
+  return lkrt::guarded(
+      [&] {
+        std::unique_ptr<lkrt_model> m(new lkrt_model);
+        load(static_cast<const uint8_t*>(data), size, flags, *m);
+        *out = m.release();
+      },
+      "out of memory while loading the model");
 }
 
 // Elementwise ops and plain reshapes may write over their input when nothing reads it later.

@@ -9,7 +9,6 @@
 #include "graph.h"
 #include "last_error.h"
 
-using lkrt::LoadError;
 using lkrt::set_error;
 
 namespace {
@@ -19,20 +18,6 @@ void to_nchw(const lkrt::Value& y, float* out) {
   const size_t C = y.shape.c, P = y.shape.pixels();
   for (size_t p = 0; p < P; ++p)
     for (size_t c = 0; c < C; ++c) out[c * P + p] = y.data[p * C + c];
-}
-
-template <class F>
-lkrt_status guarded(F body) {
-  try {
-    body();
-    return LKRT_OK;
-  } catch (const LoadError& e) {
-    return set_error(e.status, e.message);
-  } catch (const std::bad_alloc&) {
-    return set_error(LKRT_ERR_MEMORY, "out of memory");
-  } catch (const std::exception& e) {
-    return set_error(LKRT_ERR_INTERNAL, e.what());
-  }
 }
 
 // ---------------------------------------------------------------------------------
@@ -232,7 +217,7 @@ lkrt_status lkrt_enhance(lkrt_model* m, const float* in, int32_t height, int32_t
     return set_error(LKRT_ERR_ARGUMENT, "lkrt_enhance: size " + std::to_string(width) + "x" + std::to_string(height) +
                                             " not in 1..16384");
   if (tile < 0) return set_error(LKRT_ERR_ARGUMENT, "lkrt_enhance: tile must be >= 0");
-  return guarded([&] { enhance(*m, in, uint32_t(height), uint32_t(width), uint32_t(tile), out); });
+  return lkrt::guarded([&] { enhance(*m, in, uint32_t(height), uint32_t(width), uint32_t(tile), out); });
 }
 
 lkrt_status lkrt_denoise(lkrt_model* m, const float* x_t, int32_t t, int32_t label, const float* cond, float* out) {
@@ -242,7 +227,7 @@ lkrt_status lkrt_denoise(lkrt_model* m, const float* x_t, int32_t t, int32_t lab
   if (t < 0 || uint32_t(t) >= m->timesteps)
     return set_error(LKRT_ERR_ARGUMENT, "lkrt_denoise: time step " + std::to_string(t) + " not in 0.." +
                                             std::to_string(m->timesteps - 1));
-  return guarded([&] {
+  return lkrt::guarded([&] {
     m->inputs = lkrt::Inputs{};
     m->inputs.image = x_t;
     m->inputs.timestep = float(t);
@@ -272,7 +257,7 @@ lkrt_status lkrt_sample(lkrt_model* m, const lkrt_sample_options* o, const float
                                             std::to_string(m->timesteps) + " (0: the model's " +
                                             std::to_string(m->sample_steps) + ")");
   if (!std::isfinite(o->guidance)) return set_error(LKRT_ERR_ARGUMENT, "lkrt_sample: guidance is not finite");
-  return guarded([&] { sample(*m, *o, x_T, cond, out); });
+  return lkrt::guarded([&] { sample(*m, *o, x_T, cond, out); });
 }
 
 lkrt_status lkrt_inpaint_condition(const lkrt_model* m, const float* image, const float* fill, float* cond) {
