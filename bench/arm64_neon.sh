@@ -1,38 +1,71 @@
 #!/usr/bin/env bash
 # lkrt's NEON kernels against its scalar loops (-DLKRT_SIMD=OFF) on arm64, both builds
 # cross-compiled with Debian's aarch64 toolchain and run under qemu-aarch64 (user mode) on
-# this machine: one generator call of the DCGAN shape of models/fashion-dcgan (random
-# weights from lkrt_make_model dcgan --width 64), batch 1, one thread, per weight type.
+# this machine: one network call of each model, batch 1, one thread. By default the models
+# are the DCGAN shape of models/fashion-dcgan (random weights from lkrt_make_model dcgan
+# --width 64) in each weight type; given .lkm files (any kind: lkrt --bench times one
+# network call of a generator, an enhancer or a denoiser), those instead, e.g. the U-Net of
+#   build/latentkit export --run models/fashion-ddpm --format lkm --out /tmp/ddpm.lkm
+# With --base REV, a third build: the NEON kernels of lkrt at git revision REV (the commit
+# before a kernel change, say), so a change is measured against the code it replaces.
 # Two figures per build: the arm64 instructions one call executes (counted from qemu's
 # own logs: each translated block's length times its executions), and the wall time under
 # qemu (the builds alternate, 3 rounds, the best round counts).
 # qemu translates every arm64 instruction into host code, so neither figure is a phone's
 # time: the count says how much work each build asks of the CPU, the qemu time how long
 # the emulator takes for it (a NEON FMA costs qemu far more than a phone). Measure on a
-# device for that.
-# Usage: bench/arm64_neon.sh [ITERATIONS=100] [BUILD_DIR=build-arm64-bench]
+# device for that. Counting is slow: about 2.5 minutes per 700 M instructions counted
+# (fashion-ddpm: ~6 minutes per NEON build, ~20 for the scalar one, on a busy 2-core EPYC).
+# Usage: bench/arm64_neon.sh [--base REV] [ITERATIONS=100] [BUILD_DIR=build-arm64-bench] [MODEL.lkm...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+base=""
+if [ "${1:-}" = "--base" ]; then
+  base=$(git rev-parse --verify "${2:?--base needs a git revision}^{commit}")
+  shift 2
+fi
 iterations=${1:-100}
 build="$(realpath -m "${2:-build-arm64-bench}")"
+dcgan=1
+models=("$build/dcgan_fp32.lkm" "$build/dcgan_fp16.lkm" "$build/dcgan_int8.lkm")
+if [ $# -gt 2 ]; then
+  shift 2
+  dcgan=0
+  models=()
+  for model in "$@"; do models+=("$(realpath "$model")"); done
+fi
 jobs=$(nproc 2>/dev/null || echo 2)
 launcher=()
 command -v ccache >/dev/null 2>&1 && launcher=(-DCMAKE_C_COMPILER_LAUNCHER=ccache -DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
-for simd in ON OFF; do
-  cmake -S runtime -B "$build/simd-$simd" -DCMAKE_TOOLCHAIN_FILE="$PWD/runtime/cmake/aarch64-linux-gnu.cmake" \
-    -DCMAKE_BUILD_TYPE=Release -DLKRT_SIMD=$simd -DLKRT_BUILD_TESTS=OFF "${launcher[@]}" >/dev/null
-  cmake --build "$build/simd-$simd" -j "$jobs" --target lkrt_cli lkrt_make_model >/dev/null
-done
+
+# Builds: neon (this tree), scalar (this tree, -DLKRT_SIMD=OFF), base (REV's tree, NEON).
+builds=(neon scalar)
+configure() {  # NAME SOURCE SIMD TARGET...
+  cmake -S "$2" -B "$build/$1" -DCMAKE_TOOLCHAIN_FILE="$PWD/runtime/cmake/aarch64-linux-gnu.cmake" \
+    -DCMAKE_BUILD_TYPE=Release -DLKRT_SIMD=$3 -DLKRT_BUILD_TESTS=OFF "${launcher[@]}" >/dev/null
+  cmake --build "$build/$1" -j "$jobs" --target "${@:4}" >/dev/null
+}
+configure neon runtime ON lkrt_cli lkrt_make_model
+configure scalar runtime OFF lkrt_cli
+if [ -n "$base" ]; then
+  rm -rf "$build/base-src"
+  mkdir -p "$build/base-src"
+  git archive "$base" runtime | tar -x -C "$build/base-src"
+  configure base "$build/base-src/runtime" ON lkrt_cli
+  builds+=(base)
+fi
 qemu=(qemu-aarch64 -L /usr/aarch64-linux-gnu)
-for type in fp32 fp16 int8; do
-  "${qemu[@]}" "$build/simd-ON/lkrt_make_model" dcgan "$build/dcgan_$type.lkm" --width 64 --type $type
-done
+if [ $dcgan = 1 ]; then
+  for type in fp32 fp16 int8; do
+    "${qemu[@]}" "$build/neon/lkrt_make_model" dcgan "$build/dcgan_$type.lkm" --width 64 --type $type
+  done
+fi
 
 # arm64 instructions executed by a --bench run of $3 calls (after its warm-up calls, 2 for
 # up to 100 calls, so 2 calls minus 1 call is one call):
 # the length of each block qemu translated (-d in_asm) times its executions (-d exec,nochain),
 # summed by awk from a pipe, as the log runs to gigabytes.
-insns() {
+insns() {  # BUILD MODEL CALLS
   local fifo
   fifo=$(mktemp -u)
   mkfifo "$fifo"
@@ -41,38 +74,59 @@ insns() {
        inblock && /^$/ { if (start != "") len[start] = n; inblock = 0; next }
        /^Trace/ { split($4, f, "/"); pc = f[2]; sub(/^0+/, "", pc); total += len[pc] }
        END { printf "%d\n", total }' "$fifo" &
-  "${qemu[@]}" -d in_asm,exec,nochain -D "$fifo" "$build/simd-$1/lkrt" "$build/dcgan_$2.lkm" --bench --iterations "$3" \
-    --threads 1 >/dev/null
+  "${qemu[@]}" -d in_asm,exec,nochain -D "$fifo" "$build/$1/lkrt" "$2" --bench --iterations "$3" --threads 1 >/dev/null
   wait $!
   rm -f "$fifo"
 }
 
 # ms per call of one --bench run ("...: 27.9023 ms each, ..."; it warms up first).
-ms() {
-  "${qemu[@]}" "$build/simd-$1/lkrt" "$build/dcgan_$2.lkm" --bench --iterations "$iterations" --threads 1 |
+ms() {  # BUILD MODEL
+  "${qemu[@]}" "$build/$1/lkrt" "$2" --bench --iterations "$iterations" --threads 1 |
     sed -n 's/.*: \([0-9.]*\) ms each.*/\1/p'
+}
+
+name() { basename "$1" .lkm; }
+ratio() { echo "$1 $2" | awk '{printf "%.2f", $1 / $2}'; }
+header() {  # the unit of the columns
+  printf '%-14s%-14s%-14s' model "neon $1" "scalar $1"
+  [ -n "$base" ] && printf '%-14s' "base $1"
+  printf '%-16s' "scalar / neon"
+  [ -n "$base" ] && printf '%s' "base / neon"
+  echo
+}
+row() {  # MODEL NEON SCALAR [BASE]
+  printf '%-14s%-14s%-14s' "$1" "$2" "$3"
+  [ -n "$base" ] && printf '%-14s' "$4"
+  printf '%-16s' "$(ratio "$3" "$2")"
+  [ -n "$base" ] && printf '%s' "$(ratio "$4" "$2")"
+  echo
 }
 
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(qemu-aarch64 --version | head -1);" \
      "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "dcgan --width 64 (28x28x1), batch 1, 1 thread, under qemu-aarch64"
+echo "builds: neon and scalar (-DLKRT_SIMD=OFF) of this tree ($(git describe --always --dirty))${base:+, base: neon at $(git describe --always "$base")}"
+for model in "${models[@]}"; do
+  echo "$(name "$model"): $("${qemu[@]}" "$build/neon/lkrt" "$model" --info |
+    sed -n -e 's/^kind *//p' -e 's/^image *//p' -e 's/^work *//p' | paste -sd ';' | sed 's/;/; /g')"
+done
+echo "batch 1, 1 thread, under qemu-aarch64"
 echo "arm64 instructions per call (a run of 2 calls minus a run of 1)"
-printf '%-8s%-14s%-16s%s\n' weights neon scalar "scalar / neon"
-for type in fp32 fp16 int8; do
-  neon=$(($(insns ON $type 2) - $(insns ON $type 1)))
-  scalar=$(($(insns OFF $type 2) - $(insns OFF $type 1)))
-  printf '%-8s%-14s%-16s%.2f\n' $type $neon $scalar "$(echo "$scalar $neon" | awk '{print $1 / $2}')"
+header insns
+for model in "${models[@]}"; do
+  counts=()
+  for b in "${builds[@]}"; do counts+=($(($(insns "$b" "$model" 2) - $(insns "$b" "$model" 1)))); done
+  row "$(name "$model")" "${counts[@]}"
 done
 echo "qemu time: ms per call, $iterations calls per run, best of 3 rounds"
-printf '%-8s%-14s%-16s%s\n' weights "neon ms" "scalar ms" "scalar / neon"
-for type in fp32 fp16 int8; do
-  best_neon="" best_scalar=""
+header ms
+for model in "${models[@]}"; do
+  best=()
   for round in 1 2 3; do
-    n=$(ms ON $type)
-    s=$(ms OFF $type)
-    best_neon=$(echo "$n ${best_neon:-$n}" | awk '{print ($1 < $2) ? $1 : $2}')
-    best_scalar=$(echo "$s ${best_scalar:-$s}" | awk '{print ($1 < $2) ? $1 : $2}')
+    for i in "${!builds[@]}"; do
+      t=$(ms "${builds[$i]}" "$model")
+      best[$i]=$(echo "$t ${best[$i]:-$t}" | awk '{print ($1 < $2) ? $1 : $2}')
+    done
   done
-  printf '%-8s%-14s%-16s%.2f\n' $type "$best_neon" "$best_scalar" "$(echo "$best_scalar $best_neon" | awk '{print $1 / $2}')"
+  row "$(name "$model")" "${best[@]}"
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

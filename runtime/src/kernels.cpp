@@ -1,6 +1,7 @@
 #include "kernels.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "format.h"
@@ -356,6 +357,261 @@ void add_inplace(float* __restrict dst, const float* __restrict src, size_t n) {
   for (; i + 4 <= n; i += 4) vst1q_f32(dst + i, vaddq_f32(vld1q_f32(dst + i), vld1q_f32(src + i)));
 #endif
   for (; i < n; ++i) dst[i] += src[i];
+}
+
+// ---------------------------------------------------------------------------------
+// Elementwise activations, GroupNorm's passes, attention's dot products.
+
+namespace {
+
+#if defined(LKRT_AVX2) || defined(LKRT_NEON)
+// Cephes' expf: e^x = 2^k e^r, k = round(x log2 e), r = x - k ln2 with ln2 in two parts
+// (0.693359375 is exact in few bits) so r is exact, then a degree-6 polynomial for e^r.
+constexpr float kExpHi = 88.0f;        // above: +inf (e^88 = 1.65e38; k stays <= 127)
+constexpr float kExpLo = -87.33654f;   // below: clamped (e^-87.34 = 1.2e-38, k >= -126)
+constexpr float kLog2e = 1.44269504088896341f;
+constexpr float kLn2Hi = 0.693359375f, kLn2Lo = -2.12194440e-4f;
+constexpr float kExpPoly[6] = {1.9875691500e-4f, 1.3981999507e-3f, 8.3334519073e-3f,
+                               4.1665795894e-2f, 1.6666665459e-1f, 5.0000001201e-1f};
+// Cephes' tanhf below 0.625: x + x^3 P(x^2).
+constexpr float kTanhSmall = 0.625f;
+constexpr float kTanhPoly[5] = {-5.70498872745e-3f, 2.06390887954e-2f, -5.37397155531e-2f, 1.33314422036e-1f,
+                                -3.33332819422e-1f};
+#endif
+
+#if defined(LKRT_AVX2)
+constexpr size_t kWidth = 8;
+using Vec = __m256;
+inline Vec vload(const float* p) { return _mm256_loadu_ps(p); }
+inline void vstore(float* p, Vec v) { _mm256_storeu_ps(p, v); }
+
+inline Vec exp_v(Vec x) {
+  const Vec big = _mm256_cmp_ps(x, _mm256_set1_ps(kExpHi), _CMP_GT_OQ);
+  // MINPS / MAXPS return their second operand when one is NaN: a NaN x passes through.
+  x = _mm256_max_ps(_mm256_set1_ps(kExpLo), _mm256_min_ps(_mm256_set1_ps(kExpHi), x));
+  const Vec k = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(kLog2e)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  Vec r = _mm256_fnmadd_ps(k, _mm256_set1_ps(kLn2Hi), x);
+  r = _mm256_fnmadd_ps(k, _mm256_set1_ps(kLn2Lo), r);
+  Vec p = _mm256_set1_ps(kExpPoly[0]);
+  for (int i = 1; i < 6; ++i) p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(kExpPoly[i]));
+  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  // 2^k from its exponent bits; NaN converts to INT_MIN, whose bits give 1.0 and keep p's NaN.
+  const __m256i bits = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(k), _mm256_set1_epi32(127)), 23);
+  return _mm256_blendv_ps(_mm256_mul_ps(p, _mm256_castsi256_ps(bits)), _mm256_set1_ps(INFINITY), big);
+}
+
+inline Vec neg_v(Vec x) { return _mm256_xor_ps(x, _mm256_set1_ps(-0.0f)); }
+inline Vec silu_v(Vec x) { return _mm256_div_ps(x, _mm256_add_ps(_mm256_set1_ps(1.0f), exp_v(neg_v(x)))); }
+inline Vec sigmoid_v(Vec x) {
+  return _mm256_div_ps(_mm256_set1_ps(1.0f), _mm256_add_ps(_mm256_set1_ps(1.0f), exp_v(neg_v(x))));
+}
+inline Vec tanh_v(Vec x) {
+  const Vec sign = _mm256_and_ps(x, _mm256_set1_ps(-0.0f)), a = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), x);
+  const Vec z = _mm256_mul_ps(x, x);
+  Vec p = _mm256_set1_ps(kTanhPoly[0]);
+  for (int i = 1; i < 5; ++i) p = _mm256_fmadd_ps(p, z, _mm256_set1_ps(kTanhPoly[i]));
+  const Vec small = _mm256_fmadd_ps(_mm256_mul_ps(p, z), x, x);
+  const Vec e = exp_v(_mm256_add_ps(a, a));
+  const Vec large = _mm256_sub_ps(_mm256_set1_ps(1.0f),
+                                  _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, _mm256_set1_ps(1.0f))));
+  return _mm256_blendv_ps(_mm256_or_ps(large, sign), small, _mm256_cmp_ps(a, _mm256_set1_ps(kTanhSmall), _CMP_LT_OQ));
+}
+inline Vec affine_v(Vec x, Vec scale, Vec shift) { return _mm256_fmadd_ps(x, scale, shift); }
+#elif defined(LKRT_NEON)
+constexpr size_t kWidth = 4;
+using Vec = float32x4_t;
+inline Vec vload(const float* p) { return vld1q_f32(p); }
+inline void vstore(float* p, Vec v) { vst1q_f32(p, v); }
+
+inline Vec exp_v(Vec x) {
+  const uint32x4_t big = vcgtq_f32(x, vdupq_n_f32(kExpHi));
+  x = vmaxq_f32(vminq_f32(x, vdupq_n_f32(kExpHi)), vdupq_n_f32(kExpLo));  // FMIN / FMAX keep a NaN
+  const Vec k = vrndnq_f32(vmulq_f32(x, vdupq_n_f32(kLog2e)));
+  Vec r = vfmsq_f32(x, k, vdupq_n_f32(kLn2Hi));
+  r = vfmsq_f32(r, k, vdupq_n_f32(kLn2Lo));
+  Vec p = vdupq_n_f32(kExpPoly[0]);
+  for (int i = 1; i < 6; ++i) p = vfmaq_f32(vdupq_n_f32(kExpPoly[i]), p, r);
+  p = vfmaq_f32(vaddq_f32(r, vdupq_n_f32(1.0f)), p, vmulq_f32(r, r));
+  // 2^k from its exponent bits; NaN converts to 0, whose bits give 1.0 and keep p's NaN.
+  const int32x4_t bits = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(k), vdupq_n_s32(127)), 23);
+  return vbslq_f32(big, vdupq_n_f32(INFINITY), vmulq_f32(p, vreinterpretq_f32_s32(bits)));
+}
+
+inline Vec silu_v(Vec x) { return vdivq_f32(x, vaddq_f32(vdupq_n_f32(1.0f), exp_v(vnegq_f32(x)))); }
+inline Vec sigmoid_v(Vec x) { return vdivq_f32(vdupq_n_f32(1.0f), vaddq_f32(vdupq_n_f32(1.0f), exp_v(vnegq_f32(x)))); }
+inline Vec tanh_v(Vec x) {
+  const Vec a = vabsq_f32(x), z = vmulq_f32(x, x);
+  Vec p = vdupq_n_f32(kTanhPoly[0]);
+  for (int i = 1; i < 5; ++i) p = vfmaq_f32(vdupq_n_f32(kTanhPoly[i]), p, z);
+  const Vec small = vfmaq_f32(x, vmulq_f32(p, z), x);
+  const Vec e = exp_v(vaddq_f32(a, a));
+  const Vec large = vsubq_f32(vdupq_n_f32(1.0f), vdivq_f32(vdupq_n_f32(2.0f), vaddq_f32(e, vdupq_n_f32(1.0f))));
+  // large >= 0: x's sign bit over it.
+  const Vec signed_large = vbslq_f32(vdupq_n_u32(0x80000000u), x, large);
+  return vbslq_f32(vcltq_f32(a, vdupq_n_f32(kTanhSmall)), small, signed_large);
+}
+inline Vec affine_v(Vec x, Vec scale, Vec shift) { return vfmaq_f32(shift, x, scale); }
+#endif
+
+#if defined(LKRT_AVX2) || defined(LKRT_NEON)
+// f over x[0, n) in place: whole vectors, then the tail through a zero-padded vector (every
+// element takes the same path).
+template <class F>
+inline void map_inplace(float* x, size_t n, F f) {
+  size_t i = 0;
+  for (; i + kWidth <= n; i += kWidth) vstore(x + i, f(vload(x + i)));
+  if (i < n) {
+    float t[kWidth] = {};
+    std::memcpy(t, x + i, (n - i) * sizeof(float));
+    vstore(t, f(vload(t)));
+    std::memcpy(x + i, t, (n - i) * sizeof(float));
+  }
+}
+
+template <bool kSilu>
+void channel_affine_rows(size_t P, size_t C, const float* x, const float* scale, const float* shift, float* y) {
+  const size_t whole = C / kWidth * kWidth;
+  float ts[kWidth] = {}, tb[kWidth] = {};  // the tail's scale and shift, zero-padded
+  std::memcpy(ts, scale + whole, (C - whole) * sizeof(float));
+  std::memcpy(tb, shift + whole, (C - whole) * sizeof(float));
+  for (size_t p = 0; p < P; ++p) {
+    const float* xp = x + p * C;
+    float* yp = y + p * C;
+    for (size_t c = 0; c < whole; c += kWidth) {
+      Vec v = affine_v(vload(xp + c), vload(scale + c), vload(shift + c));
+      if (kSilu) v = silu_v(v);
+      vstore(yp + c, v);
+    }
+    if (whole < C) {
+      float t[kWidth] = {};
+      std::memcpy(t, xp + whole, (C - whole) * sizeof(float));
+      Vec v = affine_v(vload(t), vload(ts), vload(tb));
+      if (kSilu) v = silu_v(v);
+      vstore(t, v);
+      std::memcpy(yp + whole, t, (C - whole) * sizeof(float));
+    }
+  }
+}
+#endif
+
+}  // namespace
+
+void silu_inplace(float* x, size_t n) {
+#if defined(LKRT_AVX2) || defined(LKRT_NEON)
+  map_inplace(x, n, [](Vec v) { return silu_v(v); });
+#else
+  for (size_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + std::exp(-x[i]));
+#endif
+}
+
+void sigmoid_inplace(float* x, size_t n) {
+#if defined(LKRT_AVX2) || defined(LKRT_NEON)
+  map_inplace(x, n, [](Vec v) { return sigmoid_v(v); });
+#else
+  for (size_t i = 0; i < n; ++i) x[i] = 1.0f / (1.0f + std::exp(-x[i]));
+#endif
+}
+
+void tanh_inplace(float* x, size_t n) {
+#if defined(LKRT_AVX2) || defined(LKRT_NEON)
+  map_inplace(x, n, [](Vec v) { return tanh_v(v); });
+#else
+  for (size_t i = 0; i < n; ++i) x[i] = std::tanh(x[i]);
+#endif
+}
+
+void channel_affine(size_t P, size_t C, const float* x, const float* scale, const float* shift, bool silu, float* y) {
+#if defined(LKRT_AVX2) || defined(LKRT_NEON)
+  if (silu)
+    channel_affine_rows<true>(P, C, x, scale, shift, y);
+  else
+    channel_affine_rows<false>(P, C, x, scale, shift, y);
+#else
+  for (size_t p = 0; p < P; ++p)
+    for (size_t c = 0; c < C; ++c) {
+      const float v = x[p * C + c] * scale[c] + shift[c];
+      y[p * C + c] = silu ? v / (1.0f + std::exp(-v)) : v;
+    }
+#endif
+}
+
+void column_sums_f64(size_t P, size_t n, const float* x, size_t ld, double* sum) {
+  for (size_t p = 0; p < P; ++p) {
+    const float* row = x + p * ld;
+    size_t c = 0;
+#if defined(LKRT_AVX2)
+    for (; c + 4 <= n; c += 4)
+      _mm256_storeu_pd(sum + c, _mm256_add_pd(_mm256_loadu_pd(sum + c), _mm256_cvtps_pd(_mm_loadu_ps(row + c))));
+#elif defined(LKRT_NEON)
+    for (; c + 4 <= n; c += 4) {
+      const float32x4_t v = vld1q_f32(row + c);
+      vst1q_f64(sum + c, vaddq_f64(vld1q_f64(sum + c), vcvt_f64_f32(vget_low_f32(v))));
+      vst1q_f64(sum + c + 2, vaddq_f64(vld1q_f64(sum + c + 2), vcvt_high_f64_f32(v)));
+    }
+#endif
+    for (; c < n; ++c) sum[c] += double(row[c]);
+  }
+}
+
+void column_sq_deviations_f64(size_t P, size_t n, const float* x, size_t ld, const double* mean, double* sq) {
+  for (size_t p = 0; p < P; ++p) {
+    const float* row = x + p * ld;
+    size_t c = 0;
+#if defined(LKRT_AVX2)
+    for (; c + 4 <= n; c += 4) {
+      const __m256d d = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(row + c)), _mm256_loadu_pd(mean + c));
+      _mm256_storeu_pd(sq + c, _mm256_fmadd_pd(d, d, _mm256_loadu_pd(sq + c)));
+    }
+#elif defined(LKRT_NEON)
+    for (; c + 4 <= n; c += 4) {
+      const float32x4_t v = vld1q_f32(row + c);
+      const float64x2_t d0 = vsubq_f64(vcvt_f64_f32(vget_low_f32(v)), vld1q_f64(mean + c));
+      const float64x2_t d1 = vsubq_f64(vcvt_high_f64_f32(v), vld1q_f64(mean + c + 2));
+      vst1q_f64(sq + c, vfmaq_f64(vld1q_f64(sq + c), d0, d0));
+      vst1q_f64(sq + c + 2, vfmaq_f64(vld1q_f64(sq + c + 2), d1, d1));
+    }
+#endif
+    for (; c < n; ++c) {
+      const double d = double(row[c]) - mean[c];
+      sq[c] += d * d;
+    }
+  }
+}
+
+float dot(const float* a, const float* b, size_t n) {
+  size_t i = 0;
+#if defined(LKRT_AVX2)
+  __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+  for (; i + 32 <= n; i += 32)
+    for (int q = 0; q < 4; ++q) acc[q] = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8 * q), _mm256_loadu_ps(b + i + 8 * q), acc[q]);
+  for (; i + 8 <= n; i += 8) acc[0] = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc[0]);
+  const __m256 s = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
+  __m128 h = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+  h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+  h = _mm_add_ss(h, _mm_movehdup_ps(h));
+  float total = _mm_cvtss_f32(h);
+#elif defined(LKRT_NEON)
+  float32x4_t acc[4] = {vdupq_n_f32(0.0f), vdupq_n_f32(0.0f), vdupq_n_f32(0.0f), vdupq_n_f32(0.0f)};
+  for (; i + 16 <= n; i += 16)
+    for (int q = 0; q < 4; ++q) acc[q] = vfmaq_f32(acc[q], vld1q_f32(a + i + 4 * q), vld1q_f32(b + i + 4 * q));
+  for (; i + 4 <= n; i += 4) acc[0] = vfmaq_f32(acc[0], vld1q_f32(a + i), vld1q_f32(b + i));
+  float total = vaddvq_f32(vaddq_f32(vaddq_f32(acc[0], acc[1]), vaddq_f32(acc[2], acc[3])));
+#else
+  float total = 0.0f;
+#endif
+  for (; i < n; ++i) total += a[i] * b[i];
+  return total;
+}
+
+void axpy(float a, const float* __restrict x, float* __restrict y, size_t n) {
+  size_t i = 0;
+#if defined(LKRT_AVX2)
+  const __m256 va = _mm256_set1_ps(a);
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
+#elif defined(LKRT_NEON)
+  for (; i + 4 <= n; i += 4) vst1q_f32(y + i, vfmaq_n_f32(vld1q_f32(y + i), vld1q_f32(x + i), a));
+#endif
+  for (; i < n; ++i) y[i] += a * x[i];
 }
 
 }  // namespace kernels

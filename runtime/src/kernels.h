@@ -36,6 +36,34 @@ void matvec_i8(int K, const float* x, const int8_t* B, const float* col_scale, i
 /// dst[i] += src[i].
 void add_inplace(float* dst, const float* src, size_t n);
 
+/// x[i] = silu(x[i]) = x / (1 + e^-x), sigmoid(x[i]) = 1 / (1 + e^-x) or tanh(x[i]) for
+/// i < n. The vector versions share one e^x: Cephes' expf (x = k ln2 + r, |r| <= ln2 / 2,
+/// a degree-6 polynomial for e^r), within 2e-7 relative of e^x on [-87.3, 88]; above 88
+/// it is +inf, below -87.3 it stays at e^-87.3 (1.2e-38), which moves no result by more
+/// than 1e-36: silu(-100) = -0, sigmoid(-100) = 0.
+/// tanh is Cephes' odd polynomial below 0.625 and 1 - 2 / (e^2|x| + 1) above. NaN stays
+/// NaN; silu(-inf) is NaN as in torch. The scalar versions call std::exp / std::tanh.
+void silu_inplace(float* x, size_t n);
+void sigmoid_inplace(float* x, size_t n);
+void tanh_inplace(float* x, size_t n);
+
+/// GroupNorm's normalisation pass over P pixels of C channels (channels-last, rows of C
+/// floats): y[p][c] = x[p][c] * scale[c] + shift[c], then SiLU (as silu_inplace) when
+/// `silu`; y may be x.
+void channel_affine(size_t P, size_t C, const float* x, const float* scale, const float* shift, bool silu, float* y);
+
+/// GroupNorm's statistics in double, over P rows of n floats at x + p * ld, row by row
+/// (each sum runs over p in order whatever the vector width):
+/// sum[c] += x[p][c] and sq[c] += (x[p][c] - mean[c])^2 for c < n.
+void column_sums_f64(size_t P, size_t n, const float* x, size_t ld, double* sum);
+void column_sq_deviations_f64(size_t P, size_t n, const float* x, size_t ld, const double* mean, double* sq);
+
+/// sum_i a[i] * b[i] in float over several accumulators (not in the order of i; the same
+/// for a given n on every call).
+float dot(const float* a, const float* b, size_t n);
+/// y[i] += a * x[i].
+void axpy(float a, const float* x, float* y, size_t n);
+
 /// "avx2+fma+f16c", "avx2+fma", "neon" or "scalar".
 const char* isa_name();
 /// False if this build uses instructions the running CPU lacks.

@@ -507,8 +507,9 @@ void group_norm_prepare(lkrt_model& m, Node& n, uint32_t i) {
   n.text = format_text("group_norm %u groups eps %g", groups, double(eps));
 }
 
-Shape group_norm_infer(const lkrt_model&, Node& n, const Shape* in, uint32_t i, Scratch&, uint64_t& flops) {
+Shape group_norm_infer(const lkrt_model&, Node& n, const Shape* in, uint32_t i, Scratch& s, uint64_t& flops) {
   check_channels(i, n, n.ints[1], in[0]);
+  s.col = 6 * uint64_t(n.ints[1]);  // GroupNormJob's work: 2 doubles and 2 floats per channel
   flops += 8 * in[0].numel();
   return in[0];
 }
@@ -518,50 +519,73 @@ struct GroupNormJob {
   const float* x;
   float* y;
   size_t pixels;
+  // Per channel: the sums of the statistics (then the groups' squared deviations), the
+  // group's mean, and the scale and shift of the normalisation pass.
+  double* sum;
+  double* mean;
+  float* scale;
+  float* shift;
 };
 
-void group_norm_task(void* ctx, int index, int count) {
+// Statistics, split by groups: the sums per channel over the pixels (kernels.h), then per
+// group, in double; sets the scale and shift of the group's channels.
+void group_norm_stats_task(void* ctx, int index, int count) {
   const GroupNormJob& job = *static_cast<GroupNormJob*>(ctx);
   const Node& n = *job.node;
   const size_t C = n.ints[1], G = n.ints[0], cg = C / G, P = job.pixels;
   int g0, g1;
   split_range(int(G), index, count, &g0, &g1);
-  for (int g = g0; g < g1; ++g) {
-    const size_t c0 = size_t(g) * cg;
-    double sum = 0;
-    for (size_t p = 0; p < P; ++p)
-      for (size_t c = 0; c < cg; ++c) sum += job.x[p * C + c0 + c];
-    const double mean = sum / double(P * cg);
+  if (g0 >= g1) return;
+  const size_t a = size_t(g0) * cg, width = size_t(g1 - g0) * cg;
+  double* sum = job.sum + a;
+  std::fill(sum, sum + width, 0.0);
+  kernels::column_sums_f64(P, width, job.x + a, C, sum);
+  for (size_t g = 0; g < size_t(g1 - g0); ++g) {
+    double total = 0;
+    for (size_t c = 0; c < cg; ++c) total += sum[g * cg + c];
+    std::fill(job.mean + a + g * cg, job.mean + a + (g + 1) * cg, total / double(P * cg));
+  }
+  std::fill(sum, sum + width, 0.0);
+  kernels::column_sq_deviations_f64(P, width, job.x + a, C, job.mean + a, sum);
+  for (size_t g = 0; g < size_t(g1 - g0); ++g) {
     double sq = 0;
-    for (size_t p = 0; p < P; ++p)
-      for (size_t c = 0; c < cg; ++c) {
-        const double d = job.x[p * C + c0 + c] - mean;
-        sq += d * d;
-      }
+    for (size_t c = 0; c < cg; ++c) sq += sum[g * cg + c];
+    const double mean = job.mean[a + g * cg];
     const double rstd = 1.0 / std::sqrt(sq / double(P * cg) + double(n.floats[0]));
-    float scale[64], shift[64];  // per channel of the group, in blocks of 64
-    for (size_t cb = 0; cb < cg; cb += 64) {
-      const size_t cn = std::min<size_t>(64, cg - cb);
-      for (size_t c = 0; c < cn; ++c) {
-        scale[c] = float(rstd * n.gamma.data()[c0 + cb + c]);
-        shift[c] = float(n.beta.data()[c0 + cb + c] - mean * rstd * n.gamma.data()[c0 + cb + c]);
-      }
-      for (size_t p = 0; p < P; ++p) {
-        const float* xs = job.x + p * C + c0 + cb;
-        float* ys = job.y + p * C + c0 + cb;
-        for (size_t c = 0; c < cn; ++c) ys[c] = xs[c] * scale[c] + shift[c];
-        for (const Post& post : n.post) apply_post(ys, cn, post);
-      }
+    for (size_t c = a + g * cg; c < a + (g + 1) * cg; ++c) {
+      job.scale[c] = float(rstd * n.gamma.data()[c]);
+      job.shift[c] = float(n.beta.data()[c] - mean * rstd * n.gamma.data()[c]);
     }
   }
 }
 
+// y = x * scale[c] + shift[c] with a fused SiLU in the same pass (and other fused ops
+// after it), split by pixels.
+void group_norm_apply_task(void* ctx, int index, int count) {
+  const GroupNormJob& job = *static_cast<GroupNormJob*>(ctx);
+  const Node& n = *job.node;
+  const size_t C = n.ints[1];
+  int p0, p1;
+  split_range(int(job.pixels), index, count, &p0, &p1);
+  if (p0 >= p1) return;
+  const bool silu = !n.post.empty() && n.post[0].op == Op::kSilu;
+  float* y = job.y + size_t(p0) * C;
+  kernels::channel_affine(size_t(p1 - p0), C, job.x + size_t(p0) * C, job.scale, job.shift, silu, y);
+  for (size_t k = silu ? 1 : 0; k < n.post.size(); ++k) apply_post(y, size_t(p1 - p0) * C, n.post[k]);
+}
+
 void group_norm_run(lkrt_model& m, const Node& n, const Value* const* in, Value& out) {
-  GroupNormJob job{&n, in[0]->data, out.data, in[0]->shape.pixels()};
-  if (m.pool)
-    m.pool->run(group_norm_task, &job, std::min<int>(int(n.ints[0]), 4 * m.pool->size()));
-  else
-    group_norm_task(&job, 0, 1);
+  const size_t C = n.ints[1];
+  double* work = reinterpret_cast<double*>(m.col.data());  // 6 C floats (group_norm_infer), 64-byte aligned
+  GroupNormJob job{&n, in[0]->data, out.data, in[0]->shape.pixels(), work, work + C,
+                   reinterpret_cast<float*>(work + 2 * C), reinterpret_cast<float*>(work + 2 * C) + C};
+  if (m.pool) {
+    m.pool->run(group_norm_stats_task, &job, std::min<int>(int(n.ints[0]), 4 * m.pool->size()));
+    m.pool->run(group_norm_apply_task, &job, std::min<int>(int(job.pixels), 4 * m.pool->size()));
+  } else {
+    group_norm_stats_task(&job, 0, 1);
+    group_norm_apply_task(&job, 0, 1);
+  }
 }
 
 // ---------------------------------------------------------------------------------
@@ -655,10 +679,7 @@ void attention_task(void* ctx, int index, int count) {
     const float* q = job.x + i * stride + h * d;
     float top = -INFINITY;
     for (size_t j = 0; j < P; ++j) {
-      const float* k = job.x + j * stride + C + h * d;
-      float dot = 0.0f;
-      for (size_t c = 0; c < d; ++c) dot += q[c] * k[c];
-      w[j] = dot * scale;
+      w[j] = kernels::dot(q, job.x + j * stride + C + h * d, d) * scale;
       top = std::max(top, w[j]);
     }
     double total = 0;
@@ -669,11 +690,7 @@ void attention_task(void* ctx, int index, int count) {
     const float inv = float(1.0 / total);
     float* y = job.y + i * C + h * d;
     std::fill(y, y + d, 0.0f);
-    for (size_t j = 0; j < P; ++j) {
-      const float* v = job.x + j * stride + 2 * C + h * d;
-      const float a = w[j] * inv;
-      for (size_t c = 0; c < d; ++c) y[c] += a * v[c];
-    }
+    for (size_t j = 0; j < P; ++j) kernels::axpy(w[j] * inv, job.x + j * stride + 2 * C + h * d, y, d);
   }
 }
 
@@ -777,15 +794,9 @@ void apply_post(float* x, size_t n, const Post& p) {
     case Op::kLeakyRelu:
       for (size_t i = 0; i < n; ++i) x[i] = x[i] > 0.0f ? x[i] : x[i] * p.a;
       break;
-    case Op::kTanh:
-      for (size_t i = 0; i < n; ++i) x[i] = std::tanh(x[i]);
-      break;
-    case Op::kSigmoid:
-      for (size_t i = 0; i < n; ++i) x[i] = 1.0f / (1.0f + std::exp(-x[i]));
-      break;
-    case Op::kSilu:
-      for (size_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + std::exp(-x[i]));
-      break;
+    case Op::kTanh: kernels::tanh_inplace(x, n); break;
+    case Op::kSigmoid: kernels::sigmoid_inplace(x, n); break;
+    case Op::kSilu: kernels::silu_inplace(x, n); break;
     case Op::kAffine:
       for (size_t i = 0; i < n; ++i) x[i] = p.a * x[i] + p.b;
       break;

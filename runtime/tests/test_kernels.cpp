@@ -2,9 +2,12 @@
 // unpacked matrices. Whatever path this build compiles (AVX2, NEON or scalar) runs
 // here, on shapes that reach every branch: 1 to 6 panels at once (gemm's register
 // blocks), 4-row groups and their leftover rows, k-blocks with and without nonzeros,
-// odd K (the two-k unrolling of the matrix-vector products) and vector tails.
+// odd K (the two-k unrolling of the matrix-vector products) and vector tails. The
+// activations (the vector e^x), GroupNorm's two passes and attention's dot products
+// against double references, from subnormal to overflowing inputs, infinities and NaN.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -216,6 +219,170 @@ TEST(Kernels, AddInplaceEveryLength) {
     for (size_t i = 0; i < n; ++i) want[i] += src[i];
     kernels::add_inplace(dst.data(), src.data(), n);
     EXPECT_EQ(dst, want) << "n " << n;  // one rounding per element, whatever the width: exact
+  }
+}
+
+// Activations: magnitudes from 1e-40 (subnormal) to 1e4 of both signs, the limits of the
+// vector exp (88, -87.3) and of tanh's two formulas (0.625) with their neighbours, and
+// random values; 1,003 of them, not a whole number of vectors.
+std::vector<float> activation_inputs() {
+  std::vector<float> x = {0.0f, -0.0f, 1e-40f, -1e-40f, 88.0f, -88.0f, 88.5f, -88.5f, 87.3f, -87.3f, 87.34f, -87.34f,
+                          100.0f, -100.0f, 1e4f, -1e4f, 0.625f, -0.625f, 0.3125f, -0.3125f, 44.0f, -44.0f};
+  for (float v : {0.625f, 88.0f, 44.0f, 87.33654f}) {
+    x.push_back(std::nextafter(v, 0.0f));
+    x.push_back(-std::nextafter(v, 0.0f));
+    x.push_back(std::nextafter(v, INFINITY));
+    x.push_back(-std::nextafter(v, INFINITY));
+  }
+  for (int e = -38 * 4; e <= 2 * 4; ++e) {  // 10^(e / 4)
+    x.push_back(float(std::pow(10.0, e / 4.0)));
+    x.push_back(-float(std::pow(10.0, e / 4.0)));
+  }
+  std::vector<float> r = ref::random_values(1003 - x.size(), 30.0f, 50);
+  x.insert(x.end(), r.begin(), r.end());
+  return x;
+}
+
+struct Activation {
+  const char* name;
+  void (*run)(float*, size_t);
+  double (*want)(double);
+};
+const Activation kActivations[] = {
+    {"silu", kernels::silu_inplace, [](double v) { return v / (1.0 + std::exp(-v)); }},
+    {"sigmoid", kernels::sigmoid_inplace, [](double v) { return 1.0 / (1.0 + std::exp(-v)); }},
+    {"tanh", kernels::tanh_inplace, [](double v) { return std::tanh(v); }},
+};
+
+// Within 4e-7 relative (2 to 3 float roundings after an exp within 2e-7) or 1e-36
+// absolute (where the vector exp saturates, results below 1e-36).
+TEST(Kernels, ActivationsMatchDoubleReference) {
+  const std::vector<float> x = activation_inputs();
+  ASSERT_EQ(x.size(), 1003u);
+  for (const Activation& a : kActivations) {
+    std::vector<float> y = x;
+    a.run(y.data(), y.size());
+    for (size_t i = 0; i < x.size(); ++i) {
+      const double want = a.want(double(x[i])), err = std::fabs(double(y[i]) - want);
+      EXPECT_LE(err, 4e-7 * std::fabs(want) + 1e-36) << a.name << "(" << x[i] << ") = " << y[i] << ", want " << want;
+    }
+  }
+}
+
+TEST(Kernels, ActivationsOfInfinityAndNan) {
+  std::vector<float> x = {INFINITY, -INFINITY, NAN, -NAN, 1.0f};
+  std::vector<float> y = x;
+  kernels::silu_inplace(y.data(), y.size());
+  EXPECT_EQ(y[0], INFINITY);
+  EXPECT_TRUE(std::isnan(y[1])) << y[1];  // -inf / (1 + inf), as torch
+  EXPECT_TRUE(std::isnan(y[2]) && std::isnan(y[3]));
+  y = x;
+  kernels::sigmoid_inplace(y.data(), y.size());
+  EXPECT_EQ(y[0], 1.0f);
+  EXPECT_EQ(y[1], 0.0f);
+  EXPECT_TRUE(std::isnan(y[2]) && std::isnan(y[3]));
+  y = x;
+  kernels::tanh_inplace(y.data(), y.size());
+  EXPECT_EQ(y[0], 1.0f);
+  EXPECT_EQ(y[1], -1.0f);
+  EXPECT_TRUE(std::isnan(y[2]) && std::isnan(y[3]));
+  // The NaNs leave their neighbours alone.
+  EXPECT_NEAR(y[4], std::tanh(1.0), 1e-7);
+}
+
+// An element's result depends on its value only: the same bits at any position, in a
+// whole vector or in the tail, for every length.
+TEST(Kernels, ActivationsSameAtEveryPositionAndLength) {
+  const std::vector<float> x = ref::random_values(37, 6.0f, 51);
+  for (const Activation& a : kActivations) {
+    std::vector<float> one(x.size());
+    for (size_t i = 0; i < x.size(); ++i) {
+      one[i] = x[i];
+      a.run(&one[i], 1);
+    }
+    for (size_t n = 0; n <= x.size(); ++n) {
+      std::vector<float> y(x.begin(), x.begin() + n);
+      y.push_back(7.0f);  // past the end: untouched
+      a.run(y.data(), n);
+      EXPECT_EQ(0, std::memcmp(y.data(), one.data(), n * sizeof(float))) << a.name << " n " << n;
+      EXPECT_EQ(y[n], 7.0f) << a.name << " n " << n;
+    }
+  }
+}
+
+// GroupNorm's normalisation pass: channel counts below, at and past the vector widths,
+// with and without the SiLU, into another buffer and in place.
+TEST(Kernels, ChannelAffineMatchesReference) {
+  for (size_t C : {1, 3, 4, 7, 8, 12, 17, 32, 100}) {
+    const size_t P = 11;
+    const std::vector<float> x = ref::random_values(P * C, 4.0f, uint32_t(60 + C));
+    const std::vector<float> scale = ref::random_values(C, 2.0f, 61), shift = ref::random_values(C, 3.0f, 62);
+    for (bool silu : {false, true}) {
+      std::vector<float> y(P * C + 1, 7.0f);
+      kernels::channel_affine(P, C, x.data(), scale.data(), shift.data(), silu, y.data());
+      EXPECT_EQ(y[P * C], 7.0f) << "wrote past the end, C " << C;
+      for (size_t p = 0; p < P; ++p)
+        for (size_t c = 0; c < C; ++c) {
+          const double xs = double(x[p * C + c]) * scale[c], v = xs + shift[c];
+          const double want = silu ? v / (1.0 + std::exp(-v)) : v;
+          // One or two roundings of the affine, scaled by SiLU's slope (at most 1.1).
+          const double tol = 2.5e-7 * (std::fabs(xs) + std::fabs(shift[c])) + 4e-7 * std::fabs(want);
+          EXPECT_NEAR(y[p * C + c], want, tol) << "C " << C << " silu " << silu << " p " << p << " c " << c;
+        }
+      std::vector<float> inplace = x;
+      kernels::channel_affine(P, C, inplace.data(), scale.data(), shift.data(), silu, inplace.data());
+      EXPECT_EQ(0, std::memcmp(inplace.data(), y.data(), P * C * sizeof(float))) << "in place, C " << C;
+    }
+  }
+}
+
+// GroupNorm's statistics: rows of a strided matrix added in double into existing sums. The
+// sums add the same doubles in the same order as a plain loop: exact.
+TEST(Kernels, ColumnStatisticsInDouble) {
+  for (size_t n : {1, 2, 3, 4, 5, 8, 13, 32}) {
+    const size_t P = 9, ld = n + 3;
+    std::vector<float> x = ref::random_values(P * ld, 100.0f, uint32_t(70 + n));
+    for (size_t i = 0; i < x.size(); i += 5) x[i] += 1e4f;  // a large mean
+    std::vector<double> sum(n + 1), mean(n), sq(n + 1), want_sum(n + 1), want_sq(n + 1);
+    for (size_t c = 0; c < n; ++c) {
+      sum[c] = want_sum[c] = 0.5 * double(c);
+      sq[c] = want_sq[c] = 0.25 * double(c);
+      mean[c] = 100.0 * double(c) - 3.0;
+    }
+    sum[n] = want_sum[n] = sq[n] = want_sq[n] = -1.0;  // past the end: untouched
+    for (size_t p = 0; p < P; ++p)
+      for (size_t c = 0; c < n; ++c) {
+        want_sum[c] += double(x[p * ld + c]);
+        const double d = double(x[p * ld + c]) - mean[c];
+        want_sq[c] += d * d;
+      }
+    kernels::column_sums_f64(P, n, x.data(), ld, sum.data());
+    kernels::column_sq_deviations_f64(P, n, x.data(), ld, mean.data(), sq.data());
+    EXPECT_EQ(sum, want_sum) << "n " << n;
+    for (size_t c = 0; c <= n; ++c) EXPECT_NEAR(sq[c], want_sq[c], 1e-15 * std::fabs(want_sq[c])) << "n " << n << " c " << c;
+  }
+}
+
+TEST(Kernels, DotAndAxpyEveryLength) {
+  for (size_t n : {0, 1, 3, 4, 7, 8, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 1000}) {
+    const std::vector<float> a = ref::random_values(n, 1.0f, 80), b = ref::random_values(n, 2.0f, 81);
+    double want = 0, magnitude = 0;
+    for (size_t i = 0; i < n; ++i) {
+      want += double(a[i]) * b[i];
+      magnitude += std::fabs(double(a[i]) * b[i]);
+    }
+    const float got = kernels::dot(a.data(), b.data(), n);
+    EXPECT_NEAR(got, want, 1e-6 * magnitude + 1e-30) << "n " << n;
+    EXPECT_EQ(got, kernels::dot(a.data(), b.data(), n)) << "n " << n;  // the same on every call
+
+    std::vector<float> y = ref::random_values(n + 1, 1.0f, 82);
+    const std::vector<float> y0 = y;
+    kernels::axpy(-0.75f, a.data(), y.data(), n);
+    for (size_t i = 0; i < n; ++i) {
+      const double ax = -0.75 * double(a[i]);
+      EXPECT_NEAR(y[i], y0[i] + ax, 1.2e-7 * (std::fabs(y0[i]) + std::fabs(ax))) << "n " << n << " i " << i;
+    }
+    EXPECT_EQ(y[n], y0[n]) << "n " << n;
   }
 }
 
