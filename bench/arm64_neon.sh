@@ -89,17 +89,11 @@ name() { basename "$1" .lkm; }
 ratio() { echo "$1 $2" | awk '{printf "%.2f", $1 / $2}'; }
 header() {  # the unit of the columns
   printf '%-14s%-14s%-14s' model "neon $1" "scalar $1"
-  [ -n "$base" ] && printf '%-14s' "base $1"
-  printf '%-16s' "scalar / neon"
-  [ -n "$base" ] && printf '%s' "base / neon"
-  echo
+  if [ -n "$base" ]; then printf '%-14s%-16s%s\n' "base $1" "scalar / neon" "base / neon"; else echo "scalar / neon"; fi
 }
 row() {  # MODEL NEON SCALAR [BASE]
   printf '%-14s%-14s%-14s' "$1" "$2" "$3"
-  [ -n "$base" ] && printf '%-14s' "$4"
-  printf '%-16s' "$(ratio "$3" "$2")"
-  [ -n "$base" ] && printf '%s' "$(ratio "$4" "$2")"
-  echo
+  if [ -n "$base" ]; then printf '%-14s%-16s%s\n' "$4" "$(ratio "$3" "$2")" "$(ratio "$4" "$2")"; else ratio "$3" "$2"; echo; fi
 }
 
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(qemu-aarch64 --version | head -1);" \
@@ -107,7 +101,7 @@ echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; $(qemu-a
 echo "builds: neon and scalar (-DLKRT_SIMD=OFF) of this tree ($(git describe --always --dirty))${base:+, base: neon at $(git describe --always "$base")}"
 for model in "${models[@]}"; do
   echo "$(name "$model"): $("${qemu[@]}" "$build/neon/lkrt" "$model" --info |
-    sed -n -e 's/^kind *//p' -e 's/^image *//p' -e 's/^work *//p' | paste -sd ';' | sed 's/;/; /g')"
+    sed -n -e 's/^kind *//p' -e 's/^image *//p' -e 's/^output *//p' -e 's/^work *//p' | paste -sd ';' | sed 's/;/; /g')"
 done
 echo "batch 1, 1 thread, under qemu-aarch64"
 echo "arm64 instructions per call (a run of 2 calls minus a run of 1)"
