@@ -144,6 +144,7 @@ struct Node {
   bool fused = false;    // an elementwise op run by the node before it
   bool chain = false;    // reads only the previous op's output (for the op texts)
   bool matvec = false;   // gemm / convolution on one pixel: the weights keep their type
+  bool sparse_input = false;  // its input follows a ReLU: about half zeros, which the product skips
   // Set by plan() for the input size.
   std::vector<uint32_t> gather;  // reshape: source index of each output element; empty: none needed
 };

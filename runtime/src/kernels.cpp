@@ -67,17 +67,30 @@ size_t sparse_rows(int K, const float* A, size_t lda, int m0, int m1, uint32_t* 
 
 namespace {
 
+// A row of A as the products read it: entry j is A[k(j)] = *v(j). The sparse one lists the
+// nonzeros (idx, val); the dense one is the row itself, j = k.
+struct SparseRow {
+  const uint32_t* idx;
+  const float* val;
+  size_t k(uint32_t j) const { return idx[j]; }
+  const float* v(uint32_t j) const { return val + j; }
+};
+struct DenseRow {
+  const float* a;
+  size_t k(uint32_t j) const { return j; }
+  const float* v(uint32_t j) const { return a + j; }
+};
+
 // One row of A times NP panels (16 * NP columns in 2 * NP accumulators), over the
-// nonzero entries [j0, j1) of the row; accumulates into C when `accumulate`.
-template <int NP>
-inline void sparse_row(const uint32_t* idx, const float* val, uint32_t j0, uint32_t j1, const float* const* B, float* C,
-                       bool accumulate) {
+// entries [j0, j1) of the row; accumulates into C when `accumulate`.
+template <int NP, class Row>
+inline void row_product(const Row& row, uint32_t j0, uint32_t j1, const float* const* B, float* C, bool accumulate) {
 #if defined(LKRT_AVX2)
   __m256 acc[2 * NP];
   for (int q = 0; q < 2 * NP; ++q) acc[q] = accumulate ? _mm256_loadu_ps(C + 8 * q) : _mm256_setzero_ps();
   for (uint32_t j = j0; j < j1; ++j) {
-    const size_t k = idx[j];
-    const __m256 a = _mm256_broadcast_ss(val + j);
+    const size_t k = row.k(j);
+    const __m256 a = _mm256_broadcast_ss(row.v(j));
     for (int q = 0; q < NP; ++q) {
       acc[2 * q] = _mm256_fmadd_ps(a, _mm256_load_ps(B[q] + 16 * k), acc[2 * q]);
       acc[2 * q + 1] = _mm256_fmadd_ps(a, _mm256_load_ps(B[q] + 16 * k + 8), acc[2 * q + 1]);
@@ -88,8 +101,8 @@ inline void sparse_row(const uint32_t* idx, const float* val, uint32_t j0, uint3
   float32x4_t acc[4 * NP];  // 24 of the 32 vector registers at NP = 6
   for (int q = 0; q < 4 * NP; ++q) acc[q] = accumulate ? vld1q_f32(C + 4 * q) : vdupq_n_f32(0.0f);
   for (uint32_t j = j0; j < j1; ++j) {
-    const size_t k = idx[j];
-    const float32x4_t a = vld1q_dup_f32(val + j);
+    const size_t k = row.k(j);
+    const float32x4_t a = vld1q_dup_f32(row.v(j));
     for (int q = 0; q < NP; ++q)
       for (int c = 0; c < 4; ++c) acc[4 * q + c] = vfmaq_f32(acc[4 * q + c], a, vld1q_f32(B[q] + 16 * k + 4 * c));
   }
@@ -98,8 +111,8 @@ inline void sparse_row(const uint32_t* idx, const float* val, uint32_t j0, uint3
   float acc[16 * NP];
   for (int q = 0; q < 16 * NP; ++q) acc[q] = accumulate ? C[q] : 0.0f;
   for (uint32_t j = j0; j < j1; ++j) {
-    const size_t k = idx[j];
-    const float a = val[j];
+    const size_t k = row.k(j);
+    const float a = *row.v(j);
     for (int q = 0; q < NP; ++q)
       for (int c = 0; c < 16; ++c) acc[16 * q + c] += a * B[q][16 * k + c];
   }
@@ -109,9 +122,10 @@ inline void sparse_row(const uint32_t* idx, const float* val, uint32_t j0, uint3
 
 #if defined(LKRT_AVX2)
 // Four rows of A times one panel, interleaved so that 8 accumulator chains hide the FMA
-// latency (one row alone has only 2). Each row's sums run in the same order as sparse_row.
-inline void sparse_4rows_1panel(const uint32_t* const* idx, const float* const* val, const uint32_t* j0,
-                                const uint32_t* j1, const float* B, float* const* C, bool accumulate) {
+// latency (one row alone has only 2). Each row's sums run in the same order as row_product.
+template <class Row>
+inline void rows4_product(const Row* row, const uint32_t* j0, const uint32_t* j1, const float* B, float* const* C,
+                          bool accumulate) {
   __m256 acc[4][2];
   uint32_t n = UINT32_MAX;
   for (int r = 0; r < 4; ++r) {
@@ -121,15 +135,15 @@ inline void sparse_4rows_1panel(const uint32_t* const* idx, const float* const* 
   }
   for (uint32_t t = 0; t < n; ++t)
     for (int r = 0; r < 4; ++r) {
-      const size_t k = idx[r][j0[r] + t];
-      const __m256 a = _mm256_broadcast_ss(val[r] + j0[r] + t);
+      const size_t k = row[r].k(j0[r] + t);
+      const __m256 a = _mm256_broadcast_ss(row[r].v(j0[r] + t));
       acc[r][0] = _mm256_fmadd_ps(a, _mm256_load_ps(B + 16 * k), acc[r][0]);
       acc[r][1] = _mm256_fmadd_ps(a, _mm256_load_ps(B + 16 * k + 8), acc[r][1]);
     }
   for (int r = 0; r < 4; ++r) {
     for (uint32_t j = j0[r] + n; j < j1[r]; ++j) {
-      const size_t k = idx[r][j];
-      const __m256 a = _mm256_broadcast_ss(val[r] + j);
+      const size_t k = row[r].k(j);
+      const __m256 a = _mm256_broadcast_ss(row[r].v(j));
       acc[r][0] = _mm256_fmadd_ps(a, _mm256_load_ps(B + 16 * k), acc[r][0]);
       acc[r][1] = _mm256_fmadd_ps(a, _mm256_load_ps(B + 16 * k + 8), acc[r][1]);
     }
@@ -139,9 +153,10 @@ inline void sparse_4rows_1panel(const uint32_t* const* idx, const float* const* 
 }
 #elif defined(LKRT_NEON)
 // The same for NEON: 16 accumulator chains (one row has 4) for the 4-cycle FMA latency
-// of the big cores; each row's sums run in the same order as sparse_row.
-inline void sparse_4rows_1panel(const uint32_t* const* idx, const float* const* val, const uint32_t* j0,
-                                const uint32_t* j1, const float* B, float* const* C, bool accumulate) {
+// of the big cores; each row's sums run in the same order as row_product.
+template <class Row>
+inline void rows4_product(const Row* row, const uint32_t* j0, const uint32_t* j1, const float* B, float* const* C,
+                          bool accumulate) {
   float32x4_t acc[4][4];
   uint32_t n = UINT32_MAX;
   for (int r = 0; r < 4; ++r) {
@@ -150,14 +165,14 @@ inline void sparse_4rows_1panel(const uint32_t* const* idx, const float* const* 
   }
   for (uint32_t t = 0; t < n; ++t)
     for (int r = 0; r < 4; ++r) {
-      const float* b = B + 16 * size_t(idx[r][j0[r] + t]);
-      const float32x4_t a = vld1q_dup_f32(val[r] + j0[r] + t);
+      const float* b = B + 16 * row[r].k(j0[r] + t);
+      const float32x4_t a = vld1q_dup_f32(row[r].v(j0[r] + t));
       for (int c = 0; c < 4; ++c) acc[r][c] = vfmaq_f32(acc[r][c], a, vld1q_f32(b + 4 * c));
     }
   for (int r = 0; r < 4; ++r) {
     for (uint32_t j = j0[r] + n; j < j1[r]; ++j) {
-      const float* b = B + 16 * size_t(idx[r][j]);
-      const float32x4_t a = vld1q_dup_f32(val[r] + j);
+      const float* b = B + 16 * row[r].k(j);
+      const float32x4_t a = vld1q_dup_f32(row[r].v(j));
       for (int c = 0; c < 4; ++c) acc[r][c] = vfmaq_f32(acc[r][c], a, vld1q_f32(b + 4 * c));
     }
     for (int c = 0; c < 4; ++c) vst1q_f32(C[r] + 4 * c, acc[r][c]);
@@ -209,8 +224,12 @@ inline void matvec_panel(int K, const float* x, const T* Bp, float32x4_t* sum) {
 
 }  // namespace
 
-void gemm_f32_sparse(int M, int K, const uint32_t* idx, const float* val, const uint32_t* start, const float* B,
-                     int p0, int p1, float* C, size_t ldc) {
+namespace {
+
+// C = A B over panels [p0, p1) for rows of A that `rows` gives: rows.row(m) and the range
+// [j0, j1) of its entries in k-block b.
+template <class Rows>
+void gemm_blocked(int M, int K, const Rows& rows, const float* B, int p0, int p1, float* C, size_t ldc) {
   constexpr int kPanels = 6;  // 12 accumulators
   const int blocks = sparse_blocks(K);
   for (int pb = p0; pb < p1; pb += kPanels) {
@@ -223,37 +242,69 @@ void gemm_f32_sparse(int M, int K, const uint32_t* idx, const float* val, const 
 #if defined(LKRT_AVX2) || defined(LKRT_NEON)
       if (np == 1)
         for (; m + 4 <= M; m += 4) {
-          const uint32_t* ri[4];
-          const float* rv[4];
+          typename Rows::Row r4[4];
           uint32_t j0[4], j1[4];
           float* c[4];
           for (int r = 0; r < 4; ++r) {
-            const uint32_t* rs = start + size_t(m + r) * (blocks + 1);
-            ri[r] = idx + size_t(m + r) * K;
-            rv[r] = val + size_t(m + r) * K;
-            j0[r] = rs[b];
-            j1[r] = rs[b + 1];
+            r4[r] = rows.row(m + r);
+            rows.range(m + r, b, &j0[r], &j1[r]);
             c[r] = C + size_t(m + r) * ldc + 16 * size_t(pb);
           }
-          sparse_4rows_1panel(ri, rv, j0, j1, panels[0], c, b > 0);
+          rows4_product(r4, j0, j1, panels[0], c, b > 0);
         }
 #endif
       for (; m < M; ++m) {
-        const uint32_t* rs = start + size_t(m) * (blocks + 1);
-        const uint32_t* ri = idx + size_t(m) * K;
-        const float* rv = val + size_t(m) * K;
+        const typename Rows::Row row = rows.row(m);
+        uint32_t j0, j1;
+        rows.range(m, b, &j0, &j1);
         float* c = C + size_t(m) * ldc + 16 * size_t(pb);
         switch (np) {
-          case 6: sparse_row<6>(ri, rv, rs[b], rs[b + 1], panels, c, b > 0); break;
-          case 5: sparse_row<5>(ri, rv, rs[b], rs[b + 1], panels, c, b > 0); break;
-          case 4: sparse_row<4>(ri, rv, rs[b], rs[b + 1], panels, c, b > 0); break;
-          case 3: sparse_row<3>(ri, rv, rs[b], rs[b + 1], panels, c, b > 0); break;
-          case 2: sparse_row<2>(ri, rv, rs[b], rs[b + 1], panels, c, b > 0); break;
-          default: sparse_row<1>(ri, rv, rs[b], rs[b + 1], panels, c, b > 0); break;
+          case 6: row_product<6>(row, j0, j1, panels, c, b > 0); break;
+          case 5: row_product<5>(row, j0, j1, panels, c, b > 0); break;
+          case 4: row_product<4>(row, j0, j1, panels, c, b > 0); break;
+          case 3: row_product<3>(row, j0, j1, panels, c, b > 0); break;
+          case 2: row_product<2>(row, j0, j1, panels, c, b > 0); break;
+          default: row_product<1>(row, j0, j1, panels, c, b > 0); break;
         }
       }
     }
   }
+}
+
+struct SparseRows {
+  using Row = SparseRow;
+  int K, blocks;
+  const uint32_t *idx, *start;
+  const float* val;
+  Row row(int m) const { return {idx + size_t(m) * K, val + size_t(m) * K}; }
+  void range(int m, int b, uint32_t* j0, uint32_t* j1) const {
+    const uint32_t* rs = start + size_t(m) * (blocks + 1);
+    *j0 = rs[b];
+    *j1 = rs[b + 1];
+  }
+};
+
+struct DenseRows {
+  using Row = DenseRow;
+  int K;
+  const float* A;
+  size_t lda;
+  Row row(int m) const { return {A + size_t(m) * lda}; }
+  void range(int, int b, uint32_t* j0, uint32_t* j1) const {
+    *j0 = uint32_t(b * kSparseKc);
+    *j1 = uint32_t(std::min(K, (b + 1) * kSparseKc));
+  }
+};
+
+}  // namespace
+
+void gemm_f32_sparse(int M, int K, const uint32_t* idx, const float* val, const uint32_t* start, const float* B,
+                     int p0, int p1, float* C, size_t ldc) {
+  gemm_blocked(M, K, SparseRows{K, sparse_blocks(K), idx, start, val}, B, p0, p1, C, ldc);
+}
+
+void gemm_f32_dense(int M, int K, const float* A, size_t lda, const float* B, int p0, int p1, float* C, size_t ldc) {
+  gemm_blocked(M, K, DenseRows{K, A, lda}, B, p0, p1, C, ldc);
 }
 
 void matvec_f32(int K, const float* x, const float* B, int p0, int p1, float* y) {

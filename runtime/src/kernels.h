@@ -27,6 +27,11 @@ size_t sparse_rows(int K, const float* A, size_t lda, int m0, int m1, uint32_t* 
 void gemm_f32_sparse(int M, int K, const uint32_t* idx, const float* val, const uint32_t* start, const float* B,
                      int p0, int p1, float* C, size_t ldc);
 
+/// The same product from A itself (row-major, leading dimension lda), for inputs that are
+/// not mostly zeros (after SiLU, LeakyReLU, normalisation): the sums run in the same order,
+/// so both give the same bits.
+void gemm_f32_dense(int M, int K, const float* A, size_t lda, const float* B, int p0, int p1, float* C, size_t ldc);
+
 /// y[16p + j] = sum_k x[k] * B_p[k][j] for panels p in [p0, p1), in the storage type
 /// of the weights; int8 results are multiplied by col_scale[16p + j].
 void matvec_f32(int K, const float* x, const float* B, int p0, int p1, float* y);

@@ -170,7 +170,7 @@ Node read_node(const uint8_t* rec, uint32_t version, uint32_t i, std::vector<Ten
   for (uint32_t k = 0; k < kOpTensors; ++k) tens[k] = read_u32(rec + (version == 1 ? kOTensorsV1 : kOTensors) + 4 * k);
   if (version == 1) {
     n.n_in = i == 0 ? 0 : 1;
-    n.in[0] = i - 1;
+    n.in[0] = i == 0 ? 0 : i - 1;
     n.out = i;
     if ((i == 0) != (n.op == Op::kInput)) fail(LKRT_ERR_FORMAT, "op %u (%s): the first op, and only it, must be input", i, name);
   } else {
@@ -424,6 +424,13 @@ void load(const uint8_t* data, size_t size, uint32_t flags, lkrt_model& m) {
   check_graph(m, value_count);
   for (uint32_t i = 0; i < op_count; ++i) lkrt::op_desc(m.nodes[i].op).prepare(m, m.nodes[i], i);
   fuse(m);
+  // Inputs after a ReLU are about half zeros: their products skip them (kernels.h). Other
+  // inputs (SiLU, LeakyReLU, images) take the dense product, saving the compaction.
+  for (Node& n : m.nodes) {
+    if (n.n_in == 0) continue;
+    const Node& p = m.nodes[m.values[n.in[0]].producer];
+    n.sparse_input = p.op == Op::kRelu || (!p.post.empty() && p.post.back().op == Op::kRelu);
+  }
   lkrt::plan(m, m.image.h, m.image.w);  // packs the convolutions' weights: the tensors are at hand only now
   for (Node& n : m.nodes) std::fill(n.t, n.t + lkrt::format::kOpTensors, nullptr);
 }

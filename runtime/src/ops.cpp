@@ -276,7 +276,7 @@ Shape conv_infer(const lkrt_model& m, Node& n, const Shape* in, uint32_t i, Scra
          (unsigned long long)kMaxScratch);
   s.col = col;
   if (!transposed && !is_direct(n)) s.im2col = a;
-  if (M > 1) {
+  if (M > 1 && n.sparse_input) {
     s.nz = a;
     s.nz_start = M * (kernels::sparse_blocks(int(K)) + 1);
   }
@@ -335,15 +335,18 @@ void conv_task(void* ctx, int index, int count) {
       b *= int(y.w);
       e *= int(y.w);
     }
-    if (M > 1) kernels::sparse_rows(int(n.w.K), A, lda, b, e, m.nz_idx.data(), m.nz_val.data(), m.nz_start.data());
+    if (M > 1 && n.sparse_input)
+      kernels::sparse_rows(int(n.w.K), A, lda, b, e, m.nz_idx.data(), m.nz_val.data(), m.nz_start.data());
     return;
   }
   if (job.phase == 1) {  // gemm, split by panels of output columns
     const Packed& w = n.w;
     split_range(int(w.panels), index, count, &b, &e);
-    if (M > 1) {
+    if (M > 1 && n.sparse_input) {
       kernels::gemm_f32_sparse(M, int(w.K), m.nz_idx.data(), m.nz_val.data(), m.nz_start.data(), w.f32.data(), b, e,
                                m.col.data(), w.padded());
+    } else if (M > 1) {
+      kernels::gemm_f32_dense(M, int(w.K), A, lda, w.f32.data(), b, e, m.col.data(), w.padded());
     } else if (w.type == LKRT_WEIGHT_FP32) {
       kernels::matvec_f32(int(w.K), A, w.f32.data(), b, e, m.col.data());
     } else if (w.type == LKRT_WEIGHT_FP16) {
