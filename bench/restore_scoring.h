@@ -32,21 +32,34 @@ inline std::unique_ptr<DdpmModel> load_ddpm(const std::string& run) {
   return std::unique_ptr<DdpmModel>(static_cast<DdpmModel*>(g.release()));
 }
 
+// PSNR (dB) and SSIM against the clean images, mean over the images, and the share of them
+// the classifier puts in their true class.
+struct Scores {
+  double psnr_db = 0, ssim = 0, agreement = 0;
+};
+
 struct Scorer {
   std::unique_ptr<FeatureExtractor> extractor;
   torch::Tensor originals, labels;
   // PSNR and SSIM inside weights (or everywhere), class agreement with the true labels. RGBA
   // images are compared as they show on white.
-  void row(const std::string& name, const torch::Tensor& images_in, const torch::Tensor& weights, double seconds) {
+  Scores score(const torch::Tensor& images_in, const torch::Tensor& weights = {}) const {
     const bool rgba = images_in.size(1) == 4;
     const torch::Tensor images = rgba ? composite_over(images_in, Rgb{}) : images_in;
     const torch::Tensor clean = rgba ? composite_over(originals, Rgb{}) : originals;
     torch::Tensor w = weights.defined() ? weights : torch::ones({images.size(0), 1, images.size(2), images.size(3)});
     torch::Tensor mse = ((images - clean).square() * w).sum({1, 2, 3}) / (w.sum({1, 2, 3}) * images.size(1));
-    const double psnr_db = (10 * torch::log10(4.0 / mse.to(torch::kFloat64).clamp_min(1e-12))).mean().item<double>();
-    const double s = ssim(images, clean, weights).mean().item<double>();
-    const double agree = (extractor->extract(images_in).probs.argmax(1) == labels).to(torch::kFloat64).mean().item<double>();
-    std::printf("| %-34s | %6.2f | %5.3f | %5.3f | %8.1f |\n", name.c_str(), psnr_db, s, agree,
+    Scores s;
+    s.psnr_db = (10 * torch::log10(4.0 / mse.to(torch::kFloat64).clamp_min(1e-12))).mean().item<double>();
+    s.ssim = latentkit::ssim(images, clean, weights).mean().item<double>();
+    const torch::Tensor probs = extract_features(*extractor, images_in, 500, "").probs;
+    s.agreement = (probs.argmax(1) == labels).to(torch::kFloat64).mean().item<double>();
+    return s;
+  }
+  // One row of a Markdown table: name, PSNR, SSIM, class agreement and ms per image.
+  void row(const std::string& name, const torch::Tensor& images, const torch::Tensor& weights, double seconds) const {
+    const Scores s = score(images, weights);
+    std::printf("| %-34s | %6.2f | %5.3f | %5.3f | %8.1f |\n", name.c_str(), s.psnr_db, s.ssim, s.agreement,
                 1000 * seconds / static_cast<double>(images.size(0)));
     std::fflush(stdout);
   }

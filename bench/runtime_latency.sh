@@ -1,15 +1,29 @@
 #!/usr/bin/env bash
-# Batch-1 generation latency on one thread for a generator (default models/fashion-dcgan):
-# latentkit's runtime lkrt (fp32, fp16, int8) against LibTorch and ONNX Runtime, measured in
-# the same run; the file sizes; and the FID of each runtime's images of the same latents.
-# Usage: bench/runtime_latency.sh [RUN=models/fashion-dcgan] [ITERATIONS=2000] [FID_N=10000]
+# Batch-1 latency on one thread of latentkit's runtime lkrt (fp32, fp16, int8) against
+# LibTorch and ONNX Runtime, measured in the same run, per model: a generator
+# (models/fashion-dcgan: one image), the enhancer (models/fashion-enhance: a 28 px image,
+# which lkrt pads to 32 while the others get the padded 32 px image, and a 256 px one) and
+# a diffusion denoiser (models/fashion-ddpm: one U-Net call). Also the file sizes, lkrt's
+# planned activation memory, and what each runtime's outputs are worth: the FID of the
+# generator's images, the enhancer's PSNR on damaged test images, the denoiser's error.
+# Usage: bench/runtime_latency.sh [--seconds S=3] [--quality-n N=10000] [RUN...]
+#   S: about how long each runtime is timed per case; N: images for FID and PSNR.
 # Needs a built bench_runtime_latency (LATENTKIT_BENCH_BIN=path runs that binary) and
 # node_modules/onnxruntime-node (scripts/setup installs it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-run=${1:-models/fashion-dcgan}
-iterations=${2:-2000}
-fid_n=${3:-10000}
+seconds=3
+quality_n=10000
+runs=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --seconds) seconds=$2; shift 2 ;;
+    --quality-n) quality_n=$2; shift 2 ;;
+    -*) echo "usage: bench/runtime_latency.sh [--seconds S] [--quality-n N] [RUN...]" >&2; exit 2 ;;
+    *) runs+=("$1"); shift ;;
+  esac
+done
+[ ${#runs[@]} -gt 0 ] || runs=(models/fashion-dcgan models/fashion-enhance models/fashion-ddpm)
 bin=${LATENTKIT_BENCH_BIN:-}
 if [ -z "$bin" ]; then
   scripts/setup
@@ -19,31 +33,63 @@ fi
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 # The load average says whether something else shared the cores during the run.
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; 1 thread; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-ours=$("$bin" "$run" models/fashion-classifier "$dir" "$iterations" "$fid_n")
-latent=$(node -e "console.log(JSON.parse(require('fs').readFileSync('$dir/vectors.json')).latent_dim)")
-classes=$(node -e "console.log(JSON.parse(require('fs').readFileSync('$dir/vectors.json')).classes)")
-theirs=$(node bench/runtime_latency_ort.mjs "$dir/gen.onnx" "$latent" "$classes" "$iterations")
-echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
-node - "$ours" "$theirs" <<'JS'
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; every runtime on 1 thread, batch 1"
+echo "command: bench/runtime_latency.sh --seconds $seconds --quality-n $quality_n ${runs[*]}"
+for run in "${runs[@]}"; do
+  out="$dir/$(basename "$run")"
+  load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+  ours=$("$bin" "$run" models/fashion-classifier "$out" "$seconds" "$quality_n")
+  theirs=$(node bench/runtime_latency_ort.mjs "$out/cases.json")
+  load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+  node - "$ours" "$theirs" "$load_before" "$load_after" <<'JS'
 const ours = JSON.parse(process.argv[2]);
 const ort = JSON.parse(process.argv[3]);
-const ms = { ...ours.ms, onnxruntime: ort.ms };
 const pad = (s, n) => String(s).padEnd(n);
-console.log(`${ours.run}: ${ours.parameters} parameters, batch 1, 1 thread, ${ours.iterations} calls`);
-console.log(`${pad('runtime', 14)}${pad('ms/image', 11)}${pad('vs ORT', 9)}${pad('vs LibTorch', 13)}${pad('file bytes', 12)}FID`);
-const bytes = { libtorch: null, onnxruntime: ours.bytes.onnx, lkrt_fp32: ours.bytes.lkm_fp32,
-                lkrt_fp16: ours.bytes.lkm_fp16, lkrt_int8: ours.bytes.lkm_int8 };
-for (const name of ['libtorch', 'onnxruntime', 'lkrt_fp32', 'lkrt_fp16', 'lkrt_int8']) {
-  const fid = ours.fid?.[name] ?? (name === 'onnxruntime' ? ours.fid?.libtorch : undefined);
-  console.log(`${pad(name, 14)}${pad(ms[name].toFixed(4), 11)}${pad((ms[name] / ms.onnxruntime).toFixed(2), 9)}` +
-              `${pad((ms[name] / ms.libtorch).toFixed(2), 13)}${pad(bytes[name] ?? '-', 12)}${fid === undefined ? '-' : fid.toFixed(3)}`);
-}
+const kib = (b) => (b / 1024).toFixed(1);
+const names = ['libtorch', 'onnxruntime', 'lkrt_fp32', 'lkrt_fp16', 'lkrt_int8'];
+const bytes = { onnxruntime: ours.bytes.onnx, lkrt_fp32: ours.bytes.lkm_fp32, lkrt_fp16: ours.bytes.lkm_fp16,
+                lkrt_int8: ours.bytes.lkm_int8 };
+console.log(`\n## ${ours.run} (${ours.kind}): ${ours.parameters} parameters; ONNX Runtime ${ort.version}; ` +
+            `load average ${process.argv[4]} before, ${process.argv[5]} after`);
+ours.cases.forEach((c, i) => {
+  const ms = { ...c.ms, onnxruntime: ort.ms[i] };
+  console.log(`\n${c.name}: ${(c.flops / 1e6).toFixed(1)} MFLOP; median of ${c.calls} calls after ${c.warmup} warm-up`);
+  console.log(`${pad('runtime', 13)}${pad('ms/call', 10)}${pad('vs ORT', 8)}${pad('vs LibTorch', 13)}${pad('GFLOP/s', 9)}` +
+              `${pad('file bytes', 12)}activations KiB (+ scratch)`);
+  for (const name of names) {
+    const act = c.activation_bytes[name];
+    console.log(`${pad(name, 13)}${pad(ms[name].toFixed(4), 10)}${pad((ms[name] / ms.onnxruntime).toFixed(2), 8)}` +
+                `${pad((ms[name] / ms.libtorch).toFixed(2), 13)}${pad((c.flops / ms[name] / 1e6).toFixed(1), 9)}` +
+                `${pad(bytes[name] ?? '-', 12)}${act === undefined ? '-' : `${kib(act)} (+ ${kib(c.scratch_bytes[name])})`}`);
+  }
+});
 console.log(`int8 file / fp32 file: ${(ours.bytes.lkm_int8 / ours.bytes.lkm_fp32).toFixed(3)}`);
-if (ours.fid) {
-  console.log(`FID change int8 vs fp32: ${(100 * (ours.fid.lkrt_int8 / ours.fid.lkrt_fp32 - 1)).toFixed(2)}%; ` +
-              `normalised error vs LibTorch: fp32 ${ours.normalised_error.lkrt_fp32.toExponential(2)}, ` +
-              `fp16 ${ours.normalised_error.lkrt_fp16.toExponential(2)}, int8 ${ours.normalised_error.lkrt_int8.toExponential(2)}`);
-  console.log('(ONNX Runtime runs the same fp32 graph as LibTorch: the onnx_parity test checks it; its FID is LibTorch\'s)');
+const q = ours.quality;
+if (!q) process.exit(0);
+const err = (name) => q.normalised_error[name].toExponential(2);
+const lkrt = ['lkrt_fp32', 'lkrt_fp16', 'lkrt_int8'];
+if (ours.kind === 'generator') {
+  console.log(`\nFID (${q.n} images of the same latents vs as many test images): ` +
+              ['libtorch', ...lkrt].map((n) => `${n} ${q.fid[n].toFixed(3)}`).join(', '));
+  console.log(`FID change int8 vs fp32: ${(100 * (q.fid.lkrt_int8 / q.fid.lkrt_fp32 - 1)).toFixed(2)}%; ` +
+              `normalised error vs LibTorch: ${lkrt.map((n) => `${n} ${err(n)}`).join(', ')}`);
+  console.log('(ONNX Runtime runs the same fp32 graph as LibTorch: the onnx_parity test checks it)');
+} else if (ours.kind === 'enhancer') {
+  console.log(`\nrestoration of the first ${q.n} test images, each damaged for one of the run's tasks ` +
+              `(${q.tasks.join(', ')}) at random, seeded; against the clean images:`);
+  console.log(`${pad('', 13)}${pad('PSNR dB', 9)}${pad('SSIM', 7)}${pad('class agreement', 17)}normalised error vs LibTorch`);
+  for (const name of ['degraded', 'libtorch', ...lkrt]) {
+    console.log(`${pad(name === 'degraded' ? 'input' : name, 13)}${pad(q.psnr_db[name].toFixed(3), 9)}` +
+                `${pad(q.ssim[name].toFixed(4), 7)}${pad(q.agreement[name].toFixed(4), 17)}` +
+                `${q.normalised_error[name] === undefined ? '-' : err(name)}`);
+  }
+  const d = q.psnr_db.lkrt_int8 - q.psnr_db.lkrt_fp32;
+  console.log(`PSNR int8 - fp32: ${d >= 0 ? '+' : ''}${d.toFixed(3)} dB (goal: within 0.5 dB)`);
+} else {
+  console.log(`\nnormalised error of the prediction vs LibTorch over ${q.n} calls (t spread over [0, T)): ` +
+              lkrt.map((n) => `${n} ${err(n)}`).join(', '));
 }
+const goal = ours.kind === 'generator' ? '' : ' (goal for the U-Nets: lkrt <= 0.7x ONNX Runtime)';
+console.log(`lkrt fp32 / ONNX Runtime: ${ours.cases.map((c, i) => (c.ms.lkrt_fp32 / ort.ms[i]).toFixed(2)).join(', ')}${goal}`);
 JS
+done
