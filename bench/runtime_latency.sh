@@ -6,20 +6,25 @@
 # a diffusion denoiser (models/fashion-ddpm: one U-Net call). Also the file sizes, lkrt's
 # planned activation memory, and what each runtime's outputs are worth: the FID of the
 # generator's images, the enhancer's PSNR on damaged test images, the denoiser's error.
-# Usage: bench/runtime_latency.sh [--seconds S=3] [--quality-n N=10000] [RUN...]
-#   S: about how long each runtime is timed per case; N: images for FID and PSNR.
+# Usage: bench/runtime_latency.sh [--seconds S=3] [--repeat R=3] [--quality-n N=10000] [RUN...]
+#   S: about how long each runtime is timed per case; R: times the timing runs, lkrt and
+#   LibTorch in one process, then ONNX Runtime in another, in turn; each runtime's figure
+#   is its best median (load from other processes only ever adds time), the range of its
+#   medians beside it; N: images for FID and PSNR (measured once).
 # Needs a built bench_runtime_latency (LATENTKIT_BENCH_BIN=path runs that binary) and
 # node_modules/onnxruntime-node (scripts/setup installs it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=3
+repeat=3
 quality_n=10000
 runs=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds=$2; shift 2 ;;
+    --repeat) repeat=$2; shift 2 ;;
     --quality-n) quality_n=$2; shift 2 ;;
-    -*) echo "usage: bench/runtime_latency.sh [--seconds S] [--quality-n N] [RUN...]" >&2; exit 2 ;;
+    -*) echo "usage: bench/runtime_latency.sh [--seconds S] [--repeat R] [--quality-n N] [RUN...]" >&2; exit 2 ;;
     *) runs+=("$1"); shift ;;
   esac
 done
@@ -34,16 +39,29 @@ dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 # The load average says whether something else shared the cores during the run.
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; every runtime on 1 thread, batch 1"
-echo "command: bench/runtime_latency.sh --seconds $seconds --quality-n $quality_n ${runs[*]}"
+echo "command: bench/runtime_latency.sh --seconds $seconds --repeat $repeat --quality-n $quality_n ${runs[*]}"
 for run in "${runs[@]}"; do
   out="$dir/$(basename "$run")"
   load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-  ours=$("$bin" "$run" models/fashion-classifier "$out" "$seconds" "$quality_n")
-  theirs=$(node bench/runtime_latency_ort.mjs "$out/cases.json")
+  ours="[" theirs="["
+  for ((i = 1; i <= repeat; ++i)); do
+    # The quality figures once, with the first timing.
+    ours+=$("$bin" "$run" models/fashion-classifier "$out" "$seconds" "$([ "$i" = 1 ] && echo "$quality_n" || echo 0)")
+    theirs+=$(node bench/runtime_latency_ort.mjs "$out/cases.json")
+    [ "$i" = "$repeat" ] || { ours+=,; theirs+=,; }
+  done
   load_after=$(cut -d' ' -f1-3 /proc/loadavg)
-  node - "$ours" "$theirs" "$load_before" "$load_after" <<'JS'
-const ours = JSON.parse(process.argv[2]);
-const ort = JSON.parse(process.argv[3]);
+  node - "$ours]" "$theirs]" "$load_before" "$load_after" <<'JS'
+const repeats = JSON.parse(process.argv[2]);
+const orts = JSON.parse(process.argv[3]);
+const ours = repeats[0];
+const ort = orts[0];
+// Per case and runtime: every repeat's median; the figure is the best of them.
+const medians = ours.cases.map((c, i) => Object.fromEntries(
+  ['libtorch', 'onnxruntime', 'lkrt_fp32', 'lkrt_fp16', 'lkrt_int8'].map((name) => [name, repeats.map((r, k) =>
+    name === 'onnxruntime' ? orts[k].ms[i] : r.cases[i].ms[name])])));
+ours.cases.forEach((c, i) => { for (const name of Object.keys(medians[i])) c.ms[name] = Math.min(...medians[i][name]); });
+ort.ms = ours.cases.map((c) => c.ms.onnxruntime);
 const pad = (s, n) => String(s).padEnd(n);
 const kib = (b) => (b / 1024).toFixed(1);
 const names = ['libtorch', 'onnxruntime', 'lkrt_fp32', 'lkrt_fp16', 'lkrt_int8'];
@@ -53,14 +71,17 @@ console.log(`\n## ${ours.run} (${ours.kind}): ${ours.parameters} parameters; ONN
             `load average ${process.argv[4]} before, ${process.argv[5]} after`);
 ours.cases.forEach((c, i) => {
   const ms = { ...c.ms, onnxruntime: ort.ms[i] };
-  console.log(`\n${c.name}: ${(c.flops / 1e6).toFixed(1)} MFLOP; median of ${c.calls} calls after ${c.warmup} warm-up`);
+  console.log(`\n${c.name}: ${(c.flops / 1e6).toFixed(1)} MFLOP; the best of ${repeats.length} medians of ` +
+              `${c.calls} calls (after ${c.warmup} warm-up)`);
   console.log(`${pad('runtime', 13)}${pad('ms/call', 10)}${pad('vs ORT', 8)}${pad('vs LibTorch', 13)}${pad('GFLOP/s', 9)}` +
-              `${pad('file bytes', 12)}activations KiB (+ scratch)`);
+              `${pad('file bytes', 12)}${pad('activations KiB (+ scratch)', 29)}medians ms`);
   for (const name of names) {
     const act = c.activation_bytes[name];
+    const range = `${Math.min(...medians[i][name]).toFixed(3)}-${Math.max(...medians[i][name]).toFixed(3)}`;
     console.log(`${pad(name, 13)}${pad(ms[name].toFixed(4), 10)}${pad((ms[name] / ms.onnxruntime).toFixed(2), 8)}` +
                 `${pad((ms[name] / ms.libtorch).toFixed(2), 13)}${pad((c.flops / ms[name] / 1e6).toFixed(1), 9)}` +
-                `${pad(bytes[name] ?? '-', 12)}${act === undefined ? '-' : `${kib(act)} (+ ${kib(c.scratch_bytes[name])})`}`);
+                `${pad(bytes[name] ?? '-', 12)}${pad(act === undefined ? '-' : `${kib(act)} (+ ${kib(c.scratch_bytes[name])})`, 29)}` +
+                range);
   }
 });
 console.log(`int8 file / fp32 file: ${(ours.bytes.lkm_int8 / ours.bytes.lkm_fp32).toFixed(3)}`);
