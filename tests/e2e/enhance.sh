@@ -60,7 +60,10 @@ expect_error 2 "needs no --task" -- "$L" train --model pix2pix --task denoise --
 expect_error 2 "is for --model pix2pix" -- "$L" train --model dcgan --task denoise --out "$WORK/x4"
 expect_error 2 "enhance needs a pix2pix model" -- "$L" enhance --run "$MODELS/fashion-dcgan" --image "$WORK/item.png" --out "$WORK/x.png"
 expect_error 2 "use it with latentkit enhance" -- "$L" generate --run "$WORK/p2p" --out "$WORK/x.png"
-expect_error 2 "export does not take those yet" -- "$L" export --run "$WORK/p2p" --format lkm --out "$WORK/x.lkm"
+# A pix2pix run exports as an enhancer, checked through lkrt before it is written.
+"$L" export --run "$WORK/p2p" --format lkm --out "$WORK/p2p.lkm" 2> "$WORK/export.log" ||
+  fail "export of a pix2pix run exited $?: $(cat "$WORK/export.log")"
+grep -q "pix2pix, fp32 weights" "$WORK/export.log" || fail "export of a pix2pix run: $(cat "$WORK/export.log")"
 expect_error 2 "paired data" -- "$L" data preview --data "folder:$WORK/a,$WORK/b" --size 16 --out "$WORK/x.png"
 expect_error 2 "cannot read" -- "$L" enhance --run "$WORK/p2p" --image "$WORK/none.png" --out "$WORK/x.png"
 finish
