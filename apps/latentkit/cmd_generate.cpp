@@ -127,7 +127,7 @@ void add_generate_command(CLI::App& app) {
   p->diffusion_options = {
       add_enum_option(cmd, "--sampler", p->sampling.sampler, sampler_names(),
                       "diffusion: ddim (--sample-steps, --eta), ddpm (ancestral, all T steps) or dpmpp "
-                      "(DPM-Solver++(2M), --sample-steps 10 to 20)"),
+                      "(DPM-Solver++(2M): deterministic, second order, better than ddim at the same steps)"),
       cmd->add_option("--sample-steps", p->sampling.steps, "diffusion: steps of ddim and dpmpp")
           ->check(CLI::Range(1, 10000))
           ->capture_default_str(),

@@ -194,7 +194,7 @@ CLI::App* add_common(CLI::App& app, const char* name, const char* help, ImagePar
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();
   add_enum_option(cmd, "--sampler", p.options.sampler, sampler_names(),
-                  "palette, sdedit: ddim, ddpm (ancestral, all T steps) or dpmpp (DPM-Solver++(2M), --steps 10 to 20)");
+                  "palette, sdedit: ddim, ddpm (ancestral, all T steps) or dpmpp (DPM-Solver++(2M), second order)");
   cmd->add_option("--guidance", p.options.guidance, "cddpm with --class: classifier-free guidance weight (1: none)")
       ->check(CLI::Range(0.0, 20.0))
       ->capture_default_str();
