@@ -189,12 +189,7 @@ int samplers(const std::string& run, const std::string& classifier, int64_t n, c
   auto model = load_ddpm(run);
   std::unique_ptr<FeatureExtractor> extractor = load_classifier_extractor(classifier);
   const nlohmann::json config = read_json(run + "/config.json");
-  DataOptions data;
-  data.spec = config.at("data").at("spec").get<std::string>();
-  data.size = config.at("data").value("size", 0);
-  data.channels = config.at("data").value("channels", 0);
-  data.seed = config.at("data").value("seed", uint64_t{0});
-  data.split = o.ref;
+  const DataOptions data = run_data(config, o.ref);
   nlohmann::json record;
   const FeatureBatch reference = real_features(o, *extractor, data, n, "reference (" + o.ref + ")", &record);
   std::printf("%s, %lld samples per configuration from the same x_T (seed %llu), against %lld %s %s images in %s's "

@@ -136,19 +136,6 @@ nlohmann::json time_case(const Case& c, int index, Runtimes& runtimes, double se
   return out;
 }
 
-double normalised_error(const torch::Tensor& a, const torch::Tensor& reference) {
-  return (a - reference).pow(2).sum().item<double>() / reference.pow(2).sum().item<double>();
-}
-
-// Pads images [N, C, H, W] by edge replication to sides a multiple of m, half before and
-// half after: what the pix2pix forward and lkrt_enhance do.
-torch::Tensor pad_to_multiple(const torch::Tensor& images, int64_t m) {
-  namespace F = torch::nn::functional;
-  const int64_t ph = (m - images.size(2) % m) % m, pw = (m - images.size(3) % m) % m;
-  if (ph + pw == 0) return images;
-  return F::pad(images, F::PadFuncOptions({pw / 2, pw - pw / 2, ph / 2, ph - ph / 2}).mode(torch::kReplicate));
-}
-
 // The first n Fashion-MNIST (or the run's data) test images in [-1, 1].
 torch::Tensor test_images(const std::string& spec, int64_t n) {
   DataOptions d;

@@ -31,40 +31,31 @@ std::vector<double> flat(const torch::Tensor& t) {
   return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
 }
 
-// mse(a, b) / mse(a, 0): the parity measure of docs/export.md.
-double normalised_error(const torch::Tensor& a, const torch::Tensor& b) {
-  const double power = a.to(torch::kFloat64).pow(2).mean().item<double>();
-  return (a.to(torch::kFloat64) - b.to(torch::kFloat64)).pow(2).mean().item<double>() / std::max(power, 1e-30);
-}
-
 // Seeded inputs of the graph's kind, and the model's own outputs for them (LibTorch).
 struct Vectors {
   GraphInputs in;
   torch::Tensor expected;
 };
 
-Vectors make_vectors(const std::string& run, const ModelGraph& g, int64_t n) {
+Vectors make_vectors(RunModel& m, const ModelGraph& g, int64_t n) {
   torch::NoGradGuard no_grad;
   torch::Generator rng = make_rng(0);
   Vectors v;
   const auto [C, H, W] = g.image_shape;
   if (g.kind == LKRT_KIND_ENHANCER) {
-    Pix2pixRun p = load_pix2pix(run);
     v.in.image = torch::rand({n, C, H, W}, rng) * 2 - 1;
-    v.expected = p.net->forward(v.in.image);
+    v.expected = m.enhancer->forward(v.in.image);
   } else if (g.kind == LKRT_KIND_DENOISER) {
-    std::unique_ptr<Generator> generator = load_generator(run);
-    auto& model = dynamic_cast<DdpmModel&>(*generator);
+    auto& model = dynamic_cast<DdpmModel&>(*m.generator);
     v.in.image = torch::randn({n, C, H, W}, rng);
     v.in.t = torch::randint(static_cast<int64_t>(g.diffusion.timesteps), {n}, rng, torch::kInt64);
     if (g.num_classes > 0) v.in.labels = torch::arange(n, torch::kInt64).remainder(g.num_classes + 1);
     if (g.diffusion.tasks) v.in.cond = torch::rand({n, C + 2, H, W}, rng) * 2 - 1;
     v.expected = model.net()->forward(v.in.image, v.in.t, v.in.labels, v.in.cond);
   } else {
-    std::unique_ptr<Generator> generator = load_generator(run);
-    v.in.z = generator->sample_latent(n, rng);
+    v.in.z = m.generator->sample_latent(n, rng);
     if (g.num_classes > 0) v.in.labels = torch::arange(n, torch::kInt64).remainder(g.num_classes);
-    v.expected = generator->decode(v.in.z, v.in.labels);
+    v.expected = m.generator->decode(v.in.z, v.in.labels);
   }
   return v;
 }
@@ -80,7 +71,6 @@ double runtime_error(const std::string& bytes, const ModelGraph& g, const Vector
     if (g.kind == LKRT_KIND_ENHANCER) {
       torch::Tensor x = v.in.image[i].contiguous();
       s = lkrt_enhance(model.get(), x.data_ptr<float>(), int32_t(x.size(1)), int32_t(x.size(2)), 0, out);
-      got[i].clamp_(-1, 1);
     } else if (g.kind == LKRT_KIND_DENOISER) {
       torch::Tensor x = v.in.image[i].contiguous();
       torch::Tensor c = v.in.cond.defined() ? v.in.cond[i].contiguous() : torch::Tensor();
@@ -96,17 +86,18 @@ double runtime_error(const std::string& bytes, const ModelGraph& g, const Vector
   }
   // lkrt_enhance clamps to [-1, 1]; compare with the model's clamped output.
   torch::Tensor want = g.kind == LKRT_KIND_ENHANCER ? v.expected.clamp(-1, 1) : v.expected;
-  return normalised_error(want, got);
+  return normalised_error(got, want);
 }
 
 void run_export(const ExportParams& p) {
   check_input(p.format != "onnx" || p.weights == "fp32", "ONNX export writes fp32 weights; --weights is for --format lkm");
   check_input(path_exists(p.run), "run folder " + p.run + " not found");
-  ModelGraph graph = extract_run_graph(p.run);
+  RunModel model = load_run_model(p.run);
+  ModelGraph graph = extract_graph(model);
 
   // The extracted graph (BatchNorm folded) must reproduce the model before anything is written.
-  const Vectors v = make_vectors(p.run, graph, p.vector_count);
-  const double error = normalised_error(v.expected, run_graph(graph, v.in));
+  const Vectors v = make_vectors(model, graph, p.vector_count);
+  const double error = normalised_error(run_graph(graph, v.in), v.expected);
   if (!(error < 1e-10)) {
     throw Error("the exported graph does not reproduce the model (normalised error " + std::to_string(error) + ")",
                 ErrorKind::kInternal);

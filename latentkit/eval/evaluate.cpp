@@ -174,6 +174,16 @@ std::string fixed(double value, int digits) {
 
 }  // namespace
 
+DataOptions run_data(const nlohmann::json& config, const std::string& split) {
+  DataOptions data;
+  data.spec = config.at("data").at("spec").get<std::string>();
+  data.size = config.at("data").value("size", 0);
+  data.channels = config.at("data").value("channels", 0);
+  data.seed = config.at("data").value("seed", uint64_t{0});
+  data.split = split;
+  return data;
+}
+
 FeatureBatch real_features(const EvalOptions& o, FeatureExtractor& extractor, DataOptions data, int64_t n,
                            const std::string& label, nlohmann::json* record) {
   std::string key_text = data.spec + "|" + data.split + "|" + std::to_string(data.size) + "|" +
@@ -298,12 +308,7 @@ nlohmann::json evaluate(const EvalOptions& o) {
   if (!o.run.empty()) {
     nlohmann::json config = read_json(o.run + "/config.json");
     std::unique_ptr<Generator> generator = load_generator(o.run);
-    DataOptions data;
-    data.spec = config.at("data").at("spec").get<std::string>();
-    data.size = config.at("data").value("size", 0);
-    data.channels = config.at("data").value("channels", 0);
-    data.seed = config.at("data").value("seed", uint64_t{0});
-    data.split = o.ref;
+    const DataOptions data = run_data(config, o.ref);
     settings["run"] = o.run;
     settings["reference"] = nlohmann::json::object();
     a = generated_features(o, *extractor, *generator, &asked_labels);

@@ -43,6 +43,9 @@ const std::vector<std::string>& eval_metric_names();
 /// Metrics of one pair of feature sets. probs may be undefined (IS, KL need classes).
 nlohmann::json score_features(const FeatureBatch& a, const FeatureBatch& b, const EvalOptions& options);
 
+/// The data a run was trained on (its config.json "data"), read from `split`.
+DataOptions run_data(const nlohmann::json& config, const std::string& split);
+
 /// Features of n images of a dataset (options.seed picks them), cached under options.cache_dir
 /// by (spec, split, n, seed, extractor hash); record gets where they came from. eval's
 /// reference and floor sets.

@@ -297,14 +297,27 @@ ModelGraph extract_graph(Generator& generator) {
   return g;
 }
 
+RunModel load_run_model(const std::string& run_dir) {
+  RunModel m;
+  if (path_exists(run_dir + "/config.json") && read_json(run_dir + "/config.json").value("family", "") == "pix2pix")
+    m.enhancer = load_pix2pix(run_dir).net;
+  else
+    m.generator = load_generator(run_dir);
+  return m;
+}
+
+ModelGraph extract_graph(RunModel& model) {
+  return model.enhancer ? extract_enhancer_graph(*model.enhancer) : extract_graph(*model.generator);
+}
+
 ModelGraph extract_run_graph(const std::string& run_dir) {
-  torch::NoGradGuard no_grad;
-  if (path_exists(run_dir + "/config.json") && read_json(run_dir + "/config.json").value("family", "") == "pix2pix") {
-    Pix2pixRun run = load_pix2pix(run_dir);
-    return extract_enhancer_graph(*run.net);
-  }
-  std::unique_ptr<Generator> generator = load_generator(run_dir);
-  return extract_graph(*generator);
+  RunModel model = load_run_model(run_dir);
+  return extract_graph(model);
+}
+
+double normalised_error(const torch::Tensor& got, const torch::Tensor& want) {
+  const torch::Tensor w = want.to(torch::kFloat64);
+  return (got.to(torch::kFloat64) - w).pow(2).sum().item<double>() / std::max(w.pow(2).sum().item<double>(), 1e-300);
 }
 
 torch::Tensor run_graph(const ModelGraph& g, const GraphInputs& in) {

@@ -9,6 +9,7 @@
 // model's output. Every value is [N, C, H, W] in run_graph (a vector is [N, C, 1, 1]).
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -66,9 +67,19 @@ struct ModelGraph {
 ModelGraph extract_graph(Generator& generator);
 /// The graph of a pix2pix generator: an enhancer.
 ModelGraph extract_enhancer_graph(Pix2pixGeneratorImpl& net);
-/// The graph of a pix2pix run's generator (an enhancer) or of a ddpm / cddpm run's U-Net (a
-/// denoiser), or of any generator: by the run's family.
+/// A run's model as export reads it: a pix2pix run's generator (an enhancer), or any other
+/// family's Generator (a ddpm / cddpm's is a denoiser).
+struct RunModel {
+  Pix2pixGenerator enhancer{nullptr};
+  std::unique_ptr<Generator> generator;
+};
+/// Loads RUN by its family (a clear Error for what cannot be loaded).
+RunModel load_run_model(const std::string& run_dir);
+ModelGraph extract_graph(RunModel& model);
 ModelGraph extract_run_graph(const std::string& run_dir);
+
+/// mse(got - want) / mse(want): the parity measure of export and its tests.
+double normalised_error(const torch::Tensor& got, const torch::Tensor& want);
 
 /// The inputs of one run of a graph: z [N, latent_dim] (generators), labels int64 [N]
 /// (conditional ones; a denoiser's no-class label is num_classes), image [N, C, H, W]

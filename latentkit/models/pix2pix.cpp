@@ -114,10 +114,8 @@ torch::Tensor Pix2pixGeneratorImpl::forward(const torch::Tensor& images) {
   check_input(images.dim() == 4 && images.size(1) == options.channels(),
               "pix2pix: expected images [N, " + std::to_string(options.channels()) + ", H, W]");
   const int64_t depth = options.levels(), h = images.size(2), w = images.size(3);
-  const int64_t m = int64_t{1} << depth, ph = (m - h % m) % m, pw = (m - w % m) % m;
-  namespace F = nn::functional;
-  torch::Tensor x = ph + pw > 0 ? F::pad(images, F::PadFuncOptions({pw / 2, pw - pw / 2, ph / 2, ph - ph / 2}).mode(torch::kReplicate))
-                                : images;
+  const torch::Tensor x = pad_to_multiple(images, int64_t{1} << depth);
+  const int64_t ph = x.size(2) - h, pw = x.size(3) - w;
   std::vector<torch::Tensor> skips;
   torch::Tensor y = x;
   for (int64_t i = 0; i < depth; ++i) {
@@ -155,6 +153,13 @@ void PatchDiscriminatorImpl::reset() {
 
 torch::Tensor PatchDiscriminatorImpl::forward(const torch::Tensor& input, const torch::Tensor& output) {
   return main->forward(torch::cat({input, output}, 1));
+}
+
+torch::Tensor pad_to_multiple(const torch::Tensor& images, int64_t multiple) {
+  namespace F = nn::functional;
+  const int64_t ph = (multiple - images.size(2) % multiple) % multiple, pw = (multiple - images.size(3) % multiple) % multiple;
+  if (ph + pw == 0) return images;
+  return F::pad(images, F::PadFuncOptions({pw / 2, pw - pw / 2, ph / 2, ph - ph / 2}).mode(torch::kReplicate));
 }
 
 Pix2pixRun load_pix2pix(const std::string& run_dir) {

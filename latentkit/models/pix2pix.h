@@ -71,6 +71,11 @@ class PatchDiscriminatorImpl : public torch::nn::Cloneable<PatchDiscriminatorImp
 };
 TORCH_MODULE(PatchDiscriminator);
 
+/// Pads images [N, C, H, W] by edge replication to sides a multiple of `multiple`, half
+/// before and half after (the odd pixel after): what the generator does to any input, and
+/// what lkrt_enhance does on the device.
+torch::Tensor pad_to_multiple(const torch::Tensor& images, int64_t multiple);
+
 /// A trained pix2pix run: its options, the tasks it was trained for (empty for paired data)
 /// and the generator, in eval mode.
 struct Pix2pixRun {

@@ -212,7 +212,7 @@ struct lkrt_model {
   lkrt::AlignedArray<uint32_t> nz_idx, nz_start;  // nonzeros of the rows of A (kernels.h, sparse_rows)
   lkrt::AlignedArray<float> nz_val;
   // Work buffers of lkrt_enhance and lkrt_sample.
-  std::vector<float> work[6];
+  std::vector<float> work[5];
   lkrt::Inputs inputs;
   std::unique_ptr<lkrt::ThreadPool> pool;
 };

@@ -110,14 +110,19 @@ lkrt_status check_denoiser(const lkrt_model* m, const char* what, int32_t label,
   return LKRT_OK;
 }
 
-// The network at x_t (NCHW) and step t, as eps (a v prediction converted), into eps (NCHW).
-void predict_eps(lkrt_model& m, const float* x, uint32_t t, int32_t label, const float* cond, float* eps) {
+// One call of the network at x_t (NCHW) and step t into out (NCHW); label -1 is no class.
+void denoise(lkrt_model& m, const float* x, uint32_t t, int32_t label, const float* cond, float* out) {
   m.inputs = lkrt::Inputs{};
   m.inputs.image = x;
   m.inputs.timestep = float(t);
   m.inputs.label = label < 0 ? int32_t(m.num_classes) : label;
   m.inputs.cond = cond;
-  to_nchw(lkrt::run_graph(m), eps);
+  to_nchw(lkrt::run_graph(m), out);
+}
+
+// The network's output as eps (a v prediction converted).
+void predict_eps(lkrt_model& m, const float* x, uint32_t t, int32_t label, const float* cond, float* eps) {
+  denoise(m, x, t, label, cond, eps);
   if (m.prediction == 1) {  // eps = sqrt(ab) v + sqrt(1 - ab) x_t
     const float a = float(std::sqrt(m.alpha_bar[t])), b = float(std::sqrt(1.0 - m.alpha_bar[t]));
     const size_t n = m.image.numel();
@@ -227,14 +232,7 @@ lkrt_status lkrt_denoise(lkrt_model* m, const float* x_t, int32_t t, int32_t lab
   if (t < 0 || uint32_t(t) >= m->timesteps)
     return set_error(LKRT_ERR_ARGUMENT, "lkrt_denoise: time step " + std::to_string(t) + " not in 0.." +
                                             std::to_string(m->timesteps - 1));
-  return lkrt::guarded([&] {
-    m->inputs = lkrt::Inputs{};
-    m->inputs.image = x_t;
-    m->inputs.timestep = float(t);
-    m->inputs.label = label < 0 ? int32_t(m->num_classes) : label;
-    m->inputs.cond = cond;
-    to_nchw(lkrt::run_graph(*m), out);
-  });
+  return lkrt::guarded([&] { denoise(*m, x_t, uint32_t(t), label, cond, out); });
 }
 
 void lkrt_sample_options_init(lkrt_sample_options* o) {
