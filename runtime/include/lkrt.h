@@ -146,6 +146,11 @@ lkrt_status lkrt_sample(lkrt_model* model, const lkrt_sample_options* options, c
 lkrt_status lkrt_inpaint_condition(const lkrt_model* model, const float* image, const float* fill, float* cond);
 lkrt_status lkrt_restore_condition(const lkrt_model* model, const float* degraded, float* cond);
 
+/// n standard normal values from a seed, as the lkrt command's --seed draws z and x_T:
+/// xoshiro256** seeded through splitmix64, Box-Muller in pairs (cos, then sin), in double,
+/// rounded to float. The same on every platform up to the C library's log, cos and sin.
+void lkrt_normals(uint64_t seed, float* out, size_t n);
+
 /// Worker threads used by every call that runs the network (1..64, default 1). Output
 /// channels and output rows are split between them.
 lkrt_status lkrt_set_threads(lkrt_model* model, int n);

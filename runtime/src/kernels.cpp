@@ -14,6 +14,10 @@
 // arm64 always has NEON with FMA and fp16 conversion; 32-bit ARM keeps the scalar loops.
 #define LKRT_NEON 1
 #include <arm_neon.h>
+#elif !defined(LKRT_SCALAR) && defined(__wasm_simd128__)
+// WebAssembly SIMD128 is 4 floats wide like NEON: the NEON kernels, on a shim of intrinsics.
+#define LKRT_NEON 1
+#include "neon_wasm.h"
 #endif
 
 namespace lkrt {
@@ -24,6 +28,8 @@ const char* isa_name() {
   return "avx2+fma+f16c";
 #elif defined(LKRT_AVX2)
   return "avx2+fma";
+#elif defined(LKRT_NEON) && defined(__wasm_simd128__)
+  return "wasm-simd128";
 #elif defined(LKRT_NEON)
   return "neon";
 #else

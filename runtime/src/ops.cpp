@@ -580,7 +580,7 @@ void group_norm_apply_task(void* ctx, int index, int count) {
 void group_norm_run(lkrt_model& m, const Node& n, const Value* const* in, Value& out) {
   const size_t C = n.ints[1];
   double* work = reinterpret_cast<double*>(m.col.data());  // 6 C floats (group_norm_infer), 64-byte aligned
-  GroupNormJob job{&n, in[0]->data, out.data, in[0]->shape.pixels(), work, work + C,
+  GroupNormJob job{&n, in[0]->data, out.data, size_t(in[0]->shape.pixels()), work, work + C,
                    reinterpret_cast<float*>(work + 2 * C), reinterpret_cast<float*>(work + 2 * C) + C};
   if (m.pool) {
     m.pool->run(group_norm_stats_task, &job, std::min<int>(int(n.ints[0]), 4 * m.pool->size()));
@@ -698,7 +698,7 @@ void attention_task(void* ctx, int index, int count) {
 }
 
 void attention_run(lkrt_model& m, const Node& n, const Value* const* in, Value& out) {
-  AttentionJob job{&n, in[0]->data, out.data, in[0]->shape.pixels(), m.attention.data()};
+  AttentionJob job{&n, in[0]->data, out.data, size_t(in[0]->shape.pixels()), m.attention.data()};
   if (m.pool)
     m.pool->run(attention_task, &job, std::min(64, 4 * m.pool->size()));
   else

@@ -284,3 +284,39 @@ lkrt_status lkrt_restore_condition(const lkrt_model* m, const float* degraded, f
 }
 
 }  // extern "C"
+
+namespace {
+
+uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+}  // namespace
+
+// xoshiro256** seeded through splitmix64; normals by Box-Muller, in pairs (cos, sin).
+void lkrt_normals(uint64_t seed, float* out, size_t n) {
+  if (!out) return;
+  uint64_t s[4];
+  for (uint64_t& word : s) {
+    seed += 0x9e3779b97f4a7c15ull;
+    uint64_t z = seed;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    word = z ^ (z >> 31);
+  }
+  const auto next = [&s] {
+    const uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+  };
+  for (size_t i = 0; i < n; i += 2) {
+    const double u1 = double((next() >> 11) + 1) * 0x1.0p-53;  // (0, 1]
+    const double u2 = double(next() >> 11) * 0x1.0p-53;        // [0, 1)
+    const double r = std::sqrt(-2.0 * std::log(u1));
+    out[i] = float(r * std::cos(2 * M_PI * u2));
+    if (i + 1 < n) out[i + 1] = float(r * std::sin(2 * M_PI * u2));
+  }
+}

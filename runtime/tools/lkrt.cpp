@@ -144,44 +144,12 @@ CliParams parse(int argc, char** argv) {
   return p;
 }
 
-// xoshiro256** seeded through splitmix64; normals by Box-Muller.
-class Rng {
- public:
-  explicit Rng(uint64_t seed) {
-    for (uint64_t& s : s_) {
-      seed += 0x9e3779b97f4a7c15ull;
-      uint64_t z = seed;
-      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-      z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-      s = z ^ (z >> 31);
-    }
-  }
-  uint64_t next() {
-    uint64_t result = rotl(s_[1] * 5, 7) * 9, t = s_[1] << 17;
-    s_[2] ^= s_[0];
-    s_[3] ^= s_[1];
-    s_[1] ^= s_[2];
-    s_[0] ^= s_[3];
-    s_[2] ^= t;
-    s_[3] = rotl(s_[3], 45);
-    return result;
-  }
-  std::vector<float> normals(size_t n) {
-    std::vector<float> out;
-    while (out.size() < n) {
-      double u1 = double((next() >> 11) + 1) * 0x1.0p-53;  // (0, 1]
-      double u2 = double(next() >> 11) * 0x1.0p-53;        // [0, 1)
-      double r = std::sqrt(-2.0 * std::log(u1));
-      out.push_back(float(r * std::cos(2 * M_PI * u2)));
-      if (out.size() < n) out.push_back(float(r * std::sin(2 * M_PI * u2)));
-    }
-    return out;
-  }
-
- private:
-  static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  uint64_t s_[4];
-};
+// z (or x_T) of n values from --seed, as lkrt_normals draws it.
+std::vector<float> normals(uint64_t seed, size_t n) {
+  std::vector<float> out(n);
+  lkrt_normals(seed, out.data(), n);
+  return out;
+}
 
 // Reads the numbers of the "z" array of a JSON file; tolerant of everything else.
 std::vector<float> read_z(const std::string& path, size_t expected) {
@@ -315,7 +283,7 @@ int run_generator(const CliParams& p, lkrt_model* model) {
   const int classes = lkrt_model_num_classes(model);
   if (classes > 0 && p.label < 0 && !p.out.empty() && p.code.empty()) usage_error("the model is conditional: give --label N");
   const size_t latent = size_t(lkrt_model_latent_dim(model));
-  std::vector<float> z = p.z_file.empty() ? Rng(p.seed).normals(latent) : read_z(p.z_file, latent);
+  std::vector<float> z = p.z_file.empty() ? normals(p.seed, latent) : read_z(p.z_file, latent);
   const int C = lkrt_model_channels(model), H = lkrt_model_height(model), W = lkrt_model_width(model);
   std::vector<float> image(size_t(C) * H * W);
   const int32_t label = classes > 0 ? (p.label < 0 ? 0 : p.label) : -1;
@@ -390,7 +358,7 @@ int run_denoiser(const CliParams& p, lkrt_model* model) {
     lkrt_restore_condition(model, degraded.chw.data(), cond.data());
   }
   const float* c = cond.empty() ? nullptr : cond.data();
-  std::vector<float> x = p.z_file.empty() ? Rng(p.seed).normals(n) : read_z(p.z_file, n), out(n);
+  std::vector<float> x = p.z_file.empty() ? normals(p.seed, n) : read_z(p.z_file, n), out(n);
   if (p.bench) {
     bench(p, "network calls", p.iterations ? p.iterations : 100, lkrt_model_flops(model),
           [&] { lkrt_denoise(model, x.data(), T / 2, p.label, c, out.data()); });

@@ -42,6 +42,33 @@ void chunk(std::string& png, const char* type, const std::string& data) {
 
 }  // namespace
 
+namespace {
+
+// One pixel of a [channels, H, W] float image in [-1, 1] as 8-bit samples (RGBA: color
+// premultiplied in, straight out).
+inline void pixel_to_bytes(const float* chw, int channels, size_t plane, size_t at, uint8_t* out) {
+  const auto unit = [](float v) { return v >= -1.0f ? (v <= 1.0f ? (v + 1.0f) * 0.5f : 1.0f) : 0.0f; };  // NaN -> 0
+  const float alpha = channels == 4 ? unit(chw[3 * plane + at]) : 1.0f;
+  for (int c = 0; c < channels; ++c) {
+    float u = unit(chw[c * plane + at]);
+    if (channels == 4 && c < 3) u = alpha > 0.0f ? (u < alpha ? u : alpha) / alpha : 0.0f;
+    out[c] = uint8_t(std::floor(u * 255.0f + 0.5f));
+  }
+}
+
+}  // namespace
+
+void chw_to_rgba8(const float* chw, int channels, int height, int width, uint8_t* rgba) {
+  if (channels != 1 && channels != 3 && channels != 4)
+    throw std::invalid_argument("chw_to_rgba8: channels must be 1, 3 or 4, got " + std::to_string(channels));
+  const size_t plane = size_t(height) * width;
+  for (size_t at = 0; at < plane; ++at, rgba += 4) {
+    pixel_to_bytes(chw, channels, plane, at, rgba);
+    if (channels == 1) rgba[1] = rgba[2] = rgba[0];
+    if (channels != 4) rgba[3] = 255;
+  }
+}
+
 std::string encode_png(const float* chw, int channels, int height, int width) {
   static const uint8_t kColorType[5] = {0, 0, 4, 2, 6};
   if (channels < 1 || channels > 4 || height < 1 || width < 1)
@@ -49,21 +76,11 @@ std::string encode_png(const float* chw, int channels, int height, int width) {
                                 "," + std::to_string(height) + "," + std::to_string(width) + "]");
   // Raw scanlines: filter byte 0, then interleaved channels.
   const size_t plane = size_t(height) * width;
-  std::vector<uint8_t> raw;
-  raw.reserve(size_t(height) * (1 + size_t(width) * channels));
-  const auto unit = [](float v) { return v >= -1.0f ? (v <= 1.0f ? (v + 1.0f) * 0.5f : 1.0f) : 0.0f; };  // NaN -> 0
+  std::vector<uint8_t> raw(size_t(height) * (1 + size_t(width) * channels));
+  uint8_t* out = raw.data();
   for (int y = 0; y < height; ++y) {
-    raw.push_back(0);
-    for (int x = 0; x < width; ++x) {
-      const size_t at = size_t(y) * width + x;
-      // RGBA models give premultiplied color: PNG wants it straight (color / alpha).
-      const float alpha = channels == 4 ? unit(chw[3 * plane + at]) : 1.0f;
-      for (int c = 0; c < channels; ++c) {
-        float u = unit(chw[c * plane + at]);
-        if (channels == 4 && c < 3) u = alpha > 0.0f ? (u < alpha ? u : alpha) / alpha : 0.0f;
-        raw.push_back(uint8_t(std::floor(u * 255.0f + 0.5f)));
-      }
-    }
+    *out++ = 0;
+    for (int x = 0; x < width; ++x, out += channels) pixel_to_bytes(chw, channels, plane, size_t(y) * width + x, out);
   }
   // zlib stream: header, stored blocks of at most 65535 bytes, Adler-32.
   std::string z = {char(0x78), char(0x01)};

@@ -1,0 +1,99 @@
+// Types of lkrt.mjs: latentkit's runtime in WebAssembly.
+
+/** An error from the runtime; status is lkrt's (1 io, 2 format, 3 version, 4 argument, 5 memory, 6 unsupported, 7 internal). */
+export class LkrtError extends Error {
+  status: number;
+}
+
+export interface InitOptions {
+  /** URL of lkrt-wasm.wasm when it is not beside lkrt.mjs. */
+  wasmUrl?: string | URL;
+}
+
+/** Instantiates the WebAssembly module once; later calls return the same promise. */
+export function init(options?: InitOptions): Promise<unknown>;
+/** A model from the bytes of a .lkm file. Throws LkrtError for a bad file. */
+export function load(bytes: ArrayBuffer | ArrayBufferView, options?: InitOptions): Promise<Model>;
+/** The kernels of this build: "wasm-simd128" or "scalar". */
+export function isa(): Promise<string>;
+
+export interface ModelInfo {
+  kind: 'generator' | 'enhancer' | 'denoiser';
+  /** The model's id (placeholder codes name it); may be "". */
+  id: string;
+  channels: 1 | 3 | 4;
+  height: number;
+  width: number;
+  latentDim: number;
+  /** Number of classes of a conditional model; 0: unconditional. */
+  classes: number;
+  weights: 'fp32' | 'fp16' | 'int8' | 'mixed';
+  ops: number;
+  params: number;
+  flops: number;
+  /** Enhancers: each side is padded to a multiple of this. */
+  padMultiple: number;
+  /** Denoisers: time steps T, what the network predicts, Palette tasks, default sampling steps. */
+  timesteps: number;
+  prediction: 'eps' | 'v';
+  tasks: Array<'inpaint' | 'restore'>;
+  sampleSteps: number;
+}
+
+/** Raw network output in [-1, 1], channel-major (RGBA models: color premultiplied by alpha). */
+export interface FloatImage {
+  values: Float32Array;
+  channels: number;
+  height: number;
+  width: number;
+}
+
+export interface OutputOption {
+  /** 'image' (default): ImageData, RGBA, straight alpha; 'float': the raw values. */
+  output?: 'image' | 'float';
+}
+
+export interface GenerateOptions extends OutputOption {
+  /** Draws z from this seed as the lkrt command's --seed does (default 0). */
+  seed?: number | bigint;
+  /** The latent itself: latentDim numbers (overrides seed). */
+  z?: ArrayLike<number>;
+  /** Class of a conditional model; -1 (default): none. */
+  label?: number;
+}
+
+export interface EnhanceOptions extends OutputOption {
+  /** Images larger than tile x tile run in overlapping tiles (0: whole; default 256). */
+  tile?: number;
+}
+
+export interface SampleOptions extends OutputOption {
+  seed?: number | bigint;
+  /** Sampling steps; 0 (default): the model's. */
+  steps?: number;
+  sampler?: 'ddim' | 'dpmpp';
+  label?: number;
+  /** Classifier-free guidance weight with a label (1: none). */
+  guidance?: number;
+  /** Models trained for inpainting: fill where the mask is white. */
+  inpaint?: { image: ImageData; mask: ImageData } | null;
+  /** Models trained for restoring: the degraded image. */
+  restore?: ImageData | null;
+}
+
+type Result<O extends OutputOption> = O extends { output: 'float' } ? FloatImage : ImageData;
+
+export class Model {
+  readonly info: ModelInfo;
+  /** False after free(). */
+  readonly alive: boolean;
+  /** n standard normals from a seed, as the lkrt command's --seed draws them. */
+  normals(seed: number | bigint, n: number): Float32Array;
+  generate<O extends GenerateOptions>(options?: O): Result<O>;
+  /** Decodes a placeholder code (base64url text) made for this generator. */
+  decodeCode<O extends OutputOption>(text: string, options?: O): Result<O>;
+  enhance<O extends EnhanceOptions>(image: ImageData, options?: O): Result<O>;
+  sample<O extends SampleOptions>(options?: O): Result<O>;
+  /** Frees the model's memory in the module; the model cannot be used after. */
+  free(): void;
+}

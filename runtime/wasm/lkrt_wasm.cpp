@@ -1,0 +1,73 @@
+// The few entry points that lkrt.mjs needs beyond lkrt.h: a sampler call with flat
+// arguments, the seeded normals with the seed in two halves (JavaScript numbers hold 53
+// bits), 64-bit counters as doubles, and pixels to and from a canvas's RGBA bytes with the
+// lkrt command's own conversions (tools/png.h), so that the browser's bytes are the PNG's.
+#include <emscripten/emscripten.h>
+
+#include <cstdint>
+#include <exception>
+#include <vector>
+
+#include "kernels.h"
+#include "last_error.h"
+#include "lkrt.h"
+#include "png.h"
+
+extern "C" {
+
+EMSCRIPTEN_KEEPALIVE lkrt_status lkrt_wasm_sample(lkrt_model* model, int32_t sampler, int32_t steps, int32_t label,
+                                                  float guidance, const float* x_T, const float* cond, float* out) {
+  lkrt_sample_options o;
+  lkrt_sample_options_init(&o);
+  o.sampler = sampler == 1 ? LKRT_SAMPLER_DPMPP : LKRT_SAMPLER_DDIM;
+  o.steps = steps;
+  o.label = label;
+  o.guidance = guidance;
+  return lkrt_sample(model, &o, x_T, cond, out);
+}
+
+EMSCRIPTEN_KEEPALIVE void lkrt_wasm_normals(uint32_t seed_low, uint32_t seed_high, float* out, uint32_t n) {
+  lkrt_normals(uint64_t(seed_high) << 32 | seed_low, out, n);
+}
+
+// 0 parameters, 1 FLOPs, 2 activation bytes, 3 scratch bytes.
+EMSCRIPTEN_KEEPALIVE double lkrt_wasm_u64(const lkrt_model* model, int32_t which) {
+  switch (which) {
+    case 0: return double(lkrt_model_param_count(model));
+    case 1: return double(lkrt_model_flops(model));
+    case 2: return double(lkrt_model_activation_bytes(model));
+    default: return double(lkrt_model_scratch_bytes(model));
+  }
+}
+
+EMSCRIPTEN_KEEPALIVE const char* lkrt_wasm_isa() { return lkrt::kernels::isa_name(); }
+
+EMSCRIPTEN_KEEPALIVE lkrt_status lkrt_wasm_to_rgba(const float* chw, int32_t channels, int32_t height, int32_t width,
+                                                   uint8_t* rgba) {
+  try {
+    lkrt::chw_to_rgba8(chw, channels, height, width, rgba);
+    return LKRT_OK;
+  } catch (const std::exception& e) {
+    return lkrt::set_error(LKRT_ERR_ARGUMENT, e.what());
+  }
+}
+
+// RGBA bytes (straight alpha, as ImageData) to the model's channels in [-1, 1], as the lkrt
+// command reads a PNG: premultiplied for RGBA models, composited onto white for the others.
+EMSCRIPTEN_KEEPALIVE lkrt_status lkrt_wasm_from_rgba(const uint8_t* rgba, int32_t height, int32_t width,
+                                                     int32_t channels, float* chw) {
+  try {
+    lkrt::DecodedPng png;
+    png.channels = 4, png.height = height, png.width = width;
+    png.pixels.assign(rgba, rgba + size_t(height) * width * 4);
+    const std::vector<float> out = lkrt::png_to_chw(png, channels);
+    std::copy(out.begin(), out.end(), chw);
+    return LKRT_OK;
+  } catch (const std::bad_alloc&) {
+    return lkrt::set_error(LKRT_ERR_MEMORY, "out of memory");
+  } catch (const std::exception& e) {
+    return lkrt::set_error(LKRT_ERR_ARGUMENT, e.what());
+  }
+}
+
+}  // extern "C"
