@@ -20,6 +20,7 @@ namespace {
 struct CliParams {
   std::string model;          // positional
   std::string out;            // --out: PNG to write
+  std::string raw;            // --raw: the output as float32
   std::string z_file;         // --z: JSON with a "z" array
   std::string code;           // --code: placeholder code text (base64url)
   std::string image;          // --image: PNG to enhance
@@ -47,6 +48,7 @@ struct OptionDoc {
 
 const OptionDoc kOptions[] = {
     {"--out", "FILE", "write the image as PNG (gray, RGB or RGBA as the model's channels)", ""},
+    {"--raw", "FILE", "with --out: also write the output's values as float32 little-endian, [channels, height, width] in [-1, 1] (RGBA: premultiplied)", ""},
     {"--seed", "N", "generators and denoisers: draw z (x_T) ~ N(0, 1) from lkrt's own RNG (xoshiro256** + Box-Muller; not LibTorch's)", "0"},
     {"--z", "FILE", "read z (x_T of a denoiser) from a JSON file with a \"z\" array of latent_dim numbers (overrides --seed)", ""},
     {"--label", "N", "class label of a conditional model (0..num_classes-1); a conditional denoiser without one samples with no class", "-1: none"},
@@ -113,6 +115,7 @@ CliParams parse(int argc, char** argv) {
     };
     if (a == "--help" || a == "-h") p.help = true;
     else if (a == "--out") p.out = value();
+    else if (a == "--raw") p.raw = value();
     else if (a == "--z") p.z_file = value();
     else if (a == "--code") p.code = value();
     else if (a == "--seed") p.seed = uint64_t(parse_int(a, value(), 0, INT64_MAX));
@@ -136,6 +139,7 @@ CliParams parse(int argc, char** argv) {
   if (p.help) return p;
   if (p.model.empty()) usage_error("no model file given");
   if (!p.info && !p.bench && p.out.empty()) usage_error("nothing to do: give --out FILE, --info or --bench");
+  if (!p.raw.empty() && p.out.empty()) usage_error("--raw goes with --out FILE");
   if (!p.code.empty() && (p.out.empty() || !p.z_file.empty() || p.label != -1 || p.bench))
     usage_error("--code decodes into --out FILE; it carries z and the label, so it goes without --z, --label and --bench");
   if (p.sampler != "ddim" && p.sampler != "dpmpp") usage_error("--sampler is ddim or dpmpp, got '" + p.sampler + "'");
@@ -221,8 +225,21 @@ void print_info(const lkrt_model* m) {
   for (int i = 0; i < lkrt_model_op_count(m); ++i) std::printf("  %2d  %s\n", i, lkrt_model_op_text(m, i));
 }
 
-// Writes [C, H, W] in [-1, 1] as PNG; returns the exit status.
-int write_png(const std::string& path, const std::vector<float>& chw, int channels, int height, int width) {
+// Writes bytes to path; returns the exit status.
+int write_file(const std::string& path, const char* data, size_t size) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f.write(data, std::streamsize(size));
+  f.close();
+  if (!f) {
+    std::fprintf(stderr, "lkrt: cannot write %s\n", path.c_str());
+    return 1;
+  }
+  return 0;
+}
+
+// Writes [C, H, W] in [-1, 1] as the PNG --out, and as floats to --raw when given; returns
+// the exit status.
+int write_outputs(const CliParams& p, const std::vector<float>& chw, int channels, int height, int width) {
   std::string png;
   try {
     png = lkrt::encode_png(chw.data(), channels, height, width);
@@ -230,14 +247,11 @@ int write_png(const std::string& path, const std::vector<float>& chw, int channe
     std::fprintf(stderr, "lkrt: %s\n", e.what());
     return 1;
   }
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f.write(png.data(), std::streamsize(png.size()));
-  f.close();
-  if (!f) {
-    std::fprintf(stderr, "lkrt: cannot write %s\n", path.c_str());
-    return 1;
-  }
-  return 0;
+  static_assert(sizeof(float) == 4, "float32");
+  const int status = write_file(p.out, png.data(), png.size());
+  if (status != 0 || p.raw.empty()) return status;
+  // The host's floats are little-endian on every target lkrt builds for (x86-64, arm64, wasm32).
+  return write_file(p.raw, reinterpret_cast<const char*>(chw.data()), chw.size() * sizeof(float));
 }
 
 // A PNG as [channels, H, W] in [-1, 1] (RGBA premultiplied); a bad file is a usage error.
@@ -297,7 +311,7 @@ int run_generator(const CliParams& p, lkrt_model* model) {
     std::fprintf(stderr, "lkrt: %s%s: %s\n", p.code.empty() ? "" : "--code: ", lkrt_status_string(s), lkrt_last_error());
     return p.code.empty() || s == LKRT_ERR_MEMORY ? 1 : 2;  // a bad code is a bad argument
   }
-  return write_png(p.out, image, C, H, W);
+  return write_outputs(p, image, C, H, W);
 }
 
 int run_enhancer(const CliParams& p, lkrt_model* model) {
@@ -320,7 +334,7 @@ int run_enhancer(const CliParams& p, lkrt_model* model) {
     std::snprintf(what, sizeof what, "enhancements of %dx%d", in.width, in.height);
     bench(p, what, p.iterations ? p.iterations : 100, lkrt_model_flops(model), enhance);
   }
-  return p.out.empty() ? 0 : write_png(p.out, out, C, in.height, in.width);
+  return p.out.empty() ? 0 : write_outputs(p, out, C, in.height, in.width);
 }
 
 int run_denoiser(const CliParams& p, lkrt_model* model) {
@@ -382,7 +396,7 @@ int run_denoiser(const CliParams& p, lkrt_model* model) {
                p.steps ? p.steps : lkrt_model_sample_steps(model),
                classes ? (p.label >= 0 ? (", class " + std::to_string(p.label)).c_str() : ", no class") : "", seconds,
                p.threads, p.threads == 1 ? "" : "s");
-  return write_png(p.out, out, C, H, W);
+  return write_outputs(p, out, C, H, W);
 }
 
 int run(const CliParams& p) {

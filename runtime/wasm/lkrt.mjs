@@ -217,7 +217,7 @@ export class Model {
 
   expect(kind, what) {
     if (!this.handle) throw new LkrtError(`${what}: the model was freed`, 4);
-    if (this.info.kind !== kind) throw new LkrtError(`${what}: this model is a ${this.info.kind}, not a ${kind}`, 4);
+    if (this.info.kind !== kind) throw new LkrtError(`${what}: this model is a ${this.info.kind}, not ${kind === 'enhancer' ? 'an' : 'a'} ${kind}`, 4);
   }
 
   pixelsOf(image, what) {

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The browser tests' models: shipped models exported to .lkm, one per kind and weight type,
+# and a placeholder code for the VAE. Usage: tests/web/make_models.sh LATENTKIT OUT_DIR
+# Writes OUT_DIR/{fashion-dcgan,emoji-cgan,fashion-enhance,fashion-ddpm,emoji-vae32}.lkm and
+# OUT_DIR/emoji-vae32.code (the code of Google's grinning face, 1f600).
+set -euo pipefail
+latentkit=$1
+out=$2
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+mkdir -p "$out"
+export_model() {  # NAME WEIGHTS
+  "$latentkit" export --run "$root/models/$1" --format lkm --weights "$2" --out "$out/$1.lkm" --threads 1 >/dev/null
+}
+export_model fashion-dcgan fp32
+export_model emoji-cgan int8
+export_model fashion-enhance fp32
+export_model fashion-ddpm fp32
+export_model emoji-vae32 fp16
+"$latentkit" placeholder encode --run "$root/models/emoji-vae32" --threads 1 \
+  "$root/node_modules/emoji-datasource-google/img/google/64/1f600.png" 2>/dev/null | tail -1 > "$out/emoji-vae32.code"
+echo "wrote $(ls "$out" | wc -l) files into $out"

@@ -1,0 +1,249 @@
+// lkrt in WebAssembly against native lkrt, in a real browser: the same models and inputs
+// through lkrt.mjs in headless Chromium and through the lkrt command, compared as floats
+// (--raw) and as 8-bit pixels (the PNG against the ImageData).
+// Usage: node tests/web/wasm.test.mjs LKRT_BIN PKG_DIR MODELS_DIR OUT_DIR
+//   PKG_DIR: build/wasm/pkg (scripts/build wasm); MODELS_DIR: tests/web/make_models.sh's.
+// The two builds run different kernels (AVX2 with FMA, 8 wide, against SIMD128 without FMA,
+// 4 wide), so the sums round differently: floats agree to a normalised error
+// mse(a - b) / mse(a) under 1e-9 and pixels to within 1 level on under 1% of samples.
+// Writes OUT_DIR/wasm-results.json (every case's figures). Exits 1 naming what broke.
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import zlib from 'node:zlib';
+
+const [lkrtBin, pkgDir, modelsDir, outDir] = process.argv.slice(2).map((a) => path.resolve(a));
+if (process.argv.length < 6) {
+  console.error('usage: node tests/web/wasm.test.mjs LKRT_BIN PKG_DIR MODELS_DIR OUT_DIR');
+  process.exit(2);
+}
+fs.mkdirSync(outDir, { recursive: true });
+const { chromium } = await import('playwright-core');
+
+const kMaxNormalisedError = 1e-9;
+const kMaxPixelsOff = 0.01;
+
+class TestFailure extends Error {}
+function check(cond, msg) {
+  if (!cond) throw new TestFailure(msg);
+}
+
+// --- PNG in node: lkrt writes 8-bit, filter 0, stored deflate; the inputs are written here.
+function crc32(bytes) {
+  let c = ~0;
+  for (const b of bytes) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
+  }
+  return ~c >>> 0;
+}
+function chunk(type, data) {
+  const out = Buffer.alloc(12 + data.length);
+  out.writeUInt32BE(data.length, 0);
+  out.write(type, 4, 'latin1');
+  data.copy(out, 8);
+  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
+  return out;
+}
+function encodeRgbaPng(rgba, width, height) {
+  const raw = Buffer.alloc(height * (1 + 4 * width));
+  for (let y = 0; y < height; y++) Buffer.from(rgba.buffer, rgba.byteOffset + 4 * width * y, 4 * width).copy(raw, y * (1 + 4 * width) + 1);
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header.set([8, 6, 0, 0, 0], 8);
+  const signature = Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]);
+  return Buffer.concat([signature, chunk('IHDR', header), chunk('IDAT', zlib.deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
+// An lkrt PNG as RGBA bytes, the way ImageData holds the same image.
+function decodeLkrtPng(file) {
+  const bytes = fs.readFileSync(file);
+  let at = 8;
+  let width = 0, height = 0, color = 0;
+  const idat = [];
+  while (at < bytes.length) {
+    const n = bytes.readUInt32BE(at), type = bytes.toString('latin1', at + 4, at + 8);
+    if (type === 'IHDR') [width, height, color] = [bytes.readUInt32BE(at + 8), bytes.readUInt32BE(at + 12), bytes[at + 17]];
+    if (type === 'IDAT') idat.push(bytes.subarray(at + 8, at + 8 + n));
+    at += 12 + n;
+  }
+  const samples = { 0: 1, 4: 2, 2: 3, 6: 4 }[color];
+  const raw = zlib.inflateSync(Buffer.concat(idat));
+  const rgba = new Uint8Array(4 * width * height);
+  for (let y = 0; y < height; y++) {
+    check(raw[y * (1 + samples * width)] === 0, `${file}: row ${y} is not filter 0`);
+    for (let x = 0; x < width; x++) {
+      const p = raw.subarray(y * (1 + samples * width) + 1 + samples * x);
+      const [r, g, b, a] = samples === 1 ? [p[0], p[0], p[0], 255] : samples === 3 ? [p[0], p[1], p[2], 255] : [p[0], p[1], p[2], p[3]];
+      rgba.set([r, g, b, a], 4 * (y * width + x));
+    }
+  }
+  return { rgba, width, height };
+}
+
+// --- The native side.
+function native(name, args) {
+  const png = path.join(outDir, `${name}.png`), raw = path.join(outDir, `${name}.raw`);
+  execFileSync(lkrtBin, [...args, '--out', png, '--raw', raw], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const b = fs.readFileSync(raw);
+  return { values: new Float32Array(b.buffer, b.byteOffset, b.length / 4), image: decodeLkrtPng(png) };
+}
+
+// A deterministic RGBA test picture (opaque, with a gradient and edges), written as PNG for
+// the command and passed as the same bytes to the page.
+function picture(width, height) {
+  const rgba = new Uint8Array(4 * width * height);
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) {
+      const i = 4 * (y * width + x);
+      const ring = Math.hypot(x - width / 2, y - height / 2) < Math.min(width, height) / 3;
+      rgba.set([(x * 255) / width, ring ? 230 : 40, (y * 255) / height, 255].map(Math.round), i);
+    }
+  return rgba;
+}
+
+const model = (f) => path.join(modelsDir, f);
+const code = fs.readFileSync(model('emoji-vae32.code'), 'utf8').trim();
+const enhanceInputs = [
+  [28, 28],
+  [37, 23],
+];
+for (const [w, h] of enhanceInputs) fs.writeFileSync(path.join(outDir, `in-${w}x${h}.png`), encodeRgbaPng(picture(w, h), w, h));
+
+// Each case: the command's arguments and the page's call on the same model.
+const cases = [
+  { name: 'dcgan-seed3', file: 'fashion-dcgan.lkm', args: ['--seed', '3'], call: { op: 'generate', options: { seed: 3 } } },
+  { name: 'dcgan-seed12345678901', file: 'fashion-dcgan.lkm', args: ['--seed', '12345678901'], call: { op: 'generate', options: { seed: 12345678901 } } },
+  { name: 'emoji-cgan-int8-label7', file: 'emoji-cgan.lkm', args: ['--seed', '5', '--label', '7'], call: { op: 'generate', options: { seed: 5, label: 7 } } },
+  { name: 'vae-fp16-code', file: 'emoji-vae32.lkm', args: ['--code', code], call: { op: 'decodeCode', text: code } },
+  ...enhanceInputs.map(([w, h]) => ({
+    name: `enhance-${w}x${h}`, file: 'fashion-enhance.lkm', args: ['--image', path.join(outDir, `in-${w}x${h}.png`)],
+    call: { op: 'enhance', width: w, height: h, rgba: Array.from(picture(w, h)) },
+  })),
+  { name: 'ddpm-dpmpp10', file: 'fashion-ddpm.lkm', args: ['--seed', '1', '--steps', '10', '--sampler', 'dpmpp'], call: { op: 'sample', options: { seed: 1, steps: 10, sampler: 'dpmpp' } } },
+  { name: 'ddpm-ddim5', file: 'fashion-ddpm.lkm', args: ['--seed', '2', '--steps', '5'], call: { op: 'sample', options: { seed: 2, steps: 5 } } },
+];
+
+// --- The page: a static server for the package and the models; every request is recorded.
+const requests = [];
+const types = { '.html': 'text/html', '.mjs': 'text/javascript', '.wasm': 'application/wasm' };
+const server = http.createServer((req, res) => {
+  requests.push(req.url);
+  const url = new URL(req.url, 'http://x');
+  if (url.pathname === '/') {
+    res.writeHead(200, { 'content-type': 'text/html' });
+    return res.end('<!doctype html><title>lkrt wasm test</title>');
+  }
+  const [dir, rel] = url.pathname.startsWith('/models/') ? [modelsDir, url.pathname.slice(8)] : [pkgDir, url.pathname.slice(1)];
+  const file = path.join(dir, path.normalize(rel));
+  if (!file.startsWith(path.resolve(dir)) || !fs.existsSync(file) || !fs.statSync(file).isFile()) {
+    res.writeHead(404);
+    return res.end();
+  }
+  res.writeHead(200, { 'content-type': types[path.extname(file)] ?? 'application/octet-stream' });
+  res.end(fs.readFileSync(file));
+});
+await new Promise((r) => server.listen(0, '127.0.0.1', r));
+const origin = `http://127.0.0.1:${server.address().port}`;
+
+const browser = await chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', args: ['--no-sandbox'] });
+const results = {};
+let failed = null;
+try {
+  const page = await browser.newPage();
+  const outside = [];
+  page.on('request', (r) => {
+    if (!r.url().startsWith(origin)) outside.push(r.url());
+  });
+  await page.goto(origin + '/');
+  const isa = await page.evaluate(async () => (await import('/lkrt.mjs')).isa());
+  console.log(`ok: the module loads in Chromium (kernels: ${isa})`);
+  check(isa === 'wasm-simd128', `the module's kernels are ${isa}, expected wasm-simd128`);
+
+  for (const c of cases) {
+    const n = native(c.name, [model(c.file), ...c.args]);
+    const w = await page.evaluate(async ({ file, call }) => {
+      const lkrt = await import('/lkrt.mjs');
+      const m = await lkrt.load(await (await fetch('/models/' + file)).arrayBuffer());
+      try {
+        const run = (output) => {
+          if (call.op === 'generate') return m.generate({ ...call.options, output });
+          if (call.op === 'decodeCode') return m.decodeCode(call.text, { output });
+          if (call.op === 'sample') return m.sample({ ...call.options, output });
+          const image = new ImageData(new Uint8ClampedArray(call.rgba), call.width, call.height);
+          return m.enhance(image, { output });
+        };
+        const f = run('float'), img = run('image');
+        return { values: Array.from(f.values), rgba: Array.from(img.data), width: img.width, height: img.height };
+      } finally {
+        m.free();
+      }
+    }, { file: c.file, call: c.call });
+    check(w.values.length === n.values.length, `${c.name}: the page gave ${w.values.length} values, lkrt ${n.values.length}`);
+    check(w.width === n.image.width && w.height === n.image.height, `${c.name}: ${w.width}x${w.height} against lkrt's ${n.image.width}x${n.image.height}`);
+    let se = 0, ref = 0, maxAbs = 0;
+    for (let i = 0; i < n.values.length; i++) {
+      const d = w.values[i] - n.values[i];
+      se += d * d;
+      ref += n.values[i] * n.values[i];
+      maxAbs = Math.max(maxAbs, Math.abs(d));
+    }
+    let off = 0, maxLevels = 0;
+    for (let i = 0; i < w.rgba.length; i++) {
+      const d = Math.abs(w.rgba[i] - n.image.rgba[i]);
+      if (d) off++;
+      maxLevels = Math.max(maxLevels, d);
+    }
+    const r = { normalised_error: se / ref, max_abs: maxAbs, samples_off: off, samples: w.rgba.length, max_levels: maxLevels };
+    results[c.name] = r;
+    console.log(`ok: ${c.name}: normalised error ${r.normalised_error.toExponential(1)}, max |diff| ${maxAbs.toExponential(1)}, ` +
+      `${off} of ${w.rgba.length} samples off by up to ${maxLevels}`);
+    check(Number.isFinite(r.normalised_error) && r.normalised_error < kMaxNormalisedError,
+      `${c.name}: normalised error ${r.normalised_error} over ${kMaxNormalisedError}`);
+    check(maxLevels <= 1 && off <= kMaxPixelsOff * w.rgba.length, `${c.name}: ${off} samples differ, by up to ${maxLevels} levels`);
+  }
+
+  // A bad file and a bad code: the runtime's own messages, as errors the page can show.
+  const errors = await page.evaluate(async () => {
+    const lkrt = await import('/lkrt.mjs');
+    const out = {};
+    try {
+      await lkrt.load(new Uint8Array(300));
+    } catch (e) {
+      out.file = { name: e.name, status: e.status, message: e.message };
+    }
+    const m = await lkrt.load(await (await fetch('/models/emoji-vae32.lkm')).arrayBuffer());
+    try {
+      m.decodeCode('not-a-code');
+    } catch (e) {
+      out.code = { name: e.name, status: e.status, message: e.message };
+    }
+    try {
+      m.enhance(new ImageData(4, 4));
+    } catch (e) {
+      out.kind = { name: e.name, status: e.status, message: e.message };
+    }
+    m.free();
+    return out;
+  });
+  results.errors = errors;
+  check(errors.file?.name === 'LkrtError' && errors.file.status === 2 && /format error: /.test(errors.file.message),
+    `a file of zeros: ${JSON.stringify(errors.file)}`);
+  check(errors.code?.name === 'LkrtError' && errors.code.message.length > 20, `a bad code: ${JSON.stringify(errors.code)}`);
+  check(errors.kind?.status === 4 && /is a generator, not an enhancer/.test(errors.kind.message), `enhance on a generator: ${JSON.stringify(errors.kind)}`);
+  console.log(`ok: errors: "${errors.file.message}"; "${errors.code.message}"; "${errors.kind.message}"`);
+  check(outside.length === 0, `requests left the origin: ${outside.join(', ')}`);
+  console.log(`ok: ${requests.length} requests, none outside ${origin}`);
+} catch (e) {
+  failed = e;
+} finally {
+  fs.writeFileSync(path.join(outDir, 'wasm-results.json'), JSON.stringify(results, null, 1));
+  await browser.close();
+  server.close();
+}
+if (failed) {
+  console.error(failed instanceof TestFailure ? `FAIL: ${failed.message}` : failed);
+  process.exit(1);
+}
+console.log('PASS');
