@@ -186,6 +186,54 @@ inline void rows4_product(const Row* row, const uint32_t* j0, const uint32_t* j1
 }
 #endif
 
+#if defined(LKRT_AVX2) || defined(LKRT_NEON)
+// R dense rows of A times NP panels at once, for the narrow layers (NP = 2 or 3: 32 or 48
+// output channels) where one row's 2 NP accumulators cannot hide the FMA latency: each
+// panel load serves R rows, and R * 2 NP (AVX2) or R * 4 NP (NEON) chains run side by side.
+// Each entry's sum runs over k in the same order as row_product's, so the result is the
+// same bit for bit.
+template <int R, int NP>
+inline void dense_rows_product(const float* const* A, uint32_t j0, uint32_t j1, const float* const* B, float* const* C,
+                               bool accumulate) {
+#if defined(LKRT_AVX2)
+  constexpr int kVecs = 2, kWidth = 8;
+  using V = __m256;
+  const auto load = [](const float* p) { return _mm256_load_ps(p); };
+  const auto fma = [](V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); };
+  const auto splat = [](const float* p) { return _mm256_broadcast_ss(p); };
+#else
+  constexpr int kVecs = 4, kWidth = 4;
+  using V = float32x4_t;
+  const auto load = [](const float* p) { return vld1q_f32(p); };
+  const auto fma = [](V a, V b, V c) { return vfmaq_f32(c, a, b); };
+  const auto splat = [](const float* p) { return vld1q_dup_f32(p); };
+#endif
+  V acc[R][kVecs * NP];
+  for (int r = 0; r < R; ++r)
+    for (int q = 0; q < kVecs * NP; ++q) {
+#if defined(LKRT_AVX2)
+      acc[r][q] = accumulate ? _mm256_loadu_ps(C[r] + kWidth * q) : _mm256_setzero_ps();
+#else
+      acc[r][q] = accumulate ? vld1q_f32(C[r] + kWidth * q) : vdupq_n_f32(0.0f);
+#endif
+    }
+  for (uint32_t k = j0; k < j1; ++k)
+    for (int r = 0; r < R; ++r) {
+      const V a = splat(A[r] + k);
+      for (int q = 0; q < NP; ++q)
+        for (int v = 0; v < kVecs; ++v) acc[r][kVecs * q + v] = fma(a, load(B[q] + 16 * size_t(k) + kWidth * v), acc[r][kVecs * q + v]);
+    }
+  for (int r = 0; r < R; ++r)
+    for (int q = 0; q < kVecs * NP; ++q) {
+#if defined(LKRT_AVX2)
+      _mm256_storeu_ps(C[r] + kWidth * q, acc[r][q]);
+#else
+      vst1q_f32(C[r] + kWidth * q, acc[r][q]);
+#endif
+    }
+}
+#endif
+
 #if defined(LKRT_NEON)
 // acc[c] += x * w_c for the 16 columns of one k of a panel, in the weights' storage type.
 inline void fma_16(float32x4_t* acc, float32x4_t x, float32x4_t w0, float32x4_t w1, float32x4_t w2, float32x4_t w3) {
@@ -258,6 +306,22 @@ void gemm_blocked(int M, int K, const Rows& rows, const float* B, int p0, int p1
           }
           rows4_product(r4, j0, j1, panels[0], c, b > 0);
         }
+      // Dense rows at 2 or 3 panels: 3 or 2 rows at a time (12 AVX2 accumulators).
+      if (Rows::kDense && (np == 2 || np == 3)) {
+        const int R = np == 2 ? 3 : 2;
+        for (; m + R <= M; m += R) {
+          const float* a[3];
+          float* c[3];
+          uint32_t j0, j1;
+          rows.range(m, b, &j0, &j1);
+          for (int r = 0; r < R; ++r) {
+            a[r] = rows.row(m + r).v(0);
+            c[r] = C + size_t(m + r) * ldc + 16 * size_t(pb);
+          }
+          if (np == 2) dense_rows_product<3, 2>(a, j0, j1, panels, c, b > 0);
+          else dense_rows_product<2, 3>(a, j0, j1, panels, c, b > 0);
+        }
+      }
 #endif
       for (; m < M; ++m) {
         const typename Rows::Row row = rows.row(m);
@@ -279,6 +343,7 @@ void gemm_blocked(int M, int K, const Rows& rows, const float* B, int p0, int p1
 
 struct SparseRows {
   using Row = SparseRow;
+  static constexpr bool kDense = false;
   int K, blocks;
   const uint32_t *idx, *start;
   const float* val;
@@ -292,6 +357,7 @@ struct SparseRows {
 
 struct DenseRows {
   using Row = DenseRow;
+  static constexpr bool kDense = true;
   int K;
   const float* A;
   size_t lda;

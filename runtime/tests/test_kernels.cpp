@@ -131,6 +131,43 @@ TEST_P(GemmSparseTest, MatchesReferenceAndPanelSplits) {
   }
 }
 
+// The dense product (inputs that do not follow a ReLU): against the reference, and the
+// multi-row tiles of the narrow layers (2 or 3 panels) bit for bit against one row at a time.
+class GemmDenseTest : public ::testing::TestWithParam<GemmCase> {};
+
+TEST_P(GemmDenseTest, MatchesReferenceAndRowByRow) {
+  const int M = GetParam().M, K = GetParam().K, N = GetParam().N;
+  const int panels = panels_of(N);
+  const std::vector<float> A = ref::random_values(size_t(M) * K, 1.0f, 31);
+  const std::vector<float> W = ref::random_values(size_t(K) * N, 0.3f, 32);
+  Aligned<float> B(size_t(panels) * K * kPanel);
+  for (int k = 0; k < K; ++k)
+    for (int n = 0; n < N; ++n) B.get()[packed_index(K, k, n)] = W[size_t(k) * N + n];
+  const size_t ldc = size_t(panels) * kPanel;
+  std::vector<float> whole(size_t(M) * ldc, NAN), rows(size_t(M) * ldc, NAN);
+  kernels::gemm_f32_dense(M, K, A.data(), K, B.get(), 0, panels, whole.data(), ldc);
+  for (int m = 0; m < M; ++m)
+    kernels::gemm_f32_dense(1, K, A.data() + size_t(m) * K, K, B.get(), 0, panels, rows.data() + size_t(m) * ldc, ldc);
+  EXPECT_EQ(0, std::memcmp(whole.data(), rows.data(), whole.size() * sizeof(float))) << "row tiles change bits";
+  std::vector<float> got(size_t(M) * N), want(size_t(M) * N);
+  for (int m = 0; m < M; ++m)
+    for (int n = 0; n < N; ++n) {
+      double acc = 0.0;
+      for (int k = 0; k < K; ++k) acc += double(A[size_t(m) * K + k]) * W[size_t(k) * N + n];
+      want[size_t(m) * N + n] = float(acc);
+      got[size_t(m) * N + n] = whole[size_t(m) * ldc + n];
+    }
+  EXPECT_LT(ref::max_rel_error(got, want), 1e-5) << "isa " << kernels::isa_name();
+}
+
+INSTANTIATE_TEST_SUITE_P(Shapes, GemmDenseTest,
+                         ::testing::Values(GemmCase{7, 130, 32}, GemmCase{9, 64, 32}, GemmCase{5, 200, 48},
+                                           GemmCase{8, 9, 40}, GemmCase{6, 65, 16}, GemmCase{4, 288, 100}),
+                         [](const ::testing::TestParamInfo<GemmCase>& info) {
+                           return "m" + std::to_string(info.param.M) + "_k" + std::to_string(info.param.K) + "_n" +
+                                  std::to_string(info.param.N);
+                         });
+
 INSTANTIATE_TEST_SUITE_P(Shapes, GemmSparseTest,
                          ::testing::Values(GemmCase{1, 5, 16}, GemmCase{4, 64, 16}, GemmCase{5, 65, 33},
                                            GemmCase{9, 130, 96}, GemmCase{8, 200, 100}, GemmCase{7, 3, 112},
