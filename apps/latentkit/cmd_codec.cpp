@@ -1,6 +1,8 @@
 // latentkit invert, encoder train, placeholder encode | decode: GAN inversion and
 // placeholder codes.
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <cstdio>
 #include <memory>
@@ -121,11 +123,16 @@ struct EncodeParams : InversionParams {
 void run_placeholder_encode(EncodeParams& p) {
   PlaceholderCodec codec(p.run, p.features);
   std::vector<torch::Tensor> images;
-  for (const std::string& path : p.images) images.push_back(load_image_for(codec.generator(), path));
+  std::vector<int32_t> aspects;
+  for (const std::string& path : p.images) {
+    PlaceholderImage file = load_placeholder_image(codec.generator(), path);
+    images.push_back(file.image);
+    aspects.push_back(file.aspect);
+  }
   torch::Tensor labels = labels_for(codec, p.run, p.label);
   if (labels.defined()) labels = labels.expand({static_cast<int64_t>(images.size())}).contiguous();
   p.placeholder.invert.progress = false;
-  Placeholders found = codec.encode(torch::cat(images), p.placeholder, labels);
+  Placeholders found = codec.encode(torch::cat(images), p.placeholder, labels, aspects);
   for (size_t i = 0; i < found.codes.size(); ++i) {
     const std::string text = lkrt::code::to_text(found.codes[i]);
     if (p.images.size() == 1) {
@@ -153,10 +160,18 @@ void run_placeholder_decode(const DecodeParams& p) {
     throw Error(e.what());
   }
   torch::Tensor image = codec.decode(bytes).unsqueeze(0);
-  if (p.size > 0 && p.size != image.size(2)) {
+  // A code of a non-square image carries its aspect ratio: the longer side is --size.
+  const Generator& g = codec.generator();
+  const double ratio = lkrt::code::aspect_ratio(
+      lkrt::code::unpack(bytes.data(), bytes.size(), static_cast<int>(g.latent_dim()), static_cast<int>(g.num_classes()))
+          .aspect);
+  const int64_t side = p.size > 0 ? p.size : image.size(2);
+  const int64_t width = ratio >= 1 ? side : std::max<int64_t>(1, std::llround(side * ratio));
+  const int64_t height = ratio <= 1 ? side : std::max<int64_t>(1, std::llround(side / ratio));
+  if (height != image.size(2) || width != image.size(3)) {
     image = torch::nn::functional::interpolate(
         image, torch::nn::functional::InterpolateFuncOptions()
-                   .size(std::vector<int64_t>{p.size, p.size})
+                   .size(std::vector<int64_t>{height, width})
                    .mode(torch::kBilinear)
                    .align_corners(false));
   }
@@ -210,6 +225,8 @@ void add_codec_commands(CLI::App& app) {
       ->capture_default_str();
   encode->add_flag("--mean", e->placeholder.mean, "spend a byte on the image's mean intensity");
   encode->footer(
+      "A non-square image is encoded whole (stretched to the model's square) and its code carries its aspect\n"
+      "ratio in 2 of the bytes, so a page draws the preview at the image's exact shape.\n"
       "Example:\n  latentkit placeholder encode --run models/fashion-cgan24 --features models/fashion-classifier "
       "--bytes 24 shoe.png");
   torch_command(encode, e->threads, Work::kShort, [e]() { run_placeholder_encode(*e); });
@@ -219,7 +236,8 @@ void add_codec_commands(CLI::App& app) {
   decode->add_option("--run", d->run, "generator run folder")->required();
   decode->add_option("code", d->code, "the base64url code")->required();
   decode->add_option("--out", d->out, "PNG to write")->required();
-  decode->add_option("--size", d->size, "side of the PNG (bilinear; 0: the model's)")
+  decode->add_option("--size", d->size,
+                     "side of the PNG, the longer side for a code with an aspect ratio (bilinear; 0: the model's)")
       ->check(CLI::Range(0, 4096))
       ->capture_default_str();
   decode->footer("Example:\n  latentkit placeholder decode --run models/fashion-cgan24 CODE --size 112 --out shoe.png");

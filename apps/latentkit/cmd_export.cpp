@@ -16,12 +16,13 @@
 #include "latentkit/models/diffusion.h"
 #include "latentkit/models/pix2pix.h"
 #include "latentkit/models/registry.h"
+#include "latentkit/steer/axes.h"
 
 namespace latentkit::app {
 namespace {
 
 struct ExportParams {
-  std::string run, format, out, weights = "fp32", vectors;
+  std::string run, format, out, weights = "fp32", vectors, axes;
   int64_t vector_count = 4;
   int threads = 0;
 };
@@ -92,8 +93,12 @@ double runtime_error(const std::string& bytes, const ModelGraph& g, const Vector
 void run_export(const ExportParams& p) {
   check_input(p.format != "onnx" || p.weights == "fp32", "ONNX export writes fp32 weights; --weights is for --format lkm");
   check_input(path_exists(p.run), "run folder " + p.run + " not found");
+  // Read before any work, so that a bad axes file stops the export at once.
+  const AxisSet axes = p.axes.empty() ? AxisSet{} : read_axes(p.axes);
   RunModel model = load_run_model(p.run);
   ModelGraph graph = extract_graph(model);
+  const std::string id = file_sha256(p.run + "/model.pt").substr(0, 16);
+  const nlohmann::json axes_json = p.axes.empty() ? nlohmann::json() : axes_for_runtime(axes, graph, id, p.run, p.axes);
 
   // The extracted graph (BatchNorm folded) must reproduce the model before anything is written.
   const Vectors v = make_vectors(model, graph, p.vector_count);
@@ -102,7 +107,6 @@ void run_export(const ExportParams& p) {
     throw Error("the exported graph does not reproduce the model (normalised error " + std::to_string(error) + ")",
                 ErrorKind::kInternal);
   }
-  const std::string id = file_sha256(p.run + "/model.pt").substr(0, 16);
   const std::string bytes = p.format == "onnx" ? graph_to_onnx(graph, p.run) : graph_to_lkm(graph, p.weights, id);
   std::string runtime_note;
   if (p.format == "lkm") {
@@ -124,6 +128,12 @@ void run_export(const ExportParams& p) {
                p.out.c_str(), graph.family.c_str(), p.format == "onnx" ? "fp32" : p.weights.c_str(),
                static_cast<long long>(graph.parameter_count()), bytes.size(), graph.ops.size(), error,
                runtime_note.c_str());
+  if (!p.axes.empty()) {
+    const std::string path = axes_path_beside(p.out);
+    write_file_atomic(path, axes_json.dump() + "\n");  // one line: the page fetches it
+    std::fprintf(stderr, "wrote %s: %zu feature axes of %s for the page beside the model\n", path.c_str(), axes.axes.size(),
+                 p.axes.c_str());
+  }
   if (!p.vectors.empty()) {
     const auto& shape = graph.image_shape;
     nlohmann::json j = {{"run", p.run},
@@ -162,10 +172,16 @@ void add_export_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--vectors", p->vectors,
                   "also write a JSON of seeded inputs and LibTorch's outputs for them, to check another runtime against");
+  cmd->add_option("--axes", p->axes,
+                  "generators: also write the feature axes of this axes.json (axes fit) beside the model, as OUT.axes.json "
+                  "(OUT without .lkm): what a page needs to move latents along them and lock them")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--vector-count", p->vector_count, "inputs in --vectors (and in the self-check)")->check(CLI::Range(1, 1000))->capture_default_str();
   cmd->footer(
       "Examples:\n  latentkit export --run models/fashion-dcgan --format onnx --out gen.onnx\n"
       "  latentkit export --run models/fashion-dcgan --format lkm --weights int8 --out gen.lkm\n"
+      "  latentkit export --run models/emoji-cgan --format lkm --weights int8 --axes models/emoji-axes.json --out emoji.lkm\n"
+      "    (also writes emoji.axes.json for the browser app)\n"
       "  lkrt gen.lkm --seed 3 --out x.png\n"
       "  latentkit export --run models/fashion-enhance --format lkm --weights int8 --out enhance.lkm\n"
       "  lkrt enhance.lkm --image in.png --out out.png\n"

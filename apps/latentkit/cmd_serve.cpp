@@ -1,8 +1,10 @@
-// latentkit serve: the latent editor in the browser.
+// latentkit serve: the latent editor in the browser, or (--app) the static browser app.
 #include <cstdio>
 #include <memory>
 
 #include "apps/latentkit/commands.h"
+#include "latentkit/core/error.h"
+#include "latentkit/core/files.h"
 #include "latentkit/models/registry.h"
 #include "latentkit/serve/server.h"
 #include "latentkit/steer/axes.h"
@@ -11,12 +13,20 @@ namespace latentkit::app {
 namespace {
 
 struct ServeParams {
-  std::string run, axes;
+  std::string run, axes, app;
   ServeOptions server;
   int threads = 1;
 };
 
 void run_serve(const ServeParams& p) {
+  if (!p.app.empty()) {
+    check_input(p.run.empty() && p.axes.empty(),
+                "--app serves the static app alone (models run in the page); leave out --run and --axes");
+    check_input(path_exists(p.app), "app folder " + p.app + " not found; build it with: scripts/build app");
+    serve_folder(p.app, p.server);
+    return;
+  }
+  check_input(!p.run.empty() && !p.axes.empty(), "give --run and --axes for the editor, or --app for the browser app");
   const int threads = torch::get_num_threads();
   EditorService service(load_generator(p.run), read_axes(p.axes), p.run);
   std::fprintf(stderr, "serving %s with %s, %d thread%s per image\n", p.run.c_str(), p.axes.c_str(), threads,
@@ -28,9 +38,15 @@ void run_serve(const ServeParams& p) {
 
 void add_serve_command(CLI::App& app) {
   auto p = std::make_shared<ServeParams>();
-  CLI::App* cmd = app.add_subcommand("serve", "Edit generated images with sliders in the browser");
-  cmd->add_option("--run", p->run, "generator run folder")->required();
-  cmd->add_option("--axes", p->axes, "axes file from axes fit")->required();
+  CLI::App* cmd = app.add_subcommand(
+      "serve", "Edit generated images with sliders in the browser, or serve the browser app (--app)");
+  cmd->add_option("--run", p->run, "generator run folder (the editor)");
+  cmd->add_option("--axes", p->axes, "axes file from axes fit (the editor)");
+  cmd->add_option("--app", p->app,
+                  "serve the browser app in this folder instead: static files only, the models run in the page "
+                  "(scripts/build app writes build/app)")
+      ->expected(0, 1)
+      ->default_str("build/app");
   cmd->add_option("--host", p->server.host, "address to listen on (loopback unless told otherwise)")
       ->capture_default_str();
   cmd->add_option("--port", p->server.port, "port (0: any free one)")->check(CLI::Range(0, 65535))->capture_default_str();
@@ -38,8 +54,10 @@ void add_serve_command(CLI::App& app) {
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
   cmd->footer(
-      "Example:\n  latentkit serve --run models/fashion-dcgan --axes models/fashion-axes.json --port 8080\n"
-      "then open http://127.0.0.1:8080/ . The JSON API is described in docs/http-api.md.");
+      "Examples:\n  latentkit serve --run models/fashion-dcgan --axes models/fashion-axes.json --port 8080\n"
+      "then open http://127.0.0.1:8080/ . The JSON API is described in docs/http-api.md.\n"
+      "  scripts/build app && latentkit serve --app --port 8080\n"
+      "serves build/app/: generate, enhance, sample and placeholders in WebAssembly, no inference route.");
   torch_command(cmd, p->threads, Work::kShort, [p]() { run_serve(*p); },
                 "CPU threads per image (0: all cores); one is fastest for one small image");
 }

@@ -81,14 +81,19 @@ Placeholders PlaceholderCodec::latents(const torch::Tensor& images, const Placeh
   return out;
 }
 
-Placeholders PlaceholderCodec::encode(const torch::Tensor& images, const PlaceholderOptions& o, torch::Tensor labels) {
+Placeholders PlaceholderCodec::encode(const torch::Tensor& images, const PlaceholderOptions& o, torch::Tensor labels,
+                                      std::vector<int32_t> aspects) {
   Placeholders out = latents(images, o, labels);
+  out.aspects = std::move(aspects);
   quantise(out, images, o.bytes, o.mean);
   return out;
 }
 
 void PlaceholderCodec::quantise(Placeholders& found, const torch::Tensor& images, size_t bytes, bool mean) {
   const int64_t n = found.z.size(0), k = generator_->num_classes();
+  check_input(found.aspects.empty() || found.aspects.size() == static_cast<size_t>(n),
+              "placeholder: " + std::to_string(found.aspects.size()) + " aspect fields for " + std::to_string(n) +
+                  " images");
   const uint16_t tag = lkrt::code::model_tag(model_id_);
   torch::Tensor z = found.z.to(torch::kFloat32).contiguous();
   found.codes.clear();
@@ -103,7 +108,8 @@ void PlaceholderCodec::quantise(Placeholders& found, const torch::Tensor& images
         level = lkrt::code::mean_intensity(
             std::vector<float>(pixels.data_ptr<float>(), pixels.data_ptr<float>() + pixels.numel()));
       }
-      found.codes.push_back(lkrt::code::pack(zi, label, level, tag, static_cast<int>(k), bytes));
+      const int32_t aspect = found.aspects.empty() ? 0 : found.aspects[static_cast<size_t>(i)];
+      found.codes.push_back(lkrt::code::pack(zi, label, level, tag, static_cast<int>(k), bytes, aspect));
     } catch (const lkrt::Error& e) {
       throw Error(e.what());
     }
@@ -135,6 +141,34 @@ torch::Tensor load_image_for(const Generator& generator, const std::string& path
   Image image = resize_center_crop(convert_channels(read_image(path), static_cast<int>(shape[0])),
                                    static_cast<int>(shape[1]));
   return image_to_tensor(image).unsqueeze(0);
+}
+
+PlaceholderImage load_placeholder_image(const Generator& generator, const std::string& path) {
+  const auto shape = generator.image_shape();
+  check_input(shape[1] == shape[2], "placeholders need a generator of square images");
+  const Image file = convert_channels(read_image(path), static_cast<int>(shape[0]));
+  PlaceholderImage out;
+  try {
+    out.aspect = lkrt::code::aspect_of(file.width, file.height);
+  } catch (const lkrt::Error& e) {
+    throw Error(path + ": " + e.what());
+  }
+  const int64_t size = shape[1];
+  if (out.aspect == 0) {
+    out.image = image_to_tensor(resize_center_crop(file, static_cast<int>(size))).unsqueeze(0);
+    return out;
+  }
+  // Each axis scaled on its own; bilinear with antialiasing (area-like when shrinking) on
+  // the premultiplied values, so hidden colors do not bleed, as in resize_center_crop.
+  torch::NoGradGuard no_grad;
+  out.image = torch::nn::functional::interpolate(image_to_tensor(file).unsqueeze(0),
+                                                 torch::nn::functional::InterpolateFuncOptions()
+                                                     .size(std::vector<int64_t>{size, size})
+                                                     .mode(torch::kBilinear)
+                                                     .align_corners(false)
+                                                     .antialias(true))
+                  .clamp(-1, 1);
+  return out;
 }
 
 }  // namespace latentkit

@@ -39,6 +39,7 @@ struct Placeholders {
   torch::Tensor z;         // float32 [N, D] before quantisation
   torch::Tensor labels;    // int64 [N] (conditional models), else undefined
   torch::Tensor decoded;   // what the codes decode to [N, C, H, W]
+  std::vector<int32_t> aspects;  // each image's aspect field (lkrt::code::aspect_of); empty: none
   double seconds = 0;      // finding the latents (not quantising or decoding)
 };
 
@@ -56,11 +57,13 @@ class PlaceholderCodec {
   /// options.method; labels: int64 [N] for conditional models, or undefined to take the
   /// classifier's guess. Fills method, z, labels and seconds.
   Placeholders latents(const torch::Tensor& images, const PlaceholderOptions& options, torch::Tensor labels = {});
-  /// Fills found.codes (bytes each, with a mean-intensity byte if mean) and found.decoded
-  /// from found.z and found.labels; images are the originals (for the mean byte).
+  /// Fills found.codes (bytes each, with a mean-intensity byte if mean, and an aspect field
+  /// where found.aspects has one) and found.decoded from found.z and found.labels; images
+  /// are the originals (for the mean byte).
   void quantise(Placeholders& found, const torch::Tensor& images, size_t bytes, bool mean);
-  /// latents, then quantise.
-  Placeholders encode(const torch::Tensor& images, const PlaceholderOptions& options, torch::Tensor labels = {});
+  /// latents, then quantise; aspects: one aspect field per image (0: square), or empty.
+  Placeholders encode(const torch::Tensor& images, const PlaceholderOptions& options, torch::Tensor labels = {},
+                      std::vector<int32_t> aspects = {});
   /// One code -> [C, H, W] in [-1, 1]. Malformed codes and codes of other models are Errors.
   torch::Tensor decode(const std::vector<uint8_t>& code);
 
@@ -73,5 +76,15 @@ class PlaceholderCodec {
 /// Any image file (PNG, JPEG) -> [1, C, H, W] in [-1, 1] of the generator's channels and
 /// size (resized and centre-cropped as the image-folder data is).
 torch::Tensor load_image_for(const Generator& generator, const std::string& path);
+
+/// An image file as a placeholder code sees it.
+struct PlaceholderImage {
+  torch::Tensor image;  // [1, C, H, W] in [-1, 1], the generator's channels and size
+  int32_t aspect = 0;   // lkrt::code::aspect_of(the file's width, height); 0: square
+};
+/// A square file as load_image_for reads it; any other is resized whole to the generator's
+/// square (stretched, not cropped): its preview is drawn stretched back to the file's
+/// aspect ratio, which the code carries, so every part of the image lands where it was.
+PlaceholderImage load_placeholder_image(const Generator& generator, const std::string& path);
 
 }  // namespace latentkit

@@ -1,6 +1,7 @@
 #include "latentkit/export/lkm.h"
 
 #include <stdexcept>
+#include <utility>
 
 #include <lkrt_writer.h>
 
@@ -103,6 +104,38 @@ std::string graph_to_lkm(const ModelGraph& g, const std::string& weights, const 
   } catch (const std::runtime_error& e) {
     throw Error(std::string("the .lkm writer refused the model: ") + e.what(), ErrorKind::kInternal);
   }
+}
+
+nlohmann::json axes_for_runtime(const AxisSet& set, const ModelGraph& graph, const std::string& model_id,
+                                const std::string& run, const std::string& source) {
+  check_input(graph.kind == LKRT_KIND_GENERATOR,
+              source + ": feature axes move a generator's latent; " + run + " is not a generator");
+  check_input(set.latent_dim == graph.latent_dim, source + ": the axes were fitted for a " +
+                                                      std::to_string(set.latent_dim) + "-dim latent, but " + run +
+                                                      " has " + std::to_string(graph.latent_dim));
+  AxisSet out;
+  out.latent_dim = set.latent_dim;
+  out.meta = {{"model_id", model_id}, {"run", run}, {"axes", source}, {"fitted_on", set.meta.value("run", "")}};
+  for (const Axis& a : set.axes) {
+    Axis b = a;
+    // 7 decimals keep the unit length to 1e-6 and make the file a third of its size.
+    b.direction = (a.direction.to(torch::kFloat64) * 1e7).round() / 1e7;
+    b.details = nlohmann::json::object();
+    if (a.details.is_object() && a.details.contains("bias")) b.details["bias"] = a.details["bias"];
+    // A class axis with a top-class AUC shows that, as the editor does (serve).
+    if (a.details.is_object() && a.details.contains("auc")) {
+      b.metric = "auc";
+      b.quality = a.details["auc"].get<double>();
+    }
+    out.axes.push_back(std::move(b));
+  }
+  return axes_to_json(out);
+}
+
+std::string axes_path_beside(const std::string& model_path) {
+  const std::string ext = ".lkm";
+  const bool lkm = model_path.size() > ext.size() && model_path.compare(model_path.size() - ext.size(), ext.size(), ext) == 0;
+  return (lkm ? model_path.substr(0, model_path.size() - ext.size()) : model_path) + ".axes.json";
 }
 
 }  // namespace latentkit

@@ -6,6 +6,9 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "latentkit/core/base64.h"
@@ -34,6 +37,46 @@ double finite_number(const nlohmann::json& value, const std::string& what) {
   check_input(std::isfinite(v) && std::abs(v) <= kMaxValue,
               what + " must be finite and at most " + std::to_string(static_cast<int>(kMaxValue)) + " in size");
   return v;
+}
+
+// Content types of the files a static web app holds; others are application/octet-stream.
+std::string content_type_of(const std::string& path) {
+  static const std::vector<std::pair<std::string, std::string>> kTypes = {
+      {".html", "text/html; charset=utf-8"},  {".js", "text/javascript; charset=utf-8"},
+      {".mjs", "text/javascript; charset=utf-8"}, {".css", "text/css; charset=utf-8"},
+      {".json", "application/json"},          {".wasm", "application/wasm"},
+      {".png", "image/png"},                  {".jpg", "image/jpeg"},
+      {".jpeg", "image/jpeg"},                {".svg", "image/svg+xml"},
+      {".txt", "text/plain; charset=utf-8"},  {".md", "text/plain; charset=utf-8"},
+      {".ts", "text/plain; charset=utf-8"},   {".ico", "image/x-icon"}};
+  for (const auto& [ext, type] : kTypes) {
+    if (path.size() >= ext.size() && path.compare(path.size() - ext.size(), ext.size(), ext) == 0) return type;
+  }
+  return "application/octet-stream";
+}
+
+// Binds, prints the address, serves until SIGINT / SIGTERM (or stop_requested()).
+void listen_until_stopped(httplib::Server& server, const ServeOptions& options, const std::string& what,
+                          const std::function<void(int)>& on_listening) {
+  int port = options.port;
+  if (port == 0) {
+    port = server.bind_to_any_port(options.host);
+  } else if (!server.bind_to_port(options.host, port)) {
+    port = -1;
+  }
+  check_input(port > 0, "cannot listen on " + options.host + ":" + std::to_string(options.port) +
+                            " (in use, or not an address of this machine); try another --port");
+  install_stop_handlers();
+  std::atomic<bool> done{false};
+  std::thread watcher([&server, &done] {
+    while (!done && !stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    server.stop();
+  });
+  std::fprintf(stderr, "%s at http://%s:%d/ (Ctrl-C stops)\n", what.c_str(), options.host.c_str(), port);
+  if (on_listening) on_listening(port);
+  server.listen_after_bind();
+  done = true;
+  watcher.join();
 }
 
 }  // namespace
@@ -214,25 +257,70 @@ void serve_editor(EditorService& service, const ServeOptions& options, const std
                       "application/json");
     }
   });
-  int port = options.port;
-  if (port == 0) {
-    port = server.bind_to_any_port(options.host);
-  } else if (!server.bind_to_port(options.host, port)) {
-    port = -1;
+  listen_until_stopped(server, options, "editor", on_listening);
+}
+
+HttpReply static_file_reply(const std::string& root, const std::string& method, const std::string& path) {
+  namespace fs = std::filesystem;
+  const HttpReply not_found{404, "text/plain; charset=utf-8", "not found: " + path + "\n"};
+  try {
+    if (method != "GET" && method != "HEAD") {
+      return {405, "text/plain; charset=utf-8", "this server has static files only: use GET\n"};
+    }
+    // httplib has decoded the path. Every segment must be a plain name: no "..", no hidden
+    // files, no backslash or NUL; the resolved file must still lie under root (a link out
+    // of the folder is not followed).
+    if (path.empty() || path[0] != '/' || path.find('\\') != std::string::npos || path.find('\0') != std::string::npos) {
+      return not_found;
+    }
+    fs::path relative;
+    std::stringstream segments(path.substr(1));
+    for (std::string segment; std::getline(segments, segment, '/');) {
+      if (segment.empty()) continue;
+      if (segment[0] == '.') return not_found;
+      relative /= segment;
+    }
+    const fs::path base = fs::canonical(root);
+    fs::path file = base / relative;
+    if (fs::is_directory(file)) file /= "index.html";
+    std::error_code ec;
+    const fs::path resolved = fs::canonical(file, ec);
+    if (ec || !fs::is_regular_file(resolved)) return not_found;
+    const std::string inside = resolved.string(), prefix = base.string() + "/";
+    if (inside.compare(0, prefix.size(), prefix) != 0) return not_found;
+    std::ifstream in(resolved, std::ios::binary);
+    std::ostringstream body;
+    body << in.rdbuf();
+    if (!in) return {500, "text/plain; charset=utf-8", "cannot read " + path + "\n"};
+    return {200, content_type_of(resolved.string()), body.str()};
+  } catch (const std::exception&) {
+    return not_found;
   }
-  check_input(port > 0, "cannot listen on " + options.host + ":" + std::to_string(options.port) +
-                            " (in use, or not an address of this machine); try another --port");
-  install_stop_handlers();
-  std::atomic<bool> done{false};
-  std::thread watcher([&server, &done] {
-    while (!done && !stop_requested()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    server.stop();
-  });
-  std::fprintf(stderr, "editor at http://%s:%d/ (Ctrl-C stops)\n", options.host.c_str(), port);
-  if (on_listening) on_listening(port);
-  server.listen_after_bind();
-  done = true;
-  watcher.join();
+}
+
+void serve_folder(const std::string& root, const ServeOptions& options, const std::function<void(int)>& on_listening) {
+  check_input(options.port >= 0 && options.port <= 65535, "port must lie in [0, 65535]");
+  check_input(std::filesystem::is_regular_file(std::filesystem::path(root) / "index.html"),
+              root + "/index.html not found: build the app with: scripts/build app (it writes build/app/)");
+  httplib::Server server;
+  server.new_task_queue = [workers = options.workers] { return new httplib::ThreadPool(static_cast<size_t>(workers)); };
+  server.set_tcp_nodelay(true);
+  server.set_keep_alive_timeout(1);
+  server.set_payload_max_length(options.max_body + 1);
+  auto answer = [root](const httplib::Request& req, httplib::Response& res) {
+    const HttpReply reply = static_file_reply(root, req.method, req.path);
+    res.status = reply.status;
+    // The app is rebuilt in place: the browser asks again rather than keep an old file.
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("X-Content-Type-Options", "nosniff");
+    res.set_content(reply.body, reply.content_type.c_str());
+  };
+  server.Get(".*", answer);
+  server.Post(".*", answer);
+  server.Put(".*", answer);
+  server.Delete(".*", answer);
+  server.Patch(".*", answer);
+  listen_until_stopped(server, options, "app (" + root + ")", on_listening);
 }
 
 }  // namespace latentkit

@@ -52,6 +52,16 @@ class EditorService {
   std::mutex decode_mutex_;
 };
 
+/// GET (or HEAD) path answered from the files under root, as a static file server does: "/"
+/// and folders give their index.html; a path that leaves root (.., a link out of it), a
+/// hidden file or a missing one is 404; other methods 405. Never throws.
+HttpReply static_file_reply(const std::string& root, const std::string& method, const std::string& path);
+
+/// Serves the files under root (the browser app: scripts/build app writes build/app/) and
+/// nothing else, until SIGINT / SIGTERM, as serve_editor does. A missing root or one with
+/// no index.html is an Error.
+void serve_folder(const std::string& root, const ServeOptions& options, const std::function<void(int)>& on_listening = {});
+
 /// Serves the editor until SIGINT / SIGTERM (or stop_requested()). Prints the address on
 /// stderr once it listens; on_listening(port), when given, is called then too.
 void serve_editor(EditorService& service, const ServeOptions& options,

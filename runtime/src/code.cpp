@@ -19,7 +19,8 @@ namespace {
 
 constexpr uint8_t kFlagLabel = 1;
 constexpr uint8_t kFlagMean = 2;
-constexpr uint8_t kFlagsReserved = 0xC;
+constexpr uint8_t kFlagAspect = 4;
+constexpr uint8_t kFlagsReserved = 0x8;
 constexpr size_t kHeaderBytes = 3;  // version and flags, model tag
 constexpr double kSqrt2Pi = 2.50662827463100050242;
 
@@ -45,9 +46,12 @@ int class_bits(int num_classes) {
   return bits;
 }
 
+// The bytes between the tag and the bit stream: the mean byte, the 2-byte aspect field.
+size_t field_bytes(bool with_mean, bool with_aspect) { return size_t(with_mean) + 2 * size_t(with_aspect); }
+
 // The size of a code at 1 bit per dimension.
-size_t min_size(int latent_dim, int label_bits, bool with_mean) {
-  return kHeaderBytes + with_mean + (size_t(label_bits) + size_t(latent_dim) + 7) / 8 + 1;
+size_t min_size(int latent_dim, int label_bits, size_t fields) {
+  return kHeaderBytes + fields + (size_t(label_bits) + size_t(latent_dim) + 7) / 8 + 1;
 }
 
 double normal_density(double x) { return std::exp(-0.5 * x * x) / kSqrt2Pi; }
@@ -74,7 +78,7 @@ struct BitReader {
 // What precedes the bit stream, once the size, version, checksum and flags are checked.
 struct Envelope {
   uint16_t tag;
-  bool has_label, has_mean;
+  bool has_label, has_mean, has_aspect;
 };
 
 Envelope open_envelope(const uint8_t* data, size_t size) {
@@ -88,9 +92,10 @@ Envelope open_envelope(const uint8_t* data, size_t size) {
                               std::to_string(kHeaderBytes + 1));
   if (crc8(data, size - 1) != data[size - 1]) fail(LKRT_ERR_FORMAT, "checksum mismatch (the code is corrupt or truncated)");
   if (data[0] & kFlagsReserved)
-    fail(LKRT_ERR_FORMAT, "reserved flag bits set (flags " + std::to_string(data[0] & 0xF) +
-                              ", expected bits 2-3 zero): a newer encoder?");
-  return {uint16_t(data[1] << 8 | data[2]), (data[0] & kFlagLabel) != 0, (data[0] & kFlagMean) != 0};
+    fail(LKRT_ERR_FORMAT, "reserved flag bit set (flags " + std::to_string(data[0] & 0xF) +
+                              ", expected bit 3 zero): a newer encoder?");
+  return {uint16_t(data[1] << 8 | data[2]), (data[0] & kFlagLabel) != 0, (data[0] & kFlagMean) != 0,
+          (data[0] & kFlagAspect) != 0};
 }
 
 }  // namespace
@@ -102,14 +107,26 @@ uint16_t model_tag(const std::string& model_id) {
   return uint16_t(std::stoul(model_id.substr(0, 4), nullptr, 16));
 }
 
-int bits_per_dim(size_t total_bytes, int latent_dim, int num_classes, bool with_label, bool with_mean) {
+int bits_per_dim(size_t total_bytes, int latent_dim, int num_classes, bool with_label, bool with_mean,
+                 bool with_aspect) {
   if (latent_dim < 1 || (with_label && num_classes < 1)) return 0;
   // 2^40 bytes hold 16 bits for any int latent_dim: capping avoids overflow and changes nothing.
   const uint64_t bits = std::min<uint64_t>(total_bytes, uint64_t(1) << 40) * 8;
-  const uint64_t overhead = 8 * (kHeaderBytes + with_mean + 1) + (with_label ? class_bits(num_classes) : 0);
+  const uint64_t overhead =
+      8 * (kHeaderBytes + field_bytes(with_mean, with_aspect) + 1) + (with_label ? class_bits(num_classes) : 0);
   if (bits < overhead + uint64_t(latent_dim)) return 0;
   return int(std::min<uint64_t>(kMaxBits, (bits - overhead) / uint64_t(latent_dim)));
 }
+
+int32_t aspect_of(int64_t width, int64_t height) {
+  if (width < 1 || height < 1)
+    fail(LKRT_ERR_ARGUMENT, "aspect of a " + std::to_string(width) + "x" + std::to_string(height) +
+                                " image: width and height must be positive");
+  const double a = std::round(kAspectSteps * std::log2(double(width) / double(height)));
+  return int32_t(std::clamp(a, double(-kAspectMax), double(kAspectMax)));
+}
+
+double aspect_ratio(int32_t aspect) { return std::exp2(double(aspect) / kAspectSteps); }
 
 double normal_cdf(double x) { return 0.5 * std::erfc(-x / std::sqrt(2.0)); }
 
@@ -168,7 +185,7 @@ int32_t mean_intensity(const std::vector<float>& image) {
 }
 
 std::vector<uint8_t> pack(const std::vector<float>& z, int32_t label, int32_t mean, uint16_t tag, int num_classes,
-                          size_t total_bytes) {
+                          size_t total_bytes, int32_t aspect) {
   if (z.empty() || z.size() > size_t(INT_MAX)) fail(LKRT_ERR_ARGUMENT, "z has " + std::to_string(z.size()) + " values");
   if (num_classes < 0) fail(LKRT_ERR_ARGUMENT, "num_classes " + std::to_string(num_classes) + " is negative");
   if (num_classes == 0 && label != -1)
@@ -177,24 +194,32 @@ std::vector<uint8_t> pack(const std::vector<float>& z, int32_t label, int32_t me
     fail(LKRT_ERR_ARGUMENT, "label " + std::to_string(label) + " out of range: the model has " +
                                 std::to_string(num_classes) + " classes (0.." + std::to_string(num_classes - 1) + ")");
   if (mean < -1 || mean > 255) fail(LKRT_ERR_ARGUMENT, "mean " + std::to_string(mean) + " not in 0..255 (-1: none)");
+  if (aspect < -kAspectMax || aspect > kAspectMax)
+    fail(LKRT_ERR_ARGUMENT, "aspect " + std::to_string(aspect) + " not in -32767..32767 (0: none; see aspect_of)");
   for (size_t i = 0; i < z.size(); ++i)
     if (!std::isfinite(z[i]))
       fail(LKRT_ERR_ARGUMENT, "z[" + std::to_string(i) + "] is " + std::to_string(z[i]) + ", expected a finite number");
   const int latent_dim = int(z.size());
-  const bool with_label = num_classes > 0, with_mean = mean >= 0;
+  const bool with_label = num_classes > 0, with_mean = mean >= 0, with_aspect = aspect != 0;
   const int label_bits = with_label ? class_bits(num_classes) : 0;
-  const int bits = bits_per_dim(total_bytes, latent_dim, num_classes, with_label, with_mean);
+  const int bits = bits_per_dim(total_bytes, latent_dim, num_classes, with_label, with_mean, with_aspect);
   if (bits == 0)
     fail(LKRT_ERR_ARGUMENT, std::to_string(total_bytes) + " bytes are too few for latent_dim " +
                                 std::to_string(latent_dim) + ": at least " +
-                                std::to_string(min_size(latent_dim, label_bits, with_mean)) + " (1 bit per dimension)");
+                                std::to_string(min_size(latent_dim, label_bits, field_bytes(with_mean, with_aspect))) +
+                                " (1 bit per dimension)");
 
   std::vector<uint8_t> out(total_bytes, 0);
-  out[0] = uint8_t(kVersion << 4 | (with_label ? kFlagLabel : 0) | (with_mean ? kFlagMean : 0));
+  out[0] = uint8_t(kVersion << 4 | (with_label ? kFlagLabel : 0) | (with_mean ? kFlagMean : 0) |
+                   (with_aspect ? kFlagAspect : 0));
   out[1] = uint8_t(tag >> 8);
   out[2] = uint8_t(tag);
   size_t pos = kHeaderBytes;
   if (with_mean) out[pos++] = uint8_t(mean);
+  if (with_aspect) {  // big-endian two's complement
+    out[pos++] = uint8_t(uint16_t(int16_t(aspect)) >> 8);
+    out[pos++] = uint8_t(uint16_t(int16_t(aspect)));
+  }
   BitWriter w{out.data() + pos};
   if (with_label) w.put(uint32_t(label), label_bits);
   for (float v : z) w.put(quantise(v, bits), bits);
@@ -216,13 +241,21 @@ Code unpack(const uint8_t* data, size_t size, int latent_dim, int num_classes, i
   const int label_bits = e.has_label ? class_bits(num_classes) : 0;
   Code code;
   code.model_tag = e.tag;
-  code.bits = bits_per_dim(size, latent_dim, num_classes, e.has_label, e.has_mean);
+  code.bits = bits_per_dim(size, latent_dim, num_classes, e.has_label, e.has_mean, e.has_aspect);
   if (code.bits == 0)
     fail(LKRT_ERR_FORMAT, "truncated: " + std::to_string(size) + " bytes, a code for this model (latent_dim " +
                               std::to_string(latent_dim) + ") has at least " +
-                              std::to_string(min_size(latent_dim, label_bits, e.has_mean)));
+                              std::to_string(min_size(latent_dim, label_bits, field_bytes(e.has_mean, e.has_aspect))));
   size_t pos = kHeaderBytes;
   if (e.has_mean) code.mean = data[pos++];
+  if (e.has_aspect) {
+    code.aspect = int16_t(uint16_t(data[pos] << 8 | data[pos + 1]));
+    pos += 2;
+    // 0 is written as no field, -32768 is outside the symmetric range: one text per code.
+    if (code.aspect == 0 || code.aspect < -kAspectMax)
+      fail(LKRT_ERR_FORMAT, "aspect field " + std::to_string(code.aspect) +
+                                " (a code carries one only for a non-square image, within -32767..32767)");
+  }
   BitReader r{data + pos};
   if (e.has_label) {
     code.label = int32_t(r.get(label_bits));

@@ -284,7 +284,16 @@ namespace {
 // [j0, j1) of its entries in k-block b.
 template <class Rows>
 void gemm_blocked(int M, int K, const Rows& rows, const float* B, int p0, int p1, float* C, size_t ldc) {
-  constexpr int kPanels = 6;  // 12 accumulators
+#if defined(__wasm_simd128__)
+  // The engines' x86-64 code has 16 vector registers, not arm64's 32: 3 panels (12
+  // accumulators) and one row at a time keep them in registers (15-25% faster than the
+  // NEON tiles in Chromium).
+  constexpr int kPanels = 3;
+  constexpr bool kRowTiles = false;
+#else
+  constexpr int kPanels = 6;  // 12 AVX2 accumulators (24 NEON)
+  constexpr bool kRowTiles = true;
+#endif
   const int blocks = sparse_blocks(K);
   for (int pb = p0; pb < p1; pb += kPanels) {
     const int np = std::min(kPanels, p1 - pb);
@@ -294,7 +303,7 @@ void gemm_blocked(int M, int K, const Rows& rows, const float* B, int p0, int p1
     for (int b = 0; b < blocks; ++b) {
       int m = 0;
 #if defined(LKRT_AVX2) || defined(LKRT_NEON)
-      if (np == 1)
+      if (kRowTiles && np == 1)
         for (; m + 4 <= M; m += 4) {
           typename Rows::Row r4[4];
           uint32_t j0[4], j1[4];
@@ -307,7 +316,7 @@ void gemm_blocked(int M, int K, const Rows& rows, const float* B, int p0, int p1
           rows4_product(r4, j0, j1, panels[0], c, b > 0);
         }
       // Dense rows at 2 or 3 panels: 3 or 2 rows at a time (12 AVX2 accumulators).
-      if (Rows::kDense && (np == 2 || np == 3)) {
+      if (kRowTiles && Rows::kDense && (np == 2 || np == 3)) {
         const int R = np == 2 ? 3 : 2;
         for (; m + R <= M; m += R) {
           const float* a[3];

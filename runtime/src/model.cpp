@@ -424,12 +424,14 @@ void load(const uint8_t* data, size_t size, uint32_t flags, lkrt_model& m) {
   check_graph(m, value_count);
   for (uint32_t i = 0; i < op_count; ++i) lkrt::op_desc(m.nodes[i].op).prepare(m, m.nodes[i], i);
   fuse(m);
-  // Inputs after a ReLU are about half zeros: their products skip them (kernels.h). Other
-  // inputs (SiLU, LeakyReLU, images) take the dense product, saving the compaction.
+  // Inputs after a ReLU (through reshapes, which keep the zeros) are about half zeros: their
+  // products skip them (kernels.h). Other inputs (SiLU, LeakyReLU, images) take the dense
+  // product, saving the compaction.
   for (Node& n : m.nodes) {
     if (n.n_in == 0) continue;
-    const Node& p = m.nodes[m.values[n.in[0]].producer];
-    n.sparse_input = p.op == Op::kRelu || (!p.post.empty() && p.post.back().op == Op::kRelu);
+    const Node* p = &m.nodes[m.values[n.in[0]].producer];
+    while (p->op == Op::kReshape && p->post.empty() && p->n_in > 0) p = &m.nodes[m.values[p->in[0]].producer];
+    n.sparse_input = p->op == Op::kRelu || (!p->post.empty() && p->post.back().op == Op::kRelu);
   }
   lkrt::plan(m, m.image.h, m.image.w);  // packs the convolutions' weights: the tensors are at hand only now
   for (Node& n : m.nodes) std::fill(n.t, n.t + lkrt::format::kOpTensors, nullptr);

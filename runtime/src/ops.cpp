@@ -56,6 +56,11 @@ void pack(Packed& p, const TensorRef& t, uint32_t K, uint32_t N, bool keep_type,
   p.K = K;
   p.N = N;
   p.panels = (N + kernels::kPanel - 1) / kernels::kPanel;
+#if defined(__wasm__)
+  // WebAssembly widens int8 and fp16 to float in several steps (no F16C): converting in the
+  // matrix-vector products' inner loop costs 4-7x fp32's there, so every weight is fp32 at load.
+  keep_type = false;
+#endif
   p.type = keep_type ? t.dtype : LKRT_WEIGHT_FP32;
   const size_t total = size_t(p.panels) * K * kernels::kPanel;
   auto index = [&](uint32_t k, uint32_t n) {

@@ -169,6 +169,111 @@ TEST(Code, BitsPerDim) {
   EXPECT_EQ(code::bits_per_dim(100, 4, 0, true, false), 0);  // a label needs classes
 }
 
+TEST(Code, AspectField) {
+  EXPECT_EQ(code::aspect_of(64, 64), 0);
+  EXPECT_EQ(code::aspect_of(2, 1), 4096);
+  EXPECT_EQ(code::aspect_of(1, 2), -4096);
+  EXPECT_EQ(code::aspect_of(1920, 1080), 3400);  // round(4096 log2(16 / 9)) = round(3399.97)
+  EXPECT_EQ(code::aspect_of(100000, 1), 32767);  // past 256:1, clamped
+  EXPECT_EQ(code::aspect_of(1, 100000), -32767);
+  EXPECT_EQ(code::aspect_of(8193, 8192), 1);     // 1 + 1/8192: log2 = 1.76e-4, 0.72 steps
+  EXPECT_EQ(code::aspect_of(16385, 16384), 0);   // within half a step of square: no field
+  EXPECT_EQ(status_of([] { code::aspect_of(0, 5); }), LKRT_ERR_ARGUMENT);
+  EXPECT_EQ(status_of([] { code::aspect_of(5, -1); }), LKRT_ERR_ARGUMENT);
+  EXPECT_DOUBLE_EQ(code::aspect_ratio(0), 1.0);
+  EXPECT_DOUBLE_EQ(code::aspect_ratio(4096), 2.0);
+  EXPECT_DOUBLE_EQ(code::aspect_ratio(-8192), 0.25);
+  // Pixel-exact: every width up to 5,900 comes back from the height and the field, at
+  // every height from 1 to the width and beyond (portrait).
+  int checked = 0;
+  for (int w = 1; w <= 5900; w += (w < 200 ? 1 : 37))
+    for (int h : {1, 2, 3, 7, 9, 10, 16, 100, 333, 480, 1080, 1234, 4000, 5899}) {
+      if (code::aspect_of(w, h) == 32767 || code::aspect_of(w, h) == -32767) continue;
+      const double ratio = code::aspect_ratio(code::aspect_of(w, h));
+      ASSERT_EQ(std::lround(h * ratio), w) << w << "x" << h;
+      if (h <= 5900) {
+        ASSERT_EQ(std::lround(w / ratio), h) << w << "x" << h;
+      }
+      ++checked;
+    }
+  EXPECT_GT(checked, 4000);
+}
+
+TEST(Code, AspectRoundTripAndLayout) {
+  // Version 1, flags label + aspect (5); tag 3fa1; aspect -1234 = 0xfb2e; label 7 in 4 bits;
+  // indices 1, 2, 30, 31 in 5 bits as in HandAssembledCode: 70 8b df; CRC over the rest.
+  std::vector<uint8_t> bytes = {0x15, 0x3f, 0xa1, 0xfb, 0x2e, 0x70, 0x8b, 0xdf, 0x00};
+  fix_crc(bytes);
+  const code::Code c = code::unpack(bytes.data(), bytes.size(), 4, 10);
+  EXPECT_EQ(c.aspect, -1234);
+  EXPECT_EQ(c.mean, -1);
+  EXPECT_EQ(c.label, 7);
+  EXPECT_EQ(c.bits, 5);  // floor((72 - 8 * (3 + 2 + 1) - 4) / 4)
+  EXPECT_EQ(c.indices, (std::vector<uint32_t>{1, 2, 30, 31}));
+  EXPECT_EQ(code::pack(code::latent(c), 7, -1, 0x3fa1, 10, 9, -1234), bytes);
+  EXPECT_EQ(bytes.back(), 0xF4);
+  EXPECT_EQ(code::to_text(bytes), "FT-h-y5wi9_0");  // docs/file-format.md's second example
+  // With the mean too: the mean byte first, then the field.
+  const std::vector<float> z = {0.1f, -1.5f, 2.5f, 0.7f};
+  const std::vector<uint8_t> both = code::pack(z, -1, 200, 0x0102, 0, 12, 3400);
+  EXPECT_EQ(both[0], 0x16);
+  EXPECT_EQ(both[3], 200);
+  EXPECT_EQ(both[4], 0x0d);  // 3400 = 0x0d48
+  EXPECT_EQ(both[5], 0x48);
+  const code::Code d = code::unpack(both.data(), both.size(), 4, 0);
+  EXPECT_EQ(d.mean, 200);
+  EXPECT_EQ(d.aspect, 3400);
+  EXPECT_EQ(d.bits, 10);  // header 3 + mean 1 + aspect 2 + CRC 1 = 7 bytes: (96 - 56) / 4
+  // The field costs 2 bytes of the budget: 24-dim cGAN codes at 24 bytes drop from 6 to 5 bits.
+  EXPECT_EQ(code::bits_per_dim(24, 24, 10, true, false, true), 5);  // floor((192 - 48 - 4) / 24)
+  EXPECT_EQ(code::bits_per_dim(24, 32, 0, false, false, true), 4);  // emoji-vae32: floor((192 - 48) / 32)
+  EXPECT_EQ(code::bits_per_dim(24, 32, 0, false, false, false), 5);
+  // Square images carry no field, so their codes are byte for byte what they were.
+  EXPECT_EQ(code::pack(z, -1, 200, 0x0102, 0, 12, 0), code::pack(z, -1, 200, 0x0102, 0, 12));
+  EXPECT_EQ(code::pack(z, -1, 200, 0x0102, 0, 12, 0)[0] & 0x4, 0);
+  std::string message;
+  EXPECT_EQ(status_of([&] { code::pack(z, -1, -1, 0, 0, 12, 32768); }, &message), LKRT_ERR_ARGUMENT);
+  EXPECT_NE(message.find("aspect 32768"), std::string::npos) << message;
+  EXPECT_EQ(status_of([&] { code::pack(z, -1, -1, 0, 0, 12, -32768); }), LKRT_ERR_ARGUMENT);
+  EXPECT_EQ(status_of([&] { code::pack(z, -1, -1, 0, 0, 6, 100); }, &message), LKRT_ERR_ARGUMENT);
+  EXPECT_NE(message.find("at least 7"), std::string::npos) << message;  // 3 + 2 + 1 + 1
+  for (int32_t a : {1, -1, 32767, -32767, 4096}) {
+    const std::vector<uint8_t> b = code::pack(z, -1, -1, 0, 0, 12, a);
+    EXPECT_EQ(code::unpack(b.data(), b.size(), 4, 0).aspect, a);
+  }
+  // A field of 0 (square is written as no field) or -32768 is refused: one text per code.
+  for (uint16_t raw : {uint16_t(0x0000), uint16_t(0x8000)}) {
+    std::vector<uint8_t> b = code::pack(z, -1, -1, 0, 0, 12, 5);
+    b[3] = uint8_t(raw >> 8);
+    b[4] = uint8_t(raw);
+    fix_crc(b);
+    EXPECT_EQ(status_of([&] { code::unpack(b.data(), b.size(), 4, 0); }, &message), LKRT_ERR_FORMAT);
+    EXPECT_NE(message.find("aspect field"), std::string::npos) << message;
+  }
+}
+
+TEST(Code, CodesWithoutAspectStillDecode) {
+  // A code written before the aspect field existed (the hand-assembled one) parses as it
+  // did, with no aspect; and codes from this runtime decode to the same image with or
+  // without a field: the field says how to show the image, not what it is.
+  const std::vector<uint8_t> old = {0x13, 0x3f, 0xa1, 0x80, 0x70, 0x8b, 0xdf, 0x75};
+  EXPECT_EQ(code::unpack(old.data(), old.size(), 4, 10).aspect, 0);
+  const std::string bytes = small_model(0, "0a0b");
+  lkrt::Model model(bytes.data(), bytes.size());
+  const std::vector<float> z = ref::random_values(6, 1.0f, 31);
+  // At 20 bytes both reach 16 bits per dimension (floor(120 / 6), floor(104 / 6), capped),
+  // so the latents are equal.
+  const std::vector<uint8_t> plain = code::pack(z, -1, 100, 0x0a0b, 0, 20);
+  const std::vector<uint8_t> wide = code::pack(z, -1, 100, 0x0a0b, 0, 20, code::aspect_of(640, 360));
+  ASSERT_EQ(code::unpack(plain.data(), plain.size(), 6, 0).bits, 16);
+  ASSERT_EQ(code::unpack(wide.data(), wide.size(), 6, 0).bits, 16);
+  EXPECT_EQ(model.decode_code(plain), model.decode_code(wide));
+  const std::string text = code::to_text(wide);
+  std::vector<float> out(32);
+  EXPECT_EQ(lkrt_decode_code_text(model.get(), text.c_str(), out.data()), LKRT_OK) << lkrt_last_error();
+  EXPECT_EQ(out, model.decode_code(plain));
+}
+
 TEST(Code, ModelTag) {
   EXPECT_EQ(code::model_tag("9c02b1e0aa55c3d7"), 0x9c02);
   EXPECT_EQ(code::model_tag("3FA1B2C3D4E5F607"), 0x3fa1);
@@ -275,7 +380,7 @@ TEST(Code, UnpackRejectsMalformedCodes) {
       {"3 bytes", [](std::vector<uint8_t>& b) { b.resize(3); }, "truncated: 3 bytes"},
       {"version 2", [](std::vector<uint8_t>& b) { b[0] = 0x23; fix_crc(b); }, "version 2"},
       {"version 0", [](std::vector<uint8_t>& b) { b[0] = 0x03; fix_crc(b); }, "version 0"},
-      {"reserved flag", [](std::vector<uint8_t>& b) { b[0] |= 0x4; fix_crc(b); }, "reserved flag"},
+      {"reserved flag", [](std::vector<uint8_t>& b) { b[0] |= 0x8; fix_crc(b); }, "reserved flag"},
       {"checksum", [](std::vector<uint8_t>& b) { b.back() ^= 1; }, "checksum mismatch"},
       {"body", [](std::vector<uint8_t>& b) { b[5] ^= 0x10; }, "checksum mismatch"},
       {"label 12", [](std::vector<uint8_t>& b) { b[4] = uint8_t((b[4] & 0x0f) | 0xc0); fix_crc(b); }, "label 12"},
@@ -448,7 +553,8 @@ TEST(Code, EveryByteCorruptionAndTruncation) {
   const Valid valid[] = {
       {cond, code::pack(z, 9, 77, 0x9c02, 10, 16)}, {cond, code::pack(z, 0, -1, 0x9c02, 10, 11)},
       {uncond, code::pack(z, -1, -1, 0, 0, 24)},    {uncond, code::pack(z, -1, 3, 0, 0, 9)},
-      {uncond, code::pack(z, -1, -1, 0, 0, 48)},
+      {uncond, code::pack(z, -1, -1, 0, 0, 48)},    {uncond, code::pack(z, -1, -1, 0, 0, 24, code::aspect_of(1920, 1080))},
+      {cond, code::pack(z, 4, 90, 0x9c02, 10, 16, code::aspect_of(3, 4))},
   };
   int decoded_after_fix = 0, refused_after_fix = 0;
   for (const Valid& v : valid) {

@@ -349,3 +349,64 @@ TEST(ExportGraph, RefusesWhatItCannotExport) {
   } other;
   EXPECT_THROW(extract_graph(other), Error);
 }
+
+TEST(ExportAxes, WritesWhatThePageNeedsAsAnAxesFile) {
+  AxisSet set;
+  set.latent_dim = 4;
+  set.meta = {{"run", "models/some-gan"}, {"n", 1000}};
+  Axis a;
+  a.name = "heart";
+  a.kind = "logistic";
+  a.source = "class";
+  a.direction = torch::tensor({0.123456789012, -0.5, 0.75, 0.0}, torch::kFloat64);
+  a.direction /= a.direction.norm();
+  a.slope = 1.25;
+  a.metric = "accuracy";
+  a.quality = 0.98;
+  a.details = {{"auc", 0.84}, {"bias", -4.5}, {"positive_rate", 0.0}};
+  Axis b = a;
+  b.name = "brightness";
+  b.kind = "ridge";
+  b.source = "attribute";
+  b.direction = torch::tensor({0.3, 0.3, -0.1, 0.9}, torch::kFloat64);
+  b.direction /= b.direction.norm();
+  b.metric = "r2";
+  b.quality = 0.5;
+  b.details = {{"bias", 0.62}, {"mean", 0.6}, {"std", 0.1}};
+  set.axes = {a, b};
+  ModelGraph g;
+  g.kind = LKRT_KIND_GENERATOR;
+  g.latent_dim = 4;
+
+  const nlohmann::json j = axes_for_runtime(set, g, "0123456789abcdef", "models/some-gan", "axes.json");
+  const AxisSet back = axes_from_json(j, "written");  // still an axes file
+  ASSERT_EQ(back.axes.size(), 2u);
+  EXPECT_EQ(back.latent_dim, 4);
+  EXPECT_EQ(j["meta"]["model_id"], "0123456789abcdef");
+  EXPECT_EQ(j["meta"]["fitted_on"], "models/some-gan");
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(back.axes[i].name, set.axes[i].name);
+    EXPECT_DOUBLE_EQ(back.axes[i].slope, 1.25);
+    EXPECT_LT((back.axes[i].direction - set.axes[i].direction).abs().max().item<double>(), 0.51e-7);
+    EXPECT_EQ(back.axes[i].details.size(), 1u);  // the bias alone
+  }
+  EXPECT_DOUBLE_EQ(back.axes[0].details["bias"].get<double>(), -4.5);
+  // A class axis shows its AUC, as the editor does; an attribute keeps its R^2.
+  EXPECT_EQ(back.axes[0].metric, "auc");
+  EXPECT_DOUBLE_EQ(back.axes[0].quality, 0.84);
+  EXPECT_EQ(back.axes[1].metric, "r2");
+  // 7 decimals: the direction's text is short.
+  for (const nlohmann::json& axis : j["axes"]) {
+    for (const nlohmann::json& v : axis["direction"]) EXPECT_LE(v.dump().size(), 10u) << v.dump();  // "-0.1234567"
+  }
+
+  g.latent_dim = 5;
+  EXPECT_THROW(axes_for_runtime(set, g, "id", "run", "axes.json"), Error);
+  g.latent_dim = 4;
+  g.kind = LKRT_KIND_ENHANCER;
+  EXPECT_THROW(axes_for_runtime(set, g, "id", "run", "axes.json"), Error);
+
+  EXPECT_EQ(axes_path_beside("out/gen.lkm"), "out/gen.axes.json");
+  EXPECT_EQ(axes_path_beside("gen.onnx"), "gen.onnx.axes.json");
+  EXPECT_EQ(axes_path_beside(".lkm"), ".lkm.axes.json");
+}

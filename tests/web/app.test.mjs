@@ -1,0 +1,389 @@
+// Real-browser test of the app (web/app/) as `latentkit serve --app` serves it.
+// Usage: node tests/web/app.test.mjs LATENTKIT_BIN APP_DIR OUT_DIR
+// APP_DIR is what `scripts/build app` writes (ctest's fixture web_app_build builds one).
+// Needs playwright-core (npm install --no-audit --no-fund in the repository root) and a
+// Chromium at /usr/bin/chromium (CHROMIUM=path overrides). Checks the server (static files,
+// no path out of the folder, a missing folder), then in headless Chromium: load, Generate
+// (seed and class change the canvas), a slider moved with another axis locked (the locked
+// coordinate stays, the canvas changes), the placeholder gallery, Enhance, a diffusion
+// sample, a bad .lkm and a broken manifest entry (each an error message on the page), and
+// that no request leaves the origin. Writes app-previews.png (the gallery's previews),
+// app.png (desktop, images loaded), app-narrow.png (400 px),
+// app-enhance.png and app-error.png into OUT_DIR (app-failure.png when a check fails).
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+
+const kGlobalTimeoutMs = 85_000;
+const kStepMs = 15_000;
+
+const [bin, appDir, outDir] = process.argv.slice(2);
+if (!outDir) {
+  console.error('usage: node tests/web/app.test.mjs LATENTKIT_BIN APP_DIR OUT_DIR');
+  process.exit(2);
+}
+
+let chromium;
+try {
+  ({ chromium } = await import('playwright-core'));
+} catch {
+  console.error('app test: playwright-core is not installed; run: npm install --no-audit --no-fund (in the repository root)');
+  process.exit(1);
+}
+
+let server = null;
+let serverExit = null;
+let serverLog = '';
+let browser = null;
+let page = null;
+
+const log = (msg) => console.log(`ok: ${msg}`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+class TestFailure extends Error {}
+function check(cond, msg) {
+  if (!cond) throw new TestFailure(msg);
+}
+
+async function waitFor(pred, what, timeoutMs = kStepMs) {
+  const t0 = Date.now();
+  for (;;) {
+    const v = await pred();
+    if (v) return v;
+    if (serverExit) throw new TestFailure(`the server exited (${serverExit}) while waiting for ${what}`);
+    if (Date.now() - t0 > timeoutMs) throw new TestFailure(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+// A GET with the path sent as is (fetch would normalise "..").
+function rawGet(port, rawPath) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path: rawPath, method: 'GET' }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, type: res.headers['content-type'], body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function cleanup() {
+  if (browser) await browser.close().catch(() => {});
+  browser = null;
+  if (server && !serverExit) {
+    const exited = new Promise((r) => server.once('exit', r));
+    server.kill('SIGTERM');
+    await Promise.race([exited, sleep(5000)]);
+    if (!serverExit) server.kill('SIGKILL');
+  }
+}
+
+async function failAndExit(message) {
+  console.error(`app test FAILED: ${message}`);
+  if (page) {
+    const shot = path.join(outDir, 'app-failure.png');
+    await page.screenshot({ path: shot, fullPage: true, timeout: 5000 }).then(
+      () => console.error(`  page at the failure: ${shot}`), () => {});
+  }
+  const tail = serverLog.trim().split('\n').slice(-10).join('\n  ');
+  if (tail) console.error(`  server output (last lines):\n  ${tail}`);
+  await cleanup();
+  process.exit(1);
+}
+
+const globalTimer = setTimeout(() => failAndExit(`the whole test took over ${kGlobalTimeoutMs / 1000} s`), kGlobalTimeoutMs);
+
+// The pixels of a canvas as plain numbers, and how two such differ.
+const pixels = (id) => page.evaluate((id) => {
+  const c = document.getElementById(id);
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  return { width: c.width, height: c.height, data: Array.from(d) };
+}, id);
+function meanAbsDiff(a, b) {
+  check(a.data.length === b.data.length, `canvas sizes differ: ${a.width}x${a.height} and ${b.width}x${b.height}`);
+  let s = 0;
+  for (let i = 0; i < a.data.length; i++) s += Math.abs(a.data[i] - b.data[i]);
+  return s / a.data.length;
+}
+// PSNR in dB of two RGBA images, premultiplied (the color under a clear pixel counts for
+// nothing, as in the models), or of two plain arrays of bytes ({ data }).
+function psnr(a, b) {
+  const rgba = a.width !== undefined;
+  let s = 0;
+  for (let i = 0; i < a.data.length; i++) {
+    const alpha = rgba && i % 4 !== 3 ? i - (i % 4) + 3 : -1;
+    const va = alpha < 0 ? a.data[i] : (a.data[i] * a.data[alpha]) / 255;
+    const vb = alpha < 0 ? b.data[i] : (b.data[i] * b.data[alpha]) / 255;
+    s += (va - vb) ** 2;
+  }
+  const mse = s / a.data.length / 255 ** 2;
+  return 10 * Math.log10(1 / Math.max(mse, 1e-12));
+}
+function spread(a) {
+  let lo = 255, hi = 0;
+  for (let i = 0; i < a.data.length; i += 4) {
+    lo = Math.min(lo, a.data[i]);
+    hi = Math.max(hi, a.data[i]);
+  }
+  return hi - lo;
+}
+
+// Picks a model by its name in models.json (the picker's values are indices into it).
+let manifest = null;
+async function selectModel(name) {
+  const value = String(manifest.models.findIndex((m) => m.name === name));
+  check(value !== '-1', `the app has no model ${name}`);
+  await page.selectOption('#model', value);
+  await waitFor(() => page.evaluate((name) => location.hash === `#${name}` &&
+    document.getElementById('status').textContent.includes('loaded'), name), `${name} to load`);
+}
+
+async function main() {
+  fs.mkdirSync(outDir, { recursive: true });
+
+  // --- the server: a missing folder, then the app -------------------------------------------
+  const missing = spawnSync(bin, ['serve', '--app', path.join(outDir, 'no-such-app'), '--port', '0'], { encoding: 'utf8' });
+  check(missing.status === 2 && /scripts\/build app/.test(missing.stderr),
+    `serve --app on a missing folder: exit ${missing.status}, stderr '${missing.stderr.trim()}' (want 2 and the command that builds it)`);
+  log('serve --app on a missing folder exits 2 and names scripts/build app');
+
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  server = spawn(bin, ['serve', '--app', appDir, '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const keep = (d) => { serverLog = (serverLog + d.toString()).slice(-8000); };
+  server.stdout.on('data', keep);
+  server.stderr.on('data', keep);
+  server.on('error', (e) => { serverExit = `cannot start ${bin}: ${e.message}`; });
+  server.on('exit', (code, sig) => { serverExit = sig ? `signal ${sig}` : `exit code ${code}`; });
+  await waitFor(async () => {
+    try { return (await fetch(`${base}/`)).ok; } catch { return false; }
+  }, `${base}/ to answer`, 20_000);
+  check(serverLog.includes('127.0.0.1'), `the server should listen on loopback by default: ${serverLog.trim()}`);
+  const wasm = await rawGet(port, '/lkrt-wasm.wasm');
+  check(wasm.status === 200 && wasm.type === 'application/wasm', `/lkrt-wasm.wasm: ${wasm.status} ${wasm.type}`);
+  for (const bad of ['/../CMakeLists.txt', '/%2e%2e/%2e%2e/CMakeLists.txt', '/models/..%2f..%2fCMakeLists.txt', '/.hidden']) {
+    const r = await rawGet(port, bad);
+    check(r.status === 404, `GET ${bad} must be 404 (outside the folder), got ${r.status}`);
+  }
+  const post = await fetch(`${base}/api/v1/generate`, { method: 'POST', body: '{"seed":1}' });
+  check(post.status === 405, `POST to the app server must be refused (no inference route), got ${post.status}`);
+  log('static files only: wasm as application/wasm, paths out of the folder 404, POST 405');
+  manifest = await (await fetch(`${base}/models.json`)).json();
+  check(manifest.models.length >= 8 && manifest.models.every((m) => m.file && m.title && m.kind && m.bytes > 0),
+    `models.json lists the models with file, title, kind, bytes: ${JSON.stringify(manifest.models).slice(0, 200)}`);
+
+  // --- the browser --------------------------------------------------------------------------
+  browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu'] });
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  page = await context.newPage();
+  const pageErrors = [];
+  const requests = [];
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(`console: ${m.text()}`); });
+  page.on('request', (r) => requests.push(r.url()));
+
+  await page.goto(`${base}/`);
+  await waitFor(() => page.evaluate(() => document.body.dataset.ready === '1'), 'the app to start');
+  const first = await page.evaluate(() => location.hash);
+  check(first === '#emoji-cgan', `the first model should be the color emoji generator, got ${first}`);
+
+  // --- generate -----------------------------------------------------------------------------
+  const a = await pixels('gen-canvas');
+  check(a.width === 64 && a.height === 64, `emoji-cgan draws 64 x 64, got ${a.width} x ${a.height}`);
+  let clear = 0, opaque = 0, colored = 0;
+  for (let i = 0; i < a.data.length; i += 4) {
+    if (a.data[i + 3] < 16) clear++;
+    if (a.data[i + 3] > 240) opaque++;
+    if (a.data[i + 3] > 240 && Math.max(a.data[i], a.data[i + 1], a.data[i + 2]) - Math.min(a.data[i], a.data[i + 1], a.data[i + 2]) > 40) colored++;
+  }
+  check(clear > 50 && opaque > 200 && colored > 50, `an emoji has clear, opaque and colored pixels: ${clear}, ${opaque}, ${colored}`);
+  await page.fill('#gen-seed', '11');
+  await page.click('#gen-run');
+  const b = await pixels('gen-canvas');
+  check(meanAbsDiff(a, b) > 5, `another seed must change the image (mean |diff| ${meanAbsDiff(a, b).toFixed(2)})`);
+  const classes = await page.$$eval('#gen-class option', (o) => o.map((x) => x.textContent));
+  check(classes.length === 9 && classes[0] === 'smileys-emotion', `class names from config.json: ${classes.join(', ')}`);
+  await page.selectOption('#gen-class', '8');
+  const c = await pixels('gen-canvas');
+  check(meanAbsDiff(b, c) > 5, `another class must change the image (mean |diff| ${meanAbsDiff(b, c).toFixed(2)})`);
+  await page.selectOption('#gen-class', '0');
+  const b2 = await pixels('gen-canvas');
+  check(meanAbsDiff(b, b2) === 0, 'the same seed and class must give the same image again');
+  log(`generate: seed 3 -> 11 changes ${meanAbsDiff(a, b).toFixed(1)}, class -> flags ${meanAbsDiff(b, c).toFixed(1)} (mean |diff| of RGBA bytes)`);
+
+  // --- sliders and locks --------------------------------------------------------------------
+  const axisNames = await page.$$eval('#axes-list .axis', (rows) => rows.map((r) => r.dataset.axis));
+  check(axisNames.length >= 10, `the emoji axes give sliders: ${axisNames.length}`);
+  const coord = (name) => page.$eval(`#axes-list .axis[data-axis="${name}"]`, (r) => Number(r.dataset.coord));
+  const move = async (name, v) => {
+    await page.$eval(`#axes-list .axis[data-axis="${name}"] .axis-move`, (s, v) => {
+      s.value = String(v);
+      s.dispatchEvent(new Event('input', { bubbles: true }));
+    }, v);
+    await sleep(120);  // one animation frame renders it
+  };
+  const [moved, locked] = ['saturation', 'brightness'];
+  check(axisNames.includes(moved) && axisNames.includes(locked), `axes ${moved} and ${locked} expected: ${axisNames.join(', ')}`);
+  // Unlocked, moving saturation moves brightness too: the two directions are not orthogonal.
+  const free0 = await coord(locked);
+  await move(moved, 2.5);
+  const free1 = await coord(locked);
+  check(Math.abs(free1 - free0) > 1e-3, `unlocked, ${moved} should drag ${locked} along (${free0} -> ${free1})`);
+  await move(moved, 0);
+  const before = await pixels('gen-canvas');
+  const lockedBefore = await coord(locked);
+  const movedBefore = await coord(moved);
+  await page.click(`#axes-list .axis[data-axis="${locked}"] .lock`);
+  await waitFor(() => page.$eval(`#axes-list .axis[data-axis="${locked}"]`, (r) => r.classList.contains('locked')), 'the lock to take');
+  await move(moved, 2.5);
+  const after = await pixels('gen-canvas');
+  const lockedAfter = await coord(locked);
+  const movedAfter = await coord(moved);
+  check(Math.abs(lockedAfter - lockedBefore) < 1e-6, `locked ${locked} must stay: ${lockedBefore} -> ${lockedAfter}`);
+  check(movedAfter - movedBefore > 1, `${moved} must move by most of 2.5: ${movedBefore} -> ${movedAfter}`);
+  check(meanAbsDiff(before, after) > 1, `moving ${moved} must change the image (mean |diff| ${meanAbsDiff(before, after).toFixed(2)})`);
+  const shown = await page.$eval(`#axes-list .axis[data-axis="${locked}"] .value`, (e) => e.textContent);
+  log(`slider: ${moved} ${movedBefore.toFixed(3)} -> ${movedAfter.toFixed(3)}; locked ${locked} stays at ${lockedAfter.toFixed(6)} ` +
+    `(unlocked it went ${free0.toFixed(3)} -> ${free1.toFixed(3)}; shown ${shown}); image mean |diff| ${meanAbsDiff(before, after).toFixed(2)}`);
+
+  // --- the gallery --------------------------------------------------------------------------
+  // Replayed: fresh images, each shown first as its preview, the real ones 0.7 s later.
+  await waitFor(() => page.$$eval('#gallery-grid .tile', (t) => t.length > 0 && t.every((x) => x.dataset.state === 'loaded')),
+    'the gallery to load a first time');
+  await page.click('#gallery-replay');
+  const tiles = await waitFor(async () => {
+    const states = await page.$$eval('#gallery-grid .tile', (t) => t.map((x) => x.dataset.state ?? ''));
+    return states.every((s) => s === 'preview') ? states : null;
+  }, 'every gallery tile to show its preview again', 2000);
+  // Each preview is the drop-in's: a PNG of the decoded code as the img's background.
+  const previews = await page.$$eval('#gallery-grid .tile img', (imgs) => Promise.all(imgs.map(async (img) => {
+    const url = /url\("?(data:image\/png[^")]*)"?\)/.exec(img.style.backgroundImage);
+    if (!img.hasAttribute('data-lk-preview') || !url) return { drawn: false, loaded: img.complete && img.naturalWidth > 0 };
+    const bitmap = await createImageBitmap(await (await fetch(url[1])).blob());
+    const c = new OffscreenCanvas(bitmap.width, bitmap.height);
+    const ctx = c.getContext('2d');
+    ctx.drawImage(bitmap, 0, 0);
+    const d = ctx.getImageData(0, 0, c.width, c.height).data;
+    let visible = 0;
+    for (let i = 0; i < d.length; i += 4) if (d[i + 3] > 0 && d[i] + d[i + 1] + d[i + 2] > 30) visible++;
+    return { drawn: true, w: c.width, h: c.height, visible };
+  })));
+  check(tiles.length >= 8, `the gallery has ${tiles.length} tiles`);
+  const drawn = previews.filter((p) => p.drawn);
+  check(drawn.length === tiles.length,
+    `every tile shows its preview until its image loads: ${JSON.stringify(previews)}`);
+  check(drawn.every((p) => p.visible > 0.1 * p.w * p.h), `every preview has visible pixels: ${JSON.stringify(drawn.map((p) => p.visible))}`);
+  const sizes = new Set(drawn.map((p) => `${p.w}x${p.h}`));
+  check(sizes.has('64x64') && sizes.has('28x28'), `previews from both decoders (emoji-vae32 64 px, fashion-cgan24 28 px): ${[...sizes]}`);
+  const msEach = await page.$eval('#gallery-grid', (g) => Number(g.dataset.previewMs));
+  check(msEach > 0 && msEach < 200, `decode-and-draw time per preview ${msEach} ms`);
+  await page.screenshot({ path: path.join(outDir, 'app-previews.png'), fullPage: true });
+  await waitFor(() => page.$$eval('#gallery-grid .tile', (t) => t.every((x) => x.dataset.state === 'loaded')), 'the gallery images to load');
+  log(`gallery: ${drawn.length} of ${tiles.length} previews seen (the drop-in, ${msEach.toFixed(2)} ms each to decode and draw), then every image loaded`);
+  await page.screenshot({ path: path.join(outDir, 'app.png'), fullPage: true });
+
+  // --- enhance ------------------------------------------------------------------------------
+  await selectModel('emoji-enhance');
+  await waitFor(() => page.$eval('#enh-output', (c) => c.dataset.psnrOut !== undefined), 'the enhancer to run');
+  // The default sample: an emoji darkened by 1.2 stops. The output must differ from its
+  // input, keep its shape (alpha) and be closer to the original than the input was.
+  const original = await pixels('enh-original');
+  const dark = await pixels('enh-input');
+  const fixed = await pixels('enh-output');
+  const alpha = (a) => ({ data: a.data.filter((_, i) => i % 4 === 3) });
+  const darkChange = meanAbsDiff(dark, fixed);
+  const gain = psnr(original, fixed) - psnr(original, dark);
+  check(darkChange > 3, `the enhanced image must differ from its dark input (mean |diff| ${darkChange.toFixed(2)})`);
+  check(psnr(alpha(dark), alpha(fixed)) > 25, `the enhanced image keeps its input's shape (alpha PSNR ${psnr(alpha(dark), alpha(fixed)).toFixed(1)} dB)`);
+  check(gain > 3, `the enhanced image must be closer to the original than the dark input: ${psnr(original, dark).toFixed(1)} -> ${psnr(original, fixed).toFixed(1)} dB`);
+  // JPEG at quality 12: the output differs from its input and resembles it.
+  await page.selectOption('#enh-kind', 'jpeg');
+  await waitFor(() => page.$eval('#enh-input-caption', (e) => e.textContent.includes('jpeg')), 'the JPEG sample');
+  const damaged = await pixels('enh-input');
+  const enhanced = await pixels('enh-output');
+  const change = meanAbsDiff(damaged, enhanced);
+  const resemble = psnr(damaged, enhanced);
+  check(change > 0.3, `the enhanced image must differ from its JPEG input (mean |diff| ${change.toFixed(3)})`);
+  check(resemble > 30, `the enhanced image must resemble its JPEG input (PSNR ${resemble.toFixed(1)} dB)`);
+  check(psnr(original, damaged) < 40, 'the JPEG sample must be damaged');
+  await page.selectOption('#enh-kind', 'dark');
+  await waitFor(() => page.$eval('#enh-input-caption', (e) => e.textContent.includes('dark')), 'the dark sample again');
+  await page.screenshot({ path: path.join(outDir, 'app-enhance.png'), fullPage: true });
+  log(`enhance: dark ${psnr(original, dark).toFixed(1)} -> ${psnr(original, fixed).toFixed(1)} dB against the original (changed by ${darkChange.toFixed(1)}); ` +
+    `JPEG output differs by ${change.toFixed(2)} and resembles its input (PSNR ${resemble.toFixed(1)} dB)`);
+
+  // --- diffusion ----------------------------------------------------------------------------
+  await selectModel('fashion-ddpm');
+  await waitFor(() => page.$eval('#smp-caption', (e) => e.textContent.includes('steps')), 'the diffusion sample', 30_000);
+  const s1 = await pixels('smp-canvas');
+  check(s1.width === 28 && spread(s1) > 100, `a 28 x 28 sample with contrast (spread ${spread(s1)})`);
+  log(`diffusion: ${await page.$eval('#smp-caption', (e) => e.textContent)}`);
+
+  // --- offline: every model file is in the page; one never picked before still loads
+  await waitFor(() => page.evaluate(() => document.body.dataset.offline === 'ready'), 'every model file to be fetched');
+  await context.setOffline(true);
+  await selectModel('fashion-cgan');
+  const offline = await pixels('gen-canvas');
+  await context.setOffline(false);
+  check(offline.width === 28 && spread(offline) > 100, `offline, fashion-cgan still generates (spread ${spread(offline)})`);
+  log('offline: a model never picked before loads and generates from the fetched files');
+
+  // --- narrow screen ------------------------------------------------------------------------
+  await selectModel('emoji-cgan');
+  await page.setViewportSize({ width: 400, height: 900 });
+  await sleep(200);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(overflow <= 0, `at 400 px the page must not scroll sideways (${overflow} px too wide)`);
+  await page.screenshot({ path: path.join(outDir, 'app-narrow.png'), fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 900 });
+
+  // --- a bad .lkm and a broken manifest entry -----------------------------------------------
+  await page.setInputFiles('#own-file', { name: 'broken.lkm', mimeType: 'application/octet-stream', buffer: Buffer.from('LKRT this is not a model file at all') });
+  const message = await waitFor(() => page.$eval('#error', (e) => (e.hidden ? '' : e.textContent)), 'an error message for the bad .lkm');
+  check(/broken\.lkm/.test(message) && /format|magic|truncat|too small|version/i.test(message), `the error names the file and lkrt's reason: '${message}'`);
+  const panels = await page.$$eval('#generate, #enhance, #sample', (s) => s.filter((x) => !x.hidden).length);
+  check(panels === 0, 'after a bad file no stale panel is left showing');
+  await page.screenshot({ path: path.join(outDir, 'app-error.png') });
+  log(`bad .lkm: '${message}'`);
+
+  await page.route(`${base}/models.json`, async (route) => {
+    const r = await route.fetch();
+    const manifest = await r.json();
+    manifest.models.unshift({ name: 'broken', title: 'Broken entry', file: 'models/missing.lkm', kind: 'generator' });
+    await route.fulfill({ response: r, json: manifest });
+  });
+  await page.goto('about:blank');
+  await page.goto(`${base}/#broken`);
+  const broken = await waitFor(() => page.$eval('#error', (e) => (e.hidden ? '' : e.textContent)), 'an error for a broken manifest entry');
+  check(/missing\.lkm/.test(broken) && /404/.test(broken), `the error names the missing file: '${broken}'`);
+  log(`broken manifest entry: '${broken}'`);
+
+  // --- nothing outside the origin -----------------------------------------------------------
+  const foreign = requests.filter((u) => !u.startsWith(`${base}/`) && !u.startsWith('data:') && !u.startsWith('blob:') && u !== 'about:blank');
+  check(foreign.length === 0, `requests left the origin: ${foreign.slice(0, 5).join(', ')}`);
+  const real = pageErrors.filter((e) => !/404 \(Not Found\)/.test(e));
+  check(real.length === 0, `errors in the page: ${real.slice(0, 3).join(' | ')}`);
+  log(`${requests.length} requests, all to ${base}; screenshots in ${outDir}`);
+}
+
+main().then(async () => {
+  clearTimeout(globalTimer);
+  await cleanup();
+  console.log('app test passed');
+  process.exit(0);
+}, (e) => failAndExit(e instanceof TestFailure ? e.message : e.stack || String(e)));
