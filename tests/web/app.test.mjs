@@ -10,11 +10,11 @@
 // that no request leaves the origin. Writes app-previews.png (the gallery's previews),
 // app.png (desktop, images loaded), app-narrow.png (400 px),
 // app-enhance.png and app-error.png into OUT_DIR (app-failure.png when a check fails).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
+import { TestFailure, check, freePort, importChromium, log, sleep, startServer, waitFor as waitUntil } from './lib.mjs';
 
 const kGlobalTimeoutMs = 85_000;
 const kStepMs = 15_000;
@@ -25,49 +25,14 @@ if (!outDir) {
   process.exit(2);
 }
 
-let chromium;
-try {
-  ({ chromium } = await import('playwright-core'));
-} catch {
-  console.error('app test: playwright-core is not installed; run: npm install --no-audit --no-fund (in the repository root)');
-  process.exit(1);
-}
+const chromium = await importChromium('app');
 
 let server = null;
-let serverExit = null;
-let serverLog = '';
 let browser = null;
 let page = null;
 
-const log = (msg) => console.log(`ok: ${msg}`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-class TestFailure extends Error {}
-function check(cond, msg) {
-  if (!cond) throw new TestFailure(msg);
-}
-
-async function waitFor(pred, what, timeoutMs = kStepMs) {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await pred();
-    if (v) return v;
-    if (serverExit) throw new TestFailure(`the server exited (${serverExit}) while waiting for ${what}`);
-    if (Date.now() - t0 > timeoutMs) throw new TestFailure(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(25);
-  }
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
+const waitFor = (pred, what, timeoutMs = kStepMs) =>
+  waitUntil(pred, what, timeoutMs, () => server?.exit && `the server exited (${server.exit})`);
 
 // A GET with the path sent as is (fetch would normalise "..").
 function rawGet(port, rawPath) {
@@ -85,12 +50,7 @@ function rawGet(port, rawPath) {
 async function cleanup() {
   if (browser) await browser.close().catch(() => {});
   browser = null;
-  if (server && !serverExit) {
-    const exited = new Promise((r) => server.once('exit', r));
-    server.kill('SIGTERM');
-    await Promise.race([exited, sleep(5000)]);
-    if (!serverExit) server.kill('SIGKILL');
-  }
+  await server?.stop();
 }
 
 async function failAndExit(message) {
@@ -100,7 +60,7 @@ async function failAndExit(message) {
     await page.screenshot({ path: shot, fullPage: true, timeout: 5000 }).then(
       () => console.error(`  page at the failure: ${shot}`), () => {});
   }
-  const tail = serverLog.trim().split('\n').slice(-10).join('\n  ');
+  const tail = (server?.output ?? '').trim().split('\n').slice(-10).join('\n  ');
   if (tail) console.error(`  server output (last lines):\n  ${tail}`);
   await cleanup();
   process.exit(1);
@@ -164,16 +124,11 @@ async function main() {
 
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  server = spawn(bin, ['serve', '--app', appDir, '--port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  const keep = (d) => { serverLog = (serverLog + d.toString()).slice(-8000); };
-  server.stdout.on('data', keep);
-  server.stderr.on('data', keep);
-  server.on('error', (e) => { serverExit = `cannot start ${bin}: ${e.message}`; });
-  server.on('exit', (code, sig) => { serverExit = sig ? `signal ${sig}` : `exit code ${code}`; });
+  server = startServer(bin, ['serve', '--app', appDir, '--port', String(port)]);
   await waitFor(async () => {
     try { return (await fetch(`${base}/`)).ok; } catch { return false; }
   }, `${base}/ to answer`, 20_000);
-  check(serverLog.includes('127.0.0.1'), `the server should listen on loopback by default: ${serverLog.trim()}`);
+  check(server.output.includes('127.0.0.1'), `the server should listen on loopback by default: ${server.output.trim()}`);
   const wasm = await rawGet(port, '/lkrt-wasm.wasm');
   check(wasm.status === 200 && wasm.type === 'application/wasm', `/lkrt-wasm.wasm: ${wasm.status} ${wasm.type}`);
   for (const bad of ['/../CMakeLists.txt', '/%2e%2e/%2e%2e/CMakeLists.txt', '/models/..%2f..%2fCMakeLists.txt', '/.hidden']) {

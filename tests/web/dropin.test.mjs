@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import zlib from 'node:zlib';
+import { TestFailure, check, decodePng, encodePng, importChromium, log, waitFor } from './lib.mjs';
 
 const [bin, pkgDir, modelsDir, outDir] = process.argv.slice(2).map((a) => a && path.resolve(a));
 if (process.argv.length < 6) {
@@ -23,73 +23,12 @@ if (process.argv.length < 6) {
 }
 fs.mkdirSync(outDir, { recursive: true });
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
-const { chromium } = await import('playwright-core');
+const chromium = await importChromium('dropin');
 
 const kBackground = [255, 0, 255]; // the page's color: it shows where a preview is clear
 const kLazyImages = 40; // far below the fold: previews drawn, never fetched (timing)
 const kMaxMsPerImage = 50; // a bound for gross regressions on a loaded machine; the goal (1 ms) is printed
 
-class TestFailure extends Error {}
-function check(cond, msg) {
-  if (!cond) throw new TestFailure(msg);
-}
-const log = (msg) => console.log(`ok: ${msg}`);
-
-// --- PNG in node: written for the served images, read back from the previews.
-function crc32(bytes) {
-  let c = ~0;
-  for (const b of bytes) {
-    c ^= b;
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
-  }
-  return ~c >>> 0;
-}
-function chunk(type, data) {
-  const out = Buffer.alloc(12 + data.length);
-  out.writeUInt32BE(data.length, 0);
-  out.write(type, 4, 'latin1');
-  data.copy(out, 8);
-  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
-  return out;
-}
-function encodePng(rgba, width, height) {
-  const raw = Buffer.alloc(height * (1 + 4 * width));
-  for (let y = 0; y < height; y++) Buffer.from(rgba.buffer, rgba.byteOffset + 4 * width * y, 4 * width).copy(raw, y * (1 + 4 * width) + 1);
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(width, 0);
-  header.writeUInt32BE(height, 4);
-  header.set([8, 6, 0, 0, 0], 8);
-  const signature = Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]);
-  return Buffer.concat([signature, chunk('IHDR', header), chunk('IDAT', zlib.deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
-}
-// An 8-bit RGBA PNG with filter 0 on every row (what placeholder.mjs writes), checking each CRC.
-function decodePng(bytes) {
-  const buf = Buffer.from(bytes);
-  check(buf.subarray(0, 8).equals(Buffer.from([137, 80, 78, 71, 13, 10, 26, 10])), 'preview: not a PNG');
-  let at = 8;
-  let width = 0;
-  let height = 0;
-  const idat = [];
-  while (at < buf.length) {
-    const n = buf.readUInt32BE(at);
-    const type = buf.toString('latin1', at + 4, at + 8);
-    check(crc32(buf.subarray(at + 4, at + 8 + n)) === buf.readUInt32BE(at + 8 + n), `preview PNG: bad CRC on ${type}`);
-    if (type === 'IHDR') {
-      width = buf.readUInt32BE(at + 8);
-      height = buf.readUInt32BE(at + 12);
-      check(buf[at + 16] === 8 && buf[at + 17] === 6, 'preview PNG: expected 8-bit RGBA');
-    } else if (type === 'IDAT') idat.push(buf.subarray(at + 8, at + 8 + n));
-    at += 12 + n;
-  }
-  const raw = zlib.inflateSync(Buffer.concat(idat)); // also checks the Adler-32
-  check(raw.length === height * (1 + 4 * width), 'preview PNG: wrong data size');
-  const rgba = new Uint8Array(4 * width * height);
-  for (let y = 0; y < height; y++) {
-    check(raw[y * (1 + 4 * width)] === 0, 'preview PNG: a row filter other than 0');
-    rgba.set(raw.subarray(y * (1 + 4 * width) + 1, (y + 1) * (1 + 4 * width)), 4 * width * y);
-  }
-  return { width, height, rgba };
-}
 function pngSize(file) {
   const buf = fs.readFileSync(file);
   return { width: buf.readUInt32BE(16), height: buf.readUInt32BE(20) };
@@ -229,16 +168,6 @@ const timer = setTimeout(() => {
   process.exit(1);
 }, 80_000);
 
-async function waitFor(pred, what, ms = 15_000) {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await pred();
-    if (v) return v;
-    if (Date.now() - t0 > ms) throw new TestFailure(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 const box = (id) => tab.evaluate((id) => {
   const img = document.getElementById(id);
   const r = img.getBoundingClientRect();
@@ -258,7 +187,8 @@ async function previewPixels(id, code) {
     model.free();
     return { png: Array.from(bytes), want: Array.from(want.data), width: want.width, height: want.height };
   }, { id, code });
-  const png = decodePng(got.png);
+  const png = decodePng(got.png, 'preview PNG');
+  check(png.color === 6, 'preview PNG: expected 8-bit RGBA');
   check(png.width === got.width && png.height === got.height, `${id}: preview is ${png.width}x${png.height}, decodeCode gives ${got.width}x${got.height}`);
   let differ = 0;
   for (let i = 0; i < png.rgba.length; i++) if (png.rgba[i] !== got.want[i]) differ++;

@@ -7,10 +7,9 @@
 // drives the page in headless Chromium, and writes into OUT_DIR: editor.png (desktop),
 // editor-narrow.png (400 px wide), download.png and latent.json (the two downloads), and
 // editor-failure.png when a check fails. Exits 1 with one line saying what broke.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
+import { TestFailure, check, freePort, importChromium, log, sleep, startServer, waitFor as waitUntil } from './lib.mjs';
 
 const kGlobalTimeoutMs = 90_000;
 const kServerStartMs = 30_000;
@@ -22,66 +21,20 @@ if (!outDir) {
   process.exit(2);
 }
 
-let chromium;
-try {
-  ({ chromium } = await import('playwright-core'));
-} catch (e) {
-  console.error('editor test: playwright-core is not installed; run: npm install --no-audit --no-fund (in the repository root)');
-  process.exit(1);
-}
+const chromium = await importChromium('editor');
 
 let server = null;
-let serverExit = null;
-let serverLog = '';
 let browser = null;
 let page = null;
 
-const log = (msg) => console.log(`ok: ${msg}`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-class TestFailure extends Error {}
-function check(cond, msg) {
-  if (!cond) throw new TestFailure(msg);
-}
-
-// Polls pred() until it returns a truthy value; fails with `what` after timeoutMs.
-async function waitFor(pred, what, timeoutMs = kStepMs) {
-  const t0 = Date.now();
-  for (;;) {
-    const v = await pred();
-    if (v) return v;
-    if (serverExit) throw new TestFailure(`the server exited (${serverExit}) while waiting for ${what}`);
-    if (Date.now() - t0 > timeoutMs) throw new TestFailure(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(25);
-  }
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function stopServer() {
-  if (!server || serverExit) return;
-  const exited = new Promise((r) => server.once('exit', r));
-  server.kill('SIGTERM');
-  const done = await Promise.race([exited.then(() => true), sleep(5000).then(() => false)]);
-  if (!done) {
-    server.kill('SIGKILL');
-    await Promise.race([exited, sleep(2000)]);
-  }
-}
+// Polls pred() until it returns a truthy value; fails with `what` after timeoutMs, or when the server exits.
+const waitFor = (pred, what, timeoutMs = kStepMs) =>
+  waitUntil(pred, what, timeoutMs, () => server?.exit && `the server exited (${server.exit})`);
 
 async function cleanup() {
   if (browser) await browser.close().catch(() => {});
   browser = null;
-  await stopServer();
+  await server?.stop();
 }
 
 async function failAndExit(message) {
@@ -91,7 +44,7 @@ async function failAndExit(message) {
     await page.screenshot({ path: shot, fullPage: true, timeout: 5000 }).then(
       () => console.error(`  page at the failure: ${shot}`), () => {});
   }
-  const tail = serverLog.trim().split('\n').slice(-15).join('\n  ');
+  const tail = (server?.output ?? '').trim().split('\n').slice(-15).join('\n  ');
   if (tail) console.error(`  server output (last lines):\n  ${tail}`);
   await cleanup();
   process.exit(1);
@@ -106,13 +59,7 @@ async function main() {
   // --- the server -----------------------------------------------------------------------
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
-  server = spawn(bin, ['serve', '--run', runDir, '--axes', axesJson, '--port', String(port), '--host', '127.0.0.1'],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
-  const keep = (d) => { serverLog = (serverLog + d.toString()).slice(-8000); };
-  server.stdout.on('data', keep);
-  server.stderr.on('data', keep);
-  server.on('error', (e) => { serverExit = `cannot start ${bin}: ${e.message}`; });
-  server.on('exit', (code, sig) => { serverExit = sig ? `signal ${sig}` : `exit code ${code}`; });
+  server = startServer(bin, ['serve', '--run', runDir, '--axes', axesJson, '--port', String(port), '--host', '127.0.0.1']);
 
   const apiModel = await waitFor(async () => {
     try {

@@ -11,7 +11,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import zlib from 'node:zlib';
+import { TestFailure, check, decodePng, encodePng, importChromium } from './lib.mjs';
 
 const [lkrtBin, pkgDir, modelsDir, outDir] = process.argv.slice(2).map((a) => path.resolve(a));
 if (process.argv.length < 6) {
@@ -19,75 +19,17 @@ if (process.argv.length < 6) {
   process.exit(2);
 }
 fs.mkdirSync(outDir, { recursive: true });
-const { chromium } = await import('playwright-core');
+const chromium = await importChromium('wasm');
 
 const kMaxNormalisedError = 1e-9;
 const kMaxPixelsOff = 0.01;
-
-class TestFailure extends Error {}
-function check(cond, msg) {
-  if (!cond) throw new TestFailure(msg);
-}
-
-// --- PNG in node: lkrt writes 8-bit, filter 0, stored deflate; the inputs are written here.
-function crc32(bytes) {
-  let c = ~0;
-  for (const b of bytes) {
-    c ^= b;
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
-  }
-  return ~c >>> 0;
-}
-function chunk(type, data) {
-  const out = Buffer.alloc(12 + data.length);
-  out.writeUInt32BE(data.length, 0);
-  out.write(type, 4, 'latin1');
-  data.copy(out, 8);
-  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
-  return out;
-}
-function encodeRgbaPng(rgba, width, height) {
-  const raw = Buffer.alloc(height * (1 + 4 * width));
-  for (let y = 0; y < height; y++) Buffer.from(rgba.buffer, rgba.byteOffset + 4 * width * y, 4 * width).copy(raw, y * (1 + 4 * width) + 1);
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(width, 0);
-  header.writeUInt32BE(height, 4);
-  header.set([8, 6, 0, 0, 0], 8);
-  const signature = Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]);
-  return Buffer.concat([signature, chunk('IHDR', header), chunk('IDAT', zlib.deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
-}
-// An lkrt PNG as RGBA bytes, the way ImageData holds the same image.
-function decodeLkrtPng(file) {
-  const bytes = fs.readFileSync(file);
-  let at = 8;
-  let width = 0, height = 0, color = 0;
-  const idat = [];
-  while (at < bytes.length) {
-    const n = bytes.readUInt32BE(at), type = bytes.toString('latin1', at + 4, at + 8);
-    if (type === 'IHDR') [width, height, color] = [bytes.readUInt32BE(at + 8), bytes.readUInt32BE(at + 12), bytes[at + 17]];
-    if (type === 'IDAT') idat.push(bytes.subarray(at + 8, at + 8 + n));
-    at += 12 + n;
-  }
-  const samples = { 0: 1, 4: 2, 2: 3, 6: 4 }[color];
-  const raw = zlib.inflateSync(Buffer.concat(idat));
-  const rgba = new Uint8Array(4 * width * height);
-  for (let y = 0; y < height; y++) {
-    check(raw[y * (1 + samples * width)] === 0, `${file}: row ${y} is not filter 0`);
-    for (let x = 0; x < width; x++) {
-      const p = raw.subarray(y * (1 + samples * width) + 1 + samples * x);
-      const [r, g, b, a] = samples === 1 ? [p[0], p[0], p[0], 255] : samples === 3 ? [p[0], p[1], p[2], 255] : [p[0], p[1], p[2], p[3]];
-      rgba.set([r, g, b, a], 4 * (y * width + x));
-    }
-  }
-  return { rgba, width, height };
-}
 
 // --- The native side.
 function native(name, args) {
   const png = path.join(outDir, `${name}.png`), raw = path.join(outDir, `${name}.raw`);
   execFileSync(lkrtBin, [...args, '--out', png, '--raw', raw], { stdio: ['ignore', 'ignore', 'pipe'] });
   const b = fs.readFileSync(raw);
-  return { values: new Float32Array(b.buffer, b.byteOffset, b.length / 4), image: decodeLkrtPng(png) };
+  return { values: new Float32Array(b.buffer, b.byteOffset, b.length / 4), image: decodePng(fs.readFileSync(png), png) };
 }
 
 // A deterministic RGBA test picture (opaque, with a gradient and edges), written as PNG for
@@ -109,7 +51,7 @@ const enhanceInputs = [
   [28, 28],
   [37, 23],
 ];
-for (const [w, h] of enhanceInputs) fs.writeFileSync(path.join(outDir, `in-${w}x${h}.png`), encodeRgbaPng(picture(w, h), w, h));
+for (const [w, h] of enhanceInputs) fs.writeFileSync(path.join(outDir, `in-${w}x${h}.png`), encodePng(picture(w, h), w, h));
 
 // Each case: the command's arguments and the page's call on the same model.
 const cases = [

@@ -327,25 +327,16 @@ function buildAxes() {
 
 // A padlock drawn in SVG (no icon font, no file): the shackle slides open when unlocked.
 function padlock() {
-  const ns = 'http://www.w3.org/2000/svg';
-  const svg = document.createElementNS(ns, 'svg');
-  svg.setAttribute('viewBox', '0 0 16 16');
-  svg.setAttribute('aria-hidden', 'true');
-  const shackle = document.createElementNS(ns, 'path');
-  shackle.setAttribute('class', 'shackle');
-  shackle.setAttribute('d', 'M5 7V5a3 3 0 0 1 6 0v2');
-  shackle.setAttribute('fill', 'none');
-  shackle.setAttribute('stroke', 'currentColor');
-  shackle.setAttribute('stroke-width', '1.6');
-  const body = document.createElementNS(ns, 'rect');
-  body.setAttribute('x', '3');
-  body.setAttribute('y', '7');
-  body.setAttribute('width', '10');
-  body.setAttribute('height', '7.5');
-  body.setAttribute('rx', '1.5');
-  body.setAttribute('fill', 'currentColor');
-  svg.append(shackle, body);
-  return svg;
+  const svg = (tag, attributes) => {
+    const e = document.createElementNS('http://www.w3.org/2000/svg', tag);
+    for (const [name, value] of Object.entries(attributes)) e.setAttribute(name, value);
+    return e;
+  };
+  const icon = svg('svg', { viewBox: '0 0 16 16', 'aria-hidden': 'true' });
+  icon.append(
+    svg('path', { class: 'shackle', d: 'M5 7V5a3 3 0 0 1 6 0v2', fill: 'none', stroke: 'currentColor', 'stroke-width': '1.6' }),
+    svg('rect', { x: '3', y: '7', width: '10', height: '7.5', rx: '1.5', fill: 'currentColor' }));
+  return icon;
 }
 
 // Each axis shows what its fit predicts at the current latent: a probability for a class,
