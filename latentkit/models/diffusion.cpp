@@ -26,10 +26,10 @@ double log_snr_half(const NoiseSchedule& s, int64_t t) {
   return 0.5 * std::log(ab_t) - 0.5 * std::log(1 - ab_t);
 }
 
-// DPM-Solver++(2M) over DDIM's time steps: the formulas are in diffusion.h.
+// DPM-Solver++(2M) on its own time steps: the formulas are in diffusion.h.
 torch::Tensor dpmpp_sample(const NoiseSchedule& s, const EpsFunction& eps, torch::Tensor x, const SampleOptions& o) {
   check_input(o.eta == 0, "--eta is for --sampler ddim; dpmpp is deterministic (eta 0)");
-  const std::vector<int64_t> times = sampling_timesteps(s.steps(), o.steps, o.start);
+  const std::vector<int64_t> times = dpmpp_timesteps(s, o.steps, o.start);
   const size_t n = times.size();
   torch::Tensor x0_last;  // the previous step's data prediction
   for (size_t i = 0; i < n; ++i) {
@@ -38,16 +38,15 @@ torch::Tensor dpmpp_sample(const NoiseSchedule& s, const EpsFunction& eps, torch
     if (i + 1 == n) {
       x = x0;  // to the clean image: sigma = 0, lambda = +inf, exp(-h) = 0
     } else {
-      const int64_t t_prev = times[i + 1];
-      const double ab_t = s.ab(t), ab_prev = s.ab(t_prev);
-      const double lambda_t = log_snr_half(s, t), h = log_snr_half(s, t_prev) - lambda_t;
-      const bool first_order = i == 0 || i + 2 == n;  // the first step, and the step into the grid's last
+      const int64_t t_next = times[i + 1];
+      const double ab_t = s.ab(t), ab_next = s.ab(t_next);
+      const double lambda_t = log_snr_half(s, t), h = log_snr_half(s, t_next) - lambda_t;
       torch::Tensor d = x0;
-      if (!first_order) {
+      if (i > 0) {  // second order from the second step on
         const double r = (lambda_t - log_snr_half(s, times[i - 1])) / h;
         d = x0 + (x0 - x0_last) / (2 * r);
       }
-      x = std::sqrt((1 - ab_prev) / (1 - ab_t)) * x - std::sqrt(ab_prev) * std::expm1(-h) * d;
+      x = std::sqrt((1 - ab_next) / (1 - ab_t)) * x - std::sqrt(ab_next) * std::expm1(-h) * d;
     }
     x0_last = x0;
     if (o.on_step) o.on_step(static_cast<int64_t>(i + 1), static_cast<int64_t>(n));
@@ -130,6 +129,21 @@ std::vector<int64_t> sampling_timesteps(int64_t T, int64_t n, int64_t start) {
   for (int64_t i = 0; i < n; ++i) {
     times.push_back(n == 1 ? start : static_cast<int64_t>(std::llround(double(start) * double(n - 1 - i) / double(n - 1))));
   }
+  return times;
+}
+
+std::vector<int64_t> dpmpp_timesteps(const NoiseSchedule& s, int64_t n, int64_t start) {
+  check_input(n >= 1, "diffusion: --steps must be >= 1");
+  const int64_t T = s.steps();
+  if (start < 0) {  // the last step whose lambda is at least kDpmppLambdaMin
+    start = T - 1;
+    while (start > 0 && log_snr_half(s, start) < kDpmppLambdaMin) --start;
+  }
+  check_input(start < T, "diffusion: start step " + std::to_string(start) + " must be below T = " + std::to_string(T));
+  // At most one call per step of the schedule, so the rounded steps are distinct.
+  n = std::max<int64_t>(1, std::min(n, start));
+  std::vector<int64_t> times;
+  for (int64_t i = 0; i < n; ++i) times.push_back(std::llround(double(start) * double(n - i) / double(n)));
   return times;
 }
 

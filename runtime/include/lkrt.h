@@ -134,9 +134,10 @@ typedef struct {
 /// Fills options with the defaults: DDIM, the model's steps, label -1, guidance 1, clip.
 void lkrt_sample_options_init(lkrt_sample_options* options);
 
-/// Samples one image from x_T (out may equal x_T): time steps as latentkit's DDIM (T - T/n
-/// down to 0, evenly spaced), eta 0. cond as lkrt_denoise. The same x_T gives latentkit
-/// generate's image within float round-off.
+/// Samples one image from x_T (out may equal x_T), with latentkit's time steps: DDIM (eta 0)
+/// from T - T/n evenly down to 0; DPM-Solver++ from T - 1 evenly down to (T - 1)/n, the
+/// last call's x0 the sample. cond as lkrt_denoise. The same x_T gives latentkit generate's
+/// image within float round-off.
 lkrt_status lkrt_sample(lkrt_model* model, const lkrt_sample_options* options, const float* x_T, const float* cond,
                         float* out);
 

@@ -150,6 +150,17 @@ std::vector<uint32_t> sampling_timesteps(uint32_t T, uint32_t n) {
   return times;
 }
 
+// latentkit's dpmpp_timesteps: n steps from the last t whose lambda is at least -5.1
+// (kDpmppLambdaMin) evenly down to start / n, rounded, n at most start.
+std::vector<uint32_t> dpmpp_timesteps(const std::vector<double>& alpha_bar, uint32_t n) {
+  uint32_t start = uint32_t(alpha_bar.size()) - 1;
+  while (start > 0 && 0.5 * std::log(alpha_bar[start]) - 0.5 * std::log(1 - alpha_bar[start]) < -5.1) --start;
+  n = std::max(1u, std::min(n, start));
+  std::vector<uint32_t> times(n);
+  for (uint32_t i = 0; i < n; ++i) times[i] = uint32_t(std::llround(double(start) * double(n - i) / double(n)));
+  return times;
+}
+
 // The predicted clean image x0 = (x_t - sqrt(1 - ab) eps) / sqrt(ab), clipped when asked,
 // and eps recomputed from the clipped x0 (as latentkit's ddim_step).
 void predict_x0(size_t n, const float* x, float* eps, double ab, bool clip, float* x0) {
@@ -166,7 +177,8 @@ void predict_x0(size_t n, const float* x, float* eps, double ab, bool clip, floa
 void sample(lkrt_model& m, const lkrt_sample_options& o, const float* x_T, const float* cond, float* out) {
   const size_t n = m.image.numel();
   const uint32_t steps = o.steps > 0 ? uint32_t(o.steps) : m.sample_steps;
-  const std::vector<uint32_t> times = sampling_timesteps(m.timesteps, steps);
+  const bool dpmpp = o.sampler == LKRT_SAMPLER_DPMPP;
+  const std::vector<uint32_t> times = dpmpp ? dpmpp_timesteps(m.alpha_bar, steps) : sampling_timesteps(m.timesteps, steps);
   std::vector<float>&x = m.work[0], &eps = m.work[1], &x0 = m.work[2], &prev_x0 = m.work[3];
   x.assign(x_T, x_T + n);
   eps.resize(n);
@@ -179,7 +191,7 @@ void sample(lkrt_model& m, const lkrt_sample_options& o, const float* x_T, const
     const double ab_t = m.alpha_bar[t], ab_prev = last ? 1.0 : m.alpha_bar[times[k + 1]];
     guided_eps(m, o, x.data(), t, cond, eps.data());
     predict_x0(n, x.data(), eps.data(), ab_t, o.clip != 0, x0.data());
-    if (o.sampler == LKRT_SAMPLER_DDIM) {
+    if (!dpmpp) {
       // x_prev = sqrt(ab_prev) x0 + sqrt(1 - ab_prev) eps
       const float a = float(std::sqrt(ab_prev)), b = float(std::sqrt(std::max(1 - ab_prev, 0.0)));
       for (size_t i = 0; i < n; ++i) x[i] = a * x0[i] + b * eps[i];
@@ -187,8 +199,7 @@ void sample(lkrt_model& m, const lkrt_sample_options& o, const float* x_T, const
       // DPM-Solver++(2M), data prediction, in lambda = log(alpha / sigma), as latentkit's
       // (diffusion.h): x_s = (sigma_s / sigma_t) x - alpha_s (e^-h - 1) D, h = lambda_s - lambda_t,
       // D = x0 + (x0 - x0_prev) / (2 r), r = (lambda_t - lambda_prev) / h; first order (D = x0)
-      // on the first step and on the step into t = 0; the last step, to the clean image
-      // (sigma = 0), gives x0.
+      // on the first step; the last step, to the clean image (sigma = 0), gives x0.
       const double lambda_t = 0.5 * std::log(ab_t / (1 - ab_t));
       if (last) {
         std::copy(x0.begin(), x0.end(), x.begin());
@@ -196,7 +207,7 @@ void sample(lkrt_model& m, const lkrt_sample_options& o, const float* x_T, const
         const double lambda_s = 0.5 * std::log(ab_prev / (1 - ab_prev)), h = lambda_s - lambda_t;
         const float ratio = float(std::sqrt((1 - ab_prev) / (1 - ab_t)));
         const float coef = float(-std::sqrt(ab_prev) * std::expm1(-h));
-        if (k == 0 || k + 2 == times.size()) {
+        if (k == 0) {
           for (size_t i = 0; i < n; ++i) x[i] = ratio * x[i] + coef * x0[i];
         } else {
           const float half_inv_r = float(0.5 * h / (lambda_t - prev_lambda));

@@ -438,8 +438,14 @@ std::vector<double> reference_sample(const Denoiser& d, const std::vector<double
   const int T = 100;
   const std::vector<double> ab = cosine_alpha_bar(T);
   std::vector<int> times;
-  const int start = T - T / steps;
-  for (int i = 0; i < steps; ++i) times.push_back(int(std::llround(double(start) * (steps - 1 - i) / (steps - 1))));
+  if (dpmpp) {  // from the last t with lambda >= -5.1 evenly down to start / steps
+    int start = T - 1;
+    while (start > 0 && 0.5 * std::log(ab[start] / (1 - ab[start])) < -5.1) --start;
+    for (int i = 0; i < steps; ++i) times.push_back(int(std::llround(double(start) * (steps - i) / steps)));
+  } else {  // T - T / steps evenly down to 0
+    const int start = T - T / steps;
+    for (int i = 0; i < steps; ++i) times.push_back(int(std::llround(double(start) * (steps - 1 - i) / (steps - 1))));
+  }
   std::vector<double> x = x_T, prev_x0;
   double prev_lambda = 0;
   for (size_t i = 0; i < times.size(); ++i) {
@@ -469,8 +475,7 @@ std::vector<double> reference_sample(const Denoiser& d, const std::vector<double
         x[p] = x0[p];
       } else {
         const double h = 0.5 * std::log(a_prev / (1 - a_prev)) - lambda;
-        const bool first_order = i == 0 || i + 2 == times.size();  // lower_order_final
-        const double D = first_order ? x0[p] : x0[p] + (x0[p] - prev_x0[p]) * h / (2 * (lambda - prev_lambda));
+        const double D = i == 0 ? x0[p] : x0[p] + (x0[p] - prev_x0[p]) * h / (2 * (lambda - prev_lambda));
         x[p] = std::sqrt((1 - a_prev) / (1 - a)) * x[p] - std::sqrt(a_prev) * std::expm1(-h) * D;
       }
     }
