@@ -27,7 +27,9 @@ TEST(Schedule, LinearMatchesItsClosedForm) {
   double prod = 1.0;
   for (int t = 0; t < 1000; ++t) {
     prod *= 1.0 - (1e-4 + (0.02 - 1e-4) * t / 999.0);
-    if (t % 97 == 0) EXPECT_NEAR(s.ab(t), prod, 1e-12 * std::max(prod, 1e-3)) << t;
+    if (t % 97 == 0) {
+      EXPECT_NEAR(s.ab(t), prod, 1e-12 * std::max(prod, 1e-3)) << t;
+    }
   }
   // Fewer steps scale the betas so the ends stay alike (improved DDPM).
   EXPECT_NEAR(make_schedule(ScheduleKind::kLinear, 100).betas[0].item<double>(), 1e-3, 1e-15);
