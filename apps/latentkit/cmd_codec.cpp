@@ -159,12 +159,10 @@ void run_placeholder_decode(const DecodeParams& p) {
   } catch (const lkrt::Error& e) {
     throw Error(e.what());
   }
-  torch::Tensor image = codec.decode(bytes).unsqueeze(0);
+  int32_t aspect = 0;
+  torch::Tensor image = codec.decode(bytes, &aspect).unsqueeze(0);
   // A code of a non-square image carries its aspect ratio: the longer side is --size.
-  const Generator& g = codec.generator();
-  const double ratio = lkrt::code::aspect_ratio(
-      lkrt::code::unpack(bytes.data(), bytes.size(), static_cast<int>(g.latent_dim()), static_cast<int>(g.num_classes()))
-          .aspect);
+  const double ratio = lkrt::code::aspect_ratio(aspect);
   const int64_t side = p.size > 0 ? p.size : image.size(2);
   const int64_t width = ratio >= 1 ? side : std::max<int64_t>(1, std::llround(side * ratio));
   const int64_t height = ratio <= 1 ? side : std::max<int64_t>(1, std::llround(side / ratio));

@@ -118,7 +118,7 @@ void PlaceholderCodec::quantise(Placeholders& found, const torch::Tensor& images
   found.decoded = torch::stack(decoded);
 }
 
-torch::Tensor PlaceholderCodec::decode(const std::vector<uint8_t>& bytes) {
+torch::Tensor PlaceholderCodec::decode(const std::vector<uint8_t>& bytes, int32_t* aspect) {
   Generator& g = *generator_;
   lkrt::code::Code code;
   try {
@@ -127,6 +127,7 @@ torch::Tensor PlaceholderCodec::decode(const std::vector<uint8_t>& bytes) {
   } catch (const lkrt::Error& e) {
     throw Error(e.what());
   }
+  if (aspect) *aspect = code.aspect;
   const std::vector<float> z = lkrt::code::latent(code);
   torch::NoGradGuard no_grad;
   torch::Tensor labels = code.label >= 0 ? torch::tensor({static_cast<int64_t>(code.label)}) : torch::Tensor();
@@ -135,25 +136,31 @@ torch::Tensor PlaceholderCodec::decode(const std::vector<uint8_t>& bytes) {
   return image;
 }
 
-torch::Tensor load_image_for(const Generator& generator, const std::string& path) {
+namespace {
+
+// An image file in the generator's channels; the generator must draw square images.
+Image read_image_for(const Generator& generator, const std::string& path) {
   const auto shape = generator.image_shape();
   check_input(shape[1] == shape[2], "placeholders need a generator of square images");
-  Image image = resize_center_crop(convert_channels(read_image(path), static_cast<int>(shape[0])),
-                                   static_cast<int>(shape[1]));
-  return image_to_tensor(image).unsqueeze(0);
+  return convert_channels(read_image(path), static_cast<int>(shape[0]));
+}
+
+}  // namespace
+
+torch::Tensor load_image_for(const Generator& generator, const std::string& path) {
+  const int size = static_cast<int>(generator.image_shape()[1]);
+  return image_to_tensor(resize_center_crop(read_image_for(generator, path), size)).unsqueeze(0);
 }
 
 PlaceholderImage load_placeholder_image(const Generator& generator, const std::string& path) {
-  const auto shape = generator.image_shape();
-  check_input(shape[1] == shape[2], "placeholders need a generator of square images");
-  const Image file = convert_channels(read_image(path), static_cast<int>(shape[0]));
+  const Image file = read_image_for(generator, path);
   PlaceholderImage out;
   try {
     out.aspect = lkrt::code::aspect_of(file.width, file.height);
   } catch (const lkrt::Error& e) {
     throw Error(path + ": " + e.what());
   }
-  const int64_t size = shape[1];
+  const int64_t size = generator.image_shape()[1];
   if (out.aspect == 0) {
     out.image = image_to_tensor(resize_center_crop(file, static_cast<int>(size))).unsqueeze(0);
     return out;

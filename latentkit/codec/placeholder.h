@@ -64,8 +64,9 @@ class PlaceholderCodec {
   /// latents, then quantise; aspects: one aspect field per image (0: square), or empty.
   Placeholders encode(const torch::Tensor& images, const PlaceholderOptions& options, torch::Tensor labels = {},
                       std::vector<int32_t> aspects = {});
-  /// One code -> [C, H, W] in [-1, 1]. Malformed codes and codes of other models are Errors.
-  torch::Tensor decode(const std::vector<uint8_t>& code);
+  /// One code -> [C, H, W] in [-1, 1]; *aspect, when given, gets the code's aspect field
+  /// (0: none). Malformed codes and codes of other models are Errors.
+  torch::Tensor decode(const std::vector<uint8_t>& code, int32_t* aspect = nullptr);
 
  private:
   std::string run_dir_, model_id_;

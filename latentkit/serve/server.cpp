@@ -55,6 +55,23 @@ std::string content_type_of(const std::string& path) {
   return "application/octet-stream";
 }
 
+// The settings both services share, and answer on GET, POST, PUT and DELETE.
+void configure(httplib::Server& server, const ServeOptions& options, const httplib::Server::Handler& answer) {
+  check_input(options.port >= 0 && options.port <= 65535, "port must lie in [0, 65535]");
+  server.new_task_queue = [workers = options.workers] { return new httplib::ThreadPool(static_cast<size_t>(workers)); };
+  // One byte over the limit is enough to tell an oversize body; httplib stops reading there.
+  server.set_payload_max_length(options.max_body + 1);
+  // httplib sends headers and body in two writes; with Nagle's algorithm the body waits for
+  // the browser's delayed ACK on a kept-alive connection: 44 ms per image instead of 1.4.
+  server.set_tcp_nodelay(true);
+  // An open browser tab holds a kept-alive connection, which Ctrl-C waits out.
+  server.set_keep_alive_timeout(1);
+  server.Get(".*", answer);
+  server.Post(".*", answer);
+  server.Put(".*", answer);
+  server.Delete(".*", answer);
+}
+
 // Binds, prints the address, serves until SIGINT / SIGTERM (or stop_requested()).
 void listen_until_stopped(httplib::Server& server, const ServeOptions& options, const std::string& what,
                           const std::function<void(int)>& on_listening) {
@@ -222,28 +239,15 @@ HttpReply EditorService::handle(const std::string& method, const std::string& pa
 }
 
 void serve_editor(EditorService& service, const ServeOptions& options, const std::function<void(int)>& on_listening) {
-  check_input(options.port >= 0 && options.port <= 65535, "port must lie in [0, 65535]");
   httplib::Server server;
-  server.new_task_queue = [workers = options.workers] { return new httplib::ThreadPool(static_cast<size_t>(workers)); };
-  // One byte over the limit is enough to tell an oversize body; httplib stops reading there.
-  server.set_payload_max_length(options.max_body + 1);
-  // httplib sends headers and body in two writes; with Nagle's algorithm the body waits for
-  // the browser's delayed ACK on a kept-alive connection: 44 ms per image instead of 1.4.
-  server.set_tcp_nodelay(true);
-  // An open browser tab holds a kept-alive connection, which Ctrl-C waits out.
-  server.set_keep_alive_timeout(1);
   const size_t max_body = options.max_body;
-  auto answer = [&service, max_body](const httplib::Request& req, httplib::Response& res) {
+  configure(server, options, [&service, max_body](const httplib::Request& req, httplib::Response& res) {
     HttpReply reply = req.body.size() > max_body
                           ? error_reply(400, "request body over " + std::to_string(max_body) + " bytes")
                           : service.handle(req.method, req.path, req.body);
     res.status = reply.status;
     res.set_content(reply.body, reply.content_type.c_str());
-  };
-  server.Get(".*", answer);
-  server.Post(".*", answer);
-  server.Put(".*", answer);
-  server.Delete(".*", answer);
+  });
   // httplib's own refusals (413 for a body over the limit, 400 for a malformed request)
   // get a JSON message too; 413 is reported as the 400 the API documents.
   server.set_error_handler([max_body](const httplib::Request&, httplib::Response& res) {
@@ -299,15 +303,8 @@ HttpReply static_file_reply(const std::string& root, const std::string& method, 
 }
 
 void serve_folder(const std::string& root, const ServeOptions& options, const std::function<void(int)>& on_listening) {
-  check_input(options.port >= 0 && options.port <= 65535, "port must lie in [0, 65535]");
-  check_input(std::filesystem::is_regular_file(std::filesystem::path(root) / "index.html"),
-              root + "/index.html not found: build the app with: scripts/build app (it writes build/app/)");
   httplib::Server server;
-  server.new_task_queue = [workers = options.workers] { return new httplib::ThreadPool(static_cast<size_t>(workers)); };
-  server.set_tcp_nodelay(true);
-  server.set_keep_alive_timeout(1);
-  server.set_payload_max_length(options.max_body + 1);
-  auto answer = [root](const httplib::Request& req, httplib::Response& res) {
+  const httplib::Server::Handler answer = [root](const httplib::Request& req, httplib::Response& res) {
     const HttpReply reply = static_file_reply(root, req.method, req.path);
     res.status = reply.status;
     // The app is rebuilt in place: the browser asks again rather than keep an old file.
@@ -315,11 +312,10 @@ void serve_folder(const std::string& root, const ServeOptions& options, const st
     res.set_header("X-Content-Type-Options", "nosniff");
     res.set_content(reply.body, reply.content_type.c_str());
   };
-  server.Get(".*", answer);
-  server.Post(".*", answer);
-  server.Put(".*", answer);
-  server.Delete(".*", answer);
+  configure(server, options, answer);
   server.Patch(".*", answer);
+  check_input(std::filesystem::is_regular_file(std::filesystem::path(root) / "index.html"),
+              root + "/index.html not found: build the app with: scripts/build app (it writes build/app/)");
   listen_until_stopped(server, options, "app (" + root + ")", on_listening);
 }
 

@@ -135,8 +135,9 @@ typedef struct {
 void lkrt_sample_options_init(lkrt_sample_options* options);
 
 /// Samples one image from x_T (out may equal x_T), with latentkit's time steps: DDIM (eta 0)
-/// from T - T/n evenly down to 0; DPM-Solver++ from T - 1 evenly down to (T - 1)/n, the
-/// last call's x0 the sample. cond as lkrt_denoise. The same x_T gives latentkit generate's
+/// from T - T/n evenly down to 0; DPM-Solver++ from the last step whose lambda =
+/// log(alpha / sigma) is at least -5.1 evenly down to that step / n, the last call's x0 the
+/// sample. cond as lkrt_denoise. The same x_T gives latentkit generate's
 /// image within float round-off.
 lkrt_status lkrt_sample(lkrt_model* model, const lkrt_sample_options* options, const float* x_T, const float* cond,
                         float* out);

@@ -199,24 +199,24 @@ inline void dense_rows_product(const float* const* A, uint32_t j0, uint32_t j1, 
   constexpr int kVecs = 2, kWidth = 8;
   using V = __m256;
   const auto load = [](const float* p) { return _mm256_load_ps(p); };
+  const auto load_c = [](const float* p) { return _mm256_loadu_ps(p); };
+  const auto store_c = [](float* p, V v) { _mm256_storeu_ps(p, v); };
+  const auto zero = [] { return _mm256_setzero_ps(); };
   const auto fma = [](V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); };
   const auto splat = [](const float* p) { return _mm256_broadcast_ss(p); };
 #else
   constexpr int kVecs = 4, kWidth = 4;
   using V = float32x4_t;
   const auto load = [](const float* p) { return vld1q_f32(p); };
+  const auto load_c = load;
+  const auto store_c = [](float* p, V v) { vst1q_f32(p, v); };
+  const auto zero = [] { return vdupq_n_f32(0.0f); };
   const auto fma = [](V a, V b, V c) { return vfmaq_f32(c, a, b); };
   const auto splat = [](const float* p) { return vld1q_dup_f32(p); };
 #endif
   V acc[R][kVecs * NP];
   for (int r = 0; r < R; ++r)
-    for (int q = 0; q < kVecs * NP; ++q) {
-#if defined(LKRT_AVX2)
-      acc[r][q] = accumulate ? _mm256_loadu_ps(C[r] + kWidth * q) : _mm256_setzero_ps();
-#else
-      acc[r][q] = accumulate ? vld1q_f32(C[r] + kWidth * q) : vdupq_n_f32(0.0f);
-#endif
-    }
+    for (int q = 0; q < kVecs * NP; ++q) acc[r][q] = accumulate ? load_c(C[r] + kWidth * q) : zero();
   for (uint32_t k = j0; k < j1; ++k)
     for (int r = 0; r < R; ++r) {
       const V a = splat(A[r] + k);
@@ -224,13 +224,7 @@ inline void dense_rows_product(const float* const* A, uint32_t j0, uint32_t j1, 
         for (int v = 0; v < kVecs; ++v) acc[r][kVecs * q + v] = fma(a, load(B[q] + 16 * size_t(k) + kWidth * v), acc[r][kVecs * q + v]);
     }
   for (int r = 0; r < R; ++r)
-    for (int q = 0; q < kVecs * NP; ++q) {
-#if defined(LKRT_AVX2)
-      _mm256_storeu_ps(C[r] + kWidth * q, acc[r][q]);
-#else
-      vst1q_f32(C[r] + kWidth * q, acc[r][q]);
-#endif
-    }
+    for (int q = 0; q < kVecs * NP; ++q) store_c(C[r] + kWidth * q, acc[r][q]);
 }
 #endif
 

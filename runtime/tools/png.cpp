@@ -40,10 +40,6 @@ void chunk(std::string& png, const char* type, const std::string& data) {
   put_u32be(png, format::crc32(reinterpret_cast<const uint8_t*>(body.data()), body.size()));
 }
 
-}  // namespace
-
-namespace {
-
 // One pixel of a [channels, H, W] float image in [-1, 1] as 8-bit samples (RGBA: color
 // premultiplied in, straight out).
 inline void pixel_to_bytes(const float* chw, int channels, size_t plane, size_t at, uint8_t* out) {

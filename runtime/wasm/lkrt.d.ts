@@ -48,9 +48,17 @@ export interface FloatImage {
   width: number;
 }
 
+/** The PNG file the lkrt command writes for the same output (the model's channels, stored deflate). */
+export interface PngImage {
+  png: Uint8Array;
+  channels: number;
+  height: number;
+  width: number;
+}
+
 export interface OutputOption {
-  /** 'image' (default): ImageData, RGBA, straight alpha; 'float': the raw values. */
-  output?: 'image' | 'float';
+  /** 'image' (default): ImageData, RGBA, straight alpha; 'float': the raw values; 'png': a PNG file. */
+  output?: 'image' | 'float' | 'png';
 }
 
 export interface GenerateOptions extends OutputOption {
@@ -81,7 +89,7 @@ export interface SampleOptions extends OutputOption {
   restore?: ImageData | null;
 }
 
-type Result<O extends OutputOption> = O extends { output: 'float' } ? FloatImage : ImageData;
+type Result<O extends OutputOption> = O extends { output: 'float' } ? FloatImage : O extends { output: 'png' } ? PngImage : ImageData;
 
 export class Model {
   readonly info: ModelInfo;

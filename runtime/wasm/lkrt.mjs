@@ -142,8 +142,10 @@ export class Model {
 
   /**
    * A generator's image from a seed or a latent z (Float32Array of latentDim), and a label
-   * for conditional models. ImageData, or with { output: 'float' } the raw values
-   * { values: Float32Array [channels * height * width] in [-1, 1], channels, height, width }.
+   * for conditional models. ImageData; with { output: 'float' } the raw values
+   * { values: Float32Array [channels * height * width] in [-1, 1], channels, height, width };
+   * with { output: 'png' } { png: Uint8Array, channels, height, width }, the PNG file the
+   * lkrt command writes (the model's channels, stored deflate).
    */
   generate({ seed = 0, z = null, label = -1, output = 'image' } = {}) {
     this.expect('generator', 'generate');
@@ -253,6 +255,17 @@ export class Model {
     return this.rt.with(4 * n, (out) => {
       f(out);
       if (output === 'float') return { values: new Float32Array(M.HEAPF32.buffer, out, n).slice(), channels, height, width };
+      if (output === 'png') {
+        return this.rt.with(4, (size) => {
+          const png = M._lkrt_wasm_png(out, channels, height, width, size);
+          if (!png) this.rt.check(4);
+          try {
+            return { png: new Uint8Array(M.HEAPU8.buffer, png, M.HEAPU32[size >> 2]).slice(), channels, height, width };
+          } finally {
+            M._free(png);
+          }
+        });
+      }
       return this.rt.with(4 * height * width, (rgba) => {
         this.rt.check(M._lkrt_wasm_to_rgba(out, channels, height, width, rgba));
         const bytes = new Uint8ClampedArray(M.HEAPU8.buffer, rgba, 4 * height * width).slice();

@@ -1,10 +1,14 @@
 // The few entry points that lkrt.mjs needs beyond lkrt.h: a sampler call with flat
 // arguments, the seeded normals with the seed in two halves (JavaScript numbers hold 53
-// bits), 64-bit counters as doubles, and pixels to and from a canvas's RGBA bytes with the
-// lkrt command's own conversions (tools/png.h), so that the browser's bytes are the PNG's.
+// bits), 64-bit counters as doubles, and pixels to and from a canvas's RGBA bytes and to PNG
+// with the lkrt command's own conversions (tools/png.h), so that the browser's bytes are the
+// PNG's.
 #include <emscripten/emscripten.h>
 
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <string>
 #include <exception>
 #include <vector>
 
@@ -50,6 +54,28 @@ EMSCRIPTEN_KEEPALIVE lkrt_status lkrt_wasm_to_rgba(const float* chw, int32_t cha
   } catch (const std::exception& e) {
     return lkrt::set_error(LKRT_ERR_ARGUMENT, e.what());
   }
+}
+
+// The image as the lkrt command writes it to PNG (tools/png.h), in memory the caller frees
+// with free(); *size gets its length. NULL on failure (lkrt_last_error says why).
+EMSCRIPTEN_KEEPALIVE uint8_t* lkrt_wasm_png(const float* chw, int32_t channels, int32_t height, int32_t width,
+                                           uint32_t* size) {
+  try {
+    const std::string png = lkrt::encode_png(chw, channels, height, width);
+    uint8_t* out = static_cast<uint8_t*>(std::malloc(png.size()));
+    if (!out) {
+      lkrt::set_error(LKRT_ERR_MEMORY, "out of memory");
+      return nullptr;
+    }
+    std::memcpy(out, png.data(), png.size());
+    *size = uint32_t(png.size());
+    return out;
+  } catch (const std::bad_alloc&) {
+    lkrt::set_error(LKRT_ERR_MEMORY, "out of memory");
+  } catch (const std::exception& e) {
+    lkrt::set_error(LKRT_ERR_ARGUMENT, e.what());
+  }
+  return nullptr;
 }
 
 // RGBA bytes (straight alpha, as ImageData) to the model's channels in [-1, 1], as the lkrt

@@ -30,13 +30,17 @@ export function codeAspect(text) {
 }
 
 /**
- * The preview of a code: a data: URL of a PNG of the decoded pixels (exactly decodeCode's
- * bytes, alpha straight), its size (the model's) and the code's aspect ratio. Throws the
- * model's LkrtError for a bad code.
+ * The preview of a code: a data: URL of the PNG the lkrt command would write for it (stored
+ * deflate: a preview is held for the seconds an image loads, so speed beats size; a data:
+ * URL rather than a blob: one, whose registration is a round trip to the browser process),
+ * its size (the model's) and the code's aspect ratio. Throws the model's LkrtError for a
+ * bad code.
  */
 export function previewURL(model, text) {
-  const image = model.decodeCode(text);
-  return { url: encodePng(image.data, image.width, image.height), width: image.width, height: image.height, aspect: codeAspect(text) };
+  const { png, width, height } = model.decodeCode(text, { output: 'png' });
+  let binary = '';
+  for (let i = 0; i < png.length; i += 0x8000) binary += String.fromCharCode.apply(null, png.subarray(i, i + 0x8000));
+  return { url: 'data:image/png;base64,' + btoa(binary), width, height, aspect: codeAspect(text) };
 }
 
 /**
@@ -167,77 +171,6 @@ function base64urlHead(text, n) {
     }
   }
   return out;
-}
-
-// --- A PNG of RGBA bytes: filter 0, stored (uncompressed) deflate, as a data: URL. It is
-// held for the seconds an image loads, so speed beats size (64 x 64: 16.5 KB). A data: URL
-// rather than a blob: one: registering a blob costs a round trip to the browser process.
-const kCrcTable = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-function crc32(bytes, from, to) {
-  let c = ~0;
-  for (let i = from; i < to; i++) c = kCrcTable[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
-  return ~c >>> 0;
-}
-
-function encodePng(rgba, width, height) {
-  const row = 4 * width + 1;
-  const raw = new Uint8Array(row * height); // each row: filter 0, then its pixels
-  for (let y = 0; y < height; y++) raw.set(rgba.subarray(y * (row - 1), (y + 1) * (row - 1)), y * row + 1);
-  const blocks = Math.ceil(raw.length / 65535); // width and height are at least 1
-  const idat = 2 + 5 * blocks + raw.length + 4;
-  const png = new Uint8Array(8 + 25 + 12 + idat + 12);
-  const view = new DataView(png.buffer);
-  png.set([137, 80, 78, 71, 13, 10, 26, 10], 0);
-  let at = 8;
-  const chunk = (type, length, fill) => {
-    view.setUint32(at, length);
-    for (let i = 0; i < 4; i++) png[at + 4 + i] = type.charCodeAt(i);
-    fill(at + 8);
-    view.setUint32(at + 8 + length, crc32(png, at + 4, at + 8 + length));
-    at += 12 + length;
-  };
-  chunk('IHDR', 13, (p) => {
-    view.setUint32(p, width);
-    view.setUint32(p + 4, height);
-    png.set([8, 6, 0, 0, 0], p + 8); // 8-bit RGBA, no interlace
-  });
-  chunk('IDAT', idat, (p) => {
-    png[p++] = 0x78; // zlib: deflate, 32 KB window, no dictionary
-    png[p++] = 0x01;
-    for (let from = 0; from < raw.length; from += 65535) {
-      const n = Math.min(raw.length - from, 65535);
-      png[p] = from + n >= raw.length ? 1 : 0; // the last block is final
-      view.setUint16(p + 1, n, true);
-      view.setUint16(p + 3, n ^ 0xffff, true);
-      png.set(raw.subarray(from, from + n), p + 5);
-      p += 5 + n;
-    }
-    let a = 1;
-    let b = 0;
-    for (let i = 0; i < raw.length; ) {
-      const end = Math.min(i + 5552, raw.length); // the most bytes before b can pass 2^32
-      for (; i < end; i++) {
-        a += raw[i];
-        b += a;
-      }
-      a %= 65521;
-      b %= 65521;
-    }
-    view.setUint32(p, ((b << 16) | a) >>> 0);
-  });
-  chunk('IEND', 0, () => {});
-  let text = '';
-  for (let i = 0; i < png.length; i += 0x8000) text += String.fromCharCode.apply(null, png.subarray(i, i + 0x8000));
-  return 'data:image/png;base64,' + btoa(text);
 }
 
 // The script tag that loaded this module names the model: start on it.
