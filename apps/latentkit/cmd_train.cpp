@@ -36,6 +36,7 @@ struct TrainParams {
   DdpmTrainOptions ddpm;
   std::vector<int64_t> mults{1, 2, 2};
   std::vector<std::string> tasks;
+  int64_t text_width = 128, text_layers = 2;  // t2i
   // pix2pix
   Pix2pixTrainOptions pix2pix;
   std::vector<std::string> enhance;
@@ -86,6 +87,8 @@ void run_ddpm(const TrainParams& p) {
     o.model.unet.width(p.width_option->count() > 0 ? p.width : 32)
         .mults(p.mults)
         .num_classes(p.model == "cddpm" ? 1 : 0);  // count from the data
+    o.text = p.model == "t2i";
+    if (o.text) o.model.unet.text(TextEncoderOptions().vocab_size(3).width(p.text_width).layers(p.text_layers));  // vocabulary from the data
     o.model.tasks = p.tasks;
     o.ema_decay = p.ema_decay;
     o.condition_on = p.condition_on;
@@ -130,7 +133,7 @@ void run_train(TrainParams& p) {
   check_input(p.enhance.empty() || family == "pix2pix",
               "--task is for --model pix2pix (a diffusion model takes --tasks inpaint,restore)");
   if (family == "vae" || family == "cvae") return run_vae(p);
-  if (family == "ddpm" || family == "cddpm") return run_ddpm(p);
+  if (family == "ddpm" || family == "cddpm" || family == "t2i") return run_ddpm(p);
   if (family == "pix2pix") return run_pix2pix(p);
   run_gan(p);
 }
@@ -142,9 +145,10 @@ void add_train_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("train", "Train a generative model into a run folder");
   cmd->add_option("--model", p->model,
                   "model family: dcgan | dcgan-upsample | cgan (class-conditional DCGAN) | vae | cvae (class-conditional "
-                  "VAE) | ddpm (diffusion U-Net) | cddpm (class-conditional diffusion, classifier-free guidance) | pix2pix "
-                  "(image-to-image enhancer: U-Net + PatchGAN)")
-      ->check(CLI::IsMember({"dcgan", "dcgan-upsample", "cgan", "vae", "cvae", "ddpm", "cddpm", "pix2pix"}))
+                  "VAE) | ddpm (diffusion U-Net) | cddpm (class-conditional diffusion, classifier-free guidance) | t2i "
+                  "(text-to-image diffusion on the emoji set's captions, docs/text.md) | pix2pix (image-to-image enhancer: "
+                  "U-Net + PatchGAN)")
+      ->check(CLI::IsMember({"dcgan", "dcgan-upsample", "cgan", "vae", "cvae", "ddpm", "cddpm", "t2i", "pix2pix"}))
       ->capture_default_str();
   p->flags.bind(cmd, p->loop);
   cmd->get_option("--epochs")->description("passes over the data (vae, ddpm, pix2pix default 10)");
@@ -197,7 +201,14 @@ void add_train_command(CLI::App& app) {
   cmd->add_option("--uncond-share", d.uncond_share, "ddpm with --tasks: share of images trained with no condition")
       ->check(CLI::Range(0.0, 0.99))
       ->capture_default_str();
-  cmd->add_option("--label-dropout", d.label_dropout, "cddpm: share of steps trained without the label (for guidance)")
+  cmd->add_option("--text-width", p->text_width, "t2i: width of the text encoder (a small Transformer)")
+      ->check(CLI::Range(16, 1024))
+      ->capture_default_str();
+  cmd->add_option("--text-layers", p->text_layers, "t2i: Transformer layers of the text encoder")
+      ->check(CLI::Range(1, 12))
+      ->capture_default_str();
+  cmd->add_option("--label-dropout", d.label_dropout,
+                  "cddpm, t2i: share of images trained without the label or prompt (for guidance)")
       ->check(CLI::Range(0.0, 0.99))
       ->capture_default_str();
   cmd->add_option("--warmup", d.warmup, "ddpm: steps of learning-rate warm-up")->check(at_least(0))->capture_default_str();

@@ -22,10 +22,12 @@ struct Labeling {
 };
 
 /// What an image shows, in words (emoji: "smiling face with heart-eyes"; short names
-/// "heart_eyes"), kept for text conditioning.
+/// "heart_eyes"; unified "1F60D", its code points, which emojilib's keywords key on), kept
+/// for text conditioning (data/captions.h).
 struct ImageText {
   std::string name;
   std::vector<std::string> short_names;
+  std::string unified;
 };
 
 struct Dataset {

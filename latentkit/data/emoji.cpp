@@ -98,17 +98,16 @@ bool emoji_in_test_split(const std::string& short_name) {
   return remainder == 0;
 }
 
-std::string emoji_package_dir(const std::string& vendor) {
-  const std::string package = "emoji-datasource-" + vendor;
+std::string npm_package_dir(const std::string& package, const std::string& marker) {
   std::vector<std::string> looked;
   const auto has = [&](const fs::path& node_modules) {
     looked.push_back(node_modules.string());
     std::error_code ec;
-    return fs::is_regular_file(node_modules / package / "emoji.json", ec);
+    return fs::is_regular_file(node_modules / package / marker, ec);
   };
   if (const char* env = std::getenv("LATENTKIT_EMOJI_DIR"); env != nullptr && env[0] != '\0') {
     if (has(env)) return (fs::path(env) / package).string();
-    throw Error("emoji: " + package + " not found in " + env + " (from LATENTKIT_EMOJI_DIR); " +
+    throw Error(package + " not found in " + env + " (from LATENTKIT_EMOJI_DIR); " +
                 "install it with scripts/setup, or point LATENTKIT_EMOJI_DIR at the node_modules folder that has it");
   }
   std::error_code ec;
@@ -120,9 +119,17 @@ std::string emoji_package_dir(const std::string& vendor) {
   }
   std::string places;
   for (size_t i = 0; i < std::min<size_t>(looked.size(), 4); ++i) places += (i ? ", " : "") + looked[i];
-  throw Error("emoji: the npm package " + package + " was not found (looked in " + places +
+  throw Error("the npm package " + package + " was not found (looked in " + places +
               (looked.size() > 4 ? " and the folders above" : "") +
               "); install it with scripts/setup, or set LATENTKIT_EMOJI_DIR to a node_modules folder that has it");
+}
+
+std::string emoji_package_dir(const std::string& vendor) {
+  try {
+    return npm_package_dir("emoji-datasource-" + vendor, "emoji.json");
+  } catch (const Error& e) {
+    throw Error(std::string("emoji: ") + e.what());
+  }
 }
 
 Dataset load_emoji(const DataOptions& options) {
@@ -161,7 +168,8 @@ Dataset load_emoji(const DataOptions& options) {
         const std::string short_name = e.at("short_name").get<std::string>();
         if (emoji_in_test_split(short_name) != test) continue;
         auto [text, fresh] = text_of.emplace(short_name, data.texts.size());
-        if (fresh) data.texts.push_back({lower(e.at("name").get<std::string>()), e.at("short_names").get<std::vector<std::string>>()});
+        if (fresh) data.texts.push_back({lower(e.at("name").get<std::string>()), e.at("short_names").get<std::vector<std::string>>(),
+                                     e.at("unified").get<std::string>()});
         Entry base{e.at("sort_order").get<int64_t>(), 0, vendor_index, "",
                    cat - kCategories.begin(), sub - subcategories.begin(), 0, text->second};
         const auto add = [&](const nlohmann::json& variant, Entry entry) {

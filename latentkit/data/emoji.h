@@ -21,10 +21,12 @@ std::vector<std::string> emoji_vendors(const std::string& spec);
 /// its short_name, read as one big-endian integer, is 0 mod 10.
 bool emoji_in_test_split(const std::string& short_name);
 
-/// The folder holding the package emoji-datasource-<vendor>: under $LATENTKIT_EMOJI_DIR (a
+/// The folder of an npm package with the file `marker` in it: under $LATENTKIT_EMOJI_DIR (a
 /// node_modules folder) if set, else the first node_modules/ with it in the working folder,
 /// the executable's folder, or a folder above either. A missing package is an Error naming
 /// the places looked in and scripts/setup as the fix.
+std::string npm_package_dir(const std::string& package, const std::string& marker);
+/// npm_package_dir of emoji-datasource-<vendor> (marker emoji.json).
 std::string emoji_package_dir(const std::string& vendor);
 
 /// Loads options.split of the set, emoji by emoji in Unicode order, each base image then its

@@ -204,6 +204,10 @@ torch::Tensor repaint(const NoiseSchedule& s, const EpsFunction& eps, const torc
   return torch::where(filled, x, x0);
 }
 
+std::string ddpm_family(const UNetOptions& unet) {
+  return unet.text().vocab_size() > 0 ? "t2i" : unet.num_classes() > 0 ? "cddpm" : "ddpm";
+}
+
 nlohmann::json ddpm_options_to_json(const DdpmOptions& o) {
   nlohmann::json j = unet_options_to_json(o.unet);
   j["schedule"] = schedule_names().name(o.schedule);
@@ -211,6 +215,7 @@ nlohmann::json ddpm_options_to_json(const DdpmOptions& o) {
   j["prediction"] = prediction_names().name(o.prediction);
   j["tasks"] = o.tasks;
   j["sample_steps"] = o.sample_steps;
+  if (o.unet.text().vocab_size() > 0) j["tokenizer"] = o.tokenizer.to_json();
   return j;
 }
 
@@ -222,6 +227,12 @@ DdpmOptions ddpm_options_from_json(const nlohmann::json& m) {
   o.prediction = prediction_names().parse(m.at("prediction").get<std::string>());
   o.tasks = m.at("tasks").get<std::vector<std::string>>();
   o.sample_steps = m.at("sample_steps").get<int64_t>();
+  if (o.unet.text().vocab_size() > 0) {
+    o.tokenizer = Tokenizer::from_json(m.at("tokenizer"), "config.json");
+    check_input(o.tokenizer.vocab_size() == o.unet.text().vocab_size() &&
+                    o.tokenizer.max_tokens() == o.unet.text().max_tokens(),
+                "config.json: the tokenizer does not match the text encoder's vocabulary and length");
+  }
   validate_ddpm_options(o);
   return o;
 }
@@ -269,17 +280,32 @@ bool DdpmModel::has_task(const std::string& task) const {
 
 EpsFunction DdpmModel::eps_function(const torch::Tensor& labels, double guidance, const torch::Tensor& cond) {
   const int64_t classes = num_classes();
-  return [this, labels, guidance, cond, classes](const torch::Tensor& x, int64_t t) {
+  // A text model encodes its prompts once for all steps.
+  torch::Tensor text;
+  if (net_->has_text() && labels.defined()) {
+    torch::NoGradGuard no_grad;
+    text = net_->encode_text(labels);
+  }
+  return [this, labels, guidance, cond, classes, text](const torch::Tensor& x, int64_t t) {
     const int64_t n = x.size(0);
     torch::Tensor c = cond;  // all zeros: no condition (an unconditional sample)
     if (!c.defined() && options_.unet.cond_channels() > 0) {
       c = torch::zeros({n, options_.unet.cond_channels(), x.size(2), x.size(3)});
     }
-    auto run = [&](const torch::Tensor& xs, const torch::Tensor& lab, const torch::Tensor& cs) {
+    auto run = [&](const torch::Tensor& xs, const torch::Tensor& lab, const torch::Tensor& cs,
+                   const torch::Tensor& text = {}) {
       torch::Tensor tt = torch::full({xs.size(0)}, t, torch::kInt64);
-      torch::Tensor out = net_->forward(xs, tt, lab, cs);
+      torch::Tensor out = net_->forward(xs, tt, lab, cs, text);
       return options_.prediction == Prediction::kV ? eps_from_v(schedule_, xs, tt, out) : out;
     };
+    if (net_->has_text()) {
+      torch::Tensor none = net_->null_text.detach().unsqueeze(0).expand({n, -1});
+      if (!text.defined()) return run(x, {}, c, none);
+      if (guidance == 1.0) return run(x, {}, c, text);
+      torch::Tensor both = run(torch::cat({x, x}), {}, c.defined() ? torch::cat({c, c}) : c, torch::cat({text, none}));
+      std::vector<torch::Tensor> parts = both.chunk(2);
+      return parts[1] + guidance * (parts[0] - parts[1]);
+    }
     if (classes == 0) return run(x, {}, c);
     torch::Tensor none = torch::full({n}, classes, torch::kInt64);
     if (!labels.defined()) return run(x, none, c);
@@ -292,7 +318,7 @@ EpsFunction DdpmModel::eps_function(const torch::Tensor& labels, double guidance
 
 torch::Tensor DdpmModel::sample(const torch::Tensor& x_T, const torch::Tensor& labels, const SampleOptions& options,
                                 double guidance, torch::Generator& rng) {
-  return diffusion_sample(schedule_, eps_function(class_labels(x_T.size(0), labels), guidance), x_T, options, rng);
+  return diffusion_sample(schedule_, eps_function(condition(x_T.size(0), labels), guidance), x_T, options, rng);
 }
 
 torch::Tensor DdpmModel::decode(const torch::Tensor& z, const torch::Tensor& labels) {
@@ -304,6 +330,14 @@ torch::Tensor DdpmModel::decode(const torch::Tensor& z, const torch::Tensor& lab
   o.steps = decode_steps_;
   torch::Generator rng = make_rng(0);  // unused: DDIM with eta 0 and dpmpp draw no noise
   return sample(z.view({z.size(0), shape[0], shape[1], shape[2]}), labels, o, decode_guidance_, rng);
+}
+
+torch::Tensor DdpmModel::condition(int64_t n, const torch::Tensor& labels) const {
+  if (!options_.unet.text().vocab_size()) return class_labels(n, labels);
+  if (!labels.defined()) return {};
+  check_input(labels.dim() == 2 && labels.size(0) >= 1, "t2i: expected prompt tokens [N, L]");
+  // Prompts in turn, as classes are.
+  return labels.index_select(0, torch::arange(n, torch::kInt64).remainder(labels.size(0)));
 }
 
 void DdpmModel::set_decode(Sampler sampler, int64_t steps, double guidance) {

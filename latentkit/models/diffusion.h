@@ -15,6 +15,7 @@
 #include <torch/torch.h>
 
 #include "latentkit/core/names.h"
+#include "latentkit/data/captions.h"
 
 #include "latentkit/models/generator.h"
 #include "latentkit/models/unet.h"
@@ -149,7 +150,11 @@ struct DdpmOptions {
   // a restore flag; all zeros asks for an unconditional sample.
   std::vector<std::string> tasks;
   int64_t sample_steps = 50;        // DDIM steps of decode()
+  Tokenizer tokenizer;              // text-conditional models (unet.text): their vocabulary
 };
+
+/// ddpm, cddpm (num_classes > 0) or t2i (text).
+std::string ddpm_family(const UNetOptions& unet);
 
 nlohmann::json ddpm_options_to_json(const DdpmOptions& options);
 DdpmOptions ddpm_options_from_json(const nlohmann::json& model);
@@ -161,11 +166,13 @@ void validate_ddpm_options(DdpmOptions& options);
 torch::Tensor inpaint_condition(const torch::Tensor& image, const torch::Tensor& fill);
 torch::Tensor restore_condition(const torch::Tensor& degraded);
 
-/// The "ddpm" family: the EMA U-Net, its schedule, and classifier-free guidance.
+/// The "ddpm" family (and its conditional forms cddpm, on classes, and t2i, on text): the EMA
+/// U-Net, its schedule, and classifier-free guidance. A text model's "labels" are prompt
+/// tokens, int64 [N, L] from options().tokenizer (undefined: no prompt).
 class DdpmModel : public Generator {
  public:
   DdpmModel(UNet net, DdpmOptions options);
-  std::string family() const override { return num_classes() > 0 ? "cddpm" : "ddpm"; }
+  std::string family() const override { return ddpm_family(options_.unet); }
   int64_t latent_dim() const override;
   int64_t num_classes() const override { return options_.unet.num_classes(); }
   std::array<int64_t, 3> image_shape() const override;
@@ -174,8 +181,9 @@ class DdpmModel : public Generator {
   /// undefined).
   torch::Tensor decode(const torch::Tensor& z, const torch::Tensor& labels = {}) override;
 
-  /// The predicted noise at x_t: labels (or the no-class label where undefined, or -1) with
-  /// guidance w: eps_u + w (eps_c - eps_u) (w = 1: conditional alone); cond for tasks.
+  /// The predicted noise at x_t: labels (or the no-class label where undefined, or -1; a
+  /// text model's tokens, or no prompt) with guidance w: eps_u + w (eps_c - eps_u) (w = 1:
+  /// conditional alone); cond for tasks.
   EpsFunction eps_function(const torch::Tensor& labels, double guidance, const torch::Tensor& cond = {});
   /// Samples n images (labels as in decode) from x_T drawn from rng.
   torch::Tensor sample(const torch::Tensor& x_T, const torch::Tensor& labels, const SampleOptions& options,
@@ -190,6 +198,10 @@ class DdpmModel : public Generator {
   void set_decode(Sampler sampler, int64_t steps, double guidance);
 
  private:
+  /// labels as the U-Net takes them for n images: class_labels, or a text model's prompts in
+  /// turn (undefined: no prompt).
+  torch::Tensor condition(int64_t n, const torch::Tensor& labels) const;
+
   UNet net_;
   DdpmOptions options_;
   NoiseSchedule schedule_;

@@ -41,6 +41,7 @@ const std::map<std::string, GeneratorFactory>& factories() {
       {"dcgan", make_dcgan},
       {"dcgan-upsample", make_dcgan},
       {"ddpm", make_ddpm},
+      {"t2i", make_ddpm},
       {"vae", make_vae},
   };
   return table;

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "latentkit/core/error.h"
+#include "latentkit/data/captions.h"
 
 namespace latentkit {
 namespace {
@@ -27,13 +28,16 @@ void UNetOptions::validate() const {
   check_input(res_blocks() >= 1 && res_blocks() <= 4, "U-Net: res_blocks must be in 1..4");
   check_input(dropout() >= 0 && dropout() < 1, "U-Net: dropout must be in [0, 1)");
   check_input(num_classes() >= 0 && cond_channels() >= 0, "U-Net: num_classes and cond_channels must be >= 0");
+  check_input(text().vocab_size() == 0 || num_classes() == 0, "U-Net: a model is conditioned on classes or on text, not both");
+  if (text().vocab_size() > 0) text().validate();
 }
 
 nlohmann::json unet_options_to_json(const UNetOptions& o) {
   return {{"channels", o.channels()},   {"image_size", o.image_size()}, {"width", o.width()},
           {"mults", o.mults()},         {"res_blocks", o.res_blocks()}, {"groups", o.groups()},
           {"dropout", o.dropout()},     {"num_classes", o.num_classes()},
-          {"cond_channels", o.cond_channels()}};
+          {"cond_channels", o.cond_channels()},
+          {"text", text_encoder_options_to_json(o.text())}};
 }
 
 UNetOptions unet_options_from_json(const nlohmann::json& m) {
@@ -47,6 +51,8 @@ UNetOptions unet_options_from_json(const nlohmann::json& m) {
       .dropout(m.at("dropout").get<double>())
       .num_classes(m.at("num_classes").get<int64_t>())
       .cond_channels(m.at("cond_channels").get<int64_t>());
+  // Runs from before text conditioning have no "text".
+  if (m.contains("text")) o.text(text_encoder_options_from_json(m.at("text")));
   o.validate();
   return o;
 }
@@ -118,6 +124,11 @@ void UNetImpl::reset() {
   time_mlp = register_module("time_mlp", torch::nn::Sequential(torch::nn::Linear(w, tdim), torch::nn::SiLU(),
                                                                torch::nn::Linear(tdim, tdim)));
   if (o.num_classes() > 0) class_embed = register_module("class_embed", torch::nn::Embedding(o.num_classes() + 1, tdim));
+  if (o.text().vocab_size() > 0) {
+    text_encoder = register_module("text_encoder", TextEncoder(o.text()));
+    text_embed = register_module("text_embed", torch::nn::Linear(o.text().width(), tdim));
+    null_text = register_parameter("null_text", torch::zeros({o.text().width()}));
+  }
   down = register_module("down", torch::nn::ModuleList());
   downsample = register_module("downsample", torch::nn::ModuleList());
   down_attn = register_module("down_attn", torch::nn::ModuleList());
@@ -158,7 +169,7 @@ void UNetImpl::reset() {
 }
 
 torch::Tensor UNetImpl::forward(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& labels,
-                                const torch::Tensor& cond) {
+                                const torch::Tensor& cond, const torch::Tensor& text) {
   const UNetOptions& o = options;
   check_input(x.dim() == 4 && x.size(1) == o.channels() && x.size(2) == o.image_size() && x.size(3) == o.image_size(),
               "U-Net: expected images [N, " + std::to_string(o.channels()) + ", " + std::to_string(o.image_size()) +
@@ -169,8 +180,11 @@ torch::Tensor UNetImpl::forward(const torch::Tensor& x, const torch::Tensor& t, 
   check_input(labels.defined() == (o.num_classes() > 0), o.num_classes() > 0
                                                              ? "U-Net: this class-conditional model needs labels"
                                                              : "U-Net: this model takes no labels");
+  check_input(text.defined() == has_text(), has_text() ? "U-Net: this text-conditional model needs a prompt embedding"
+                                                        : "U-Net: this model takes no prompt");
   torch::Tensor temb = time_mlp->forward(timestep_embedding(t, o.width()));
   if (class_embed) temb = temb + class_embed(labels);
+  if (text_embed) temb = temb + text_embed(text);
   torch::Tensor h = conv_in(cond.defined() ? torch::cat({x, cond}, 1) : x);
   std::vector<torch::Tensor> skips{h};
   const auto levels = static_cast<int64_t>(o.mults().size());
@@ -201,6 +215,12 @@ torch::Tensor UNetImpl::forward(const torch::Tensor& x, const torch::Tensor& t, 
     }
   }
   return conv_out(torch::silu(norm_out(h.to(torch::kFloat))));
+}
+
+torch::Tensor UNetImpl::encode_text(const torch::Tensor& tokens) {
+  check_input(has_text(), "U-Net: this model is not text-conditional");
+  const torch::Tensor none = (tokens != kPadToken).any(1).logical_not().unsqueeze(1);
+  return torch::where(none, null_text.to(torch::kFloat).unsqueeze(0), text_encoder->forward(tokens));
 }
 
 }  // namespace latentkit

@@ -11,13 +11,18 @@
 // in as a sinusoidal embedding (Transformer style) through Linear, SiLU, Linear (4w).
 // Class-conditional models add a learned embedding of the label to the time embedding;
 // label num_classes is the "no class" of classifier-free guidance. Image-to-image models
-// (Palette) take cond_channels more input channels beside x_t.
+// (Palette) take cond_channels more input channels beside x_t. Text-conditional models
+// (text.vocab_size > 0) own a text encoder; the prompt's pooled embedding (or a learned
+// "no prompt" vector, for classifier-free guidance) goes through a Linear into the time
+// embedding, as a class does (FiLM through every ResBlock).
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
+
+#include "latentkit/models/text.h"
 
 namespace latentkit {
 
@@ -31,6 +36,7 @@ struct UNetOptions {
   TORCH_ARG(double, dropout) = 0.0;
   TORCH_ARG(int64_t, num_classes) = 0;   // > 0: class-conditional (with a "no class" label)
   TORCH_ARG(int64_t, cond_channels) = 0; // > 0: image-to-image condition beside x_t
+  TORCH_ARG(TextEncoderOptions, text) = {};  // vocab_size > 0: text-conditional
 
  public:
   /// Throws Error naming the bad value.
@@ -80,14 +86,22 @@ class UNetImpl : public torch::nn::Cloneable<UNetImpl> {
   void reset() override;
   /// x: [N, C, H, W]; t: int64 [N] time steps; labels: int64 [N] in [0, num_classes]
   /// (num_classes = no class) for conditional models, else undefined; cond: [N,
-  /// cond_channels, H, W] for image-to-image models, else undefined. Returns [N, C, H, W].
+  /// cond_channels, H, W] for image-to-image models, else undefined; text: [N, text width]
+  /// from encode_text for text-conditional models, else undefined. Returns [N, C, H, W].
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& t, const torch::Tensor& labels = {},
-                        const torch::Tensor& cond = {});
+                        const torch::Tensor& cond = {}, const torch::Tensor& text = {});
+  /// Text-conditional models: tokens int64 [N, L] -> [N, text width], the text encoder's
+  /// pooled prompt, or null_text for a row of padding alone (no prompt).
+  torch::Tensor encode_text(const torch::Tensor& tokens);
+  bool has_text() const { return options.text().vocab_size() > 0; }
 
   UNetOptions options;
   torch::nn::Conv2d conv_in{nullptr}, conv_out{nullptr};
   torch::nn::Sequential time_mlp{nullptr};
   torch::nn::Embedding class_embed{nullptr};
+  TextEncoder text_encoder{nullptr};
+  torch::nn::Linear text_embed{nullptr};
+  torch::Tensor null_text;  // [text width]
   torch::nn::ModuleList down{nullptr}, up{nullptr}, downsample{nullptr}, upsample{nullptr};
   torch::nn::ModuleList down_attn{nullptr}, up_attn{nullptr};
   ResBlock mid1{nullptr}, mid2{nullptr};

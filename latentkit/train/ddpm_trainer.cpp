@@ -20,6 +20,13 @@ class DdpmTask : public TrainTask {
 
   int64_t load_data(TrainLoopOptions& loop) override {
     data_ = load_generator_data(loop.data, o_.model.unet, o_.condition_on, o_.class_names, "the U-Net");
+    if (o_.text) {
+      // Captions drawn per step from each image's facts; the vocabulary is every word they
+      // can hold (a resumed run rebuilds the same one from the same data).
+      facts_ = caption_facts(data_);
+      o_.model.tokenizer = caption_tokenizer(facts_, o_.model.unet.text().max_tokens());
+      o_.model.unet.text(o_.model.unet.text().vocab_size(o_.model.tokenizer.vocab_size()));
+    }
     validate_ddpm_options(o_.model);
     return data_.size();
   }
@@ -36,6 +43,14 @@ class DdpmTask : public TrainTask {
     const int64_t size = o_.model.unet.image_size();
     sample_x_ = torch::randn({loop.sample_count, o_.model.unet.channels(), size, size}, sample_rng);
     if (classes() > 0) sample_labels_ = torch::arange(loop.sample_count, torch::kInt64).remainder(classes());
+    if (o_.text) {
+      // The samples' prompts: the canonical captions of training images evenly spread over the set.
+      std::vector<std::string> prompts;
+      for (int64_t i = 0; i < loop.sample_count; ++i) {
+        prompts.push_back(canonical_caption(facts_[static_cast<size_t>(i * data_.size() / loop.sample_count)]));
+      }
+      sample_labels_ = o_.model.tokenizer.encode_captions(prompts);
+    }
     net_->train();
   }
 
@@ -55,8 +70,11 @@ class DdpmTask : public TrainTask {
     std::string tasks;
     for (const auto& t : o_.model.tasks) tasks += (tasks.empty() ? ", tasks " : "+") + t;
     char text[256];
+    const std::string family = o_.text ? "t2i, " + std::to_string(o_.model.tokenizer.vocab_size()) + " words,"
+                               : classes() > 0 ? "cddpm, " + std::to_string(classes()) + " classes,"
+                                               : "ddpm";
     std::snprintf(text, sizeof(text), "%s (U-Net width %lld, %.2fM parameters, %s schedule, T %lld, %s prediction%s)",
-                  classes() > 0 ? ("cddpm, " + std::to_string(classes()) + " classes,").c_str() : "ddpm",
+                  family.c_str(),
                   static_cast<long long>(o_.model.unet.width()), params / 1e6, schedule_names().name(o_.model.schedule).c_str(),
                   static_cast<long long>(o_.model.timesteps), prediction_names().name(o_.model.prediction).c_str(), tasks.c_str());
     return text + (" on " + describe_data(data_));
@@ -73,8 +91,15 @@ class DdpmTask : public TrainTask {
     // Every rank draws for the global batch from LibTorch's default generator (saved by
     // checkpoints); the U-Net runs on this rank's share.
     torch::Generator rng = at::detail::getDefaultCPUGenerator();
-    torch::Tensor loss = ddpm_loss(net_, schedule_, o_, x0,
-                                   classes() > 0 ? data_.labels.index_select(0, in.indices) : torch::Tensor(), rng, in.job);
+    torch::Tensor condition;
+    if (classes() > 0) condition = data_.labels.index_select(0, in.indices);
+    if (o_.text) {
+      std::vector<std::string> captions;
+      auto index = in.indices.accessor<int64_t, 1>();
+      for (int64_t i = 0; i < index.size(0); ++i) captions.push_back(random_caption(facts_[static_cast<size_t>(index[i])], rng));
+      condition = o_.model.tokenizer.encode_captions(captions);
+    }
+    torch::Tensor loss = ddpm_loss(net_, schedule_, o_, x0, condition, rng, in.job);
     opt_->zero_grad();
     loss.backward();
     in.job->average_gradients(*net_);
@@ -106,6 +131,7 @@ class DdpmTask : public TrainTask {
   NoiseSchedule schedule_;
   std::unique_ptr<torch::optim::Adam> opt_;
   torch::Tensor sample_x_, sample_labels_;
+  std::vector<CaptionFacts> facts_;  // text models: each image's caption facts
 };
 
 }  // namespace
@@ -154,12 +180,20 @@ torch::Tensor ddpm_loss(UNet& net, const NoiseSchedule& schedule, const DdpmTrai
     torch::Tensor drop = torch::rand({n}, rng) < o.label_dropout;
     labels = torch::where(drop, torch::full_like(labels, o.model.unet.num_classes()), labels);
   }
+  const bool text = net->has_text();
+  if (text) {  // labels are prompt tokens [N, L]; a dropped prompt is a row of padding
+    torch::Tensor drop = (torch::rand({n}, rng) < o.label_dropout).unsqueeze(1);
+    labels = torch::where(drop, torch::full_like(labels, kPadToken), labels);
+  }
   PaletteBatch b = palette_batch(x0, o.model, o.uncond_share, rng);
   torch::Tensor target = o.model.prediction == Prediction::kV ? v_target(schedule, x0, t, noise) : noise;
   auto mine = [&](const torch::Tensor& all) { return job ? job->share(all) : all; };
   const int64_t world = job ? job->world_size() : 1;
   // The loss in fp32 also when the U-Net runs in bf16 (autocast).
-  torch::Tensor prediction = net->forward(mine(x_t), mine(t), mine(labels), mine(b.cond)).to(torch::kFloat);
+  torch::Tensor prediction =
+      (text ? net->forward(mine(x_t), mine(t), {}, mine(b.cond), net->encode_text(mine(labels)))
+            : net->forward(mine(x_t), mine(t), mine(labels), mine(b.cond)))
+          .to(torch::kFloat);
   torch::Tensor err = (prediction - mine(target)).square() * mine(b.weights);
   // x world: the ranks' mean is then the global batch's loss.
   return err.sum() * world / (b.weights.sum() * x0.size(1)).clamp_min(1.0);
@@ -173,7 +207,7 @@ nlohmann::json ddpm_config_to_json(const DdpmTrainOptions& o) {
                 {"label_dropout", o.label_dropout},
                 {"uncond_share", o.uncond_share}});
   return {{"latentkit_version", LATENTKIT_VERSION},
-          {"family", o.model.unet.num_classes() > 0 ? "cddpm" : "ddpm"},
+          {"family", ddpm_family(o.model.unet)},
           {"classes", o.class_names},
           {"model", ddpm_options_to_json(o.model)},
           {"data", data_options_to_json(o.loop.data)},
@@ -183,7 +217,7 @@ nlohmann::json ddpm_config_to_json(const DdpmTrainOptions& o) {
 DdpmTrainOptions read_ddpm_run_options(const std::string& run_dir) {
   nlohmann::json config = read_run_config(run_dir);
   const std::string family = config.value("family", "");
-  check_input(family == "ddpm" || family == "cddpm", run_dir + " is not a diffusion run");
+  check_input(family == "ddpm" || family == "cddpm" || family == "t2i", run_dir + " is not a diffusion run");
   try {
     DdpmTrainOptions o;
     const nlohmann::json& t = config.at("train");
@@ -195,6 +229,7 @@ DdpmTrainOptions read_ddpm_run_options(const std::string& run_dir) {
     o.label_dropout = t.at("label_dropout").get<double>();
     o.uncond_share = t.at("uncond_share").get<double>();
     o.class_names = config.value("classes", std::vector<std::string>{});
+    o.text = family == "t2i";
     return o;
   } catch (const nlohmann::json::exception& e) {
     throw Error(run_dir + "/config.json is malformed (" + e.what() + "); it must be the one latentkit train wrote");

@@ -22,9 +22,10 @@ struct DdpmTrainOptions {
   DdpmOptions model;  // channels, size and a conditional model's classes come from the data
   ConditionOn condition_on = ConditionOn::kClass;
   std::vector<std::string> class_names;
+  bool text = false;           // t2i: conditioned on captions of the data (the emoji set)
   int64_t warmup = 200;        // steps of linear learning-rate warm-up
   double ema_decay = 0.999;
-  double label_dropout = 0.1;  // class-conditional: share of steps with the "no class" label
+  double label_dropout = 0.1;  // conditional: share of images with the "no class" label or no prompt
   double uncond_share = 0.5;   // with tasks: share of images trained with no condition
 
   void validate() const;
@@ -39,7 +40,8 @@ PaletteBatch palette_batch(const torch::Tensor& x0, const DdpmOptions& model, do
                            torch::Generator& rng);
 
 /// The loss of one batch x0 ([-1, 1]) for the network: t, noise, label dropout and tasks
-/// drawn from rng. labels: int64 [N] or undefined for unconditional models. With a job of
+/// drawn from rng. labels: int64 [N], prompt tokens [N, L] for text models, or undefined
+/// for unconditional models. With a job of
 /// several ranks, x0 is the global batch: everything is drawn for all of it, the network
 /// sees this rank's share, and the loss is scaled so that the ranks' mean is the global loss.
 torch::Tensor ddpm_loss(UNet& net, const NoiseSchedule& schedule, const DdpmTrainOptions& o, const torch::Tensor& x0,
