@@ -1,4 +1,5 @@
-// latentkit eval: FID, KID, IS, precision/recall and class KL, for a run or two image sets.
+// latentkit eval: FID, KID, IS, precision/recall and class KL, for a run or two image sets;
+// R-precision and CLIP score for text-to-image runs.
 #include <cstdio>
 #include <memory>
 
@@ -50,7 +51,10 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--run", o.run, "run folder: its generator against its data's --ref split");
   cmd->add_option("--a", o.a, "first image set: data spec[@train|@test], folder of images, or features .npy");
   cmd->add_option("--b", o.b, "second (reference) image set, same forms as --a");
-  cmd->add_option("--metrics", p->metrics, "comma-separated: fid,kid,is,pr,kl")->capture_default_str();
+  cmd->add_option("--metrics", p->metrics,
+                  "comma-separated: fid,kid,is,pr,kl; rprec,clipscore for text-to-image runs (R-precision and CLIP "
+                  "score of held-out prompts, by --clip)")
+      ->capture_default_str();
   cmd->add_option("--n", o.n, "images per set")->check(CLI::Range(int64_t{2}, int64_t{10000000}))->capture_default_str();
   cmd->add_option("--ref", o.ref, "reference split of the run's data")->check(CLI::IsMember({"test", "train"}))->capture_default_str();
   cmd->add_option("--seed", o.seed, "seed of the generated latents, subsets and KID subsets")->capture_default_str();
@@ -76,6 +80,18 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--pr-k", o.pr_k, "precision/recall: k of the k-NN radii")->check(CLI::Range(1, 100))->capture_default_str();
   cmd->add_option("--is-splits", o.is_splits, "Inception Score: splits")->check(CLI::Range(1, 1000))->capture_default_str();
   cmd->add_flag("--no-floor", p->no_floor, "skip the real-vs-real floor");
+  add_enum_option(cmd, "--sampler", o.sampler, sampler_names(), "diffusion runs: ddim or dpmpp (deterministic from x_T)");
+  cmd->add_option("--sample-steps", o.sample_steps, "diffusion runs: sampler steps (0: the run's own)")
+      ->check(CLI::Range(0, 10000))
+      ->capture_default_str();
+  cmd->add_option("--guidance", o.guidance, "cddpm, t2i: classifier-free guidance weight (1: none)")
+      ->check(CLI::Range(0.0, 20.0))
+      ->capture_default_str();
+  cmd->add_option("--clip", o.clip, "rprec, clipscore: the contrastive evaluator (a latentkit clip train run)")
+      ->capture_default_str();
+  cmd->add_option("--distractors", o.distractors, "rprec: captions of other emoji ranked beside the true one")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
   cmd->add_option("--batch", o.batch, "images per extractor batch")->check(CLI::Range(1, 100000))->capture_default_str();
   cmd->add_option("--cache-dir", o.cache_dir, "reference-feature cache (default ~/.cache/latentkit)");
   cmd->add_option("--save-stats", o.save_stats, "write the reference set's features to FILE.npy (+ .probs.npy, .json)");

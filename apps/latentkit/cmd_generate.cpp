@@ -2,6 +2,7 @@
 #include <cctype>
 #include <cstdio>
 #include <memory>
+#include <sstream>
 
 #include "apps/latentkit/commands.h"
 #include "latentkit/core/error.h"
@@ -32,7 +33,44 @@ struct GenerateParams {
   std::vector<CLI::Option*> diffusion_options;
   int threads = 0;
   bool grid = false;
+  // text-to-image models
+  std::vector<std::string> prompts;
+  std::vector<std::string> interpolate_prompts;
 };
+
+// t2i: one row of --n images per prompt (the same x_T in every row), or a strip of --steps
+// images from prompt A to prompt B (their text embeddings blended, one x_T).
+torch::Tensor generate_from_text(const GenerateParams& p, DdpmModel& model, int& columns) {
+  const bool strip = !p.interpolate_prompts.empty();
+  const std::vector<std::string>& prompts = strip ? p.interpolate_prompts : p.prompts;
+  const torch::Tensor tokens = model.tokenize(prompts);  // empty and too long prompts are errors first
+  for (const std::string& prompt : prompts) {
+    std::istringstream warnings(model.options().tokenizer.warnings(prompt));
+    for (std::string line; std::getline(warnings, line);) std::fprintf(stderr, "warning: %s\n", line.c_str());
+  }
+  torch::Tensor text = model.encode_prompts(tokens);
+  const auto shape = model.image_shape();
+  torch::Generator rng = make_rng(p.seed);
+  torch::Tensor z;
+  if (strip) {
+    torch::Tensor w = torch::linspace(0, 1, p.steps).unsqueeze(1);
+    text = (1 - w) * text[0] + w * text[1];
+    z = model.sample_latent(1, rng, p.truncation).repeat({p.steps, 1});
+    if (columns == 0) columns = static_cast<int>(p.steps);
+  } else {
+    const auto rows = static_cast<int64_t>(prompts.size());
+    z = model.sample_latent(p.n, rng, p.truncation).repeat({rows, 1});
+    text = text.repeat_interleave(p.n, 0);
+    if (columns == 0 && rows > 1) columns = static_cast<int>(p.n);
+  }
+  SampleOptions so = p.sampling;
+  StepProgress progress(sampler_names().name(so.sampler));
+  so.on_step = progress.callback();
+  torch::Generator noise = make_rng(p.seed + 1);
+  torch::Tensor images = model.sample_text(z.view({z.size(0), shape[0], shape[1], shape[2]}), text, so, p.guidance, noise);
+  progress.finish();
+  return images;
+}
 
 void run_generate(const GenerateParams& p) {
   check_input(!p.out.empty() || !p.each.empty(), "nothing to write: give --out grid.png and/or --each DIR");
@@ -40,6 +78,13 @@ void run_generate(const GenerateParams& p) {
               "--interpolate takes two seeds, A,B (e.g. --interpolate 3,8)");
   std::unique_ptr<Generator> generator = load_generator(p.run);
   const int64_t classes = generator->num_classes();
+  const bool text = !p.prompts.empty() || !p.interpolate_prompts.empty();
+  check_input(!text || generator->family() == "t2i", p.run + " is a " + generator->family() +
+                                                        " model: --prompt and --interpolate-prompts need a text-to-image "
+                                                        "one (train --model t2i, or models/emoji-t2i)");
+  check_input(p.prompts.empty() || p.interpolate_prompts.empty(), "give --prompt or --interpolate-prompts, not both");
+  check_input(!text || (p.interpolate.empty() && p.class_name.empty() && p.per_class == 0),
+              "--prompt and --interpolate-prompts go without --interpolate, --class and --per-class");
   check_input(classes > 0 || (p.class_name.empty() && p.per_class == 0),
               p.run + " is not a conditional model: --class and --per-class need one (train --model cgan)");
   check_input(p.class_name.empty() || p.per_class == 0, "give --class or --per-class, not both");
@@ -70,7 +115,9 @@ void run_generate(const GenerateParams& p) {
   // An interpolation keeps one class: the first unless --class names one.
   if (!labels.defined() && classes > 0 && !p.interpolate.empty()) labels = torch::zeros({z.size(0)}, torch::kInt64);
   torch::Tensor images;
-  if (auto* diffusion = dynamic_cast<DdpmModel*>(generator.get())) {
+  if (text) {
+    images = generate_from_text(p, dynamic_cast<DdpmModel&>(*generator), columns);
+  } else if (auto* diffusion = dynamic_cast<DdpmModel*>(generator.get())) {
     // x_T = z; the noise of eta > 0 and of the ddpm sampler comes from seed + 1.
     const auto shape = diffusion->image_shape();
     SampleOptions so = p.sampling;
@@ -137,15 +184,23 @@ void add_generate_command(CLI::App& app) {
       cmd->add_flag("--no-clip", [p](int64_t) { p->sampling.clip = false; },
                     "diffusion: do not clip the predicted clean image to [-1, 1] at each step"),
       cmd->add_option("--guidance", p->guidance,
-                      "cddpm: classifier-free guidance weight w, eps = eps_u + w (eps_c - eps_u) (1: none)")
+                      "cddpm, t2i: classifier-free guidance weight w, eps = eps_u + w (eps_c - eps_u) (1: none)")
           ->check(CLI::Range(0.0, 20.0))
           ->capture_default_str()};
+  cmd->add_option("--prompt", p->prompts,
+                  "t2i: what to draw, in words; given several times, one row of --n images per prompt (the same "
+                  "starting noise in each row)");
+  cmd->add_option("--interpolate-prompts", p->interpolate_prompts,
+                  "t2i: A B: a strip of --steps images from prompt A to prompt B (one starting noise)")
+      ->expected(2);
   cmd->footer(
       "Examples:\n  latentkit generate --run models/fashion-dcgan --n 64 --seed 7 --out grid.png\n"
       "  latentkit generate --run models/fashion-ddpm --n 64 --sample-steps 50 --out ddpm.png\n"
       "  latentkit generate --run models/fashion-ddpm --n 64 --sampler dpmpp --sample-steps 20 --out dpmpp.png\n"
       "  latentkit generate --run models/fashion-cgan --class sneaker --n 16 --out sneakers.png\n"
-      "  latentkit generate --run models/fashion-cgan --per-class 8 --out classes.png");
+      "  latentkit generate --run models/fashion-cgan --per-class 8 --out classes.png\n"
+      "  latentkit generate --run models/emoji-t2i --prompt \"cat face with heart-eyes\" --guidance 3 --n 8 --out cats.png\n"
+      "  latentkit generate --run models/emoji-t2i --interpolate-prompts \"red apple\" \"green apple\" --out strip.png");
   torch_command(cmd, p->threads, Work::kShort, [p]() { run_generate(*p); });
 }
 

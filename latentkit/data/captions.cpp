@@ -1,6 +1,7 @@
 #include "latentkit/data/captions.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <set>
 
@@ -113,8 +114,9 @@ std::vector<CaptionFacts> caption_facts(const Dataset& data) {
     if (auto it = keywords.find(strip_selectors(text.unified)); it != keywords.end()) {
       for (const std::string& k : it->second) {
         const std::string words = replace_all(k, '_', ' ');
-        // Keywords that are words (not ":D"), and not the name again.
-        if (!Tokenizer::words(words).empty() && words != f.name) f.keywords.push_back(words);
+        // Keywords of letters, digits and spaces (not ":D"), and not the name again.
+        const bool plain = std::all_of(words.begin(), words.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == ' ' || c == '-'; });
+        if (plain && !words.empty() && words != f.name) f.keywords.push_back(words);
       }
     }
     const auto label = [&](const Labeling* l) {

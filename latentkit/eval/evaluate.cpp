@@ -18,6 +18,7 @@
 #include "latentkit/data/folder.h"
 #include "latentkit/eval/metrics.h"
 #include "latentkit/eval/npy.h"
+#include "latentkit/eval/text_metrics.h"
 #include "latentkit/models/classifier.h"
 #include "latentkit/models/registry.h"
 #include "latentkit/models/vae.h"
@@ -166,6 +167,12 @@ std::vector<int64_t> class_map(Dataset data, ConditionOn fine, ConditionOn coars
   return map;
 }
 
+// Whether the result's settings asked for metric (rprec, clipscore).
+bool wants_metric(const nlohmann::json& result, const std::string& metric) {
+  const nlohmann::json& m = result.at("settings").at("metrics");
+  return std::find(m.begin(), m.end(), metric) != m.end();
+}
+
 std::string fixed(double value, int digits) {
   char text[64];
   std::snprintf(text, sizeof(text), "%.*f", digits, value);
@@ -224,25 +231,78 @@ FeatureBatch real_features(const EvalOptions& o, FeatureExtractor& extractor, Da
 }
 
 FeatureBatch generated_features(const EvalOptions& o, FeatureExtractor& extractor, Generator& generator,
-                                torch::Tensor* labels) {
+                                torch::Tensor* labels, const torch::Tensor& prompts, torch::Tensor* images_out) {
   torch::NoGradGuard no_grad;
   torch::Generator rng = make_rng(o.seed);
   torch::Tensor z = generator.sample_latent(o.n, rng);
   if (generator.num_classes() > 0) *labels = torch::arange(o.n, torch::kInt64).remainder(generator.num_classes());
+  const torch::Tensor& condition = prompts.defined() ? prompts : *labels;
   std::vector<torch::Tensor> images;
   Progress progress("generate", o.n);  // diffusion models take minutes
   for (int64_t start = 0; start < o.n; start += o.batch) {
     const int64_t end = std::min(o.n, start + o.batch);
-    images.push_back(generator.decode(z.slice(0, start, end), labels->defined() ? labels->slice(0, start, end)
-                                                                                : torch::Tensor()));
+    images.push_back(generator.decode(z.slice(0, start, end), condition.defined() ? condition.slice(0, start, end)
+                                                                                  : torch::Tensor()));
     progress.update(end, generator.family());
   }
   progress.finish("done");
-  return extract_features(extractor, torch::cat(images), o.batch, "generated");
+  torch::Tensor all = torch::cat(images);
+  if (images_out) *images_out = all;
+  return extract_features(extractor, all, o.batch, "generated");
 }
 
+HeldOutPrompts held_out_prompts(const Dataset& data, int64_t n) {
+  const std::vector<CaptionFacts> facts = caption_facts(data);
+  HeldOutPrompts p;
+  std::vector<int64_t> category;
+  for (int64_t i = 0; i < n; ++i) {
+    const auto k = static_cast<size_t>(i % data.size());
+    p.facts.push_back(facts[k]);
+    p.captions.push_back(canonical_caption(facts[k]));
+    p.groups.push_back(facts[k].name);
+    category.push_back(data.labels[static_cast<int64_t>(k)].item<int64_t>());
+  }
+  p.category = torch::tensor(category, torch::kInt64);
+  return p;
+}
+
+namespace {
+
+// The share of images whose prompt names a skin tone that the evaluator matches with that
+// tone rather than one of the other four (the same caption otherwise); chance 0.2. -1 when
+// no prompt names one.
+nlohmann::json skin_tone_accuracy(ClipRun& clip, const torch::Tensor& images, const std::vector<CaptionFacts>& facts) {
+  static const std::vector<std::string> tones = {"light", "medium-light", "medium", "medium-dark", "dark"};
+  std::vector<int64_t> rows;
+  std::vector<std::string> candidates;
+  std::vector<int64_t> truth;
+  for (size_t i = 0; i < facts.size(); ++i) {
+    if (facts[i].skin_tone.empty()) continue;
+    rows.push_back(static_cast<int64_t>(i));
+    for (const std::string& tone : tones) {
+      CaptionFacts f = facts[i];
+      f.skin_tone = tone;
+      candidates.push_back(canonical_caption(f));
+    }
+    truth.push_back(std::find(tones.begin(), tones.end(), facts[i].skin_tone) - tones.begin());
+  }
+  if (rows.empty()) return {{"accuracy", -1}, {"images", 0}};
+  const auto m = static_cast<int64_t>(rows.size());
+  torch::Tensor image = embed_images(clip.model, images.index_select(0, torch::tensor(rows, torch::kInt64)));
+  torch::Tensor text = embed_captions(clip.model, clip.tokenizer, candidates).view({m, 5, -1});
+  torch::Tensor best = torch::einsum("ne,nke->nk", {image, text}).argmax(1);
+  const double hits = (best == torch::tensor(truth, torch::kInt64)).sum().item<double>();
+  return {{"accuracy", hits / static_cast<double>(m)}, {"images", m}};
+}
+
+nlohmann::json text_scores(const TextMatchScore& s) {
+  return {{"r_precision", s.r_precision}, {"clip_score", s.clip_score}, {"images", s.images}, {"candidates", s.candidates}};
+}
+
+}  // namespace
+
 const std::vector<std::string>& eval_metric_names() {
-  static const std::vector<std::string> names = {"fid", "kid", "is", "pr", "kl"};
+  static const std::vector<std::string> names = {"fid", "kid", "is", "pr", "kl", "rprec", "clipscore"};
   return names;
 }
 
@@ -283,7 +343,7 @@ nlohmann::json evaluate(const EvalOptions& o) {
   for (const auto& m : o.metrics) {
     const auto& known = eval_metric_names();
     check_input(std::find(known.begin(), known.end(), m) != known.end(),
-                "unknown metric '" + m + "' (expected some of fid, kid, is, pr, kl)");
+                "unknown metric '" + m + "' (expected some of fid, kid, is, pr, kl, rprec, clipscore)");
   }
   const int threads = set_threads(o.threads);
   auto t0 = std::chrono::steady_clock::now();
@@ -304,34 +364,70 @@ nlohmann::json evaluate(const EvalOptions& o) {
   nlohmann::json result;
   FeatureBatch a, b;
   torch::Tensor asked_labels;
-  nlohmann::json class_accuracy, posterior_kl;
+  nlohmann::json class_accuracy, posterior_kl, text_match_score, text_match_real;
   if (!o.run.empty()) {
     nlohmann::json config = read_json(o.run + "/config.json");
     std::unique_ptr<Generator> generator = load_generator(o.run);
     const DataOptions data = run_data(config, o.ref);
     settings["run"] = o.run;
     settings["reference"] = nlohmann::json::object();
-    a = generated_features(o, *extractor, *generator, &asked_labels);
+    const bool text = generator->family() == "t2i";
+    check_input(text || (!wants(o, "rprec") && !wants(o, "clipscore")),
+                "rprec and clipscore measure text-to-image runs; " + o.run + " is a " + generator->family() + " model");
+    if (auto* diffusion = dynamic_cast<DdpmModel*>(generator.get())) {
+      diffusion->set_decode(o.sampler, o.sample_steps > 0 ? o.sample_steps : diffusion->options().sample_steps, o.guidance);
+      settings["sampler"] = {{"sampler", sampler_names().name(o.sampler)},
+                             {"steps", o.sample_steps > 0 ? o.sample_steps : diffusion->options().sample_steps},
+                             {"guidance", o.guidance}};
+    }
+    // A text model draws the reference split's captions (emoji it never trained on).
+    HeldOutPrompts held_out;
+    torch::Tensor prompts, images;
+    if (text) {
+      held_out = held_out_prompts(load_dataset(data), o.n);
+      prompts = dynamic_cast<DdpmModel&>(*generator).tokenize(held_out.captions);
+      settings["prompts"] = "the canonical captions of the " + o.ref + " split in turn (" + data.spec + ")";
+    }
+    a = generated_features(o, *extractor, *generator, &asked_labels, prompts, text ? &images : nullptr);
+    if (text) asked_labels = held_out.category;
     torch::Tensor predicted = a.probs.defined() ? a.probs.argmax(1) : torch::Tensor();
     const std::optional<ConditionOn> learnt = extractor_labels(o);
     if (asked_labels.defined() && predicted.defined() && learnt && predicted.size(0) > 0) {
-      const std::vector<int64_t> map = class_map(load_dataset(data), *learnt, run_condition_on(config), a.probs.size(1));
+      const ConditionOn asked = text ? ConditionOn::kCategory : run_condition_on(config);
+      const std::vector<int64_t> map = class_map(load_dataset(data), *learnt, asked, a.probs.size(1));
       if (!map.empty()) {
         predicted = torch::tensor(map, torch::kInt64).index_select(0, predicted);
-        settings["class_accuracy_map"] = condition_on_names().name(*learnt) + " -> " +
-                                         condition_on_names().name(run_condition_on(config));
+        settings["class_accuracy_map"] = condition_on_names().name(*learnt) + " -> " + condition_on_names().name(asked);
       }
     }
     if (asked_labels.defined() && predicted.defined() &&
         (a.probs.size(1) == generator->num_classes() || settings.contains("class_accuracy_map"))) {
-      // The fraction of generated images the classifier puts in the class they were asked for.
+      // The fraction of generated images the classifier puts in the class they were asked for
+      // (a text model: the category of the emoji its prompt names).
       const torch::Tensor hit = (predicted == asked_labels).to(torch::kFloat64);
+      const std::vector<std::string> names = text ? load_dataset(data).class_names : run_class_names(config);
       std::vector<double> per_class;
-      for (int64_t c = 0; c < generator->num_classes(); ++c) {
-        per_class.push_back(hit.index({asked_labels == c}).mean().item<double>());
+      for (size_t c = 0; c < names.size(); ++c) {
+        per_class.push_back(hit.index({asked_labels == static_cast<int64_t>(c)}).mean().item<double>());
       }
-      class_accuracy = {{"accuracy", hit.mean().item<double>()}, {"per_class", per_class},
-                        {"classes", run_class_names(config)}};
+      class_accuracy = {{"accuracy", hit.mean().item<double>()}, {"per_class", per_class}, {"classes", names}};
+    }
+    if (text && (wants(o, "rprec") || wants(o, "clipscore"))) {
+      // How well the images match their prompts, by the contrastive evaluator; its score on
+      // the real images of the split (the same captions) is the ceiling beside it.
+      ClipRun clip = load_clip_run(o.clip);
+      settings["clip"] = {{"run", o.clip}, {"distractors", o.distractors}};
+      Dataset real = load_dataset(data);
+      const HeldOutPrompts pool = held_out_prompts(real, real.size());
+      text_match_score = text_scores(text_match(clip.model, clip.tokenizer, images, held_out.captions, held_out.groups,
+                                                pool.captions, pool.groups, o.distractors, o.seed));
+      text_match_score["skin_tone"] = skin_tone_accuracy(clip, images, held_out.facts);
+      const int64_t m = std::min(o.n, real.size());
+      torch::Tensor real_images = normalize_images(real.images.slice(0, 0, m));
+      const HeldOutPrompts real_prompts = held_out_prompts(real, m);
+      text_match_real = text_scores(text_match(clip.model, clip.tokenizer, real_images, real_prompts.captions,
+                                               real_prompts.groups, pool.captions, pool.groups, o.distractors, o.seed));
+      text_match_real["skin_tone"] = skin_tone_accuracy(clip, real_images, real_prompts.facts);
     }
     b = real_features(o, *extractor, data, o.n, "reference (" + o.ref + ")", &settings["reference"]);
     posterior_kl = mean_posterior_kl(o, *generator, data, run_condition_on(config));
@@ -365,6 +461,10 @@ nlohmann::json evaluate(const EvalOptions& o) {
   result["scores"] = score_features(a, b, o);
   if (!class_accuracy.is_null()) result["scores"]["class_accuracy"] = class_accuracy;
   if (!posterior_kl.is_null()) result["scores"]["posterior_kl"] = posterior_kl;
+  if (!text_match_score.is_null()) {
+    result["scores"]["text_match"] = text_match_score;
+    result["floor"]["text_match"] = text_match_real;
+  }
   settings["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   result["settings"] = settings;
   if (!o.run.empty()) write_json(o.run + "/eval.json", result);
@@ -411,6 +511,22 @@ std::string format_eval_table(const nlohmann::json& result) {
   if (s.contains("kl")) row("class KL", kl_text(s["kl"]), floor.contains("kl") ? kl_text(floor["kl"]) : "");
   if (s.contains("class_accuracy")) row("class accuracy", fixed(s["class_accuracy"]["accuracy"].get<double>(), 4), "");
   if (s.contains("posterior_kl")) row("posterior KL (nats)", fixed(s["posterior_kl"]["kl"].get<double>(), 3), "");
+  if (s.contains("text_match")) {
+    // The floor column holds the real images' own score: the evaluator's ceiling.
+    const nlohmann::json& t = s["text_match"];
+    const nlohmann::json real = floor.contains("text_match") ? floor["text_match"] : nlohmann::json::object();
+    auto with_real = [&](const std::string& key, int digits, const std::string& note) {
+      return real.contains(key) ? fixed(real[key].get<double>(), digits) + note : std::string();
+    };
+    const std::string chance = " (real; chance " + fixed(1.0 / t["candidates"].get<double>(), 2) + ")";
+    if (wants_metric(result, "rprec")) row("R-precision", fixed(t["r_precision"].get<double>(), 4), with_real("r_precision", 4, chance));
+    if (wants_metric(result, "clipscore")) row("CLIP score", fixed(t["clip_score"].get<double>(), 2), with_real("clip_score", 2, " (real)"));
+    const nlohmann::json& tone = t["skin_tone"];
+    if (tone["images"].get<int64_t>() > 0) {
+      row("skin tone acc.", fixed(tone["accuracy"].get<double>(), 4),
+          real.contains("skin_tone") ? fixed(real["skin_tone"]["accuracy"].get<double>(), 4) + " (real; chance 0.20)" : "");
+    }
+  }
   return out.str();
 }
 

@@ -11,6 +11,7 @@
 
 #include "latentkit/data/dataset.h"
 #include "latentkit/eval/features.h"
+#include "latentkit/models/diffusion.h"
 #include "latentkit/models/generator.h"
 
 namespace latentkit {
@@ -34,6 +35,14 @@ struct EvalOptions {
   std::string cache_dir;          // reference features cache; "" = $XDG_CACHE_HOME or ~/.cache/latentkit
   std::string save_stats;         // write mu and sigma of set B (the reference) as .npy files with this prefix
   std::string dump_features;      // write features of set A (generated) to this .npy
+  // Diffusion runs: the sampler of their generated images (steps 0: the run's sample_steps)
+  // and the classifier-free guidance weight of conditional ones.
+  Sampler sampler = Sampler::kDdim;
+  int64_t sample_steps = 0;
+  double guidance = 1.0;
+  // Text-to-image runs (rprec, clipscore): the contrastive evaluator (a clip run folder).
+  std::string clip = "models/emoji-clip";
+  int64_t distractors = 99;       // R-precision: captions of other emoji beside the true one
   int threads = 0;
 };
 
@@ -54,9 +63,22 @@ FeatureBatch real_features(const EvalOptions& options, FeatureExtractor& extract
 
 /// Features of options.n images the generator decodes from latents drawn with options.seed,
 /// in batches of options.batch: eval's generated set. Conditional models generate the
-/// classes in turn (image i: class i mod K), which labels gets (undefined otherwise).
+/// classes in turn (image i: class i mod K), which labels gets (undefined otherwise); a text
+/// model generates image i from prompts[i] (tokens [n, L]). images, when given, gets the
+/// images themselves.
 FeatureBatch generated_features(const EvalOptions& options, FeatureExtractor& extractor, Generator& generator,
-                                torch::Tensor* labels);
+                                torch::Tensor* labels, const torch::Tensor& prompts = {},
+                                torch::Tensor* images = nullptr);
+
+/// A text-to-image run's held-out prompts: image i of n is prompted with the canonical
+/// caption of image i mod M of data (the reference split, M images); category gets that
+/// image's category and group its base emoji (its name).
+struct HeldOutPrompts {
+  std::vector<std::string> captions, groups;
+  torch::Tensor category;  // int64 [n]
+  std::vector<CaptionFacts> facts;  // [n]
+};
+HeldOutPrompts held_out_prompts(const Dataset& data, int64_t n);
 
 /// Runs the evaluation and returns eval.json's content: {"settings": {...}, "scores": {...},
 /// "floor": {...}}. With options.run set, it is also written to RUN/eval.json.

@@ -278,14 +278,12 @@ bool DdpmModel::has_task(const std::string& task) const {
   return std::find(options_.tasks.begin(), options_.tasks.end(), task) != options_.tasks.end();
 }
 
-EpsFunction DdpmModel::eps_function(const torch::Tensor& labels, double guidance, const torch::Tensor& cond) {
+EpsFunction DdpmModel::eps_function(const torch::Tensor& labels, double guidance, const torch::Tensor& cond,
+                                     const torch::Tensor& text_in) {
   const int64_t classes = num_classes();
   // A text model encodes its prompts once for all steps.
-  torch::Tensor text;
-  if (net_->has_text() && labels.defined()) {
-    torch::NoGradGuard no_grad;
-    text = net_->encode_text(labels);
-  }
+  torch::Tensor text = text_in;
+  if (net_->has_text() && !text.defined() && labels.defined()) text = encode_prompts(labels);
   return [this, labels, guidance, cond, classes, text](const torch::Tensor& x, int64_t t) {
     const int64_t n = x.size(0);
     torch::Tensor c = cond;  // all zeros: no condition (an unconditional sample)
@@ -330,6 +328,24 @@ torch::Tensor DdpmModel::decode(const torch::Tensor& z, const torch::Tensor& lab
   o.steps = decode_steps_;
   torch::Generator rng = make_rng(0);  // unused: DDIM with eta 0 and dpmpp draw no noise
   return sample(z.view({z.size(0), shape[0], shape[1], shape[2]}), labels, o, decode_guidance_, rng);
+}
+
+torch::Tensor DdpmModel::tokenize(const std::vector<std::string>& prompts) const {
+  check_input(net_->has_text(), "this is a " + family() + " model: prompts need a text-to-image one (train --model t2i)");
+  return options_.tokenizer.encode_batch(prompts);
+}
+
+torch::Tensor DdpmModel::encode_prompts(const torch::Tensor& tokens) {
+  check_input(net_->has_text(), "this is a " + family() + " model: prompts need a text-to-image one (train --model t2i)");
+  torch::NoGradGuard no_grad;
+  return net_->encode_text(tokens);
+}
+
+torch::Tensor DdpmModel::sample_text(const torch::Tensor& x_T, const torch::Tensor& text, const SampleOptions& options,
+                                     double guidance, torch::Generator& rng) {
+  check_input(text.dim() == 2 && text.size(0) == x_T.size(0) && text.size(1) == options_.unet.text().width(),
+              "t2i: expected one text embedding [" + std::to_string(options_.unet.text().width()) + "] per image");
+  return diffusion_sample(schedule_, eps_function({}, guidance, {}, text), x_T, options, rng);
 }
 
 torch::Tensor DdpmModel::condition(int64_t n, const torch::Tensor& labels) const {

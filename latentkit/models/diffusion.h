@@ -184,11 +184,23 @@ class DdpmModel : public Generator {
   /// The predicted noise at x_t: labels (or the no-class label where undefined, or -1; a
   /// text model's tokens, or no prompt) with guidance w: eps_u + w (eps_c - eps_u) (w = 1:
   /// conditional alone); cond for tasks.
-  EpsFunction eps_function(const torch::Tensor& labels, double guidance, const torch::Tensor& cond = {});
+  /// A text model takes its prompts already encoded as text ([N, D], from encode_prompts)
+  /// in place of tokens.
+  EpsFunction eps_function(const torch::Tensor& labels, double guidance, const torch::Tensor& cond = {},
+                           const torch::Tensor& text = {});
   /// Samples n images (labels as in decode) from x_T drawn from rng.
   torch::Tensor sample(const torch::Tensor& x_T, const torch::Tensor& labels, const SampleOptions& options,
                        double guidance, torch::Generator& rng);
   bool has_task(const std::string& task) const;
+
+  /// Text models: prompts -> tokens [N, max_tokens] (Errors for an empty or too long prompt;
+  /// unknown words are kUnknownToken, see options().tokenizer.warnings).
+  torch::Tensor tokenize(const std::vector<std::string>& prompts) const;
+  /// Text models: tokens [N, L] -> the U-Net's text input [N, D] (the pooled prompt).
+  torch::Tensor encode_prompts(const torch::Tensor& tokens);
+  /// Text models: samples from x_T with text [N, D] (from encode_prompts; blends of them too).
+  torch::Tensor sample_text(const torch::Tensor& x_T, const torch::Tensor& text, const SampleOptions& options,
+                            double guidance, torch::Generator& rng);
 
   const DdpmOptions& options() const { return options_; }
   const NoiseSchedule& schedule() const { return schedule_; }

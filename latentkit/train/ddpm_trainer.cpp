@@ -22,9 +22,9 @@ class DdpmTask : public TrainTask {
     data_ = load_generator_data(loop.data, o_.model.unet, o_.condition_on, o_.class_names, "the U-Net");
     if (o_.text) {
       // Captions drawn per step from each image's facts; the vocabulary is every word they
-      // can hold (a resumed run rebuilds the same one from the same data).
+      // can hold, made once: a resumed run keeps the one in its config.json.
       facts_ = caption_facts(data_);
-      o_.model.tokenizer = caption_tokenizer(facts_, o_.model.unet.text().max_tokens());
+      if (o_.model.tokenizer.vocab_size() == 0) o_.model.tokenizer = caption_tokenizer(facts_, o_.model.unet.text().max_tokens());
       o_.model.unet.text(o_.model.unet.text().vocab_size(o_.model.tokenizer.vocab_size()));
     }
     validate_ddpm_options(o_.model);
