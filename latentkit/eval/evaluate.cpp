@@ -15,6 +15,7 @@
 #include "latentkit/core/progress.h"
 #include "latentkit/core/threads.h"
 #include "latentkit/data/dataset.h"
+#include "latentkit/data/emoji.h"
 #include "latentkit/data/folder.h"
 #include "latentkit/eval/metrics.h"
 #include "latentkit/eval/npy.h"
@@ -372,24 +373,38 @@ nlohmann::json evaluate(const EvalOptions& o) {
     settings["run"] = o.run;
     settings["reference"] = nlohmann::json::object();
     const bool text = generator->family() == "t2i";
-    check_input(text || (!wants(o, "rprec") && !wants(o, "clipscore")),
-                "rprec and clipscore measure text-to-image runs; " + o.run + " is a " + generator->family() + " model");
+    // rprec and clipscore: a text model draws the reference split's captions (emoji it never
+    // trained on); a class-conditional emoji model, the baseline, draws the class of each
+    // caption's emoji (its category, for a category model) with the same captions to match.
+    const bool match = wants(o, "rprec") || wants(o, "clipscore");
+    const bool prompted = text || match;
+    check_input(!match || text || (generator->num_classes() > 0 && is_emoji_spec(data.spec)),
+                "rprec and clipscore measure text-to-image runs (and, as their baseline, class-conditional emoji "
+                "runs); " + o.run + " is a " + generator->family() + " model of " + data.spec);
     if (auto* diffusion = dynamic_cast<DdpmModel*>(generator.get())) {
       diffusion->set_decode(o.sampler, o.sample_steps > 0 ? o.sample_steps : diffusion->options().sample_steps, o.guidance);
       settings["sampler"] = {{"sampler", sampler_names().name(o.sampler)},
                              {"steps", o.sample_steps > 0 ? o.sample_steps : diffusion->options().sample_steps},
                              {"guidance", o.guidance}};
     }
-    // A text model draws the reference split's captions (emoji it never trained on).
     HeldOutPrompts held_out;
-    torch::Tensor prompts, images;
-    if (text) {
-      held_out = held_out_prompts(load_dataset(data), o.n);
-      prompts = dynamic_cast<DdpmModel&>(*generator).tokenize(held_out.captions);
-      settings["prompts"] = "the canonical captions of the " + o.ref + " split in turn (" + data.spec + ")";
+    torch::Tensor condition, images;
+    if (prompted) {
+      Dataset ref = load_dataset(data);
+      held_out = held_out_prompts(ref, o.n);
+      if (text) {
+        condition = dynamic_cast<DdpmModel&>(*generator).tokenize(held_out.captions);
+        settings["prompts"] = "the canonical captions of the " + o.ref + " split in turn (" + data.spec + ")";
+      } else {
+        condition_dataset(ref, run_condition_on(config), data.spec);
+        condition = ref.labels.index_select(0, torch::arange(o.n, torch::kInt64).remainder(ref.size()));
+        settings["prompts"] = "the " + condition_on_names().name(run_condition_on(config)) + " of each emoji of the " +
+                              o.ref + " split in turn (" + data.spec + "), for its canonical caption";
+      }
     }
-    a = generated_features(o, *extractor, *generator, &asked_labels, prompts, text ? &images : nullptr);
+    a = generated_features(o, *extractor, *generator, &asked_labels, condition, prompted ? &images : nullptr);
     if (text) asked_labels = held_out.category;
+    if (prompted && !text) asked_labels = condition;
     torch::Tensor predicted = a.probs.defined() ? a.probs.argmax(1) : torch::Tensor();
     const std::optional<ConditionOn> learnt = extractor_labels(o);
     if (asked_labels.defined() && predicted.defined() && learnt && predicted.size(0) > 0) {
@@ -412,7 +427,7 @@ nlohmann::json evaluate(const EvalOptions& o) {
       }
       class_accuracy = {{"accuracy", hit.mean().item<double>()}, {"per_class", per_class}, {"classes", names}};
     }
-    if (text && (wants(o, "rprec") || wants(o, "clipscore"))) {
+    if (match) {
       // How well the images match their prompts, by the contrastive evaluator; its score on
       // the real images of the split (the same captions) is the ceiling beside it.
       ClipRun clip = load_clip_run(o.clip);

@@ -55,5 +55,11 @@ grep -q "chance 0.01" "$WORK/eval.log" || fail "R-precision without its chance l
 grep -q '"r_precision"' "$WORK/scores.json" || fail "the scores hold no r_precision"
 grep -q '"guidance": 2' "$WORK/eval.json" || fail "eval.json does not record the guidance"
 grep -q "canonical captions of the test split" "$WORK/eval.json" || fail "eval.json does not say where the prompts came from"
-expect_error 2 "rprec and clipscore measure text-to-image runs" -- "$L" eval --run "$MODELS/fashion-dcgan" --metrics rprec --n 4 --threads 1
+# The baseline: a category model drawing each held-out caption's category.
+"$L" eval --run "$MODELS/emoji-cgan" --metrics rprec --n 12 --no-floor --features "$MODELS/emoji-classifier" \
+  --clip "$WORK/clip" --threads 1 --json "$WORK/base.json" > /dev/null 2> "$WORK/base.log" ||
+  fail "eval --metrics rprec of a category model exited $?: $(tail -3 "$WORK/base.log")"
+grep -q "the category of each emoji of the test split" "$WORK/base.json" || fail "the baseline's prompts are not recorded"
+grep -q "class accuracy" "$WORK/base.log" || fail "the baseline reports no category accuracy: $(tail -8 "$WORK/base.log")"
+expect_error 2 "rprec and clipscore measure text-to-image runs" -- "$L" eval --run "$MODELS/fashion-cgan" --metrics rprec --n 4 --threads 1
 finish
