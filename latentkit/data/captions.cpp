@@ -68,7 +68,8 @@ int edit_distance(const std::string& a, const std::string& b) {
 }
 
 // The fixed words of the templates, so that a prompt using them is never "unknown".
-const std::vector<std::string> kTemplateWords = {"an emoji of", "skin tone", "in style", "google twitter"};
+const std::vector<std::string> kTemplateWords = {"an emoji of", "skin tone", "light medium dark", "in style",
+                                                 "google twitter"};
 
 }  // namespace
 

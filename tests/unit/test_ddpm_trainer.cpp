@@ -141,3 +141,36 @@ TEST(DdpmTrainer, WritesTheRunAndResumesExactly) {
 
 }  // namespace
 }  // namespace latentkit
+
+namespace latentkit {
+namespace {
+
+TEST(DdpmLoss, TextModelsLearnThroughTheirEncoderAndDropPrompts) {
+  DdpmTrainOptions o;
+  o.text = true;
+  o.model.tokenizer = Tokenizer({"cat face", "red apple"}, 4);
+  o.model.unet.channels(1).image_size(8).width(8).mults({1, 2}).groups(4).text(
+      TextEncoderOptions().vocab_size(o.model.tokenizer.vocab_size()).max_tokens(4).width(16).layers(1).heads(2));
+  validate_ddpm_options(o.model);
+  torch::manual_seed(5);
+  UNet net(o.model.unet);
+  NoiseSchedule s = make_schedule(ScheduleKind::kCosine, 100);
+  torch::Tensor tokens = o.model.tokenizer.encode_captions({"cat face", "red apple"}).repeat({4, 1});
+  torch::Generator rng = make_rng(6);
+  torch::Tensor x0 = torch::rand({8, 1, 8, 8}, rng) * 2 - 1;
+  o.label_dropout = 0.0;
+  ddpm_loss(net, s, o, x0, tokens, rng).backward();
+  // The prompt reaches the text encoder's first layer; with every prompt kept, null_text is unused.
+  EXPECT_GT(net->text_encoder->token->weight.grad().abs().sum().item<double>(), 0.0);
+  EXPECT_EQ(net->null_text.grad().defined() ? net->null_text.grad().abs().sum().item<double>() : 0.0, 0.0);
+  // With every prompt dropped, only null_text carries the condition.
+  net->zero_grad();
+  o.label_dropout = 0.999;
+  ddpm_loss(net, s, o, x0, tokens, rng).backward();
+  EXPECT_GT(net->null_text.grad().abs().sum().item<double>(), 0.0);
+  const torch::Tensor g = net->text_encoder->token->weight.grad();
+  EXPECT_TRUE(!g.defined() || g.abs().sum().item<double>() == 0.0);
+}
+
+}  // namespace
+}  // namespace latentkit

@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include "latentkit/core/error.h"
+
 #include "test_util.h"
 
 namespace latentkit {
@@ -491,6 +493,73 @@ TEST(DdpmModel, GuidanceCombinesConditionalAndUnconditional) {
   torch::Tensor g = m.eps_function(labels, 3.0)(x, 20);
   EXPECT_TRUE(torch::allclose(g, u + 3.0 * (c - u), 1e-4, 1e-5));
   EXPECT_FALSE(torch::allclose(c, u));
+}
+
+}  // namespace
+}  // namespace latentkit
+
+namespace latentkit {
+namespace {
+
+// A tiny text-to-image model: the U-Net of tiny_model with a text encoder of 16 wide.
+DdpmModel tiny_text_model() {
+  DdpmOptions o;
+  o.tokenizer = Tokenizer({"cat face", "dog face", "red apple"}, 6);
+  o.unet.channels(1).image_size(8).width(8).mults({1, 2}).groups(4).text(
+      TextEncoderOptions().vocab_size(o.tokenizer.vocab_size()).max_tokens(6).width(16).layers(1).heads(2));
+  o.timesteps = 50;
+  o.sample_steps = 4;
+  validate_ddpm_options(o);
+  torch::manual_seed(12);
+  UNet net(o.unet);
+  torch::NoGradGuard no_grad;
+  net->null_text.normal_();  // trained, it is not zero; the test must tell it from an empty prompt's mean
+  return DdpmModel(net, o);
+}
+
+TEST(DdpmModel, TextGuidanceCombinesThePromptAndNoPrompt) {
+  torch::NoGradGuard no_grad;
+  DdpmModel m = tiny_text_model();
+  EXPECT_EQ(m.family(), "t2i");
+  torch::Tensor tokens = m.tokenize({"cat face", "red apple"});
+  EXPECT_EQ(tokens.sizes(), (std::vector<int64_t>{2, 6}));
+  torch::Tensor x = torch::randn({2, 1, 8, 8});
+  torch::Tensor c = m.eps_function(tokens, 1.0)(x, 20), u = m.eps_function({}, 1.0)(x, 20);
+  torch::Tensor g = m.eps_function(tokens, 3.0)(x, 20);
+  EXPECT_TRUE(torch::allclose(g, u + 3.0 * (c - u), 1e-4, 1e-5));
+  EXPECT_FALSE(torch::allclose(c, u));
+  // No prompt is the learned null vector, also for a row of padding inside a batch.
+  torch::Tensor text = m.encode_prompts(torch::cat({tokens.slice(0, 0, 1), torch::zeros({1, 6}, torch::kInt64)}));
+  EXPECT_TRUE(torch::equal(text[1], m.net()->null_text));
+  EXPECT_TRUE(torch::allclose(text[0], m.encode_prompts(tokens)[0]));
+  // Sampling from prompts and from their embeddings is the same thing.
+  SampleOptions so;
+  so.steps = 3;
+  torch::Generator rng = make_rng(0);
+  torch::Tensor a = m.sample(x, tokens, so, 2.0, rng);
+  torch::Tensor b = m.sample_text(x, m.encode_prompts(tokens), so, 2.0, rng);
+  EXPECT_TRUE(torch::allclose(a, b, 1e-5, 1e-6));
+  // decode cycles through the prompts given, as it does through classes.
+  torch::Tensor z = torch::randn({3, 64});
+  torch::Tensor d = m.decode(z, tokens);
+  torch::Tensor first = m.decode(z.slice(0, 2, 3), tokens.slice(0, 0, 1));
+  EXPECT_TRUE(torch::allclose(d[2], first[0], 1e-5, 1e-6));
+}
+
+TEST(DdpmModel, TextErrors) {
+  torch::NoGradGuard no_grad;
+  DdpmModel m = tiny_text_model();
+  EXPECT_THROW(m.tokenize({""}), Error);
+  EXPECT_THROW(m.tokenize({"cat cat cat cat cat cat cat"}), Error);
+  torch::Generator rng = make_rng(0);
+  EXPECT_THROW(m.sample_text(torch::randn({2, 1, 8, 8}), torch::zeros({2, 5}), SampleOptions(), 1.0, rng), Error);
+  DdpmModel plain = tiny_model();
+  EXPECT_THROW(plain.tokenize({"cat"}), Error);
+  // A config's tokenizer must match its text encoder.
+  nlohmann::json j = ddpm_options_to_json(m.options());
+  EXPECT_EQ(ddpm_options_from_json(j).tokenizer.vocabulary(), m.options().tokenizer.vocabulary());
+  j["tokenizer"]["vocab"].push_back("extra");
+  EXPECT_THROW(ddpm_options_from_json(j), Error);
 }
 
 }  // namespace
