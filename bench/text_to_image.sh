@@ -24,13 +24,16 @@ bin=${LATENTKIT:-build/latentkit}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, --threads $threads; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+# eval writes RUN/eval.json: score copies, never the shipped folders.
+cp -r "$baseline" "$out/baseline"
+cp -r "$run" "$out/run"
 common=(--metrics fid,rprec,clipscore --n "$n" --features models/emoji-classifier --clip "$clip" --threads "$threads")
 start=$(date +%s)
-"$bin" eval --run "$baseline" "${common[@]}" --json "$out/base.json" > /dev/null 2> "$out/base.log" ||
+"$bin" eval --run "$out/baseline" "${common[@]}" --json "$out/base.json" > /dev/null 2> "$out/base.log" ||
   { tail -5 "$out/base.log"; exit 1; }
 for w in ${weights//,/ }; do
   t0=$(date +%s)
-  "$bin" eval --run "$run" "${common[@]}" --sampler dpmpp --sample-steps 10 --guidance "$w" --no-floor \
+  "$bin" eval --run "$out/run" "${common[@]}" --sampler dpmpp --sample-steps 10 --guidance "$w" --no-floor \
     --json "$out/w$w.json" > /dev/null 2> "$out/w$w.log" || { tail -5 "$out/w$w.log"; exit 1; }
   echo $(( $(date +%s) - t0 )) > "$out/w$w.seconds"
 done

@@ -56,7 +56,8 @@ grep -q '"r_precision"' "$WORK/scores.json" || fail "the scores hold no r_precis
 grep -q '"guidance": 2' "$WORK/eval.json" || fail "eval.json does not record the guidance"
 grep -q "canonical captions of the test split" "$WORK/eval.json" || fail "eval.json does not say where the prompts came from"
 # The baseline: a category model drawing each held-out caption's category.
-"$L" eval --run "$MODELS/emoji-cgan" --metrics rprec --n 12 --no-floor --features "$MODELS/emoji-classifier" \
+cp -r "$MODELS/emoji-cgan" "$WORK/cgan"  # eval writes RUN/eval.json: not into the shipped model
+"$L" eval --run "$WORK/cgan" --metrics rprec --n 12 --no-floor --features "$MODELS/emoji-classifier" \
   --clip "$WORK/clip" --threads 1 --json "$WORK/base.json" > /dev/null 2> "$WORK/base.log" ||
   fail "eval --metrics rprec of a category model exited $?: $(tail -3 "$WORK/base.log")"
 grep -q "the category of each emoji of the test split" "$WORK/base.json" || fail "the baseline's prompts are not recorded"
