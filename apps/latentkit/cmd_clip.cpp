@@ -4,6 +4,7 @@
 
 #include "apps/latentkit/commands.h"
 #include "latentkit/core/error.h"
+#include "latentkit/core/files.h"
 #include "latentkit/models/clip.h"
 #include "latentkit/train/clip_trainer.h"
 
@@ -21,6 +22,7 @@ struct ClipTestParams {
   int64_t distractors = 99;
   uint64_t seed = 0;
   bool json = false;
+  std::string details;
   int threads = 0;
   CLI::Option* data_option = nullptr;
 };
@@ -43,6 +45,22 @@ void run_clip_test(ClipTestParams& p) {
   }
   const TextMatchScore score = test_clip(run, data, p.distractors, p.seed);
   const double chance = 1.0 / static_cast<double>(score.candidates);
+  if (!p.details.empty()) {
+    std::string lines;
+    for (size_t i = 0; i < score.per_image.size(); ++i) {
+      const TextMatchImage& r = score.per_image[i];
+      lines += nlohmann::json({{"image", i},
+                               {"caption", r.caption},
+                               {"group", r.group},
+                               {"hit", r.hit},
+                               {"true_cosine", r.true_cosine},
+                               {"distractor", r.distractor},
+                               {"distractor_cosine", r.distractor_cosine}})
+                   .dump() +
+               "\n";
+    }
+    write_file_atomic(p.details, lines);
+  }
   if (p.json) {
     nlohmann::json out = {{"run", p.run},
                           {"data", data.spec},
@@ -90,6 +108,10 @@ void add_clip_command(CLI::App& app) {
   train->add_option("--shift", o.shift, "random translation of each image by up to this many px (0: none)")
       ->check(CLI::Range(0, 8))
       ->capture_default_str();
+  train->add_option("--word-dropout", o.word_dropout,
+                    "chance that a training caption's word is replaced by the unknown token (robustness to unknown words)")
+      ->check(CLI::Range(0.0, 0.95))
+      ->capture_default_str();
   train->add_option("--warmup-steps", o.warmup_steps, "steps of linear learning-rate warm-up")
       ->check(at_least(0))
       ->capture_default_str();
@@ -116,6 +138,8 @@ void add_clip_command(CLI::App& app) {
       ->capture_default_str();
   test->add_option("--seed", sp->seed, "seed of the distractor draw")->capture_default_str();
   test->add_flag("--json", sp->json, "print JSON on stdout");
+  test->add_option("--details", sp->details,
+                   "write one JSON line per image to this file: its caption, hit, cosine, and the best distractor");
   test->footer("Example:\n  latentkit clip test --run models/emoji-clip --split test --json");
   torch_command(test, sp->threads, Work::kShort, [sp]() { run_clip_test(*sp); });
 }

@@ -47,6 +47,7 @@ TextMatchScore text_match_embeddings(const torch::Tensor& image_embeddings, cons
   // The pool's distinct captions (the first entry's embedding stands for each), with the
   // groups each is listed under.
   std::map<std::string, int64_t> caption_ids, group_ids;
+  TextMatchScore score;
   const std::vector<int64_t> pool_caption = ids_of(pool_captions, caption_ids);
   const std::vector<int64_t> pool_group = ids_of(pool_groups, group_ids);
   const auto u = static_cast<int64_t>(caption_ids.size());
@@ -85,11 +86,19 @@ TextMatchScore text_match_embeddings(const torch::Tensor& image_embeddings, cons
     const torch::Tensor drawn = torch::tensor(eligible, torch::kInt64).index_select(0, order);
     const torch::Tensor image = images[i];
     const double truth = image.dot(truths[i]).item<double>();
-    const double best_distractor = unique.index_select(0, drawn).mv(image).max().item<double>();
-    if (truth > best_distractor) ++hits;
+    const auto best = unique.index_select(0, drawn).mv(image).max(0);
+    TextMatchImage row;
+    row.caption = captions[static_cast<size_t>(i)];
+    row.group = groups[static_cast<size_t>(i)];
+    row.true_cosine = truth;
+    row.distractor_cosine = std::get<0>(best).item<double>();
+    row.distractor = pool_captions[static_cast<size_t>(
+        first_entry[static_cast<size_t>(drawn[std::get<1>(best).item<int64_t>()].item<int64_t>())])];
+    row.hit = truth > row.distractor_cosine;
+    if (row.hit) ++hits;
     score_sum += 100.0 * std::max(truth, 0.0);
+    score.per_image.push_back(std::move(row));
   }
-  TextMatchScore score;
   score.images = n;
   score.candidates = 1 + distractors;
   score.r_precision = static_cast<double>(hits) / static_cast<double>(n);

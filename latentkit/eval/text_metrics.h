@@ -22,11 +22,21 @@
 
 namespace latentkit {
 
+/// How one image fared: its true caption's cosine and the best of its distractors.
+struct TextMatchImage {
+  std::string caption, group;  // the image's
+  double true_cosine = 0.0;
+  double distractor_cosine = 0.0;  // the highest of the drawn distractors
+  std::string distractor;          // that distractor's caption
+  bool hit = false;                // true_cosine > distractor_cosine
+};
+
 struct TextMatchScore {
   double r_precision = 0.0;  // hits / images
   double clip_score = 0.0;   // mean of 100 * max(cos, 0), in [0, 100]
   int64_t images = 0;
   int64_t candidates = 0;  // captions ranked per image: 1 + distractors
+  std::vector<TextMatchImage> per_image;  // in the order of the images (for failure cases)
 };
 
 /// The scores of image embeddings against caption embeddings (rows of unit length; the dot

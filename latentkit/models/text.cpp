@@ -69,9 +69,9 @@ void TextEncoderImpl::reset() {
 }
 
 torch::Tensor TextEncoderImpl::states(const torch::Tensor& tokens) {
-  const int64_t l = tokens.size(1);
-  check_input(tokens.dim() == 2 && l >= 1 && l <= options.max_tokens(),
+  check_input(tokens.dim() == 2 && tokens.size(1) >= 1 && tokens.size(1) <= options.max_tokens(),
               "the text encoder takes [N, L] tokens with 1 <= L <= " + std::to_string(options.max_tokens()));
+  const int64_t l = tokens.size(1);
   const torch::Tensor keep = tokens != kPadToken;
   torch::Tensor x = token(tokens) + position.narrow(0, 0, l).unsqueeze(0);
   for (const auto& block : *blocks) x = block->as<TextBlock>()->forward(x, keep);

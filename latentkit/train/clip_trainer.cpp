@@ -96,6 +96,7 @@ class ClipTask : public TrainTask {
                   {"text_heads", o_.text_heads},
                   {"max_tokens", o_.max_tokens},
                   {"shift", o_.shift},
+                  {"word_dropout", o_.word_dropout},
                   {"warmup_steps", o_.warmup_steps},
                   {"eval_images", o_.eval_images},
                   {"false_negatives", "masked"}});
@@ -144,7 +145,11 @@ class ClipTask : public TrainTask {
     torch::Tensor x = normalize_images(data_.images.index_select(0, rows));
     if (o_.shift > 0) x = shift_images(x, o_.shift);
     x = in.layout(x);
-    const torch::Tensor tokens = tokenizer_.encode_captions(captions);
+    torch::Tensor tokens = tokenizer_.encode_captions(captions);
+    if (o_.word_dropout > 0) {
+      const torch::Tensor drop = (torch::rand(tokens.sizes()) < o_.word_dropout) & (tokens != kPadToken);
+      tokens = tokens.masked_fill(drop, kUnknownToken);
+    }
 
     // In-batch false negatives: caption j is also true of image i != j when both show the
     // same base emoji and caption j names no skin tone or image i's (the two vendors' images
@@ -257,6 +262,7 @@ void ClipTrainOptions::validate() const {
   check_input(text_layers >= 1, "--text-layers must be >= 1, got " + std::to_string(text_layers));
   check_input(max_tokens >= 1, "--max-tokens must be >= 1, got " + std::to_string(max_tokens));
   check_input(shift >= 0 && shift <= 8, "--shift must be in [0, 8] px, got " + std::to_string(shift));
+  check_input(word_dropout >= 0 && word_dropout < 1, "--word-dropout must be in [0, 1), got " + std::to_string(word_dropout));
   check_input(warmup_steps >= 0, "--warmup-steps must be >= 0, got " + std::to_string(warmup_steps));
   check_input(eval_images >= 2, "--eval-images must be >= 2, got " + std::to_string(eval_images));
 }
@@ -276,6 +282,7 @@ ClipTrainOptions read_clip_run_options(const std::string& run_dir) {
     o.text_heads = t.at("text_heads").get<int64_t>();
     o.max_tokens = t.at("max_tokens").get<int64_t>();
     o.shift = t.at("shift").get<int64_t>();
+    o.word_dropout = t.value("word_dropout", 0.0);  // runs before it had none
     o.warmup_steps = t.at("warmup_steps").get<int64_t>();
     o.eval_images = t.at("eval_images").get<int64_t>();
     return o;

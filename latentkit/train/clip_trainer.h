@@ -3,7 +3,8 @@
 // train split only (the test split's emoji are held-out prompts for text-to-image models, so
 // the evaluator never sees them either), one random caption per image per step
 // (data/captions.h's templates, drawn from LibTorch's default generator, so a resume is
-// exact), a random shift of up to `shift` px, and CLIP's symmetric cross entropy over the
+// exact), a random shift of up to `shift` px, words replaced by the unknown token at random
+// (so that a prompt with a word the tokenizer does not know still ranks by the rest), and CLIP's symmetric cross entropy over the
 // batch with Adam, a linear warm-up and a cosine decay. After every epoch it logs R-precision
 // and CLIP score on a fixed subset of train images (never test images).
 #include <cstdint>
@@ -25,6 +26,7 @@ struct ClipTrainOptions {
   int64_t text_heads = 4;
   int64_t max_tokens = 24;    // the tokenizer's limit
   int64_t shift = 2;          // random translation of up to this many px (0: none)
+  double word_dropout = 0.1;  // chance that a caption's word is replaced by the unknown token
   int64_t warmup_steps = 200; // linear warm-up of the learning rate
   int64_t eval_images = 512;  // train images scored after every epoch (spread evenly over the split)
 

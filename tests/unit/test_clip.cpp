@@ -71,6 +71,16 @@ TEST(TextMatch, RPrecisionAndClipScoreOfAHandWorkedCase) {
     EXPECT_NEAR(s.clip_score, expected_clip, 1e-4) << seed;
     EXPECT_EQ(s.images, 5);
     EXPECT_EQ(s.candidates, 3);
+    ASSERT_EQ(s.per_image.size(), 5u);
+    EXPECT_TRUE(s.per_image[0].hit);
+    EXPECT_NEAR(s.per_image[0].true_cosine, std::cos(10 * kPi / 180), 1e-6);
+    EXPECT_EQ(s.per_image[0].distractor, "b");  // x (group A) never competes with image 0
+    EXPECT_NEAR(s.per_image[0].distractor_cosine, 0.5, 1e-6);
+    EXPECT_FALSE(s.per_image[3].hit);
+    EXPECT_EQ(s.per_image[3].distractor, "b");
+    EXPECT_EQ(s.per_image[3].caption, "a");
+    EXPECT_EQ(s.per_image[3].group, "A");
+    EXPECT_FALSE(s.per_image[4].hit);
   }
 }
 
