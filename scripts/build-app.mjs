@@ -26,6 +26,8 @@ const kModels = [
   { name: 'emoji-cgan', weights: 'int8', axes: 'models/emoji-axes.json', title: 'Emoji by category (cGAN, 64 px color)' },
   { name: 'emoji-enhance', weights: 'int8', title: 'Emoji enhancer (pix2pix, color)', samples: 'emoji' },
   { name: 'emoji-ddpm', weights: 'fp32', title: 'Emoji diffusion (32 px color)' },
+  // Shipped once its training ends; until then the app goes without it.
+  { name: 'emoji-t2i', weights: 'fp32', optional: true, prompt: 'grinning face with smiling eyes', title: 'Emoji from text (32 px color)' },
   { name: 'emoji-vae32', weights: 'int8', title: 'Emoji VAE (the color placeholder decoder)' },
   { name: 'fashion-dcgan', weights: 'int8', axes: 'models/fashion-axes.json', title: 'Fashion (DCGAN, with feature axes)' },
   { name: 'fashion-cgan', weights: 'int8', title: 'Fashion by class (cGAN)' },
@@ -73,6 +75,7 @@ for (const f of ['lkrt.mjs', 'lkrt-wasm.mjs', 'lkrt-wasm.wasm', 'placeholder.mjs
 const entries = [];
 for (const m of kModels) {
   const runDir = path.join(root, 'models', m.name);
+  if (m.optional && !fs.existsSync(path.join(runDir, 'model.pt'))) continue;
   const file = `models/${m.name}.lkm`;
   const target = path.join(out, file);
   const axesTarget = target.replace(/\.lkm$/, '.axes.json');
@@ -86,7 +89,7 @@ for (const m of kModels) {
   }
   const config = JSON.parse(fs.readFileSync(path.join(runDir, 'config.json'), 'utf8'));
   const family = config.family;
-  const kind = family === 'pix2pix' ? 'enhancer' : family === 'ddpm' || family === 'cddpm' ? 'denoiser' : 'generator';
+  const kind = family === 'pix2pix' ? 'enhancer' : ['ddpm', 'cddpm', 't2i'].includes(family) ? 'denoiser' : 'generator';
   const entry = { name: m.name, title: m.title, file, kind, family, weights: m.weights, bytes: fs.statSync(target).size };
   if (Array.isArray(config.classes)) entry.classes = config.classes;
   if (m.axes) entry.axes = `models/${m.name}.axes.json`;
@@ -97,6 +100,7 @@ for (const m of kModels) {
     entry.about = text.replace(/\s+/g, ' ').replace(/\[([^\]]+)\]\([^)]*\)/g, '$1').replace(/[`*]/g, '').trim();
   }
   if (m.samples) entry.samples = m.samples;  // filled in below
+  if (m.prompt) entry.prompt = m.prompt;
   entries.push(entry);
 }
 

@@ -8,6 +8,7 @@
     random: $('random'), classField: $('class-field'), cls: $('class'), reset: $('reset'),
     axes: $('axes'), status: $('status'), error: $('error'), modelInfo: $('model-info'),
     downloadPng: $('download-png'), downloadZ: $('download-z'),
+    promptForm: $('prompt-form'), prompt: $('prompt'), guidance: $('guidance'), warnings: $('warnings'),
   };
 
   // Relative, so the page also works behind a path prefix.
@@ -15,7 +16,8 @@
 
   let model = null;
   let axes = [];
-  const state = { seed: 0, cls: 0, moves: {}, locks: new Set() };
+  // prompt, guidance: a text-to-image model's (model.text); sent as they were when Draw was pressed.
+  const state = { seed: 0, cls: 0, moves: {}, locks: new Set(), prompt: '', guidance: 3 };
   // The last image the server sent, and what produced it (for the downloads).
   let shown = null;
 
@@ -53,7 +55,17 @@
     if (Object.keys(moves).length > 0) body.moves = moves;
     if (state.locks.size > 0) body.locks = [...state.locks];
     if (model.num_classes > 0) body.class = state.cls;
+    if (model.text) {
+      body.prompt = state.prompt;
+      if (state.prompt.trim() !== '') body.guidance = state.guidance;
+    }
     return body;
+  }
+
+  // The server's warnings about the prompt's words it does not know.
+  function showWarnings(lines) {
+    el.warnings.replaceChildren(...(lines || []).map((line) => Object.assign(document.createElement('li'), { textContent: line })));
+    el.warnings.hidden = el.warnings.children.length === 0;
   }
 
   function schedule() {
@@ -92,6 +104,7 @@
       }
       const onScreen = performance.now() - t0;
       shown = { request: sent, z: data.z, edited_z: data.edited_z, image: data.image };
+      if (model.text) showWarnings(data.warnings);
       el.downloadPng.disabled = false;
       el.downloadZ.disabled = false;
       const server = typeof data.ms === 'number' ? `server ${data.ms.toFixed(1)} ms · ` : '';
@@ -125,7 +138,8 @@
     if (axes.length === 0) {
       const p = document.createElement('p');
       p.className = 'empty';
-      p.textContent = 'No directions: start the server with --axes FILE.';
+      p.textContent = model.text ? 'No directions: the prompt steers this model (--axes FILE adds sliders).'
+        : 'No directions: start the server with --axes FILE.';
       el.axes.append(p);
       return;
     }
@@ -237,6 +251,20 @@
     schedule();
   });
   el.cls.addEventListener('change', () => { state.cls = Number(el.cls.value); schedule(); });
+  // A sample takes a while: the prompt goes out on Draw (or Enter), not on every key.
+  el.promptForm.addEventListener('submit', (e) => {
+    e.preventDefault();
+    const g = Number(el.guidance.value);
+    if (!Number.isFinite(g) || g < 1 || g > 20) {
+      el.guidance.setCustomValidity('a number from 1 to 20');
+      el.guidance.reportValidity();
+      return;
+    }
+    el.guidance.setCustomValidity('');
+    state.prompt = el.prompt.value;
+    state.guidance = g;
+    schedule();
+  });
   el.reset.addEventListener('click', () => {
     for (const row of el.axes.children) if (row.resetMove) row.resetMove();
     schedule();
@@ -271,6 +299,7 @@
       latent_dim: model.latent_dim,
       seed: r.seed,
       class: r.class === undefined ? null : r.class,
+      ...(model.text ? { prompt: r.prompt, guidance: r.guidance ?? 1 } : {}),
       moves: r.moves || {},
       locks: r.locks || [],
       z: shown.z,
@@ -288,6 +317,8 @@
     const p = new URLSearchParams();
     p.set('seed', String(state.seed));
     if (model.num_classes > 0) p.set('class', String(state.cls));
+    if (model.text && state.prompt) p.set('prompt', state.prompt);
+    if (model.text && state.prompt) p.set('guidance', String(state.guidance));
     for (const [name, v] of Object.entries(state.moves)) if (v !== 0) p.set(`m.${name}`, String(v));
     for (const name of state.locks) p.append('lock', name);
     history.replaceState(null, '', '#' + p.toString());
@@ -299,6 +330,9 @@
     setSeed(seed !== null && /^\d+$/.test(seed) && Number.isSafeInteger(Number(seed)) ? Number(seed) : randomSeed());
     const cls = Number(p.get('class'));
     if (model.num_classes > 0 && Number.isInteger(cls) && cls >= 0 && cls < model.num_classes) state.cls = cls;
+    if (model.text && p.get('prompt') !== null) state.prompt = p.get('prompt');
+    const guidance = Number(p.get('guidance'));
+    if (model.text && p.get('guidance') !== null && guidance >= 1 && guidance <= 20) state.guidance = guidance;
     const names = new Set(axes.map((a) => a.name));
     for (const [key, value] of p) {
       if (key.startsWith('m.') && names.has(key.slice(2)) && Number.isFinite(Number(value))) {
@@ -322,7 +356,7 @@
     }
     const [c, h, w] = model.image_shape || [1, 0, 0];
     el.modelInfo.textContent = [model.family, model.run, `latent ${model.latent_dim}`,
-      `${c}×${h}×${w}`, model.num_classes > 0 ? `${model.num_classes} classes` : 'unconditional',
+      `${c}×${h}×${w}`, model.num_classes > 0 ? `${model.num_classes} classes` : model.text ? 'text to image' : 'unconditional',
       model.version && `v${model.version}`].filter(Boolean).join(' · ');
     if (w > 0 && h > 0) {
       el.frame.style.aspectRatio = `${w} / ${h}`;
@@ -341,6 +375,11 @@
     }
     loadHash();
     el.cls.value = String(state.cls);
+    if (model.text) {
+      el.promptForm.hidden = false;
+      el.prompt.value = state.prompt;
+      el.guidance.value = String(state.guidance);
+    }
     buildAxes();
     schedule();
   }

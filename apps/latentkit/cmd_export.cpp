@@ -1,5 +1,5 @@
 // latentkit export: a trained generator, enhancer (pix2pix) or diffusion denoiser (ddpm,
-// cddpm) as ONNX or .lkm (the on-device runtime's format).
+// cddpm, t2i with its text encoder) as ONNX or .lkm (the on-device runtime's format).
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -10,6 +10,7 @@
 #include "latentkit/core/error.h"
 #include "latentkit/core/files.h"
 #include "latentkit/core/hash.h"
+#include "latentkit/data/captions.h"
 #include "latentkit/export/graph.h"
 #include "latentkit/export/lkm.h"
 #include "latentkit/export/onnx.h"
@@ -32,10 +33,14 @@ std::vector<double> flat(const torch::Tensor& t) {
   return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
 }
 
-// Seeded inputs of the graph's kind, and the model's own outputs for them (LibTorch).
+// Seeded inputs of the graph's kind, and the model's own outputs for them (LibTorch). A
+// text-to-image model's inputs hold prompts of random vocabulary words (the last: no
+// prompt) as text, token ids and the pooled embeddings LibTorch's text encoder gives them.
 struct Vectors {
   GraphInputs in;
   torch::Tensor expected;
+  std::vector<std::string> prompts;
+  std::vector<std::vector<int64_t>> tokens;
 };
 
 Vectors make_vectors(RunModel& m, const ModelGraph& g, int64_t n) {
@@ -52,7 +57,21 @@ Vectors make_vectors(RunModel& m, const ModelGraph& g, int64_t n) {
     v.in.t = torch::randint(static_cast<int64_t>(g.diffusion.timesteps), {n}, rng, torch::kInt64);
     if (g.num_classes > 0) v.in.labels = torch::arange(n, torch::kInt64).remainder(g.num_classes + 1);
     if (g.diffusion.tasks) v.in.cond = torch::rand({n, C + 2, H, W}, rng) * 2 - 1;
-    v.expected = model.net()->forward(v.in.image, v.in.t, v.in.labels, v.in.cond);
+    if (g.text_encoder) {
+      const Tokenizer& tokenizer = model.options().tokenizer;
+      torch::Tensor padded = torch::full({n, tokenizer.max_tokens()}, kPadToken, torch::kInt64);
+      for (int64_t i = 0; i < n; ++i) {
+        const int64_t words = i + 1 == n ? 0 : 1 + (3 * i) % std::min<int64_t>(tokenizer.max_tokens(), 6);
+        torch::Tensor ids = torch::randint(2, tokenizer.vocab_size(), {words}, rng, torch::kInt64);
+        std::string prompt;
+        for (int64_t k = 0; k < words; ++k) prompt += (k ? " " : "") + tokenizer.vocabulary()[static_cast<size_t>(ids[k].item<int64_t>())];
+        v.prompts.push_back(prompt);
+        v.tokens.push_back(prompt.empty() ? std::vector<int64_t>{} : tokenizer.encode(prompt));
+        for (size_t k = 0; k < v.tokens.back().size(); ++k) padded[i][static_cast<int64_t>(k)] = v.tokens.back()[k];
+      }
+      v.in.text = model.net()->encode_text(padded);
+    }
+    v.expected = model.net()->forward(v.in.image, v.in.t, v.in.labels, v.in.cond, v.in.text);
   } else {
     v.in.z = m.generator->sample_latent(n, rng);
     if (g.num_classes > 0) v.in.labels = torch::arange(n, torch::kInt64).remainder(g.num_classes);
@@ -61,9 +80,25 @@ Vectors make_vectors(RunModel& m, const ModelGraph& g, int64_t n) {
   return v;
 }
 
-// The .lkm file through lkrt on the same inputs: the runtime's normalised error against LibTorch.
-double runtime_error(const std::string& bytes, const ModelGraph& g, const Vectors& v) {
+// The .lkm file through lkrt on the same inputs: the runtime's normalised error against
+// LibTorch, of the network and (text-to-image models) of the text encoder.
+struct RuntimeErrors {
+  double network = 0, text = 0;
+};
+
+RuntimeErrors runtime_error(const std::string& bytes, const ModelGraph& g, const Vectors& v) {
   lkrt::Model model(bytes.data(), bytes.size());
+  RuntimeErrors errors;
+  if (g.text_encoder) {
+    torch::Tensor got = torch::empty_like(v.in.text).contiguous();
+    for (size_t i = 0; i < v.tokens.size(); ++i) {
+      const std::vector<int32_t> ids(v.tokens[i].begin(), v.tokens[i].end());
+      const lkrt_status s = lkrt_encode_tokens(model.get(), ids.data(), int32_t(ids.size()),
+                                               got[static_cast<int64_t>(i)].data_ptr<float>());
+      check_input(s == LKRT_OK, std::string("lkrt refused the exported text encoder: ") + lkrt_last_error());
+    }
+    errors.text = normalised_error(got, v.in.text);
+  }
   const int64_t n = v.expected.size(0);
   torch::Tensor got = torch::empty_like(v.expected).contiguous();
   for (int64_t i = 0; i < n; ++i) {
@@ -76,8 +111,14 @@ double runtime_error(const std::string& bytes, const ModelGraph& g, const Vector
       torch::Tensor x = v.in.image[i].contiguous();
       torch::Tensor c = v.in.cond.defined() ? v.in.cond[i].contiguous() : torch::Tensor();
       const int32_t label = v.in.labels.defined() ? int32_t(v.in.labels[i].item<int64_t>()) : -1;
-      s = lkrt_denoise(model.get(), x.data_ptr<float>(), int32_t(v.in.t[i].item<int64_t>()), label,
-                       c.defined() ? c.data_ptr<float>() : nullptr, out);
+      if (g.text_encoder) {
+        torch::Tensor text = v.in.text[i].contiguous();
+        s = lkrt_denoise_text(model.get(), x.data_ptr<float>(), int32_t(v.in.t[i].item<int64_t>()), text.data_ptr<float>(),
+                              c.defined() ? c.data_ptr<float>() : nullptr, out);
+      } else {
+        s = lkrt_denoise(model.get(), x.data_ptr<float>(), int32_t(v.in.t[i].item<int64_t>()), label,
+                         c.defined() ? c.data_ptr<float>() : nullptr, out);
+      }
     } else {
       torch::Tensor z = v.in.z[i].contiguous();
       const int32_t label = v.in.labels.defined() ? int32_t(v.in.labels[i].item<int64_t>()) : -1;
@@ -87,7 +128,8 @@ double runtime_error(const std::string& bytes, const ModelGraph& g, const Vector
   }
   // lkrt_enhance clamps to [-1, 1]; compare with the model's clamped output.
   torch::Tensor want = g.kind == LKRT_KIND_ENHANCER ? v.expected.clamp(-1, 1) : v.expected;
-  return normalised_error(got, want);
+  errors.network = normalised_error(got, want);
+  return errors;
 }
 
 void run_export(const ExportParams& p) {
@@ -111,15 +153,20 @@ void run_export(const ExportParams& p) {
   std::string runtime_note;
   if (p.format == "lkm") {
     // And so must the runtime, on the file about to be written.
-    const double e = runtime_error(bytes, graph, v);
+    const RuntimeErrors e = runtime_error(bytes, graph, v);
     const double bound = p.weights == "fp32" ? 1e-8 : p.weights == "fp16" ? 1e-4 : 1e-2;
-    if (!(e < bound))
-      throw Error("lkrt does not reproduce the model from the exported file (normalised error " + std::to_string(e) +
+    if (!(e.network < bound) || !(e.text < bound))
+      throw Error("lkrt does not reproduce the model from the exported file (normalised error " +
+                      std::to_string(e.network) + (graph.text_encoder ? ", text encoder " + std::to_string(e.text) : "") +
                       ", bound " + std::to_string(bound) + " for " + p.weights + ")",
                   ErrorKind::kInternal);
-    char buf[96];
-    std::snprintf(buf, sizeof buf, "; lkrt matches it to %.1e", e);
+    char buf[128];
+    std::snprintf(buf, sizeof buf, "; lkrt matches it to %.1e", e.network);
     runtime_note = buf;
+    if (graph.text_encoder) {
+      std::snprintf(buf, sizeof buf, ", its text encoder to %.1e", e.text);
+      runtime_note += buf;
+    }
   }
   write_file_atomic(p.out, bytes);
   std::fprintf(stderr,
@@ -147,6 +194,11 @@ void run_export(const ExportParams& p) {
       if (v.in.image.defined()) j["inputs"].push_back(flat(v.in.image[i]));
       if (v.in.t.defined()) j["t"].push_back(v.in.t[i].item<int64_t>());
       if (v.in.cond.defined()) j["cond"].push_back(flat(v.in.cond[i]));
+      if (v.in.text.defined()) {
+        j["prompts"].push_back(v.prompts[static_cast<size_t>(i)]);
+        j["tokens"].push_back(v.tokens[static_cast<size_t>(i)]);
+        j["text"].push_back(flat(v.in.text[i]));
+      }
       j["labels"].push_back(v.in.labels.defined() ? v.in.labels[i].item<int64_t>() : -1);
       j["outputs"].push_back(flat(v.expected[i]));
     }
@@ -161,7 +213,7 @@ void run_export(const ExportParams& p) {
 void add_export_command(CLI::App& app) {
   auto p = std::make_shared<ExportParams>();
   CLI::App* cmd = app.add_subcommand(
-      "export", "Export a generator, an enhancer (pix2pix) or a diffusion model to ONNX or to .lkm for the on-device runtime (lkrt)");
+      "export", "Export a generator, an enhancer (pix2pix) or a diffusion model (text-to-image too) to ONNX or to .lkm for the on-device runtime (lkrt)");
   cmd->add_option("--run", p->run, "run folder of the model")->required();
   cmd->add_option("--format", p->format, "onnx (opset 13, for ONNX Runtime and mobile runtimes) or lkm (latentkit's runtime)")
       ->required()
@@ -186,7 +238,9 @@ void add_export_command(CLI::App& app) {
       "  latentkit export --run models/fashion-enhance --format lkm --weights int8 --out enhance.lkm\n"
       "  lkrt enhance.lkm --image in.png --out out.png\n"
       "  latentkit export --run models/fashion-ddpm --format lkm --out ddpm.lkm\n"
-      "  lkrt ddpm.lkm --seed 3 --steps 20 --sampler dpmpp --out x.png");
+      "  lkrt ddpm.lkm --seed 3 --steps 20 --sampler dpmpp --out x.png\n"
+      "  latentkit export --run runs/emoji-t2i --format lkm --out t2i.lkm   (with its text encoder and vocabulary)\n"
+      "  lkrt t2i.lkm --prompt \"cat face with heart-eyes\" --guidance 3 --steps 10 --sampler dpmpp --out cat.png");
   torch_command(cmd, p->threads, Work::kShort, [p]() { run_export(*p); });
 }
 

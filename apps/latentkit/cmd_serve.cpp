@@ -26,11 +26,17 @@ void run_serve(const ServeParams& p) {
     serve_folder(p.app, p.server);
     return;
   }
-  check_input(!p.run.empty() && !p.axes.empty(), "give --run and --axes for the editor, or --app for the browser app");
+  check_input(!p.run.empty(), "give --run (and --axes) for the editor, or --app for the browser app");
   const int threads = torch::get_num_threads();
-  EditorService service(load_generator(p.run), read_axes(p.axes), p.run);
-  std::fprintf(stderr, "serving %s with %s, %d thread%s per image\n", p.run.c_str(), p.axes.c_str(), threads,
-               threads == 1 ? "" : "s");
+  std::unique_ptr<Generator> generator = load_generator(p.run);
+  AxisSet axes;  // none: the editor without sliders (a text-to-image run has its prompt box)
+  if (p.axes.empty())
+    axes.latent_dim = generator->latent_dim();
+  else
+    axes = read_axes(p.axes);
+  EditorService service(std::move(generator), std::move(axes), p.run);
+  std::fprintf(stderr, "serving %s with %s, %d thread%s per image\n", p.run.c_str(),
+               p.axes.empty() ? "no axes" : p.axes.c_str(), threads, threads == 1 ? "" : "s");
   serve_editor(service, p.server);
 }
 
@@ -41,7 +47,7 @@ void add_serve_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "serve", "Edit generated images with sliders in the browser, or serve the browser app (--app)");
   cmd->add_option("--run", p->run, "generator run folder (the editor)");
-  cmd->add_option("--axes", p->axes, "axes file from axes fit (the editor)");
+  cmd->add_option("--axes", p->axes, "axes file from axes fit (the editor's sliders; without it, no sliders)");
   cmd->add_option("--app", p->app,
                   "serve the browser app in this folder instead: static files only, the models run in the page "
                   "(scripts/build app writes build/app)")
@@ -56,6 +62,8 @@ void add_serve_command(CLI::App& app) {
   cmd->footer(
       "Examples:\n  latentkit serve --run models/fashion-dcgan --axes models/fashion-axes.json --port 8080\n"
       "then open http://127.0.0.1:8080/ . The JSON API is described in docs/http-api.md.\n"
+      "  latentkit serve --run models/emoji-t2i\n"
+      "a text-to-image run: a prompt box (and sliders too with --axes).\n"
       "  scripts/build app && latentkit serve --app --port 8080\n"
       "serves build/app/: generate, enhance, sample and placeholders in WebAssembly, no inference route.");
   torch_command(cmd, p->threads, Work::kShort, [p]() { run_serve(*p); },

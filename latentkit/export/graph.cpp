@@ -24,6 +24,10 @@ int64_t ModelGraph::add(GraphOp op) {
 int64_t ModelGraph::parameter_count() const {
   int64_t n = 0;
   for (const GraphOp& op : ops) n += (op.weight.defined() ? op.weight.numel() : 0) + (op.bias.defined() ? op.bias.numel() : 0);
+  if (text_encoder) {
+    for (const torch::Tensor& p : text_encoder->parameters()) n += p.numel();
+    n += null_text.numel();
+  }
   return n;
 }
 
@@ -220,6 +224,7 @@ ModelGraph unet_graph(DdpmModel& model) {
   const int64_t x = input(g, InputRole::kImage, o.channels()), t = input(g, InputRole::kTimestep);
   const int64_t label = o.num_classes() > 0 ? input(g, InputRole::kLabel) : -1;
   const int64_t cond = o.cond_channels() > 0 ? input(g, InputRole::kCondition, o.cond_channels()) : -1;
+  const int64_t text = net.has_text() ? input(g, InputRole::kText, o.text().width()) : -1;
   GraphOp embed{Op::kTimestepEmbedding, {t}};
   embed.dim = o.width();
   int64_t temb = append_sequential(*net.time_mlp, g, g.add(std::move(embed)));
@@ -227,6 +232,12 @@ ModelGraph unet_graph(DdpmModel& model) {
     GraphOp table{Op::kEmbedding, {label}};
     table.weight = detached(net.class_embed->weight);
     temb = g.add(GraphOp{Op::kAdd, {temb, g.add(std::move(table))}});
+  }
+  if (net.text_embed) {
+    temb = g.add(GraphOp{Op::kAdd, {temb, gemm(g, text, *net.text_embed)}});
+    g.text_encoder = net.text_encoder;
+    g.null_text = detached(net.null_text);
+    g.vocab = d.tokenizer.vocabulary();
   }
   int64_t h = conv(g, cond >= 0 ? g.add(GraphOp{Op::kConcat, {x, cond}}) : x, *net.conv_in);
   std::vector<int64_t> skips{h};
@@ -292,7 +303,7 @@ ModelGraph extract_graph(Generator& generator) {
     g.add(std::move(affine));
   } else {
     throw Error("a " + g.family + " model cannot be exported (exportable: dcgan, dcgan-upsample, cgan, vae, cvae, ddpm, "
-                "cddpm, pix2pix)");
+                "cddpm, t2i, pix2pix)");
   }
   return g;
 }
@@ -344,6 +355,11 @@ torch::Tensor run_graph(const ModelGraph& g, const GraphInputs& in) {
           case InputRole::kCondition: y = in.cond.to(torch::kFloat32); break;
           case InputRole::kTimestep: y = in.t.to(torch::kFloat32).view({-1, 1, 1, 1}); break;
           case InputRole::kLabel: y = in.labels.to(torch::kFloat32).view({-1, 1, 1, 1}); break;
+          case InputRole::kText:
+            check_input(in.text.defined() && in.text.dim() == 2 && in.text.size(1) == op.channels,
+                        "run_graph: text must be [N, " + std::to_string(op.channels) + "]");
+            y = in.text.to(torch::kFloat32).view({-1, op.channels, 1, 1});
+            break;
           default: throw Error("run_graph: unknown input role", ErrorKind::kInternal);
         }
         check_input(y.defined(), "run_graph: an input of the graph was not given");

@@ -19,6 +19,7 @@
 
 #include "latentkit/models/generator.h"
 #include "latentkit/models/pix2pix.h"
+#include "latentkit/models/text.h"
 
 namespace latentkit {
 
@@ -56,6 +57,12 @@ struct ModelGraph {
   int64_t pad_multiple = 1;              // enhancers: input sides padded to a multiple of this
   GraphDiffusion diffusion;
   std::vector<GraphOp> ops;
+  // Text-to-image denoisers (t2i): the text encoder, its "no prompt" vector and the
+  // tokenizer's vocabulary, beside the graph: the U-Net reads the pooled prompt through an
+  // input of role kText. The .lkm holds them in its text section; empty for other models.
+  TextEncoder text_encoder{nullptr};
+  torch::Tensor null_text;  // [text width]
+  std::vector<std::string> vocab;
 
   /// Appends op and returns its value.
   int64_t add(GraphOp op);
@@ -83,9 +90,10 @@ double normalised_error(const torch::Tensor& got, const torch::Tensor& want);
 
 /// The inputs of one run of a graph: z [N, latent_dim] (generators), labels int64 [N]
 /// (conditional ones; a denoiser's no-class label is num_classes), image [N, C, H, W]
-/// (enhancers, x_t of denoisers), t int64 [N] and cond [N, C + 2, H, W] (denoisers with tasks).
+/// (enhancers, x_t of denoisers), t int64 [N], cond [N, C + 2, H, W] (denoisers with tasks)
+/// and text [N, text width] (text-to-image denoisers: pooled prompts, or null_text).
 struct GraphInputs {
-  torch::Tensor z, labels, image, t, cond;
+  torch::Tensor z, labels, image, t, cond, text;
 };
 
 /// Runs the graph with LibTorch: images [N, C, H, W] (generators, enhancers) or the

@@ -15,6 +15,39 @@ int32_t i32(int64_t v) {
   return static_cast<int32_t>(v);
 }
 
+// The text section: the encoder's options, vocabulary and weights (contiguous fp32 copies
+// kept alive in keep until the writer has copied them).
+void write_text_encoder(lkrt::ModelWriter& w, const ModelGraph& g, lkrt_weight_type type, std::vector<torch::Tensor>& keep) {
+  TextEncoderImpl& e = *g.text_encoder.ptr();
+  const TextEncoderOptions& o = e.options;
+  auto f = [&](const torch::Tensor& t) {
+    keep.push_back(t.detach().to(torch::kFloat32).contiguous().clone());
+    return keep.back().data_ptr<float>();
+  };
+  lkrt::TextEncoderInfo info;
+  info.max_tokens = i32(o.max_tokens());
+  info.width = i32(o.width());
+  info.layers = i32(o.layers());
+  info.heads = i32(o.heads());
+  info.eps = static_cast<float>(e.ln_out->options.eps());
+  info.vocab = g.vocab;
+  lkrt::TextEncoderWeights weights;
+  weights.token = f(e.token->weight);
+  weights.position = f(e.position);
+  weights.ln_out_weight = f(e.ln_out->weight);
+  weights.ln_out_bias = f(e.ln_out->bias);
+  weights.null_text = f(g.null_text);
+  for (const auto& module : *e.blocks) {
+    TextBlockImpl& b = *module->as<TextBlock>();
+    check_input(b.ln1->options.eps() == e.ln_out->options.eps() && b.ln2->options.eps() == e.ln_out->options.eps(),
+                "the .lkm text section has one LayerNorm epsilon for the whole encoder");
+    weights.layers.push_back({f(b.ln1->weight), f(b.ln1->bias), f(b.qkv->weight), f(b.qkv->bias), f(b.proj->weight),
+                              f(b.proj->bias), f(b.ln2->weight), f(b.ln2->bias), f(b.fc1->weight), f(b.fc1->bias),
+                              f(b.fc2->weight), f(b.fc2->bias)});
+  }
+  w.set_text_encoder(info, weights, type);
+}
+
 lkrt_weight_type weight_type(const std::string& weights) {
   if (weights == "fp32") return LKRT_WEIGHT_FP32;
   if (weights == "fp16") return LKRT_WEIGHT_FP16;
@@ -35,12 +68,14 @@ std::string graph_to_lkm(const ModelGraph& g, const std::string& weights, const 
       output_layer = static_cast<int64_t>(i);
   lkrt::ModelWriter w;
   auto f = [](const torch::Tensor& t) { return t.data_ptr<float>(); };
+  std::vector<torch::Tensor> keep;
   try {
     w.set_info({model_id, i32(g.latent_dim), i32(g.image_shape[0]), i32(g.image_shape[1]), i32(g.image_shape[2])});
     if (g.kind == LKRT_KIND_ENHANCER) w.set_enhancer(i32(g.pad_multiple));
     if (g.kind == LKRT_KIND_DENOISER) {
       const GraphDiffusion& d = g.diffusion;
       w.set_denoiser({d.schedule, d.timesteps, d.prediction, d.tasks, d.sample_steps, uint32_t(g.num_classes)});
+      if (g.text_encoder) write_text_encoder(w, g, requested, keep);
     }
     for (size_t index = 0; index < g.ops.size(); ++index) {
       const GraphOp& op = g.ops[index];

@@ -162,6 +162,10 @@ std::string graph_to_onnx(const ModelGraph& g, const std::string& model_name) {
             add_value(graph->mutable_input(), "label", onnx::TensorProto::INT64, {});
             values.push_back("label");
             continue;
+          case InputRole::kText:  // the pooled prompt [batch, width], as a [batch, width, 1, 1] map
+            add_value(graph->mutable_input(), "text", onnx::TensorProto::FLOAT, {op.channels});
+            as_map(b, "text");
+            break;
           default: throw Error("ONNX export: unknown input role", ErrorKind::kInternal);
         }
         break;

@@ -4,7 +4,9 @@
 //   enhancers:  "image" float [batch, C, height, width], sides a multiple of the U-Net's
 //               stride (2^depth; pad by edge replication first, as lkrt does) -> "enhanced"
 //   denoisers:  "x" float [batch, C, H, W], "t" int64 [batch] (+ "label" int64 [batch], the
-//               no-class label num_classes; + "cond" float [batch, C + 2, H, W]) -> "eps" or "v"
+//               no-class label num_classes; + "cond" float [batch, C + 2, H, W]; + "text" float
+//               [batch, text width], the pooled prompt of a text-to-image model or its null_text:
+//               the text encoder itself is not in the ONNX file) -> "eps" or "v"
 // Linear layers are Gemm with transB = 1, upsampling is Resize (nearest, asymmetric, floor:
 // PyTorch's nearest), GroupNorm is InstanceNormalization over [batch, groups, -1] and an
 // affine, attention is MatMul / Softmax / MatMul.

@@ -17,6 +17,8 @@
 #include "latentkit/core/grid.h"
 #include "latentkit/core/image.h"
 #include "latentkit/core/signals.h"
+#include "latentkit/data/captions.h"
+#include "latentkit/models/diffusion.h"
 #include "latentkit/models/registry.h"
 #include "latentkit/serve/web_assets.h"
 
@@ -27,6 +29,8 @@ namespace {
 // within a few units).
 constexpr double kMaxValue = 100.0;
 constexpr int64_t kMaxSeed = (int64_t{1} << 53);
+// Diffusion models in the editor: DPM-Solver++ in this many steps unless the request says.
+constexpr int64_t kDiffusionSteps = 20;
 
 HttpReply json_reply(int status, const nlohmann::json& body) { return {status, "application/json", body.dump()}; }
 HttpReply error_reply(int status, const std::string& message) { return json_reply(status, {{"error", message}}); }
@@ -104,6 +108,7 @@ EditorService::EditorService(std::unique_ptr<Generator> generator, AxisSet axes,
               "the axes were fitted for a " + std::to_string(axes_.latent_dim) + "-dim latent, but the model's has " +
                   std::to_string(generator_->latent_dim()));
   if (generator_->num_classes() > 0) class_names_ = run_class_names(read_json(run_ + "/config.json"));
+  diffusion_ = dynamic_cast<DdpmModel*>(generator_.get());
 }
 
 nlohmann::json EditorService::model_info() const {
@@ -114,7 +119,13 @@ nlohmann::json EditorService::model_info() const {
           {"class_names", class_names_},
           {"image_shape", {shape[0], shape[1], shape[2]}},
           {"run", run_},
-          {"version", LATENTKIT_VERSION}};
+          {"version", LATENTKIT_VERSION},
+          // Diffusion models: their sampler's defaults; a text-to-image model's prompt limits.
+          {"diffusion", diffusion_ ? nlohmann::json{{"sampler", "dpmpp"}, {"steps", kDiffusionSteps}} : nlohmann::json()},
+          {"text", diffusion_ && diffusion_->net()->has_text()
+                       ? nlohmann::json{{"max_tokens", diffusion_->options().tokenizer.max_tokens()},
+                                        {"vocab_size", diffusion_->options().tokenizer.vocab_size()}}
+                       : nlohmann::json()}};
 }
 
 nlohmann::json EditorService::axes_info() const {
@@ -140,9 +151,14 @@ nlohmann::json EditorService::generate(const nlohmann::json& request) {
   check_input(request.is_object(), "the request body must be a JSON object");
   for (const auto& [key, value] : request.items()) {
     check_input(key == "seed" || key == "z" || key == "moves" || key == "locks" || key == "class" ||
-                    key == "truncation",
-                "unknown field '" + key + "' (expected seed or z, moves, locks, class, truncation)");
+                    key == "truncation" || key == "prompt" || key == "guidance" || key == "steps" || key == "sampler",
+                "unknown field '" + key + "' (expected seed or z, moves, locks, class, truncation, and for diffusion "
+                "models prompt, guidance, steps, sampler)");
   }
+  const bool text = diffusion_ && diffusion_->net()->has_text();
+  check_input(!request.contains("prompt") || text, "this model does not take a prompt (a text-to-image run, t2i, does)");
+  check_input(diffusion_ || !(request.contains("guidance") || request.contains("steps") || request.contains("sampler")),
+              "guidance, steps and sampler are for diffusion models; this is a " + generator_->family());
   check_input(request.contains("seed") != request.contains("z"), "give exactly one of \"seed\" and \"z\"");
   const int64_t dim = generator_->latent_dim();
   torch::Tensor z;
@@ -188,11 +204,45 @@ nlohmann::json EditorService::generate(const nlohmann::json& request) {
                 "class must be an integer in [0, " + std::to_string(generator_->num_classes()) + ")");
     labels = torch::tensor({c.get<int64_t>()}, torch::kInt64);
   }
+  // Diffusion: the sampler, and a text-to-image model's prompt (none, or empty: no prompt).
+  Sampler sampler = Sampler::kDpmpp;
+  int64_t steps = kDiffusionSteps;
+  double guidance = 1.0;
+  std::string prompt;
+  std::vector<std::string> warnings;
+  if (diffusion_) {
+    if (request.contains("sampler")) {
+      const nlohmann::json& name = request["sampler"];
+      check_input(name.is_string() && (name == "ddim" || name == "dpmpp"), "sampler must be \"ddim\" or \"dpmpp\"");
+      sampler = sampler_names().parse(name.get<std::string>());
+    }
+    if (request.contains("steps")) {
+      const nlohmann::json& n = request["steps"];
+      check_input(n.is_number_integer() && n.get<int64_t>() >= 1 && n.get<int64_t>() <= 250, "steps must be an integer in [1, 250]");
+      steps = n.get<int64_t>();
+    }
+    if (request.contains("guidance")) {
+      guidance = finite_number(request["guidance"], "guidance");
+      check_input(guidance >= 0 && guidance <= 20, "guidance must be in [0, 20]");
+    }
+    if (request.contains("prompt")) {
+      check_input(request["prompt"].is_string() && request["prompt"].get<std::string>().size() <= 1000,
+                  "prompt must be a string of at most 1000 bytes");
+      prompt = request["prompt"].get<std::string>();
+    }
+    if (text && !prompt.empty()) {
+      const Tokenizer& tokenizer = diffusion_->options().tokenizer;
+      labels = tokenizer.encode_batch({prompt});  // an Error (400) for no words or too many
+      std::stringstream lines(tokenizer.warnings(prompt));
+      for (std::string line; std::getline(lines, line);) warnings.push_back(line);
+    }
+  }
   torch::Tensor edited = apply_moves(axes_, z, moves, locks);
   torch::Tensor image;
   {
     std::lock_guard<std::mutex> lock(decode_mutex_);
     torch::NoGradGuard no_grad;
+    if (diffusion_) diffusion_->set_decode(sampler, steps, guidance);
     image = generator_->decode(edited, labels)[0];
   }
   const Image png = tensor_to_image(image);
@@ -202,8 +252,13 @@ nlohmann::json EditorService::generate(const nlohmann::json& request) {
     return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
   };
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  return {{"image", data}, {"z", to_vector(z[0])},       {"edited_z", to_vector(edited[0])},
-          {"width", png.width}, {"height", png.height}, {"ms", ms}};
+  nlohmann::json reply = {{"image", data},       {"z", to_vector(z[0])},   {"edited_z", to_vector(edited[0])},
+                          {"width", png.width}, {"height", png.height}, {"ms", ms}};
+  if (text) {
+    reply["prompt"] = prompt;
+    reply["warnings"] = warnings;
+  }
+  return reply;
 }
 
 HttpReply EditorService::handle(const std::string& method, const std::string& path, const std::string& body) {

@@ -1,7 +1,7 @@
 #pragma once
 // The latent editor over HTTP: the page in web/ (embedded in the binary) and a JSON API
 // under /api/v1 (docs/http-api.md) to generate images from a seed or a latent, moved
-// along feature axes with others locked.
+// along feature axes with others locked; a text-to-image model's from a prompt too.
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -15,6 +15,8 @@
 #include "latentkit/steer/axes.h"
 
 namespace latentkit {
+
+class DdpmModel;
 
 struct ServeOptions {
   std::string host = "127.0.0.1";  // loopback unless told otherwise
@@ -49,6 +51,7 @@ class EditorService {
   AxisSet axes_;
   std::string run_;
   std::vector<std::string> class_names_;
+  DdpmModel* diffusion_ = nullptr;  // the generator, when it is a diffusion model (ddpm, cddpm, t2i)
   std::mutex decode_mutex_;
 };
 

@@ -1,7 +1,8 @@
 // libFuzzer target: load any bytes as a .lkm (checksum skipped, so that the fuzzer
 // reaches the validators: the header, the tensors, the graph's values, shapes and kinds)
 // and, if they load and are cheap enough, run the model once as its kind asks: a
-// generation, an enhancement of an odd-sized image in tiles, or a two-step sample.
+// generation, an enhancement of an odd-sized image in tiles, or a two-step sample (from a
+// prompt with an unknown word, its warnings asked for, when the model has a text encoder).
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -37,7 +38,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         o.sampler = LKRT_SAMPLER_DPMPP;
         o.label = classes > 0 ? 0 : -1;
         o.guidance = 2.0f;
-        s = lkrt_sample(model, &o, z.data(), nullptr, out.data());
+        std::vector<float> text(size_t(lkrt_model_text_width(model)));
+        if (!text.empty()) {
+          lkrt_prompt_warnings(model, "Grinning FACE, with zzyzx-eyes 2");
+          s = lkrt_encode_prompt(model, "Grinning FACE, with zzyzx-eyes 2", text.data());
+          if (s == LKRT_ERR_ARGUMENT) s = lkrt_encode_prompt(model, "a", text.data());  // a max_tokens under 6
+          o.text = text.data();
+        }
+        if (s == LKRT_OK) s = lkrt_sample(model, &o, z.data(), nullptr, out.data());
         break;
       }
     }

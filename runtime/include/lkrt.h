@@ -120,18 +120,27 @@ int32_t lkrt_model_sample_steps(const lkrt_model* model);
 /// a model with tasks (NULL: zeros, an unconditional sample), NULL otherwise.
 lkrt_status lkrt_denoise(lkrt_model* model, const float* x_t, int32_t t, int32_t label, const float* cond, float* out);
 
+/// Text-to-image denoisers (lkrt_model_text_width > 0): the same call with the prompt's
+/// embedding (lkrt_encode_prompt) in place of a label; text NULL: no prompt (the model's
+/// learned "no prompt" vector, as lkrt_denoise uses).
+lkrt_status lkrt_denoise_text(lkrt_model* model, const float* x_t, int32_t t, const float* text, const float* cond,
+                              float* out);
+
 typedef struct {
   lkrt_sampler sampler; /* LKRT_SAMPLER_DDIM or LKRT_SAMPLER_DPMPP */
   int32_t steps;        /* 1..T; 0: the model's default */
   int32_t label;        /* as lkrt_denoise */
-  float guidance;       /* classifier-free guidance w for a label >= 0 (1: none) */
+  float guidance;       /* classifier-free guidance w for a label >= 0 or a prompt (1: none) */
   int32_t clip;         /* nonzero: clip the predicted x0 to [-1, 1] (latentkit's default) */
   /* called after each step with (done, total); may be NULL */
   void (*on_step)(void* user, int32_t done, int32_t total);
   void* user;
+  /* text-to-image models: the prompt's embedding [text_width] from lkrt_encode_prompt (read
+     during the call only); NULL: no prompt. Must be NULL for other models. */
+  const float* text;
 } lkrt_sample_options;
 
-/// Fills options with the defaults: DDIM, the model's steps, label -1, guidance 1, clip.
+/// Fills options with the defaults: DDIM, the model's steps, label -1, guidance 1, clip, no prompt.
 void lkrt_sample_options_init(lkrt_sample_options* options);
 
 /// Samples one image from x_T (out may equal x_T), with latentkit's time steps: DDIM (eta 0)
@@ -147,6 +156,30 @@ lkrt_status lkrt_sample(lkrt_model* model, const lkrt_sample_options* options, c
 /// cond: [(channels + 2) * height * width].
 lkrt_status lkrt_inpaint_condition(const lkrt_model* model, const float* image, const float* fill, float* cond);
 lkrt_status lkrt_restore_condition(const lkrt_model* model, const float* degraded, float* cond);
+
+/// Text-to-image denoisers carry a text encoder and its vocabulary (latentkit's t2i family).
+/// A prompt is split into lowercase words (runs of ASCII letters and digits; every other
+/// byte separates them: "Heart-Eyes!" is "heart", "eyes"), each mapped to its id in the
+/// vocabulary (1: a word it does not know), as latentkit's Tokenizer does; the encoder maps
+/// the ids to one vector of text_width values, which the sampler takes (options.text).
+int32_t lkrt_model_text_width(const lkrt_model* model); /* 0: no text encoder */
+int32_t lkrt_model_max_tokens(const lkrt_model* model); /* words a prompt may have */
+int32_t lkrt_model_vocab_size(const lkrt_model* model); /* with id 0 <pad> and 1 <unk> */
+/// Word id of the vocabulary, NULL out of range.
+const char* lkrt_model_vocab_word(const lkrt_model* model, int32_t id);
+/// prompt (NUL-terminated) -> ids in tokens (room for lkrt_model_max_tokens), *count of them.
+/// A prompt with no word, or more than max_tokens words, is LKRT_ERR_ARGUMENT with a message
+/// that says so; unknown words are id 1 (lkrt_prompt_warnings names them).
+lkrt_status lkrt_tokenize(const lkrt_model* model, const char* prompt, int32_t* tokens, int32_t* count);
+/// One line per unknown word of prompt, "unknown word 'kat' (nearest known: cat, hat, kite)\n"
+/// (the three nearest by edit distance, ties alphabetical); "" when every word is known, and
+/// for a model without text. The text is the model's until the next call on it.
+const char* lkrt_prompt_warnings(lkrt_model* model, const char* prompt);
+/// The text encoder on count ids (1..vocab_size - 1; count 0..max_tokens) -> out [text_width]:
+/// the mean of its final states over the tokens. count 0 gives the "no prompt" vector.
+lkrt_status lkrt_encode_tokens(lkrt_model* model, const int32_t* tokens, int32_t count, float* out);
+/// lkrt_tokenize, then lkrt_encode_tokens.
+lkrt_status lkrt_encode_prompt(lkrt_model* model, const char* prompt, float* out);
 
 /// n standard normal values from a seed, as the lkrt command's --seed draws z and x_T:
 /// xoshiro256** seeded through splitmix64, Box-Muller in pairs (cos, then sin), in double,

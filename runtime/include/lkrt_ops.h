@@ -50,6 +50,7 @@ enum class InputRole : uint32_t {
   kTimestep = 2,   // a denoiser's time step t, as [1, 1, 1]
   kLabel = 3,      // a class label, as [1, 1, 1], read by an embedding op
   kCondition = 4,  // a denoiser's image condition (Palette): [channels (int parameter 1), H, W]
+  kText = 5,       // a text-to-image denoiser's prompt embedding: [text width (int parameter 1), 1, 1]
   kCount
 };
 

@@ -53,6 +53,34 @@ struct DiffusionInfo {
   uint32_t num_classes = 0;   ///< > 0: a label input and an embedding of num_classes + 1 rows
 };
 
+/// A text-to-image denoiser's text encoder (latentkit's TextEncoder, models/text.h) and the
+/// vocabulary of its tokenizer: the file's text section (docs/file-format.md).
+struct TextEncoderInfo {
+  int32_t max_tokens = 24;  ///< words a prompt may have
+  int32_t width = 128;      ///< w: the embedding, and the pooled prompt the graph reads
+  int32_t layers = 2;
+  int32_t heads = 4;        ///< divides width
+  float eps = 1e-5f;        ///< the LayerNorms' epsilon
+  std::vector<std::string> vocab;  ///< "<pad>", "<unk>", then words of a-z and 0-9, sorted, unique
+};
+/// One pre-norm block's weights, PyTorch layouts (Linear weights [out, in]).
+struct TextLayerWeights {
+  const float *ln1_weight, *ln1_bias;    ///< [w]
+  const float *qkv_weight, *qkv_bias;    ///< [3w, w], [3w]: q, k, v in turn, heads of w / heads each
+  const float *proj_weight, *proj_bias;  ///< [w, w], [w]
+  const float *ln2_weight, *ln2_bias;    ///< [w]
+  const float *fc1_weight, *fc1_bias;    ///< [4w, w], [4w]
+  const float *fc2_weight, *fc2_bias;    ///< [w, 4w], [w]
+};
+struct TextEncoderWeights {
+  const float* token = nullptr;     ///< [vocab, w]
+  const float* position = nullptr;  ///< [max_tokens, w]
+  std::vector<TextLayerWeights> layers;
+  const float* ln_out_weight = nullptr;
+  const float* ln_out_bias = nullptr;
+  const float* null_text = nullptr;  ///< [w]: the "no prompt" vector of classifier-free guidance
+};
+
 class ModelWriter {
  public:
   using Value = uint32_t;
@@ -63,9 +91,13 @@ class ModelWriter {
   void set_enhancer(int32_t pad_multiple);
   /// The model is a denoiser (lkrt_denoise, lkrt_sample).
   void set_denoiser(const DiffusionInfo& info);
+  /// A denoiser conditioned on text: its text encoder and vocabulary (the file is then format
+  /// version 3). The graph reads the pooled prompt with input(InputRole::kText, info.width).
+  /// Linear weights are stored as type; embeddings, LayerNorms, biases and null_text fp32.
+  void set_text_encoder(const TextEncoderInfo& info, const TextEncoderWeights& weights, lkrt_weight_type type);
 
   // The graph. Each op reads values defined before it and defines a new one.
-  /// channels: of the image or condition roles, 0 for the others.
+  /// channels: of the image or condition roles, the text encoder's width for kText, 0 for the others.
   Value input(InputRole role, int32_t channels = 0);
   /// The latent z [latent_dim, 1, 1], or of a conditional generator z followed by row
   /// `label` of the table [num_classes, embed_dim] (a one-hot identity table for a CVAE).
@@ -158,6 +190,8 @@ class ModelWriter {
   DiffusionInfo diffusion_;
   int32_t num_classes_ = 0;
   int32_t embed_dim_ = 0;
+  TextEncoderInfo text_;                // width 0 until set_text_encoder
+  std::vector<uint32_t> text_tensors_;  // the text section's tensors, in its order
   std::vector<OpRecord> ops_;
   std::vector<Tensor> tensors_;
   std::vector<lkrt_weight_type> weight_types_;

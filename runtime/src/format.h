@@ -13,7 +13,8 @@ namespace lkrt {
 namespace format {
 
 constexpr uint8_t kMagic[8] = {0x89, 'L', 'K', 'M', '\r', '\n', 0x1a, '\n'};
-constexpr uint32_t kVersion = 2;  // the loader also reads version 1
+constexpr uint32_t kVersion = 3;  // files with a text section; the writer writes 2 without one, the loader reads 1..3
+constexpr uint32_t kVersionNoText = 2;
 constexpr uint32_t kHeaderSize = 256;
 constexpr uint32_t kOpRecordSizeV1 = 64;
 constexpr uint32_t kOpRecordSize = 96;
@@ -58,7 +59,24 @@ constexpr size_t kHTimesteps = 168;       // u32, denoiser: T
 constexpr size_t kHPrediction = 172;      // u32, denoiser: 0 eps, 1 v
 constexpr size_t kHTasks = 176;           // u32, denoiser: bit 0 inpaint, bit 1 restore (Palette)
 constexpr size_t kHSampleSteps = 180;     // u32, denoiser: default sampling steps
-constexpr size_t kHReservedV2 = 184;      // 184..255 reserved, zero.
+constexpr size_t kHReservedV2 = 184;      // 184..255 reserved, zero, in version 2.
+// Version 3: a text-to-image denoiser's text encoder and vocabulary (the text section).
+constexpr size_t kHTextOffset = 184;      // u64, multiple of 64, after the tables
+constexpr size_t kHTextSize = 192;        // u64
+constexpr size_t kHReservedV3 = 200;      // 200..255 reserved, zero.
+
+// Text section field offsets.
+constexpr size_t kXVocabSize = 0;    // u32 V, words of the vocabulary (<pad> and <unk> included)
+constexpr size_t kXMaxTokens = 4;    // u32 L, words a prompt may have
+constexpr size_t kXWidth = 8;        // u32 w
+constexpr size_t kXLayers = 12;      // u32
+constexpr size_t kXHeads = 16;       // u32, divides w
+constexpr size_t kXTensorCount = 20; // u32, 5 + 12 * layers
+constexpr size_t kXEps = 24;         // f32, the LayerNorms' epsilon
+constexpr size_t kXReserved = 28;    // u32, 0
+constexpr size_t kXTensors = 32;     // u32[tensor_count], tensor indices; then the words, each NUL-terminated
+constexpr uint32_t kTextTensorsFixed = 5;   // token, position, ln_out weight and bias, null_text
+constexpr uint32_t kTextTensorsPerLayer = 12;
 
 // Op record field offsets, version 1 (64 bytes: each op reads the previous op's output).
 constexpr size_t kOType = 0;       // u32 lkrt::Op

@@ -184,8 +184,37 @@ struct Inputs {
   int32_t label = -1;
   const float* image = nullptr;
   const float* cond = nullptr;
+  const float* text = nullptr;  // [text width]: the prompt's embedding, or the no-prompt vector
   float timestep = 0.0f;
 };
+
+// A text-to-image denoiser's text encoder (latentkit's TextEncoder, models/text.h) and its
+// vocabulary, from the file's text section (text.cpp). Plain arrays, no strings: this is
+// in the WebAssembly module, whose size counts.
+struct TextEncoder {
+  uint32_t vocab = 0, max_tokens = 0, width = 0, layers = 0, heads = 0;  // width 0: no text encoder
+  float eps = 1e-5f;
+  std::vector<char> words;          // the words as in the file, each NUL-terminated, sorted after <pad> and <unk>
+  std::vector<uint32_t> word_at;    // where word i starts in words
+  std::vector<float> weights;       // the section's tensors in file order, fp32 (Linear weights [out, in])
+  std::vector<uint32_t> tensor_at;  // where tensor i starts in weights
+  std::vector<float> work;          // the encoder's buffers for max_tokens tokens
+  std::vector<double> scores;       // one row of attention weights
+  std::string warnings;             // lkrt_prompt_warnings' last answer
+  const char* word(uint32_t i) const { return words.data() + word_at[i]; }
+  // Tensor i of the fixed five (token, position, ln_out weight, ln_out bias, null_text), or
+  // tensor k of layer l (ln1 weight, bias, qkv weight, bias, proj weight, bias, ln2 weight,
+  // bias, fc1 weight, bias, fc2 weight, bias).
+  const float* fixed(uint32_t i) const { return weights.data() + tensor_at[i]; }
+  const float* layer(uint32_t l, uint32_t k) const {
+    return fixed(format::kTextTensorsFixed + l * format::kTextTensorsPerLayer + k);
+  }
+};
+
+// Reads and checks the text section [offset, offset + size) (version 3), marking the
+// tensors it uses; text.cpp.
+void read_text_section(lkrt_model& m, const uint8_t* data, uint64_t size, uint64_t offset, uint64_t length,
+                       uint64_t data_start, std::vector<TensorRef>& tensors);
 
 }  // namespace lkrt
 
@@ -198,6 +227,7 @@ struct lkrt_model {
   uint32_t pad_multiple = 1, schedule = 0, timesteps = 0, prediction = 0, tasks = 0, sample_steps = 0;
   uint32_t cond_channels = 0;
   std::string id;
+  lkrt::TextEncoder text;  // text-to-image denoisers
   // Graph.
   std::vector<lkrt::Node> nodes;
   std::vector<lkrt::Value> values;

@@ -211,7 +211,7 @@ void check_graph(lkrt_model& m, uint32_t value_count) {
     fail(LKRT_ERR_FORMAT, "%u values for %u ops: each op defines one value", value_count, op_count);
   m.values.assign(value_count, Value{});
   std::vector<bool> defined(value_count, false);
-  uint32_t roles[uint32_t(lkrt::InputRole::kCount)] = {0, 0, 0, 0, 0};
+  uint32_t roles[uint32_t(lkrt::InputRole::kCount)] = {};
   for (uint32_t i = 0; i < op_count; ++i) {
     Node& n = m.nodes[i];
     const char* name = lkrt::op_name(n.op);
@@ -245,7 +245,9 @@ void check_graph(lkrt_model& m, uint32_t value_count) {
   using R = lkrt::InputRole;
   auto has = [&](R r) { return roles[uint32_t(r)] == 1; };
   const bool latent = has(R::kLatent), image = has(R::kImage), t = has(R::kTimestep), label = has(R::kLabel),
-             cond = has(R::kCondition);
+             cond = has(R::kCondition), text = has(R::kText);
+  if (text != (m.text.width > 0))
+    fail(LKRT_ERR_FORMAT, text ? "a text input without a text section (the text encoder)" : "a text section but no text input");
   switch (m.kind) {
     case LKRT_KIND_GENERATOR:
       if (!latent || image || t || label || cond) fail(LKRT_ERR_FORMAT, "a generator has one input, the latent");
@@ -255,6 +257,7 @@ void check_graph(lkrt_model& m, uint32_t value_count) {
       break;
     case LKRT_KIND_DENOISER:
       if (!image || !t || latent) fail(LKRT_ERR_FORMAT, "a denoiser reads an image (x_t) and a time step");
+      if (text && label) fail(LKRT_ERR_FORMAT, "a denoiser is conditioned on classes or on text, not both");
       if (label != (m.num_classes > 0))
         fail(LKRT_ERR_FORMAT, "a denoiser of %u classes %s a label input", m.num_classes, label ? "has" : "lacks");
       if (cond != (m.tasks != 0))
@@ -341,7 +344,7 @@ void read_kind(const uint8_t* data, uint32_t version, lkrt_model& m) {
   }
   if (m.kind == LKRT_KIND_ENHANCER && (m.latent_dim != 0 || m.num_classes != 0 || m.embed_dim != 0))
     fail(LKRT_ERR_FORMAT, "enhancer: latent_dim, num_classes and embed_dim must be 0");
-  for (size_t i = kHReservedV2; i < kHeaderSize; ++i)
+  for (size_t i = version == 2 ? kHReservedV2 : kHReservedV3; i < kHeaderSize; ++i)
     if (data[i] != 0) fail(LKRT_ERR_FORMAT, "reserved header byte %zu is not zero", i);
 }
 
@@ -354,8 +357,8 @@ void load(const uint8_t* data, size_t size, uint32_t flags, lkrt_model& m) {
   if (size < kHeaderSize) fail(LKRT_ERR_FORMAT, "truncated: %zu bytes, a .lkm header alone is %u bytes", size, kHeaderSize);
   if (std::memcmp(data, kMagic, 8) != 0) fail(LKRT_ERR_FORMAT, "not a .lkm file (bad magic bytes)");
   const uint32_t version = read_u32(data + kHVersion);
-  if (version != 1 && version != kVersion)
-    fail(LKRT_ERR_VERSION, "format version %u, this runtime reads versions 1 and %u; re-export the model with a matching latentkit",
+  if (version < 1 || version > kVersion)
+    fail(LKRT_ERR_VERSION, "format version %u, this runtime reads versions 1 to %u; re-export the model with a matching latentkit",
          version, kVersion);
   if (read_u32(data + kHHeaderSize) != kHeaderSize)
     fail(LKRT_ERR_FORMAT, "header size %u, expected %u", read_u32(data + kHHeaderSize), kHeaderSize);
@@ -419,6 +422,11 @@ void load(const uint8_t* data, size_t size, uint32_t flags, lkrt_model& m) {
 
   m.nodes.reserve(op_count);
   for (uint32_t i = 0; i < op_count; ++i) m.nodes.push_back(read_node(data + op_table + uint64_t(i) * record, version, i, tensors));
+  if (version >= 3 && (read_u64(data + kHTextOffset) != 0 || read_u64(data + kHTextSize) != 0)) {
+    if (m.kind != LKRT_KIND_DENOISER) fail(LKRT_ERR_FORMAT, "a text section in a model that is not a denoiser");
+    lkrt::read_text_section(m, data, size, read_u64(data + kHTextOffset), read_u64(data + kHTextSize),
+                            std::max(op_end, tensor_end), tensors);
+  }
   for (uint32_t i = 0; i < tensor_count; ++i)
     if (tensors[i].uses == 0) fail(LKRT_ERR_FORMAT, "tensor %u is not used by any op", i);
   check_graph(m, value_count);
@@ -459,6 +467,7 @@ Shape input_shape(const lkrt_model& m, const Node& n, uint32_t h, uint32_t w) {
     case lkrt::InputRole::kLatent: return {m.latent_dim + m.embed_dim, 1, 1};
     case lkrt::InputRole::kImage: return {m.image.c, h, w};
     case lkrt::InputRole::kCondition: return {m.cond_channels, h, w};
+    case lkrt::InputRole::kText: return {m.text.width, 1, 1};
     default: return {1, 1, 1};
   }
 }

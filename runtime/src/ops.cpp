@@ -109,7 +109,8 @@ Shape same_shape(const lkrt_model&, Node&, const Shape* in, uint32_t, Scratch&, 
 void input_prepare(lkrt_model& m, Node& n, uint32_t i) {
   const uint32_t role = n.ints[0];
   if (role >= uint32_t(InputRole::kCount)) fail(LKRT_ERR_FORMAT, "op %u (input): unknown role %u", i, role);
-  if (n.ints[1] != 0 && InputRole(role) != InputRole::kImage && InputRole(role) != InputRole::kCondition)
+  if (n.ints[1] != 0 && InputRole(role) != InputRole::kImage && InputRole(role) != InputRole::kCondition &&
+      InputRole(role) != InputRole::kText)
     fail(LKRT_ERR_FORMAT, "op %u (input): a channel count on a role without channels", i);
   if (n.t[0] && InputRole(role) != InputRole::kLatent)
     fail(LKRT_ERR_FORMAT, "op %u (input): only the latent input has an embedding table", i);
@@ -142,6 +143,11 @@ void input_prepare(lkrt_model& m, Node& n, uint32_t i) {
       break;
     case InputRole::kTimestep: n.text = "input t"; break;
     case InputRole::kLabel: n.text = "input label"; break;
+    case InputRole::kText:
+      if (n.ints[1] == 0 || n.ints[1] != m.text.width)
+        fail(LKRT_ERR_FORMAT, "op %u (input): text of %u values, the text encoder's width is %u", i, n.ints[1], m.text.width);
+      n.text = "input text";
+      break;
     default: break;
   }
 }
@@ -178,6 +184,7 @@ void input_run(lkrt_model& m, const Node& n, const Value* const*, Value& out) {
       break;
     case InputRole::kTimestep: out.data[0] = x.timestep; break;
     case InputRole::kLabel: out.data[0] = float(x.label); break;
+    case InputRole::kText: std::memcpy(out.data, x.text, m.text.width * sizeof(float)); break;
     default: break;
   }
 }

@@ -110,19 +110,22 @@ lkrt_status check_denoiser(const lkrt_model* m, const char* what, int32_t label,
   return LKRT_OK;
 }
 
-// One call of the network at x_t (NCHW) and step t into out (NCHW); label -1 is no class.
-void denoise(lkrt_model& m, const float* x, uint32_t t, int32_t label, const float* cond, float* out) {
+// One call of the network at x_t (NCHW) and step t into out (NCHW); label -1 is no class,
+// text NULL no prompt.
+void denoise(lkrt_model& m, const float* x, uint32_t t, int32_t label, const float* text, const float* cond, float* out) {
   m.inputs = lkrt::Inputs{};
   m.inputs.image = x;
   m.inputs.timestep = float(t);
   m.inputs.label = label < 0 ? int32_t(m.num_classes) : label;
   m.inputs.cond = cond;
+  if (m.text.width) m.inputs.text = text ? text : m.text.fixed(4);  // null_text
   to_nchw(lkrt::run_graph(m), out);
 }
 
 // The network's output as eps (a v prediction converted).
-void predict_eps(lkrt_model& m, const float* x, uint32_t t, int32_t label, const float* cond, float* eps) {
-  denoise(m, x, t, label, cond, eps);
+void predict_eps(lkrt_model& m, const float* x, uint32_t t, int32_t label, const float* text, const float* cond,
+                 float* eps) {
+  denoise(m, x, t, label, text, cond, eps);
   if (m.prediction == 1) {  // eps = sqrt(ab) v + sqrt(1 - ab) x_t
     const float a = float(std::sqrt(m.alpha_bar[t])), b = float(std::sqrt(1.0 - m.alpha_bar[t]));
     const size_t n = m.image.numel();
@@ -130,13 +133,15 @@ void predict_eps(lkrt_model& m, const float* x, uint32_t t, int32_t label, const
   }
 }
 
-// Classifier-free guidance: eps_u + w (eps_c - eps_u) for a label and w != 1.
+// Classifier-free guidance: eps_u + w (eps_c - eps_u) for a label or a prompt and w != 1.
 void guided_eps(lkrt_model& m, const lkrt_sample_options& o, const float* x, uint32_t t, const float* cond, float* eps) {
-  predict_eps(m, x, t, o.label, cond, eps);
-  if (m.num_classes == 0 || o.label < 0 || o.label == int32_t(m.num_classes) || o.guidance == 1.0f) return;
+  predict_eps(m, x, t, o.label, o.text, cond, eps);
+  const bool conditional = m.text.width ? o.text != nullptr
+                                        : m.num_classes != 0 && o.label >= 0 && o.label != int32_t(m.num_classes);
+  if (!conditional || o.guidance == 1.0f) return;
   std::vector<float>& uncond = m.work[4];
   uncond.resize(m.image.numel());
-  predict_eps(m, x, t, -1, cond, uncond.data());
+  predict_eps(m, x, t, -1, nullptr, cond, uncond.data());
   for (size_t i = 0; i < uncond.size(); ++i) eps[i] = uncond[i] + o.guidance * (eps[i] - uncond[i]);
 }
 
@@ -222,6 +227,17 @@ void sample(lkrt_model& m, const lkrt_sample_options& o, const float* x_T, const
   std::copy(x.begin(), x.end(), out);
 }
 
+lkrt_status denoise_entry(lkrt_model* m, const char* what, const float* x_t, int32_t t, int32_t label, const float* text,
+                          const float* cond, float* out) {
+  if (!m || !x_t || !out) return set_error(LKRT_ERR_ARGUMENT, std::string(what) + ": model, x_t or out is null");
+  lkrt_status s = check_denoiser(m, what, label, cond);
+  if (s != LKRT_OK) return s;
+  if (t < 0 || uint32_t(t) >= m->timesteps)
+    return set_error(LKRT_ERR_ARGUMENT, std::string(what) + ": time step " + std::to_string(t) + " not in 0.." +
+                                            std::to_string(m->timesteps - 1));
+  return lkrt::guarded([&] { denoise(*m, x_t, uint32_t(t), label, text, cond, out); });
+}
+
 }  // namespace
 
 extern "C" {
@@ -237,13 +253,13 @@ lkrt_status lkrt_enhance(lkrt_model* m, const float* in, int32_t height, int32_t
 }
 
 lkrt_status lkrt_denoise(lkrt_model* m, const float* x_t, int32_t t, int32_t label, const float* cond, float* out) {
-  if (!m || !x_t || !out) return set_error(LKRT_ERR_ARGUMENT, "lkrt_denoise: model, x_t or out is null");
-  lkrt_status s = check_denoiser(m, "lkrt_denoise", label, cond);
-  if (s != LKRT_OK) return s;
-  if (t < 0 || uint32_t(t) >= m->timesteps)
-    return set_error(LKRT_ERR_ARGUMENT, "lkrt_denoise: time step " + std::to_string(t) + " not in 0.." +
-                                            std::to_string(m->timesteps - 1));
-  return lkrt::guarded([&] { denoise(*m, x_t, uint32_t(t), label, cond, out); });
+  return denoise_entry(m, "lkrt_denoise", x_t, t, label, nullptr, cond, out);
+}
+
+lkrt_status lkrt_denoise_text(lkrt_model* m, const float* x_t, int32_t t, const float* text, const float* cond, float* out) {
+  if (m && m->kind == LKRT_KIND_DENOISER && m->text.width == 0)
+    return set_error(LKRT_ERR_ARGUMENT, "lkrt_denoise_text: this model has no text encoder (use lkrt_denoise)");
+  return denoise_entry(m, "lkrt_denoise_text", x_t, t, -1, text, cond, out);
 }
 
 void lkrt_sample_options_init(lkrt_sample_options* o) {
@@ -266,6 +282,8 @@ lkrt_status lkrt_sample(lkrt_model* m, const lkrt_sample_options* o, const float
                                             std::to_string(m->timesteps) + " (0: the model's " +
                                             std::to_string(m->sample_steps) + ")");
   if (!std::isfinite(o->guidance)) return set_error(LKRT_ERR_ARGUMENT, "lkrt_sample: guidance is not finite");
+  if (o->text && m->text.width == 0)
+    return set_error(LKRT_ERR_ARGUMENT, "lkrt_sample: a prompt embedding given to a model without a text encoder");
   return lkrt::guarded([&] { sample(*m, *o, x_T, cond, out); });
 }
 

@@ -51,6 +51,53 @@ void ModelWriter::set_denoiser(const DiffusionInfo& info) {
   num_classes_ = int32_t(info.num_classes);
 }
 
+void ModelWriter::set_text_encoder(const TextEncoderInfo& info, const TextEncoderWeights& weights, lkrt_weight_type type) {
+  require(text_tensors_.empty(), "set_text_encoder: called twice");
+  require(info.max_tokens > 0 && info.layers > 0 && info.width > 0 && info.heads > 0 && info.width % info.heads == 0,
+          "set_text_encoder: max_tokens, layers, width > 0 and heads dividing width");
+  require(info.eps > 0.0f, "set_text_encoder: epsilon must be > 0");
+  require(info.vocab.size() >= 3 && info.vocab[0] == "<pad>" && info.vocab[1] == "<unk>",
+          "set_text_encoder: a vocabulary of <pad>, <unk> and at least one word");
+  for (size_t i = 2; i < info.vocab.size(); ++i) {
+    const std::string& word = info.vocab[i];
+    require(!word.empty() && word.size() <= 256 &&
+                std::all_of(word.begin(), word.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }),
+            "set_text_encoder: word '" + word + "' is not 1 to 256 lowercase letters and digits");
+    require(i == 2 || info.vocab[i - 1] < word, "set_text_encoder: the words must be sorted and unique ('" + word + "')");
+  }
+  require(weights.layers.size() == size_t(info.layers), "set_text_encoder: weights for every layer");
+  const uint32_t w = uint32_t(info.width), v = uint32_t(info.vocab.size());
+  auto vec = [&](const float* data, uint32_t n) {
+    require(data != nullptr, "set_text_encoder: a tensor is null");
+    text_tensors_.push_back(add_fp32_tensor(data, {n}));
+  };
+  auto mat = [&](const float* data, uint32_t rows, uint32_t cols, lkrt_weight_type t) {
+    require(data != nullptr, "set_text_encoder: a tensor is null");
+    text_tensors_.push_back(t == LKRT_WEIGHT_FP32 ? add_fp32_tensor(data, {rows, cols})
+                                                  : add_weight_tensor(data, {rows, cols}, 0, t));
+  };
+  mat(weights.token, v, w, LKRT_WEIGHT_FP32);
+  mat(weights.position, uint32_t(info.max_tokens), w, LKRT_WEIGHT_FP32);
+  vec(weights.ln_out_weight, w);
+  vec(weights.ln_out_bias, w);
+  vec(weights.null_text, w);
+  for (const TextLayerWeights& l : weights.layers) {
+    vec(l.ln1_weight, w);
+    vec(l.ln1_bias, w);
+    mat(l.qkv_weight, 3 * w, w, type);
+    vec(l.qkv_bias, 3 * w);
+    mat(l.proj_weight, w, w, type);
+    vec(l.proj_bias, w);
+    vec(l.ln2_weight, w);
+    vec(l.ln2_bias, w);
+    mat(l.fc1_weight, 4 * w, w, type);
+    vec(l.fc1_bias, 4 * w);
+    mat(l.fc2_weight, w, 4 * w, type);
+    vec(l.fc2_bias, w);
+  }
+  text_ = info;
+}
+
 uint32_t ModelWriter::add_fp32_tensor(const float* data, std::vector<uint32_t> dims) {
   Tensor t;
   t.dtype = LKRT_WEIGHT_FP32;
@@ -126,8 +173,9 @@ ModelWriter::Value ModelWriter::push(OpRecord op) {
 ModelWriter::Value ModelWriter::input(InputRole role, int32_t channels) {
   require(role != InputRole::kLatent, "input: use input_latent for the latent");
   require(role < InputRole::kCount, "input: unknown role");
-  require((role == InputRole::kImage || role == InputRole::kCondition) ? channels > 0 : channels == 0,
-          "input: channels > 0 for the image and condition roles, 0 for the others");
+  require((role == InputRole::kImage || role == InputRole::kCondition || role == InputRole::kText) ? channels > 0
+                                                                                                  : channels == 0,
+          "input: channels > 0 for the image, condition and text roles, 0 for the others");
   OpRecord op;
   op.type = Op::kInput;
   op.ints[0] = uint32_t(role);
@@ -319,6 +367,23 @@ std::string ModelWriter::serialize_unchecked() const {
   const uint64_t op_table = kHeaderSize;
   const uint64_t tensor_table = op_table + uint64_t(ops_.size()) * kOpRecordSize;
   uint64_t cursor = align_up(tensor_table + uint64_t(tensors_.size()) * kTensorRecordSize);
+  // The text section: its fields, its tensors' indices, the words each NUL-terminated.
+  std::string text;
+  if (!text_tensors_.empty()) {
+    text.assign(kXTensors + 4 * text_tensors_.size(), '\0');
+    uint8_t* x = reinterpret_cast<uint8_t*>(&text[0]);
+    write_u32(x + kXVocabSize, uint32_t(text_.vocab.size()));
+    write_u32(x + kXMaxTokens, uint32_t(text_.max_tokens));
+    write_u32(x + kXWidth, uint32_t(text_.width));
+    write_u32(x + kXLayers, uint32_t(text_.layers));
+    write_u32(x + kXHeads, uint32_t(text_.heads));
+    write_u32(x + kXTensorCount, uint32_t(text_tensors_.size()));
+    write_f32(x + kXEps, text_.eps);
+    for (size_t i = 0; i < text_tensors_.size(); ++i) write_u32(x + kXTensors + 4 * i, text_tensors_[i]);
+    for (const std::string& word : text_.vocab) text += word + '\0';
+  }
+  const uint64_t text_offset = text.empty() ? 0 : cursor;
+  cursor = align_up(cursor + text.size());
   std::vector<uint64_t> offsets(tensors_.size()), scale_offsets(tensors_.size(), 0);
   for (size_t i = 0; i < tensors_.size(); ++i) {
     offsets[i] = cursor;
@@ -339,7 +404,7 @@ std::string ModelWriter::serialize_unchecked() const {
       if (uint32_t(t) != weight_type) weight_type = LKRT_WEIGHT_MIXED;
   }
   std::memcpy(p + kHMagic, kMagic, 8);
-  write_u32(p + kHVersion, kVersion);
+  write_u32(p + kHVersion, text.empty() ? kVersionNoText : kVersion);  // what an older reader can read stays version 2
   write_u32(p + kHHeaderSize, kHeaderSize);
   write_u64(p + kHFileSize, file_size);
   write_u32(p + kHFlags, 0);
@@ -366,6 +431,11 @@ std::string ModelWriter::serialize_unchecked() const {
   write_u64(p + kHOpTableOffset, op_table);
   write_u64(p + kHTensorTableOffset, tensor_table);
   std::memcpy(p + kHModelId, info_.model_id.data(), info_.model_id.size());
+  if (!text.empty()) {
+    write_u64(p + kHTextOffset, text_offset);
+    write_u64(p + kHTextSize, text.size());
+    std::memcpy(p + text_offset, text.data(), text.size());
+  }
 
   for (size_t i = 0; i < ops_.size(); ++i) {
     uint8_t* r = p + op_table + i * kOpRecordSize;

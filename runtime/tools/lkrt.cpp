@@ -26,6 +26,8 @@ struct CliParams {
   std::string image;          // --image: PNG to enhance
   std::string inpaint, mask;  // --inpaint, --mask: Palette inpainting
   std::string restore;        // --restore: Palette restoration
+  std::string prompt;         // --prompt: text-to-image denoisers
+  bool has_prompt = false;
   std::string sampler = "ddim";  // --sampler
   uint64_t seed = 0;          // --seed
   int32_t label = -1;         // --label
@@ -57,7 +59,8 @@ const OptionDoc kOptions[] = {
     {"--tile", "N", "enhancers: run images larger than N x N in overlapping tiles (0: whole), as latentkit enhance", "256"},
     {"--steps", "N", "denoisers: sampling steps", "the model's"},
     {"--sampler", "NAME", "denoisers: ddim (eta 0) or dpmpp (DPM-Solver++(2M): DDIM's quality in fewer steps)", "ddim"},
-    {"--guidance", "W", "denoisers: classifier-free guidance with --label (1: none)", "1"},
+    {"--prompt", "TEXT", "text-to-image denoisers: what to draw (words the model does not know are listed on stderr)", ""},
+    {"--guidance", "W", "denoisers: classifier-free guidance with --label or --prompt (1: none)", "1"},
     {"--inpaint", "FILE", "denoisers trained for inpainting: fill the pixels --mask marks white in this PNG", ""},
     {"--mask", "FILE", "the mask of --inpaint: white fills, black keeps (the model's size)", ""},
     {"--restore", "FILE", "denoisers trained for restoring: restore this degraded PNG (the model's size)", ""},
@@ -72,7 +75,7 @@ void print_help() {
   std::printf("usage: lkrt GENERATOR.lkm [--out FILE] [--seed N | --z FILE | --code TEXT] [--label N]\n"
               "       lkrt ENHANCER.lkm --image IN.png --out FILE [--tile N]\n"
               "       lkrt DENOISER.lkm --out FILE [--seed N | --z FILE] [--steps N] [--sampler ddim|dpmpp] [--label N\n"
-              "            --guidance W] [--inpaint IMAGE.png --mask MASK.png | --restore IMAGE.png]\n"
+              "            | --prompt TEXT] [--guidance W] [--inpaint IMAGE.png --mask MASK.png | --restore IMAGE.png]\n"
               "       lkrt MODEL.lkm [--info] [--bench] [--threads N]\n\n"
               "Runs a latentkit model exported as .lkm (docs/file-format.md) on the CPU: a generator, an enhancer\n"
               "(pix2pix) or a diffusion denoiser with its sampler (latentkit export writes all three).\n\noptions:\n");
@@ -131,6 +134,7 @@ CliParams parse(int argc, char** argv) {
     else if (a == "--inpaint") p.inpaint = value();
     else if (a == "--mask") p.mask = value();
     else if (a == "--restore") p.restore = value();
+    else if (a == "--prompt") p.prompt = value(), p.has_prompt = true;
     else if (a == "--threads") p.threads = int(parse_int(a, value(), 1, 64));
     else if (a.size() > 1 && a[0] == '-') usage_error("unknown option " + a);
     else if (p.model.empty()) p.model = a;
@@ -211,8 +215,12 @@ void print_info(const lkrt_model* m) {
                 tasks & 1 ? " inpainting" : "", tasks & 2 ? (tasks & 1 ? " and restoring" : " restoring") : "");
   }
   std::printf("latent_dim   %d\n", lkrt_model_latent_dim(m));
-  std::printf("num_classes  %d%s\n", lkrt_model_num_classes(m), lkrt_model_num_classes(m) ? "" : " (unconditional)");
+  std::printf("num_classes  %d%s\n", lkrt_model_num_classes(m),
+              lkrt_model_num_classes(m) ? "" : lkrt_model_text_width(m) ? " (conditioned on text)" : " (unconditional)");
   if (lkrt_model_num_classes(m)) std::printf("embed_dim    %d\n", lkrt_model_embed_dim(m));
+  if (lkrt_model_text_width(m))
+    std::printf("text         encoder of width %d, prompts of up to %d words, a vocabulary of %d words\n",
+                lkrt_model_text_width(m), lkrt_model_max_tokens(m), lkrt_model_vocab_size(m) - 2);
   std::printf("%s [%d, %d, %d]\n", kind == LKRT_KIND_GENERATOR ? "output      " : "image       ", lkrt_model_channels(m),
               lkrt_model_height(m), lkrt_model_width(m));
   std::printf("weights      %s, %llu parameters\n", weight_type_name(lkrt_model_weight_type(m)),
@@ -345,7 +353,21 @@ int run_denoiser(const CliParams& p, lkrt_model* model) {
     usage_error("--inpaint: this model was not trained for inpainting (latentkit train --model ddpm --tasks inpaint)");
   if (!p.restore.empty() && !(tasks & 2))
     usage_error("--restore: this model was not trained for restoring (latentkit train --model ddpm --tasks restore)");
-  if (p.guidance != 1.0f && p.label < 0) usage_error("--guidance steers towards a class: give --label N");
+  const bool text = lkrt_model_text_width(model) > 0;
+  if (p.guidance != 1.0f && !(text ? p.has_prompt : p.label >= 0))
+    usage_error(text ? "--guidance steers towards a prompt: give --prompt TEXT" : "--guidance steers towards a class: give --label N");
+  std::vector<float> prompt;  // the prompt's embedding
+  if (p.has_prompt) {
+    if (!text)
+      usage_error("--prompt: this model has no text encoder (export a text-to-image run: latentkit train --model t2i, then "
+                  "latentkit export)");
+    prompt.resize(size_t(lkrt_model_text_width(model)));
+    const lkrt_status s = lkrt_encode_prompt(model, p.prompt.c_str(), prompt.data());
+    if (s != LKRT_OK) usage_error("--prompt: " + std::string(lkrt_last_error()));
+    const std::string warnings = lkrt_prompt_warnings(model, p.prompt.c_str());
+    for (size_t at = 0, end; (end = warnings.find('\n', at)) != std::string::npos; at = end + 1)
+      std::fprintf(stderr, "lkrt: warning: %s\n", warnings.substr(at, end - at).c_str());
+  }
   const int T = lkrt_model_timesteps(model);
   if (p.steps > T) usage_error("--steps " + std::to_string(p.steps) + ": the model has " + std::to_string(T) + " time steps");
   auto same_size = [&](const std::string& option, const Picture& pic) {
@@ -384,6 +406,7 @@ int run_denoiser(const CliParams& p, lkrt_model* model) {
   o.steps = p.steps;
   o.label = p.label;
   o.guidance = p.guidance;
+  o.text = prompt.empty() ? nullptr : prompt.data();
   const auto t0 = std::chrono::steady_clock::now();
   const lkrt_status s = lkrt_sample(model, &o, x.data(), c, out.data());
   if (s != LKRT_OK) return fail_status(s, "");
@@ -392,10 +415,17 @@ int run_denoiser(const CliParams& p, lkrt_model* model) {
     for (int ch = 0; ch < C; ++ch)
       for (size_t i = 0; i < fill.size(); ++i)
         if (fill[i] == 0.0f) out[size_t(ch) * fill.size() + i] = known.chw[size_t(ch) * fill.size() + i];
+  std::string condition = text      ? (p.has_prompt ? ", prompt \"" + p.prompt + "\"" : ", no prompt")
+                          : classes ? (p.label >= 0 ? ", class " + std::to_string(p.label) : ", no class")
+                                    : "";
+  if (p.guidance != 1.0f) {
+    char guidance[48];
+    std::snprintf(guidance, sizeof guidance, ", guidance %g", double(p.guidance));
+    condition += guidance;
+  }
   std::fprintf(stderr, "lkrt: %s, %d steps%s in %.2f s (%d thread%s)\n", p.sampler.c_str(),
-               p.steps ? p.steps : lkrt_model_sample_steps(model),
-               classes ? (p.label >= 0 ? (", class " + std::to_string(p.label)).c_str() : ", no class") : "", seconds,
-               p.threads, p.threads == 1 ? "" : "s");
+               p.steps ? p.steps : lkrt_model_sample_steps(model), condition.c_str(), seconds, p.threads,
+               p.threads == 1 ? "" : "s");
   return write_outputs(p, out, C, H, W);
 }
 
@@ -413,7 +443,9 @@ int run(const CliParams& p) {
 
   const lkrt_kind kind = lkrt_model_kind(model);
   const int classes = lkrt_model_num_classes(model);
-  if (classes == 0 && p.label != -1) usage_error("--label given, but the model is unconditional");
+  if (classes == 0 && p.label != -1)
+    usage_error(lkrt_model_text_width(model) ? "--label given, but the model is conditioned on text: give --prompt TEXT"
+                                             : "--label given, but the model is unconditional");
   if (classes > 0 && p.label >= classes)
     usage_error("--label " + std::to_string(p.label) + " out of range: the model has " + std::to_string(classes) +
                 " classes (0.." + std::to_string(classes - 1) + ")");
@@ -421,8 +453,8 @@ int run(const CliParams& p) {
   reject(kind == LKRT_KIND_ENHANCER && (p.seed != 0 || !p.z_file.empty()), "--seed / --z", kind);
   reject(kind != LKRT_KIND_GENERATOR && !p.code.empty(), "--code", kind);
   reject(kind != LKRT_KIND_DENOISER && (p.steps || p.sampler != "ddim" || p.guidance != 1.0f || !p.inpaint.empty() ||
-                                        !p.restore.empty()),
-         "--steps / --sampler / --guidance / --inpaint / --restore", kind);
+                                        !p.restore.empty() || p.has_prompt),
+         "--steps / --sampler / --guidance / --prompt / --inpaint / --restore", kind);
   if (lkrt_set_threads(model, p.threads) != LKRT_OK) usage_error(lkrt_last_error());
   if (p.info) print_info(model);
   switch (kind) {

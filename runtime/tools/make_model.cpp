@@ -4,6 +4,9 @@
 //       the DCGAN generator shape of latentkit for 28x28x1: z 100 (+ a 32-wide label
 //       embedding) -> ConvT k7 to [2W,7,7] -> ReLU -> ConvT k4 s2 p1 to [W,14,14] ->
 //       ReLU -> ConvT k4 s2 p1 to [1,28,28] -> tanh (BatchNorm folded: biases present)
+//   lkrt_make_model t2i OUT.lkm
+//       a small text-to-image denoiser (RGBA 16x16): a 1-layer text encoder of width 16 over
+//       a vocabulary of emoji words, the pooled prompt into the time embedding
 //   lkrt_make_model seeds DIR
 //       a few small valid models covering every op, weight type and kind
 #include <cstdio>
@@ -51,6 +54,50 @@ lkrt::ModelWriter dcgan(int width, lkrt_weight_type type, int classes, uint32_t 
   w.add_activation(lkrt::Activation::kRelu);
   w.add_conv_transpose2d(w3.data(), c2, 1, 4, 2, 1, b3.data(), type);
   w.add_activation(lkrt::Activation::kTanh);
+  return w;
+}
+
+// A text-to-image denoiser: temb = gemm(timestep_embedding(t)) + gemm(text); GroupNorm,
+// SiLU and a 3x3 convolution over x_t, plus temb at every pixel.
+lkrt::ModelWriter t2i(uint32_t seed, lkrt_weight_type type) {
+  std::mt19937 rng(seed);
+  const int C = 4, S = 16, W = 16, D = 16, hidden = 8;
+  lkrt::ModelWriter w;
+  w.set_info({"t2i-random", C * S * S, C, S, S});
+  lkrt::DiffusionInfo d;
+  d.timesteps = 100;
+  d.sample_steps = 10;
+  w.set_denoiser(d);
+  lkrt::TextEncoderInfo info;
+  info.max_tokens = 8;
+  info.width = W;
+  info.layers = 1;
+  info.heads = 2;
+  info.vocab = {"<pad>", "<unk>", "cat", "eyes", "face", "google", "grinning", "heart", "red", "smiling", "style", "with"};
+  std::vector<float> token = random_values(info.vocab.size() * W, 1.0f, rng), position = random_values(8 * W, 0.3f, rng);
+  std::vector<float> ones(4 * W, 1.0f), zeros(4 * W, 0.0f), null_text = random_values(W, 0.5f, rng);
+  std::vector<float> qkv = random_values(3 * W * W, 0.3f, rng), proj = random_values(W * W, 0.3f, rng);
+  std::vector<float> fc1 = random_values(4 * W * W, 0.3f, rng), fc2 = random_values(4 * W * W, 0.2f, rng);
+  lkrt::TextEncoderWeights tw;
+  tw.token = token.data();
+  tw.position = position.data();
+  tw.ln_out_weight = ones.data();
+  tw.ln_out_bias = zeros.data();
+  tw.null_text = null_text.data();
+  tw.layers.push_back({ones.data(), zeros.data(), qkv.data(), zeros.data(), proj.data(), zeros.data(), ones.data(),
+                       zeros.data(), fc1.data(), zeros.data(), fc2.data(), zeros.data()});
+  w.set_text_encoder(info, tw, type);
+  auto x = w.input(lkrt::InputRole::kImage, C);
+  auto t = w.input(lkrt::InputRole::kTimestep);
+  auto text = w.input(lkrt::InputRole::kText, W);
+  std::vector<float> mlp = random_values(hidden * D, 0.3f, rng), embed = random_values(hidden * W, 0.3f, rng);
+  auto temb = w.add(w.gemm(w.timestep_embedding(t, D), mlp.data(), hidden, D, nullptr, type),
+                    w.gemm(text, embed.data(), hidden, W, nullptr, type));
+  std::vector<float> c_in = random_values(hidden * C * 9, 0.2f, rng), gamma(hidden, 1.0f), beta(hidden, 0.0f);
+  auto h = w.add(w.conv2d(x, c_in.data(), hidden, C, 3, 1, 1, nullptr, type), temb);
+  h = w.activation(w.group_norm(h, 2, hidden, 1e-5f, gamma.data(), beta.data()), lkrt::Activation::kSilu);
+  std::vector<float> out = random_values(C * hidden * 9, 0.2f, rng);
+  w.conv2d(h, out.data(), C, hidden, 3, 1, 1, nullptr, LKRT_WEIGHT_FP32);
   return w;
 }
 
@@ -135,6 +182,7 @@ void write_seeds(const std::string& dir) {
     w.conv2d(h, out.data(), 2, 4, 3, 1, 1, nullptr, LKRT_WEIGHT_INT8);
     save(w, "denoiser.lkm");
   }
+  save(t2i(3, LKRT_WEIGHT_INT8), "t2i_int8.lkm");
 }
 
 }  // namespace
@@ -165,12 +213,17 @@ int main(int argc, char** argv) {
       dcgan(width, type, classes, 42).write(argv[2]);
       return 0;
     }
+    if (argc == 3 && std::string(argv[1]) == "t2i") {
+      t2i(42, LKRT_WEIGHT_FP32).write(argv[2]);
+      return 0;
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lkrt_make_model: %s\n", e.what());
     return 1;
   }
   std::fprintf(stderr,
                "usage: lkrt_make_model dcgan OUT.lkm [--width W] [--type fp32|fp16|int8] [--classes N]\n"
+               "       lkrt_make_model t2i OUT.lkm\n"
                "       lkrt_make_model seeds DIR\n");
   return 2;
 }

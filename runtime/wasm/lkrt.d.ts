@@ -38,6 +38,10 @@ export interface ModelInfo {
   prediction: 'eps' | 'v';
   tasks: Array<'inpaint' | 'restore'>;
   sampleSteps: number;
+  /** Text-to-image denoisers: the prompt embedding's size (0: no text encoder), the words a prompt may have, the vocabulary's size (with <pad> and <unk>). */
+  textWidth: number;
+  maxTokens: number;
+  vocabSize: number;
 }
 
 /** Raw network output in [-1, 1], channel-major (RGBA models: color premultiplied by alpha). */
@@ -81,7 +85,9 @@ export interface SampleOptions extends OutputOption {
   steps?: number;
   sampler?: 'ddim' | 'dpmpp';
   label?: number;
-  /** Classifier-free guidance weight with a label (1: none). */
+  /** Text-to-image models: what to draw (null, the default: no prompt). */
+  prompt?: string | null;
+  /** Classifier-free guidance weight with a label or a prompt (1: none). */
   guidance?: number;
   /** Models trained for inpainting: fill where the mask is white. */
   inpaint?: { image: ImageData; mask: ImageData } | null;
@@ -102,6 +108,12 @@ export class Model {
   decodeCode<O extends OutputOption>(text: string, options?: O): Result<O>;
   enhance<O extends EnhanceOptions>(image: ImageData, options?: O): Result<O>;
   sample<O extends SampleOptions>(options?: O): Result<O>;
+  /** Text-to-image models: the prompt's word ids (1: unknown); throws for an empty prompt or too many words. */
+  tokenize(prompt: string): Int32Array;
+  /** Text-to-image models: one message per unknown word, naming the nearest known words. */
+  promptWarnings(prompt: string): string[];
+  /** Text-to-image models: the text encoder's pooled embedding of the prompt (textWidth values). */
+  encodePrompt(prompt: string): Float32Array;
   /** Frees the model's memory in the module; the model cannot be used after. */
   free(): void;
 }

@@ -7,7 +7,8 @@
 //   ctx.putImageData(model.generate({ seed: 3, label: 5 }), 0, 0);
 //   model.free();
 //
-// A bad file, code or argument throws an LkrtError with the runtime's message.
+// A bad file, code or argument throws an LkrtError with the runtime's message. A
+// text-to-image model samples from a prompt: model.sample({ prompt: 'cat face', guidance: 3 }).
 import createLkrt from './lkrt-wasm.mjs';
 
 const KINDS = ['generator', 'enhancer', 'denoiser'];
@@ -119,6 +120,9 @@ export class Model {
       prediction: M._lkrt_model_prediction(handle) === 1 ? 'v' : 'eps',
       tasks: [tasks & 1 ? 'inpaint' : null, tasks & 2 ? 'restore' : null].filter(Boolean),
       sampleSteps: M._lkrt_model_sample_steps(handle),
+      textWidth: M._lkrt_model_text_width(handle),
+      maxTokens: M._lkrt_model_max_tokens(handle),
+      vocabSize: M._lkrt_model_vocab_size(handle),
     };
   }
 
@@ -137,6 +141,55 @@ export class Model {
     return this.rt.with(4 * n, (p) => {
       this.rt.M._lkrt_wasm_normals(Number(s & 0xffffffffn), Number(s >> 32n), p, n);
       return new Float32Array(this.rt.M.HEAPF32.buffer, p, n).slice();
+    });
+  }
+
+  // The prompt as a NUL-terminated UTF-8 string in wasm memory, for the duration of f.
+  withString(text, f) {
+    const bytes = new TextEncoder().encode(String(text));
+    return this.rt.with(bytes.length + 1, (p) => {
+      this.rt.M.HEAPU8.set(bytes, p);
+      this.rt.M.HEAPU8[p + bytes.length] = 0;
+      return f(p);
+    });
+  }
+
+  expectText(what) {
+    this.expect('denoiser', what);
+    if (!this.info.textWidth) throw new LkrtError(`${what}: this model has no text encoder (export a text-to-image run)`, 4);
+  }
+
+  /**
+   * A text-to-image model's ids of the prompt's words (lowercase runs of ASCII letters and
+   * digits), as latentkit's tokenizer gives them; 1 for a word it does not know. An empty
+   * prompt or one of more than info.maxTokens words throws LkrtError.
+   */
+  tokenize(prompt) {
+    this.expectText('tokenize');
+    const M = this.rt.M;
+    return this.withString(prompt, (text) =>
+      this.rt.with(4 * this.info.maxTokens + 4, (ids) => {
+        const count = ids + 4 * this.info.maxTokens;
+        this.rt.check(M._lkrt_tokenize(this.handle, text, ids, count));
+        return new Int32Array(M.HEAP32.buffer, ids, M.HEAP32[count >> 2]).slice();
+      }),
+    );
+  }
+
+  /** The prompt's unknown words, one message each: "unknown word 'kat' (nearest known: cat, hat, kite)". */
+  promptWarnings(prompt) {
+    this.expectText('promptWarnings');
+    const text = this.withString(prompt, (p) => this.rt.string(this.rt.M._lkrt_prompt_warnings(this.handle, p)));
+    return text.split('\n').filter(Boolean);
+  }
+
+  /** The text encoder's pooled embedding of the prompt (Float32Array of info.textWidth). */
+  encodePrompt(prompt) {
+    this.expectText('encodePrompt');
+    const n = this.info.textWidth;
+    return this.rt.with(4 * n, (out) => {
+      this.withString(prompt, (p) => this.rt.check(this.rt.M._lkrt_encode_prompt(this.handle, p, out)));
+      return new Float32Array(this.rt.M.HEAPF32.buffer, out, n).slice();
     });
   }
 
@@ -184,20 +237,25 @@ export class Model {
 
   /**
    * A diffusion model's sample: x_T from the seed, then steps of the sampler (ddim or dpmpp),
-   * with classifier-free guidance for a label. inpaint: { image, mask } (ImageData, mask
-   * white where to fill) or restore: ImageData, for models trained for them.
+   * with classifier-free guidance for a label or, for a text-to-image model, a prompt (no
+   * prompt: the model's "no prompt" sample). inpaint: { image, mask } (ImageData, mask white
+   * where to fill) or restore: ImageData, for models trained for them.
    */
-  sample({ seed = 0, steps = 0, sampler = 'ddim', label = -1, guidance = 1, inpaint = null, restore = null, output = 'image' } = {}) {
+  sample({ seed = 0, steps = 0, sampler = 'ddim', label = -1, prompt = null, guidance = 1, inpaint = null, restore = null, output = 'image' } = {}) {
     this.expect('denoiser', 'sample');
     if (!(sampler in SAMPLERS)) throw new LkrtError(`sample: sampler is ddim or dpmpp, got '${sampler}'`, 4);
+    const text = prompt === null || prompt === undefined ? null : this.encodePrompt(prompt);
     const { channels, height, width } = this.info;
     const n = channels * height * width;
     const x = this.normals(seed, n);
     const M = this.rt.M;
     return this.run(height, width, output, (out) =>
-      this.rt.with(4 * n, (xp) => {
+      this.rt.with(4 * n + 4 * (text ? text.length : 0), (xp) => {
         M.HEAPF32.set(x, xp >> 2);
-        const call = (cond) => this.rt.check(M._lkrt_wasm_sample(this.handle, SAMPLERS[sampler], steps, label, guidance, xp, cond, out));
+        const tp = text ? xp + 4 * n : 0;
+        if (text) M.HEAPF32.set(text, tp >> 2);
+        const call = (cond) =>
+          this.rt.check(M._lkrt_wasm_sample(this.handle, SAMPLERS[sampler], steps, label, guidance, tp, xp, cond, out));
         if (!inpaint && !restore) return call(0);
         return this.rt.with(4 * (channels + 2) * height * width, (cond) => {
           if (inpaint) {

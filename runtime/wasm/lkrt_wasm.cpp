@@ -1,5 +1,5 @@
 // The few entry points that lkrt.mjs needs beyond lkrt.h: a sampler call with flat
-// arguments, the seeded normals with the seed in two halves (JavaScript numbers hold 53
+// arguments (the prompt's embedding among them), the seeded normals with the seed in two halves (JavaScript numbers hold 53
 // bits), 64-bit counters as doubles, and pixels to and from a canvas's RGBA bytes and to PNG
 // with the lkrt command's own conversions (tools/png.h), so that the browser's bytes are the
 // PNG's.
@@ -20,13 +20,15 @@
 extern "C" {
 
 EMSCRIPTEN_KEEPALIVE lkrt_status lkrt_wasm_sample(lkrt_model* model, int32_t sampler, int32_t steps, int32_t label,
-                                                  float guidance, const float* x_T, const float* cond, float* out) {
+                                                  float guidance, const float* text, const float* x_T, const float* cond,
+                                                  float* out) {
   lkrt_sample_options o;
   lkrt_sample_options_init(&o);
   o.sampler = sampler == 1 ? LKRT_SAMPLER_DPMPP : LKRT_SAMPLER_DDIM;
   o.steps = steps;
   o.label = label;
   o.guidance = guidance;
+  o.text = text;
   return lkrt_sample(model, &o, x_T, cond, out);
 }
 

@@ -10,6 +10,7 @@
 #include "latentkit/core/error.h"
 #include "latentkit/export/lkm.h"
 #include "latentkit/export/onnx.h"
+#include "latentkit/data/captions.h"
 #include "latentkit/models/dcgan.h"
 #include "latentkit/models/diffusion.h"
 #include "latentkit/models/pix2pix.h"
@@ -338,6 +339,147 @@ TEST(ExportLkm, DenoiserAndSamplerInTheRuntime) {
       EXPECT_LT(normalised(want, got), 1e-8) << sampler_names().name(sampler) << " classes " << classes;
     }
   }
+}
+
+namespace {
+
+// A small text-to-image denoiser (t2i): a vocabulary from a few captions, a 2-layer text
+// encoder, v-prediction, its null_text and last layer away from zero.
+std::unique_ptr<DdpmModel> small_t2i() {
+  torch::manual_seed(12);
+  DdpmOptions o;
+  o.tokenizer = Tokenizer({"grinning face", "cat face with heart-eyes", "red heart", "smiling face 2, in google style"}, 8);
+  o.unet.channels(4).image_size(8).width(8).mults({1, 2}).groups(4).text(
+      TextEncoderOptions().vocab_size(o.tokenizer.vocab_size()).max_tokens(8).width(16).layers(2).heads(2));
+  o.timesteps = 100;
+  o.prediction = Prediction::kV;
+  o.sample_steps = 10;
+  validate_ddpm_options(o);
+  UNet net(o.unet);
+  torch::NoGradGuard no_grad;
+  for (auto& p : net->parameters()) p.add_(torch::randn_like(p) * 0.05);
+  return std::make_unique<DdpmModel>(net, o);
+}
+
+std::vector<int32_t> lkrt_ids(lkrt_model* m, const std::string& prompt) {
+  std::vector<int32_t> ids(static_cast<size_t>(lkrt_model_max_tokens(m)));
+  int32_t count = 0;
+  if (lkrt_tokenize(m, prompt.c_str(), ids.data(), &count) != LKRT_OK) return {};
+  ids.resize(static_cast<size_t>(count));
+  return ids;
+}
+
+}  // namespace
+
+TEST(ExportLkm, TextToImageInTheRuntime) {
+  auto model = small_t2i();
+  const Tokenizer& tokenizer = model->options().tokenizer;
+  const ModelGraph g = extract_graph(*model);
+  ASSERT_TRUE(g.text_encoder);
+  EXPECT_EQ(g.vocab, tokenizer.vocabulary());
+  ModelPtr m = load_lkm(graph_to_lkm(g, "fp32", "t2i"));
+  ASSERT_TRUE(m);
+  EXPECT_EQ(lkrt_model_text_width(m.get()), 16);
+  EXPECT_EQ(lkrt_model_max_tokens(m.get()), 8);
+  EXPECT_EQ(lkrt_model_vocab_size(m.get()), tokenizer.vocab_size());
+  EXPECT_EQ(static_cast<int64_t>(lkrt_model_param_count(m.get())), g.parameter_count());
+
+  // The tokenizer: the same ids, warnings and errors as latentkit's.
+  const std::vector<std::string> prompts = {"grinning face", "Cat face, with HEART-eyes!", "kat face with hart eyes",
+                                            "smiling face 2 in google style", "red\theart\n", "caf\xc3\xa9 cat2",
+                                            "zebra unicorn", "a b c d e f g h"};
+  for (const std::string& prompt : prompts) {
+    std::vector<int64_t> want = tokenizer.encode(prompt);
+    EXPECT_EQ(lkrt_ids(m.get(), prompt), std::vector<int32_t>(want.begin(), want.end())) << prompt;
+    EXPECT_EQ(lkrt_prompt_warnings(m.get(), prompt.c_str()), tokenizer.warnings(prompt)) << prompt;
+  }
+  // Vocabulary: <pad> <unk> 2 cat eyes face google grinning heart in red smiling style with.
+  EXPECT_EQ(lkrt_ids(m.get(), "kat face with hart eyes"), (std::vector<int32_t>{1, 5, 13, 1, 4}));
+  EXPECT_EQ(std::string(lkrt_prompt_warnings(m.get(), "zebra")), "unknown word 'zebra' (nearest known: heart, eyes, red)\n");
+  for (const std::string bad : {"a b c d e f g h i", "", " ,.!"}) {
+    std::string message;
+    try {
+      tokenizer.encode(bad);
+    } catch (const Error& e) {
+      message = e.what();
+    }
+    int32_t ids[8], count = 0;
+    EXPECT_EQ(lkrt_tokenize(m.get(), bad.c_str(), ids, &count), LKRT_ERR_ARGUMENT) << bad;
+    EXPECT_EQ(lkrt_last_error(), message) << bad;
+  }
+
+  // The pooled prompt, and no prompt (null_text), against LibTorch's text encoder.
+  torch::NoGradGuard no_grad;
+  std::vector<std::string> texts = {"grinning face", "cat face with heart-eyes", "kat face with hart eyes",
+                                    "smiling face 2 in google style", "red heart red heart red heart 2"};
+  torch::Tensor want = model->net()->encode_text(tokenizer.encode_batch(texts));
+  torch::Tensor got = torch::empty_like(want);
+  for (size_t i = 0; i < texts.size(); ++i)
+    ASSERT_EQ(lkrt_encode_prompt(m.get(), texts[i].c_str(), got[static_cast<int64_t>(i)].data_ptr<float>()), LKRT_OK)
+        << lkrt_last_error();
+  const double text_error = normalised(want, got);
+  EXPECT_LT(text_error, 1e-11);
+  std::printf("t2i text encoder, lkrt vs LibTorch: normalised error %.2e\n", text_error);
+  torch::Tensor none = torch::empty({16});
+  ASSERT_EQ(lkrt_encode_tokens(m.get(), nullptr, 0, none.data_ptr<float>()), LKRT_OK);
+  EXPECT_TRUE(torch::equal(none, model->net()->null_text.detach()));
+
+  // One network call with a prompt.
+  torch::manual_seed(13);
+  torch::Tensor x = torch::randn({1, 4, 8, 8});
+  {
+    torch::Tensor text = want[1].contiguous();
+    torch::Tensor call_want = model->net()->forward(x, torch::tensor({42}, torch::kInt64), {}, {}, text.unsqueeze(0));
+    torch::Tensor call_got = torch::empty_like(call_want);
+    ASSERT_EQ(lkrt_denoise_text(m.get(), x.data_ptr<float>(), 42, text.data_ptr<float>(), nullptr, call_got.data_ptr<float>()),
+              LKRT_OK) << lkrt_last_error();
+    EXPECT_LT(normalised(call_want, call_got), 1e-10);
+  }
+
+  // Whole samples from the same x_T with guidance 3: DDIM and the 10-step DPM-Solver++.
+  for (Sampler sampler : {Sampler::kDdim, Sampler::kDpmpp}) {
+    SampleOptions so;
+    so.sampler = sampler;
+    so.steps = 10;
+    torch::Generator rng = make_rng(0);
+    const std::string prompt = "cat face with heart-eyes";
+    torch::Tensor sample_want = diffusion_sample(model->schedule(), model->eps_function(tokenizer.encode_batch({prompt}), 3.0),
+                                                 x, so, rng);
+    std::vector<float> text(16);
+    ASSERT_EQ(lkrt_encode_prompt(m.get(), prompt.c_str(), text.data()), LKRT_OK);
+    lkrt_sample_options o;
+    lkrt_sample_options_init(&o);
+    o.sampler = sampler == Sampler::kDdim ? LKRT_SAMPLER_DDIM : LKRT_SAMPLER_DPMPP;
+    o.steps = 10;
+    o.guidance = 3.0f;
+    o.text = text.data();
+    torch::Tensor sample_got = torch::empty_like(sample_want);
+    ASSERT_EQ(lkrt_sample(m.get(), &o, x.data_ptr<float>(), nullptr, sample_got.data_ptr<float>()), LKRT_OK)
+        << lkrt_last_error();
+    const double e = normalised(sample_want, sample_got);
+    EXPECT_LT(e, 1e-8) << sampler_names().name(sampler);
+    std::printf("t2i %s 10 steps, guidance 3, lkrt vs LibTorch: normalised error %.2e\n",
+                sampler_names().name(sampler).c_str(), e);
+  }
+
+  // int8: the encoder's Linear layers quantised, still close.
+  ModelPtr q = load_lkm(graph_to_lkm(g, "int8", "t2i"));
+  ASSERT_TRUE(q);
+  torch::Tensor got8 = torch::empty_like(want);
+  for (size_t i = 0; i < texts.size(); ++i)
+    ASSERT_EQ(lkrt_encode_prompt(q.get(), texts[i].c_str(), got8[static_cast<int64_t>(i)].data_ptr<float>()), LKRT_OK);
+  const double int8_error = normalised(want, got8);
+  EXPECT_LT(int8_error, 1e-3);
+  EXPECT_GT(int8_error, 0.0);
+  std::printf("t2i text encoder, int8 weights: normalised error %.2e\n", int8_error);
+
+  // ONNX: the U-Net with the pooled prompt as an input.
+  onnx::ModelProto onnx_model;
+  ASSERT_TRUE(onnx_model.ParseFromString(graph_to_onnx(g, "t2i")));
+  std::vector<std::string> inputs;
+  for (const auto& in : onnx_model.graph().input()) inputs.push_back(in.name());
+  EXPECT_EQ(inputs, (std::vector<std::string>{"x", "t", "text"}));
+  EXPECT_EQ(onnx_model.graph().input(2).type().tensor_type().shape().dim(1).dim_value(), 16);
 }
 
 TEST(ExportGraph, RefusesWhatItCannotExport) {

@@ -65,6 +65,10 @@ const cases = [
   })),
   { name: 'ddpm-dpmpp10', file: 'fashion-ddpm.lkm', args: ['--seed', '1', '--steps', '10', '--sampler', 'dpmpp'], call: { op: 'sample', options: { seed: 1, steps: 10, sampler: 'dpmpp' } } },
   { name: 'ddpm-ddim5', file: 'fashion-ddpm.lkm', args: ['--seed', '2', '--steps', '5'], call: { op: 'sample', options: { seed: 2, steps: 5 } } },
+  // Text to image: a prompt (with an unknown word) and guidance, and no prompt.
+  { name: 't2i-prompt-dpmpp10', file: 'tiny-t2i.lkm', args: ['--seed', '3', '--steps', '10', '--sampler', 'dpmpp', '--prompt', 'An emoji, Google style! zzyzx', '--guidance', '3'],
+    call: { op: 'sample', options: { seed: 3, steps: 10, sampler: 'dpmpp', prompt: 'An emoji, Google style! zzyzx', guidance: 3 } } },
+  { name: 't2i-noprompt-ddim5', file: 'tiny-t2i.lkm', args: ['--seed', '4', '--steps', '5'], call: { op: 'sample', options: { seed: 4, steps: 5 } } },
 ];
 
 // --- The page: a static server for the package and the models; every request is recorded.
@@ -145,6 +149,57 @@ try {
       `${c.name}: normalised error ${r.normalised_error} over ${kMaxNormalisedError}`);
     check(maxLevels <= 1 && off <= kMaxPixelsOff * w.rgba.length, `${c.name}: ${off} samples differ, by up to ${maxLevels} levels`);
   }
+
+  // The tokenizer and the text encoder against LibTorch's (latentkit export --vectors): the
+  // same ids, and the pooled prompts to a normalised error under 1e-9.
+  const vectors = JSON.parse(fs.readFileSync(model('tiny-t2i.vectors.json'), 'utf8'));
+  const text = await page.evaluate(async (prompts) => {
+    const lkrt = await import('/lkrt.mjs');
+    const m = await lkrt.load(await (await fetch('/models/tiny-t2i.lkm')).arrayBuffer());
+    const out = { info: m.info, tokens: [], text: [], errors: {} };
+    for (const p of prompts) {
+      out.tokens.push(p ? Array.from(m.tokenize(p)) : []);
+      if (p) out.text.push(Array.from(m.encodePrompt(p)));
+    }
+    out.warnings = m.promptWarnings('an emoji of kat, Google-style');
+    out.unknownOnly = Array.from(m.tokenize('zzyzx qqq'));
+    for (const [what, f] of [['empty', () => m.tokenize(' ?! ')], ['long', () => m.encodePrompt('emoji '.repeat(25))],
+                             ['sampleEmpty', () => m.sample({ prompt: '' })]]) {
+      try {
+        f();
+      } catch (e) {
+        out.errors[what] = { name: e.name, status: e.status, message: e.message };
+      }
+    }
+    m.free();
+    const g = await lkrt.load(await (await fetch('/models/fashion-ddpm.lkm')).arrayBuffer());
+    try {
+      g.sample({ prompt: 'a shoe' });
+    } catch (e) {
+      out.errors.noText = { name: e.name, status: e.status, message: e.message };
+    }
+    g.free();
+    return out;
+  }, vectors.prompts);
+  check(text.info.textWidth === 16 && text.info.maxTokens === 24 && text.info.vocabSize > 3, `t2i info: ${JSON.stringify(text.info)}`);
+  check(JSON.stringify(text.tokens) === JSON.stringify(vectors.tokens), `tokens ${JSON.stringify(text.tokens)}, latentkit's ${JSON.stringify(vectors.tokens)}`);
+  {
+    let se = 0, ref = 0;
+    const want = vectors.text.filter((_, i) => vectors.prompts[i]);
+    for (let i = 0; i < want.length; i++)
+      for (let k = 0; k < want[i].length; k++) (se += (text.text[i][k] - want[i][k]) ** 2), (ref += want[i][k] ** 2);
+    results.t2i_text = { prompts: want.length, normalised_error: se / ref };
+    check(want.length >= 2 && se / ref < kMaxNormalisedError, `the page's text embeddings miss LibTorch's by ${se / ref}`);
+    console.log(`ok: ${want.length} prompts: the same ids as latentkit's tokenizer, embeddings to ${(se / ref).toExponential(1)} of LibTorch's`);
+  }
+  check(text.warnings.length === 1 && /^unknown word 'kat' \(nearest known: [a-z0-9]+, [a-z0-9]+, [a-z0-9]+\)$/.test(text.warnings[0]),
+    `warnings: ${JSON.stringify(text.warnings)}`);
+  check(JSON.stringify(text.unknownOnly) === '[1,1]', `unknown words only: ${JSON.stringify(text.unknownOnly)}`);
+  check(text.errors.empty?.status === 4 && /the prompt is empty/.test(text.errors.empty.message), `empty prompt: ${JSON.stringify(text.errors.empty)}`);
+  check(text.errors.long?.status === 4 && /has 25 words; this model reads at most 24/.test(text.errors.long.message), `long prompt: ${JSON.stringify(text.errors.long)}`);
+  check(text.errors.sampleEmpty?.status === 4, `sample with an empty prompt: ${JSON.stringify(text.errors.sampleEmpty)}`);
+  check(text.errors.noText?.status === 4 && /has no text encoder/.test(text.errors.noText.message), `a prompt for fashion-ddpm: ${JSON.stringify(text.errors.noText)}`);
+  console.log(`ok: text errors: "${text.errors.empty.message}"; "${text.errors.long.message}"; "${text.errors.noText.message}"; ${text.warnings[0]}`);
 
   // A bad file and a bad code: the runtime's own messages, as errors the page can show.
   const errors = await page.evaluate(async () => {

@@ -180,6 +180,7 @@ function showInfo(entry, model, lastMs = null, what = 'last call') {
     add('Image', `${i.width} × ${i.height}, ${channelsName(i.channels)}` + (i.kind === 'enhancer' ? ' (any size)' : ''));
     if (i.latentDim && i.kind === 'generator') add('Latent', `${i.latentDim} numbers`);
     if (i.classes) add('Classes', String(i.classes));
+    if (i.textWidth) add('Text', `prompts of up to ${i.maxTokens} words, ${(i.vocabSize - 2).toLocaleString('en')} known words`);
     const weights = i.weights === 'mixed' && entry.weights ? `${entry.weights} (some layers fp32)` : i.weights;
     add('Weights', `${weights}, ${(i.params / 1e6).toFixed(2)} M parameters`);
     add('Work', `${(i.flops / 1e6).toFixed(1)} MFLOP per call`);
@@ -506,11 +507,18 @@ async function uploadImage(file) {
 
 function setupSampler(entry, model) {
   const names = classNames(entry, model);
+  const text = model.info.textWidth > 0;
   $('smp-class-box').hidden = names.length === 0;
   fillClasses($('smp-class'), names, 'any');
-  // A class with guidance draws a clearer image than none.
+  // A class or a prompt with guidance draws a clearer image than none.
   if (names.length) $('smp-class').value = '0';
-  $('smp-guidance-box').hidden = $('smp-class').value === '-1';
+  $('smp-prompt-box').hidden = !text;
+  if (text) {
+    $('smp-prompt').value = entry.prompt ?? $('smp-prompt').value ?? '';
+    $('smp-guidance').value = '3';
+  }
+  $('smp-guidance-box').hidden = !text && $('smp-class').value === '-1';
+  showWarnings(model);
   $('smp-canvas').width = model.info.width;
   $('smp-canvas').height = model.info.height;
   $('smp-canvas').getContext('2d').clearRect(0, 0, model.info.width, model.info.height);
@@ -531,13 +539,17 @@ function runSample() {
       const steps = Number($('smp-steps').value);
       const sampler = $('smp-sampler').value;
       const label = model.info.classes ? Number($('smp-class').value) : -1;
-      const guidance = label >= 0 ? Math.max(1, Number($('smp-guidance').value) || 1) : 1;
+      // A text model's prompt: empty asks for the model's "no prompt" sample.
+      const prompt = model.info.textWidth && $('smp-prompt').value.trim() ? $('smp-prompt').value : null;
+      const guidance = label >= 0 || prompt !== null ? Math.max(1, Number($('smp-guidance').value) || 1) : 1;
+      showWarnings(model);
       const t0 = performance.now();
-      const image = model.sample({ seed, steps, sampler, label, guidance });
+      const image = model.sample({ seed, steps, sampler, label, prompt, guidance });
       const ms = performance.now() - t0;
       drawInto($('smp-canvas'), image);
       const calls = steps * (guidance !== 1 ? 2 : 1);
-      const cls = label >= 0 ? ` · ${$('smp-class').selectedOptions[0].textContent}${guidance !== 1 ? `, guidance ${guidance}` : ''}` : '';
+      const what = label >= 0 ? $('smp-class').selectedOptions[0].textContent : prompt !== null ? `“${prompt.trim()}”` : model.info.textWidth ? 'no prompt' : '';
+      const cls = what ? ` · ${what}${guidance !== 1 ? `, guidance ${guidance}` : ''}` : '';
       $('smp-caption').textContent = `seed ${seed}${cls} · ${steps} ${sampler === 'dpmpp' ? 'DPM-Solver++' : 'DDIM'} steps · ${formatMs(ms)}`;
       $('smp-canvas').dataset.seed = String(seed);
       setTiming(ms / calls, `per network call (${calls} calls)`);
@@ -549,6 +561,14 @@ function runSample() {
       button.textContent = 'Sample';
     }
   }, 30);
+}
+
+// The prompt's unknown words under it, each with the nearest known ones (lkrt's messages).
+function showWarnings(model) {
+  const list = $('smp-warnings');
+  const prompt = $('smp-prompt').value;
+  const lines = model.info.textWidth && prompt.trim() ? model.promptWarnings(prompt) : [];
+  list.replaceChildren(...lines.map((line) => Object.assign(document.createElement('li'), { textContent: line })));
 }
 
 // ---- your own file ------------------------------------------------------------------------
@@ -597,6 +617,11 @@ function wire() {
   $('smp-run').addEventListener('click', runSample);
   $('smp-random').addEventListener('click', () => { $('smp-seed').value = String(randomSeed()); runSample(); });
   $('smp-class').addEventListener('change', () => { $('smp-guidance-box').hidden = $('smp-class').value === '-1'; });
+  $('smp-prompt-box').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    runSample();
+  });
+  $('smp-prompt').addEventListener('input', () => state.model?.info.textWidth && showWarnings(state.model));
 }
 
 // Fetches every model file in the background, so the page works offline from then on.
