@@ -244,7 +244,7 @@ int measure(const std::string& dir, const std::string& run, const std::string& c
     };
     // A VAE's own encoder (posterior) against optimisation; a GAN's encoder, hybrid and optimisation.
     const bool vae = PlaceholderCodec(run, classifier).generator().has_encoder();
-    for (const std::string name : vae ? std::vector<std::string>{"posterior", "optimise"}
+    for (const std::string& name : vae ? std::vector<std::string>{"posterior", "optimise"}
                                       : std::vector<std::string>{"optimise", "encoder", "hybrid"}) {
       method(run, name);
     }
