@@ -62,5 +62,5 @@ cp -r "$MODELS/emoji-cgan" "$WORK/cgan"  # eval writes RUN/eval.json: not into t
   fail "eval --metrics rprec of a category model exited $?: $(tail -3 "$WORK/base.log")"
 grep -q "the category of each emoji of the test split" "$WORK/base.json" || fail "the baseline's prompts are not recorded"
 grep -q "class accuracy" "$WORK/base.log" || fail "the baseline reports no category accuracy: $(tail -8 "$WORK/base.log")"
-expect_error 2 "rprec and clipscore measure text-to-image runs" -- "$L" eval --run "$MODELS/fashion-cgan" --metrics rprec --n 4 --threads 1
+expect_error 2 "rprec and clipscore measure text-to-image runs" -- "$L" eval --run "$MODELS/fashion-cgan" --metrics rprec --n 4 --features "$MODELS/fashion-classifier" --threads 1
 finish
