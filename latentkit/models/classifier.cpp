@@ -107,18 +107,8 @@ ConditionOn classifier_labels(const nlohmann::json& config) {
 }
 
 ClassifierRun load_classifier_run(const std::string& run_dir) {
-  const std::string hint = " (train one with: latentkit classifier train --out " + run_dir + ")";
-  check_input(path_exists(run_dir), "classifier run " + run_dir + " not found" + hint);
-  check_input(path_exists(run_dir + "/config.json"), run_dir + " is not a run folder: it has no config.json" + hint);
-  check_input(path_exists(run_dir + "/model.pt"),
-              run_dir + "/model.pt not found: the run has not finished its first epoch; continue it with "
-                        "latentkit classifier train --resume --out " + run_dir);
   ClassifierRun run;
-  run.config = read_json(run_dir + "/config.json");
-  const std::string family = run.config.value("family", "");
-  check_input(family == "classifier", run_dir + " holds a '" + family +
-                                          "' run, not a classifier (expected the --out folder of latentkit classifier train)");
-  check_input(run.config.contains("model"), run_dir + "/config.json has no \"model\" section");
+  run.config = read_trained_run(run_dir, "classifier", "classifier", "latentkit classifier train");
   run.labels = classifier_labels(run.config);
   ClassifierOptions options = classifier_options_from_json(run.config.at("model"));
   try {

@@ -115,19 +115,10 @@ torch::Tensor ClipImpl::encode_text(const torch::Tensor& tokens) {
 torch::Tensor ClipImpl::scale() { return logit_scale.clamp_max(std::log(kClipMaxLogitScale)).exp(); }
 
 ClipRun load_clip_run(const std::string& run_dir) {
-  const std::string hint = " (train one with: latentkit clip train --data emoji --out " + run_dir + ")";
-  check_input(path_exists(run_dir), "clip run " + run_dir + " not found" + hint);
-  check_input(path_exists(run_dir + "/config.json"), run_dir + " is not a run folder: it has no config.json" + hint);
-  check_input(path_exists(run_dir + "/model.pt"),
-              run_dir + "/model.pt not found: the run has not finished its first epoch; continue it with "
-                        "latentkit clip train --resume --out " + run_dir);
   ClipRun run;
-  run.config = read_json(run_dir + "/config.json");
-  const std::string family = run.config.value("family", "");
-  check_input(family == "clip",
-              run_dir + " holds a '" + family + "' run, not a clip model (expected the --out folder of latentkit clip train)");
-  check_input(run.config.contains("model") && run.config.at("model").contains("tokenizer"),
-              run_dir + "/config.json has no \"model\" section with a \"tokenizer\"; it must be the one latentkit clip train wrote");
+  run.config = read_trained_run(run_dir, "clip", "clip model", "latentkit clip train");
+  check_input(run.config.at("model").contains("tokenizer"),
+              run_dir + "/config.json has no tokenizer in its \"model\" section; it must be the one latentkit clip train wrote");
   const std::string source = run_dir + "/config.json";
   ClipOptions options = clip_options_from_json(run.config.at("model"), source);
   run.tokenizer = Tokenizer::from_json(run.config.at("model").at("tokenizer"), source);

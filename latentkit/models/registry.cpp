@@ -77,6 +77,22 @@ std::unique_ptr<Generator> load_generator(const std::string& run_dir) {
   return it->second(config, run_dir);
 }
 
+nlohmann::json read_trained_run(const std::string& run_dir, const std::string& family, const std::string& what,
+                                const std::string& command) {
+  const std::string hint = " (train one with: " + command + " --out " + run_dir + ")";
+  check_input(path_exists(run_dir), what + " run " + run_dir + " not found" + hint);
+  check_input(path_exists(run_dir + "/config.json"), run_dir + " is not a run folder: it has no config.json" + hint);
+  check_input(path_exists(run_dir + "/model.pt"), run_dir + "/model.pt not found: the run has not finished its first "
+                                                            "epoch; continue it with " + command + " --resume --out " + run_dir);
+  nlohmann::json config = read_json(run_dir + "/config.json");
+  const std::string found = config.value("family", "");
+  check_input(found == family, run_dir + " holds a '" + found + "' run, not a " + what + " (expected the --out folder of " +
+                                   command + ")");
+  check_input(config.contains("model"), run_dir + "/config.json has no \"model\" section; it must be the one " + command +
+                                            " wrote");
+  return config;
+}
+
 std::vector<std::string> run_class_names(const nlohmann::json& config) {
   if (!config.contains("classes")) return {};
   return config.at("classes").get<std::vector<std::string>>();

@@ -25,6 +25,13 @@ std::vector<std::string> generator_families();
 /// or an unknown family is an Error that says what was expected.
 std::unique_ptr<Generator> load_generator(const std::string& run_dir);
 
+/// RUN/config.json of a finished run of `family` (its model.pt there), read for loading the
+/// model: a missing folder, config.json or model.pt, a run of another family, or one without
+/// a "model" section is an Error naming `what` it should be and `command`, the one that
+/// trains it ("latentkit clip train").
+nlohmann::json read_trained_run(const std::string& run_dir, const std::string& family, const std::string& what,
+                                const std::string& command);
+
 /// Class names recorded in a run's config.json ("classes"), empty when there are none.
 std::vector<std::string> run_class_names(const nlohmann::json& config);
 /// What a conditional run's labels are ("train"."condition_on"); the data's classes when
