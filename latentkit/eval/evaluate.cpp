@@ -389,15 +389,17 @@ nlohmann::json evaluate(const EvalOptions& o) {
     }
     HeldOutPrompts held_out;
     torch::Tensor condition, images;
+    // The reference split, read once for the prompts, the category names and the real images.
+    const Dataset ref = prompted ? load_dataset(data) : Dataset();
     if (prompted) {
-      Dataset ref = load_dataset(data);
       held_out = held_out_prompts(ref, o.n);
       if (text) {
         condition = dynamic_cast<DdpmModel&>(*generator).tokenize(held_out.captions);
         settings["prompts"] = "the canonical captions of the " + o.ref + " split in turn (" + data.spec + ")";
       } else {
-        condition_dataset(ref, run_condition_on(config), data.spec);
-        condition = ref.labels.index_select(0, torch::arange(o.n, torch::kInt64).remainder(ref.size()));
+        Dataset labelled = ref;
+        condition_dataset(labelled, run_condition_on(config), data.spec);
+        condition = labelled.labels.index_select(0, torch::arange(o.n, torch::kInt64).remainder(ref.size()));
         settings["prompts"] = "the " + condition_on_names().name(run_condition_on(config)) + " of each emoji of the " +
                               o.ref + " split in turn (" + data.spec + "), for its canonical caption";
       }
@@ -409,7 +411,7 @@ nlohmann::json evaluate(const EvalOptions& o) {
     const std::optional<ConditionOn> learnt = extractor_labels(o);
     if (asked_labels.defined() && predicted.defined() && learnt && predicted.size(0) > 0) {
       const ConditionOn asked = text ? ConditionOn::kCategory : run_condition_on(config);
-      const std::vector<int64_t> map = class_map(load_dataset(data), *learnt, asked, a.probs.size(1));
+      const std::vector<int64_t> map = class_map(prompted ? ref : load_dataset(data), *learnt, asked, a.probs.size(1));
       if (!map.empty()) {
         predicted = torch::tensor(map, torch::kInt64).index_select(0, predicted);
         settings["class_accuracy_map"] = condition_on_names().name(*learnt) + " -> " + condition_on_names().name(asked);
@@ -420,7 +422,7 @@ nlohmann::json evaluate(const EvalOptions& o) {
       // The fraction of generated images the classifier puts in the class they were asked for
       // (a text model: the category of the emoji its prompt names).
       const torch::Tensor hit = (predicted == asked_labels).to(torch::kFloat64);
-      const std::vector<std::string> names = text ? load_dataset(data).class_names : run_class_names(config);
+      const std::vector<std::string> names = text ? ref.class_names : run_class_names(config);
       std::vector<double> per_class;
       for (size_t c = 0; c < names.size(); ++c) {
         per_class.push_back(hit.index({asked_labels == static_cast<int64_t>(c)}).mean().item<double>());
@@ -432,14 +434,13 @@ nlohmann::json evaluate(const EvalOptions& o) {
       // the real images of the split (the same captions) is the ceiling beside it.
       ClipRun clip = load_clip_run(o.clip);
       settings["clip"] = {{"run", o.clip}, {"distractors", o.distractors}};
-      Dataset real = load_dataset(data);
-      const HeldOutPrompts pool = held_out_prompts(real, real.size());
+      const HeldOutPrompts pool = held_out_prompts(ref, ref.size());
       text_match_score = text_scores(text_match(clip.model, clip.tokenizer, images, held_out.captions, held_out.groups,
                                                 pool.captions, pool.groups, o.distractors, o.seed));
       text_match_score["skin_tone"] = skin_tone_accuracy(clip, images, held_out.facts);
-      const int64_t m = std::min(o.n, real.size());
-      torch::Tensor real_images = normalize_images(real.images.slice(0, 0, m));
-      const HeldOutPrompts real_prompts = held_out_prompts(real, m);
+      const int64_t m = std::min(o.n, ref.size());
+      torch::Tensor real_images = normalize_images(ref.images.slice(0, 0, m));
+      const HeldOutPrompts real_prompts = held_out_prompts(ref, m);
       text_match_real = text_scores(text_match(clip.model, clip.tokenizer, real_images, real_prompts.captions,
                                                real_prompts.groups, pool.captions, pool.groups, o.distractors, o.seed));
       text_match_real["skin_tone"] = skin_tone_accuracy(clip, real_images, real_prompts.facts);
