@@ -33,7 +33,7 @@ start=$(date +%s)
   { tail -5 "$out/base.log"; exit 1; }
 for w in ${weights//,/ }; do
   t0=$(date +%s)
-  "$bin" eval --run "$out/run" "${common[@]}" --sampler dpmpp --sample-steps 10 --guidance "$w" --no-floor \
+  "$bin" eval --run "$out/run" "${common[@]}" --sampler dpmpp --sample-steps 10 --guidance "$w" \
     --json "$out/w$w.json" > /dev/null 2> "$out/w$w.log" || { tail -5 "$out/w$w.log"; exit 1; }
   echo $(( $(date +%s) - t0 )) > "$out/w$w.seconds"
 done
@@ -53,4 +53,6 @@ row() {  # name json seconds
 }
 row "$(basename "$baseline") (category)" "$out/base.json" "-"
 for w in ${weights//,/ }; do row "$(basename "$run") w=$w" "$out/w$w.json" "$(cat "$out/w$w.seconds")"; done
-echo "FID floor (train vs test): $(jq .floor.fid "$out/base.json"); load average after: $(cut -d' ' -f1-3 /proc/loadavg); $(( ($(date +%s) - start) / 60 )) minutes in all"
+first=${weights%%,*}
+echo "FID floor (train vs test): $(jq .floor.fid "$out/w$first.json") at the run's size, $(jq .floor.fid "$out/base.json") at the baseline's"
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg); $(( ($(date +%s) - start) / 60 )) minutes in all"
