@@ -290,25 +290,20 @@ EpsFunction DdpmModel::eps_function(const torch::Tensor& labels, double guidance
     if (!c.defined() && options_.unet.cond_channels() > 0) {
       c = torch::zeros({n, options_.unet.cond_channels(), x.size(2), x.size(3)});
     }
-    auto run = [&](const torch::Tensor& xs, const torch::Tensor& lab, const torch::Tensor& cs,
-                   const torch::Tensor& text = {}) {
+    // The conditional input and the unconditional one: a text model's prompt embedding and
+    // its no-prompt vector, or a class and the no-class label (neither: unconditional).
+    const bool text_model = net_->has_text();
+    torch::Tensor on = text_model ? text : labels, off;
+    if (text_model) off = net_->null_text.detach().unsqueeze(0).expand({n, -1});
+    if (!text_model && classes > 0) off = torch::full({n}, classes, torch::kInt64);
+    auto run = [&](const torch::Tensor& xs, const torch::Tensor& condition, const torch::Tensor& cs) {
       torch::Tensor tt = torch::full({xs.size(0)}, t, torch::kInt64);
-      torch::Tensor out = net_->forward(xs, tt, lab, cs, text);
+      torch::Tensor out = text_model ? net_->forward(xs, tt, {}, cs, condition) : net_->forward(xs, tt, condition, cs);
       return options_.prediction == Prediction::kV ? eps_from_v(schedule_, xs, tt, out) : out;
     };
-    if (net_->has_text()) {
-      torch::Tensor none = net_->null_text.detach().unsqueeze(0).expand({n, -1});
-      if (!text.defined()) return run(x, {}, c, none);
-      if (guidance == 1.0) return run(x, {}, c, text);
-      torch::Tensor both = run(torch::cat({x, x}), {}, c.defined() ? torch::cat({c, c}) : c, torch::cat({text, none}));
-      std::vector<torch::Tensor> parts = both.chunk(2);
-      return parts[1] + guidance * (parts[0] - parts[1]);
-    }
-    if (classes == 0) return run(x, {}, c);
-    torch::Tensor none = torch::full({n}, classes, torch::kInt64);
-    if (!labels.defined()) return run(x, none, c);
-    if (guidance == 1.0) return run(x, labels, c);
-    torch::Tensor both = run(torch::cat({x, x}), torch::cat({labels, none}), c.defined() ? torch::cat({c, c}) : c);
+    if (!on.defined() || !off.defined()) return run(x, off, c);
+    if (guidance == 1.0) return run(x, on, c);
+    torch::Tensor both = run(torch::cat({x, x}), torch::cat({on, off}), c.defined() ? torch::cat({c, c}) : c);
     std::vector<torch::Tensor> parts = both.chunk(2);
     return parts[1] + guidance * (parts[0] - parts[1]);
   };
