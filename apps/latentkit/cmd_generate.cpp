@@ -91,7 +91,9 @@ void run_generate(const GenerateParams& p) {
   torch::NoGradGuard no_grad;
   torch::Tensor z, labels;
   int columns = p.columns;
-  if (!p.interpolate.empty()) {
+  if (text) {
+    // generate_from_text draws its own starting noise per prompt row.
+  } else if (!p.interpolate.empty()) {
     torch::Generator rng_a = make_rng(p.interpolate[0]);
     torch::Generator rng_b = make_rng(p.interpolate[1]);
     torch::Tensor a = generator->sample_latent(1, rng_a, p.truncation)[0];
