@@ -10,6 +10,8 @@
 #include "latentkit/core/grid.h"
 #include "latentkit/core/image.h"
 #include "latentkit/data/dataset.h"
+#include "latentkit/data/degrade.h"
+#include "latentkit/data/labelmaps.h"
 #include "latentkit/models/generator.h"
 
 namespace latentkit::app {
@@ -35,7 +37,7 @@ int64_t parse_class(const std::string& text, const std::vector<std::string>& nam
 
 void add_data_options(CLI::App* command, DataOptions& options) {
   command->add_option("--data", options.spec,
-                      "fashion-mnist | idx:DIR | folder:DIR | shapes[:COUNT] | emoji[:google|twitter]; pix2pix pairs: folder:A_DIR,B_DIR | pairs:DIR (A|B side by side)")
+                      "fashion-mnist | idx:DIR | folder:DIR | shapes[:COUNT] | shapes-scenes[:COUNT] | emoji[:google|twitter]; pix2pix pairs: folder:A_DIR,B_DIR | pairs:DIR (A|B side by side)")
       ->capture_default_str();
   command->add_option("--split", options.split, "train or test")
       ->check(CLI::IsMember({"train", "test"}))
@@ -62,6 +64,7 @@ struct DataParams {
   int64_t n = 64;
   uint64_t seed = 0;
   std::string out;
+  std::string as = "image";
   bool json = false;
   int threads = 0;
 };
@@ -136,9 +139,23 @@ void run_preview(const DataParams& p) {
   torch::Tensor indices = torch::randperm(d.size(), rng).slice(0, 0, n);
   // One image is written as it is (no grid border), ready as input to other commands.
   torch::Tensor images = normalize_images(d.images.index_select(0, indices));
+  if (p.as == "gray") images = to_gray(images);
+  if (p.as == "lineart") images = line_art(images);
+  if (p.as == "map") {  // the data's own maps (shapes-scenes) or its region maps
+    ensure_maps(d);
+    const MapPalette& palette = map_palette(d.map_palette);
+    torch::Tensor maps = d.maps.index_select(0, indices);
+    if (n == 1) write_label_map(p.out, maps[0], palette);
+    else write_png(p.out, make_grid(map_images(maps, palette)));
+    std::fprintf(stderr, "wrote %s (%lld %s map%s of %s, seed %llu; classes: %s)\n", p.out.c_str(),
+                 static_cast<long long>(n), palette.name.c_str(), n == 1 ? "" : "s", d.spec.c_str(),
+                 static_cast<unsigned long long>(p.seed), palette.describe().c_str());
+    return;
+  }
   write_png(p.out, n == 1 ? tensor_to_image(images[0]) : make_grid(images));
-  std::fprintf(stderr, "wrote %s (%lld random image%s of %s, seed %llu)\n", p.out.c_str(), static_cast<long long>(n),
-               n == 1 ? "" : "s", d.spec.c_str(), static_cast<unsigned long long>(p.seed));
+  std::fprintf(stderr, "wrote %s (%lld random image%s of %s%s, seed %llu)\n", p.out.c_str(), static_cast<long long>(n),
+               n == 1 ? "" : "s", d.spec.c_str(), p.as == "image" ? "" : (", as " + p.as).c_str(),
+               static_cast<unsigned long long>(p.seed));
 }
 
 }  // namespace
@@ -159,6 +176,12 @@ void add_data_command(CLI::App& app) {
   preview->add_option("--n", preview_params->n, "number of images")->check(CLI::Range(1, 1024))->capture_default_str();
   preview->add_option("--seed", preview_params->seed, "which random images")->capture_default_str();
   preview->add_option("--out", preview_params->out, "PNG file to write")->required();
+  preview->add_option("--as", preview_params->as,
+                      "image; gray (what colorize starts from); lineart (black outlines of the color regions and the "
+                      "silhouette: what the lineart task starts from); map (the label map in its palette's colors: "
+                      "shapes-scenes' own, or the region map of color data; what generate --mask takes)")
+      ->check(CLI::IsMember({"image", "gray", "lineart", "map"}))
+      ->capture_default_str();
   torch_command(preview, preview_params->threads, Work::kShort, [preview_params]() { run_preview(*preview_params); });
 }
 

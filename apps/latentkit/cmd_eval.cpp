@@ -53,7 +53,8 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--b", o.b, "second (reference) image set, same forms as --a");
   cmd->add_option("--metrics", p->metrics,
                   "comma-separated: fid,kid,is,pr,kl; rprec,clipscore for text-to-image runs (R-precision and CLIP "
-                  "score of held-out prompts, by --clip)")
+                  "score of held-out prompts, by --clip); miou for mask-to-image runs (spade, pix2pix --task maps: "
+                  "the --segmenter's maps of the images against the maps they were drawn from)")
       ->capture_default_str();
   cmd->add_option("--n", o.n, "images per set")->check(CLI::Range(int64_t{2}, int64_t{10000000}))->capture_default_str();
   cmd->add_option("--ref", o.ref, "reference split of the run's data")->check(CLI::IsMember({"test", "train"}))->capture_default_str();
@@ -92,6 +93,9 @@ void add_eval_command(CLI::App& app) {
   cmd->add_option("--distractors", o.distractors, "rprec: captions of other emoji ranked beside the true one")
       ->check(CLI::Range(1, 10000))
       ->capture_default_str();
+  cmd->add_option("--segmenter", o.segmenter,
+                  "miou: the segmenter run (latentkit segmenter train); default models/shapes-segmenter for scenes maps, "
+                  "models/emoji-segmenter for region maps");
   cmd->add_option("--batch", o.batch, "images per extractor batch")->check(CLI::Range(1, 100000))->capture_default_str();
   cmd->add_option("--cache-dir", o.cache_dir, "reference-feature cache (default ~/.cache/latentkit)");
   cmd->add_option("--save-stats", o.save_stats, "write the reference set's features to FILE.npy (+ .probs.npy, .json)");
@@ -100,7 +104,8 @@ void add_eval_command(CLI::App& app) {
   cmd->footer(
       "Examples:\n  latentkit eval --run models/fashion-dcgan --n 10000\n"
       "  latentkit eval --a fashion-mnist@train --b fashion-mnist@test --n 5000\n"
-      "  latentkit eval --a my_images/ --b fashion-mnist --features inception.pt --input-size 299");
+      "  latentkit eval --a my_images/ --b fashion-mnist --features inception.pt --input-size 299\n"
+      "  latentkit eval --run runs/shapes-spade --metrics fid,miou --features models/shapes-classifier --n 2000");
   torch_command(cmd, o.threads, Work::kShort, [p]() { run_eval(*p); });
 }
 

@@ -9,8 +9,10 @@
 #include "latentkit/core/files.h"
 #include "latentkit/core/grid.h"
 #include "latentkit/core/image.h"
+#include "latentkit/data/labelmaps.h"
 #include "latentkit/models/diffusion.h"
 #include "latentkit/models/registry.h"
+#include "latentkit/models/spade.h"
 
 namespace latentkit::app {
 namespace {
@@ -36,7 +38,52 @@ struct GenerateParams {
   // text-to-image models
   std::vector<std::string> prompts;
   std::vector<std::string> interpolate_prompts;
+  // mask-to-image (spade) models
+  std::string mask;
 };
+
+void write_images(const GenerateParams& p, const torch::Tensor& images, int columns) {
+  if (!p.out.empty()) {
+    // One image is the image itself; a grid (with its border) for several, or with --grid.
+    write_png(p.out, images.size(0) == 1 && !p.grid ? tensor_to_image(images[0]) : make_grid(images, columns));
+    std::fprintf(stderr, "wrote %s (%lld images)\n", p.out.c_str(), static_cast<long long>(images.size(0)));
+  }
+  if (!p.each.empty()) {
+    make_dirs(p.each);
+    for (int64_t i = 0; i < images.size(0); ++i) {
+      char name[32];
+      std::snprintf(name, sizeof(name), "/%05lld.png", static_cast<long long>(i));
+      write_png(p.each + name, tensor_to_image(images[i]));
+    }
+    std::fprintf(stderr, "wrote %lld PNGs to %s/\n", static_cast<long long>(images.size(0)), p.each.c_str());
+  }
+}
+
+// spade: --n images of one label map, a style latent each, or a strip of --steps from the
+// latent of seed A to that of seed B (--interpolate).
+void generate_from_map(const GenerateParams& p) {
+  check_input(!p.mask.empty(), p.run + " is a spade model: it draws from a label map; give --mask map.png "
+                                       "(latentkit data preview --data shapes-scenes --as map --n 1 --out map.png makes one)");
+  check_input(p.prompts.empty() && p.interpolate_prompts.empty() && p.class_name.empty() && p.per_class == 0,
+              "a spade model takes --mask and a style seed; --prompt, --class and --per-class are for other models");
+  for (CLI::Option* option : p.diffusion_options) {
+    check_input(option->count() == 0, option->get_name() + " is for diffusion models; " + p.run + " is a spade model");
+  }
+  SpadeRun run = load_spade(p.run);
+  const torch::Tensor map = read_label_map(p.mask, map_palette(run.options.palette()), run.options.image_size());
+  const int64_t dim = run.options.latent_dim();
+  torch::Tensor z;
+  int columns = p.columns;
+  if (!p.interpolate.empty()) {
+    torch::Generator rng_a = make_rng(p.interpolate[0]), rng_b = make_rng(p.interpolate[1]);
+    z = slerp_path(torch::randn({dim}, rng_a), torch::randn({dim}, rng_b), p.steps);
+    if (columns == 0) columns = static_cast<int>(p.steps);
+  } else {
+    torch::Generator rng = make_rng(p.seed);
+    z = torch::randn({p.n, dim}, rng);
+  }
+  write_images(p, spade_generate(*run.net, map.unsqueeze(0).expand({z.size(0), -1, -1}), z), columns);
+}
 
 // t2i: one row of --n images per prompt (the same x_T in every row), or a strip of --steps
 // images from prompt A to prompt B (their text embeddings blended, one x_T).
@@ -76,6 +123,8 @@ void run_generate(const GenerateParams& p) {
   check_input(!p.out.empty() || !p.each.empty(), "nothing to write: give --out grid.png and/or --each DIR");
   check_input(p.interpolate.empty() || p.interpolate.size() == 2,
               "--interpolate takes two seeds, A,B (e.g. --interpolate 3,8)");
+  if (run_family(p.run) == "spade") return generate_from_map(p);
+  check_input(p.mask.empty(), "--mask is for mask-to-image models (train --model spade); " + p.run + " is not one");
   std::unique_ptr<Generator> generator = load_generator(p.run);
   const int64_t classes = generator->num_classes();
   const bool text = !p.prompts.empty() || !p.interpolate_prompts.empty();
@@ -135,20 +184,7 @@ void run_generate(const GenerateParams& p) {
     }
     images = generator->decode(z, labels);
   }
-  if (!p.out.empty()) {
-    // One image is the image itself; a grid (with its border) for several, or with --grid.
-    write_png(p.out, images.size(0) == 1 && !p.grid ? tensor_to_image(images[0]) : make_grid(images, columns));
-    std::fprintf(stderr, "wrote %s (%lld images)\n", p.out.c_str(), static_cast<long long>(images.size(0)));
-  }
-  if (!p.each.empty()) {
-    make_dirs(p.each);
-    for (int64_t i = 0; i < images.size(0); ++i) {
-      char name[32];
-      std::snprintf(name, sizeof(name), "/%05lld.png", static_cast<long long>(i));
-      write_png(p.each + name, tensor_to_image(images[i]));
-    }
-    std::fprintf(stderr, "wrote %lld PNGs to %s/\n", static_cast<long long>(images.size(0)), p.each.c_str());
-  }
+  write_images(p, images, columns);
 }
 
 }  // namespace
@@ -195,6 +231,9 @@ void add_generate_command(CLI::App& app) {
   cmd->add_option("--interpolate-prompts", p->interpolate_prompts,
                   "t2i: A B: a strip of --steps images from prompt A to prompt B (one starting noise)")
       ->expected(2);
+  cmd->add_option("--mask", p->mask,
+                  "spade: the label map to draw, a PNG of the model's size in its palette's colors (docs/masks.md); "
+                  "--n images, one style latent each");
   cmd->footer(
       "Examples:\n  latentkit generate --run models/fashion-dcgan --n 64 --seed 7 --out grid.png\n"
       "  latentkit generate --run models/fashion-ddpm --n 64 --sample-steps 50 --out ddpm.png\n"
@@ -202,6 +241,7 @@ void add_generate_command(CLI::App& app) {
       "  latentkit generate --run models/fashion-cgan --class sneaker --n 16 --out sneakers.png\n"
       "  latentkit generate --run models/fashion-cgan --per-class 8 --out classes.png\n"
       "  latentkit generate --run models/emoji-t2i --prompt \"cat face with heart-eyes\" --guidance 3 --n 8 --out cats.png\n"
+      "  latentkit generate --run models/shapes-spade --mask map.png --n 4 --out drawn.png\n"
       "  latentkit generate --run models/emoji-t2i --interpolate-prompts \"red apple\" \"green apple\" --out strip.png");
   torch_command(cmd, p->threads, Work::kShort, [p]() { run_generate(*p); });
 }

@@ -32,13 +32,16 @@ struct ImageParams {
   double amount = 0.5;
   // restore
   std::string degrade;
+  // colorize
+  std::string task = "colorize";
+  bool extract = false;
 };
 
 std::unique_ptr<DdpmModel> load_diffusion(const std::string& run, const std::string& command) {
   std::unique_ptr<Generator> g = load_generator(run);
   auto* d = dynamic_cast<DdpmModel*>(g.get());
   check_input(d != nullptr, run + " is a " + g->family() + " model; " + command +
-                                " needs a diffusion model (latentkit train --model ddpm --tasks inpaint,restore)");
+                                " needs a diffusion model (latentkit train --model ddpm --tasks inpaint,restore,colorize,lineart)");
   g.release();
   return std::unique_ptr<DdpmModel>(d);
 }
@@ -130,6 +133,26 @@ void run_restore(ImageParams& p) {
   torch::Tensor out = restore_image(*model, image.expand({p.n, -1, -1, -1}).contiguous(), o, rng);
   progress.finish();
   write_result(p, image, out, method.c_str());
+}
+
+// colorize (gray to color) or lineart (a drawing to color): the input made gray, or read as a
+// drawing (dark strokes), or with --extract a color image's own line art.
+void run_colorize(ImageParams& p) {
+  std::unique_ptr<DdpmModel> model = load_diffusion(p.run, p.task);
+  torch::NoGradGuard no_grad;
+  torch::Generator rng = make_rng(p.seed);
+  int64_t native = 0;
+  torch::Tensor image = read_model_image(*model, p.image, &native);
+  const int64_t channels = model->image_shape()[0];
+  check_input(p.task == "lineart" || channels >= 3, p.run + " is a gray model: colorize needs a color one");
+  check_input(!p.extract || p.task == "lineart", "--extract is for --task lineart (it draws a color image's line art first)");
+  torch::Tensor input = p.task == "colorize" ? to_gray(image) : p.extract ? line_art(image) : sketch_line_art(image, channels);
+  resolve_image_method(*model, p.task, p.options.method);
+  StepProgress progress(p.task);
+  ImageToImageOptions o = prepare(p, *model, progress);
+  torch::Tensor out = colorize_image(*model, input.expand({p.n, -1, -1, -1}).contiguous(), p.task, o, rng);
+  progress.finish();
+  write_result(p, input, out, p.task.c_str());
 }
 
 struct EnhanceParams {
@@ -258,6 +281,21 @@ void add_image_to_image_commands(CLI::App& app) {
       "  latentkit restore --run models/fashion-ddpm --image clean.png --degrade jpeg --out restored.png --sheet sheet.png");
   torch_command(restore, fix->threads, Work::kShort, [fix]() { run_restore(*fix); });
 
+  auto paint = std::make_shared<ImageParams>();
+  CLI::App* colorize = add_common(app, "colorize",
+                                  "Color a gray image or a line drawing with a diffusion model (Palette's colorization)", *paint);
+  colorize->add_option("--task", paint->task,
+                       "colorize (the image is made gray first; a gray image stays as it is) or lineart (the image is a "
+                       "drawing: dark strokes on white or transparent)")
+      ->check(CLI::IsMember({"colorize", "lineart"}))
+      ->capture_default_str();
+  colorize->add_flag("--extract", paint->extract, "lineart: draw the line art of a color image first (to try a model out)");
+  colorize->footer(
+      "Examples:\n  latentkit data preview --data emoji --split test --n 1 --seed 3 --as gray --out gray.png\n"
+      "  latentkit colorize --run runs/emoji-colorize --image gray.png --n 4 --out colored.png --sheet sheet.png\n"
+      "  latentkit colorize --run runs/emoji-colorize --task lineart --image sketch.png --n 4 --out colored.png");
+  torch_command(colorize, paint->threads, Work::kShort, [paint]() { run_colorize(*paint); });
+
   auto e = std::make_shared<EnhanceParams>();
   CLI::App* enhance = app.add_subcommand("enhance", "Enhance an image of any size with a pix2pix model (deblur, denoise, "
                                                     "dejpeg, superres, exposure, retouch, colorize)");
@@ -273,6 +311,7 @@ void add_image_to_image_commands(CLI::App& app) {
       ->capture_default_str();
   std::vector<std::string> tasks = enhance_tasks();
   tasks.push_back("colorize");
+  tasks.push_back("lineart");
   enhance->add_option("--degrade", e->degrade, "first damage the input the way a task undoes (to try a model out)")
       ->check(CLI::IsMember(tasks));
   enhance->add_option("--seed", e->seed, "seed of --degrade")->capture_default_str();

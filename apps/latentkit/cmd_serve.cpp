@@ -1,4 +1,5 @@
-// latentkit serve: the latent editor in the browser, or (--app) the static browser app.
+// latentkit serve: the latent editor in the browser, GauGAN's paint page for a spade run, or
+// (--app) the static browser app.
 #include <cstdio>
 #include <memory>
 
@@ -28,6 +29,15 @@ void run_serve(const ServeParams& p) {
   }
   check_input(!p.run.empty(), "give --run (and --axes) for the editor, or --app for the browser app");
   const int threads = torch::get_num_threads();
+  if (run_family(p.run) == "spade") {
+    check_input(p.axes.empty(), p.run + " is a spade run: its page paints a label map (no latent sliders); leave out --axes");
+    PaintService service(p.run);
+    std::fprintf(stderr, "serving %s: paint a %lldx%lld label map, %d thread%s per request\n", p.run.c_str(),
+                 static_cast<long long>(service.model().options.image_size()),
+                 static_cast<long long>(service.model().options.image_size()), threads, threads == 1 ? "" : "s");
+    serve_paint(service, p.server);
+    return;
+  }
   std::unique_ptr<Generator> generator = load_generator(p.run);
   AxisSet axes;  // none: the editor without sliders (a text-to-image run has its prompt box)
   if (p.axes.empty())
@@ -45,8 +55,9 @@ void run_serve(const ServeParams& p) {
 void add_serve_command(CLI::App& app) {
   auto p = std::make_shared<ServeParams>();
   CLI::App* cmd = app.add_subcommand(
-      "serve", "Edit generated images with sliders in the browser, or serve the browser app (--app)");
-  cmd->add_option("--run", p->run, "generator run folder (the editor)");
+      "serve",
+      "Edit generated images with sliders in the browser, paint label maps for a spade run, or serve the browser app (--app)");
+  cmd->add_option("--run", p->run, "generator run folder (the editor; a spade run gets the paint page)");
   cmd->add_option("--axes", p->axes, "axes file from axes fit (the editor's sliders; without it, no sliders)");
   cmd->add_option("--app", p->app,
                   "serve the browser app in this folder instead: static files only, the models run in the page "
@@ -64,6 +75,8 @@ void add_serve_command(CLI::App& app) {
       "then open http://127.0.0.1:8080/ . The JSON API is described in docs/http-api.md.\n"
       "  latentkit serve --run models/emoji-t2i\n"
       "a text-to-image run: a prompt box (and sliders too with --axes).\n"
+      "  latentkit serve --run runs/shapes-spade --threads 2\n"
+      "a spade run: paint a label map, see the images drawn from it as you paint (docs/masks.md).\n"
       "  scripts/build app && latentkit serve --app --port 8080\n"
       "serves build/app/: generate, enhance, sample and placeholders in WebAssembly, no inference route.");
   torch_command(cmd, p->threads, Work::kShort, [p]() { run_serve(*p); },

@@ -9,6 +9,7 @@
 #include "latentkit/train/ddpm_trainer.h"
 #include "latentkit/train/gan_trainer.h"
 #include "latentkit/train/pix2pix_trainer.h"
+#include "latentkit/train/spade_trainer.h"
 #include "latentkit/train/vae_trainer.h"
 
 namespace latentkit::app {
@@ -43,6 +44,8 @@ struct TrainParams {
   bool no_residual = false;
   bool no_adversarial = false;
   CLI::Option* dropout_option = nullptr;
+  // spade
+  SpadeTrainOptions spade;
   // pix2pix, vae, cvae
   int64_t depth = 0;
   CLI::Option* depth_option = nullptr;
@@ -114,6 +117,16 @@ void run_pix2pix(const TrainParams& p) {
   }, train_pix2pix);
 }
 
+void run_spade(const TrainParams& p) {
+  run_family(p, p.spade, read_spade_run_options, [&](SpadeTrainOptions& o) {
+    if (p.latent_option->count() > 0) o.model.latent_dim(p.latent_dim);
+    if (p.width_option->count() > 0) o.model.width(p.width);
+    o.ema = !p.no_ema;
+    o.ema_decay = p.ema_decay;
+    o.augment = parse_diff_augment(p.augment);
+  }, train_spade);
+}
+
 void run_vae(const TrainParams& p) {
   run_family(p, VaeTrainOptions(), read_vae_run_options, [&](VaeTrainOptions& o) {
     o.loop.batch = 64;  // the command's default since the first VAE, not the library's 128
@@ -131,10 +144,11 @@ void run_train(TrainParams& p) {
   const std::string family =
       p.flags.resume() ? (path_exists(out + "/config.json") ? read_json(out + "/config.json").value("family", "") : "") : p.model;
   check_input(p.enhance.empty() || family == "pix2pix",
-              "--task is for --model pix2pix (a diffusion model takes --tasks inpaint,restore)");
+              "--task is for --model pix2pix (a diffusion model takes --tasks inpaint,restore,colorize,lineart)");
   if (family == "vae" || family == "cvae") return run_vae(p);
   if (family == "ddpm" || family == "cddpm" || family == "t2i") return run_ddpm(p);
   if (family == "pix2pix") return run_pix2pix(p);
+  if (family == "spade") return run_spade(p);
   run_gan(p);
 }
 
@@ -147,12 +161,12 @@ void add_train_command(CLI::App& app) {
                   "model family: dcgan | dcgan-upsample | cgan (class-conditional DCGAN) | vae | cvae (class-conditional "
                   "VAE) | ddpm (diffusion U-Net) | cddpm (class-conditional diffusion, classifier-free guidance) | t2i "
                   "(text-to-image diffusion on the emoji set's captions, docs/text.md) | pix2pix (image-to-image enhancer: "
-                  "U-Net + PatchGAN)")
-      ->check(CLI::IsMember({"dcgan", "dcgan-upsample", "cgan", "vae", "cvae", "ddpm", "cddpm", "t2i", "pix2pix"}))
+                  "U-Net + PatchGAN) | spade (label map + style z to image, GauGAN; docs/masks.md)")
+      ->check(CLI::IsMember({"dcgan", "dcgan-upsample", "cgan", "vae", "cvae", "ddpm", "cddpm", "t2i", "pix2pix", "spade"}))
       ->capture_default_str();
   p->flags.bind(cmd, p->loop);
-  cmd->get_option("--epochs")->description("passes over the data (vae, ddpm, pix2pix default 10)");
-  cmd->get_option("--batch")->description("images per step, for all ranks together (pix2pix default 32)");
+  cmd->get_option("--epochs")->description("passes over the data (vae, ddpm, pix2pix default 10; spade 20)");
+  cmd->get_option("--batch")->description("images per step, for all ranks together (pix2pix default 32, spade 16)");
   cmd->get_option("--lr")->description("Adam learning rate (both networks; vae default 0.001, ddpm 0.0004)");
   DdpmTrainOptions& d = p->ddpm;
   add_enum_option(cmd, "--schedule", d.model.schedule, schedule_names(), "ddpm: noise schedule");
@@ -171,10 +185,13 @@ void add_train_command(CLI::App& app) {
   Pix2pixTrainOptions& x = p->pix2pix;
   std::vector<std::string> task_names = enhance_tasks();
   task_names.push_back("colorize");
+  task_names.push_back("lineart");
+  task_names.push_back("maps");
   task_names.push_back("all");
   cmd->add_option("--task", p->enhance,
                   "pix2pix: what to undo, making pairs by degrading --data: deblur, denoise, dejpeg, superres, exposure, "
-                  "retouch (exposure, contrast, colour cast, vignetting), colorize (gray to color; color data), a list "
+                  "retouch (exposure, contrast, colour cast, vignetting), colorize (gray to color; color data), lineart "
+                  "(line art to the image), maps (label map to image: shapes-scenes or color data's region maps), a list "
                   "(deblur,denoise) or all (the first six; all,colorize adds it); none for paired data (folder:A_DIR,B_DIR "
                   "or pairs:DIR)")
       ->delimiter(',')
@@ -193,11 +210,19 @@ void add_train_command(CLI::App& app) {
       ->check(CLI::Range(0, 5))
       ->capture_default_str();
   cmd->add_flag("--no-residual", p->no_residual, "pix2pix: tanh output instead of input + correction");
+  cmd->add_option("--fm-weight", p->spade.fm_weight, "spade: weight of the discriminator feature-matching loss")
+      ->check(CLI::Range(0.0, 1e4))
+      ->capture_default_str();
+  cmd->add_option("--diversity", p->spade.diversity,
+                  "spade: weight of the diversity term that keeps the style z in use (0: off; DSGAN)")
+      ->check(CLI::Range(0.0, 100.0))
+      ->capture_default_str();
   cmd->add_option("--tasks", p->tasks,
-                  "ddpm: also train image-to-image (Palette) for these tasks: inpaint, restore or inpaint,restore "
-                  "(condition channels beside x_t; the inpainting loss is inside the mask)")
+                  "ddpm: also train image-to-image (Palette) for these tasks: inpaint, restore, colorize (gray to "
+                  "color), lineart (line art to color) or a list (condition channels beside x_t; the inpainting loss is "
+                  "inside the mask)")
       ->delimiter(',')
-      ->check(CLI::IsMember({"inpaint", "restore"}));
+      ->check(CLI::IsMember(palette_tasks()));
   cmd->add_option("--uncond-share", d.uncond_share, "ddpm with --tasks: share of images trained with no condition")
       ->check(CLI::Range(0.0, 0.99))
       ->capture_default_str();
@@ -240,7 +265,7 @@ void add_train_command(CLI::App& app) {
       ->check(CLI::Range(0.0, 0.49))
       ->capture_default_str();
   cmd->add_option("--augment", p->augment,
-                  "gan, cgan: DiffAugment before the discriminator: none, diffaug (color, translation and cutout) or "
+                  "gan, cgan, spade: DiffAugment before the discriminator: none, diffaug (color, translation and cutout) or "
                   "diffaug:LIST (e.g. diffaug:translation,cutout)")
       ->check([](const std::string& text) {
         try {
@@ -253,10 +278,10 @@ void add_train_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--no-ema", p->no_ema, "do not keep an exponential moving average of the generator");
   cmd->add_option("--ema-decay", p->ema_decay, "decay of the generator (or U-Net) EMA")->check(CLI::Range(0.0, 0.99999))->capture_default_str();
-  p->latent_option = cmd->add_option("--latent-dim", p->latent_dim, "size of the latent vector z (vae default 16)")
+  p->latent_option = cmd->add_option("--latent-dim", p->latent_dim, "size of the latent vector z (vae default 16, spade 64)")
                          ->check(CLI::Range(1, 4096))
                          ->capture_default_str();
-  p->width_option = cmd->add_option("--width", p->width, "base channel width of the networks (ngf / ndf; vae, ddpm and pix2pix default 32)")
+  p->width_option = cmd->add_option("--width", p->width, "base channel width of the networks (ngf / ndf; vae, ddpm, pix2pix and spade default 32)")
                         ->check(CLI::Range(4, 1024))
                         ->capture_default_str();
   cmd->footer(
@@ -267,6 +292,8 @@ void add_train_command(CLI::App& app) {
       "  latentkit train --model ddpm --tasks inpaint,restore --uncond-share 0.5 --data fashion-mnist --epochs 6 --out runs/fashion-ddpm\n"
       "  latentkit train --model pix2pix --task all --data fashion-mnist --epochs 5 --out runs/fashion-enhance\n"
       "  latentkit train --model pix2pix --data folder:photos/raw,photos/edited --size 128 --out runs/retouch\n"
+      "  latentkit train --model spade --data shapes-scenes --epochs 10 --out runs/shapes-spade\n"
+      "  latentkit train --model ddpm --tasks colorize,lineart --data emoji --size 64 --out runs/emoji-colorize\n"
       "  latentkit train --model ddpm --data fashion-mnist --epochs 6 --nproc 2 --out runs/ddpm-2   (2 ranks here)\n"
       "  latentkit train ... --rank 1 --world-size 2 --master 10.0.0.1:29500   (rank 1 of a job across hosts)\n"
       "Ctrl-C saves a checkpoint and exits; --resume continues exactly where it stopped.");

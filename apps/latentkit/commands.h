@@ -20,6 +20,7 @@ void add_generate_command(CLI::App& app);
 void add_data_command(CLI::App& app);
 void add_classifier_command(CLI::App& app);
 void add_clip_command(CLI::App& app);
+void add_segmenter_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_report_command(CLI::App& app);
 void add_axes_command(CLI::App& app);

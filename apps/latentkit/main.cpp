@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   latentkit::app::add_data_command(app);
   latentkit::app::add_classifier_command(app);
   latentkit::app::add_clip_command(app);
+  latentkit::app::add_segmenter_command(app);
   latentkit::app::add_eval_command(app);
   latentkit::app::add_report_command(app);
   latentkit::app::add_axes_command(app);

@@ -17,11 +17,13 @@ namespace latentkit {
 namespace {
 
 constexpr char kFashionMnistDir[] = "/usr/share/datasets/fashion-mnist";
-constexpr char kValidSpecs[] = "fashion-mnist, idx:DIR, folder:DIR, shapes[:COUNT], emoji, emoji:google or emoji:twitter";
+constexpr char kValidSpecs[] =
+    "fashion-mnist, idx:DIR, folder:DIR, shapes[:COUNT], shapes-scenes[:COUNT], emoji, emoji:google or emoji:twitter";
 constexpr int64_t kShapesDefaultCount = 10000;
 // 30 GB at the native 32 x 32: past this a typo, not a plan.
 constexpr int64_t kShapesMaxCount = 10000000;
 constexpr int kShapesNativeSize = 32;
+constexpr int kScenesNativeSize = 64;
 // Keeps the test split of shapes disjoint from train for the same --seed.
 constexpr uint64_t kShapesTestSeedOffset = 1000003;
 // Bounds the float copy resize_images makes: 256 images of 3 x 512 x 512 is ~800 MB.
@@ -74,6 +76,7 @@ Dataset first_n(Dataset data, int64_t limit) {
   if (data.factors.defined()) data.factors = data.factors.slice(0, 0, limit).clone();
   for (Labeling& l : data.labelings) l.labels = l.labels.slice(0, 0, limit).clone();
   if (!data.texts.empty()) data.texts.resize(static_cast<size_t>(limit));
+  if (data.maps.defined()) data.maps = data.maps.slice(0, 0, limit).clone();
   return data;
 }
 
@@ -109,6 +112,11 @@ Dataset load_dataset(const DataOptions& options) {
     const uint64_t seed = options.split == "test" ? options.seed + kShapesTestSeedOffset : options.seed;
     // Drawn at the requested size: exact edges beat a resampled image.
     data = make_shapes(count, options.size > 0 ? options.size : kShapesNativeSize, seed);
+  } else if (spec == "shapes-scenes" || (starts_with(spec, "shapes-scenes:") && spec.size() > 14)) {
+    int64_t count = spec == "shapes-scenes" ? kShapesDefaultCount : parse_count(spec.substr(14), spec);
+    if (options.limit > 0) count = std::min(count, options.limit);
+    const uint64_t seed = options.split == "test" ? options.seed + kShapesTestSeedOffset : options.seed;
+    data = make_shape_scenes(count, options.size > 0 ? options.size : kScenesNativeSize, seed);
   } else if (is_emoji_spec(spec)) {
     data = load_emoji(options);
   } else {

@@ -39,6 +39,8 @@ struct Dataset {
   std::vector<std::string> factor_names; // F names (shapes: shape, scale, x, y, rotation, hue)
   std::vector<Labeling> labelings;       // further labels beside `labels`, or empty
   std::vector<ImageText> texts;          // per image, or empty
+  torch::Tensor maps;                    // uint8 [N, H, W] exact label maps (shapes-scenes), or undefined
+  std::string map_palette;               // their classes and colors: map_palette(name) (data/labelmaps.h)
 
   int64_t size() const { return images.defined() ? images.size(0) : 0; }
   int64_t channels() const { return images.size(1); }
@@ -51,6 +53,7 @@ struct Dataset {
 ///   idx:DIR               any folder with {train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]
 ///   folder:DIR            PNG / JPEG images; class subfolders become labels (ImageFolder)
 ///   shapes[:COUNT]        procedural shapes with known factors (default 10000 images)
+///   shapes-scenes[:COUNT] 2 to 4 overlapping shapes per image with exact label maps (10000, 64 px)
 ///   emoji[:VENDOR]        the emoji set (latentkit/data/emoji.h), both vendors or one
 /// RGBA images are held premultiplied (core/grid.h); dropping alpha composites onto
 /// `background`.

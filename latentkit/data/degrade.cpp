@@ -237,7 +237,7 @@ torch::Tensor vignette(const torch::Tensor& images, double strength) {
 }
 
 const std::vector<std::string>& degradation_kinds() {
-  static const std::vector<std::string> kinds{"blur", "noise", "jpeg", "lowres", "exposure", "retouch", "gray", "mixed"};
+  static const std::vector<std::string> kinds{"blur", "noise", "jpeg", "lowres", "exposure", "retouch", "gray", "lineart", "mixed"};
   return kinds;
 }
 
@@ -254,10 +254,41 @@ torch::Tensor to_gray(const torch::Tensor& images) {
   return images.size(1) == 4 ? torch::cat({out, images.slice(1, 3, 4)}, 1) : out.contiguous();
 }
 
+torch::Tensor line_art(const torch::Tensor& images, double threshold) {
+  check_images(images, "lineart");
+  const int64_t n = images.size(0), c = images.size(1), h = images.size(2), w = images.size(3);
+  // Sobel in x and y on every channel at once ([0, 1] units), divided by 4 so a unit step reads 1.
+  torch::Tensor u = ((images + 1) / 2).reshape({n * c, 1, h, w});
+  torch::Tensor gx = torch::tensor({-1.f, 0.f, 1.f, -2.f, 0.f, 2.f, -1.f, 0.f, 1.f}).view({1, 1, 3, 3}) / 4;
+  torch::Tensor padded = torch::replication_pad2d(u, {1, 1, 1, 1});
+  torch::Tensor dx = torch::conv2d(padded, gx), dy = torch::conv2d(padded, gx.transpose(2, 3));
+  torch::Tensor magnitude = (dx.square() + dy.square()).sqrt().view({n, c, h, w});
+  torch::Tensor line = (std::get<0>(magnitude.max(1, true)) >= threshold).to(torch::kFloat32);
+  torch::Tensor out = (1 - 2 * line).expand({n, c, h, w}).clone();
+  if (c == 4) out.slice(1, 3, 4).fill_(1.0);
+  return out;
+}
+
+torch::Tensor sketch_line_art(const torch::Tensor& images, int64_t channels) {
+  check_images(images, "lineart");
+  torch::Tensor u = (images + 1) / 2;
+  torch::Tensor gray;
+  if (u.size(1) == 1 || u.size(1) == 3) {
+    gray = u.size(1) == 1 ? u : luma(u);
+  } else {  // premultiplied RGBA onto white: color + (1 - alpha)
+    check_input(u.size(1) == 4, "lineart: expected 1, 3 or 4 channels");
+    gray = luma(u.slice(1, 0, 3) + (1 - u.slice(1, 3, 4)));
+  }
+  torch::Tensor line = (gray < 0.5).to(torch::kFloat32);
+  torch::Tensor out = (1 - 2 * line).expand({images.size(0), channels, images.size(2), images.size(3)}).clone();
+  if (channels == 4) out.slice(1, 3, 4).fill_(1.0);
+  return out;
+}
+
 torch::Tensor degrade(const torch::Tensor& images, const std::string& kind, torch::Generator& rng) {
   check_images(images, "degrade");
   check_input(std::find(degradation_kinds().begin(), degradation_kinds().end(), kind) != degradation_kinds().end(),
-              "unknown degradation '" + kind + "' (expected blur, noise, jpeg, lowres, exposure, retouch, gray or mixed)");
+              "unknown degradation '" + kind + "' (expected blur, noise, jpeg, lowres, exposure, retouch, gray, lineart or mixed)");
   std::vector<torch::Tensor> out;
   for (int64_t i = 0; i < images.size(0); ++i) {
     torch::Tensor x = images.slice(0, i, i + 1);
@@ -279,6 +310,7 @@ torch::Tensor degrade(const torch::Tensor& images, const std::string& kind, torc
     }
     if (k == "retouch") out.push_back(on_color(x, [&](const torch::Tensor& c) { return retouch(c, rng); }));
     if (k == "gray") out.push_back(to_gray(x));
+    if (k == "lineart") out.push_back(line_art(x));
   }
   return torch::cat(out);
 }
@@ -289,11 +321,11 @@ const std::vector<std::string>& enhance_tasks() {
 }
 
 std::string task_degradation(const std::string& task) {
-  static const std::vector<std::string> tasks{"deblur", "denoise", "dejpeg", "superres", "exposure", "retouch", "colorize"};
-  static const std::vector<std::string> kinds{"blur", "noise", "jpeg", "lowres", "exposure", "retouch", "gray"};
+  static const std::vector<std::string> tasks{"deblur", "denoise", "dejpeg", "superres", "exposure", "retouch", "colorize", "lineart"};
+  static const std::vector<std::string> kinds{"blur", "noise", "jpeg", "lowres", "exposure", "retouch", "gray", "lineart"};
   auto it = std::find(tasks.begin(), tasks.end(), task);
   check_input(it != tasks.end(),
-              "unknown task '" + task + "' (expected deblur, denoise, dejpeg, superres, exposure, retouch or colorize)");
+              "unknown task '" + task + "' (expected deblur, denoise, dejpeg, superres, exposure, retouch, colorize or lineart)");
   return kinds[it - tasks.begin()];
 }
 

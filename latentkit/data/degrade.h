@@ -29,6 +29,14 @@ const std::vector<std::string>& mask_kinds();
 torch::Tensor on_color(const torch::Tensor& images, const std::function<torch::Tensor(const torch::Tensor&)>& fn);
 /// The luma (ITU-R 601) of RGB or RGBA images in each color channel; alpha kept.
 torch::Tensor to_gray(const torch::Tensor& images);
+/// Line art: black lines on white, opaque, in the images' channels ([N, C, H, W]). A pixel is a
+/// line where the Sobel gradient (scaled so a step of 1 between flat areas reads 1) of any
+/// color channel (premultiplied, as it shows on black) or of alpha reaches `threshold`: the
+/// outlines of the color regions and of the silhouette, about 2 px wide.
+torch::Tensor line_art(const torch::Tensor& images, double threshold = 0.2);
+/// A drawing a person made (dark strokes on a light or transparent ground) as line_art draws
+/// it: composited onto white, its luma below the middle is a line. Returns `channels` channels.
+torch::Tensor sketch_line_art(const torch::Tensor& images, int64_t channels);
 /// Gaussian blur with standard deviation sigma (pixels), reflect padding.
 torch::Tensor gaussian_blur(const torch::Tensor& images, double sigma);
 /// JPEG's lossy part at a quality of 1..100 (IJG tables and scaling): 8x8 blocks (the image
@@ -58,6 +66,7 @@ torch::Tensor vignette(const torch::Tensor& images, double strength);
 ///             (ev -0.8..0.8), contrast (e^(-0.6..0.6)), colour cast (RGB: gains
 ///             e^(-0.25..0.25) per channel) and vignetting (0.2..0.6)
 ///   gray      the luma in every color channel (what colorize undoes; color data only)
+///   lineart   line_art (what the lineart task draws from)
 ///   mixed     each image one of blur, noise and jpeg, at random
 /// RGBA images (premultiplied): blur and lowres filter all four channels; the others change
 /// the color and keep alpha. Unknown kinds are Errors.
@@ -67,8 +76,8 @@ const std::vector<std::string>& degradation_kinds();
 
 /// The enhancement tasks of pix2pix that apply to any image (`--task all`), each named for the
 /// degradation it undoes: deblur (blur), denoise (noise), dejpeg (jpeg), superres (lowres),
-/// exposure and retouch. colorize (gray, Palette's fourth task) is named on its own: it
-/// needs color data.
+/// exposure and retouch. colorize (gray, Palette's fourth task) and lineart (line art to the
+/// image) are named on their own: colorize needs color data, lineart draws what is not there.
 const std::vector<std::string>& enhance_tasks();
 /// The degradation kind a task undoes; an unknown task is an Error listing the tasks.
 std::string task_degradation(const std::string& task);

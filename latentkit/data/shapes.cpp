@@ -49,8 +49,9 @@ bool inside(ShapeKind kind, double lx, double ly, double half) {
   return false;
 }
 
-// out: uint8 [3, size, size], already zero.
-void draw_shape(const ShapeFactors& f, int size, uint8_t* out) {
+// out: uint8 [3, size, size], already zero; map (optional): uint8 [size, size], where each pixel
+// the shape covers is set to map_value.
+void draw_shape(const ShapeFactors& f, int size, uint8_t* out, uint8_t* map = nullptr, uint8_t map_value = 0) {
   const std::array<uint8_t, 3> rgb = hue_to_rgb(f.hue);
   const double cos_r = std::cos(static_cast<double>(f.rotation));
   const double sin_r = std::sin(static_cast<double>(f.rotation));
@@ -69,6 +70,7 @@ void draw_shape(const ShapeFactors& f, int size, uint8_t* out) {
       out[at] = rgb[0];
       out[plane + at] = rgb[1];
       out[2 * plane + at] = rgb[2];
+      if (map) map[at] = map_value;
     }
   }
 }
@@ -127,6 +129,34 @@ Dataset make_shapes(int64_t count, int size, uint64_t seed) {
     row[3] = f.y;
     row[4] = f.rotation;
     row[5] = f.hue;
+  }
+  return data;
+}
+
+Dataset make_shape_scenes(int64_t count, int size, uint64_t seed) {
+  check_input(count > 0, "shapes-scenes: image count must be positive, got " + std::to_string(count));
+  check_input(size > 0, "shapes-scenes: image size must be positive, got " + std::to_string(size));
+  Dataset data;
+  data.images = torch::zeros({count, 3, size, size}, torch::kUInt8);
+  data.maps = torch::zeros({count, size, size}, torch::kUInt8);
+  data.map_palette = "scenes";
+  data.labels = torch::empty({count}, torch::kInt64);
+  std::mt19937_64 rng(seed);
+  const size_t plane = static_cast<size_t>(size) * size;
+  for (int64_t i = 0; i < count; ++i) {
+    const int shapes = 2 + static_cast<int>(rng() % 3);
+    for (int k = 0; k < shapes; ++k) {
+      ShapeFactors f;
+      f.shape = static_cast<ShapeKind>(rng() % 3);
+      f.scale = static_cast<float>(uniform(rng, 0.2, 0.45));
+      f.x = static_cast<float>(uniform(rng, 0.1, 0.9));
+      f.y = static_cast<float>(uniform(rng, 0.1, 0.9));
+      f.rotation = static_cast<float>(uniform(rng, 0.0, 2.0 * kPi));
+      f.hue = static_cast<float>(uniform01(rng));
+      draw_shape(f, size, data.images.data_ptr<uint8_t>() + 3 * plane * i, data.maps.data_ptr<uint8_t>() + plane * i,
+                 static_cast<uint8_t>(static_cast<int>(f.shape) + 1));
+    }
+    data.labels.data_ptr<int64_t>()[i] = shapes;
   }
   return data;
 }

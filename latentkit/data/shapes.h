@@ -30,4 +30,11 @@ torch::Tensor render_shape(const ShapeFactors& factors, int size);
 /// depend on count. factors columns: shape, scale, x, y, rotation, hue.
 Dataset make_shapes(int64_t count, int size, uint64_t seed);
 
+/// Scenes: 2 to 4 shapes per image (each kind, size 0.2..0.45, centre anywhere in 0.1..0.9 so
+/// shapes overlap and may run off the edge, any rotation and hue; later shapes on top) on
+/// black, with the exact per-pixel class map drawn by the same code: maps uint8 [N, H, W],
+/// 0 background, 1 square, 2 circle, 3 triangle (map_palette("scenes")). labels hold the
+/// number of shapes; deterministic by seed as make_shapes is.
+Dataset make_shape_scenes(int64_t count, int size, uint64_t seed);
+
 }  // namespace latentkit

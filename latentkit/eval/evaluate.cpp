@@ -17,12 +17,17 @@
 #include "latentkit/data/dataset.h"
 #include "latentkit/data/emoji.h"
 #include "latentkit/data/folder.h"
+#include "latentkit/data/labelmaps.h"
 #include "latentkit/eval/metrics.h"
 #include "latentkit/eval/npy.h"
 #include "latentkit/eval/text_metrics.h"
 #include "latentkit/models/classifier.h"
+#include "latentkit/models/pix2pix.h"
 #include "latentkit/models/registry.h"
+#include "latentkit/models/segmenter.h"
+#include "latentkit/models/spade.h"
 #include "latentkit/models/vae.h"
+#include "latentkit/train/pix2pix_trainer.h"
 
 namespace latentkit {
 namespace fs = std::filesystem;
@@ -303,7 +308,7 @@ nlohmann::json text_scores(const TextMatchScore& s) {
 }  // namespace
 
 const std::vector<std::string>& eval_metric_names() {
-  static const std::vector<std::string> names = {"fid", "kid", "is", "pr", "kl", "rprec", "clipscore"};
+  static const std::vector<std::string> names = {"fid", "kid", "is", "pr", "kl", "rprec", "clipscore", "miou"};
   return names;
 }
 
@@ -334,6 +339,72 @@ nlohmann::json score_features(const FeatureBatch& a, const FeatureBatch& b, cons
   return scores;
 }
 
+bool draws_from_maps(const nlohmann::json& config) {
+  const std::string family = config.value("family", "");
+  if (family == "spade") return true;
+  if (family != "pix2pix" || !config.contains("train")) return false;
+  return config["train"].value("tasks", std::vector<std::string>{}) == std::vector<std::string>{"maps"};
+}
+
+torch::Tensor draw_from_maps(const std::string& run_dir, const torch::Tensor& maps, const std::string& palette,
+                             uint64_t seed, int64_t batch) {
+  torch::NoGradGuard no_grad;
+  const int64_t n = maps.size(0);
+  std::vector<torch::Tensor> images;
+  Progress progress("generate", n);
+  if (run_family(run_dir) == "spade") {
+    SpadeRun run = load_spade(run_dir);
+    torch::Generator rng = make_rng(seed);
+    const torch::Tensor z = torch::randn({n, run.options.latent_dim()}, rng);
+    for (int64_t i = 0; i < n; i += batch) {
+      images.push_back(spade_generate(*run.net, maps.slice(0, i, i + batch), z.slice(0, i, i + batch)));
+      progress.update(std::min(n, i + batch), "spade");
+    }
+  } else {
+    Pix2pixRun run = load_pix2pix(run_dir);
+    for (int64_t i = 0; i < n; i += batch) {
+      torch::Tensor input =
+          normalize_images(map_input_images(maps.slice(0, i, i + batch), map_palette(palette), run.options.channels()));
+      images.push_back(run.net->forward(input).clamp(-1, 1));
+      progress.update(std::min(n, i + batch), "pix2pix");
+    }
+  }
+  progress.finish("done");
+  return torch::cat(images);
+}
+
+namespace {
+
+// A mask-to-image run draws image i from map i mod M of the reference split (M maps); miou
+// scores the segmenter's maps of those images against the maps they were drawn from, and
+// beside it (real) the segmenter's maps of the real images of the same maps.
+FeatureBatch map_run_features(const EvalOptions& o, FeatureExtractor& extractor, const DataOptions& data,
+                              nlohmann::json& settings, nlohmann::json* score, nlohmann::json* real_score) {
+  Dataset ref = load_dataset(data);
+  ensure_maps(ref);
+  const torch::Tensor rows = torch::arange(o.n, torch::kInt64).remainder(ref.size());
+  const torch::Tensor maps = ref.maps.index_select(0, rows);
+  const torch::Tensor images = draw_from_maps(o.run, maps, ref.map_palette, o.seed, o.batch);
+  settings["maps"] = "the " + ref.map_palette + " maps of the " + data.split + " split in turn (" + data.spec + ")";
+  if (wants(o, "miou")) {
+    const std::string path =
+        !o.segmenter.empty() ? o.segmenter : ref.map_palette == "scenes" ? "models/shapes-segmenter" : "models/emoji-segmenter";
+    SegmenterRun segmenter = load_segmenter(path);
+    check_input(segmenter.palette == ref.map_palette, path + " segments " + segmenter.palette + " maps but " + o.run +
+                                                          " draws " + ref.map_palette + " maps: give --segmenter");
+    const MapPalette& palette = map_palette(ref.map_palette);
+    settings["segmenter"] = path;
+    *score = segmentation_score_to_json(score_segmentation(segment(*segmenter.net, images), maps, palette.size()),
+                                        palette.class_names);
+    const torch::Tensor real = normalize_images(ref.images.index_select(0, rows));
+    *real_score = segmentation_score_to_json(score_segmentation(segment(*segmenter.net, real), maps, palette.size()),
+                                             palette.class_names);
+  }
+  return extract_features(extractor, images, o.batch, "generated");
+}
+
+}  // namespace
+
 nlohmann::json evaluate(const EvalOptions& o) {
   check_input(!o.run.empty() != (!o.a.empty() || !o.b.empty()),
               "give either --run RUN, or --a SET and --b SET (a data spec, a folder of images or a .npy)");
@@ -344,7 +415,7 @@ nlohmann::json evaluate(const EvalOptions& o) {
   for (const auto& m : o.metrics) {
     const auto& known = eval_metric_names();
     check_input(std::find(known.begin(), known.end(), m) != known.end(),
-                "unknown metric '" + m + "' (expected some of fid, kid, is, pr, kl, rprec, clipscore)");
+                "unknown metric '" + m + "' (expected some of fid, kid, is, pr, kl, rprec, clipscore, miou)");
   }
   const int threads = set_threads(o.threads);
   auto t0 = std::chrono::steady_clock::now();
@@ -365,88 +436,95 @@ nlohmann::json evaluate(const EvalOptions& o) {
   nlohmann::json result;
   FeatureBatch a, b;
   torch::Tensor asked_labels;
-  nlohmann::json class_accuracy, posterior_kl, text_match_score, text_match_real;
+  nlohmann::json class_accuracy, posterior_kl, text_match_score, text_match_real, map_score, map_score_real;
   if (!o.run.empty()) {
     nlohmann::json config = read_json(o.run + "/config.json");
-    std::unique_ptr<Generator> generator = load_generator(o.run);
     const DataOptions data = run_data(config, o.ref);
     settings["run"] = o.run;
     settings["reference"] = nlohmann::json::object();
-    const bool text = generator->family() == "t2i";
-    // rprec and clipscore: a text model draws the reference split's captions (emoji it never
-    // trained on); a class-conditional emoji model, the baseline, draws the class of each
-    // caption's emoji (its category, for a category model) with the same captions to match.
-    const bool match = wants(o, "rprec") || wants(o, "clipscore");
-    const bool prompted = text || match;
-    check_input(!match || text || (generator->num_classes() > 0 && is_emoji_spec(data.spec)),
-                "rprec and clipscore measure text-to-image runs (and, as their baseline, class-conditional emoji "
-                "runs); " + o.run + " is a " + generator->family() + " model of " + data.spec);
-    if (auto* diffusion = dynamic_cast<DdpmModel*>(generator.get())) {
-      diffusion->set_decode(o.sampler, o.sample_steps > 0 ? o.sample_steps : diffusion->options().sample_steps, o.guidance);
-      settings["sampler"] = {{"sampler", sampler_names().name(o.sampler)},
-                             {"steps", o.sample_steps > 0 ? o.sample_steps : diffusion->options().sample_steps},
-                             {"guidance", o.guidance}};
-    }
-    HeldOutPrompts held_out;
-    torch::Tensor condition, images;
-    // The reference split, read once for the prompts, the category names and the real images.
-    const Dataset ref = prompted ? load_dataset(data) : Dataset();
-    if (prompted) {
-      held_out = held_out_prompts(ref, o.n);
-      if (text) {
-        condition = dynamic_cast<DdpmModel&>(*generator).tokenize(held_out.captions);
-        settings["prompts"] = "the canonical captions of the " + o.ref + " split in turn (" + data.spec + ")";
-      } else {
-        Dataset labelled = ref;
-        condition_dataset(labelled, run_condition_on(config), data.spec);
-        condition = labelled.labels.index_select(0, torch::arange(o.n, torch::kInt64).remainder(ref.size()));
-        settings["prompts"] = "the " + condition_on_names().name(run_condition_on(config)) + " of each emoji of the " +
-                              o.ref + " split in turn (" + data.spec + "), for its canonical caption";
+    const bool maps = draws_from_maps(config);
+    check_input(maps || !wants(o, "miou"), "miou measures mask-to-image runs (spade, pix2pix --task maps); " + o.run +
+                                               " is a " + config.value("family", std::string("?")) + " run");
+    if (maps) {
+      a = map_run_features(o, *extractor, data, settings, &map_score, &map_score_real);
+    } else {
+      std::unique_ptr<Generator> generator = load_generator(o.run);
+      const bool text = generator->family() == "t2i";
+      // rprec and clipscore: a text model draws the reference split's captions (emoji it never
+      // trained on); a class-conditional emoji model, the baseline, draws the class of each
+      // caption's emoji (its category, for a category model) with the same captions to match.
+      const bool match = wants(o, "rprec") || wants(o, "clipscore");
+      const bool prompted = text || match;
+      check_input(!match || text || (generator->num_classes() > 0 && is_emoji_spec(data.spec)),
+                  "rprec and clipscore measure text-to-image runs (and, as their baseline, class-conditional emoji "
+                  "runs); " + o.run + " is a " + generator->family() + " model of " + data.spec);
+      if (auto* diffusion = dynamic_cast<DdpmModel*>(generator.get())) {
+        diffusion->set_decode(o.sampler, o.sample_steps > 0 ? o.sample_steps : diffusion->options().sample_steps, o.guidance);
+        settings["sampler"] = {{"sampler", sampler_names().name(o.sampler)},
+                               {"steps", o.sample_steps > 0 ? o.sample_steps : diffusion->options().sample_steps},
+                               {"guidance", o.guidance}};
       }
-    }
-    a = generated_features(o, *extractor, *generator, &asked_labels, condition, prompted ? &images : nullptr);
-    if (text) asked_labels = held_out.category;
-    if (prompted && !text) asked_labels = condition;
-    torch::Tensor predicted = a.probs.defined() ? a.probs.argmax(1) : torch::Tensor();
-    const std::optional<ConditionOn> learnt = extractor_labels(o);
-    if (asked_labels.defined() && predicted.defined() && learnt && predicted.size(0) > 0) {
-      const ConditionOn asked = text ? ConditionOn::kCategory : run_condition_on(config);
-      const std::vector<int64_t> map = class_map(prompted ? ref : load_dataset(data), *learnt, asked, a.probs.size(1));
-      if (!map.empty()) {
-        predicted = torch::tensor(map, torch::kInt64).index_select(0, predicted);
-        settings["class_accuracy_map"] = condition_on_names().name(*learnt) + " -> " + condition_on_names().name(asked);
+      HeldOutPrompts held_out;
+      torch::Tensor condition, images;
+      // The reference split, read once for the prompts, the category names and the real images.
+      const Dataset ref = prompted ? load_dataset(data) : Dataset();
+      if (prompted) {
+        held_out = held_out_prompts(ref, o.n);
+        if (text) {
+          condition = dynamic_cast<DdpmModel&>(*generator).tokenize(held_out.captions);
+          settings["prompts"] = "the canonical captions of the " + o.ref + " split in turn (" + data.spec + ")";
+        } else {
+          Dataset labelled = ref;
+          condition_dataset(labelled, run_condition_on(config), data.spec);
+          condition = labelled.labels.index_select(0, torch::arange(o.n, torch::kInt64).remainder(ref.size()));
+          settings["prompts"] = "the " + condition_on_names().name(run_condition_on(config)) + " of each emoji of the " +
+                                o.ref + " split in turn (" + data.spec + "), for its canonical caption";
+        }
       }
-    }
-    if (asked_labels.defined() && predicted.defined() &&
-        (a.probs.size(1) == generator->num_classes() || settings.contains("class_accuracy_map"))) {
-      // The fraction of generated images the classifier puts in the class they were asked for
-      // (a text model: the category of the emoji its prompt names).
-      const torch::Tensor hit = (predicted == asked_labels).to(torch::kFloat64);
-      const std::vector<std::string> names = text ? ref.class_names : run_class_names(config);
-      std::vector<double> per_class;
-      for (size_t c = 0; c < names.size(); ++c) {
-        per_class.push_back(hit.index({asked_labels == static_cast<int64_t>(c)}).mean().item<double>());
+      a = generated_features(o, *extractor, *generator, &asked_labels, condition, prompted ? &images : nullptr);
+      if (text) asked_labels = held_out.category;
+      if (prompted && !text) asked_labels = condition;
+      torch::Tensor predicted = a.probs.defined() ? a.probs.argmax(1) : torch::Tensor();
+      const std::optional<ConditionOn> learnt = extractor_labels(o);
+      if (asked_labels.defined() && predicted.defined() && learnt && predicted.size(0) > 0) {
+        const ConditionOn asked = text ? ConditionOn::kCategory : run_condition_on(config);
+        const std::vector<int64_t> map = class_map(prompted ? ref : load_dataset(data), *learnt, asked, a.probs.size(1));
+        if (!map.empty()) {
+          predicted = torch::tensor(map, torch::kInt64).index_select(0, predicted);
+          settings["class_accuracy_map"] = condition_on_names().name(*learnt) + " -> " + condition_on_names().name(asked);
+        }
       }
-      class_accuracy = {{"accuracy", hit.mean().item<double>()}, {"per_class", per_class}, {"classes", names}};
-    }
-    if (match) {
-      // How well the images match their prompts, by the contrastive evaluator; its score on
-      // the real images of the split (the same captions) is the ceiling beside it.
-      ClipRun clip = load_clip_run(o.clip);
-      settings["clip"] = {{"run", o.clip}, {"distractors", o.distractors}};
-      const HeldOutPrompts pool = held_out_prompts(ref, ref.size());
-      text_match_score = text_scores(text_match(clip.model, clip.tokenizer, images, held_out.captions, held_out.groups,
-                                                pool.captions, pool.groups, o.distractors, o.seed));
-      text_match_score["skin_tone"] = skin_tone_accuracy(clip, images, held_out.facts);
-      const int64_t m = std::min(o.n, ref.size());
-      torch::Tensor real_images = normalize_images(ref.images.slice(0, 0, m));
-      const HeldOutPrompts real_prompts = held_out_prompts(ref, m);
-      text_match_real = text_scores(text_match(clip.model, clip.tokenizer, real_images, real_prompts.captions,
-                                               real_prompts.groups, pool.captions, pool.groups, o.distractors, o.seed));
-      text_match_real["skin_tone"] = skin_tone_accuracy(clip, real_images, real_prompts.facts);
+      if (asked_labels.defined() && predicted.defined() &&
+          (a.probs.size(1) == generator->num_classes() || settings.contains("class_accuracy_map"))) {
+        // The fraction of generated images the classifier puts in the class they were asked for
+        // (a text model: the category of the emoji its prompt names).
+        const torch::Tensor hit = (predicted == asked_labels).to(torch::kFloat64);
+        const std::vector<std::string> names = text ? ref.class_names : run_class_names(config);
+        std::vector<double> per_class;
+        for (size_t c = 0; c < names.size(); ++c) {
+          per_class.push_back(hit.index({asked_labels == static_cast<int64_t>(c)}).mean().item<double>());
+        }
+        class_accuracy = {{"accuracy", hit.mean().item<double>()}, {"per_class", per_class}, {"classes", names}};
+      }
+      if (match) {
+        // How well the images match their prompts, by the contrastive evaluator; its score on
+        // the real images of the split (the same captions) is the ceiling beside it.
+        ClipRun clip = load_clip_run(o.clip);
+        settings["clip"] = {{"run", o.clip}, {"distractors", o.distractors}};
+        const HeldOutPrompts pool = held_out_prompts(ref, ref.size());
+        text_match_score = text_scores(text_match(clip.model, clip.tokenizer, images, held_out.captions, held_out.groups,
+                                                  pool.captions, pool.groups, o.distractors, o.seed));
+        text_match_score["skin_tone"] = skin_tone_accuracy(clip, images, held_out.facts);
+        const int64_t m = std::min(o.n, ref.size());
+        torch::Tensor real_images = normalize_images(ref.images.slice(0, 0, m));
+        const HeldOutPrompts real_prompts = held_out_prompts(ref, m);
+        text_match_real = text_scores(text_match(clip.model, clip.tokenizer, real_images, real_prompts.captions,
+                                                 real_prompts.groups, pool.captions, pool.groups, o.distractors, o.seed));
+        text_match_real["skin_tone"] = skin_tone_accuracy(clip, real_images, real_prompts.facts);
+      }
+      posterior_kl = mean_posterior_kl(o, *generator, data, run_condition_on(config));
     }
     b = real_features(o, *extractor, data, o.n, "reference (" + o.ref + ")", &settings["reference"]);
-    posterior_kl = mean_posterior_kl(o, *generator, data, run_condition_on(config));
     if (o.floor) {
       DataOptions other = data;
       other.split = o.ref == "test" ? "train" : "test";
@@ -480,6 +558,10 @@ nlohmann::json evaluate(const EvalOptions& o) {
   if (!text_match_score.is_null()) {
     result["scores"]["text_match"] = text_match_score;
     result["floor"]["text_match"] = text_match_real;
+  }
+  if (!map_score.is_null()) {
+    result["scores"]["segmentation"] = map_score;
+    result["floor"]["segmentation"] = map_score_real;
   }
   settings["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   result["settings"] = settings;
@@ -542,6 +624,17 @@ std::string format_eval_table(const nlohmann::json& result) {
       row("skin tone acc.", fixed(tone["accuracy"].get<double>(), 4),
           real.contains("skin_tone") ? fixed(real["skin_tone"]["accuracy"].get<double>(), 4) + " (real; chance 0.20)" : "");
     }
+  }
+  if (s.contains("segmentation")) {
+    // The floor column holds the segmenter on the real images of the same maps.
+    const nlohmann::json real = floor.contains("segmentation") ? floor["segmentation"] : nlohmann::json::object();
+    const double miou = s["segmentation"]["miou"].get<double>();
+    row("mIoU", fixed(miou, 4),
+        real.contains("miou") ? fixed(real["miou"].get<double>(), 4) + " (real; ratio " +
+                                    fixed(miou / std::max(real["miou"].get<double>(), 1e-12), 3) + ")"
+                              : "");
+    row("pixel accuracy", fixed(s["segmentation"]["pixel_accuracy"].get<double>(), 4),
+        real.contains("pixel_accuracy") ? fixed(real["pixel_accuracy"].get<double>(), 4) + " (real)" : "");
   }
   return out.str();
 }

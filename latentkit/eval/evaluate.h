@@ -43,6 +43,9 @@ struct EvalOptions {
   // Text-to-image runs (rprec, clipscore): the contrastive evaluator (a clip run folder).
   std::string clip = "models/emoji-clip";
   int64_t distractors = 99;       // R-precision: captions of other emoji beside the true one
+  // Mask-to-image runs (miou): the segmenter run folder; "" picks models/shapes-segmenter for
+  // scenes maps and models/emoji-segmenter for region maps.
+  std::string segmenter;
   int threads = 0;
 };
 
@@ -79,6 +82,14 @@ struct HeldOutPrompts {
   std::vector<CaptionFacts> facts;  // [n]
 };
 HeldOutPrompts held_out_prompts(const Dataset& data, int64_t n);
+
+/// Whether a run draws images from label maps (spade, or pix2pix --task maps): eval then
+/// draws image i from map i mod M of the reference split.
+bool draws_from_maps(const nlohmann::json& config);
+/// Images [N, C, S, S] a mask-to-image run draws from maps [N, S, S] of `palette`: spade with
+/// latents drawn from seed, pix2pix from the maps' colors; in batches, with progress.
+torch::Tensor draw_from_maps(const std::string& run_dir, const torch::Tensor& maps, const std::string& palette,
+                             uint64_t seed, int64_t batch);
 
 /// Runs the evaluation and returns eval.json's content: {"settings": {...}, "scores": {...},
 /// "floor": {...}}. With options.run set, it is also written to RUN/eval.json.

@@ -240,14 +240,19 @@ DdpmOptions ddpm_options_from_json(const nlohmann::json& m) {
 void validate_ddpm_options(DdpmOptions& o) {
   check_input(o.timesteps >= 10 && o.timesteps <= 10000, "--timesteps must be in 10..10000");
   for (size_t i = 0; i < o.tasks.size(); ++i) {
-    check_input(o.tasks[i] == "inpaint" || o.tasks[i] == "restore",
-                "--tasks: unknown task '" + o.tasks[i] + "' (expected inpaint, restore or both)");
+    check_input(std::find(palette_tasks().begin(), palette_tasks().end(), o.tasks[i]) != palette_tasks().end(),
+                "--tasks: unknown task '" + o.tasks[i] + "' (expected inpaint, restore, colorize, lineart or a list)");
     check_input(std::find(o.tasks.begin() + i + 1, o.tasks.end(), o.tasks[i]) == o.tasks.end(),
                 "--tasks names " + o.tasks[i] + " twice");
   }
   check_input(o.sample_steps >= 1 && o.sample_steps <= o.timesteps, "--sample-steps must be in 1..timesteps");
   o.unet.cond_channels(o.tasks.empty() ? 0 : o.unet.channels() + 2);
   o.unet.validate();
+}
+
+const std::vector<std::string>& palette_tasks() {
+  static const std::vector<std::string> tasks{"inpaint", "restore", "colorize", "lineart"};
+  return tasks;
 }
 
 torch::Tensor inpaint_condition(const torch::Tensor& image, const torch::Tensor& fill) {
@@ -359,6 +364,11 @@ void DdpmModel::set_decode(Sampler sampler, int64_t steps, double guidance) {
 
 std::string resolve_image_method(const DdpmModel& model, const std::string& task, const std::string& method) {
   const bool trained = model.has_task(task);
+  if (task == "colorize" || task == "lineart") {
+    check_input(method == "auto" || method == "palette", "--method for " + task + " must be auto or palette, got '" + method + "'");
+    check_input(trained, "this model was not trained for " + task + " (train one with --tasks " + task + ")");
+    return "palette";
+  }
   const std::string other = task == "inpaint" ? "repaint" : "sdedit";
   check_input(method == "auto" || method == "palette" || method == other,
               "--method for " + task + " must be auto, palette or " + other + ", got '" + method + "'");
@@ -440,6 +450,24 @@ torch::Tensor restore_image(DdpmModel& model, const torch::Tensor& degraded, con
   }
   return diffusion_sample(model.schedule(), model.eps_function(labels, o.guidance, restore_condition(degraded)),
                           torch::randn(degraded.sizes(), rng), so, rng);
+}
+
+torch::Tensor colorize_image(DdpmModel& model, const torch::Tensor& input, const std::string& task,
+                             const ImageToImageOptions& o, torch::Generator& rng) {
+  check_images_for(model, input, task);
+  resolve_image_method(model, task, o.method);
+  SampleOptions so;
+  so.sampler = o.sampler;
+  so.steps = o.steps;
+  so.on_step = o.on_step;
+  torch::Tensor out = diffusion_sample(model.schedule(),
+                                       model.eps_function(labels_for(model, o, input.size(0)), o.guidance, restore_condition(input)),
+                                       torch::randn(input.sizes(), rng), so, rng);
+  if (task == "colorize" && input.size(1) == 4) {  // the shape is known: alpha kept, the color clamped to it
+    torch::Tensor alpha = input.slice(1, 3, 4);
+    out = torch::cat({torch::minimum(out.slice(1, 0, 3), alpha), alpha}, 1);
+  }
+  return out.clamp(-1, 1);
 }
 
 }  // namespace latentkit

@@ -145,9 +145,11 @@ struct DdpmOptions {
   ScheduleKind schedule = ScheduleKind::kCosine;
   int64_t timesteps = 1000;
   Prediction prediction = Prediction::kEps;
-  // Image-to-image tasks the model is also trained for (Palette): inpaint, restore. The
-  // U-Net then sees C + 2 condition channels: the condition image, the known-pixel map and
-  // a restore flag; all zeros asks for an unconditional sample.
+  // Image-to-image tasks the model is also trained for (Palette): inpaint, restore, colorize
+  // (from to_gray) and lineart (from line_art). The U-Net then sees C + 2 condition
+  // channels: the condition image, the known-pixel map and a flag that is 1 for the tasks
+  // that take a whole image (restore, colorize, lineart); all zeros asks for an
+  // unconditional sample.
   std::vector<std::string> tasks;
   int64_t sample_steps = 50;        // DDIM steps of decode()
   Tokenizer tokenizer;              // text-conditional models (unet.text): their vocabulary
@@ -161,8 +163,11 @@ DdpmOptions ddpm_options_from_json(const nlohmann::json& model);
 /// Throws Error naming the bad value; sets unet.cond_channels from the tasks.
 void validate_ddpm_options(DdpmOptions& options);
 
+/// The Palette tasks a diffusion model can be trained for: inpaint, restore, colorize, lineart.
+const std::vector<std::string>& palette_tasks();
+
 /// The condition of the Palette tasks, [N, C + 2, H, W]. inpaint: the image where fill = 0
-/// (0 where it is to be filled), 1 - fill, 0. restore: the degraded image, 0, 1.
+/// (0 where it is to be filled), 1 - fill, 0. restore (colorize, lineart): the degraded (gray, line art) image, 0, 1.
 torch::Tensor inpaint_condition(const torch::Tensor& image, const torch::Tensor& fill);
 torch::Tensor restore_condition(const torch::Tensor& degraded);
 
@@ -249,5 +254,11 @@ torch::Tensor inpaint_image(DdpmModel& model, const torch::Tensor& images, const
 /// Restores degraded images [N, C, H, W] (JPEG artefacts, noise, blur).
 torch::Tensor restore_image(DdpmModel& model, const torch::Tensor& degraded, const ImageToImageOptions& options,
                             torch::Generator& rng);
+
+/// colorize or lineart (Palette): images [N, C, H, W] drawn from the gray images or line art
+/// `input` (to_gray, line_art or sketch_line_art; the model's shape). Colorize keeps the
+/// input's alpha. A model not trained for the task is an Error that says what to train.
+torch::Tensor colorize_image(DdpmModel& model, const torch::Tensor& input, const std::string& task,
+                             const ImageToImageOptions& options, torch::Generator& rng);
 
 }  // namespace latentkit

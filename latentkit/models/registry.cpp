@@ -71,6 +71,8 @@ std::unique_ptr<Generator> load_generator(const std::string& run_dir) {
   std::string family = config.value("family", "");
   check_input(family != "pix2pix", run_dir + " is a pix2pix model: it maps images to images and has no latent space; "
                                    "use it with latentkit enhance --run " + run_dir + " --image IN.png --out OUT.png");
+  check_input(family != "spade", run_dir + " is a spade model: it draws images from label maps; use it with latentkit "
+                                 "generate --run " + run_dir + " --mask MAP.png --out OUT.png");
   auto it = factories().find(family);
   check_input(it != factories().end(), run_dir + "/config.json: unknown model family '" + family +
                                            "' (this latentkit knows: " + join(generator_families()) + ")");
@@ -91,6 +93,13 @@ nlohmann::json read_trained_run(const std::string& run_dir, const std::string& f
   check_input(config.contains("model"), run_dir + "/config.json has no \"model\" section; it must be the one " + command +
                                             " wrote");
   return config;
+}
+
+std::string run_family(const std::string& run_dir) {
+  if (!path_exists(run_dir + "/config.json")) return "";
+  const nlohmann::json config = read_json(run_dir + "/config.json");
+  return config.is_object() && config.contains("family") && config["family"].is_string() ? config["family"].get<std::string>()
+                                                                                         : "";
 }
 
 std::vector<std::string> run_class_names(const nlohmann::json& config) {

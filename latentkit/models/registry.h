@@ -32,6 +32,10 @@ std::unique_ptr<Generator> load_generator(const std::string& run_dir);
 nlohmann::json read_trained_run(const std::string& run_dir, const std::string& family, const std::string& what,
                                 const std::string& command);
 
+/// The family a run folder's config.json names; "" when it has none (load_generator and
+/// read_trained_run then say what is wrong).
+std::string run_family(const std::string& run_dir);
+
 /// Class names recorded in a run's config.json ("classes"), empty when there are none.
 std::vector<std::string> run_class_names(const nlohmann::json& config);
 /// What a conditional run's labels are ("train"."condition_on"); the data's classes when

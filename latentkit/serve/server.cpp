@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -18,6 +19,7 @@
 #include "latentkit/core/image.h"
 #include "latentkit/core/signals.h"
 #include "latentkit/data/captions.h"
+#include "latentkit/data/dataset.h"
 #include "latentkit/models/diffusion.h"
 #include "latentkit/models/registry.h"
 #include "latentkit/serve/web_assets.h"
@@ -293,30 +295,264 @@ HttpReply EditorService::handle(const std::string& method, const std::string& pa
   }
 }
 
-void serve_editor(EditorService& service, const ServeOptions& options, const std::function<void(int)>& on_listening) {
+namespace {
+
+// Serves answer(request) for the editor and the paint page: bodies over max_body, and
+// httplib's own refusals, get the JSON error the API documents.
+void serve_api(const std::function<HttpReply(const httplib::Request&)>& answer, const ServeOptions& options,
+               const std::string& what, const std::function<void(int)>& on_listening) {
   httplib::Server server;
   const size_t max_body = options.max_body;
-  configure(server, options, [&service, max_body](const httplib::Request& req, httplib::Response& res) {
+  configure(server, options, [&answer, max_body](const httplib::Request& req, httplib::Response& res) {
     HttpReply reply = req.body.size() > max_body
                           ? error_reply(400, "request body over " + std::to_string(max_body) + " bytes")
-                          : service.handle(req.method, req.path, req.body);
+                          : answer(req);
     res.status = reply.status;
     res.set_content(reply.body, reply.content_type.c_str());
   });
   // httplib's own refusals (413 for a body over the limit, 400 for a malformed request)
   // get a JSON message too; 413 is reported as the 400 the API documents.
-  server.set_error_handler([max_body](const httplib::Request&, httplib::Response& res) {
+  server.set_error_handler([max_body](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
     if (res.status == 413) {
       res.status = 400;
-      res.set_content(nlohmann::json{{"error", "request body over " + std::to_string(max_body) + " bytes"}}.dump(),
-                      "application/json");
+      // Debian's httplib (a shared library, its limits built in) refuses form bodies over
+      // 8 KiB before ours applies; `curl -d` labels JSON as a form, and a 64x64 map is larger.
+      const bool form = req.get_header_value("Content-Type").rfind("application/x-www-form-urlencoded", 0) == 0;
+      const std::string message =
+          form ? "a form-encoded body over 8192 bytes; send the JSON as Content-Type: application/json "
+                 "(curl -H 'Content-Type: application/json' -d ...)"
+               : "request body over " + std::to_string(max_body) + " bytes";
+      res.set_content(nlohmann::json{{"error", message}}.dump(), "application/json");
     } else {
       res.set_content(nlohmann::json{{"error", "bad request (HTTP " + std::to_string(res.status) + ")"}}.dump(),
                       "application/json");
     }
   });
-  listen_until_stopped(server, options, "editor", on_listening);
+  listen_until_stopped(server, options, what, on_listening);
+}
+
+}  // namespace
+
+void serve_editor(EditorService& service, const ServeOptions& options, const std::function<void(int)>& on_listening) {
+  serve_api([&service](const httplib::Request& req) { return service.handle(req.method, req.path, req.body); },
+            options, "editor", on_listening);
+}
+
+// --- paint (spade) ------------------------------------------------------------------------
+
+namespace {
+
+// The files of the paint page; "/" is paint.html. editor.css gives it the editor's look.
+const WebAsset* paint_asset(const std::string& path) {
+  const std::string file = path == "/" ? "/paint.html" : path;
+  if (file != "/paint.html" && file != "/paint.js" && file != "/paint.css" && file != "/editor.css") return nullptr;
+  for (const WebAsset& asset : web_assets()) {
+    if (file == asset.path) return &asset;
+  }
+  return nullptr;
+}
+
+std::string hex_color(const std::array<uint8_t, 4>& rgba) {
+  if (rgba[3] == 0) return "transparent";
+  char text[8];
+  std::snprintf(text, sizeof text, "#%02x%02x%02x", rgba[0], rgba[1], rgba[2]);
+  return text;
+}
+
+// "0 background, 1 square, ..." for messages about class ids.
+std::string class_list(const MapPalette& palette) {
+  std::string list;
+  for (size_t k = 0; k < palette.class_names.size(); ++k) {
+    list += (k ? ", " : "") + std::to_string(k) + " " + palette.class_names[k];
+  }
+  return list;
+}
+
+// A decimal integer in [0, 2^53] from a query value; anything else is an Error naming `what`.
+int64_t parse_seed(const std::string& text, const std::string& what) {
+  const bool digits = !text.empty() && text.size() <= 16 &&
+                      std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  check_input(digits && std::stoll(text) <= kMaxSeed,
+              what + " must be an integer in [0, 2^53], got '" + text.substr(0, 40) + "'");
+  return std::stoll(text);
+}
+
+}  // namespace
+
+PaintService::PaintService(std::string run) : run_(std::move(run)), model_(load_spade(run_)) {
+  palette_ = &map_palette(model_.options.palette());
+  check_input(palette_->size() == model_.options.classes(),
+              run_ + "/config.json: the model has " + std::to_string(model_.options.classes()) + " classes but its " +
+                  palette_->name + " palette " + std::to_string(palette_->size()) + "; retrain it with latentkit train --model spade");
+}
+
+size_t PaintService::max_body() const {
+  // Up to 3 bytes per id ("13,") and room for the other fields.
+  const auto s = static_cast<size_t>(model_.options.image_size());
+  return 3 * s * s + 4096;
+}
+
+nlohmann::json PaintService::palette_info() const {
+  nlohmann::json classes = nlohmann::json::array();
+  for (int64_t k = 0; k < palette_->size(); ++k) {
+    classes.push_back({{"index", k},
+                       {"name", palette_->class_names[static_cast<size_t>(k)]},
+                       {"color", hex_color(palette_->colors[static_cast<size_t>(k)])}});
+  }
+  return {{"size", model_.options.image_size()}, {"palette", palette_->name},    {"classes", classes},
+          {"latent_dim", model_.options.latent_dim()}, {"channels", model_.options.channels()},
+          {"max_n", kMaxImages}, {"family", "spade"}, {"run", run_}};
+}
+
+nlohmann::json PaintService::example(int64_t seed) {
+  const int64_t s = model_.options.image_size();
+  torch::Tensor map;
+  int64_t count = 0;
+  {
+    std::lock_guard<std::mutex> lock(examples_mutex_);
+    if (!examples_.defined()) {
+      const std::string config = run_ + "/config.json";
+      try {
+        DataOptions data = data_options_from_json(read_json(config).at("data"), config);
+        data.split = "test";
+        data.limit = data.limit > 0 ? std::min(data.limit, kMaxExamples) : kMaxExamples;
+        Dataset test = load_dataset(data);
+        ensure_maps(test);
+        check_input(test.map_palette == palette_->name, "its maps are in the " + test.map_palette +
+                                                            " palette, the model's in " + palette_->name);
+        check_input(test.size() > 0, "its test split is empty");
+        examples_ = test.maps.size(1) == s ? test.maps : resize_maps(test.maps, s);
+      } catch (const std::exception& e) {
+        // Not the request's fault: the run's data is missing or foreign on this machine.
+        throw Error("example maps come from " + config + "'s data (test split), which cannot be loaded: " + e.what(),
+                    ErrorKind::kInternal);
+      }
+    }
+    count = examples_.size(0);
+    map = examples_[seed % count];
+  }
+  const torch::Tensor ids = map.to(torch::kInt64).contiguous();
+  const int64_t* p = ids.data_ptr<int64_t>();
+  return {{"map", std::vector<int64_t>(p, p + ids.numel())},
+          {"index", seed % count},
+          {"count", count},
+          {"size", s}};
+}
+
+nlohmann::json PaintService::paint(const nlohmann::json& request) {
+  const auto start = std::chrono::steady_clock::now();
+  const int64_t s = model_.options.image_size(), classes = model_.options.classes();
+  const std::string side = std::to_string(s) + "x" + std::to_string(s);
+  const std::string ids = std::to_string(s * s) + " class ids";
+  const std::string expected = "{\"map\": [" + ids + ", row by row], \"seed\": integer, \"n\": 1.." +
+                               std::to_string(kMaxImages) + "}";
+  check_input(request.is_object(), "the request body must be a JSON object " + expected);
+  for (const auto& [key, value] : request.items()) {
+    check_input(key == "map" || key == "seed" || key == "n", "unknown field '" + key + "'; expected " + expected);
+  }
+  check_input(request.contains("map"), "give \"map\": " + ids + " (the " + side + " label map, row by row); expected " + expected);
+  const nlohmann::json& values = request["map"];
+  check_input(values.is_array(), "map must be an array of " + ids + " (the " + side + " label map, row by row), got " +
+                                     std::string(values.type_name()));
+  check_input(static_cast<int64_t>(values.size()) == s * s,
+              "map has " + std::to_string(values.size()) + " entries; expected " + ids + " (" + side + ", row by row)");
+  torch::Tensor map = torch::empty({1, s, s}, torch::kUInt8);
+  uint8_t* out = map.data_ptr<uint8_t>();
+  for (int64_t i = 0; i < s * s; ++i) {
+    const nlohmann::json& v = values[static_cast<size_t>(i)];
+    if (!(v.is_number_integer() && v.get<int64_t>() >= 0 && v.get<int64_t>() < classes)) {
+      throw Error("map[" + std::to_string(i) + "] (x " + std::to_string(i % s) + ", y " + std::to_string(i / s) +
+                  ") is " + v.dump().substr(0, 40) + "; expected a class id in [0, " + std::to_string(classes) +
+                  "): " + class_list(*palette_));
+    }
+    out[i] = static_cast<uint8_t>(v.get<int64_t>());
+  }
+  int64_t seed = 0, n = 1;
+  if (request.contains("seed")) {
+    const nlohmann::json& v = request["seed"];
+    check_input(v.is_number_integer() && v.get<int64_t>() >= 0 && v.get<int64_t>() <= kMaxSeed,
+                "seed must be an integer in [0, 2^53], got " + v.dump().substr(0, 40));
+    seed = v.get<int64_t>();
+  }
+  if (request.contains("n")) {
+    const nlohmann::json& v = request["n"];
+    check_input(v.is_number_integer() && v.get<int64_t>() >= 1 && v.get<int64_t>() <= kMaxImages,
+                "n must be an integer in [1, " + std::to_string(kMaxImages) + "], got " + v.dump().substr(0, 40));
+    n = v.get<int64_t>();
+  }
+  // The latents `generate --mask map.png --seed K --n N` draws, so the page and the CLI agree.
+  torch::Generator rng = make_rng(static_cast<uint64_t>(seed));
+  const torch::Tensor z = torch::randn({n, model_.options.latent_dim()}, rng);
+  torch::Tensor images;
+  {
+    std::lock_guard<std::mutex> lock(generate_mutex_);
+    images = spade_generate(*model_.net, map.expand({n, s, s}), z);
+  }
+  std::vector<std::string> pngs;
+  for (int64_t i = 0; i < n; ++i) {
+    pngs.push_back("data:image/png;base64," + base64_encode(encode_png(tensor_to_image(images[i]))));
+  }
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return {{"images", pngs}, {"seed", seed}, {"n", n}, {"width", s}, {"height", s}, {"ms", ms}};
+}
+
+HttpReply PaintService::handle(const std::string& method, const std::string& target, const std::string& body) {
+  try {
+    const size_t question = target.find('?');
+    const std::string path = target.substr(0, question);
+    const std::string query = question == std::string::npos ? "" : target.substr(question + 1);
+    if (path.rfind("/api/", 0) == 0) {
+      const std::string routes = "GET /api/paint/palette, GET /api/paint/example?seed=K, POST /api/paint";
+      if (path == "/api/paint/palette" || path == "/api/paint/example") {
+        if (method != "GET") return error_reply(405, "use GET for " + path);
+        if (path == "/api/paint/palette") return json_reply(200, palette_info());
+        int64_t seed = 0;
+        std::stringstream pairs(query);
+        for (std::string pair; std::getline(pairs, pair, '&');) {
+          if (pair.empty()) continue;
+          const size_t eq = pair.find('=');
+          check_input(pair.substr(0, eq) == "seed" && eq != std::string::npos,
+                      "unknown query parameter '" + pair.substr(0, 40) + "'; expected /api/paint/example?seed=K (K >= 0)");
+          seed = parse_seed(pair.substr(eq + 1), "the example seed");
+        }
+        return json_reply(200, example(seed));
+      }
+      if (path == "/api/paint") {
+        if (method != "POST") return error_reply(405, "use POST for /api/paint");
+        nlohmann::json request;
+        try {
+          request = nlohmann::json::parse(body);
+        } catch (const nlohmann::json::parse_error& e) {
+          return error_reply(400, std::string("the body is not JSON (") + e.what() +
+                                      "); expected {\"map\": [class ids], \"seed\": integer, \"n\": 1..4}");
+        }
+        return json_reply(200, paint(request));
+      }
+      return error_reply(404, "no such API path: " + method + " " + path + " (this is a spade run; try " + routes + ")");
+    }
+    if (method == "GET") {
+      if (const WebAsset* asset = paint_asset(path)) return {200, asset->content_type, std::string(asset->data, asset->size)};
+    }
+    return {404, "text/plain; charset=utf-8", "not found: " + path + "\n"};
+  } catch (const Error& e) {
+    return error_reply(e.kind() == ErrorKind::kBadInput ? 400 : 500, e.what());
+  } catch (const std::exception& e) {
+    return error_reply(500, std::string("internal error: ") + e.what());
+  }
+}
+
+void serve_paint(PaintService& service, const ServeOptions& options, const std::function<void(int)>& on_listening) {
+  ServeOptions o = options;
+  o.max_body = std::max(options.max_body, service.max_body());
+  serve_api(
+      [&service](const httplib::Request& req) {
+        // req.path is decoded; the query (the example's seed) comes from the raw target.
+        const size_t question = req.target.find('?');
+        return service.handle(req.method, question == std::string::npos ? req.path : req.path + req.target.substr(question),
+                              req.body);
+      },
+      o, "paint", on_listening);
 }
 
 HttpReply static_file_reply(const std::string& root, const std::string& method, const std::string& path) {

@@ -2,6 +2,7 @@
 // The latent editor over HTTP: the page in web/ (embedded in the binary) and a JSON API
 // under /api/v1 (docs/http-api.md) to generate images from a seed or a latent, moved
 // along feature axes with others locked; a text-to-image model's from a prompt too.
+// For a spade run, GauGAN's paint demo instead: web/paint.html and /api/paint.
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -11,7 +12,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "latentkit/data/labelmaps.h"
 #include "latentkit/models/generator.h"
+#include "latentkit/models/spade.h"
 #include "latentkit/steer/axes.h"
 
 namespace latentkit {
@@ -54,6 +57,46 @@ class EditorService {
   DdpmModel* diffusion_ = nullptr;  // the generator, when it is a diffusion model (ddpm, cddpm, t2i)
   std::mutex decode_mutex_;
 };
+
+/// GauGAN's paint demo for a spade run: paint a label map in the page, see what the model
+/// draws from it (docs/http-api.md, "Paint"). The model loads once; the example maps (the
+/// run's data, test split) on the first GET /api/paint/example.
+class PaintService {
+ public:
+  /// Most images one POST /api/paint draws.
+  static constexpr int64_t kMaxImages = 4;
+  /// Example maps kept from the run's test split (example seed K shows map K mod their count).
+  static constexpr int64_t kMaxExamples = 256;
+
+  /// Loads the spade run (load_spade: a run of another family is an Error).
+  explicit PaintService(std::string run);
+
+  /// Answers method + target (path, and a query for /api/paint/example) + body, as
+  /// EditorService::handle does: never throws; 400 {"error": "..."} for bad requests.
+  HttpReply handle(const std::string& method, const std::string& target, const std::string& body);
+
+  /// GET /api/paint/palette: size, palette, classes (index, name, color), latent_dim.
+  nlohmann::json palette_info() const;
+  /// GET /api/paint/example?seed=K: {"map": [S*S ids], "index": K mod M, "count": M, "size": S}.
+  nlohmann::json example(int64_t seed);
+  /// The POST /api/paint body -> {"images": [PNG data URLs], "ms": ...}. Throws Error (bad input).
+  nlohmann::json paint(const nlohmann::json& request);
+  /// The largest body POST /api/paint needs (a map of the model's size in JSON), for ServeOptions.
+  size_t max_body() const;
+  const SpadeRun& model() const { return model_; }
+
+ private:
+  std::string run_;
+  SpadeRun model_;
+  const MapPalette* palette_ = nullptr;
+  std::mutex generate_mutex_;
+  std::mutex examples_mutex_;
+  torch::Tensor examples_;  // uint8 [M, S, S]; undefined until the first example request
+};
+
+/// Serves the paint page and /api/paint until SIGINT / SIGTERM, as serve_editor does; bodies
+/// up to max(options.max_body, service.max_body()).
+void serve_paint(PaintService& service, const ServeOptions& options, const std::function<void(int)>& on_listening = {});
 
 /// GET (or HEAD) path answered from the files under root, as a static file server does: "/"
 /// and folders give their index.html; a path that leaves root (.., a link out of it), a

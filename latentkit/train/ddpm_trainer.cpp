@@ -27,6 +27,9 @@ class DdpmTask : public TrainTask {
       if (o_.model.tokenizer.vocab_size() == 0) o_.model.tokenizer = caption_tokenizer(facts_, o_.model.unet.text().max_tokens());
       o_.model.unet.text(o_.model.unet.text().vocab_size(o_.model.tokenizer.vocab_size()));
     }
+    const auto& tasks = o_.model.tasks;
+    check_input(data_.channels() >= 3 || std::find(tasks.begin(), tasks.end(), "colorize") == tasks.end(),
+                "--tasks colorize needs color data (RGB or RGBA); " + loop.data.spec + " is gray here");
     validate_ddpm_options(o_.model);
     return data_.size();
   }
@@ -163,7 +166,9 @@ PaletteBatch palette_batch(const torch::Tensor& x0, const DdpmOptions& model, do
       b.cond = torch::where(pick, inpaint_condition(x0, masks), b.cond);
       b.weights = torch::where(pick, masks, b.weights);
     } else {
-      b.cond = torch::where(pick, restore_condition(degrade(x0, "mixed", rng)), b.cond);
+      const std::string& task = model.tasks[k];
+      const char* kind = task == "restore" ? "mixed" : task == "colorize" ? "gray" : "lineart";
+      b.cond = torch::where(pick, restore_condition(degrade(x0, kind, rng)), b.cond);
     }
   }
   return b;

@@ -8,10 +8,18 @@
 #include "latentkit/core/image.h"
 #include "latentkit/data/degrade.h"
 #include "latentkit/data/folder.h"
+#include "latentkit/data/labelmaps.h"
 #include "latentkit/models/registry.h"
 #include "latentkit/train/checkpoint.h"
 
 namespace latentkit {
+
+torch::Tensor map_input_images(const torch::Tensor& maps, const MapPalette& palette, int64_t channels) {
+  torch::Tensor m = map_images(maps, palette);
+  m = channels == 4 ? m : channels == 3 ? m.slice(1, 0, 3) : luma(m.slice(1, 0, 3));
+  return ((m + 1) * 127.5).round().clamp(0, 255).to(torch::kUInt8).contiguous();
+}
+
 namespace {
 
 // (input, target) in [-1, 1] for the given rows; synthetic inputs are drawn from rng.
@@ -49,6 +57,13 @@ class Pix2pixTask : public TrainTask {
       check_input(data.height() == data.width(), "data " + spec + " has " + std::to_string(data.height()) + "x" +
                                                      std::to_string(data.width()) + " images; pix2pix trains on square ones (pass --size)");
       b_ = data.images;
+      if (o_.tasks == std::vector<std::string>{"maps"}) {
+        // Pairs of (label map in its palette's colors, image): pix2pix's labels-to-photo, the
+        // baseline of mask-to-image models. The output owes nothing to the input's colors.
+        ensure_maps(data);
+        a_ = map_input_images(data.maps, map_palette(data.map_palette), data.channels());
+        o_.model.residual(false);
+      }
       const bool colorize = std::find(o_.tasks.begin(), o_.tasks.end(), "colorize") != o_.tasks.end();
       check_input(!colorize || data.channels() >= 3,
                   "--task colorize needs color data (RGB or RGBA); " + spec + " is gray here");
@@ -157,7 +172,11 @@ void Pix2pixTrainOptions::validate() const {
   loop.validate();
   check_input(l1_weight >= 0 && std::isfinite(l1_weight), "--l1-weight must be >= 0");
   check_input(adversarial || l1_weight > 0, "--no-adversarial trains on the L1 term alone: --l1-weight must be > 0");
-  for (const auto& t : tasks) task_degradation(t);  // an Error for unknown tasks
+  const bool maps = std::find(tasks.begin(), tasks.end(), "maps") != tasks.end();
+  check_input(!maps || tasks.size() == 1, "--task maps (label map to image) goes alone");
+  for (const auto& t : tasks) {
+    if (t != "maps") task_degradation(t);  // an Error for unknown tasks
+  }
 }
 
 Pix2pixStep pix2pix_train_step(Pix2pixGeneratorImpl& generator, PatchDiscriminatorImpl& discriminator,

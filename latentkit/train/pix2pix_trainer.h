@@ -2,7 +2,9 @@
 // pix2pix enhancers on the training loop (loop.h): the conditional GAN loss of a PatchGAN on
 // (input, output) plus l1_weight x L1 to the target (Isola et al. 2017), Adam (2e-4, beta1
 // 0.5) on both networks. The pairs are synthetic (each target image degraded for one of
-// --task, afresh every step) or read from paired data (folder:A_DIR,B_DIR or pairs:DIR).
+// --task, afresh every step), read from paired data (folder:A_DIR,B_DIR or pairs:DIR), or with
+// --task maps made of the data's label maps (data/labelmaps.h) and its images: the
+// labels-to-photo baseline of mask-to-image models (the output then is tanh, not residual).
 // Samples are input / output / target rows.
 #include <string>
 #include <vector>
@@ -43,6 +45,11 @@ Pix2pixStep pix2pix_train_step(Pix2pixGeneratorImpl& generator, PatchDiscriminat
                                torch::optim::Optimizer& opt_g, torch::optim::Optimizer& opt_d,
                                const torch::Tensor& input, const torch::Tensor& target, double l1_weight,
                                TrainJob* job = nullptr, bool adversarial = true);
+
+struct MapPalette;
+/// Label maps [N, H, W] as the input images of --task maps: their palette colors in `channels`
+/// channels (RGBA premultiplied; RGB drops alpha; gray is the luma), uint8 [N, C, H, W].
+torch::Tensor map_input_images(const torch::Tensor& maps, const MapPalette& palette, int64_t channels);
 
 nlohmann::json pix2pix_config_to_json(const Pix2pixTrainOptions& options);
 /// Options from RUN/config.json (for --resume); a folder with no pix2pix run is an Error.

@@ -53,7 +53,7 @@ TEST(DatasetTest, UnknownSpecListsTheValidForms) {
   for (const std::string spec : {"mnist", "idx:", "folder:", "shapes:", "Shapes", ""}) {
     const std::string msg = error_of([&] { load_dataset(spec_options(spec)); });
     EXPECT_NE(msg.find("unknown data spec '" + spec + "'"), std::string::npos) << msg;
-    EXPECT_NE(msg.find("fashion-mnist, idx:DIR, folder:DIR, shapes[:COUNT], emoji, emoji:google or emoji:twitter"),
+    EXPECT_NE(msg.find("fashion-mnist, idx:DIR, folder:DIR, shapes[:COUNT], shapes-scenes[:COUNT], emoji, emoji:google or emoji:twitter"),
               std::string::npos)
         << msg;
   }
