@@ -87,7 +87,12 @@ else
   check_400 '{"seed": 3, "moves": {"sandal": "x"}}' "must be a number"
   check_400 '{"z": [1, 2, 3]}' "100 numbers"
   check_400 '{"seed": 1, "z": []}' "exactly one"
-  check_400 "$(head -c 70000 /dev/zero | tr '\0' 'x')" "over 65536 bytes"
+  # Too large: as JSON over the 64 KiB limit, and as a form (curl's default) over httplib's 8 KiB.
+  code=$(api -X POST -H 'Content-Type: application/json' --data-binary "$(head -c 70000 /dev/zero | tr '\0' 'x')" \
+    "$url/api/v1/generate")
+  { [ "$code" = 400 ] && grep -qF "over 65536 bytes" "$WORK/reply"; } ||
+    fail "a 70000-byte JSON body: expected 400 with 'over 65536 bytes', got $code $(head -c 200 "$WORK/reply")"
+  check_400 "$(head -c 9000 /dev/zero | tr '\0' 'x')" "a form-encoded body over 8192 bytes"
   [ "$(api "$url/api/v1/nope")" = 404 ] || fail "an unknown API path is not 404"
   # Still alive after all that.
   [ "$(api "$url/api/v1/model")" = 200 ] || fail "the server died on bad requests"

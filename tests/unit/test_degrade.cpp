@@ -100,7 +100,7 @@ TEST(Degradations, NoiseHasItsSigmaAndTheMixIsSeeded) {
     EXPECT_GT((y - x).abs().mean().item<double>(), 0.01) << kind;
     EXPECT_LE(y.abs().max().item<double>(), 1.0) << kind;
   }
-  EXPECT_NE(error_of([&] { degrade(x, "rain", rng); }).find("blur, noise, jpeg, lowres, exposure, retouch, gray or mixed"),
+  EXPECT_NE(error_of([&] { degrade(x, "rain", rng); }).find("blur, noise, jpeg, lowres, exposure, retouch, gray, lineart or mixed"),
             std::string::npos);
 }
 
