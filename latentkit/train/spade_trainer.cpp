@@ -11,6 +11,7 @@
 #include "latentkit/models/registry.h"
 #include "latentkit/train/checkpoint.h"
 #include "latentkit/train/gan_trainer.h"
+#include "latentkit/train/pix2pix_trainer.h"
 
 namespace latentkit {
 namespace {
@@ -41,14 +42,6 @@ torch::Tensor feature_matching(const Judgement& real, const Judgement& fake) {
     }
   }
   return terms > 0 ? loss / static_cast<double>(terms) : loss;
-}
-
-// Map images in the images' channels, for sample grids beside them.
-torch::Tensor maps_as(const torch::Tensor& maps, const MapPalette& palette, int64_t channels) {
-  torch::Tensor m = map_images(maps, palette);
-  if (channels == 4) return m;
-  if (channels == 3) return m.slice(1, 0, 3).contiguous();
-  return luma(m.slice(1, 0, 3));
 }
 
 class SpadeTask : public TrainTask {
@@ -172,7 +165,7 @@ class SpadeTask : public TrainTask {
   void write_samples(const std::string& path) override {
     SpadeGenerator& net = o_.ema ? ema_ : g_;
     const int64_t n = sample_maps_.size(0), c = o_.model.channels();
-    std::vector<torch::Tensor> rows{maps_as(sample_maps_, map_palette(o_.model.palette()), c)};
+    std::vector<torch::Tensor> rows{normalize_images(map_input_images(sample_maps_, map_palette(o_.model.palette()), c))};
     for (int64_t r = 0; r < sample_z_.size(0); ++r) {
       rows.push_back(spade_generate(*net, sample_maps_, sample_z_.slice(0, r, r + 1).expand({n, -1})));
     }
