@@ -403,6 +403,96 @@ FeatureBatch map_run_features(const EvalOptions& o, FeatureExtractor& extractor,
   return extract_features(extractor, images, o.batch, "generated");
 }
 
+// The scores of a generator run (every family but the mask-to-image ones): its images'
+// features, and, where they apply, the classifier's accuracy on the classes asked for, the
+// encoder's mean posterior KL, and how well the images match their prompts.
+struct GeneratorScores {
+  FeatureBatch features;
+  nlohmann::json class_accuracy, posterior_kl, text_match, text_match_real;
+};
+
+GeneratorScores generator_run_scores(const EvalOptions& o, FeatureExtractor& extractor, const nlohmann::json& config,
+                                     const DataOptions& data, nlohmann::json& settings) {
+  GeneratorScores out;
+  torch::Tensor asked_labels;
+  std::unique_ptr<Generator> generator = load_generator(o.run);
+  const bool text = generator->family() == "t2i";
+  // rprec and clipscore: a text model draws the reference split's captions (emoji it never
+  // trained on); a class-conditional emoji model, the baseline, draws the class of each
+  // caption's emoji (its category, for a category model) with the same captions to match.
+  const bool match = wants(o, "rprec") || wants(o, "clipscore");
+  const bool prompted = text || match;
+  check_input(!match || text || (generator->num_classes() > 0 && is_emoji_spec(data.spec)),
+              "rprec and clipscore measure text-to-image runs (and, as their baseline, class-conditional emoji "
+              "runs); " + o.run + " is a " + generator->family() + " model of " + data.spec);
+  if (auto* diffusion = dynamic_cast<DdpmModel*>(generator.get())) {
+    diffusion->set_decode(o.sampler, o.sample_steps > 0 ? o.sample_steps : diffusion->options().sample_steps, o.guidance);
+    settings["sampler"] = {{"sampler", sampler_names().name(o.sampler)},
+                           {"steps", o.sample_steps > 0 ? o.sample_steps : diffusion->options().sample_steps},
+                           {"guidance", o.guidance}};
+  }
+  HeldOutPrompts held_out;
+  torch::Tensor condition, images;
+  // The reference split, read once for the prompts, the category names and the real images.
+  const Dataset ref = prompted ? load_dataset(data) : Dataset();
+  if (prompted) {
+    held_out = held_out_prompts(ref, o.n);
+    if (text) {
+      condition = dynamic_cast<DdpmModel&>(*generator).tokenize(held_out.captions);
+      settings["prompts"] = "the canonical captions of the " + o.ref + " split in turn (" + data.spec + ")";
+    } else {
+      Dataset labelled = ref;
+      condition_dataset(labelled, run_condition_on(config), data.spec);
+      condition = labelled.labels.index_select(0, torch::arange(o.n, torch::kInt64).remainder(ref.size()));
+      settings["prompts"] = "the " + condition_on_names().name(run_condition_on(config)) + " of each emoji of the " +
+                            o.ref + " split in turn (" + data.spec + "), for its canonical caption";
+    }
+  }
+  out.features = generated_features(o, extractor, *generator, &asked_labels, condition, prompted ? &images : nullptr);
+  if (text) asked_labels = held_out.category;
+  if (prompted && !text) asked_labels = condition;
+  torch::Tensor predicted = out.features.probs.defined() ? out.features.probs.argmax(1) : torch::Tensor();
+  const std::optional<ConditionOn> learnt = extractor_labels(o);
+  if (asked_labels.defined() && predicted.defined() && learnt && predicted.size(0) > 0) {
+    const ConditionOn asked = text ? ConditionOn::kCategory : run_condition_on(config);
+    const std::vector<int64_t> map = class_map(prompted ? ref : load_dataset(data), *learnt, asked, out.features.probs.size(1));
+    if (!map.empty()) {
+      predicted = torch::tensor(map, torch::kInt64).index_select(0, predicted);
+      settings["class_accuracy_map"] = condition_on_names().name(*learnt) + " -> " + condition_on_names().name(asked);
+    }
+  }
+  if (asked_labels.defined() && predicted.defined() &&
+      (out.features.probs.size(1) == generator->num_classes() || settings.contains("class_accuracy_map"))) {
+    // The fraction of generated images the classifier puts in the class they were asked for
+    // (a text model: the category of the emoji its prompt names).
+    const torch::Tensor hit = (predicted == asked_labels).to(torch::kFloat64);
+    const std::vector<std::string> names = text ? ref.class_names : run_class_names(config);
+    std::vector<double> per_class;
+    for (size_t c = 0; c < names.size(); ++c) {
+      per_class.push_back(hit.index({asked_labels == static_cast<int64_t>(c)}).mean().item<double>());
+    }
+    out.class_accuracy = {{"accuracy", hit.mean().item<double>()}, {"per_class", per_class}, {"classes", names}};
+  }
+  if (match) {
+    // How well the images match their prompts, by the contrastive evaluator; its score on
+    // the real images of the split (the same captions) is the ceiling beside it.
+    ClipRun clip = load_clip_run(o.clip);
+    settings["clip"] = {{"run", o.clip}, {"distractors", o.distractors}};
+    const HeldOutPrompts pool = held_out_prompts(ref, ref.size());
+    out.text_match = text_scores(text_match(clip.model, clip.tokenizer, images, held_out.captions, held_out.groups,
+                                              pool.captions, pool.groups, o.distractors, o.seed));
+    out.text_match["skin_tone"] = skin_tone_accuracy(clip, images, held_out.facts);
+    const int64_t m = std::min(o.n, ref.size());
+    torch::Tensor real_images = normalize_images(ref.images.slice(0, 0, m));
+    const HeldOutPrompts real_prompts = held_out_prompts(ref, m);
+    out.text_match_real = text_scores(text_match(clip.model, clip.tokenizer, real_images, real_prompts.captions,
+                                             real_prompts.groups, pool.captions, pool.groups, o.distractors, o.seed));
+    out.text_match_real["skin_tone"] = skin_tone_accuracy(clip, real_images, real_prompts.facts);
+  }
+  out.posterior_kl = mean_posterior_kl(o, *generator, data, run_condition_on(config));
+  return out;
+}
+
 }  // namespace
 
 nlohmann::json evaluate(const EvalOptions& o) {
@@ -435,7 +525,6 @@ nlohmann::json evaluate(const EvalOptions& o) {
 
   nlohmann::json result;
   FeatureBatch a, b;
-  torch::Tensor asked_labels;
   nlohmann::json class_accuracy, posterior_kl, text_match_score, text_match_real, map_score, map_score_real;
   if (!o.run.empty()) {
     nlohmann::json config = read_json(o.run + "/config.json");
@@ -448,81 +537,12 @@ nlohmann::json evaluate(const EvalOptions& o) {
     if (maps) {
       a = map_run_features(o, *extractor, data, settings, &map_score, &map_score_real);
     } else {
-      std::unique_ptr<Generator> generator = load_generator(o.run);
-      const bool text = generator->family() == "t2i";
-      // rprec and clipscore: a text model draws the reference split's captions (emoji it never
-      // trained on); a class-conditional emoji model, the baseline, draws the class of each
-      // caption's emoji (its category, for a category model) with the same captions to match.
-      const bool match = wants(o, "rprec") || wants(o, "clipscore");
-      const bool prompted = text || match;
-      check_input(!match || text || (generator->num_classes() > 0 && is_emoji_spec(data.spec)),
-                  "rprec and clipscore measure text-to-image runs (and, as their baseline, class-conditional emoji "
-                  "runs); " + o.run + " is a " + generator->family() + " model of " + data.spec);
-      if (auto* diffusion = dynamic_cast<DdpmModel*>(generator.get())) {
-        diffusion->set_decode(o.sampler, o.sample_steps > 0 ? o.sample_steps : diffusion->options().sample_steps, o.guidance);
-        settings["sampler"] = {{"sampler", sampler_names().name(o.sampler)},
-                               {"steps", o.sample_steps > 0 ? o.sample_steps : diffusion->options().sample_steps},
-                               {"guidance", o.guidance}};
-      }
-      HeldOutPrompts held_out;
-      torch::Tensor condition, images;
-      // The reference split, read once for the prompts, the category names and the real images.
-      const Dataset ref = prompted ? load_dataset(data) : Dataset();
-      if (prompted) {
-        held_out = held_out_prompts(ref, o.n);
-        if (text) {
-          condition = dynamic_cast<DdpmModel&>(*generator).tokenize(held_out.captions);
-          settings["prompts"] = "the canonical captions of the " + o.ref + " split in turn (" + data.spec + ")";
-        } else {
-          Dataset labelled = ref;
-          condition_dataset(labelled, run_condition_on(config), data.spec);
-          condition = labelled.labels.index_select(0, torch::arange(o.n, torch::kInt64).remainder(ref.size()));
-          settings["prompts"] = "the " + condition_on_names().name(run_condition_on(config)) + " of each emoji of the " +
-                                o.ref + " split in turn (" + data.spec + "), for its canonical caption";
-        }
-      }
-      a = generated_features(o, *extractor, *generator, &asked_labels, condition, prompted ? &images : nullptr);
-      if (text) asked_labels = held_out.category;
-      if (prompted && !text) asked_labels = condition;
-      torch::Tensor predicted = a.probs.defined() ? a.probs.argmax(1) : torch::Tensor();
-      const std::optional<ConditionOn> learnt = extractor_labels(o);
-      if (asked_labels.defined() && predicted.defined() && learnt && predicted.size(0) > 0) {
-        const ConditionOn asked = text ? ConditionOn::kCategory : run_condition_on(config);
-        const std::vector<int64_t> map = class_map(prompted ? ref : load_dataset(data), *learnt, asked, a.probs.size(1));
-        if (!map.empty()) {
-          predicted = torch::tensor(map, torch::kInt64).index_select(0, predicted);
-          settings["class_accuracy_map"] = condition_on_names().name(*learnt) + " -> " + condition_on_names().name(asked);
-        }
-      }
-      if (asked_labels.defined() && predicted.defined() &&
-          (a.probs.size(1) == generator->num_classes() || settings.contains("class_accuracy_map"))) {
-        // The fraction of generated images the classifier puts in the class they were asked for
-        // (a text model: the category of the emoji its prompt names).
-        const torch::Tensor hit = (predicted == asked_labels).to(torch::kFloat64);
-        const std::vector<std::string> names = text ? ref.class_names : run_class_names(config);
-        std::vector<double> per_class;
-        for (size_t c = 0; c < names.size(); ++c) {
-          per_class.push_back(hit.index({asked_labels == static_cast<int64_t>(c)}).mean().item<double>());
-        }
-        class_accuracy = {{"accuracy", hit.mean().item<double>()}, {"per_class", per_class}, {"classes", names}};
-      }
-      if (match) {
-        // How well the images match their prompts, by the contrastive evaluator; its score on
-        // the real images of the split (the same captions) is the ceiling beside it.
-        ClipRun clip = load_clip_run(o.clip);
-        settings["clip"] = {{"run", o.clip}, {"distractors", o.distractors}};
-        const HeldOutPrompts pool = held_out_prompts(ref, ref.size());
-        text_match_score = text_scores(text_match(clip.model, clip.tokenizer, images, held_out.captions, held_out.groups,
-                                                  pool.captions, pool.groups, o.distractors, o.seed));
-        text_match_score["skin_tone"] = skin_tone_accuracy(clip, images, held_out.facts);
-        const int64_t m = std::min(o.n, ref.size());
-        torch::Tensor real_images = normalize_images(ref.images.slice(0, 0, m));
-        const HeldOutPrompts real_prompts = held_out_prompts(ref, m);
-        text_match_real = text_scores(text_match(clip.model, clip.tokenizer, real_images, real_prompts.captions,
-                                                 real_prompts.groups, pool.captions, pool.groups, o.distractors, o.seed));
-        text_match_real["skin_tone"] = skin_tone_accuracy(clip, real_images, real_prompts.facts);
-      }
-      posterior_kl = mean_posterior_kl(o, *generator, data, run_condition_on(config));
+      GeneratorScores scores = generator_run_scores(o, *extractor, config, data, settings);
+      a = scores.features;
+      class_accuracy = scores.class_accuracy;
+      posterior_kl = scores.posterior_kl;
+      text_match_score = scores.text_match;
+      text_match_real = scores.text_match_real;
     }
     b = real_features(o, *extractor, data, o.n, "reference (" + o.ref + ")", &settings["reference"]);
     if (o.floor) {
