@@ -1,9 +1,11 @@
 #pragma once
-// What the restoration benchmarks (bench_diffusion, bench_enhance) share: timing, the first
-// N test images of a data set (Fashion-MNIST, or the emoji) and their scoring (PSNR, SSIM, the
-// classifier's agreement with the true label; RGBA on white), batching with progress, and the
-// classical filters they compare against.
+// What the restoration benchmarks (bench_diffusion, bench_enhance, bench_colorize) share:
+// timing, the first N test images of a data set (Fashion-MNIST, or the emoji) and their
+// scoring (PSNR, SSIM, the classifier's agreement with the true label; RGBA on white; for
+// colorization the distance to the originals in the classifier's features, FID, colorfulness
+// and CIE76 delta E), batching with progress, and the classical filters they compare against.
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <functional>
 #include <memory>
@@ -17,6 +19,7 @@
 #include "latentkit/data/dataset.h"
 #include "latentkit/data/degrade.h"
 #include "latentkit/eval/features.h"
+#include "latentkit/eval/metrics.h"
 #include "latentkit/models/classifier.h"
 #include "latentkit/models/diffusion.h"
 #include "latentkit/models/registry.h"
@@ -76,6 +79,55 @@ inline Scorer make_scorer(const std::string& classifier, int64_t n, const std::s
   condition_dataset(data, classifier_labels(read_json(classifier + "/config.json")), spec);
   return {load_classifier_extractor(classifier), normalize_images(data.images), data.labels};
 }
+
+// Colorization scores against the originals: the mean per-image L2 distance between the
+// classifier's features of an image and of its original, FID of the set against the
+// originals (the same features), top-1 accuracy against the true labels, mean colorfulness
+// (Hasler & Suesstrunk) and mean CIE76 delta E over the originals' opaque pixels.
+struct ColorScores {
+  double feature_distance = 0, fid = 0, accuracy = 0, colorfulness = 0, delta_e = 0;
+};
+
+struct ColorScorer {
+  const Scorer& scorer;
+  FeatureBatch reference;  // the originals'
+  GaussianStats reference_stats;
+  double reference_colorfulness = 0;
+
+  explicit ColorScorer(const Scorer& s)
+      : scorer(s),
+        reference(extract_features(*s.extractor, s.originals, 500, "")),
+        reference_stats(gaussian_stats(reference.features)),
+        reference_colorfulness(colorfulness(s.originals).mean().item<double>()) {}
+
+  ColorScores score(const torch::Tensor& images) const {
+    const FeatureBatch f = extract_features(*scorer.extractor, images, 500, "");
+    ColorScores c;
+    c.feature_distance = (f.features.to(torch::kFloat64) - reference.features.to(torch::kFloat64))
+                             .norm(2, {1})
+                             .mean()
+                             .item<double>();
+    c.fid = frechet_distance(gaussian_stats(f.features), reference_stats);
+    c.accuracy = (f.probs.argmax(1) == scorer.labels).to(torch::kFloat64).mean().item<double>();
+    c.colorfulness = colorfulness(images).mean().item<double>();
+    c.delta_e = delta_e_cie76(images, scorer.originals).mean().item<double>();
+    return c;
+  }
+  static void header() {
+    std::printf("| method | feature distance | FID | accuracy | colorfulness | gap to originals | delta E | ms per image |\n"
+                "|---|---|---|---|---|---|---|---|\n");
+  }
+  // One row of the Markdown table; seconds < 0 leaves the time out.
+  ColorScores row(const std::string& name, const torch::Tensor& images, double seconds) const {
+    const ColorScores c = score(images);
+    char ms[32] = "-";
+    if (seconds >= 0) std::snprintf(ms, sizeof ms, "%.1f", 1000 * seconds / static_cast<double>(images.size(0)));
+    std::printf("| %-22s | %7.3f | %7.2f | %5.3f | %6.2f | %5.2f | %6.2f | %8s |\n", name.c_str(), c.feature_distance, c.fid,
+                c.accuracy, c.colorfulness, std::abs(c.colorfulness - reference_colorfulness), c.delta_e, ms);
+    std::fflush(stdout);
+    return c;
+  }
+};
 
 // Runs f on batches of 100 images, printing progress.
 inline torch::Tensor batched(const torch::Tensor& x, const std::function<torch::Tensor(const torch::Tensor&, int64_t)>& f) {

@@ -30,15 +30,6 @@ torch::Tensor to_bytes_hwc(const torch::Tensor& images) {
   return values.permute(order).to(torch::kUInt8).contiguous();
 }
 
-// [C=4, ...] or [N, 4, ...] premultiplied -> straight alpha, color clamped to alpha.
-torch::Tensor unpremultiply(const torch::Tensor& image) {
-  const int64_t dim = image.dim() - 3;
-  const torch::Tensor x = (image.detach().to(torch::kFloat).clamp(-1.0, 1.0) + 1.0) / 2.0;
-  const torch::Tensor alpha = x.narrow(dim, 3, 1);
-  const torch::Tensor color = torch::where(alpha > 0, torch::minimum(x.narrow(dim, 0, 3), alpha) / alpha.clamp_min(1e-12), 0.0);
-  return torch::cat({color, alpha}, dim) * 2.0 - 1.0;
-}
-
 // images [N, 4, H, W] premultiplied in [-1, 1] over background (broadcastable to [N, 3, H, W],
 // in [-1, 1]) -> [N, 3, H, W].
 torch::Tensor composite_onto(const torch::Tensor& images, const torch::Tensor& background) {
@@ -100,6 +91,35 @@ torch::Tensor composite_over(const torch::Tensor& images, Rgb background) {
 
 torch::Tensor luma(const torch::Tensor& rgb) {
   return (rgb * torch::tensor({0.299, 0.587, 0.114}, rgb.options()).view({1, 3, 1, 1})).sum(1, /*keepdim=*/true);
+}
+
+torch::Tensor unpremultiply(const torch::Tensor& images) {
+  const int64_t dim = images.dim() - 3;
+  check_input(dim >= 0 && images.size(dim) == 4,
+              "unpremultiply: expected RGBA images [N, 4, H, W], got shape " + shape_text(images));
+  const auto dtype = images.scalar_type() == torch::kFloat64 ? torch::kFloat64 : torch::kFloat;
+  const torch::Tensor x = (images.detach().to(dtype).clamp(-1.0, 1.0) + 1.0) / 2.0;
+  const torch::Tensor alpha = x.narrow(dim, 3, 1);
+  const torch::Tensor color = torch::where(alpha > 0, torch::minimum(x.narrow(dim, 0, 3), alpha) / alpha.clamp_min(1e-12), 0.0);
+  return torch::cat({color, alpha}, dim) * 2.0 - 1.0;
+}
+
+torch::Tensor srgb_to_lab(const torch::Tensor& rgb) {
+  check_input(rgb.dim() >= 1 && rgb.size(-1) == 3 && rgb.is_floating_point(),
+              "srgb_to_lab: expected float colors [..., 3], got shape " + shape_text(rgb));
+  const torch::Tensor c = rgb.clamp(0, 1);
+  const torch::Tensor lin = torch::where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055).pow(2.4));
+  const auto options = torch::TensorOptions().dtype(c.scalar_type());
+  const torch::Tensor m = torch::tensor({0.4124564, 0.3575761, 0.1804375,  //
+                                         0.2126729, 0.7151522, 0.0721750,  //
+                                         0.0193339, 0.1191920, 0.9503041},
+                                        options)
+                              .view({3, 3});
+  const torch::Tensor xyz = torch::matmul(lin, m.t()) / torch::tensor({0.95047, 1.0, 1.08883}, options);
+  const double e = std::pow(6.0 / 29.0, 3), k = 1.0 / (3 * std::pow(6.0 / 29.0, 2));
+  const torch::Tensor f = torch::where(xyz > e, xyz.clamp_min(1e-12).pow(1.0 / 3.0), xyz * k + 4.0 / 29.0);
+  const torch::Tensor fx = f.select(-1, 0), fy = f.select(-1, 1), fz = f.select(-1, 2);
+  return torch::stack({116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)}, -1);
 }
 
 torch::Tensor composite_over_checkerboard(const torch::Tensor& images, int64_t cell) {

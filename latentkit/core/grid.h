@@ -20,6 +20,13 @@ torch::Tensor composite_over(const torch::Tensor& images, Rgb background);
 /// rgb: [N, 3, H, W] -> [N, 1, H, W], ITU-R 601 luma (0.299 R + 0.587 G + 0.114 B), in the
 /// input's value range and dtype (floating point); the weights convert_channels uses.
 torch::Tensor luma(const torch::Tensor& rgb);
+/// images: [4, H, W] or [N, 4, H, W] premultiplied in [-1, 1] -> straight alpha in [-1, 1]
+/// (values outside clamped), each color clamped to its alpha first and -1 where alpha is 0:
+/// the colors a PNG of them holds. float64 stays float64, anything else becomes float32.
+torch::Tensor unpremultiply(const torch::Tensor& images);
+/// sRGB [..., 3] in [0, 1] (values outside clamped) -> CIELAB [..., 3] (L*, a*, b*; D65 white,
+/// the sRGB standard's matrix), in the input's floating dtype.
+torch::Tensor srgb_to_lab(const torch::Tensor& rgb);
 /// As composite_over, onto a light gray checkerboard of `cell`-pixel squares (how editors
 /// show transparency).
 torch::Tensor composite_over_checkerboard(const torch::Tensor& images, int64_t cell = 8);

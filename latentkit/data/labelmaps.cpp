@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "latentkit/core/error.h"
+#include "latentkit/core/grid.h"
 
 namespace latentkit {
 namespace {
@@ -28,21 +29,6 @@ MapPalette make_palette(std::string name, const std::vector<std::pair<std::strin
     p.colors.push_back(c);
   }
   return p;
-}
-
-// sRGB in [0, 1], [..., 3] -> CIELAB (D65), [..., 3].
-torch::Tensor srgb_to_lab(const torch::Tensor& rgb_in) {
-  torch::Tensor c = rgb_in.clamp(0, 1);
-  torch::Tensor lin = torch::where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055).pow(2.4));
-  torch::Tensor m = torch::tensor({0.4124564f, 0.3575761f, 0.1804375f,  //
-                                   0.2126729f, 0.7151522f, 0.0721750f,  //
-                                   0.0193339f, 0.1191920f, 0.9503041f})
-                        .view({3, 3});
-  torch::Tensor xyz = torch::matmul(lin, m.t()) / torch::tensor({0.95047f, 1.0f, 1.08883f});
-  const double e = std::pow(6.0 / 29.0, 3), k = 1.0 / (3 * std::pow(6.0 / 29.0, 2));
-  torch::Tensor f = torch::where(xyz > e, xyz.clamp_min(1e-12).pow(1.0 / 3.0), xyz * k + 4.0 / 29.0);
-  torch::Tensor fx = f.select(-1, 0), fy = f.select(-1, 1), fz = f.select(-1, 2);
-  return torch::stack({116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)}, -1);
 }
 
 }  // namespace

@@ -35,7 +35,8 @@ const std::vector<std::string>& map_palette_names();
 
 /// Region maps of images [N, C, H, W] in [-1, 1] (RGB, or RGBA premultiplied; gray is
 /// quantized as RGB): alpha under 0.5 is class 0 (transparent), every other pixel the
-/// nearest regions color to its own (un-premultiplied) color in CIELAB. uint8 [N, H, W].
+/// nearest regions color to its own (un-premultiplied) color in CIELAB (srgb_to_lab,
+/// core/grid.h). uint8 [N, H, W].
 torch::Tensor region_maps(const torch::Tensor& images);
 
 /// The maps of a dataset: its own (shapes-scenes) or, for color data, region_maps. Sets

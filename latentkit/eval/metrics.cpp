@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "latentkit/core/error.h"
+#include "latentkit/core/grid.h"
 
 namespace latentkit {
 namespace {
@@ -422,6 +423,26 @@ torch::Tensor kth_neighbour_squared_radii(const torch::Tensor& x, const torch::T
   return radii;
 }
 
+// images [N, C, H, W] in [-1, 1] (C 1, 3 or 4, RGBA premultiplied) -> their straight sRGB
+// colors [N, 3, H, W] in [0, 1] and the opaque pixels (alpha >= 0.5) [N, 1, H, W] as 0 / 1,
+// both float64.
+struct StraightColors {
+  torch::Tensor rgb, opaque;
+};
+StraightColors straight_colors(const torch::Tensor& images, const std::string& what) {
+  check_input(images.defined() && images.dim() == 4 && images.is_floating_point() &&
+                  (images.size(1) == 1 || images.size(1) == 3 || images.size(1) == 4),
+              what + ": expected float images [N, C, H, W] with 1, 3 or 4 channels" +
+                  (images.defined() ? ", got " + shape_text(images) : ""));
+  torch::Tensor x = images.detach().to(torch::kCPU, torch::kFloat64);
+  if (x.size(1) == 4) {
+    x = (unpremultiply(x) + 1) / 2;
+    return {x.slice(1, 0, 3), (x.slice(1, 3, 4) >= 0.5).to(torch::kFloat64)};
+  }
+  x = (x.clamp(-1, 1) + 1) / 2;
+  return {x.expand({-1, 3, -1, -1}), torch::ones({x.size(0), 1, x.size(2), x.size(3)}, torch::kFloat64)};
+}
+
 }  // namespace
 
 GaussianStats gaussian_stats(const torch::Tensor& features) {
@@ -608,6 +629,40 @@ ClassHistogramKl class_histogram_kl(const torch::Tensor& real_labels, const torc
   r.real_histogram.assign(real_fraction.data_ptr<double>(), real_fraction.data_ptr<double>() + num_classes);
   r.fake_histogram.assign(fake_fraction.data_ptr<double>(), fake_fraction.data_ptr<double>() + num_classes);
   return r;
+}
+
+torch::Tensor colorfulness(const torch::Tensor& images) {
+  const StraightColors s = straight_colors(images, "colorfulness");
+  const torch::Tensor rgb = s.rgb * 255.0;
+  const torch::Tensor r = rgb.select(1, 0), g = rgb.select(1, 1), b = rgb.select(1, 2);
+  const torch::Tensor w = s.opaque.squeeze(1);                // [N, H, W]
+  const torch::Tensor count = w.sum({1, 2});
+  const torch::Tensor n = count.clamp_min(1);
+  auto mean = [&](const torch::Tensor& v) { return (v * w).sum({1, 2}) / n; };
+  auto variance = [&](const torch::Tensor& v, const torch::Tensor& m) {
+    return ((v - m.view({-1, 1, 1})).square() * w).sum({1, 2}) / n;
+  };
+  const torch::Tensor rg = r - g, yb = (r + g) / 2 - b;
+  const torch::Tensor mean_rg = mean(rg), mean_yb = mean(yb);
+  const torch::Tensor m = (variance(rg, mean_rg) + variance(yb, mean_yb)).sqrt() +
+                          0.3 * (mean_rg.square() + mean_yb.square()).sqrt();
+  return torch::where(count > 0, m, torch::zeros_like(m));
+}
+
+torch::Tensor delta_e_cie76(const torch::Tensor& images, const torch::Tensor& reference) {
+  check_input(images.defined() && reference.defined() && images.sizes() == reference.sizes(),
+              "delta_e_cie76: the images and their references must have the same shape" +
+                  (images.defined() && reference.defined() ? ", got " + shape_text(images) + " and " + shape_text(reference)
+                                                           : ""));
+  const StraightColors a = straight_colors(images, "delta_e_cie76");
+  const StraightColors b = straight_colors(reference, "delta_e_cie76");
+  const torch::Tensor d = (srgb_to_lab(a.rgb.permute({0, 2, 3, 1})) - srgb_to_lab(b.rgb.permute({0, 2, 3, 1})))
+                              .square()
+                              .sum(-1)
+                              .sqrt();                          // [N, H, W]
+  const torch::Tensor w = b.opaque.squeeze(1);
+  const torch::Tensor count = w.sum({1, 2});
+  return torch::where(count > 0, (d * w).sum({1, 2}) / count.clamp_min(1), torch::zeros_like(count));
 }
 
 }  // namespace latentkit

@@ -6,6 +6,9 @@
 //   IS    Salimans et al. 2016: exp(E[KL(p(y|x) || p(y))]) over splits
 //   P/R   Kynkaanniemi et al. 2019: k-NN manifold precision and recall
 //   KL    between class histograms of generated and real images
+// and two measures of color on the images themselves:
+//   colorfulness  Hasler & Suesstrunk 2003, the M of their opponent color space
+//   delta E       CIE76: Euclidean distance in CIELAB to a reference image
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -69,5 +72,20 @@ struct ClassHistogramKl {
 /// classes_covered.
 ClassHistogramKl class_histogram_kl(const torch::Tensor& real_labels, const torch::Tensor& fake_labels,
                                     int64_t num_classes);
+
+/// Colorfulness (Hasler & Suesstrunk 2003) of each image: with rg = R - G and
+/// yb = (R + G) / 2 - B on 0..255 sRGB, M = sqrt(sd_rg^2 + sd_yb^2) + 0.3 sqrt(mean_rg^2 +
+/// mean_yb^2), means and standard deviations (divided by the count, not count - 1) over the
+/// image's opaque pixels: alpha >= 0.5, each color un-premultiplied (unpremultiply,
+/// core/grid.h). images: [N, C, H, W] in [-1, 1], C 1 (gray: 0), 3 (every pixel opaque) or
+/// 4 (RGBA, premultiplied). float64 [N]; an image with no opaque pixel scores 0.
+torch::Tensor colorfulness(const torch::Tensor& images);
+
+/// CIE76 color difference of each image to its reference: the mean over the reference's
+/// opaque pixels (alpha >= 0.5) of |Lab(image) - Lab(reference)|, each pixel's color
+/// un-premultiplied by its own image's alpha and taken to CIELAB by srgb_to_lab (D65).
+/// images, reference: [N, C, H, W] in [-1, 1] of the same shape, C 1, 3 or 4 as in
+/// colorfulness. float64 [N]; an image whose reference has no opaque pixel scores 0.
+torch::Tensor delta_e_cie76(const torch::Tensor& images, const torch::Tensor& reference);
 
 }  // namespace latentkit

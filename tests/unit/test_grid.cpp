@@ -7,6 +7,8 @@
 namespace latentkit {
 namespace {
 
+#include "golden/color_golden.inc"
+
 TEST(Grid, TensorToImageMapsRangeAndClamps) {
   torch::Tensor image = torch::tensor({-1.0f, 1.0f, 0.0f, -3.0f, 7.0f, 0.5f}).reshape({1, 2, 3});
   Image out = tensor_to_image(image);
@@ -134,6 +136,49 @@ TEST(Grid, MakeGridColumnsAndRgb) {
   Image column = make_grid(images, 1, 0, 0);
   EXPECT_EQ(column.width, 4);
   EXPECT_EQ(column.height, 4);
+}
+
+TEST(Grid, UnpremultiplyGivesStraightColorsClampedToAlpha) {
+  // Red at alpha 0.5 (premultiplied 0.5 -> 0 in [-1, 1]), a color above its alpha (clamped),
+  // a transparent pixel (-1 everywhere, the color undefined: -1).
+  torch::Tensor t = torch::tensor({0.0, 0.5, -1.0,    // R
+                                   -1.0, -0.5, 0.3,   // G
+                                   -1.0, -1.0, -1.0,  // B
+                                   0.0, -0.5, -1.0},  // alpha 0.5, 0.25, 0
+                                  torch::kFloat64)
+                        .view({1, 4, 1, 3});
+  const torch::Tensor s = unpremultiply(t);
+  EXPECT_EQ(s.scalar_type(), torch::kFloat64);
+  const torch::Tensor expected = torch::tensor({1.0, 1.0, -1.0,  //
+                                                -1.0, 1.0, -1.0,  //
+                                                -1.0, -1.0, -1.0,  //
+                                                0.0, -0.5, -1.0},
+                                               torch::kFloat64)
+                                     .view({1, 4, 1, 3});
+  EXPECT_TRUE(torch::allclose(s, expected, 0, 1e-12)) << s;
+  EXPECT_EQ(unpremultiply(t.to(torch::kFloat32)[0]).scalar_type(), torch::kFloat32);
+  EXPECT_THROW(unpremultiply(torch::zeros({1, 3, 2, 2})), Error);
+}
+
+TEST(Grid, SrgbToLabMatchesTheCieFormulas) {
+  // Golden values from tests/data/golden/color_golden.py; red, green and blue as published
+  // (Lindbloom's calculator, D65 sRGB: red 53.2408, 80.0925, 67.2032).
+  const torch::Tensor colors = torch::tensor({1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 0.5, 0.5, 0.5,  //
+                                              0.2, 0.6, 0.9, 0.01, 0.02, 0.03, 1.2, -0.1, 0.5},
+                                             torch::kFloat64)
+                                   .view({8, 3});
+  const torch::Tensor lab = srgb_to_lab(colors);
+  ASSERT_EQ(lab.sizes(), (std::vector<int64_t>{8, 3}));
+  EXPECT_EQ(lab.scalar_type(), torch::kFloat64);
+  for (int64_t i = 0; i < 24; ++i) EXPECT_NEAR(lab.view({-1})[i].item<double>(), kGoldenLab[i], 1e-9) << "value " << i;
+  EXPECT_NEAR(lab[0][0].item<double>(), 53.2408, 1e-4);
+  EXPECT_NEAR(lab[0][1].item<double>(), 80.0925, 1e-4);
+  EXPECT_NEAR(lab[0][2].item<double>(), 67.2032, 1e-4);
+  // float32 in, float32 out, the same values; any leading shape.
+  const torch::Tensor lab32 = srgb_to_lab(colors.to(torch::kFloat32).view({2, 4, 3}));
+  EXPECT_EQ(lab32.scalar_type(), torch::kFloat32);
+  EXPECT_TRUE(torch::allclose(lab32.view({8, 3}).to(torch::kFloat64), lab, 0, 1e-3));
+  EXPECT_THROW(srgb_to_lab(torch::zeros({4, 2})), Error);
 }
 
 }  // namespace

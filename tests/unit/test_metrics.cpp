@@ -14,6 +14,7 @@ namespace latentkit {
 namespace {
 
 #include "golden/metrics_golden.inc"
+#include "golden/color_golden.inc"
 
 // The closed forms of tests/data/golden/metrics_golden.py, with the same std::sin / std::cos
 // calls as Python's math module, so both sides start from bit-identical features.
@@ -441,6 +442,156 @@ TEST(ClassHistogramKl, BadInputIsAClearError) {
   expect_error([&] { class_histogram_kl(ok, torch::tensor({0.0, 1.0}), 3); }, {"integer"});
   expect_error([&] { class_histogram_kl(ok, torch::zeros({0}, torch::kInt64), 3); }, {"non-empty"});
   expect_error([&] { class_histogram_kl(ok, ok, 0); }, {"num_classes"});
+}
+
+// --- Colorfulness and delta E ---------------------------------------------------------------
+
+// The closed forms of tests/data/golden/color_golden.py: A premultiplied from straight colors,
+// B raw (a little outside [-1, 1], colors above their alpha), float64 [3, 4, 5, 7].
+torch::Tensor color_images_a() {
+  torch::Tensor t = torch::empty({3, 4, 5, 7}, torch::kFloat64);
+  auto v = t.accessor<double, 4>();
+  for (int64_t i = 0; i < 3; ++i) {
+    for (int64_t y = 0; y < 5; ++y) {
+      for (int64_t x = 0; x < 7; ++x) {
+        const double fi = static_cast<double>(i), fy = static_cast<double>(y), fx = static_cast<double>(x);
+        const double a = 0.5 + 0.5 * std::cos(1.3 * fi + 0.27 * fx * fy + 0.6 * fy - 0.4 * fx);
+        for (int64_t k = 0; k < 3; ++k) {
+          const double c = 0.5 + 0.5 * std::sin(0.9 * fi + 1.7 * static_cast<double>(k) + 0.45 * fy +
+                                                0.31 * fx * static_cast<double>(k + 1));
+          v[i][k][y][x] = 2 * c * a - 1;
+        }
+        v[i][3][y][x] = 2 * a - 1;
+      }
+    }
+  }
+  return t;
+}
+
+torch::Tensor color_images_b() {
+  torch::Tensor t = torch::empty({3, 4, 5, 7}, torch::kFloat64);
+  auto v = t.accessor<double, 4>();
+  for (int64_t i = 0; i < 3; ++i) {
+    for (int64_t k = 0; k < 4; ++k) {
+      for (int64_t y = 0; y < 5; ++y) {
+        for (int64_t x = 0; x < 7; ++x) {
+          v[i][k][y][x] = 1.1 * std::sin(0.5 * static_cast<double>(i) + 2.1 * static_cast<double>(k) +
+                                         0.29 * static_cast<double>(y * (k + 1)) + 0.53 * static_cast<double>(x) + 0.2);
+        }
+      }
+    }
+  }
+  return t;
+}
+
+void expect_values(const torch::Tensor& got, const double* expected, int64_t n, double tolerance) {
+  ASSERT_EQ(got.scalar_type(), torch::kFloat64);
+  ASSERT_EQ(got.sizes(), (std::vector<int64_t>{n}));
+  for (int64_t i = 0; i < n; ++i) EXPECT_NEAR(got[i].item<double>(), expected[i], tolerance * expected[i]) << "image " << i;
+}
+
+// Opaque RGB images [N, 3, H, W] in [-1, 1] from 0..255 colors, one row of pixels each.
+torch::Tensor rgb_pixels(const std::vector<std::vector<std::array<double, 3>>>& images) {
+  const int64_t n = static_cast<int64_t>(images.size()), w = static_cast<int64_t>(images[0].size());
+  torch::Tensor t = torch::empty({n, 3, 1, w}, torch::kFloat64);
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t x = 0; x < w; ++x) {
+      for (int64_t c = 0; c < 3; ++c) t[i][c][0][x] = images[size_t(i)][size_t(x)][size_t(c)] / 127.5 - 1;
+    }
+  }
+  return t;
+}
+
+TEST(Colorfulness, HandComputedValues) {
+  // Flat red: no spread, mean (rg, yb) = (255, 127.5). Red beside green: rg = +-255 (mean 0,
+  // sd 255), yb = 127.5 on both. Gray: 0.
+  const torch::Tensor m = colorfulness(rgb_pixels({{{255, 0, 0}, {255, 0, 0}},
+                                                   {{255, 0, 0}, {0, 255, 0}},
+                                                   {{128, 128, 128}, {30, 30, 30}}}));
+  EXPECT_NEAR(m[0].item<double>(), 0.3 * std::sqrt(255.0 * 255.0 + 127.5 * 127.5), 1e-9);
+  EXPECT_NEAR(m[1].item<double>(), 255.0 + 0.3 * 127.5, 1e-9);
+  EXPECT_NEAR(m[2].item<double>(), 0.0, 1e-9);
+  // Gray images (one channel) have none.
+  EXPECT_EQ(colorfulness(torch::rand({2, 1, 4, 4}) * 2 - 1).abs().max().item<double>(), 0.0);
+  // The float32 path agrees.
+  EXPECT_NEAR(colorfulness(rgb_pixels({{{255, 0, 0}, {0, 255, 0}}}).to(torch::kFloat32))[0].item<double>(), 293.25, 1e-3);
+}
+
+TEST(Colorfulness, OnlyOpaquePixelsCountUnpremultiplied) {
+  // Red at alpha 0.8 (premultiplied) beside blue at alpha 0.3 and 0.49 (left out) and a
+  // transparent pixel: the flat red value. A fully transparent image scores 0.
+  torch::Tensor t = torch::full({2, 4, 1, 4}, -1.0, torch::kFloat64);
+  const double red_alpha = 0.8;
+  t[0][0][0][0] = 2 * red_alpha - 1;
+  t[0][3][0][0] = 2 * red_alpha - 1;
+  t[0][2][0][1] = 2 * 0.3 - 1;
+  t[0][3][0][1] = 2 * 0.3 - 1;
+  t[0][2][0][2] = 2 * 0.49 - 1;
+  t[0][3][0][2] = 2 * 0.49 - 1;
+  const torch::Tensor m = colorfulness(t);
+  EXPECT_NEAR(m[0].item<double>(), 0.3 * std::sqrt(255.0 * 255.0 + 127.5 * 127.5), 1e-9);
+  EXPECT_EQ(m[1].item<double>(), 0.0);
+  // At exactly 0.5 a pixel counts: blue joins, and the value moves.
+  t[0][2][0][2] = 0.0;
+  t[0][3][0][2] = 0.0;
+  EXPECT_GT(std::abs(colorfulness(t)[0].item<double>() - m[0].item<double>()), 1.0);
+}
+
+TEST(Colorfulness, MatchesTheDefinitionOnFixedImages) {
+  const torch::Tensor a = color_images_a();
+  expect_values(colorfulness(a), kGoldenColorfulnessA, 3, 1e-10);
+  expect_values(colorfulness(color_images_b()), kGoldenColorfulnessB, 3, 1e-10);
+  // A's straight colors as opaque RGB.
+  const torch::Tensor straight = (a.slice(1, 0, 3) + 1) / (a.slice(1, 3, 4) + 1) * 2 - 1;
+  expect_values(colorfulness(straight), kGoldenColorfulnessRgbA, 3, 1e-10);
+  expect_values(colorfulness(a.to(torch::kFloat32)), kGoldenColorfulnessA, 3, 1e-5);
+}
+
+TEST(DeltaE, HandComputedValues) {
+  // Identical: 0. White against black: L* 100 against 0 (a*, b* within 2e-5 of 0). Red against
+  // itself and white against black in one image: the mean, 50.
+  const torch::Tensor white = rgb_pixels({{{255, 255, 255}, {255, 0, 0}}});
+  const torch::Tensor black = rgb_pixels({{{0, 0, 0}, {255, 0, 0}}});
+  EXPECT_NEAR(delta_e_cie76(white, white)[0].item<double>(), 0.0, 1e-12);
+  EXPECT_NEAR(delta_e_cie76(white, black)[0].item<double>(), 50.0, 1e-4);
+  EXPECT_NEAR(delta_e_cie76(white.slice(3, 0, 1), black.slice(3, 0, 1))[0].item<double>(), 100.0, 1e-4);
+  // Gray images are compared as RGB: mid-gray (L* 53.39) against black.
+  EXPECT_NEAR(delta_e_cie76(torch::zeros({1, 1, 2, 2}), torch::full({1, 1, 2, 2}, -1.0))[0].item<double>(),
+              kGoldenLab[12], 1e-4);
+}
+
+TEST(DeltaE, CountsTheReferencesOpaquePixels) {
+  // The reference is transparent at pixel 1, so the image's color there does not count; the
+  // image's own alpha un-premultiplies its color (red at alpha 0.6 is red).
+  torch::Tensor reference = torch::full({2, 4, 1, 2}, -1.0, torch::kFloat64);
+  reference[0][0][0][0] = 1;
+  reference[0][3][0][0] = 1;
+  torch::Tensor image = torch::full({2, 4, 1, 2}, -1.0, torch::kFloat64);
+  image[0][0][0][0] = 2 * 0.6 - 1;
+  image[0][3][0][0] = 2 * 0.6 - 1;
+  image[0][1][0][1] = 1;  // green, where the reference is transparent
+  image[0][3][0][1] = 1;
+  const torch::Tensor d = delta_e_cie76(image, reference);
+  EXPECT_NEAR(d[0].item<double>(), 0.0, 1e-9);
+  EXPECT_EQ(d[1].item<double>(), 0.0);  // no opaque pixel in the reference
+}
+
+TEST(DeltaE, MatchesTheDefinitionOnFixedImages) {
+  const torch::Tensor a = color_images_a(), b = color_images_b();
+  expect_values(delta_e_cie76(a, b), kGoldenDeltaEAB, 3, 1e-9);
+  expect_values(delta_e_cie76(b, a), kGoldenDeltaEBA, 3, 1e-9);
+  expect_values(delta_e_cie76(a.to(torch::kFloat32), b.to(torch::kFloat32)), kGoldenDeltaEAB, 3, 1e-4);
+  // B's opaque pixels as the golden script counts them: the threshold is the same.
+  const torch::Tensor alpha_b = (b.slice(1, 3, 4).clamp(-1, 1) + 1) / 2;
+  for (int64_t i = 0; i < 3; ++i) EXPECT_EQ((alpha_b[i] >= 0.5).sum().item<int64_t>(), kGoldenOpaqueCountB[i]);
+}
+
+TEST(ColorMetrics, BadInputIsAClearError) {
+  expect_error([&] { colorfulness(torch::zeros({2, 2, 4, 4})); }, {"colorfulness", "1, 3 or 4 channels"});
+  expect_error([&] { colorfulness(torch::zeros({4, 4})); }, {"colorfulness", "[N, C, H, W]"});
+  expect_error([&] { delta_e_cie76(torch::zeros({1, 3, 4, 4}), torch::zeros({1, 4, 4, 4})); }, {"same shape"});
+  expect_error([&] { delta_e_cie76(torch::zeros({1, 3, 4, 4}, torch::kInt64), torch::zeros({1, 3, 4, 4}, torch::kInt64)); },
+               {"float images"});
 }
 
 }  // namespace
