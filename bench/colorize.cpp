@@ -5,7 +5,10 @@
 //               all its tasks, which it tells apart from the input, so no task is chosen)
 //   pix2pix     the adversarial run of the same kind
 //   diffusion   Palette's colorize (colorize_image), one sample per image from a fixed seed,
-//               the run's own sampler (DDIM, eta 0) and step count (its sample_steps)
+//               the run's own sampler (DDIM, eta 0) and step count (its sample_steps); every
+//               step keeps the input's luma, as `latentkit colorize` does (DDNM's projection)
+// and two rows that show what the kept luma does: the L1 U-Net's output moved onto the
+// input's luma (with_luma), and the diffusion model without it (`colorize --free-luma`).
 // Each against the originals: the mean per-image L2 distance between the classifier's features
 // of an image and of its original, FID of the set against the originals (the same features),
 // the classifier's top-1 accuracy against the true labels, the mean colorfulness (Hasler &
@@ -91,15 +94,25 @@ int run(int64_t n, int threads_asked, const std::string& picture, const std::str
   t0 = Clock::now();
   const torch::Tensor adversarial = enhance(p2p);
   colors.row("pix2pix", adversarial, seconds_since(t0));
-  ImageToImageOptions o;
-  o.method = "palette";
-  o.sampler = Sampler::kDdim;
-  o.steps = steps;
+  // The same constraint as the diffusion sampler's, applied once to the U-Net's output: how
+  // much of the diffusion row is the kept luma alone.
+  colors.row("L1 U-Net, input luma", with_luma(plain, gray).clamp(-1, 1), 0);
+  const auto diffusion = [&](bool keep_luma) {
+    ImageToImageOptions o;
+    o.method = "palette";
+    o.sampler = Sampler::kDdim;
+    o.steps = steps;
+    o.keep_luma = keep_luma;
+    return batched(gray, [&](const torch::Tensor& b, int64_t i) {
+      torch::Generator rng = make_rng(kSeed + static_cast<uint64_t>(i));
+      return colorize_image(*ddpm, b, "colorize", o, rng);
+    });
+  };
   t0 = Clock::now();
-  const torch::Tensor sampled = batched(gray, [&](const torch::Tensor& b, int64_t i) {
-    torch::Generator rng = make_rng(kSeed + static_cast<uint64_t>(i));
-    return colorize_image(*ddpm, b, "colorize", o, rng);
-  });
+  const torch::Tensor free = diffusion(false);
+  colors.row("diffusion, free luma", free, seconds_since(t0));
+  t0 = Clock::now();
+  const torch::Tensor sampled = diffusion(true);
   const ColorScores d = colors.row("diffusion", sampled, seconds_since(t0));
   const double ratio = d.feature_distance / l1_scores.feature_distance;
   const double gap = std::abs(d.colorfulness - colors.reference_colorfulness);

@@ -34,7 +34,7 @@ struct ImageParams {
   std::string degrade;
   // colorize
   std::string task = "colorize";
-  bool extract = false;
+  bool extract = false, free_luma = false;
 };
 
 std::unique_ptr<DdpmModel> load_diffusion(const std::string& run, const std::string& command) {
@@ -146,10 +146,12 @@ void run_colorize(ImageParams& p) {
   const int64_t channels = model->image_shape()[0];
   check_input(p.task == "lineart" || channels >= 3, p.run + " is a gray model: colorize needs a color one");
   check_input(!p.extract || p.task == "lineart", "--extract is for --task lineart (it draws a color image's line art first)");
+  check_input(!p.free_luma || p.task == "colorize", "--free-luma is for --task colorize (line art has no luma to keep)");
   torch::Tensor input = p.task == "colorize" ? to_gray(image) : p.extract ? line_art(image) : sketch_line_art(image, channels);
   resolve_image_method(*model, p.task, p.options.method);
   StepProgress progress(p.task);
   ImageToImageOptions o = prepare(p, *model, progress);
+  o.keep_luma = !p.free_luma;
   torch::Tensor out = colorize_image(*model, input.expand({p.n, -1, -1, -1}).contiguous(), p.task, o, rng);
   progress.finish();
   write_result(p, input, out, p.task.c_str());
@@ -290,6 +292,9 @@ void add_image_to_image_commands(CLI::App& app) {
       ->check(CLI::IsMember({"colorize", "lineart"}))
       ->capture_default_str();
   colorize->add_flag("--extract", paint->extract, "lineart: draw the line art of a color image first (to try a model out)");
+  colorize->add_flag("--free-luma", paint->free_luma,
+                     "colorize: let the model change the input's brightness too (by default every step keeps the gray "
+                     "input's luma, so only the colors are drawn)");
   colorize->footer(
       "Examples:\n  latentkit data preview --data emoji --split test --n 1 --seed 3 --as gray --out gray.png\n"
       "  latentkit colorize --run runs/emoji-colorize --image gray.png --n 4 --out colored.png --sheet sheet.png\n"

@@ -254,6 +254,14 @@ torch::Tensor to_gray(const torch::Tensor& images) {
   return images.size(1) == 4 ? torch::cat({out, images.slice(1, 3, 4)}, 1) : out.contiguous();
 }
 
+torch::Tensor with_luma(const torch::Tensor& images, const torch::Tensor& gray) {
+  check_images(images, "with_luma");
+  check_input(images.size(1) >= 3 && images.sizes() == gray.sizes(),
+              "with_luma: expected color images and a gray image of the same shape [N, 3 or 4, H, W]");
+  torch::Tensor rgb = images.slice(1, 0, 3) + (gray.slice(1, 0, 1) - luma(images.slice(1, 0, 3)));
+  return images.size(1) == 4 ? torch::cat({rgb, gray.slice(1, 3, 4)}, 1) : rgb;
+}
+
 torch::Tensor line_art(const torch::Tensor& images, double threshold) {
   check_images(images, "lineart");
   const int64_t n = images.size(0), c = images.size(1), h = images.size(2), w = images.size(3);

@@ -29,6 +29,10 @@ const std::vector<std::string>& mask_kinds();
 torch::Tensor on_color(const torch::Tensor& images, const std::function<torch::Tensor(const torch::Tensor&)>& fn);
 /// The luma (ITU-R 601) of RGB or RGBA images in each color channel; alpha kept.
 torch::Tensor to_gray(const torch::Tensor& images);
+/// Color images ([N, 3 or 4, H, W]) moved onto a gray image's luma and alpha (gray as to_gray
+/// makes it): each pixel's R, G and B shift by one value (their luma weights sum to 1), so
+/// to_gray(with_luma(x, g)) == g up to round-off; the chroma is x's. Not clamped.
+torch::Tensor with_luma(const torch::Tensor& images, const torch::Tensor& gray);
 /// Line art: black lines on white, opaque, in the images' channels ([N, C, H, W]). A pixel is a
 /// line where the Sobel gradient (scaled so a step of 1 between flat areas reads 1) of any
 /// color channel (premultiplied, as it shows on black) or of alpha reaches `threshold`: the

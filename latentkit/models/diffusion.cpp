@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "latentkit/core/error.h"
+#include "latentkit/data/degrade.h"
 
 namespace latentkit {
 namespace {
@@ -452,6 +453,20 @@ torch::Tensor restore_image(DdpmModel& model, const torch::Tensor& degraded, con
                           torch::randn(degraded.sizes(), rng), so, rng);
 }
 
+namespace {
+
+// Each step's predicted x0 is moved onto the gray input's luma and alpha (with_luma) and the
+// step goes on from it, by the noise that x0 implies.
+EpsFunction keep_luma(const NoiseSchedule& s, EpsFunction eps, const torch::Tensor& gray) {
+  return [&s, eps = std::move(eps), gray](const torch::Tensor& x_t, int64_t t) {
+    const double ab = s.ab(t);
+    const torch::Tensor x0 = with_luma(predict_x0(s, x_t, t, eps(x_t, t), false), gray);
+    return (x_t - std::sqrt(ab) * x0) / std::sqrt(1 - ab);
+  };
+}
+
+}  // namespace
+
 torch::Tensor colorize_image(DdpmModel& model, const torch::Tensor& input, const std::string& task,
                              const ImageToImageOptions& o, torch::Generator& rng) {
   check_images_for(model, input, task);
@@ -460,9 +475,9 @@ torch::Tensor colorize_image(DdpmModel& model, const torch::Tensor& input, const
   so.sampler = o.sampler;
   so.steps = o.steps;
   so.on_step = o.on_step;
-  torch::Tensor out = diffusion_sample(model.schedule(),
-                                       model.eps_function(labels_for(model, o, input.size(0)), o.guidance, restore_condition(input)),
-                                       torch::randn(input.sizes(), rng), so, rng);
+  EpsFunction eps = model.eps_function(labels_for(model, o, input.size(0)), o.guidance, restore_condition(input));
+  if (task == "colorize" && o.keep_luma) eps = keep_luma(model.schedule(), std::move(eps), input);
+  torch::Tensor out = diffusion_sample(model.schedule(), eps, torch::randn(input.sizes(), rng), so, rng);
   if (task == "colorize" && input.size(1) == 4) {  // the shape is known: alpha kept, the color clamped to it
     torch::Tensor alpha = input.slice(1, 3, 4);
     out = torch::cat({torch::minimum(out.slice(1, 0, 3), alpha), alpha}, 1);

@@ -239,6 +239,7 @@ struct ImageToImageOptions {
   double strength = 0.5;             // sdedit: how far to noise the input, (0, 1]
   double guidance = 1.0;
   torch::Tensor labels;              // class-conditional models: int64 [N], else the no-class label
+  bool keep_luma = true;             // colorize: every step keeps the gray input's luma (DDNM)
   std::function<void(int64_t done, int64_t total)> on_step;
 };
 
@@ -257,7 +258,10 @@ torch::Tensor restore_image(DdpmModel& model, const torch::Tensor& degraded, con
 
 /// colorize or lineart (Palette): images [N, C, H, W] drawn from the gray images or line art
 /// `input` (to_gray, line_art or sketch_line_art; the model's shape). Colorize keeps the
-/// input's alpha. A model not trained for the task is an Error that says what to train.
+/// input's alpha, and with options.keep_luma its luma too: at every step the predicted x0
+/// takes the input's luma and alpha (the range-null-space projection of DDNM, Wang et al.
+/// 2023), so the network only chooses what gray leaves open, the chroma. A model not
+/// trained for the task is an Error that says what to train.
 torch::Tensor colorize_image(DdpmModel& model, const torch::Tensor& input, const std::string& task,
                              const ImageToImageOptions& options, torch::Generator& rng);
 

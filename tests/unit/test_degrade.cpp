@@ -181,5 +181,20 @@ TEST(Degradations, GrayKeepsAlphaAndRgbaDegradationsKeepPremultiplication) {
   }
 }
 
+TEST(Degradations, WithLumaTakesTheGrayLumaAndAlphaAndKeepsTheChroma) {
+  torch::Generator rng = make_rng(3);
+  torch::Tensor x = torch::rand({2, 4, 6, 6}, rng) * 2 - 1;
+  torch::Tensor y = torch::rand({2, 4, 6, 6}, rng) * 2 - 1;
+  const torch::Tensor gray = to_gray(y);
+  const torch::Tensor moved = with_luma(x, gray);
+  EXPECT_TRUE(torch::allclose(to_gray(moved), gray, 1e-5, 1e-6));
+  // One shift per pixel on R, G and B: the differences between channels are x's.
+  const torch::Tensor shift = moved.slice(1, 0, 3) - x.slice(1, 0, 3);
+  EXPECT_TRUE(torch::allclose(shift, shift.slice(1, 0, 1).expand_as(shift), 1e-5, 1e-6));
+  EXPECT_TRUE(torch::equal(moved.select(1, 3), y.select(1, 3)));
+  EXPECT_EQ(with_luma(x.slice(1, 0, 3), gray.slice(1, 0, 3)).size(1), 3);
+  EXPECT_NE(error_of([&] { with_luma(x, gray.slice(2, 0, 3)); }).find("same shape"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace latentkit

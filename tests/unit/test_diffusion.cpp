@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 
 #include "latentkit/core/error.h"
+#include "latentkit/core/grid.h"
+#include "latentkit/data/degrade.h"
 
 #include "test_util.h"
 
@@ -380,6 +382,41 @@ TEST(Restoring, SdeditAndPaletteRun) {
   o.method = "sdedit";
   o.strength = 0.02;
   EXPECT_LT((restore_image(plain, x, o, rng) - x).abs().mean().item<double>(), 0.1);
+}
+
+TEST(Colorizing, EveryStepKeepsTheInputsLumaAndAlpha) {
+  torch::NoGradGuard no_grad;
+  DdpmOptions opts;
+  opts.unet.channels(4).image_size(8).width(8).mults({1, 2}).groups(4);
+  opts.timesteps = 50;
+  opts.sample_steps = 4;
+  opts.tasks = {"colorize"};
+  opts.prediction = Prediction::kV;
+  validate_ddpm_options(opts);
+  torch::manual_seed(11);
+  DdpmModel model(UNet(opts.unet), opts);
+  // Small weights, so the predicted x0 stays in range (nothing clipped) and the luma is exact.
+  for (torch::Tensor& p : model.net()->parameters()) p.mul_(0.05);
+  // Mid-range colors on an opaque disc with a transparent corner, premultiplied.
+  torch::Tensor alpha = torch::ones({2, 1, 8, 8});
+  alpha.slice(2, 0, 2).slice(3, 0, 2).fill_(0);
+  torch::Tensor rgb = (torch::rand({2, 3, 8, 8}) * 0.6 + 0.2) * alpha;
+  const torch::Tensor gray = to_gray(torch::cat({rgb, alpha}, 1) * 2 - 1);
+  ImageToImageOptions o;
+  o.steps = 4;
+  torch::Generator rng = make_rng(5);
+  const torch::Tensor kept = colorize_image(model, gray, "colorize", o, rng);
+  o.keep_luma = false;
+  rng = make_rng(5);
+  const torch::Tensor free = colorize_image(model, gray, "colorize", o, rng);
+  EXPECT_TRUE(torch::equal(kept.slice(1, 3, 4), gray.slice(1, 3, 4)));
+  // Where nothing was clipped the luma is the input's, exactly up to round-off; a random
+  // network left free draws its own.
+  const torch::Tensor unclipped = ((kept.slice(1, 0, 3).abs() < 0.999).all(1, true) & (alpha > 0)).expand({-1, 1, -1, -1});
+  ASSERT_GT(unclipped.sum().item<int64_t>(), 50);
+  const torch::Tensor err = (luma(kept.slice(1, 0, 3)) - gray.slice(1, 0, 1)).abs().masked_select(unclipped);
+  EXPECT_LT(err.max().item<double>(), 1e-4);
+  EXPECT_GT((luma(free.slice(1, 0, 3)) - gray.slice(1, 0, 1)).abs().mean().item<double>(), 0.05);
 }
 
 TEST(ImageToImage, PaletteAndSdeditTakeTheSampler) {
