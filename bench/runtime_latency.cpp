@@ -12,6 +12,9 @@
 //   denoiser   one lkrt_denoise call (a noised test image, a Palette restore condition when
 //              the model has tasks) against the U-Net's forward; the normalised error of
 //              each runtime's prediction against LibTorch's over 256 calls
+//   mask generator (spade)  lkrt_generate_map on a test label map of the run's data and a
+//              style z against spade_generate (one-hot map and forward); the normalised error
+//              of each runtime's images against LibTorch's over min(QUALITY_N, 256) test maps
 // Every runtime gets the same inputs: the calls cycle through a few fixed ones. Timing: a
 // warm-up, then the median time of single calls, about SECONDS of them per runtime (the
 // count is set from lkrt fp32 and kept for the others).
@@ -40,7 +43,9 @@
 #include "latentkit/export/graph.h"
 #include "latentkit/export/lkm.h"
 #include "latentkit/export/onnx.h"
+#include "latentkit/data/labelmaps.h"
 #include "latentkit/models/pix2pix.h"
+#include "latentkit/models/spade.h"
 
 using namespace latentkit;
 using namespace latentkit::bench;
@@ -344,6 +349,55 @@ void bench_denoiser(const std::string& run, const std::string& dir, double secon
   }
 }
 
+// ---------------------------------------------------------------------------------
+// Mask generators
+
+void bench_mask_generator(const std::string& run, const std::string& dir, double seconds, int64_t quality_n,
+                          Runtimes& runtimes, nlohmann::json& out) {
+  SpadeRun spade = load_spade(run);
+  SpadeGeneratorImpl& net = *spade.net;
+  const int64_t n = std::clamp<int64_t>(quality_n, 16, 256), size = spade.options.image_size();
+  DataOptions d;
+  d.spec = read_json(run + "/config.json").at("data").at("spec").get<std::string>();
+  d.split = "test";
+  d.limit = n;
+  Dataset data = load_dataset(d);
+  ensure_maps(data);
+  const torch::Tensor maps = resize_maps(data.maps, size).to(torch::kUInt8).contiguous();
+  torch::Generator rng = make_rng(17);
+  const torch::Tensor z = torch::randn({maps.size(0), spade.options.latent_dim()}, rng).contiguous();
+  const int64_t latent = z.size(1), pixels = size * size, image = spade.options.channels() * pixels;
+  std::vector<float> picture(static_cast<size_t>(image));
+
+  const int64_t variants = 16;
+  Case c;
+  c.name = "one image (a " + std::to_string(size) + " px test map of " + d.spec + ", a style z)";
+  c.variants = variants;
+  c.onnx_inputs.emplace_back("z", z.slice(0, 0, variants).view({variants, 1, latent}));
+  c.onnx_inputs.emplace_back("map", maps.slice(0, 0, variants).to(torch::kInt64).view({variants, 1, size, size}));
+  c.libtorch = [&](int64_t i) {
+    const int64_t v = i % variants;
+    spade_generate(net, maps.slice(0, v, v + 1), z.slice(0, v, v + 1));
+  };
+  c.lkrt = [&](lkrt_model* m, int64_t i) {
+    const int64_t v = i % variants;
+    check_lkrt(lkrt_generate_map(m, z.data_ptr<float>() + v * latent, maps.data_ptr<uint8_t>() + v * pixels, picture.data()));
+  };
+  out["cases"].push_back(time_case(c, 0, runtimes, seconds, dir));
+
+  // Each runtime's images of all n maps against LibTorch's.
+  const torch::Tensor reference = spade_generate(net, maps, z);
+  out["quality"]["n"] = maps.size(0);
+  for (auto& [weights, model] : runtimes.lkrt) {
+    torch::Tensor images = torch::empty(reference.sizes());  // NCHW (the model's output may be channels-last)
+    for (int64_t i = 0; i < maps.size(0); ++i) {
+      check_lkrt(lkrt_generate_map(model->get(), z.data_ptr<float>() + i * latent, maps.data_ptr<uint8_t>() + i * pixels,
+                                   images.data_ptr<float>() + i * image));
+    }
+    out["quality"]["normalised_error"]["lkrt_" + weights] = normalised_error(images, reference);
+  }
+}
+
 int run(const std::string& run_dir, const std::string& classifier, const std::string& dir, double seconds,
         int64_t quality_n) {
   set_threads(1);
@@ -352,7 +406,10 @@ int run(const std::string& run_dir, const std::string& classifier, const std::st
   const ModelGraph graph = extract_run_graph(run_dir);
   nlohmann::json out = {{"run", run_dir}, {"threads", 1}, {"parameters", graph.parameter_count()},
                         {"cases", nlohmann::json::array()}};
-  out["kind"] = graph.kind == LKRT_KIND_GENERATOR ? "generator" : graph.kind == LKRT_KIND_ENHANCER ? "enhancer" : "denoiser";
+  out["kind"] = graph.kind == LKRT_KIND_GENERATOR        ? "generator"
+                : graph.kind == LKRT_KIND_MASK_GENERATOR ? "mask generator"
+                : graph.kind == LKRT_KIND_ENHANCER       ? "enhancer"
+                                                         : "denoiser";
 
   const std::string onnx = graph_to_onnx(graph, run_dir);
   write_file_atomic(dir + "/model.onnx", onnx);
@@ -372,6 +429,8 @@ int run(const std::string& run_dir, const std::string& classifier, const std::st
     bench_generator(run_dir, classifier, dir, seconds, quality_n, runtimes, out);
   } else if (graph.kind == LKRT_KIND_ENHANCER) {
     bench_enhancer(run_dir, classifier, dir, seconds, quality_n, graph.pad_multiple, runtimes, out);
+  } else if (graph.kind == LKRT_KIND_MASK_GENERATOR) {
+    bench_mask_generator(run_dir, dir, seconds, quality_n, runtimes, out);
   } else {
     bench_denoiser(run_dir, dir, seconds, runtimes, out);
   }

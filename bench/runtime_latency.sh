@@ -2,10 +2,12 @@
 # Batch-1 latency on one thread of latentkit's runtime lkrt (fp32, fp16, int8) against
 # LibTorch and ONNX Runtime, measured in the same run, per model: a generator
 # (models/fashion-dcgan: one image), the enhancer (models/fashion-enhance: a 28 px image,
-# which lkrt pads to 32 while the others get the padded 32 px image, and a 256 px one) and
-# a diffusion denoiser (models/fashion-ddpm: one U-Net call). Also the file sizes, lkrt's
-# planned activation memory, and what each runtime's outputs are worth: the FID of the
-# generator's images, the enhancer's PSNR on damaged test images, the denoiser's error.
+# which lkrt pads to 32 while the others get the padded 32 px image, and a 256 px one), a
+# diffusion denoiser (models/fashion-ddpm: one U-Net call) and a mask generator
+# (models/shapes-spade: one image of a 64 px test map). Also the file sizes, lkrt's planned
+# activation memory, and what each runtime's outputs are worth: the FID of the generator's
+# images, the enhancer's PSNR on damaged test images, the denoiser's and the mask
+# generator's error against LibTorch.
 # Usage: bench/runtime_latency.sh [--seconds S=3] [--repeat R=3] [--quality-n N=10000] [RUN...]
 #   S: about how long each runtime is timed per case; R: times the timing runs, lkrt and
 #   LibTorch in one process, then ONNX Runtime in another, in turn; each runtime's figure
@@ -28,7 +30,7 @@ while [ $# -gt 0 ]; do
     *) runs+=("$1"); shift ;;
   esac
 done
-[ ${#runs[@]} -gt 0 ] || runs=(models/fashion-dcgan models/fashion-enhance models/fashion-ddpm)
+[ ${#runs[@]} -gt 0 ] || runs=(models/fashion-dcgan models/fashion-enhance models/fashion-ddpm models/shapes-spade)
 bin=${LATENTKIT_BENCH_BIN:-}
 if [ -z "$bin" ]; then
   scripts/setup
@@ -106,11 +108,13 @@ if (ours.kind === 'generator') {
   }
   const d = q.psnr_db.lkrt_int8 - q.psnr_db.lkrt_fp32;
   console.log(`PSNR int8 - fp32: ${d >= 0 ? '+' : ''}${d.toFixed(3)} dB (goal: within 0.5 dB)`);
+} else if (ours.kind === 'mask generator') {
+  console.log(`\nnormalised error of the images vs LibTorch over ${q.n} test maps: ` + lkrt.map((n) => `${n} ${err(n)}`).join(', '));
 } else {
   console.log(`\nnormalised error of the prediction vs LibTorch over ${q.n} calls (t spread over [0, T)): ` +
               lkrt.map((n) => `${n} ${err(n)}`).join(', '));
 }
-const goal = ours.kind === 'generator' ? '' : ' (goal for the U-Nets: lkrt <= 0.7x ONNX Runtime)';
+const goal = ['enhancer', 'denoiser'].includes(ours.kind) ? ' (goal for the U-Nets: lkrt <= 0.7x ONNX Runtime)' : '';
 console.log(`lkrt fp32 / ONNX Runtime: ${ours.cases.map((c, i) => (c.ms.lkrt_fp32 / ort.ms[i]).toFixed(2)).join(', ')}${goal}`);
 JS
 done

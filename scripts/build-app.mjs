@@ -1,7 +1,7 @@
 // Assembles the browser app (scripts/build app calls it after building the wasm module and
 // latentkit): web/app/ + build/wasm/pkg/ + the shipped models exported to .lkm (with the
 // generators' feature axes beside them) + sample and gallery images with their placeholder
-// codes + models.json, the page's manifest.
+// codes + example label maps for the mask generator + models.json, the page's manifest.
 // Usage: node scripts/build-app.mjs LATENTKIT_BIN OUT_DIR
 // Exports are skipped where OUT_DIR already holds one newer than the run's model.pt, its
 // axes file and the binary. LibTorch runs on one thread (--threads 1).
@@ -34,7 +34,11 @@ const kModels = [
   { name: 'fashion-enhance', weights: 'int8', title: 'Fashion enhancer (pix2pix)', samples: 'fashion' },
   { name: 'fashion-ddpm', weights: 'fp32', title: 'Fashion diffusion (DDPM)' },
   { name: 'fashion-cgan24', weights: 'int8', title: 'Fashion cGAN24 (the gray placeholder decoder)' },
+  // A mask generator: the paint panel, its palette from the .lkm, example maps of the test split.
+  { name: 'shapes-spade', weights: 'int8', title: 'Shapes from a painted map (SPADE, 64 px color)', maps: 'shapes-scenes' },
 ];
+// Example label maps (shapes-scenes test maps, as the server's paint page offers) by seed.
+const kMapSeeds = [1, 2, 3, 4, 5, 6];
 
 // Test-split emoji (no shipped model trained on them; docs/data.md) from the npm package the
 // emoji data set reads, and Fashion-MNIST test images by seed.
@@ -89,7 +93,8 @@ for (const m of kModels) {
   }
   const config = JSON.parse(fs.readFileSync(path.join(runDir, 'config.json'), 'utf8'));
   const family = config.family;
-  const kind = family === 'pix2pix' ? 'enhancer' : ['ddpm', 'cddpm', 't2i'].includes(family) ? 'denoiser' : 'generator';
+  const kind = family === 'pix2pix' ? 'enhancer' : ['ddpm', 'cddpm', 't2i'].includes(family) ? 'denoiser'
+    : family === 'spade' ? 'mask-generator' : 'generator';
   const entry = { name: m.name, title: m.title, file, kind, family, weights: m.weights, bytes: fs.statSync(target).size };
   if (Array.isArray(config.classes)) entry.classes = config.classes;
   if (m.axes) entry.axes = `models/${m.name}.axes.json`;
@@ -101,6 +106,17 @@ for (const m of kModels) {
   }
   if (m.samples) entry.samples = m.samples;  // filled in below
   if (m.prompt) entry.prompt = m.prompt;
+  if (m.maps) {
+    const size = String(config.model.image_size);
+    entry.maps = kMapSeeds.map((seed) => {
+      const src = `gallery/${m.name}-map-${seed}.png`;
+      if (!fs.existsSync(path.join(out, src))) {
+        run(['data', 'preview', '--data', m.maps, '--split', 'test', '--size', size, '--as', 'map', '--n', '1',
+          '--seed', String(seed), '--out', path.join(out, src), '--threads', '1'], `writing an example map of ${m.maps}`);
+      }
+      return src;
+    });
+  }
   entries.push(entry);
 }
 

@@ -1,5 +1,6 @@
-// latentkit export: a trained generator, enhancer (pix2pix) or diffusion denoiser (ddpm,
-// cddpm, t2i with its text encoder) as ONNX or .lkm (the on-device runtime's format).
+// latentkit export: a trained generator, enhancer (pix2pix), diffusion denoiser (ddpm,
+// cddpm, t2i with its text encoder) or mask generator (spade, with its palette) as ONNX or
+// .lkm (the on-device runtime's format).
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -17,6 +18,7 @@
 #include "latentkit/models/diffusion.h"
 #include "latentkit/models/pix2pix.h"
 #include "latentkit/models/registry.h"
+#include "latentkit/models/spade.h"
 #include "latentkit/steer/axes.h"
 
 namespace latentkit::app {
@@ -35,7 +37,9 @@ std::vector<double> flat(const torch::Tensor& t) {
 
 // Seeded inputs of the graph's kind, and the model's own outputs for them (LibTorch). A
 // text-to-image model's inputs hold prompts of random vocabulary words (the last: no
-// prompt) as text, token ids and the pooled embeddings LibTorch's text encoder gives them.
+// prompt) as text, token ids and the pooled embeddings LibTorch's text encoder gives them. A
+// mask generator's maps are blocks of random classes (8 x 8 pixels each, so that every block
+// size of the network sees several classes), z as `latentkit generate --seed 0` draws it.
 struct Vectors {
   GraphInputs in;
   torch::Tensor expected;
@@ -51,6 +55,12 @@ Vectors make_vectors(RunModel& m, const ModelGraph& g, int64_t n) {
   if (g.kind == LKRT_KIND_ENHANCER) {
     v.in.image = torch::rand({n, C, H, W}, rng) * 2 - 1;
     v.expected = m.enhancer->forward(v.in.image);
+  } else if (g.kind == LKRT_KIND_MASK_GENERATOR) {
+    v.in.z = torch::randn({n, g.latent_dim}, rng);
+    const int64_t block = std::min<int64_t>(8, H);
+    torch::Tensor coarse = torch::randint(g.num_classes, {n, (H + block - 1) / block, (W + block - 1) / block}, rng, torch::kInt64);
+    v.in.maps = coarse.repeat_interleave(block, 1).repeat_interleave(block, 2).slice(1, 0, H).slice(2, 0, W).to(torch::kUInt8).contiguous();
+    v.expected = spade_generate(*m.spade, v.in.maps, v.in.z);
   } else if (g.kind == LKRT_KIND_DENOISER) {
     auto& model = dynamic_cast<DdpmModel&>(*m.generator);
     v.in.image = torch::randn({n, C, H, W}, rng);
@@ -119,6 +129,9 @@ RuntimeErrors runtime_error(const std::string& bytes, const ModelGraph& g, const
         s = lkrt_denoise(model.get(), x.data_ptr<float>(), int32_t(v.in.t[i].item<int64_t>()), label,
                          c.defined() ? c.data_ptr<float>() : nullptr, out);
       }
+    } else if (g.kind == LKRT_KIND_MASK_GENERATOR) {
+      torch::Tensor z = v.in.z[i].contiguous(), map = v.in.maps[i].contiguous();
+      s = lkrt_generate_map(model.get(), z.data_ptr<float>(), map.data_ptr<uint8_t>(), out);
     } else {
       torch::Tensor z = v.in.z[i].contiguous();
       const int32_t label = v.in.labels.defined() ? int32_t(v.in.labels[i].item<int64_t>()) : -1;
@@ -185,13 +198,20 @@ void run_export(const ExportParams& p) {
     const auto& shape = graph.image_shape;
     nlohmann::json j = {{"run", p.run},
                         {"model_id", id},
-                        {"kind", graph.kind == LKRT_KIND_GENERATOR ? "generator" : graph.kind == LKRT_KIND_ENHANCER ? "enhancer" : "denoiser"},
+                        {"kind", graph.kind == LKRT_KIND_GENERATOR        ? "generator"
+                                 : graph.kind == LKRT_KIND_MASK_GENERATOR ? "mask-generator"
+                                 : graph.kind == LKRT_KIND_ENHANCER       ? "enhancer"
+                                                                          : "denoiser"},
                         {"shape", {shape[0], shape[1], shape[2]}},
                         {"labels", nlohmann::json::array()},
                         {"outputs", nlohmann::json::array()}};
     for (int64_t i = 0; i < p.vector_count; ++i) {
       if (v.in.z.defined()) j["z"].push_back(flat(v.in.z[i]));
       if (v.in.image.defined()) j["inputs"].push_back(flat(v.in.image[i]));
+      if (v.in.maps.defined()) {
+        const torch::Tensor ids = v.in.maps[i].to(torch::kInt64).flatten().contiguous();
+        j["maps"].push_back(std::vector<int64_t>(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + ids.numel()));
+      }
       if (v.in.t.defined()) j["t"].push_back(v.in.t[i].item<int64_t>());
       if (v.in.cond.defined()) j["cond"].push_back(flat(v.in.cond[i]));
       if (v.in.text.defined()) {
@@ -213,7 +233,7 @@ void run_export(const ExportParams& p) {
 void add_export_command(CLI::App& app) {
   auto p = std::make_shared<ExportParams>();
   CLI::App* cmd = app.add_subcommand(
-      "export", "Export a generator, an enhancer (pix2pix) or a diffusion model (text-to-image too) to ONNX or to .lkm for the on-device runtime (lkrt)");
+      "export", "Export a generator, an enhancer (pix2pix), a diffusion model (text-to-image too) or a mask-to-image model (spade) to ONNX or to .lkm for the on-device runtime (lkrt)");
   cmd->add_option("--run", p->run, "run folder of the model")->required();
   cmd->add_option("--format", p->format, "onnx (opset 13, for ONNX Runtime and mobile runtimes) or lkm (latentkit's runtime)")
       ->required()
@@ -223,7 +243,8 @@ void add_export_command(CLI::App& app) {
       ->check(CLI::IsMember({"fp32", "fp16", "int8"}))
       ->capture_default_str();
   cmd->add_option("--vectors", p->vectors,
-                  "also write a JSON of seeded inputs and LibTorch's outputs for them, to check another runtime against");
+                  "also write a JSON of seeded inputs (a spade run's: z and label maps of class ids) and LibTorch's outputs "
+                  "for them, to check another runtime against");
   cmd->add_option("--axes", p->axes,
                   "generators: also write the feature axes of this axes.json (axes fit) beside the model, as OUT.axes.json "
                   "(OUT without .lkm): what a page needs to move latents along them and lock them")
@@ -240,7 +261,9 @@ void add_export_command(CLI::App& app) {
       "  latentkit export --run models/fashion-ddpm --format lkm --out ddpm.lkm\n"
       "  lkrt ddpm.lkm --seed 3 --steps 20 --sampler dpmpp --out x.png\n"
       "  latentkit export --run runs/emoji-t2i --format lkm --out t2i.lkm   (with its text encoder and vocabulary)\n"
-      "  lkrt t2i.lkm --prompt \"cat face with heart-eyes\" --guidance 3 --steps 10 --sampler dpmpp --out cat.png");
+      "  lkrt t2i.lkm --prompt \"cat face with heart-eyes\" --guidance 3 --steps 10 --sampler dpmpp --out cat.png\n"
+      "  latentkit export --run models/shapes-spade --format lkm --weights int8 --out spade.lkm   (with its palette)\n"
+      "  lkrt spade.lkm --mask map.png --seed 3 --out drawn.png");
   torch_command(cmd, p->threads, Work::kShort, [p]() { run_export(*p); });
 }
 

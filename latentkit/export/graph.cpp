@@ -1,6 +1,7 @@
 #include "latentkit/export/graph.h"
 
 #include <cmath>
+#include <map>
 
 #include "latentkit/core/error.h"
 #include "latentkit/core/files.h"
@@ -8,6 +9,7 @@
 #include "latentkit/models/diffusion.h"
 #include "latentkit/models/pix2pix.h"
 #include "latentkit/models/registry.h"
+#include "latentkit/models/spade.h"
 #include "latentkit/models/vae.h"
 
 namespace latentkit {
@@ -159,10 +161,111 @@ int64_t input(ModelGraph& g, InputRole role, int64_t channels = 0) {
   return g.add(std::move(op));
 }
 
+int64_t leaky_relu(ModelGraph& g, int64_t x, double slope) {
+  GraphOp op{Op::kLeakyRelu, {x}};
+  op.alpha = slope;
+  return g.add(std::move(op));
+}
+
+// ---------------------------------------------------------------------------------
+// SPADE: the label map at each block's size, and the normalisations.
+
+// The one-hot map at side x side: the input itself at the image size, else one
+// downsample_nearest of it per smaller size (shared by every normalisation there).
+struct MapsBySize {
+  int64_t input = -1, side = 0;
+  std::map<int64_t, int64_t> values;
+
+  int64_t at(ModelGraph& g, int64_t size) {
+    if (size == side) return input;
+    auto found = values.find(size);
+    if (found != values.end()) return found->second;
+    check_input(size > 0 && side % size == 0, "spade: a block of " + std::to_string(size) + " px does not divide the " +
+                                                  std::to_string(side) + " px map (nearest resizing would not be a stride)");
+    GraphOp op{Op::kDownsampleNearest, {input}};
+    op.stride = side / size;
+    return values[size] = g.add(std::move(op));
+  }
+};
+
+// BatchNorm(x) (1 + gamma(a)) + beta(a), a = relu(shared(map)). The BatchNorm in eval is
+// x s + t per channel (s = weight / sqrt(var + eps), t = bias - mean s; weight 1, bias 0
+// without affine); it goes into the two convolutions on a, which are linear in their
+// weights: x (s (1 + gamma)) + (beta + t (1 + gamma)). Computed in double.
+int64_t spade_norm(ModelGraph& g, int64_t x, int64_t side, MapsBySize& maps, SpadeNormImpl& n) {
+  const auto& bn = n.norm->options;
+  check_input(bn.track_running_stats(), "spade: a normalisation without running statistics cannot be exported");
+  const auto& go = n.gamma->options;
+  const auto& bo = n.beta->options;
+  check_input(n.gamma->weight.sizes() == n.beta->weight.sizes() && n.gamma->bias.defined() && n.beta->bias.defined() &&
+                  first(go.stride()) == first(bo.stride()) &&
+                  explicit_padding(go.padding()) == explicit_padding(bo.padding()),
+              "spade: gamma and beta must be alike convolutions with biases");
+  const int64_t a = unary(g, Op::kRelu, conv(g, maps.at(g, side), *n.shared));
+  auto f64 = [](const torch::Tensor& t) { return t.detach().to(torch::kFloat64); };
+  torch::Tensor s = 1 / (f64(n.norm->running_var) + bn.eps()).sqrt();
+  torch::Tensor t = -f64(n.norm->running_mean) * s;
+  if (bn.affine()) {
+    t = t * f64(n.norm->weight) + f64(n.norm->bias);
+    s = s * f64(n.norm->weight);
+  }
+  const torch::Tensor wg = f64(n.gamma->weight), bg = f64(n.gamma->bias) + 1;  // the "1 +"
+  const torch::Tensor wb = f64(n.beta->weight), bb = f64(n.beta->bias);
+  auto per_out = [](const torch::Tensor& v) { return v.view({-1, 1, 1, 1}); };
+  const int64_t gamma = conv(g, a, *n.gamma);
+  g.ops[static_cast<size_t>(gamma)].weight = (wg * per_out(s)).to(torch::kFloat32).contiguous();
+  g.ops[static_cast<size_t>(gamma)].bias = (bg * s).to(torch::kFloat32).contiguous();
+  const int64_t beta = conv(g, a, *n.beta);
+  g.ops[static_cast<size_t>(beta)].weight = (wb + wg * per_out(t)).to(torch::kFloat32).contiguous();
+  g.ops[static_cast<size_t>(beta)].bias = (bb + bg * t).to(torch::kFloat32).contiguous();
+  return g.add(GraphOp{Op::kAdd, {g.add(GraphOp{Op::kMul, {x, gamma}}), beta}});
+}
+
+// x_s + conv1(lrelu(SPADE(conv0(lrelu(SPADE(x)))))), x_s = conv_s(SPADE(x)) or x.
+int64_t spade_block(ModelGraph& g, int64_t x, int64_t side, MapsBySize& maps, SpadeBlockImpl& b) {
+  const int64_t shortcut = b.conv_s ? conv(g, spade_norm(g, x, side, maps, *b.norm_s), *b.conv_s) : x;
+  int64_t dx = conv(g, leaky_relu(g, spade_norm(g, x, side, maps, *b.norm0), 0.2), *b.conv0);
+  dx = conv(g, leaky_relu(g, spade_norm(g, dx, side, maps, *b.norm1), 0.2), *b.conv1);
+  return g.add(GraphOp{Op::kAdd, {shortcut, dx}});
+}
+
 // ---------------------------------------------------------------------------------
 // The U-Nets.
 
 }  // namespace
+
+ModelGraph extract_mask_generator_graph(SpadeGeneratorImpl& net) {
+  torch::NoGradGuard no_grad;
+  const SpadeOptions& o = net.options;
+  ModelGraph g;
+  g.family = "spade";
+  g.kind = LKRT_KIND_MASK_GENERATOR;
+  g.latent_dim = o.latent_dim();
+  g.num_classes = o.classes();
+  g.image_shape = {o.channels(), o.image_size(), o.image_size()};
+  g.palette = map_palette(o.palette());
+  check_input(g.palette.size() == o.classes(), "spade: the model has " + std::to_string(o.classes()) + " classes, its " +
+                                                   o.palette() + " palette " + std::to_string(g.palette.size()));
+  const int64_t z = g.add(GraphOp{Op::kInput});
+  MapsBySize maps;
+  maps.input = input(g, InputRole::kLabelMap, o.classes());
+  maps.side = o.image_size();
+  GraphOp reshape{Op::kReshape, {gemm(g, z, *net.fc)}};
+  reshape.shape = {net.fc->options.out_features() / 16, 4, 4};
+  int64_t x = g.add(std::move(reshape)), side = 4;
+  for (size_t i = 0; i < net.blocks->size(); ++i) {
+    if (i > 0) {
+      GraphOp up{Op::kUpsampleNearest, {x}};
+      up.stride = 2;
+      x = g.add(std::move(up));
+      side *= 2;
+    }
+    x = spade_block(g, x, side, maps, *net.blocks[i]->as<SpadeBlock>());
+  }
+  check_input(side == o.image_size(), "spade: the blocks end at " + std::to_string(side) + " px, not the image size");
+  unary(g, Op::kTanh, conv(g, leaky_relu(g, x, 0.2), *net.to_image));
+  return g;
+}
 
 ModelGraph extract_enhancer_graph(Pix2pixGeneratorImpl& net) {
   torch::NoGradGuard no_grad;
@@ -303,22 +406,27 @@ ModelGraph extract_graph(Generator& generator) {
     g.add(std::move(affine));
   } else {
     throw Error("a " + g.family + " model cannot be exported (exportable: dcgan, dcgan-upsample, cgan, vae, cvae, ddpm, "
-                "cddpm, t2i, pix2pix)");
+                "cddpm, t2i, pix2pix, spade)");
   }
   return g;
 }
 
 RunModel load_run_model(const std::string& run_dir) {
   RunModel m;
-  if (path_exists(run_dir + "/config.json") && read_json(run_dir + "/config.json").value("family", "") == "pix2pix")
+  const std::string family = run_family(run_dir);
+  if (family == "pix2pix")
     m.enhancer = load_pix2pix(run_dir).net;
+  else if (family == "spade")
+    m.spade = load_spade(run_dir).net;
   else
     m.generator = load_generator(run_dir);
   return m;
 }
 
 ModelGraph extract_graph(RunModel& model) {
-  return model.enhancer ? extract_enhancer_graph(*model.enhancer) : extract_graph(*model.generator);
+  if (model.enhancer) return extract_enhancer_graph(*model.enhancer);
+  if (model.spade) return extract_mask_generator_graph(*model.spade);
+  return extract_graph(*model.generator);
 }
 
 ModelGraph extract_run_graph(const std::string& run_dir) {
@@ -360,6 +468,13 @@ torch::Tensor run_graph(const ModelGraph& g, const GraphInputs& in) {
                         "run_graph: text must be [N, " + std::to_string(op.channels) + "]");
             y = in.text.to(torch::kFloat32).view({-1, op.channels, 1, 1});
             break;
+          case InputRole::kLabelMap:
+            check_input(in.maps.defined() && in.maps.dim() == 3 && in.maps.size(1) == g.image_shape[1] &&
+                            in.maps.size(2) == g.image_shape[2],
+                        "run_graph: maps must be class ids [N, " + std::to_string(g.image_shape[1]) + ", " +
+                            std::to_string(g.image_shape[2]) + "]");
+            y = one_hot_maps(in.maps, op.channels);
+            break;
           default: throw Error("run_graph: unknown input role", ErrorKind::kInternal);
         }
         check_input(y.defined(), "run_graph: an input of the graph was not given");
@@ -392,6 +507,10 @@ torch::Tensor run_graph(const ModelGraph& g, const GraphInputs& in) {
       }
       case Op::kGroupNorm: y = F::group_norm(v(0), F::GroupNormFuncOptions(op.groups).weight(op.weight).bias(op.bias).eps(op.alpha)); break;
       case Op::kAdd: y = v(0) + v(1); break;
+      case Op::kMul: y = v(0) * v(1); break;
+      case Op::kDownsampleNearest:  // in[i f][j f]: PyTorch's nearest to size H / f x W / f
+        y = v(0).slice(2, 0, v(0).size(2), op.stride).slice(3, 0, v(0).size(3), op.stride);
+        break;
       case Op::kConcat: {
         std::vector<torch::Tensor> parts;
         for (size_t k = 0; k < op.inputs.size(); ++k) parts.push_back(v(k));

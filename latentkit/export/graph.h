@@ -17,8 +17,10 @@
 #include <lkrt_ops.h>
 #include <torch/torch.h>
 
+#include "latentkit/data/labelmaps.h"
 #include "latentkit/models/generator.h"
 #include "latentkit/models/pix2pix.h"
+#include "latentkit/models/spade.h"
 #include "latentkit/models/text.h"
 
 namespace latentkit {
@@ -34,9 +36,9 @@ struct GraphOp {
   // (always defined); group_norm: gamma and beta; embedding and a conditional generator's
   // latent input: the table in weight.
   torch::Tensor weight, bias;
-  int64_t stride = 1, padding = 0;  // convolutions; upsample_nearest: stride is the scale
+  int64_t stride = 1, padding = 0;  // convolutions; upsample_nearest: stride is the scale; downsample_nearest: the factor
   int64_t groups = 0;               // group_norm: groups; attention: heads
-  int64_t channels = 0;             // input: image / condition channels; group_norm, attention: channels
+  int64_t channels = 0;             // input: image / condition / text channels, label map classes; group_norm, attention: channels
   int64_t dim = 0;                  // timestep_embedding
   InputRole role = InputRole::kLatent;
   double alpha = 0, beta = 0;       // leaky slope; affine a, b; group_norm eps; attention scale
@@ -51,8 +53,8 @@ struct GraphDiffusion {
 struct ModelGraph {
   std::string family;
   lkrt_kind kind = LKRT_KIND_GENERATOR;
-  int64_t latent_dim = 0;   // generators: z; denoisers: C x H x W; enhancers: 0
-  int64_t num_classes = 0;  // denoisers: plus a no-class row in their embedding
+  int64_t latent_dim = 0;   // generators, mask generators: z; denoisers: C x H x W; enhancers: 0
+  int64_t num_classes = 0;  // denoisers: plus a no-class row in their embedding; mask generators: the map's classes
   std::array<int64_t, 3> image_shape{};  // {C, H, W}: the output, or the image in and out
   int64_t pad_multiple = 1;              // enhancers: input sides padded to a multiple of this
   GraphDiffusion diffusion;
@@ -63,6 +65,9 @@ struct ModelGraph {
   TextEncoder text_encoder{nullptr};
   torch::Tensor null_text;  // [text width]
   std::vector<std::string> vocab;
+  // Mask generators (spade): the palette of their label maps, which the .lkm carries so that
+  // a device can draw it; empty for other models.
+  MapPalette palette;
 
   /// Appends op and returns its value.
   int64_t add(GraphOp op);
@@ -74,10 +79,17 @@ struct ModelGraph {
 ModelGraph extract_graph(Generator& generator);
 /// The graph of a pix2pix generator: an enhancer.
 ModelGraph extract_enhancer_graph(Pix2pixGeneratorImpl& net);
-/// A run's model as export reads it: a pix2pix run's generator (an enhancer), or any other
-/// family's Generator (a ddpm / cddpm's is a denoiser).
+/// The graph of a spade generator: a mask generator (z and a label map). Each SPADE
+/// normalisation's BatchNorm (eval: x s + t per channel) is folded into its gamma and beta
+/// convolutions, with the "1 +": (x s + t)(1 + gamma) + beta = x gamma' + beta', gamma' =
+/// s (1 + gamma), beta' = beta + t (1 + gamma); the map is one-hot at the image size and
+/// downsampled (nearest) once per smaller block size.
+ModelGraph extract_mask_generator_graph(SpadeGeneratorImpl& net);
+/// A run's model as export reads it: a pix2pix run's generator (an enhancer), a spade run's
+/// (a mask generator), or any other family's Generator (a ddpm / cddpm's is a denoiser).
 struct RunModel {
   Pix2pixGenerator enhancer{nullptr};
+  SpadeGenerator spade{nullptr};
   std::unique_ptr<Generator> generator;
 };
 /// Loads RUN by its family (a clear Error for what cannot be loaded).
@@ -88,12 +100,13 @@ ModelGraph extract_run_graph(const std::string& run_dir);
 /// mse(got - want) / mse(want): the parity measure of export and its tests.
 double normalised_error(const torch::Tensor& got, const torch::Tensor& want);
 
-/// The inputs of one run of a graph: z [N, latent_dim] (generators), labels int64 [N]
-/// (conditional ones; a denoiser's no-class label is num_classes), image [N, C, H, W]
-/// (enhancers, x_t of denoisers), t int64 [N], cond [N, C + 2, H, W] (denoisers with tasks)
-/// and text [N, text width] (text-to-image denoisers: pooled prompts, or null_text).
+/// The inputs of one run of a graph: z [N, latent_dim] (generators, mask generators), labels
+/// int64 [N] (conditional ones; a denoiser's no-class label is num_classes), image [N, C, H, W]
+/// (enhancers, x_t of denoisers), t int64 [N], cond [N, C + 2, H, W] (denoisers with tasks),
+/// text [N, text width] (text-to-image denoisers: pooled prompts, or null_text) and maps
+/// uint8 or int64 [N, H, W] (mask generators: class ids).
 struct GraphInputs {
-  torch::Tensor z, labels, image, t, cond, text;
+  torch::Tensor z, labels, image, t, cond, text, maps;
 };
 
 /// Runs the graph with LibTorch: images [N, C, H, W] (generators, enhancers) or the

@@ -77,6 +77,10 @@ std::string graph_to_lkm(const ModelGraph& g, const std::string& weights, const 
       w.set_denoiser({d.schedule, d.timesteps, d.prediction, d.tasks, d.sample_steps, uint32_t(g.num_classes)});
       if (g.text_encoder) write_text_encoder(w, g, requested, keep);
     }
+    if (g.kind == LKRT_KIND_MASK_GENERATOR) {
+      check_input(g.palette.size() == g.num_classes, "a mask generator's palette must name each of its classes");
+      w.set_mask_generator({g.palette.name, g.palette.class_names, g.palette.colors});
+    }
     for (size_t index = 0; index < g.ops.size(); ++index) {
       const GraphOp& op = g.ops[index];
       auto in = [&](size_t k) { return lkrt::ModelWriter::Value(op.inputs.at(k)); };
@@ -121,6 +125,8 @@ std::string graph_to_lkm(const ModelGraph& g, const std::string& weights, const 
           w.group_norm(in(0), i32(op.groups), i32(op.channels), static_cast<float>(op.alpha), f(op.weight), f(op.bias));
           break;
         case Op::kAdd: w.add(in(0), in(1)); break;
+        case Op::kMul: w.mul(in(0), in(1)); break;
+        case Op::kDownsampleNearest: w.downsample_nearest(in(0), i32(op.stride)); break;
         case Op::kConcat: {
           std::vector<lkrt::ModelWriter::Value> parts;
           for (size_t k = 0; k < op.inputs.size(); ++k) parts.push_back(in(k));

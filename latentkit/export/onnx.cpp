@@ -3,6 +3,8 @@
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
 
+#include <limits>
+
 #include "latentkit/core/error.h"
 #include "latentkit/models/unet.h"
 
@@ -120,7 +122,10 @@ std::string graph_to_onnx(const ModelGraph& g, const std::string& model_name) {
   opset->set_domain("");
   opset->set_version(kOnnxOpset);
   onnx::GraphProto* graph = model.mutable_graph();
-  graph->set_name(g.family + (g.kind == LKRT_KIND_GENERATOR ? "_generator" : g.kind == LKRT_KIND_ENHANCER ? "_enhancer" : "_denoiser"));
+  graph->set_name(g.family + (g.kind == LKRT_KIND_GENERATOR        ? "_generator"
+                              : g.kind == LKRT_KIND_MASK_GENERATOR ? "_mask_generator"
+                              : g.kind == LKRT_KIND_ENHANCER       ? "_enhancer"
+                                                                   : "_denoiser"));
   OnnxBuilder b(graph);
   const auto [C, H, W] = g.image_shape;
   const bool enhancer = g.kind == LKRT_KIND_ENHANCER;
@@ -166,6 +171,11 @@ std::string graph_to_onnx(const ModelGraph& g, const std::string& model_name) {
             add_value(graph->mutable_input(), "text", onnx::TensorProto::FLOAT, {op.channels});
             as_map(b, "text");
             break;
+          case InputRole::kLabelMap: {  // class ids int64 [batch, H, W] -> one-hot float [batch, classes, H, W]
+            add_value(graph->mutable_input(), "map", onnx::TensorProto::INT64, {H, W});
+            set_int(b.node("OneHot", {"map", b.constant({op.channels}), b.initializer(torch::tensor({0.0f, 1.0f}))}), "axis", 1);
+            break;
+          }
           default: throw Error("ONNX export: unknown input role", ErrorKind::kInternal);
         }
         break;
@@ -224,6 +234,12 @@ std::string graph_to_onnx(const ModelGraph& g, const std::string& model_name) {
         break;
       }
       case Op::kAdd: b.node("Add", {v(0), v(1)}); break;
+      case Op::kMul: b.node("Mul", {v(0), v(1)}); break;
+      case Op::kDownsampleNearest: {  // in[i f][j f]: Slice with steps over the sides
+        const int64_t end = std::numeric_limits<int64_t>::max();
+        b.node("Slice", {v(0), b.constant({0, 0}), b.constant({end, end}), b.constant({2, 3}), b.constant({op.stride, op.stride})});
+        break;
+      }
       case Op::kConcat: {
         std::vector<std::string> parts;
         for (size_t k = 0; k < op.inputs.size(); ++k) parts.push_back(v(k));
@@ -281,7 +297,7 @@ std::string graph_to_onnx(const ModelGraph& g, const std::string& model_name) {
     values.push_back(b.last());
   }
   // The last node's output is the graph's output.
-  const std::string output = g.kind == LKRT_KIND_GENERATOR ? "image"
+  const std::string output = g.kind == LKRT_KIND_GENERATOR || g.kind == LKRT_KIND_MASK_GENERATOR ? "image"
                              : enhancer                    ? "enhanced"
                              : g.diffusion.prediction == 1 ? "v"
                                                            : "eps";

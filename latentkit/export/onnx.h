@@ -1,6 +1,8 @@
 #pragma once
 // A model graph as an ONNX model (opset 13), batch first, fp32, BatchNorm folded.
 //   generators: "z" float [batch, latent_dim] (+ "label" int64 [batch]) -> "image" [batch, C, H, W]
+//   mask generators (spade): "z" float [batch, latent_dim] and "map" int64 [batch, H, W], class
+//               ids (OneHot inside) -> "image" [batch, C, H, W]
 //   enhancers:  "image" float [batch, C, height, width], sides a multiple of the U-Net's
 //               stride (2^depth; pad by edge replication first, as lkrt does) -> "enhanced"
 //   denoisers:  "x" float [batch, C, H, W], "t" int64 [batch] (+ "label" int64 [batch], the
@@ -9,7 +11,8 @@
 //               the text encoder itself is not in the ONNX file) -> "eps" or "v"
 // Linear layers are Gemm with transB = 1, upsampling is Resize (nearest, asymmetric, floor:
 // PyTorch's nearest), GroupNorm is InstanceNormalization over [batch, groups, -1] and an
-// affine, attention is MatMul / Softmax / MatMul.
+// affine, attention is MatMul / Softmax / MatMul, nearest downsampling (a label map at a
+// SPADE block's size) is Slice with steps.
 #include <string>
 
 #include "latentkit/export/graph.h"

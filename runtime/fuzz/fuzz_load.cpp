@@ -1,8 +1,9 @@
 // libFuzzer target: load any bytes as a .lkm (checksum skipped, so that the fuzzer
 // reaches the validators: the header, the tensors, the graph's values, shapes and kinds)
 // and, if they load and are cheap enough, run the model once as its kind asks: a
-// generation, an enhancement of an odd-sized image in tiles, or a two-step sample (from a
-// prompt with an unknown word, its warnings asked for, when the model has a text encoder).
+// generation, an enhancement of an odd-sized image in tiles, a two-step sample (from a
+// prompt with an unknown word, its warnings asked for, when the model has a text encoder),
+// or a mask generator's image of a map of every class.
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -29,6 +30,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         std::vector<float> in(C * size_t(h) * size_t(w), 0.25f), enhanced(in.size());
         s = lkrt_enhance(model, in.data(), h, w, h > 16 ? 16 : 0, enhanced.data());
         if (s == LKRT_ERR_FORMAT || s == LKRT_ERR_MEMORY) s = LKRT_OK;  // a size this graph cannot take: an error, fine
+        break;
+      }
+      case LKRT_KIND_MASK_GENERATOR: {
+        // Every class, in stripes; the palette's names and colors read.
+        std::vector<uint8_t> map(H * W);
+        for (size_t i = 0; i < map.size(); ++i) map[i] = uint8_t(i % size_t(classes));
+        for (int32_t k = 0; k < classes; ++k)
+          if (!lkrt_model_class_name(model, k) || !lkrt_model_class_color(model, k)) __builtin_trap();
+        s = lkrt_generate_map(model, z.data(), map.data(), out.data());
         break;
       }
       case LKRT_KIND_DENOISER: {

@@ -1,7 +1,7 @@
 /// lkrt: the latentkit on-device runtime. Loads a model stored as .lkm
 /// (docs/file-format.md): a generator (latent -> image), an enhancer (image -> image, any
-/// size) or a diffusion denoiser with its noise schedule and sampler, and runs it on the
-/// CPU. C API; a thin C++ wrapper follows at the end of this header. No third-party
+/// size), a diffusion denoiser with its noise schedule and sampler, or a mask generator
+/// (SPADE: a label map and a style latent -> image), and runs it on the CPU. C API; a thin C++ wrapper follows at the end of this header. No third-party
 /// dependencies.
 ///
 /// Threading: a model may be used from any thread, but calls that take a non-const
@@ -41,7 +41,9 @@ typedef enum {
 typedef enum {
   LKRT_KIND_GENERATOR = 0, /* z [latent_dim] (+ label) -> image: lkrt_generate */
   LKRT_KIND_ENHANCER = 1,  /* image -> image of the same size: lkrt_enhance */
-  LKRT_KIND_DENOISER = 2   /* x_t, t (+ label, condition) -> eps or v: lkrt_denoise, lkrt_sample */
+  LKRT_KIND_DENOISER = 2,  /* x_t, t (+ label, condition) -> eps or v: lkrt_denoise, lkrt_sample */
+  LKRT_KIND_MASK_GENERATOR = 3 /* z [latent_dim] and a label map [height x width] of class ids -> image:
+                                  lkrt_generate_map; its palette names and colors the classes */
 } lkrt_kind;
 
 typedef enum {
@@ -96,6 +98,27 @@ lkrt_status lkrt_generate(lkrt_model* model, const float* z, int32_t label, floa
 lkrt_status lkrt_decode_code(lkrt_model* model, const uint8_t* code, size_t size, float* out);
 /// The same for the code's text form: base64url without padding, NUL-terminated.
 lkrt_status lkrt_decode_code_text(lkrt_model* model, const char* text, float* out);
+
+/// Mask generator (latentkit's spade): z [latent_dim] (the style) and map [height * width],
+/// the class id of each pixel row by row, each < num_classes (one-hot inside the runtime);
+/// out [channels * height * width] as lkrt_generate. A class id out of range is
+/// LKRT_ERR_ARGUMENT naming the first such pixel. Does not allocate after the first call.
+lkrt_status lkrt_generate_map(lkrt_model* model, const float* z, const uint8_t* map, float* out);
+
+/// A mask generator's palette (the classes of its label maps; other models have none): its
+/// name ("scenes"), each class's name and its color as 4 bytes R, G, B, A (alpha 255, or 0 for
+/// a "transparent" class, which any pixel of alpha 0 is). NULL (or "") out of range.
+const char* lkrt_model_palette_name(const lkrt_model* model);
+const char* lkrt_model_class_name(const lkrt_model* model, int32_t class_id);
+const uint8_t* lkrt_model_class_color(const lkrt_model* model, int32_t class_id);
+/// A label map painted in the palette's colors -> class ids: pixels [height * width *
+/// channels] (channels 3: RGB, 4: RGBA with straight alpha, as PNG and a canvas's ImageData
+/// hold them) into ids [height * width]. A pixel of alpha 0 is the transparent class when
+/// the palette has one; any other color outside the palette is LKRT_ERR_ARGUMENT, e.g.
+/// "pixel (3, 0) is #808080, not a color of the scenes palette; the valid colors are: 0
+/// background #000000, 1 square #ff0000, ...". Any size: lkrt_generate_map takes the model's.
+lkrt_status lkrt_map_from_pixels(const lkrt_model* model, const uint8_t* pixels, int32_t channels, int32_t height,
+                                 int32_t width, uint8_t* ids);
 
 /// Enhancer: in and out [channels * height * width] in NCHW order, values in [-1, 1]; any
 /// size from 1x1. Each side is padded by edge replication to a multiple of
@@ -239,6 +262,18 @@ class Model {
                                          std::to_string(latent_dim()));
     std::vector<float> out(output_size());
     check(lkrt_generate(model_, z.data(), label, out.data()));
+    return out;
+  }
+  /// A mask generator's image: z [latent_dim] and map [H*W] of class ids; returns [C*H*W].
+  std::vector<float> generate_map(const std::vector<float>& z, const std::vector<uint8_t>& map) {
+    if (z.size() != size_t(latent_dim()))
+      throw Error(LKRT_ERR_ARGUMENT, "z has " + std::to_string(z.size()) + " values, the model expects " +
+                                         std::to_string(latent_dim()));
+    if (map.size() != size_t(height()) * size_t(width()))
+      throw Error(LKRT_ERR_ARGUMENT, "the map has " + std::to_string(map.size()) + " class ids, the model draws " +
+                                         std::to_string(width()) + "x" + std::to_string(height()));
+    std::vector<float> out(output_size());
+    check(lkrt_generate_map(model_, z.data(), map.data(), out.data()));
     return out;
   }
   /// A placeholder code's bytes or text (lkrt_decode_code); returns [C*H*W].

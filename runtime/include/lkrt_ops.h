@@ -30,6 +30,9 @@ enum class Op : uint32_t {
   kAttention = 16,
   kTimestepEmbedding = 17,
   kEmbedding = 18,
+  // Mask generators (SPADE), format version 4.
+  kMul = 19,
+  kDownsampleNearest = 20,
   kCount  // one past the last
 };
 
@@ -37,7 +40,8 @@ enum class Op : uint32_t {
 constexpr const char* kOpNames[] = {
     "?",        "input",   "gemm",         "conv2d",  "conv_transpose2d", "upsample_nearest", "relu",
     "leaky_relu", "tanh",  "sigmoid",      "affine",  "reshape",          "silu",             "group_norm",
-    "add",      "concat",  "attention",    "timestep_embedding", "embedding",
+    "add",      "concat",  "attention",    "timestep_embedding", "embedding", "mul",
+    "downsample_nearest",
 };
 static_assert(sizeof kOpNames / sizeof kOpNames[0] == size_t(Op::kCount), "a name for every op");
 
@@ -51,6 +55,8 @@ enum class InputRole : uint32_t {
   kLabel = 3,      // a class label, as [1, 1, 1], read by an embedding op
   kCondition = 4,  // a denoiser's image condition (Palette): [channels (int parameter 1), H, W]
   kText = 5,       // a text-to-image denoiser's prompt embedding: [text width (int parameter 1), 1, 1]
+  kLabelMap = 6,   // a mask generator's label map, one-hot: [classes (int parameter 1), H, W]; the
+                   // caller gives class ids, one per pixel (lkrt_generate_map)
   kCount
 };
 

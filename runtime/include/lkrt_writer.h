@@ -23,6 +23,7 @@
 #ifndef LKRT_WRITER_H
 #define LKRT_WRITER_H
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -63,6 +64,14 @@ struct TextEncoderInfo {
   float eps = 1e-5f;        ///< the LayerNorms' epsilon
   std::vector<std::string> vocab;  ///< "<pad>", "<unk>", then words of a-z and 0-9, sorted, unique
 };
+/// A mask generator's palette: the classes of its label maps (latentkit's MapPalette,
+/// data/labelmaps.h), the file's palette section (docs/file-format.md).
+struct PaletteInfo {
+  std::string name;                          ///< "scenes"; 1 to 64 bytes of printable ASCII, as every name
+  std::vector<std::string> class_names;      ///< 2 to 256 classes
+  std::vector<std::array<uint8_t, 4>> colors;  ///< R, G, B, A per class: alpha 255, or #00000000 for one transparent class
+};
+
 /// One pre-norm block's weights, PyTorch layouts (Linear weights [out, in]).
 struct TextLayerWeights {
   const float *ln1_weight, *ln1_bias;    ///< [w]
@@ -95,9 +104,13 @@ class ModelWriter {
   /// version 3). The graph reads the pooled prompt with input(InputRole::kText, info.width).
   /// Linear weights are stored as type; embeddings, LayerNorms, biases and null_text fp32.
   void set_text_encoder(const TextEncoderInfo& info, const TextEncoderWeights& weights, lkrt_weight_type type);
+  /// The model is a mask generator (lkrt_generate_map; the file is then format version 4): its
+  /// graph reads input_latent() and input(InputRole::kLabelMap, classes), the label map one-hot.
+  void set_mask_generator(const PaletteInfo& palette);
 
   // The graph. Each op reads values defined before it and defines a new one.
-  /// channels: of the image or condition roles, the text encoder's width for kText, 0 for the others.
+  /// channels: of the image or condition roles, the text encoder's width for kText, the
+  /// classes for kLabelMap, 0 for the others.
   Value input(InputRole role, int32_t channels = 0);
   /// The latent z [latent_dim, 1, 1], or of a conditional generator z followed by row
   /// `label` of the table [num_classes, embed_dim] (a one-hot identity table for a CVAE).
@@ -131,6 +144,10 @@ class ModelWriter {
   Value timestep_embedding(Value t, int32_t dim);
   /// Row `label` of table [rows, dim] for a label value [1, 1, 1] -> [dim, 1, 1].
   Value embedding(Value label, const float* table, int32_t rows, int32_t dim);
+  /// a * b elementwise; b has a's shape or is [C, 1, 1].
+  Value mul(Value a, Value b);
+  /// y[c, i, j] = x[c, i * factor, j * factor]: nearest downsampling, the sides multiples of factor.
+  Value downsample_nearest(Value x, int32_t factor);
 
   // The chain forms: each reads the value of the op before.
   void add_input() { input_latent(); }
@@ -191,6 +208,7 @@ class ModelWriter {
   int32_t num_classes_ = 0;
   int32_t embed_dim_ = 0;
   TextEncoderInfo text_;                // width 0 until set_text_encoder
+  PaletteInfo palette_;                 // mask generators
   std::vector<uint32_t> text_tensors_;  // the text section's tensors, in its order
   std::vector<OpRecord> ops_;
   std::vector<Tensor> tensors_;

@@ -13,7 +13,10 @@ namespace lkrt {
 namespace format {
 
 constexpr uint8_t kMagic[8] = {0x89, 'L', 'K', 'M', '\r', '\n', 0x1a, '\n'};
-constexpr uint32_t kVersion = 3;  // files with a text section; the writer writes 2 without one, the loader reads 1..3
+// The writer writes the lowest version that holds the model: 4 with a palette section (mask
+// generators), 3 with a text section (text-to-image denoisers), 2 otherwise; the loader reads 1..4.
+constexpr uint32_t kVersion = 4;
+constexpr uint32_t kVersionText = 3;
 constexpr uint32_t kVersionNoText = 2;
 constexpr uint32_t kHeaderSize = 256;
 constexpr uint32_t kOpRecordSizeV1 = 64;
@@ -63,7 +66,19 @@ constexpr size_t kHReservedV2 = 184;      // 184..255 reserved, zero, in version
 // Version 3: a text-to-image denoiser's text encoder and vocabulary (the text section).
 constexpr size_t kHTextOffset = 184;      // u64, multiple of 64, after the tables
 constexpr size_t kHTextSize = 192;        // u64
-constexpr size_t kHReservedV3 = 200;      // 200..255 reserved, zero.
+constexpr size_t kHReservedV3 = 200;      // 200..255 reserved, zero, in version 3.
+// Version 4: a mask generator's palette (the palette section).
+constexpr size_t kHPaletteOffset = 200;   // u64, multiple of 64, after the tables
+constexpr size_t kHPaletteSize = 208;     // u64
+constexpr size_t kHReservedV4 = 216;      // 216..255 reserved, zero.
+
+// Palette section field offsets.
+constexpr size_t kPClasses = 0;      // u32 K, = the header's num_classes
+constexpr size_t kPReserved = 4;     // u32, 0
+constexpr size_t kPColors = 8;       // u8[4 K], R G B A per class; then the palette's name and the K
+                                     // class names, each NUL-terminated, filling the section
+constexpr uint32_t kPaletteMaxClasses = 256;  // class ids are bytes
+constexpr uint32_t kPaletteMaxName = 64;      // bytes of a name
 
 // Text section field offsets.
 constexpr size_t kXVocabSize = 0;    // u32 V, words of the vocabulary (<pad> and <unk> included)

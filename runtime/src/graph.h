@@ -185,8 +185,21 @@ struct Inputs {
   const float* image = nullptr;
   const float* cond = nullptr;
   const float* text = nullptr;  // [text width]: the prompt's embedding, or the no-prompt vector
+  const uint8_t* map = nullptr;  // [H * W] class ids of a mask generator's label map
   float timestep = 0.0f;
 };
+
+// A mask generator's palette, from the file's palette section (palette.cpp): the name, and
+// per class its name and RGBA color.
+struct Palette {
+  std::string name;
+  std::vector<std::string> class_names;
+  std::vector<uint8_t> colors;  // [classes, 4]
+};
+
+// Reads and checks the palette section [offset, offset + length) (version 4); palette.cpp.
+void read_palette_section(lkrt_model& m, const uint8_t* data, uint64_t size, uint64_t offset, uint64_t length,
+                          uint64_t data_start);
 
 // A text-to-image denoiser's text encoder (latentkit's TextEncoder, models/text.h) and its
 // vocabulary, from the file's text section (text.cpp). Plain arrays, no strings: this is
@@ -228,6 +241,7 @@ struct lkrt_model {
   uint32_t cond_channels = 0;
   std::string id;
   lkrt::TextEncoder text;  // text-to-image denoisers
+  lkrt::Palette palette;   // mask generators
   // Graph.
   std::vector<lkrt::Node> nodes;
   std::vector<lkrt::Value> values;

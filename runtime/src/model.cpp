@@ -1,4 +1,4 @@
-// The .lkm loader (versions 1 and 2), the buffer planner and the executor behind the C
+// The .lkm loader (versions 1 to 4), the buffer planner and the executor behind the C
 // API of lkrt.h. Each op's own checks, shapes and kernels are in ops.cpp.
 #include <algorithm>
 #include <cerrno>
@@ -245,7 +245,8 @@ void check_graph(lkrt_model& m, uint32_t value_count) {
   using R = lkrt::InputRole;
   auto has = [&](R r) { return roles[uint32_t(r)] == 1; };
   const bool latent = has(R::kLatent), image = has(R::kImage), t = has(R::kTimestep), label = has(R::kLabel),
-             cond = has(R::kCondition), text = has(R::kText);
+             cond = has(R::kCondition), text = has(R::kText), map = has(R::kLabelMap);
+  if (map && m.kind != LKRT_KIND_MASK_GENERATOR) fail(LKRT_ERR_FORMAT, "a label map input in a model that is not a mask generator");
   if (text != (m.text.width > 0))
     fail(LKRT_ERR_FORMAT, text ? "a text input without a text section (the text encoder)" : "a text section but no text input");
   switch (m.kind) {
@@ -254,6 +255,9 @@ void check_graph(lkrt_model& m, uint32_t value_count) {
       break;
     case LKRT_KIND_ENHANCER:
       if (!image || latent || t || label || cond) fail(LKRT_ERR_FORMAT, "an enhancer has one input, the image");
+      break;
+    case LKRT_KIND_MASK_GENERATOR:
+      if (!latent || !map || image || t || label || cond) fail(LKRT_ERR_FORMAT, "a mask generator has two inputs, the latent and the label map");
       break;
     case LKRT_KIND_DENOISER:
       if (!image || !t || latent) fail(LKRT_ERR_FORMAT, "a denoiser reads an image (x_t) and a time step");
@@ -308,7 +312,10 @@ void read_kind(const uint8_t* data, uint32_t version, lkrt_model& m) {
   using namespace lkrt::format;
   if (version == 1) return;  // a generator; the version-2 fields are reserved zeros
   const uint32_t kind = read_u32(data + kHKind);
-  if (kind > LKRT_KIND_DENOISER) fail(LKRT_ERR_UNSUPPORTED, "model kind %u unknown (generator 0, enhancer 1, denoiser 2)", kind);
+  if (kind > LKRT_KIND_MASK_GENERATOR)
+    fail(LKRT_ERR_UNSUPPORTED, "model kind %u unknown (generator 0, enhancer 1, denoiser 2, mask generator 3)", kind);
+  if (kind == LKRT_KIND_MASK_GENERATOR && version < 4)
+    fail(LKRT_ERR_FORMAT, "a mask generator in a version-%u file (mask generators are version 4, with their palette)", version);
   m.kind = lkrt_kind(kind);
   const uint32_t pad = read_u32(data + kHPadMultiple);
   m.schedule = read_u32(data + kHSchedule);
@@ -344,7 +351,12 @@ void read_kind(const uint8_t* data, uint32_t version, lkrt_model& m) {
   }
   if (m.kind == LKRT_KIND_ENHANCER && (m.latent_dim != 0 || m.num_classes != 0 || m.embed_dim != 0))
     fail(LKRT_ERR_FORMAT, "enhancer: latent_dim, num_classes and embed_dim must be 0");
-  for (size_t i = version == 2 ? kHReservedV2 : kHReservedV3; i < kHeaderSize; ++i)
+  if (m.kind == LKRT_KIND_MASK_GENERATOR) {
+    if (m.num_classes < 2 || m.num_classes > kPaletteMaxClasses)
+      fail(LKRT_ERR_FORMAT, "mask generator: %u classes, not in 2..%u", m.num_classes, kPaletteMaxClasses);
+    if (m.embed_dim != 0) fail(LKRT_ERR_FORMAT, "mask generator: embed_dim %u, expected 0 (the classes come in the map)", m.embed_dim);
+  }
+  for (size_t i = version == 2 ? kHReservedV2 : version == 3 ? kHReservedV3 : kHReservedV4; i < kHeaderSize; ++i)
     if (data[i] != 0) fail(LKRT_ERR_FORMAT, "reserved header byte %zu is not zero", i);
 }
 
@@ -393,6 +405,7 @@ void load(const uint8_t* data, size_t size, uint32_t flags, lkrt_model& m) {
   if (weight_type > LKRT_WEIGHT_MIXED) fail(LKRT_ERR_FORMAT, "weight type %u unknown", weight_type);
   m.weight_type = lkrt_weight_type(weight_type);
   read_kind(data, version, m);
+  if (m.kind == LKRT_KIND_MASK_GENERATOR && m.latent_dim == 0) fail(LKRT_ERR_FORMAT, "latent_dim 0 not in 1..%u", kMaxDim);
   if (m.kind == LKRT_KIND_GENERATOR) {
     if (m.latent_dim == 0) fail(LKRT_ERR_FORMAT, "latent_dim %u not in 1..%u", m.latent_dim, kMaxDim);
     if ((m.num_classes == 0) != (m.embed_dim == 0))
@@ -427,6 +440,13 @@ void load(const uint8_t* data, size_t size, uint32_t flags, lkrt_model& m) {
     lkrt::read_text_section(m, data, size, read_u64(data + kHTextOffset), read_u64(data + kHTextSize),
                             std::max(op_end, tensor_end), tensors);
   }
+  const bool palette = version >= 4 && (read_u64(data + kHPaletteOffset) != 0 || read_u64(data + kHPaletteSize) != 0);
+  if (palette != (m.kind == LKRT_KIND_MASK_GENERATOR))
+    fail(LKRT_ERR_FORMAT, palette ? "a palette section in a model that is not a mask generator"
+                                  : "a mask generator without its palette section");
+  if (palette)
+    lkrt::read_palette_section(m, data, size, read_u64(data + kHPaletteOffset), read_u64(data + kHPaletteSize),
+                               std::max(op_end, tensor_end));
   for (uint32_t i = 0; i < tensor_count; ++i)
     if (tensors[i].uses == 0) fail(LKRT_ERR_FORMAT, "tensor %u is not used by any op", i);
   check_graph(m, value_count);
@@ -468,6 +488,7 @@ Shape input_shape(const lkrt_model& m, const Node& n, uint32_t h, uint32_t w) {
     case lkrt::InputRole::kImage: return {m.image.c, h, w};
     case lkrt::InputRole::kCondition: return {m.cond_channels, h, w};
     case lkrt::InputRole::kText: return {m.text.width, 1, 1};
+    case lkrt::InputRole::kLabelMap: return {m.num_classes, m.image.h, m.image.w};
     default: return {1, 1, 1};
   }
 }
@@ -499,7 +520,7 @@ void plan(lkrt_model& m, uint32_t h, uint32_t w) {
     need.nz_start = std::max(need.nz_start, s.nz_start);
     need.attention = std::max(need.attention, s.attention);
   }
-  const Shape out = m.values[m.nodes.back().out].shape, want = m.kind == LKRT_KIND_GENERATOR ? m.image : Shape{m.image.c, h, w};
+  const Shape out = m.values[m.nodes.back().out].shape, want = m.kind == LKRT_KIND_ENHANCER ? Shape{m.image.c, h, w} : m.image;
   if (out != want)
     fail(LKRT_ERR_FORMAT, "the ops produce %s, the header says %s", shape_text(out).c_str(), shape_text(want).c_str());
 
@@ -573,6 +594,15 @@ const Value& run_graph(lkrt_model& m) {
 }
 
 }  // namespace lkrt
+
+namespace {
+// The output value (channels-last) into the caller's NCHW.
+void to_nchw(const Value& y, float* out) {
+  const size_t C = y.shape.c, P = y.shape.pixels();
+  for (size_t p = 0; p < P; ++p)
+    for (size_t c = 0; c < C; ++c) out[c * P + p] = y.data[p * C + c];
+}
+}  // namespace
 
 extern "C" {
 
@@ -650,7 +680,9 @@ const char* lkrt_model_op_text(const lkrt_model* m, int32_t i) {
 lkrt_status lkrt_generate(lkrt_model* m, const float* z, int32_t label, float* out) {
   if (!m || !z || !out) return set_error(LKRT_ERR_ARGUMENT, "lkrt_generate: model, z or out is null");
   if (m->kind != LKRT_KIND_GENERATOR)
-    return set_error(LKRT_ERR_ARGUMENT, "lkrt_generate: the model is not a generator (use lkrt_enhance or lkrt_sample)");
+    return set_error(LKRT_ERR_ARGUMENT, m->kind == LKRT_KIND_MASK_GENERATOR
+                                            ? "lkrt_generate: the model is a mask generator: it draws from a label map (use lkrt_generate_map)"
+                                            : "lkrt_generate: the model is not a generator (use lkrt_enhance or lkrt_sample)");
   if (m->num_classes == 0 && label != -1)
     return set_error(LKRT_ERR_ARGUMENT, "label " + std::to_string(label) + " given to an unconditional model (pass -1)");
   if (m->num_classes != 0 && (label < 0 || uint32_t(label) >= m->num_classes))
@@ -660,11 +692,25 @@ lkrt_status lkrt_generate(lkrt_model* m, const float* z, int32_t label, float* o
   m->inputs = lkrt::Inputs{};
   m->inputs.latent = z;
   m->inputs.label = label;
-  const Value& y = lkrt::run_graph(*m);
-  // Channels-last to the caller's NCHW.
-  const size_t C = y.shape.c, P = y.shape.pixels();
+  to_nchw(lkrt::run_graph(*m), out);
+  return LKRT_OK;
+}
+
+lkrt_status lkrt_generate_map(lkrt_model* m, const float* z, const uint8_t* map, float* out) {
+  if (!m || !z || !map || !out) return set_error(LKRT_ERR_ARGUMENT, "lkrt_generate_map: model, z, map or out is null");
+  if (m->kind != LKRT_KIND_MASK_GENERATOR)
+    return set_error(LKRT_ERR_ARGUMENT, "lkrt_generate_map: the model is not a mask generator (it takes no label map)");
+  const size_t W = m->image.w, P = m->image.pixels();
   for (size_t p = 0; p < P; ++p)
-    for (size_t c = 0; c < C; ++c) out[c * P + p] = y.data[p * C + c];
+    if (map[p] >= m->num_classes)
+      return set_error(LKRT_ERR_ARGUMENT, "map pixel (" + std::to_string(p % W) + ", " + std::to_string(p / W) +
+                                              ") is class " + std::to_string(map[p]) + ", the model has " +
+                                              std::to_string(m->num_classes) + " classes (0.." +
+                                              std::to_string(m->num_classes - 1) + ")");
+  m->inputs = lkrt::Inputs{};
+  m->inputs.latent = z;
+  m->inputs.map = map;
+  to_nchw(lkrt::run_graph(*m), out);
   return LKRT_OK;
 }
 

@@ -110,7 +110,7 @@ void input_prepare(lkrt_model& m, Node& n, uint32_t i) {
   const uint32_t role = n.ints[0];
   if (role >= uint32_t(InputRole::kCount)) fail(LKRT_ERR_FORMAT, "op %u (input): unknown role %u", i, role);
   if (n.ints[1] != 0 && InputRole(role) != InputRole::kImage && InputRole(role) != InputRole::kCondition &&
-      InputRole(role) != InputRole::kText)
+      InputRole(role) != InputRole::kText && InputRole(role) != InputRole::kLabelMap)
     fail(LKRT_ERR_FORMAT, "op %u (input): a channel count on a role without channels", i);
   if (n.t[0] && InputRole(role) != InputRole::kLatent)
     fail(LKRT_ERR_FORMAT, "op %u (input): only the latent input has an embedding table", i);
@@ -118,6 +118,8 @@ void input_prepare(lkrt_model& m, Node& n, uint32_t i) {
     case InputRole::kLatent:
       if (n.t[0]) {
         if (m.num_classes == 0) fail(LKRT_ERR_FORMAT, "op %u (input): embedding table in an unconditional model", i);
+        if (m.kind != LKRT_KIND_GENERATOR)
+          fail(LKRT_ERR_FORMAT, "op %u (input): an embedding table on the latent of a model that is not a generator", i);
         if (n.t[0]->dtype != LKRT_WEIGHT_FP32) fail(LKRT_ERR_FORMAT, "op %u (input): embedding table must be fp32", i);
         check_shape(*n.t[0], i, "embedding table", {m.num_classes, m.embed_dim});
         n.table.allocate(n.t[0]->numel);
@@ -143,6 +145,11 @@ void input_prepare(lkrt_model& m, Node& n, uint32_t i) {
       break;
     case InputRole::kTimestep: n.text = "input t"; break;
     case InputRole::kLabel: n.text = "input label"; break;
+    case InputRole::kLabelMap:
+      if (n.ints[1] == 0 || n.ints[1] != m.num_classes)
+        fail(LKRT_ERR_FORMAT, "op %u (input): label map of %u classes, the header says %u", i, n.ints[1], m.num_classes);
+      n.text = format_text("input label map, one-hot of %u classes", m.num_classes);
+      break;
     case InputRole::kText:
       if (n.ints[1] == 0 || n.ints[1] != m.text.width)
         fail(LKRT_ERR_FORMAT, "op %u (input): text of %u values, the text encoder's width is %u", i, n.ints[1], m.text.width);
@@ -185,6 +192,12 @@ void input_run(lkrt_model& m, const Node& n, const Value* const*, Value& out) {
     case InputRole::kTimestep: out.data[0] = x.timestep; break;
     case InputRole::kLabel: out.data[0] = float(x.label); break;
     case InputRole::kText: std::memcpy(out.data, x.text, m.text.width * sizeof(float)); break;
+    case InputRole::kLabelMap: {  // class ids (checked by lkrt_generate_map) to one-hot, channels-last
+      const size_t K = out.shape.c, P = out.shape.pixels();
+      std::memset(out.data, 0, out.shape.numel() * sizeof(float));
+      for (size_t p = 0; p < P; ++p) out.data[p * K + x.map[p]] = 1.0f;
+      break;
+    }
     default: break;
   }
 }
@@ -302,7 +315,8 @@ struct ConvJob {
   const float* in;
   Shape x, y;
   float* out;
-  int phase;  // 0: im2col and sparse rows, 1: gemm, 2: epilogue
+  int phase;    // 0: im2col and sparse rows, 1: gemm, 2: epilogue
+  bool sparse;  // the product skips the zeros of A (sparse_rows, gemm_f32_sparse)
 };
 
 void im2col(const Node& n, const Shape& x, const Shape& y, const float* in, float* a, int y0, int y1) {
@@ -347,14 +361,13 @@ void conv_task(void* ctx, int index, int count) {
       b *= int(y.w);
       e *= int(y.w);
     }
-    if (M > 1 && n.sparse_input)
-      kernels::sparse_rows(int(n.w.K), A, lda, b, e, m.nz_idx.data(), m.nz_val.data(), m.nz_start.data());
+    if (job.sparse) kernels::sparse_rows(int(n.w.K), A, lda, b, e, m.nz_idx.data(), m.nz_val.data(), m.nz_start.data());
     return;
   }
   if (job.phase == 1) {  // gemm, split by panels of output columns
     const Packed& w = n.w;
     split_range(int(w.panels), index, count, &b, &e);
-    if (M > 1 && n.sparse_input) {
+    if (job.sparse) {
       kernels::gemm_f32_sparse(M, int(w.K), m.nz_idx.data(), m.nz_val.data(), m.nz_start.data(), w.f32.data(), b, e,
                                m.col.data(), w.padded());
     } else if (M > 1) {
@@ -408,9 +421,29 @@ void run_job(lkrt_model& m, ConvJob& job) {
     conv_task(&job, 0, 1);
 }
 
+// The share of nonzeros in x at or above which the sparse product costs more than it saves
+// (its rows cannot share the weights' loads as the dense product's blocked rows do). On the
+// 2-core AMD EPYC, 1 thread: the DCGAN and pix2pix inputs after a ReLU are 15-55% nonzeros
+// and run 20-25% faster sparse; SPADE's gamma and beta convolutions read relu(conv(label
+// map)), 29-83% nonzeros (75-83% at 32 and 64 px, where most of its work is): shapes-spade
+// draws an image in 21-22 ms with this threshold, 23-25 ms at 0.7, 28-29 ms at 0.8, 38-39 ms
+// with every such input sparse and 27 ms with none.
+constexpr double kSparseBelow = 0.6;
+
+// Whether the product should skip x's zeros: an input after a ReLU, mostly zeros in fact.
+// Both products give the same bits, so this choice changes the speed alone.
+bool sparse_product(const Node& n, const Value& x, uint64_t rows) {
+  if (!n.sparse_input || rows <= 1) return false;
+  const size_t count = x.shape.numel();
+  size_t nonzeros = 0;
+  for (size_t i = 0; i < count; ++i) nonzeros += x.data[i] != 0.0f;
+  return double(nonzeros) < kSparseBelow * double(count);
+}
+
 void conv_run(lkrt_model& m, const Node& n, const Value* const* in, Value& out) {
-  ConvJob job{&n, &m, in[0]->data, in[0]->shape, out.shape, out.data, 0};
-  const bool one_pixel = (is_transposed(n) ? in[0]->shape.pixels() : out.shape.pixels()) == 1;
+  const uint64_t M = is_transposed(n) ? in[0]->shape.pixels() : out.shape.pixels();
+  ConvJob job{&n, &m, in[0]->data, in[0]->shape, out.shape, out.data, 0, sparse_product(n, *in[0], M)};
+  const bool one_pixel = M == 1;
   if (!(one_pixel && (n.op == Op::kGemm || is_transposed(n) || is_direct(n)))) run_job(m, job);
   job.phase = 1;
   run_job(m, job);
@@ -444,6 +477,31 @@ void upsample_run(lkrt_model&, const Node& n, const Value* const* in, Value& out
   for (size_t oy = 0; oy < y.h; ++oy)
     for (size_t ox = 0; ox < y.w; ++ox)
       std::memcpy(out.data + (oy * y.w + ox) * c, in[0]->data + ((oy / s) * x.w + ox / s) * c, c * sizeof(float));
+}
+
+// downsample_nearest: y[c, i, j] = x[c, i f, j f], the sides multiples of f (PyTorch's
+// nearest interpolation to H / f x W / f: a SPADE label map at a block's size).
+
+void downsample_prepare(lkrt_model&, Node& n, uint32_t i) {
+  if (n.ints[0] == 0 || n.ints[0] > kMaxSide)
+    fail(LKRT_ERR_FORMAT, "op %u (downsample_nearest): factor %u not in 1..%u", i, n.ints[0], kMaxSide);
+  n.text = format_text("downsample_nearest /%u", n.ints[0]);
+}
+
+Shape downsample_infer(const lkrt_model&, Node& n, const Shape* in, uint32_t i, Scratch&, uint64_t&) {
+  const uint32_t f = n.ints[0];
+  if (in[0].h % f != 0 || in[0].w % f != 0)
+    fail(LKRT_ERR_FORMAT, "op %u (downsample_nearest): input %s, its sides are not multiples of %u", i,
+         shape_text(in[0]).c_str(), f);
+  return {in[0].c, in[0].h / f, in[0].w / f};
+}
+
+void downsample_run(lkrt_model&, const Node& n, const Value* const* in, Value& out) {
+  const Shape &x = in[0]->shape, &y = out.shape;
+  const size_t c = x.c, f = n.ints[0];
+  for (size_t oy = 0; oy < y.h; ++oy)
+    for (size_t ox = 0; ox < y.w; ++ox)
+      std::memcpy(out.data + (oy * y.w + ox) * c, in[0]->data + (oy * f * x.w + ox * f) * c, c * sizeof(float));
 }
 
 void reshape_prepare(lkrt_model&, Node& n, uint32_t i) {
@@ -628,6 +686,30 @@ void add_run(lkrt_model&, const Node& n, const Value* const* in, Value& out) {
   apply_posts(out.data, count, n.post);
 }
 
+// mul: a * b elementwise; b has a's shape or is [C, 1, 1] (as add). SPADE's x * (1 + gamma).
+
+Shape mul_infer(const lkrt_model&, Node& n, const Shape* in, uint32_t i, Scratch&, uint64_t& flops) {
+  const Shape &a = in[0], &b = in[1];
+  if (a.c != b.c || !((b.h == a.h && b.w == a.w) || (b.h == 1 && b.w == 1)))
+    fail(LKRT_ERR_FORMAT, "op %u (mul): %s * %s (the second must have the first's shape, or [C,1,1])", i,
+         shape_text(a).c_str(), shape_text(b).c_str());
+  flops += a.numel();
+  (void)n;
+  return a;
+}
+
+void mul_run(lkrt_model&, const Node& n, const Value* const* in, Value& out) {
+  const size_t count = out.shape.numel(), C = out.shape.c;
+  const float *a = in[0]->data, *b = in[1]->data;
+  if (in[1]->shape.pixels() == 1 && out.shape.pixels() > 1) {
+    for (size_t p = 0; p < count; p += C)
+      for (size_t c = 0; c < C; ++c) out.data[p + c] = a[p + c] * b[c];
+  } else {
+    for (size_t k = 0; k < count; ++k) out.data[k] = a[k] * b[k];
+  }
+  apply_posts(out.data, count, n.post);
+}
+
 Shape concat_infer(const lkrt_model&, Node& n, const Shape* in, uint32_t i, Scratch&, uint64_t&) {
   Shape y = in[0];
   for (uint32_t k = 1; k < n.n_in; ++k) {
@@ -794,6 +876,8 @@ const OpDesc kOps[] = {
     {1, 1, 2, 1, 0, false, attention_prepare, attention_infer, attention_run},                // attention
     {1, 1, 1, 0, 0, false, timestep_prepare, timestep_infer, timestep_run},                   // timestep_embedding
     {1, 1, 2, 0, 1, false, embedding_prepare, embedding_infer, embedding_run},                // embedding
+    {2, 2, 0, 0, 0, true, no_prepare, mul_infer, mul_run},                                    // mul
+    {1, 1, 1, 0, 0, false, downsample_prepare, downsample_infer, downsample_run},             // downsample_nearest
 };
 static_assert(sizeof kOps / sizeof kOps[0] == size_t(Op::kCount), "a descriptor for every op");
 

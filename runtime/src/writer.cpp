@@ -98,6 +98,29 @@ void ModelWriter::set_text_encoder(const TextEncoderInfo& info, const TextEncode
   text_ = info;
 }
 
+void ModelWriter::set_mask_generator(const PaletteInfo& palette) {
+  const size_t k = palette.class_names.size();
+  require(k >= 2 && k <= format::kPaletteMaxClasses && palette.colors.size() == k,
+          "set_mask_generator: 2 to 256 classes, a name and a color each");
+  auto name_ok = [](const std::string& name) {
+    return !name.empty() && name.size() <= format::kPaletteMaxName &&
+           std::all_of(name.begin(), name.end(), [](char c) { return c >= 0x20 && c <= 0x7e; });
+  };
+  require(name_ok(palette.name), "set_mask_generator: the palette's name '" + palette.name + "' is not 1 to 64 printable ASCII bytes");
+  for (size_t i = 0; i < k; ++i) {
+    require(name_ok(palette.class_names[i]), "set_mask_generator: class name '" + palette.class_names[i] +
+                                                 "' is not 1 to 64 printable ASCII bytes");
+    const auto& c = palette.colors[i];
+    require(c[3] == 255 || (c[3] == 0 && !c[0] && !c[1] && !c[2]), "set_mask_generator: class " + std::to_string(i) +
+                                                                       " has alpha 255, or is transparent #00000000");
+    for (size_t j = 0; j < i; ++j)
+      require(palette.colors[j] != c, "set_mask_generator: classes " + std::to_string(j) + " and " + std::to_string(i) +
+                                          " have the same color");
+  }
+  kind_ = LKRT_KIND_MASK_GENERATOR;
+  palette_ = palette;
+}
+
 uint32_t ModelWriter::add_fp32_tensor(const float* data, std::vector<uint32_t> dims) {
   Tensor t;
   t.dtype = LKRT_WEIGHT_FP32;
@@ -173,9 +196,11 @@ ModelWriter::Value ModelWriter::push(OpRecord op) {
 ModelWriter::Value ModelWriter::input(InputRole role, int32_t channels) {
   require(role != InputRole::kLatent, "input: use input_latent for the latent");
   require(role < InputRole::kCount, "input: unknown role");
-  require((role == InputRole::kImage || role == InputRole::kCondition || role == InputRole::kText) ? channels > 0
-                                                                                                  : channels == 0,
-          "input: channels > 0 for the image, condition and text roles, 0 for the others");
+  require((role == InputRole::kImage || role == InputRole::kCondition || role == InputRole::kText ||
+           role == InputRole::kLabelMap)
+              ? channels > 0
+              : channels == 0,
+          "input: channels > 0 for the image, condition, text and label map roles, 0 for the others");
   OpRecord op;
   op.type = Op::kInput;
   op.ints[0] = uint32_t(role);
@@ -362,6 +387,22 @@ ModelWriter::Value ModelWriter::embedding(Value label, const float* table, int32
   return push(op);
 }
 
+ModelWriter::Value ModelWriter::mul(Value a, Value b) {
+  OpRecord op;
+  op.type = Op::kMul;
+  op.inputs = {a, b};
+  return push(op);
+}
+
+ModelWriter::Value ModelWriter::downsample_nearest(Value x, int32_t factor) {
+  require_positive(factor, "downsample factor");
+  OpRecord op;
+  op.type = Op::kDownsampleNearest;
+  op.inputs = {x};
+  op.ints[0] = uint32_t(factor);
+  return push(op);
+}
+
 std::string ModelWriter::serialize_unchecked() const {
   using namespace format;
   const uint64_t op_table = kHeaderSize;
@@ -384,6 +425,17 @@ std::string ModelWriter::serialize_unchecked() const {
   }
   const uint64_t text_offset = text.empty() ? 0 : cursor;
   cursor = align_up(cursor + text.size());
+  // The palette section: the class count, the colors, the palette's name and the class names.
+  std::string palette;
+  if (kind_ == LKRT_KIND_MASK_GENERATOR) {
+    palette.assign(kPColors, '\0');
+    write_u32(reinterpret_cast<uint8_t*>(&palette[0]) + kPClasses, uint32_t(palette_.class_names.size()));
+    for (const auto& c : palette_.colors) palette.append(reinterpret_cast<const char*>(c.data()), 4);
+    palette += palette_.name + '\0';
+    for (const std::string& name : palette_.class_names) palette += name + '\0';
+  }
+  const uint64_t palette_offset = palette.empty() ? 0 : cursor;
+  cursor = align_up(cursor + palette.size());
   std::vector<uint64_t> offsets(tensors_.size()), scale_offsets(tensors_.size(), 0);
   for (size_t i = 0; i < tensors_.size(); ++i) {
     offsets[i] = cursor;
@@ -404,12 +456,13 @@ std::string ModelWriter::serialize_unchecked() const {
       if (uint32_t(t) != weight_type) weight_type = LKRT_WEIGHT_MIXED;
   }
   std::memcpy(p + kHMagic, kMagic, 8);
-  write_u32(p + kHVersion, text.empty() ? kVersionNoText : kVersion);  // what an older reader can read stays version 2
+  // What an older reader can read keeps its version: 2, or 3 with text.
+  write_u32(p + kHVersion, !palette.empty() ? kVersion : !text.empty() ? kVersionText : kVersionNoText);
   write_u32(p + kHHeaderSize, kHeaderSize);
   write_u64(p + kHFileSize, file_size);
   write_u32(p + kHFlags, 0);
   write_u32(p + kHLatentDim, uint32_t(info_.latent_dim));
-  write_u32(p + kHNumClasses, uint32_t(num_classes_));
+  write_u32(p + kHNumClasses, uint32_t(kind_ == LKRT_KIND_MASK_GENERATOR ? palette_.class_names.size() : num_classes_));
   write_u32(p + kHKind, uint32_t(kind_));
   write_u32(p + kHValueCount, uint32_t(ops_.size()));
   if (kind_ == LKRT_KIND_ENHANCER) write_u32(p + kHPadMultiple, uint32_t(pad_multiple_));
@@ -435,6 +488,11 @@ std::string ModelWriter::serialize_unchecked() const {
     write_u64(p + kHTextOffset, text_offset);
     write_u64(p + kHTextSize, text.size());
     std::memcpy(p + text_offset, text.data(), text.size());
+  }
+  if (!palette.empty()) {
+    write_u64(p + kHPaletteOffset, palette_offset);
+    write_u64(p + kHPaletteSize, palette.size());
+    std::memcpy(p + palette_offset, palette.data(), palette.size());
   }
 
   for (size_t i = 0; i < ops_.size(); ++i) {

@@ -1,5 +1,5 @@
-// lkrt: run a .lkm model from the command line: a generator, an enhancer or a diffusion
-// denoiser with its sampler. Thin: parses options into CliParams, validates them against
+// lkrt: run a .lkm model from the command line: a generator, an enhancer, a diffusion
+// denoiser with its sampler or a mask generator (a label map PNG in its palette's colors). Thin: parses options into CliParams, validates them against
 // the model's kind and calls the runtime's C API.
 #include <algorithm>
 #include <chrono>
@@ -24,7 +24,7 @@ struct CliParams {
   std::string z_file;         // --z: JSON with a "z" array
   std::string code;           // --code: placeholder code text (base64url)
   std::string image;          // --image: PNG to enhance
-  std::string inpaint, mask;  // --inpaint, --mask: Palette inpainting
+  std::string inpaint, mask;  // --inpaint, --mask: Palette inpainting; --mask alone: a mask generator's label map
   std::string restore;        // --restore: Palette restoration
   std::string prompt;         // --prompt: text-to-image denoisers
   bool has_prompt = false;
@@ -62,7 +62,8 @@ const OptionDoc kOptions[] = {
     {"--prompt", "TEXT", "text-to-image denoisers: what to draw (words the model does not know are listed on stderr)", ""},
     {"--guidance", "W", "denoisers: classifier-free guidance with --label or --prompt (1: none)", "1"},
     {"--inpaint", "FILE", "denoisers trained for inpainting: fill the pixels --mask marks white in this PNG", ""},
-    {"--mask", "FILE", "the mask of --inpaint: white fills, black keeps (the model's size)", ""},
+    {"--mask", "FILE", "mask generators (spade): the label map to draw, a PNG of the model's size in its palette's colors "
+                       "(--info lists them); denoisers: the mask of --inpaint, white fills, black keeps (the model's size)", ""},
     {"--restore", "FILE", "denoisers trained for restoring: restore this degraded PNG (the model's size)", ""},
     {"--info", "", "print the model header and its ops", ""},
     {"--bench", "", "time --iterations runs of the network after a warm-up; print ms per run", ""},
@@ -76,9 +77,11 @@ void print_help() {
               "       lkrt ENHANCER.lkm --image IN.png --out FILE [--tile N]\n"
               "       lkrt DENOISER.lkm --out FILE [--seed N | --z FILE] [--steps N] [--sampler ddim|dpmpp] [--label N\n"
               "            | --prompt TEXT] [--guidance W] [--inpaint IMAGE.png --mask MASK.png | --restore IMAGE.png]\n"
+              "       lkrt MASK_GENERATOR.lkm --mask MAP.png --out FILE [--seed N | --z FILE]\n"
               "       lkrt MODEL.lkm [--info] [--bench] [--threads N]\n\n"
               "Runs a latentkit model exported as .lkm (docs/file-format.md) on the CPU: a generator, an enhancer\n"
-              "(pix2pix) or a diffusion denoiser with its sampler (latentkit export writes all three).\n\noptions:\n");
+              "(pix2pix), a diffusion denoiser with its sampler or a mask generator (spade: a label map and a style\n"
+              "seed to an image); latentkit export writes all four.\n\noptions:\n");
   for (const OptionDoc& o : kOptions) {
     std::string left = std::string(o.name) + (o.arg[0] ? std::string(" ") + o.arg : "");
     std::printf("  %-18s %s%s%s%s\n", left.c_str(), o.text, o.def[0] ? " (default: " : "", o.def, o.def[0] ? ")" : "");
@@ -147,7 +150,7 @@ CliParams parse(int argc, char** argv) {
   if (!p.code.empty() && (p.out.empty() || !p.z_file.empty() || p.label != -1 || p.bench))
     usage_error("--code decodes into --out FILE; it carries z and the label, so it goes without --z, --label and --bench");
   if (p.sampler != "ddim" && p.sampler != "dpmpp") usage_error("--sampler is ddim or dpmpp, got '" + p.sampler + "'");
-  if (p.inpaint.empty() != p.mask.empty()) usage_error("--inpaint and --mask go together");
+  if (!p.inpaint.empty() && p.mask.empty()) usage_error("--inpaint and --mask go together");
   if (!p.inpaint.empty() && !p.restore.empty()) usage_error("--inpaint and --restore: one task at a time");
   return p;
 }
@@ -200,7 +203,22 @@ const char* weight_type_name(lkrt_weight_type t) {
 }
 
 const char* kind_name(lkrt_kind k) {
-  return k == LKRT_KIND_GENERATOR ? "generator" : k == LKRT_KIND_ENHANCER ? "enhancer" : "denoiser";
+  return k == LKRT_KIND_GENERATOR ? "generator"
+         : k == LKRT_KIND_ENHANCER ? "enhancer"
+         : k == LKRT_KIND_DENOISER ? "denoiser"
+                                   : "mask generator";
+}
+
+// "0 background #000000, 1 square #ff0000, ..." from the model's palette (latentkit's words).
+std::string palette_text(const lkrt_model* m) {
+  std::string s;
+  for (int k = 0; k < lkrt_model_num_classes(m); ++k) {
+    const uint8_t* c = lkrt_model_class_color(m, k);
+    char color[16];
+    std::snprintf(color, sizeof color, "#%02x%02x%02x", c[0], c[1], c[2]);
+    s += (k ? ", " : "") + std::to_string(k) + " " + lkrt_model_class_name(m, k) + " " + (c[3] ? color : "transparent");
+  }
+  return s;
 }
 
 void print_info(const lkrt_model* m) {
@@ -216,12 +234,19 @@ void print_info(const lkrt_model* m) {
   }
   std::printf("latent_dim   %d\n", lkrt_model_latent_dim(m));
   std::printf("num_classes  %d%s\n", lkrt_model_num_classes(m),
-              lkrt_model_num_classes(m) ? "" : lkrt_model_text_width(m) ? " (conditioned on text)" : " (unconditional)");
-  if (lkrt_model_num_classes(m)) std::printf("embed_dim    %d\n", lkrt_model_embed_dim(m));
+              kind == LKRT_KIND_MASK_GENERATOR ? " (of the label map)"
+              : lkrt_model_num_classes(m)      ? ""
+              : lkrt_model_text_width(m)       ? " (conditioned on text)"
+                                               : " (unconditional)");
+  if (kind == LKRT_KIND_MASK_GENERATOR)
+    std::printf("palette      %s: %s\n", lkrt_model_palette_name(m), palette_text(m).c_str());
+  else if (lkrt_model_num_classes(m))
+    std::printf("embed_dim    %d\n", lkrt_model_embed_dim(m));
   if (lkrt_model_text_width(m))
     std::printf("text         encoder of width %d, prompts of up to %d words, a vocabulary of %d words\n",
                 lkrt_model_text_width(m), lkrt_model_max_tokens(m), lkrt_model_vocab_size(m) - 2);
-  std::printf("%s [%d, %d, %d]\n", kind == LKRT_KIND_GENERATOR ? "output      " : "image       ", lkrt_model_channels(m),
+  std::printf("%s [%d, %d, %d]\n", kind == LKRT_KIND_GENERATOR || kind == LKRT_KIND_MASK_GENERATOR ? "output      " : "image       ",
+              lkrt_model_channels(m),
               lkrt_model_height(m), lkrt_model_width(m));
   std::printf("weights      %s, %llu parameters\n", weight_type_name(lkrt_model_weight_type(m)),
               (unsigned long long)lkrt_model_param_count(m));
@@ -345,6 +370,53 @@ int run_enhancer(const CliParams& p, lkrt_model* model) {
   return p.out.empty() ? 0 : write_outputs(p, out, C, in.height, in.width);
 }
 
+// A label map PNG in the model's palette, at the model's size, as class ids; anything else is
+// a usage error naming the pixel and the valid colors (as latentkit's read_label_map).
+std::vector<uint8_t> read_map(const std::string& path, const lkrt_model* model) {
+  const int H = lkrt_model_height(model), W = lkrt_model_width(model);
+  std::ifstream f(path, std::ios::binary);
+  if (!f) usage_error("--mask: cannot open " + path);
+  std::stringstream bytes;
+  bytes << f.rdbuf();
+  lkrt::DecodedPng png;
+  try {
+    png = lkrt::decode_png(bytes.str());
+  } catch (const std::exception& e) {
+    usage_error("--mask: " + path + ": " + e.what());
+  }
+  if (png.width != W || png.height != H)
+    usage_error("--mask: " + path + " is " + std::to_string(png.width) + "x" + std::to_string(png.height) +
+                " but the model draws " + std::to_string(W) + "x" + std::to_string(H) + ": give a map of that size");
+  std::vector<uint8_t> ids(size_t(H) * W);
+  if (lkrt_map_from_pixels(model, png.pixels.data(), png.channels, H, W, ids.data()) != LKRT_OK)
+    usage_error("--mask: " + path + ": " + lkrt_last_error());
+  return ids;
+}
+
+int run_mask_generator(const CliParams& p, lkrt_model* model) {
+  const int C = lkrt_model_channels(model), H = lkrt_model_height(model), W = lkrt_model_width(model);
+  const int classes = lkrt_model_num_classes(model);
+  if (!p.out.empty() && p.mask.empty())
+    usage_error("a mask generator draws from a label map: give --mask MAP.png, a " + std::to_string(W) + "x" +
+                std::to_string(H) + " PNG in its " + lkrt_model_palette_name(model) + " palette's colors (" +
+                palette_text(model) + ")");
+  std::vector<uint8_t> map;
+  if (!p.mask.empty()) {
+    map = read_map(p.mask, model);
+  } else {  // --bench alone: a stripe of each class
+    map.resize(size_t(H) * W);
+    for (size_t i = 0; i < map.size(); ++i) map[i] = uint8_t(int(i % size_t(W)) * classes / W);
+  }
+  const size_t latent = size_t(lkrt_model_latent_dim(model));
+  std::vector<float> z = p.z_file.empty() ? normals(p.seed, latent) : read_z(p.z_file, latent);
+  std::vector<float> image(size_t(C) * H * W);
+  auto generate = [&] { return lkrt_generate_map(model, z.data(), map.data(), image.data()); };
+  const lkrt_status s = generate();
+  if (s != LKRT_OK) return fail_status(s, "");
+  if (p.bench) bench(p, "images", p.iterations ? p.iterations : 1000, lkrt_model_flops(model), generate);
+  return p.out.empty() ? 0 : write_outputs(p, image, C, H, W);
+}
+
 int run_denoiser(const CliParams& p, lkrt_model* model) {
   const int C = lkrt_model_channels(model), H = lkrt_model_height(model), W = lkrt_model_width(model);
   const size_t n = size_t(C) * H * W;
@@ -443,6 +515,8 @@ int run(const CliParams& p) {
 
   const lkrt_kind kind = lkrt_model_kind(model);
   const int classes = lkrt_model_num_classes(model);
+  if (kind == LKRT_KIND_MASK_GENERATOR && p.label != -1)
+    usage_error("--label does not apply to a mask generator: its classes come from the label map (--mask)");
   if (classes == 0 && p.label != -1)
     usage_error(lkrt_model_text_width(model) ? "--label given, but the model is conditioned on text: give --prompt TEXT"
                                              : "--label given, but the model is unconditional");
@@ -450,6 +524,9 @@ int run(const CliParams& p) {
     usage_error("--label " + std::to_string(p.label) + " out of range: the model has " + std::to_string(classes) +
                 " classes (0.." + std::to_string(classes - 1) + ")");
   reject(kind != LKRT_KIND_ENHANCER && !p.image.empty(), "--image", kind);
+  reject((kind == LKRT_KIND_GENERATOR || kind == LKRT_KIND_ENHANCER) && !p.mask.empty(), "--mask", kind);
+  if (kind == LKRT_KIND_DENOISER && !p.mask.empty() && p.inpaint.empty())
+    usage_error("--mask goes with --inpaint IMAGE.png for a denoiser (the pixels to fill)");
   reject(kind == LKRT_KIND_ENHANCER && (p.seed != 0 || !p.z_file.empty()), "--seed / --z", kind);
   reject(kind != LKRT_KIND_GENERATOR && !p.code.empty(), "--code", kind);
   reject(kind != LKRT_KIND_DENOISER && (p.steps || p.sampler != "ddim" || p.guidance != 1.0f || !p.inpaint.empty() ||
@@ -460,6 +537,7 @@ int run(const CliParams& p) {
   switch (kind) {
     case LKRT_KIND_ENHANCER: return run_enhancer(p, model);
     case LKRT_KIND_DENOISER: return run_denoiser(p, model);
+    case LKRT_KIND_MASK_GENERATOR: return run_mask_generator(p, model);
     default: return run_generator(p, model);
   }
 }

@@ -7,6 +7,9 @@
 //   lkrt_make_model t2i OUT.lkm
 //       a small text-to-image denoiser (RGBA 16x16): a 1-layer text encoder of width 16 over
 //       a vocabulary of emoji words, the pooled prompt into the time embedding
+//   lkrt_make_model spade OUT.lkm
+//       a small mask generator (RGB 16x16, latentkit's scenes palette of 4 classes, z 8): two
+//       SPADE normalisations (BatchNorm folded into gamma and beta), at 8 and 16 px
 //   lkrt_make_model seeds DIR
 //       a few small valid models covering every op, weight type and kind
 #include <cstdio>
@@ -101,6 +104,40 @@ lkrt::ModelWriter t2i(uint32_t seed, lkrt_weight_type type) {
   return w;
 }
 
+// A SPADE-shaped mask generator: z -> gemm -> [C, 8, 8]; at 8 px (the map downsampled) and
+// again at 16 px: x * gamma(a) + beta(a), a = relu(shared(map)), LeakyReLU; conv, tanh.
+lkrt::ModelWriter spade(uint32_t seed, lkrt_weight_type type) {
+  std::mt19937 rng(seed);
+  const int Z = 8, K = 4, C = 8, hidden = 8, S = 16;
+  lkrt::ModelWriter w;
+  w.set_info({"spade-random", Z, 3, S, S});
+  w.set_mask_generator({"scenes",
+                        {"background", "square", "circle", "triangle"},
+                        {{{0, 0, 0, 255}}, {{255, 0, 0, 255}}, {{0, 255, 0, 255}}, {{0, 0, 255, 255}}}});
+  auto z = w.input_latent();
+  auto map = w.input(lkrt::InputRole::kLabelMap, K);
+  std::vector<float> fc = random_values(size_t(C) * 64 * Z, 0.3f, rng);
+  auto x = w.reshape(w.gemm(z, fc.data(), C * 64, Z, nullptr, type), C, 8, 8);
+  std::vector<std::vector<float>> keep;
+  auto weights = [&](size_t n, float scale) {
+    keep.push_back(random_values(n, scale, rng));
+    return keep.back().data();
+  };
+  for (int i = 0; i < 2; ++i) {
+    if (i == 1) x = w.upsample_nearest(x, 2);
+    auto m = i == 0 ? w.downsample_nearest(map, 2) : map;
+    auto a = w.activation(w.conv2d(m, weights(size_t(hidden) * K * 9, 0.5f), hidden, K, 3, 1, 1, nullptr, type),
+                          lkrt::Activation::kRelu);
+    std::vector<float> one(C, 1.0f);
+    keep.push_back(one);
+    auto g = w.conv2d(a, weights(size_t(C) * hidden * 9, 0.1f), C, hidden, 3, 1, 1, keep.back().data(), type);
+    auto b = w.conv2d(a, weights(size_t(C) * hidden * 9, 0.1f), C, hidden, 3, 1, 1, nullptr, type);
+    x = w.activation(w.add(w.mul(x, g), b), lkrt::Activation::kLeakyRelu, 0.2f);
+  }
+  w.activation(w.conv2d(x, weights(3 * C * 9, 0.2f), 3, C, 3, 1, 1, nullptr, LKRT_WEIGHT_FP32), lkrt::Activation::kTanh);
+  return w;
+}
+
 void write_seeds(const std::string& dir) {
   std::mt19937 rng(1);
   auto save = [&](const lkrt::ModelWriter& w, const char* name) { w.write(dir + "/" + name); };
@@ -183,6 +220,7 @@ void write_seeds(const std::string& dir) {
     save(w, "denoiser.lkm");
   }
   save(t2i(3, LKRT_WEIGHT_INT8), "t2i_int8.lkm");
+  save(spade(4, LKRT_WEIGHT_FP16), "spade_fp16.lkm");
 }
 
 }  // namespace
@@ -217,6 +255,10 @@ int main(int argc, char** argv) {
       t2i(42, LKRT_WEIGHT_FP32).write(argv[2]);
       return 0;
     }
+    if (argc == 3 && std::string(argv[1]) == "spade") {
+      spade(42, LKRT_WEIGHT_FP32).write(argv[2]);
+      return 0;
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lkrt_make_model: %s\n", e.what());
     return 1;
@@ -224,6 +266,7 @@ int main(int argc, char** argv) {
   std::fprintf(stderr,
                "usage: lkrt_make_model dcgan OUT.lkm [--width W] [--type fp32|fp16|int8] [--classes N]\n"
                "       lkrt_make_model t2i OUT.lkm\n"
+               "       lkrt_make_model spade OUT.lkm\n"
                "       lkrt_make_model seeds DIR\n");
   return 2;
 }

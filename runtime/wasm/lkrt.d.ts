@@ -17,15 +17,21 @@ export function load(bytes: ArrayBuffer | ArrayBufferView, options?: InitOptions
 /** The kernels of this build: "wasm-simd128" or "scalar". */
 export function isa(): Promise<string>;
 
+/** A mask generator's palette: the classes of its label maps, each a name and an RGBA color (alpha 255, or 0 for a transparent class). */
+export interface Palette {
+  name: string;
+  classes: Array<{ name: string; color: [number, number, number, number] }>;
+}
+
 export interface ModelInfo {
-  kind: 'generator' | 'enhancer' | 'denoiser';
+  kind: 'generator' | 'enhancer' | 'denoiser' | 'mask-generator';
   /** The model's id (placeholder codes name it); may be "". */
   id: string;
   channels: 1 | 3 | 4;
   height: number;
   width: number;
   latentDim: number;
-  /** Number of classes of a conditional model; 0: unconditional. */
+  /** Number of classes of a conditional model (of a mask generator's label maps); 0: unconditional. */
   classes: number;
   weights: 'fp32' | 'fp16' | 'int8' | 'mixed';
   ops: number;
@@ -42,6 +48,8 @@ export interface ModelInfo {
   textWidth: number;
   maxTokens: number;
   vocabSize: number;
+  /** Mask generators: the palette of their label maps; null for other models. */
+  palette: Palette | null;
 }
 
 /** Raw network output in [-1, 1], channel-major (RGBA models: color premultiplied by alpha). */
@@ -74,6 +82,15 @@ export interface GenerateOptions extends OutputOption {
   label?: number;
 }
 
+export interface GenerateMapOptions extends OutputOption {
+  /** The label map: height * width class ids row by row, or an ImageData of the model's size painted in its palette. */
+  map: ArrayLike<number> | ImageData;
+  /** Draws the style z from this seed as the lkrt command's --seed does (default 0). */
+  seed?: number | bigint;
+  /** The style latent itself: latentDim numbers (overrides seed). */
+  z?: ArrayLike<number>;
+}
+
 export interface EnhanceOptions extends OutputOption {
   /** Images larger than tile x tile run in overlapping tiles (0: whole; default 256). */
   tile?: number;
@@ -104,6 +121,10 @@ export class Model {
   /** n standard normals from a seed, as the lkrt command's --seed draws them. */
   normals(seed: number | bigint, n: number): Float32Array;
   generate<O extends GenerateOptions>(options?: O): Result<O>;
+  /** Mask generators: the image of a label map in a style. */
+  generateMap<O extends GenerateMapOptions>(options: O): Result<O>;
+  /** Mask generators: a label map painted in the palette's colors (any size) as class ids; throws for a color outside the palette. */
+  mapFromImage(image: ImageData): Uint8Array;
   /** Decodes a placeholder code (base64url text) made for this generator. */
   decodeCode<O extends OutputOption>(text: string, options?: O): Result<O>;
   enhance<O extends EnhanceOptions>(image: ImageData, options?: O): Result<O>;

@@ -1,6 +1,7 @@
 // lkrt in the browser: the latentkit runtime compiled to WebAssembly, as an ES module with
 // no dependencies and no build step. Load a .lkm from bytes, then generate, decode a
-// placeholder code, enhance or sample; results are ImageData (RGBA, straight alpha).
+// placeholder code, enhance, sample, or draw from a label map (a mask generator);
+// results are ImageData (RGBA, straight alpha).
 //
 //   import { load } from './lkrt.mjs';
 //   const model = await load(await (await fetch('fashion.lkm')).arrayBuffer());
@@ -9,9 +10,11 @@
 //
 // A bad file, code or argument throws an LkrtError with the runtime's message. A
 // text-to-image model samples from a prompt: model.sample({ prompt: 'cat face', guidance: 3 }).
+// A mask generator (spade) draws a label map of class ids (or an ImageData painted in its
+// palette, model.info.palette): model.generateMap({ map, seed: 3 }).
 import createLkrt from './lkrt-wasm.mjs';
 
-const KINDS = ['generator', 'enhancer', 'denoiser'];
+const KINDS = ['generator', 'enhancer', 'denoiser', 'mask-generator'];
 const WEIGHTS = ['fp32', 'fp16', 'int8', 'mixed'];
 const SAMPLERS = { ddim: 0, dpmpp: 1 };
 
@@ -123,7 +126,16 @@ export class Model {
       textWidth: M._lkrt_model_text_width(handle),
       maxTokens: M._lkrt_model_max_tokens(handle),
       vocabSize: M._lkrt_model_vocab_size(handle),
+      palette: null,
     };
+    if (this.info.kind === 'mask-generator') {
+      const classes = [];
+      for (let k = 0; k < this.info.classes; k++) {
+        const color = M._lkrt_model_class_color(handle, k);
+        classes.push({ name: rt.string(M._lkrt_model_class_name(handle, k)), color: Array.from(M.HEAPU8.subarray(color, color + 4)) });
+      }
+      this.info.palette = { name: rt.string(M._lkrt_model_palette_name(handle)), classes };
+    }
   }
 
   get alive() {
@@ -213,6 +225,51 @@ export class Model {
     );
   }
 
+  /**
+   * A mask generator's image from a label map and a style: map is the class id of each pixel
+   * row by row (height * width numbers below info.classes), or an ImageData of the model's size
+   * painted in its palette's colors; the style latent z (latentDim numbers) or a seed for it,
+   * drawn as the lkrt command's --seed draws it. Output as generate.
+   */
+  generateMap({ map, seed = 0, z = null, output = 'image' } = {}) {
+    this.expect('mask-generator', 'generateMap');
+    const { latentDim, height, width } = this.info;
+    const ids = map && map.data && map.width !== undefined ? this.mapFromImage(map) : Uint8Array.from(map ?? []);
+    if (ids.length !== height * width) {
+      throw new LkrtError(`generateMap: the map has ${ids.length} class ids, the model draws ${width}x${height} (${height * width})`, 4);
+    }
+    const latent = z ? Float32Array.from(z) : this.normals(seed, latentDim);
+    if (latent.length !== latentDim) throw new LkrtError(`generateMap: z has ${latent.length} values, the model expects ${latentDim}`, 4);
+    const M = this.rt.M;
+    return this.run(height, width, output, (out) =>
+      this.rt.with(4 * latentDim + ids.length, (zp) => {
+        M.HEAPF32.set(latent, zp >> 2);
+        M.HEAPU8.set(ids, zp + 4 * latentDim);
+        this.rt.check(M._lkrt_generate_map(this.handle, zp, zp + 4 * latentDim, out));
+      }),
+    );
+  }
+
+  /**
+   * A label map painted in the mask generator's palette (ImageData, any size) as class ids,
+   * a Uint8Array of width * height; a pixel of alpha 0 is the palette's transparent class if
+   * it has one. A color outside the palette throws LkrtError naming the pixel and the colors.
+   */
+  mapFromImage(image) {
+    this.expect('mask-generator', 'mapFromImage');
+    if (!image || !image.data || !(image.width > 0) || !(image.height > 0) || image.data.length !== 4 * image.width * image.height) {
+      throw new LkrtError('mapFromImage: expected an ImageData (RGBA)', 4);
+    }
+    const { width, height, data } = image;
+    const M = this.rt.M;
+    return this.rt.with(5 * width * height, (rgba) => {
+      M.HEAPU8.set(data, rgba);
+      const ids = rgba + 4 * width * height;
+      this.rt.check(M._lkrt_map_from_pixels(this.handle, rgba, 4, height, width, ids));
+      return M.HEAPU8.slice(ids, ids + width * height);
+    });
+  }
+
   /** A placeholder code's text (base64url) decoded by this generator. */
   decodeCode(text, { output = 'image' } = {}) {
     this.expect('generator', 'decodeCode');
@@ -277,7 +334,10 @@ export class Model {
 
   expect(kind, what) {
     if (!this.handle) throw new LkrtError(`${what}: the model was freed`, 4);
-    if (this.info.kind !== kind) throw new LkrtError(`${what}: this model is a ${this.info.kind}, not ${kind === 'enhancer' ? 'an' : 'a'} ${kind}`, 4);
+    const name = (k) => k.replace('-', ' ');
+    if (this.info.kind !== kind) {
+      throw new LkrtError(`${what}: this model is a ${name(this.info.kind)}, not ${kind === 'enhancer' ? 'an' : 'a'} ${name(kind)}`, 4);
+    }
   }
 
   pixelsOf(image, what) {

@@ -51,3 +51,41 @@ finish() {
   fi
   echo "all checks passed"
 }
+
+# png_diff A B: prints "MAX MEAN", the largest and the mean absolute difference of two 8-bit
+# PNGs' samples (same size and channels, else it exits 1 saying so); python3's zlib decodes them.
+png_diff() {
+  python3 - "$1" "$2" <<'PY'
+import struct, sys, zlib
+def read_png(path):
+    data = open(path, 'rb').read()
+    if data[:8] != b'\x89PNG\r\n\x1a\n': sys.exit(path + ': not a PNG')
+    at, idat = 8, b''
+    while at < len(data):
+        n, kind = struct.unpack('>I4s', data[at:at + 8])
+        body = data[at + 8:at + 8 + n]
+        if kind == b'IHDR':
+            w, h, depth, color, _, _, interlace = struct.unpack('>IIBBBBB', body)
+            if depth != 8 or interlace or color not in (0, 2, 4, 6): sys.exit(path + ': not an 8-bit, non-interlaced gray or RGB(A) PNG')
+            channels = {0: 1, 2: 3, 4: 2, 6: 4}[color]
+        elif kind == b'IDAT':
+            idat += body
+        at += 12 + n
+    raw, stride, out, prev = zlib.decompress(idat), w * channels, bytearray(), bytearray(w * channels)
+    for y in range(h):
+        f, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        for i in range(stride):
+            a = line[i - channels] if i >= channels else 0
+            b, c = prev[i], (prev[i - channels] if i >= channels else 0)
+            p = a + b - c
+            paeth = a if abs(p - a) <= abs(p - b) and abs(p - a) <= abs(p - c) else b if abs(p - b) <= abs(p - c) else c
+            line[i] = (line[i] + (0, a, b, (a + b) // 2, paeth)[f]) & 255
+        out += line
+        prev = line
+    return (w, h, channels), out
+(sa, a), (sb, b) = read_png(sys.argv[1]), read_png(sys.argv[2])
+if sa != sb: sys.exit('%s is %s, %s is %s (width, height, channels)' % (sys.argv[1], sa, sys.argv[2], sb))
+d = [abs(x - y) for x, y in zip(a, b)]
+print(max(d), '%.4f' % (sum(d) / len(d)))
+PY
+}

@@ -1,8 +1,9 @@
 // The exported ONNX file runs in ONNX Runtime (onnxruntime-node, from npm) and gives
-// LibTorch's outputs: a generator's images, an enhancer's (pix2pix), a denoiser's eps or v.
+// LibTorch's outputs: a generator's images, an enhancer's (pix2pix), a denoiser's eps or v,
+// a mask generator's (spade) images of label maps.
 // Usage: node tests/export/onnx_parity.mjs LATENTKIT_BIN RUN_DIR [RUN_DIR...] OUT_DIR
 // For each run: `latentkit export --format onnx --vectors`, then the vectors' inputs (latents
-// and labels; images; x_t, t, labels and conditions) through ONNX Runtime, compared with
+// and labels; images; x_t, t, labels and conditions; latents and maps of class ids) through ONNX Runtime, compared with
 // LibTorch's outputs by the normalised error
 // mse(a, b) / mse(a, 0). Exits 1 with one line saying what broke.
 import { execFileSync } from 'node:child_process';
@@ -46,6 +47,9 @@ for (const run of runs) {
   const feeds = {};
   if (v.kind === 'generator') {
     feeds.z = floats(v.z, [n, v.z[0].length]);
+  } else if (v.kind === 'mask-generator') {
+    feeds.z = floats(v.z, [n, v.z[0].length]);
+    feeds.map = new ort.Tensor('int64', BigInt64Array.from(v.maps.flat().map((x) => BigInt(x))), [n, H, W]);
   } else if (v.kind === 'enhancer') {
     feeds.image = floats(v.inputs, [n, C, H, W]);
   } else {

@@ -2,6 +2,7 @@
 #include "latentkit/export/graph.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include <gtest/gtest.h>
 #include <lkrt.h>
@@ -11,9 +12,11 @@
 #include "latentkit/export/lkm.h"
 #include "latentkit/export/onnx.h"
 #include "latentkit/data/captions.h"
+#include "latentkit/data/labelmaps.h"
 #include "latentkit/models/dcgan.h"
 #include "latentkit/models/diffusion.h"
 #include "latentkit/models/pix2pix.h"
+#include "latentkit/models/spade.h"
 #include "latentkit/models/vae.h"
 
 using namespace latentkit;
@@ -551,4 +554,179 @@ TEST(ExportAxes, WritesWhatThePageNeedsAsAnAxesFile) {
   EXPECT_EQ(axes_path_beside("out/gen.lkm"), "out/gen.axes.json");
   EXPECT_EQ(axes_path_beside("gen.onnx"), "gen.onnx.axes.json");
   EXPECT_EQ(axes_path_beside(".lkm"), ".lkm.axes.json");
+}
+
+namespace {
+
+// A small spade generator: 16 px, blocks at 4, 8 and 16 px (the 8 and 16 px ones with a
+// learned shortcut: their widths change), the normalisations' running statistics far from
+// the identity.
+SpadeGenerator small_spade(int64_t channels, const std::string& palette) {
+  torch::manual_seed(14);
+  SpadeGenerator net(SpadeOptions()
+                         .channels(channels)
+                         .image_size(16)
+                         .classes(map_palette(palette).size())
+                         .palette(palette)
+                         .latent_dim(8)
+                         .width(4));
+  torch::NoGradGuard no_grad;
+  for (auto& m : net->modules()) {
+    if (auto* bn = m->as<torch::nn::BatchNorm2d>()) {
+      bn->running_mean.uniform_(-0.5, 0.5);
+      bn->running_var.uniform_(0.3, 2.0);
+    }
+  }
+  for (auto& p : net->parameters()) p.add_(torch::randn_like(p) * 0.05);
+  net->eval();
+  return net;
+}
+
+// Maps of random classes in 2 x 2 blocks (so that the 8 and 4 px blocks see several classes).
+torch::Tensor block_maps(int64_t n, int64_t classes, int64_t size) {
+  torch::manual_seed(15);
+  return torch::randint(classes, {n, size / 2, size / 2}, torch::kInt64)
+      .repeat_interleave(2, 1)
+      .repeat_interleave(2, 2)
+      .to(torch::kUInt8)
+      .contiguous();
+}
+
+}  // namespace
+
+TEST(ExportGraph, SpadeFoldsItsNormalisationsAndReproducesTheModel) {
+  SpadeGenerator net = small_spade(3, "scenes");
+  ModelGraph g = extract_mask_generator_graph(*net);
+  EXPECT_EQ(g.kind, LKRT_KIND_MASK_GENERATOR);
+  EXPECT_EQ(g.family, "spade");
+  EXPECT_EQ(g.num_classes, 4);
+  EXPECT_EQ(g.palette.name, "scenes");
+  ASSERT_EQ(g.ops[1].op, Op::kInput);
+  EXPECT_EQ(g.ops[1].role, InputRole::kLabelMap);
+  // One downsample of the map per block size below the image's (4 and 8 px), shared by
+  // every normalisation there; no BatchNorm left: 2 normalisations a block, 3 in the one
+  // with a learned shortcut, each a mul and an add.
+  int64_t downsamples = 0, muls = 0;
+  for (const GraphOp& op : g.ops) {
+    downsamples += op.op == Op::kDownsampleNearest;
+    muls += op.op == Op::kMul;
+  }
+  EXPECT_EQ(downsamples, 2);
+  int64_t norms = 0;
+  for (const auto& b : *net->blocks) norms += b->as<SpadeBlock>()->conv_s ? 3 : 2;
+  EXPECT_EQ(muls, norms);
+
+  // The fold, by hand, for the first normalisation: gamma' = s (1 + gamma), beta' = beta + t (1 + gamma).
+  SpadeBlockImpl& b0 = *net->blocks[0]->as<SpadeBlock>();
+  SpadeNormImpl& n0 = b0.conv_s ? *b0.norm_s : *b0.norm0;
+  const torch::Tensor s = 1 / (n0.norm->running_var.to(torch::kFloat64) + n0.norm->options.eps()).sqrt();
+  const torch::Tensor t = -n0.norm->running_mean.to(torch::kFloat64) * s;
+  size_t mul = 0;
+  while (g.ops[mul].op != Op::kMul) ++mul;
+  const GraphOp& gamma = g.ops[static_cast<size_t>(g.ops[mul].inputs[1])];
+  const GraphOp& beta = g.ops[static_cast<size_t>(g.ops[mul + 1].inputs[1])];
+  const torch::Tensor wg = n0.gamma->weight.to(torch::kFloat64), bg = n0.gamma->bias.to(torch::kFloat64);
+  EXPECT_TRUE(torch::allclose(gamma.weight.to(torch::kFloat64), wg * s.view({-1, 1, 1, 1}), 1e-6, 1e-7));
+  EXPECT_TRUE(torch::allclose(gamma.bias.to(torch::kFloat64), (1 + bg) * s, 1e-6, 1e-7));
+  EXPECT_TRUE(torch::allclose(beta.weight.to(torch::kFloat64),
+                              n0.beta->weight.to(torch::kFloat64) + wg * t.view({-1, 1, 1, 1}), 1e-6, 1e-6));
+  EXPECT_TRUE(torch::allclose(beta.bias.to(torch::kFloat64), n0.beta->bias.to(torch::kFloat64) + (1 + bg) * t, 1e-6, 1e-6));
+
+  GraphInputs in;
+  in.z = torch::randn({3, 8});
+  in.maps = block_maps(3, 4, 16);
+  const torch::Tensor want = spade_generate(*net, in.maps, in.z);
+  const double e = normalised_error(run_graph(g, in), want);
+  EXPECT_LT(e, 1e-12);
+  std::printf("spade graph, BatchNorm folded into gamma and beta, vs the model: normalised error %.2e\n", e);
+  in.maps[0][3][5] = 4;
+  EXPECT_THROW(run_graph(g, in), Error) << "a class id out of range";
+}
+
+TEST(ExportLkm, SpadeInTheRuntime) {
+  for (const auto& [channels, palette] : {std::pair<int64_t, std::string>{3, "scenes"}, {4, "regions"}}) {
+    SpadeGenerator net = small_spade(channels, palette);
+    const ModelGraph g = extract_mask_generator_graph(*net);
+    const MapPalette& p = map_palette(palette);
+    torch::Tensor z = torch::randn({4, 8});
+    const torch::Tensor maps = block_maps(4, p.size(), 16);
+    const torch::Tensor want = spade_generate(*net, maps, z);
+    for (const std::string weights : {"fp32", "fp16", "int8"}) {
+      ModelPtr m = load_lkm(graph_to_lkm(g, weights, "spade-test"));
+      ASSERT_TRUE(m);
+      EXPECT_EQ(lkrt_model_kind(m.get()), LKRT_KIND_MASK_GENERATOR);
+      EXPECT_EQ(lkrt_model_num_classes(m.get()), p.size());
+      EXPECT_EQ(lkrt_model_latent_dim(m.get()), 8);
+      EXPECT_EQ(static_cast<int64_t>(lkrt_model_param_count(m.get())), g.parameter_count());
+      // The palette travels: names and colors as latentkit's.
+      EXPECT_EQ(lkrt_model_palette_name(m.get()), palette);
+      for (int32_t k = 0; k < p.size(); ++k) {
+        EXPECT_EQ(lkrt_model_class_name(m.get(), k), p.class_names[static_cast<size_t>(k)]);
+        EXPECT_EQ(0, std::memcmp(lkrt_model_class_color(m.get(), k), p.colors[static_cast<size_t>(k)].data(), 4));
+      }
+      torch::Tensor got = torch::empty(want.sizes());  // NCHW, whatever the model's output layout
+      for (int64_t i = 0; i < 4; ++i) {
+        ASSERT_EQ(lkrt_generate_map(m.get(), z[i].contiguous().data_ptr<float>(), maps[i].contiguous().data_ptr<uint8_t>(),
+                                    got[i].data_ptr<float>()),
+                  LKRT_OK)
+            << lkrt_last_error();
+      }
+      const double e = normalised(want, got);
+      EXPECT_LT(e, weights == "fp32" ? 1e-10 : weights == "fp16" ? 1e-5 : 1e-3) << palette << " " << weights;
+      std::printf("spade %s (%lld channels) in lkrt, %s weights: normalised error %.2e\n", palette.c_str(),
+                  static_cast<long long>(channels), weights.c_str(), e);
+    }
+  }
+}
+
+TEST(ExportLkm, SpadeMapsAreReadAsLatentkitReadsThem) {
+  // lkrt_map_from_pixels and map_from_image agree on ids, and on the message for a color
+  // outside the palette (latentkit's names the file first).
+  for (const std::string palette : {"scenes", "regions"}) {
+    SpadeGenerator net = small_spade(palette == "scenes" ? 3 : 4, palette);
+    ModelPtr m = load_lkm(graph_to_lkm(extract_mask_generator_graph(*net), "fp32", "spade-maps"));
+    ASSERT_TRUE(m);
+    const MapPalette& p = map_palette(palette);
+    const torch::Tensor ids = block_maps(1, p.size(), 16)[0];
+    Image image(16, 16, 4);
+    for (int64_t i = 0; i < 256; ++i)
+      for (size_t c = 0; c < 4; ++c)
+        image.pixels[static_cast<size_t>(i) * 4 + c] = p.colors[ids.view(-1)[i].item<uint8_t>()][c];
+    if (palette == "regions") {  // alpha 0 is the transparent class, whatever the color under it
+      image.pixels[3 * 4 + 0] = 99;
+      image.pixels[3 * 4 + 3] = 0;
+    }
+    std::vector<uint8_t> got(256);
+    ASSERT_EQ(lkrt_map_from_pixels(m.get(), image.pixels.data(), 4, 16, 16, got.data()), LKRT_OK) << lkrt_last_error();
+    const torch::Tensor want = map_from_image(image, p, "map.png");
+    EXPECT_TRUE(torch::equal(torch::from_blob(got.data(), {16, 16}, torch::kUInt8), want)) << palette;
+    image.pixels[(5 * 16 + 7) * 4 + 1] = 77;
+    image.pixels[(5 * 16 + 7) * 4 + 3] = 255;
+    EXPECT_EQ(lkrt_map_from_pixels(m.get(), image.pixels.data(), 4, 16, 16, got.data()), LKRT_ERR_ARGUMENT);
+    std::string message;
+    try {
+      map_from_image(image, p, "map.png");
+    } catch (const Error& e) {
+      message = e.what();
+    }
+    EXPECT_EQ("map.png: " + std::string(lkrt_last_error()), message);
+  }
+}
+
+TEST(ExportOnnx, SpadeTakesClassIdsAndSlicesTheMap) {
+  SpadeGenerator net = small_spade(3, "scenes");
+  const ModelGraph g = extract_mask_generator_graph(*net);
+  onnx::ModelProto m;
+  ASSERT_TRUE(m.ParseFromString(graph_to_onnx(g, "spade")));
+  ASSERT_EQ(m.graph().input_size(), 2);
+  EXPECT_EQ(m.graph().input(0).name(), "z");
+  EXPECT_EQ(m.graph().input(1).name(), "map");
+  EXPECT_EQ(m.graph().input(1).type().tensor_type().elem_type(), onnx::TensorProto::INT64);
+  EXPECT_EQ(m.graph().input(1).type().tensor_type().shape().dim_size(), 3);
+  EXPECT_EQ(m.graph().output(0).name(), "image");
+  const std::vector<std::string> types = op_types(m);
+  EXPECT_EQ(std::count(types.begin(), types.end(), "OneHot"), 1);
+  EXPECT_EQ(std::count(types.begin(), types.end(), "Slice"), 2) << "the map at 8 and at 4 px";
+  EXPECT_EQ(std::count(types.begin(), types.end(), "BatchNormalization"), 0) << "folded";
+  EXPECT_EQ(types.back(), "Tanh");
 }

@@ -1,27 +1,29 @@
 // Real-browser test of the app (web/app/) as `latentkit serve --app` serves it.
-// Usage: node tests/web/app.test.mjs LATENTKIT_BIN APP_DIR OUT_DIR
+// Usage: node tests/web/app.test.mjs LATENTKIT_BIN APP_DIR OUT_DIR LKRT_BIN
 // APP_DIR is what `scripts/build app` writes (ctest's fixture web_app_build builds one).
 // Needs playwright-core (npm install --no-audit --no-fund in the repository root) and a
 // Chromium at /usr/bin/chromium (CHROMIUM=path overrides). Checks the server (static files,
 // no path out of the folder, a missing folder), then in headless Chromium: load, Generate
 // (seed and class change the canvas), a slider moved with another axis locked (the locked
 // coordinate stays, the canvas changes), the placeholder gallery, Enhance, a diffusion
-// sample, a bad .lkm and a broken manifest entry (each an error message on the page), and
-// that no request leaves the origin. Writes app-previews.png (the gallery's previews),
-// app.png (desktop, images loaded), app-narrow.png (400 px),
-// app-enhance.png and app-error.png into OUT_DIR (app-failure.png when a check fails).
-import { spawnSync } from 'node:child_process';
+// sample, the paint panel of the mask generator (its palette from the .lkm, an example map,
+// the picture equal to the lkrt command's for the same map and seed, a stroke of the mouse,
+// a new style, fill), a bad .lkm and a broken manifest entry (each an error message on the
+// page), and that no request leaves the origin. Writes app-previews.png (the gallery's
+// previews), app.png (desktop, images loaded), app-narrow.png (400 px), app-enhance.png,
+// app-paint.png and app-error.png into OUT_DIR (app-failure.png when a check fails).
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { TestFailure, check, freePort, importChromium, log, sleep, startServer, waitFor as waitUntil } from './lib.mjs';
+import { TestFailure, check, decodePng, encodePng, freePort, importChromium, log, sleep, startServer, waitFor as waitUntil } from './lib.mjs';
 
-const kGlobalTimeoutMs = 85_000;
+const kGlobalTimeoutMs = 110_000;
 const kStepMs = 15_000;
 
-const [bin, appDir, outDir] = process.argv.slice(2);
-if (!outDir) {
-  console.error('usage: node tests/web/app.test.mjs LATENTKIT_BIN APP_DIR OUT_DIR');
+const [bin, appDir, outDir, lkrtBin] = process.argv.slice(2);
+if (!lkrtBin) {
+  console.error('usage: node tests/web/app.test.mjs LATENTKIT_BIN APP_DIR OUT_DIR LKRT_BIN');
   process.exit(2);
 }
 
@@ -289,6 +291,9 @@ async function main() {
   check(s1.width === 28 && spread(s1) > 100, `a 28 x 28 sample with contrast (spread ${spread(s1)})`);
   log(`diffusion: ${await page.$eval('#smp-caption', (e) => e.textContent)}`);
 
+  // --- paint (a mask generator) ---------------------------------------------------------------
+  await paint();
+
   // --- offline: every model file is in the page; one never picked before still loads
   await waitFor(() => page.evaluate(() => document.body.dataset.offline === 'ready'), 'every model file to be fetched');
   await context.setOffline(true);
@@ -311,7 +316,7 @@ async function main() {
   await page.setInputFiles('#own-file', { name: 'broken.lkm', mimeType: 'application/octet-stream', buffer: Buffer.from('LKRT this is not a model file at all') });
   const message = await waitFor(() => page.$eval('#error', (e) => (e.hidden ? '' : e.textContent)), 'an error message for the bad .lkm');
   check(/broken\.lkm/.test(message) && /format|magic|truncat|too small|version/i.test(message), `the error names the file and lkrt's reason: '${message}'`);
-  const panels = await page.$$eval('#generate, #enhance, #sample', (s) => s.filter((x) => !x.hidden).length);
+  const panels = await page.$$eval('#generate, #enhance, #sample, #paint', (s) => s.filter((x) => !x.hidden).length);
   check(panels === 0, 'after a bad file no stale panel is left showing');
   await page.screenshot({ path: path.join(outDir, 'app-error.png') });
   log(`bad .lkm: '${message}'`);
@@ -334,6 +339,76 @@ async function main() {
   const real = pageErrors.filter((e) => !/404 \(Not Found\)/.test(e));
   check(real.length === 0, `errors in the page: ${real.slice(0, 3).join(' | ')}`);
   log(`${requests.length} requests, all to ${base}; screenshots in ${outDir}`);
+}
+
+// The paint panel of shapes-spade: the palette the .lkm carries, the first example map, and
+// the picture lkrt draws natively from the same map and seed; then a stroke, a new style and fill.
+async function paint() {
+  const version = () => page.$eval('#paint-canvas', (c) => Number(c.dataset.version ?? -1));
+  const drawnAfter = async (v, what) => waitFor(async () => (await version()) > v && (await version()), what);
+  await selectModel('shapes-spade');
+  await drawnAfter(-1, 'the first picture of the paint panel');
+  const swatches = await page.$$eval('#paint-palette .swatch', (b) => b.map((x) => ({ name: x.textContent, color: x.dataset.color, on: x.getAttribute('aria-checked') })));
+  check(JSON.stringify(swatches.map((s) => `${s.name} ${s.color}`)) === JSON.stringify(['background #000000', 'square #ff0000', 'circle #00ff00', 'triangle #0000ff']),
+    `the scenes palette from the .lkm: ${JSON.stringify(swatches)}`);
+  check(swatches[1].on === 'true', 'the first class after the background is selected to start');
+  const info = await page.$eval('#info-list', (e) => e.textContent);
+  check(/mask generator/.test(info) && /scenes: background, square, circle, triangle/.test(info), `the side panel: ${info}`);
+  await waitFor(() => page.$eval('#paint-map', (c) => c.dataset.example === '0'), 'the first example map');
+  const map0 = await pixels('paint-map');
+  const pic0 = await pixels('paint-canvas');
+  check(map0.width === 64 && pic0.width === 64 && pic0.height === 64, `a 64 px map and picture: ${map0.width}, ${pic0.width}x${pic0.height}`);
+  const colorsOf = (m) => new Set(Array.from({ length: m.data.length / 4 }, (_, i) => m.data.slice(4 * i, 4 * i + 4).join(',')));
+  const palette = new Set(['0,0,0,255', '255,0,0,255', '0,255,0,255', '0,0,255,255']);
+  const used = colorsOf(map0);
+  check([...used].every((c) => palette.has(c)) && used.size >= 2, `the example map is in palette colors, several classes: ${[...used]}`);
+  check(spread(pic0) > 60, `the picture has contrast (spread ${spread(pic0)})`);
+
+  // The lkrt command on the same map and seed (3): the same image.
+  const mapPng = path.join(outDir, 'paint-map.png');
+  fs.writeFileSync(mapPng, encodePng(Uint8Array.from(map0.data), 64, 64));
+  const lkrtPng = path.join(outDir, 'paint-lkrt.png');
+  execFileSync(lkrtBin, [path.join(appDir, 'models/shapes-spade.lkm'), '--mask', mapPng, '--seed', '3', '--out', lkrtPng],
+    { stdio: ['ignore', 'ignore', 'pipe'] });
+  const want = decodePng(fs.readFileSync(lkrtPng), lkrtPng);
+  let off = 0;
+  for (let i = 0; i < pic0.data.length; i++) off = Math.max(off, Math.abs(pic0.data[i] - want.rgba[i]));
+  check(off <= 1, `the page's picture is lkrt's for the same map and seed (off by up to ${off})`);
+  const caption = await page.$eval('#paint-caption', (e) => e.textContent);
+  log(`paint: palette ${swatches.map((s) => s.name).join(', ')}; example map of ${used.size} classes; ${caption}; ` +
+      `the picture is native lkrt's within ${off}`);
+
+  // A stroke of circle across the middle of the map.
+  await page.click('#paint-palette .swatch[data-class="2"]');
+  const box = await page.$eval('#paint-map', (c) => { const r = c.getBoundingClientRect(); return { x: r.left, y: r.top, w: r.width, h: r.height }; });
+  let v = await version();
+  await page.mouse.move(box.x + 0.2 * box.w, box.y + 0.5 * box.h);
+  await page.mouse.down();
+  await page.mouse.move(box.x + 0.8 * box.w, box.y + 0.55 * box.h, { steps: 8 });
+  await page.mouse.up();
+  v = await drawnAfter(v, 'the picture after a stroke');
+  await sleep(300);  // the stroke's last frame
+  const map1 = await pixels('paint-map');
+  const green = (m) => { let n = 0; for (let i = 0; i < m.data.length; i += 4) n += m.data[i + 1] === 255 && m.data[i] === 0; return n; };
+  const pic1 = await pixels('paint-canvas');
+  check(green(map1) - green(map0) > 100, `the stroke paints circle pixels: ${green(map0)} -> ${green(map1)}`);
+  check(meanAbsDiff(pic0, pic1) > 1, `the picture follows the stroke (mean |diff| ${meanAbsDiff(pic0, pic1).toFixed(2)})`);
+
+  // A new style keeps the map and changes the picture; fill paints everything one class.
+  v = await version();
+  await page.click('#paint-style');
+  await drawnAfter(v, 'the picture of a new style');
+  const pic2 = await pixels('paint-canvas');
+  check(meanAbsDiff(map1, await pixels('paint-map')) === 0, 'a new style leaves the map alone');
+  check(meanAbsDiff(pic1, pic2) > 1, `a new style changes the picture (mean |diff| ${meanAbsDiff(pic1, pic2).toFixed(2)})`);
+  await page.screenshot({ path: path.join(outDir, 'app-paint.png'), fullPage: true });
+  v = await version();
+  await page.keyboard.press('1');
+  await page.keyboard.press('f');
+  await drawnAfter(v, 'the picture of a filled map');
+  check(colorsOf(await pixels('paint-map')).size === 1, 'fill paints the whole map one class');
+  log(`paint: a stroke painted ${green(map1) - green(map0)} circle pixels and changed the picture by ${meanAbsDiff(pic0, pic1).toFixed(1)}; ` +
+      `a new style by ${meanAbsDiff(pic1, pic2).toFixed(1)}; keys 1 and F fill the map with background`);
 }
 
 main().then(async () => {

@@ -6,7 +6,8 @@
 # text-to-image model trained here in a few seconds (16 px, a 1-layer text encoder):
 # OUT_DIR/tiny-t2i-run (its run folder, for the editor), OUT_DIR/tiny-t2i.lkm and
 # OUT_DIR/tiny-t2i.vectors.json (prompts, their token ids and LibTorch's embeddings of them,
-# from latentkit export --vectors).
+# from latentkit export --vectors); the mask generator OUT_DIR/shapes-spade.lkm and a test
+# map for it, OUT_DIR/shapes-spade.map.png.
 set -euo pipefail
 latentkit=$1
 out=$2
@@ -20,6 +21,9 @@ export_model emoji-cgan int8
 export_model fashion-enhance fp32
 export_model fashion-ddpm fp32
 export_model emoji-vae32 fp16
+export_model shapes-spade fp32
+"$latentkit" data preview --data shapes-scenes --split test --size 64 --as map --n 1 --seed 3 --out "$out/shapes-spade.map.png" \
+  --threads 1 2>/dev/null
 "$latentkit" placeholder encode --run "$root/models/emoji-vae32" --threads 1 \
   "$root/node_modules/emoji-datasource-google/img/google/64/1f600.png" 2>/dev/null | tail -1 > "$out/emoji-vae32.code"
 rm -rf "$out/tiny-t2i-run"

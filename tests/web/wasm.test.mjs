@@ -69,6 +69,9 @@ const cases = [
   { name: 't2i-prompt-dpmpp10', file: 'tiny-t2i.lkm', args: ['--seed', '3', '--steps', '10', '--sampler', 'dpmpp', '--prompt', 'An emoji, Google style! zzyzx', '--guidance', '3'],
     call: { op: 'sample', options: { seed: 3, steps: 10, sampler: 'dpmpp', prompt: 'An emoji, Google style! zzyzx', guidance: 3 } } },
   { name: 't2i-noprompt-ddim5', file: 'tiny-t2i.lkm', args: ['--seed', '4', '--steps', '5'], call: { op: 'sample', options: { seed: 4, steps: 5 } } },
+  // A mask generator: the same map PNG (the page reads it through mapFromImage) and seed.
+  { name: 'spade-map-seed3', file: 'shapes-spade.lkm', args: ['--mask', model('shapes-spade.map.png'), '--seed', '3'],
+    call: { op: 'generateMap', seed: 3, png: fs.readFileSync(model('shapes-spade.map.png')).toString('base64') } },
 ];
 
 // --- The page: a static server for the package and the models; every request is recorded.
@@ -112,11 +115,19 @@ try {
     const w = await page.evaluate(async ({ file, call }) => {
       const lkrt = await import('/lkrt.mjs');
       const m = await lkrt.load(await (await fetch('/models/' + file)).arrayBuffer());
+      let map = null;  // the map PNG as the browser decodes it
+      if (call.png) {
+        const bitmap = await createImageBitmap(new Blob([Uint8Array.from(atob(call.png), (c) => c.charCodeAt(0))]));
+        const ctx = new OffscreenCanvas(bitmap.width, bitmap.height).getContext('2d');
+        ctx.drawImage(bitmap, 0, 0);
+        map = ctx.getImageData(0, 0, bitmap.width, bitmap.height);
+      }
       try {
         const run = (output) => {
           if (call.op === 'generate') return m.generate({ ...call.options, output });
           if (call.op === 'decodeCode') return m.decodeCode(call.text, { output });
           if (call.op === 'sample') return m.sample({ ...call.options, output });
+          if (call.op === 'generateMap') return m.generateMap({ map, seed: call.seed, output });
           const image = new ImageData(new Uint8ClampedArray(call.rgba), call.width, call.height);
           return m.enhance(image, { output });
         };
@@ -221,7 +232,32 @@ try {
     } catch (e) {
       out.kind = { name: e.name, status: e.status, message: e.message };
     }
+    try {
+      m.generateMap({ map: new Uint8Array(64 * 64) });
+    } catch (e) {
+      out.mapKind = { name: e.name, status: e.status, message: e.message };
+    }
     m.free();
+    // A mask generator: its palette, and the errors of a map.
+    const s = await lkrt.load(await (await fetch('/models/shapes-spade.lkm')).arrayBuffer());
+    out.palette = s.info.palette;
+    out.spadeKind = s.info.kind;
+    const attempt = (what, f) => {
+      try {
+        f();
+      } catch (e) {
+        out[what] = { name: e.name, status: e.status, message: e.message };
+      }
+    };
+    const gray = new ImageData(64, 64);
+    gray.data.fill(128);
+    attempt('mapColor', () => s.mapFromImage(gray));
+    const ids = new Uint8Array(64 * 64);
+    ids[2 * 64 + 5] = 9;
+    attempt('mapClass', () => s.generateMap({ map: ids }));
+    attempt('mapSize', () => s.generateMap({ map: new Uint8Array(10) }));
+    out.fill = Array.from(s.mapFromImage(new ImageData(new Uint8ClampedArray([0, 0, 255, 255, 0, 255, 0, 255]), 2, 1)));
+    s.free();
     return out;
   });
   results.errors = errors;
@@ -230,6 +266,18 @@ try {
   check(errors.code?.name === 'LkrtError' && errors.code.message.length > 20, `a bad code: ${JSON.stringify(errors.code)}`);
   check(errors.kind?.status === 4 && /is a generator, not an enhancer/.test(errors.kind.message), `enhance on a generator: ${JSON.stringify(errors.kind)}`);
   console.log(`ok: errors: "${errors.file.message}"; "${errors.code.message}"; "${errors.kind.message}"`);
+  check(errors.spadeKind === 'mask-generator' && errors.palette?.name === 'scenes' &&
+        JSON.stringify(errors.palette.classes.map((c) => [c.name, c.color])) ===
+        JSON.stringify([['background', [0, 0, 0, 255]], ['square', [255, 0, 0, 255]], ['circle', [0, 255, 0, 255]], ['triangle', [0, 0, 255, 255]]]),
+    `shapes-spade's palette: ${JSON.stringify(errors.palette)}`);
+  check(JSON.stringify(errors.fill) === '[3,2]', `mapFromImage of a triangle and a circle pixel: ${JSON.stringify(errors.fill)}`);
+  check(errors.mapKind?.status === 4 && /is a generator, not a mask generator/.test(errors.mapKind.message), `generateMap on a generator: ${JSON.stringify(errors.mapKind)}`);
+  check(errors.mapColor?.status === 4 && /^invalid argument: pixel \(0, 0\) is #80808080, not a color of the scenes palette; the valid colors are: 0 background #000000/.test(errors.mapColor.message),
+    `a gray map: ${JSON.stringify(errors.mapColor)}`);
+  check(errors.mapClass?.status === 4 && /map pixel \(5, 2\) is class 9, the model has 4 classes \(0\.\.3\)/.test(errors.mapClass.message),
+    `a class id out of range: ${JSON.stringify(errors.mapClass)}`);
+  check(errors.mapSize?.status === 4 && /the map has 10 class ids, the model draws 64x64/.test(errors.mapSize.message), `a short map: ${JSON.stringify(errors.mapSize)}`);
+  console.log(`ok: mask generator: palette ${errors.palette.name} of ${errors.palette.classes.length} classes; "${errors.mapColor.message.slice(0, 90)}..."; "${errors.mapClass.message}"`);
   check(outside.length === 0, `requests left the origin: ${outside.join(', ')}`);
   console.log(`ok: ${requests.length} requests, none outside ${origin}`);
 } catch (e) {

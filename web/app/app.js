@@ -1,15 +1,16 @@
 // latentkit in the browser: pick a model from models.json (written by scripts/build app),
-// then generate, enhance or sample with lkrt in WebAssembly. Every file comes from this
+// then generate, enhance, sample or paint a label map with lkrt in WebAssembly. Every file comes from this
 // page's own folder; once the model files are fetched nothing else is requested.
 import { isa, load } from './lkrt.mjs';
 import { applyMoves, dot, predict, readAxes } from './steer.js';
 import { KINDS, degrade } from './degrade.js';
 import { Gallery } from './gallery.js';
+import { setupPaint, wirePaint } from './paint.js';
 
 const $ = (id) => document.getElementById(id);
 
 const kMaxUploadSide = 512;  // larger uploads are scaled down: the page runs on one thread
-const kKindTitles = { generator: 'Generators', enhancer: 'Enhancers', denoiser: 'Diffusion models' };
+const kKindTitles = { generator: 'Generators', enhancer: 'Enhancers', denoiser: 'Diffusion models', 'mask-generator': 'Paint a map (mask to image)' };
 
 const state = {
   entries: [],          // models.json's models, plus any file the user loads
@@ -156,6 +157,9 @@ async function selectEntry(index) {
   if (kind === 'generator') setupGenerator(entry, loaded.model);
   else if (kind === 'enhancer') await setupEnhancer(entry, loaded.model);
   else if (kind === 'denoiser') setupSampler(entry, loaded.model);
+  else if (kind === 'mask-generator') {
+    await setupPaint(entry, loaded.model, { showError, clearError, setTiming, loadImageData: async (url) => imageDataOf(await imageFromUrl(url)) });
+  }
 }
 
 function showPanels(model) {
@@ -163,6 +167,7 @@ function showPanels(model) {
   $('generate').hidden = kind !== 'generator';
   $('enhance').hidden = kind !== 'enhancer';
   $('sample').hidden = kind !== 'denoiser';
+  $('paint').hidden = kind !== 'mask-generator';
   $('empty').hidden = Boolean(kind);
   $('axes').hidden = !(kind === 'generator' && state.axes);
 }
@@ -176,10 +181,12 @@ function showInfo(entry, model, lastMs = null, what = 'last call') {
   if (entry.bytes) add('Size', formatBytes(entry.bytes));
   if (model) {
     const i = model.info;
-    add('Kind', i.kind + (i.kind === 'denoiser' ? ` (${i.timesteps} steps, predicts ${i.prediction})` : ''));
+    add('Kind', i.kind.replace('-', ' ') + (i.kind === 'denoiser' ? ` (${i.timesteps} steps, predicts ${i.prediction})` : ''));
     add('Image', `${i.width} × ${i.height}, ${channelsName(i.channels)}` + (i.kind === 'enhancer' ? ' (any size)' : ''));
     if (i.latentDim && i.kind === 'generator') add('Latent', `${i.latentDim} numbers`);
-    if (i.classes) add('Classes', String(i.classes));
+    if (i.palette) add('Palette', `${i.palette.name}: ${i.palette.classes.map((c) => c.name).join(', ')}`);
+    else if (i.classes) add('Classes', String(i.classes));
+    if (i.latentDim && i.kind === 'mask-generator') add('Style', `${i.latentDim} numbers`);
     if (i.textWidth) add('Text', `prompts of up to ${i.maxTokens} words, ${(i.vocabSize - 2).toLocaleString('en')} known words`);
     const weights = i.weights === 'mixed' && entry.weights ? `${entry.weights} (some layers fp32)` : i.weights;
     add('Weights', `${weights}, ${(i.params / 1e6).toFixed(2)} M parameters`);
@@ -590,6 +597,7 @@ async function loadOwn(file) {
 // ---- start --------------------------------------------------------------------------------
 
 function wire() {
+  wirePaint();
   $('model').addEventListener('change', () => selectEntry(Number($('model').value)));
   $('own-file').addEventListener('change', (ev) => {
     const file = ev.target.files[0];
