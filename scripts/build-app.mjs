@@ -34,10 +34,11 @@ const kModels = [
   { name: 'fashion-enhance', weights: 'int8', title: 'Fashion enhancer (pix2pix)', samples: 'fashion' },
   { name: 'fashion-ddpm', weights: 'fp32', title: 'Fashion diffusion (DDPM)' },
   { name: 'fashion-cgan24', weights: 'int8', title: 'Fashion cGAN24 (the gray placeholder decoder)' },
-  // A mask generator: the paint panel, its palette from the .lkm, example maps of the test split.
+  // Mask generators: the paint panel, its palette from the .lkm, example maps of the test split.
+  { name: 'emoji-spade', weights: 'int8', title: 'Emoji from a painted map (SPADE, 64 px color)', maps: 'emoji' },
   { name: 'shapes-spade', weights: 'int8', title: 'Shapes from a painted map (SPADE, 64 px color)', maps: 'shapes-scenes' },
 ];
-// Example label maps (shapes-scenes test maps, as the server's paint page offers) by seed.
+// Example label maps (test-split maps, as the server's paint page offers) by seed.
 const kMapSeeds = [1, 2, 3, 4, 5, 6];
 
 // Test-split emoji (no shipped model trained on them; docs/data.md) from the npm package the
