@@ -220,7 +220,8 @@ CLI::App* add_common(CLI::App& app, const char* name, const char* help, ImagePar
       ->capture_default_str();
   add_enum_option(cmd, "--sampler", p.options.sampler, sampler_names(),
                   "palette, sdedit: ddim, ddpm (ancestral, all T steps) or dpmpp (DPM-Solver++(2M), second order)");
-  cmd->add_option("--guidance", p.options.guidance, "cddpm with --class: classifier-free guidance weight (1: none)")
+  cmd->add_option("--guidance", p.options.guidance, "classifier-free guidance weight (1: none): on the class (cddpm with --class), else on the image condition "
+                  "(palette methods of a model trained with --uncond-share)")
       ->check(CLI::Range(0.0, 20.0))
       ->capture_default_str();
   cmd->add_option("--class", p.class_name, "cddpm: the class (name or index); default: no class");

@@ -307,6 +307,13 @@ EpsFunction DdpmModel::eps_function(const torch::Tensor& labels, double guidance
       torch::Tensor out = text_model ? net_->forward(xs, tt, {}, cs, condition) : net_->forward(xs, tt, condition, cs);
       return options_.prediction == Prediction::kV ? eps_from_v(schedule_, xs, tt, out) : out;
     };
+    if ((!on.defined() || !off.defined()) && guidance != 1.0 && cond.defined()) {
+      // Guidance on the image condition: with it, and with none.
+      std::vector<torch::Tensor> parts =
+          run(torch::cat({x, x}), off.defined() ? torch::cat({off, off}) : off, torch::cat({c, torch::zeros_like(c)}))
+              .chunk(2);
+      return parts[1] + guidance * (parts[0] - parts[1]);
+    }
     if (!on.defined() || !off.defined()) return run(x, off, c);
     if (guidance == 1.0) return run(x, on, c);
     torch::Tensor both = run(torch::cat({x, x}), torch::cat({on, off}), c.defined() ? torch::cat({c, c}) : c);

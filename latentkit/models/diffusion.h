@@ -188,7 +188,9 @@ class DdpmModel : public Generator {
 
   /// The predicted noise at x_t: labels (or the no-class label where undefined, or -1; a
   /// text model's tokens, or no prompt) with guidance w: eps_u + w (eps_c - eps_u) (w = 1:
-  /// conditional alone); cond for tasks.
+  /// conditional alone); cond for tasks. A model with neither classes nor text guides on
+  /// its image condition instead: eps_u is then the step with no condition (all zeros, as
+  /// training drops it with --uncond-share).
   /// A text model takes its prompts already encoded as text ([N, D], from encode_prompts)
   /// in place of tokens.
   EpsFunction eps_function(const torch::Tensor& labels, double guidance, const torch::Tensor& cond = {},

@@ -532,6 +532,19 @@ TEST(DdpmModel, GuidanceCombinesConditionalAndUnconditional) {
   EXPECT_FALSE(torch::allclose(c, u));
 }
 
+TEST(DdpmModel, GuidanceOnTheImageConditionOfAModelWithoutClasses) {
+  torch::NoGradGuard no_grad;
+  DdpmModel m = tiny_model({"restore"});
+  torch::Tensor x = torch::randn({2, 1, 8, 8});
+  torch::Tensor cond = restore_condition(torch::rand({2, 1, 8, 8}) * 2 - 1);
+  torch::Tensor c = m.eps_function({}, 1.0, cond)(x, 20), u = m.eps_function({}, 1.0, torch::zeros_like(cond))(x, 20);
+  torch::Tensor g = m.eps_function({}, 2.5, cond)(x, 20);
+  EXPECT_TRUE(torch::allclose(g, u + 2.5 * (c - u), 1e-4, 1e-5));
+  EXPECT_FALSE(torch::allclose(c, u));
+  // With no condition there is nothing to guide on: the weight changes nothing.
+  EXPECT_TRUE(torch::allclose(m.eps_function({}, 2.5)(x, 20), u, 1e-5, 1e-6));
+}
+
 }  // namespace
 }  // namespace latentkit
 
