@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include "format.h"
@@ -134,6 +135,17 @@ std::vector<float> run(lkrt_model* m, const std::vector<float>& z, int label) {
   lkrt_status s = lkrt_generate(m, z.data(), label, out.data());
   EXPECT_EQ(s, LKRT_OK) << lkrt_last_error();
   return out;
+}
+
+std::vector<float> run_checked(const std::string& bytes, const std::vector<float>& z) {
+  lkrt_model* m = load_or_fail(bytes);
+  if (!m) return {};
+  std::vector<float> one = run(m, z);
+  EXPECT_EQ(lkrt_set_threads(m, 3), LKRT_OK);
+  std::vector<float> three = run(m, z);
+  lkrt_model_free(m);
+  EXPECT_EQ(0, std::memcmp(one.data(), three.data(), one.size() * sizeof(float))) << "threads change the result";
+  return one;
 }
 
 }  // namespace ref

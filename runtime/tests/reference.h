@@ -35,6 +35,9 @@ double max_rel_error(const std::vector<float>& a, const std::vector<float>& b);
 // Loads bytes; fails the current test on error.
 lkrt_model* load_or_fail(const std::string& bytes);
 std::vector<float> run(lkrt_model* m, const std::vector<float>& z, int label = -1);
+// Loads bytes and runs z with 1 and with 3 threads; the two must agree to the bit (the
+// current test fails otherwise). Empty if the load failed.
+std::vector<float> run_checked(const std::string& bytes, const std::vector<float>& z);
 
 }  // namespace ref
 

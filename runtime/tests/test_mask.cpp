@@ -41,16 +41,7 @@ std::string load_error(const std::string& bytes, lkrt_status want = LKRT_ERR_FOR
   return lkrt_last_error();
 }
 
-// The run with 1 and 3 threads; they must agree to the bit.
-std::vector<float> run_checked(const std::string& bytes, const std::vector<float>& x) {
-  ModelPtr m(ref::load_or_fail(bytes));
-  if (!m) return {};
-  std::vector<float> one = ref::run(m.get(), x);
-  EXPECT_EQ(lkrt_set_threads(m.get(), 3), LKRT_OK);
-  std::vector<float> three = ref::run(m.get(), x);
-  EXPECT_EQ(0, std::memcmp(one.data(), three.data(), one.size() * sizeof(float))) << "threads change the result";
-  return one;
-}
+using ref::run_checked;
 
 // latentkit's scenes palette, and one with a transparent class (regions-like).
 lkrt::PaletteInfo scenes() {
