@@ -1,7 +1,8 @@
 // Assembles the browser app (scripts/build app calls it after building the wasm module and
 // latentkit): web/app/ + build/wasm/pkg/ + the shipped models exported to .lkm (with the
 // generators' feature axes beside them) + sample and gallery images with their placeholder
-// codes + example label maps for the mask generator + models.json, the page's manifest.
+// codes + example label maps for the mask generator + the wallpaper model (with its moods) +
+// models.json, the page's manifest.
 // Usage: node scripts/build-app.mjs LATENTKIT_BIN OUT_DIR
 // Exports are skipped where OUT_DIR already holds one newer than the run's model.pt, its
 // axes file and the binary. LibTorch runs on one thread (--threads 1).
@@ -37,6 +38,8 @@ const kModels = [
   // Mask generators: the paint panel, its palette from the .lkm, example maps of the test split.
   { name: 'emoji-spade', weights: 'int8', title: 'Emoji from a painted map (SPADE, 64 px color)', maps: 'emoji' },
   { name: 'shapes-spade', weights: 'int8', title: 'Shapes from a painted map (SPADE, 64 px color)', maps: 'shapes-scenes' },
+  // The wallpaper of the day (psgan, any size; its moods from models/wallpaper/moods.json).
+  { name: 'wallpaper', weights: 'int8', optional: true, title: 'Wallpaper of the day (PSGAN, any size)' },
 ];
 // Example label maps (test-split maps, as the server's paint page offers) by seed.
 const kMapSeeds = [1, 2, 3, 4, 5, 6];
@@ -80,11 +83,14 @@ for (const f of ['lkrt.mjs', 'lkrt-wasm.mjs', 'lkrt-wasm.wasm', 'placeholder.mjs
 const entries = [];
 for (const m of kModels) {
   const runDir = path.join(root, 'models', m.name);
-  if (m.optional && !fs.existsSync(path.join(runDir, 'model.pt'))) continue;
+  if (m.optional && !fs.existsSync(path.join(runDir, 'model.pt'))) {
+    console.error(`skipped ${m.name}: models/${m.name}/model.pt is missing (the app goes without it until it ships)`);
+    continue;
+  }
   const file = `models/${m.name}.lkm`;
   const target = path.join(out, file);
   const axesTarget = target.replace(/\.lkm$/, '.axes.json');
-  const inputs = [path.join(runDir, 'model.pt'), bin, ...(m.axes ? [path.join(root, m.axes)] : [])];
+  const inputs = [path.join(runDir, 'model.pt'), path.join(runDir, 'moods.json'), bin, ...(m.axes ? [path.join(root, m.axes)] : [])];
   const fresh = mtime(target) > Math.max(...inputs.map(mtime)) && (!m.axes || mtime(axesTarget) >= mtime(target));
   if (!fresh) {
     const args = ['export', '--run', `models/${m.name}`, '--format', 'lkm', '--weights', m.weights, '--out', target, '--threads', '1'];
@@ -95,7 +101,7 @@ for (const m of kModels) {
   const config = JSON.parse(fs.readFileSync(path.join(runDir, 'config.json'), 'utf8'));
   const family = config.family;
   const kind = family === 'pix2pix' ? 'enhancer' : ['ddpm', 'cddpm', 't2i'].includes(family) ? 'denoiser'
-    : family === 'spade' ? 'mask-generator' : 'generator';
+    : family === 'spade' ? 'mask-generator' : family === 'psgan' ? 'wallpaper' : 'generator';
   const entry = { name: m.name, title: m.title, file, kind, family, weights: m.weights, bytes: fs.statSync(target).size };
   if (Array.isArray(config.classes)) entry.classes = config.classes;
   if (m.axes) entry.axes = `models/${m.name}.axes.json`;

@@ -37,7 +37,7 @@ int64_t parse_class(const std::string& text, const std::vector<std::string>& nam
 
 void add_data_options(CLI::App* command, DataOptions& options) {
   command->add_option("--data", options.spec,
-                      "fashion-mnist | idx:DIR | folder:DIR | shapes[:COUNT] | shapes-scenes[:COUNT] | emoji[:google|twitter]; pix2pix pairs: folder:A_DIR,B_DIR | pairs:DIR (A|B side by side)")
+                      "fashion-mnist | idx:DIR | folder:DIR | shapes[:COUNT] | shapes-scenes[:COUNT] | emoji[:google|twitter] | wallpapers[:DIR] (crops of large images); pix2pix pairs: folder:A_DIR,B_DIR | pairs:DIR (A|B side by side)")
       ->capture_default_str();
   command->add_option("--split", options.split, "train or test")
       ->check(CLI::IsMember({"train", "test"}))

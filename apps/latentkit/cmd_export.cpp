@@ -1,11 +1,14 @@
 // latentkit export: a trained generator, enhancer (pix2pix), diffusion denoiser (ddpm,
-// cddpm, t2i with its text encoder) or mask generator (spade, with its palette) as ONNX or
-// .lkm (the on-device runtime's format).
+// cddpm, t2i with its text encoder), mask generator (spade, with its palette) or wallpaper
+// model (psgan, with its wave MLP and moods) as ONNX or .lkm (the on-device runtime's format).
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 
 #include <lkrt.h>
+#include <lkrt_wallpaper.h>
 
 #include "apps/latentkit/commands.h"
 #include "latentkit/core/error.h"
@@ -17,9 +20,11 @@
 #include "latentkit/export/onnx.h"
 #include "latentkit/models/diffusion.h"
 #include "latentkit/models/pix2pix.h"
+#include "latentkit/models/psgan.h"
 #include "latentkit/models/registry.h"
 #include "latentkit/models/spade.h"
 #include "latentkit/steer/axes.h"
+#include "latentkit/steer/wallpaper.h"
 
 namespace latentkit::app {
 namespace {
@@ -39,10 +44,12 @@ std::vector<double> flat(const torch::Tensor& t) {
 // text-to-image model's inputs hold prompts of random vocabulary words (the last: no
 // prompt) as text, token ids and the pooled embeddings LibTorch's text encoder gives them. A
 // mask generator's maps are blocks of random classes (8 x 8 pixels each, so that every block
-// size of the network sees several classes), z as `latentkit generate --seed 0` draws it.
+// size of the network sees several classes), z as `latentkit generate --seed 0` draws it. A
+// wallpaper model's are grids of 3 x 5 cells (PsganGeneratorImpl::grid of random noise, the
+// margin's coordinates), z their global vectors and waves the wave vectors LibTorch computes.
 struct Vectors {
   GraphInputs in;
-  torch::Tensor expected;
+  torch::Tensor expected, waves;
   std::vector<std::string> prompts;
   std::vector<std::vector<int64_t>> tokens;
 };
@@ -55,6 +62,19 @@ Vectors make_vectors(RunModel& m, const ModelGraph& g, int64_t n) {
   if (g.kind == LKRT_KIND_ENHANCER) {
     v.in.image = torch::rand({n, C, H, W}, rng) * 2 - 1;
     v.expected = m.enhancer->forward(v.in.image);
+  } else if (g.kind == LKRT_KIND_WALLPAPER) {
+    PsganGeneratorImpl& net = *dynamic_cast<PsganModel&>(*m.generator).net();
+    const PsganOptions& o = net.options;
+    PsganLatent z;
+    z.local = torch::randn({n, o.local_dim(), 3, 5}, rng);
+    z.global = torch::randn({n, o.global_dim()}, rng);
+    z.phase = torch::rand({n, o.periodic_dim()}, rng) * (2 * M_PI);
+    z.x0 = z.y0 = -kPsganReach;
+    net.eval();
+    v.in.z = z.global;
+    v.in.grid = net.grid(z);
+    v.waves = net.waves(z.global).flatten(1);  // kx, then ky: lkrt_wallpaper_waves' order
+    v.expected = net.forward(v.in.grid);
   } else if (g.kind == LKRT_KIND_MASK_GENERATOR) {
     v.in.z = torch::randn({n, g.latent_dim}, rng);
     const int64_t block = std::min<int64_t>(8, H);
@@ -91,9 +111,10 @@ Vectors make_vectors(RunModel& m, const ModelGraph& g, int64_t n) {
 }
 
 // The .lkm file through lkrt on the same inputs: the runtime's normalised error against
-// LibTorch, of the network and (text-to-image models) of the text encoder.
+// LibTorch, of the network, (text-to-image models) of the text encoder and (wallpaper
+// models) of the wave MLP.
 struct RuntimeErrors {
-  double network = 0, text = 0;
+  double network = 0, text = 0, waves = 0;
 };
 
 RuntimeErrors runtime_error(const std::string& bytes, const ModelGraph& g, const Vectors& v) {
@@ -108,6 +129,15 @@ RuntimeErrors runtime_error(const std::string& bytes, const ModelGraph& g, const
       check_input(s == LKRT_OK, std::string("lkrt refused the exported text encoder: ") + lkrt_last_error());
     }
     errors.text = normalised_error(got, v.in.text);
+  }
+  if (v.waves.defined() && v.waves.numel() > 0) {
+    torch::Tensor got = torch::empty_like(v.waves).contiguous();
+    for (int64_t i = 0; i < v.waves.size(0); ++i) {
+      const torch::Tensor global = v.in.z[i].contiguous();
+      const lkrt_status s = lkrt_wallpaper_waves(model.get(), global.data_ptr<float>(), got[i].data_ptr<float>());
+      check_input(s == LKRT_OK, std::string("lkrt refused the exported wave MLP: ") + lkrt_last_error());
+    }
+    errors.waves = normalised_error(got, v.waves);
   }
   const int64_t n = v.expected.size(0);
   torch::Tensor got = torch::empty_like(v.expected).contiguous();
@@ -129,6 +159,9 @@ RuntimeErrors runtime_error(const std::string& bytes, const ModelGraph& g, const
         s = lkrt_denoise(model.get(), x.data_ptr<float>(), int32_t(v.in.t[i].item<int64_t>()), label,
                          c.defined() ? c.data_ptr<float>() : nullptr, out);
       }
+    } else if (g.kind == LKRT_KIND_WALLPAPER) {
+      torch::Tensor grid = v.in.grid[i].contiguous();
+      s = lkrt_wallpaper_network(model.get(), grid.data_ptr<float>(), int32_t(grid.size(1)), int32_t(grid.size(2)), out);
     } else if (g.kind == LKRT_KIND_MASK_GENERATOR) {
       torch::Tensor z = v.in.z[i].contiguous(), map = v.in.maps[i].contiguous();
       s = lkrt_generate_map(model.get(), z.data_ptr<float>(), map.data_ptr<uint8_t>(), out);
@@ -143,6 +176,33 @@ RuntimeErrors runtime_error(const std::string& bytes, const ModelGraph& g, const
   torch::Tensor want = g.kind == LKRT_KIND_ENHANCER ? v.expected.clamp(-1, 1) : v.expected;
   errors.network = normalised_error(got, want);
   return errors;
+}
+
+// The largest difference, in levels, between lkrt_wallpaper on the file and latentkit's
+// render_wallpaper (docs/wallpapers.md steps 1-8) for a small wallpaper, plain and tileable.
+int wallpaper_difference(const std::string& bytes, PsganGeneratorImpl& net) {
+  lkrt::Model model(bytes.data(), bytes.size());
+  int most = 0;
+  for (const bool tileable : {false, true}) {
+    WallpaperOptions o;
+    o.width = tileable ? 128 : 90;
+    o.height = tileable ? 192 : 200;
+    o.scale = tileable ? 2 : 4;
+    o.tileable = tileable;
+    o.day = 20793.5;
+    o.seed = 3;
+    const Image want = render_wallpaper(net, o);
+    lkrt_wallpaper_options lo;
+    lkrt_wallpaper_options_init(&lo);
+    lo.day = o.day, lo.seed = o.seed, lo.width = int32_t(o.width), lo.height = int32_t(o.height);
+    lo.scale = int32_t(o.scale), lo.tileable = tileable;
+    std::vector<uint8_t> got(size_t(o.width * o.height * 4));
+    check_input(lkrt_wallpaper(model.get(), &lo, got.data()) == LKRT_OK,
+                std::string("lkrt refused to draw a wallpaper from the exported file: ") + lkrt_last_error());
+    for (size_t i = 0; i < size_t(o.width * o.height); ++i)
+      for (size_t c = 0; c < 3; ++c) most = std::max(most, std::abs(int(got[4 * i + c]) - int(want.pixels[3 * i + c])));
+  }
+  return most;
 }
 
 void run_export(const ExportParams& p) {
@@ -168,10 +228,12 @@ void run_export(const ExportParams& p) {
     // And so must the runtime, on the file about to be written.
     const RuntimeErrors e = runtime_error(bytes, graph, v);
     const double bound = p.weights == "fp32" ? 1e-8 : p.weights == "fp16" ? 1e-4 : 1e-2;
-    if (!(e.network < bound) || !(e.text < bound))
+    // The wave MLP is always fp32.
+    if (!(e.network < bound) || !(e.text < bound) || !(e.waves < 1e-8))
       throw Error("lkrt does not reproduce the model from the exported file (normalised error " +
                       std::to_string(e.network) + (graph.text_encoder ? ", text encoder " + std::to_string(e.text) : "") +
-                      ", bound " + std::to_string(bound) + " for " + p.weights + ")",
+                      (v.waves.defined() ? ", wave MLP " + std::to_string(e.waves) : "") + ", bound " +
+                      std::to_string(bound) + " for " + p.weights + ")",
                   ErrorKind::kInternal);
     char buf[128];
     std::snprintf(buf, sizeof buf, "; lkrt matches it to %.1e", e.network);
@@ -179,6 +241,19 @@ void run_export(const ExportParams& p) {
     if (graph.text_encoder) {
       std::snprintf(buf, sizeof buf, ", its text encoder to %.1e", e.text);
       runtime_note += buf;
+    }
+    if (graph.kind == LKRT_KIND_WALLPAPER) {
+      // And the whole recipe: lkrt_wallpaper against latentkit wallpaper's render (fp32: within
+      // a level, as the e2e test asks of the two commands).
+      const int levels = wallpaper_difference(bytes, *dynamic_cast<PsganModel&>(*model.generator).net());
+      if (p.weights == "fp32" && levels > 1)
+        throw Error("lkrt_wallpaper differs from latentkit's render of the same wallpaper by " + std::to_string(levels) +
+                        " levels (at most 1 expected)",
+                    ErrorKind::kInternal);
+      std::snprintf(buf, sizeof buf, ", its wave MLP to %.1e; lkrt_wallpaper is within %d level%s of latentkit's", e.waves,
+                    levels, levels == 1 ? "" : "s");
+      runtime_note += buf;
+      if (!graph.wallpaper.moods.empty()) runtime_note += "; " + std::to_string(graph.wallpaper.moods.size()) + " moods";
     }
   }
   write_file_atomic(p.out, bytes);
@@ -201,6 +276,7 @@ void run_export(const ExportParams& p) {
                         {"kind", graph.kind == LKRT_KIND_GENERATOR        ? "generator"
                                  : graph.kind == LKRT_KIND_MASK_GENERATOR ? "mask-generator"
                                  : graph.kind == LKRT_KIND_ENHANCER       ? "enhancer"
+                                 : graph.kind == LKRT_KIND_WALLPAPER      ? "wallpaper"
                                                                           : "denoiser"},
                         {"shape", {shape[0], shape[1], shape[2]}},
                         {"labels", nlohmann::json::array()},
@@ -208,6 +284,7 @@ void run_export(const ExportParams& p) {
     for (int64_t i = 0; i < p.vector_count; ++i) {
       if (v.in.z.defined()) j["z"].push_back(flat(v.in.z[i]));
       if (v.in.image.defined()) j["inputs"].push_back(flat(v.in.image[i]));
+      if (v.in.grid.defined()) j["grids"].push_back(flat(v.in.grid[i]));
       if (v.in.maps.defined()) {
         const torch::Tensor ids = v.in.maps[i].to(torch::kInt64).flatten().contiguous();
         j["maps"].push_back(std::vector<int64_t>(ids.data_ptr<int64_t>(), ids.data_ptr<int64_t>() + ids.numel()));
@@ -233,7 +310,7 @@ void run_export(const ExportParams& p) {
 void add_export_command(CLI::App& app) {
   auto p = std::make_shared<ExportParams>();
   CLI::App* cmd = app.add_subcommand(
-      "export", "Export a generator, an enhancer (pix2pix), a diffusion model (text-to-image too) or a mask-to-image model (spade) to ONNX or to .lkm for the on-device runtime (lkrt)");
+      "export", "Export a generator, an enhancer (pix2pix), a diffusion model (text-to-image too), a mask-to-image model (spade) or a wallpaper model (psgan) to ONNX or to .lkm for the on-device runtime (lkrt)");
   cmd->add_option("--run", p->run, "run folder of the model")->required();
   cmd->add_option("--format", p->format, "onnx (opset 13, for ONNX Runtime and mobile runtimes) or lkm (latentkit's runtime)")
       ->required()
@@ -263,7 +340,9 @@ void add_export_command(CLI::App& app) {
       "  latentkit export --run runs/emoji-t2i --format lkm --out t2i.lkm   (with its text encoder and vocabulary)\n"
       "  lkrt t2i.lkm --prompt \"cat face with heart-eyes\" --guidance 3 --steps 10 --sampler dpmpp --out cat.png\n"
       "  latentkit export --run models/shapes-spade --format lkm --weights int8 --out spade.lkm   (with its palette)\n"
-      "  lkrt spade.lkm --mask map.png --seed 3 --out drawn.png");
+      "  lkrt spade.lkm --mask map.png --seed 3 --out drawn.png\n"
+      "  latentkit export --run runs/wallpapers --format lkm --weights int8 --out wallpaper.lkm   (with its moods)\n"
+      "  lkrt wallpaper.lkm --size 1080x2400 --date 2026-12-06 --out wall.png");
   torch_command(cmd, p->threads, Work::kShort, [p]() { run_export(*p); });
 }
 

@@ -9,6 +9,7 @@
 #include "latentkit/train/ddpm_trainer.h"
 #include "latentkit/train/gan_trainer.h"
 #include "latentkit/train/pix2pix_trainer.h"
+#include "latentkit/train/psgan_trainer.h"
 #include "latentkit/train/spade_trainer.h"
 #include "latentkit/train/vae_trainer.h"
 
@@ -46,6 +47,8 @@ struct TrainParams {
   CLI::Option* dropout_option = nullptr;
   // spade
   SpadeTrainOptions spade;
+  // psgan
+  PsganTrainOptions psgan;
   // pix2pix, vae, cvae
   int64_t depth = 0;
   CLI::Option* depth_option = nullptr;
@@ -127,6 +130,19 @@ void run_spade(const TrainParams& p) {
   }, train_spade);
 }
 
+void run_psgan(const TrainParams& p) {
+  run_family(p, p.psgan, read_psgan_run_options, [&](PsganTrainOptions& o) {
+    if (p.latent_option->count() > 0) o.model.global_dim(p.latent_dim);
+    if (p.width_option->count() > 0) o.model.width(p.width);
+    o.loss = p.gan.loss;
+    o.ema = !p.no_ema;
+    o.ema_decay = p.ema_decay;
+    o.beta1 = p.beta1;
+    o.beta2 = p.beta2;
+    o.augment = parse_diff_augment(p.augment);
+  }, train_psgan);
+}
+
 void run_vae(const TrainParams& p) {
   run_family(p, VaeTrainOptions(), read_vae_run_options, [&](VaeTrainOptions& o) {
     o.loop.batch = 64;  // the command's default since the first VAE, not the library's 128
@@ -149,6 +165,7 @@ void run_train(TrainParams& p) {
   if (family == "ddpm" || family == "cddpm" || family == "t2i") return run_ddpm(p);
   if (family == "pix2pix") return run_pix2pix(p);
   if (family == "spade") return run_spade(p);
+  if (family == "psgan") return run_psgan(p);
   run_gan(p);
 }
 
@@ -161,12 +178,13 @@ void add_train_command(CLI::App& app) {
                   "model family: dcgan | dcgan-upsample | cgan (class-conditional DCGAN) | vae | cvae (class-conditional "
                   "VAE) | ddpm (diffusion U-Net) | cddpm (class-conditional diffusion, classifier-free guidance) | t2i "
                   "(text-to-image diffusion on the emoji set's captions, docs/text.md) | pix2pix (image-to-image enhancer: "
-                  "U-Net + PatchGAN) | spade (label map + style z to image, GauGAN; docs/masks.md)")
-      ->check(CLI::IsMember({"dcgan", "dcgan-upsample", "cgan", "vae", "cvae", "ddpm", "cddpm", "t2i", "pix2pix", "spade"}))
+                  "U-Net + PatchGAN) | spade (label map + style z to image, GauGAN; docs/masks.md) | psgan (spatial generator of "
+                  "any size, Periodic Spatial GAN, for wallpapers; docs/wallpapers.md)")
+      ->check(CLI::IsMember({"dcgan", "dcgan-upsample", "cgan", "vae", "cvae", "ddpm", "cddpm", "t2i", "pix2pix", "spade", "psgan"}))
       ->capture_default_str();
   p->flags.bind(cmd, p->loop);
-  cmd->get_option("--epochs")->description("passes over the data (vae, ddpm, pix2pix default 10; spade 20)");
-  cmd->get_option("--batch")->description("images per step, for all ranks together (pix2pix default 32, spade 16)");
+  cmd->get_option("--epochs")->description("passes over the data (vae, ddpm, pix2pix default 10; spade and psgan 20)");
+  cmd->get_option("--batch")->description("images per step, for all ranks together (pix2pix and psgan default 32, spade 16)");
   cmd->get_option("--lr")->description("Adam learning rate (both networks; vae default 0.001, ddpm 0.0004)");
   DdpmTrainOptions& d = p->ddpm;
   add_enum_option(cmd, "--schedule", d.model.schedule, schedule_names(), "ddpm: noise schedule");
@@ -278,7 +296,7 @@ void add_train_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_flag("--no-ema", p->no_ema, "do not keep an exponential moving average of the generator");
   cmd->add_option("--ema-decay", p->ema_decay, "decay of the generator (or U-Net) EMA")->check(CLI::Range(0.0, 0.99999))->capture_default_str();
-  p->latent_option = cmd->add_option("--latent-dim", p->latent_dim, "size of the latent vector z (vae default 16, spade 64)")
+  p->latent_option = cmd->add_option("--latent-dim", p->latent_dim, "size of the latent vector z (vae default 16, spade 64; psgan: its global part, default 32)")
                          ->check(CLI::Range(1, 4096))
                          ->capture_default_str();
   p->width_option = cmd->add_option("--width", p->width, "base channel width of the networks (ngf / ndf; vae, ddpm, pix2pix and spade default 32)")
@@ -293,6 +311,7 @@ void add_train_command(CLI::App& app) {
       "  latentkit train --model pix2pix --task all --data fashion-mnist --epochs 5 --out runs/fashion-enhance\n"
       "  latentkit train --model pix2pix --data folder:photos/raw,photos/edited --size 128 --out runs/retouch\n"
       "  latentkit train --model spade --data shapes-scenes --epochs 10 --out runs/shapes-spade\n"
+      "  latentkit train --model psgan --data wallpapers --out runs/wallpaper\n"
       "  latentkit train --model ddpm --tasks colorize,lineart --data emoji --size 64 --out runs/emoji-colorize\n"
       "  latentkit train --model ddpm --data fashion-mnist --epochs 6 --nproc 2 --out runs/ddpm-2   (2 ranks here)\n"
       "  latentkit train ... --rank 1 --world-size 2 --master 10.0.0.1:29500   (rank 1 of a job across hosts)\n"

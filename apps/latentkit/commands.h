@@ -30,6 +30,7 @@ void add_encode_commands(CLI::App& app);
 void add_export_command(CLI::App& app);
 void add_codec_commands(CLI::App& app);
 void add_image_to_image_commands(CLI::App& app);
+void add_wallpaper_command(CLI::App& app);
 
 /// A class given by name (case-insensitive) or index, of a model with `count` classes
 /// named `names` (may be empty); anything else is an Error that lists the classes.

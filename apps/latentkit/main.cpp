@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   latentkit::app::add_export_command(app);
   latentkit::app::add_codec_commands(app);
   latentkit::app::add_image_to_image_commands(app);
+  latentkit::app::add_wallpaper_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::RequiredError& e) {

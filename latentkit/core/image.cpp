@@ -440,6 +440,53 @@ void premultiply(Image& image) {
   }
 }
 
+namespace {
+
+// Scales image to scaled_width x scaled_height and keeps the window of out_width x out_height
+// at (left, top) of the scaled image.
+Image resize_window(const Image& image, int scaled_width, int scaled_height, int left, int top, int out_width,
+                    int out_height) {
+  std::vector<AxisTap> x_taps = axis_taps(image.width, scaled_width, left, out_width);
+  std::vector<AxisTap> y_taps = axis_taps(image.height, scaled_height, top, out_height);
+  const int channels = image.channels;
+
+  // Horizontal pass over every input row, then the vertical pass.
+  std::vector<float> rows(static_cast<size_t>(image.height) * out_width * channels);
+  for (int y = 0; y < image.height; ++y) {
+    for (int x = 0; x < out_width; ++x) {
+      const AxisTap& tap = x_taps[static_cast<size_t>(x)];
+      float* out = &rows[(static_cast<size_t>(y) * out_width + x) * channels];
+      for (int c = 0; c < channels; ++c) out[c] = 0.0f;
+      for (size_t k = 0; k < tap.weights.size(); ++k) {
+        const uint8_t* in = &image.pixels[(static_cast<size_t>(y) * image.width + tap.first + k) * channels];
+        // RGBA is filtered premultiplied: a transparent pixel adds nothing to its neighbours' color.
+        const float alpha = channels == 4 ? in[3] / 255.0f : 1.0f;
+        for (int c = 0; c < channels; ++c) out[c] += tap.weights[k] * (c < 3 ? in[c] * alpha : in[c]);
+      }
+    }
+  }
+  Image result(out_width, out_height, channels);
+  std::vector<float> accumulator(static_cast<size_t>(channels));
+  for (int y = 0; y < out_height; ++y) {
+    const AxisTap& tap = y_taps[static_cast<size_t>(y)];
+    for (int x = 0; x < out_width; ++x) {
+      std::fill(accumulator.begin(), accumulator.end(), 0.0f);
+      for (size_t k = 0; k < tap.weights.size(); ++k) {
+        const float* in = &rows[((tap.first + k) * out_width + x) * channels];
+        for (int c = 0; c < channels; ++c) accumulator[static_cast<size_t>(c)] += tap.weights[k] * in[c];
+      }
+      if (channels == 4) {
+        const float alpha = accumulator[3] / 255.0f;
+        for (int c = 0; c < 3; ++c) accumulator[static_cast<size_t>(c)] = alpha > 0 ? accumulator[static_cast<size_t>(c)] / alpha : 0.0f;
+      }
+      for (int c = 0; c < channels; ++c) result.at(x, y, c) = to_byte(accumulator[static_cast<size_t>(c)]);
+    }
+  }
+  return result;
+}
+
+}  // namespace
+
 Image resize_center_crop(const Image& image, int size) {
   check_image(image, "resize_center_crop");
   check_input(size > 0, "resize_center_crop: size must be positive, got " + std::to_string(size));
@@ -452,44 +499,14 @@ Image resize_center_crop(const Image& image, int size) {
   }
   int left = static_cast<int>(std::nearbyint((scaled_width - size) / 2.0));
   int top = static_cast<int>(std::nearbyint((scaled_height - size) / 2.0));
+  return resize_window(image, scaled_width, scaled_height, left, top, size, size);
+}
 
-  std::vector<AxisTap> x_taps = axis_taps(image.width, scaled_width, left, size);
-  std::vector<AxisTap> y_taps = axis_taps(image.height, scaled_height, top, size);
-  int channels = image.channels;
-
-  // Horizontal pass over every input row, then the vertical pass.
-  std::vector<float> rows(static_cast<size_t>(image.height) * size * channels);
-  for (int y = 0; y < image.height; ++y) {
-    for (int x = 0; x < size; ++x) {
-      const AxisTap& tap = x_taps[static_cast<size_t>(x)];
-      float* out = &rows[(static_cast<size_t>(y) * size + x) * channels];
-      for (int c = 0; c < channels; ++c) out[c] = 0.0f;
-      for (size_t k = 0; k < tap.weights.size(); ++k) {
-        const uint8_t* in = &image.pixels[(static_cast<size_t>(y) * image.width + tap.first + k) * channels];
-        // RGBA is filtered premultiplied: a transparent pixel adds nothing to its neighbours' color.
-        const float alpha = channels == 4 ? in[3] / 255.0f : 1.0f;
-        for (int c = 0; c < channels; ++c) out[c] += tap.weights[k] * (c < 3 ? in[c] * alpha : in[c]);
-      }
-    }
-  }
-  Image result(size, size, channels);
-  std::vector<float> accumulator(static_cast<size_t>(channels));
-  for (int y = 0; y < size; ++y) {
-    const AxisTap& tap = y_taps[static_cast<size_t>(y)];
-    for (int x = 0; x < size; ++x) {
-      std::fill(accumulator.begin(), accumulator.end(), 0.0f);
-      for (size_t k = 0; k < tap.weights.size(); ++k) {
-        const float* in = &rows[((tap.first + k) * size + x) * channels];
-        for (int c = 0; c < channels; ++c) accumulator[static_cast<size_t>(c)] += tap.weights[k] * in[c];
-      }
-      if (channels == 4) {
-        const float alpha = accumulator[3] / 255.0f;
-        for (int c = 0; c < 3; ++c) accumulator[static_cast<size_t>(c)] = alpha > 0 ? accumulator[static_cast<size_t>(c)] / alpha : 0.0f;
-      }
-      for (int c = 0; c < channels; ++c) result.at(x, y, c) = to_byte(accumulator[static_cast<size_t>(c)]);
-    }
-  }
-  return result;
+Image resize_image(const Image& image, int width, int height) {
+  check_image(image, "resize_image");
+  check_input(width > 0 && height > 0, "resize_image: size must be positive, got " + std::to_string(width) + "x" +
+                                           std::to_string(height));
+  return resize_window(image, width, height, 0, 0, width, height);
 }
 
 }  // namespace latentkit

@@ -53,5 +53,7 @@ void premultiply(Image& image);
 /// centre-crops to size x size: the torchvision Resize + CenterCrop convention. RGBA is
 /// filtered premultiplied, so hidden colors do not bleed into the edges.
 Image resize_center_crop(const Image& image, int size);
+/// Resizes to width x height (bilinear, area-averaged when shrinking; RGBA premultiplied).
+Image resize_image(const Image& image, int width, int height);
 
 }  // namespace latentkit

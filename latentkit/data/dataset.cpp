@@ -12,13 +12,14 @@
 #include "latentkit/data/folder.h"
 #include "latentkit/data/idx.h"
 #include "latentkit/data/shapes.h"
+#include "latentkit/data/wallpapers.h"
 
 namespace latentkit {
 namespace {
 
 constexpr char kFashionMnistDir[] = "/usr/share/datasets/fashion-mnist";
 constexpr char kValidSpecs[] =
-    "fashion-mnist, idx:DIR, folder:DIR, shapes[:COUNT], shapes-scenes[:COUNT], emoji, emoji:google or emoji:twitter";
+    "fashion-mnist, idx:DIR, folder:DIR, shapes[:COUNT], shapes-scenes[:COUNT], emoji, emoji:google, emoji:twitter, wallpapers or wallpapers:DIR";
 constexpr int64_t kShapesDefaultCount = 10000;
 // 30 GB at the native 32 x 32: past this a typo, not a plan.
 constexpr int64_t kShapesMaxCount = 10000000;
@@ -119,6 +120,8 @@ Dataset load_dataset(const DataOptions& options) {
     data = make_shape_scenes(count, options.size > 0 ? options.size : kScenesNativeSize, seed);
   } else if (is_emoji_spec(spec)) {
     data = load_emoji(options);
+  } else if (is_wallpapers_spec(spec)) {
+    data = load_wallpapers(options);
   } else {
     throw Error("unknown data spec '" + spec + "'; expected one of: " + kValidSpecs);
   }

@@ -247,8 +247,8 @@ FeatureBatch generated_features(const EvalOptions& o, FeatureExtractor& extracto
   Progress progress("generate", o.n);  // diffusion models take minutes
   for (int64_t start = 0; start < o.n; start += o.batch) {
     const int64_t end = std::min(o.n, start + o.batch);
-    images.push_back(generator.decode(z.slice(0, start, end), condition.defined() ? condition.slice(0, start, end)
-                                                                                  : torch::Tensor()));
+    images.push_back(generator.sample_images(z.slice(0, start, end),
+                                             condition.defined() ? condition.slice(0, start, end) : torch::Tensor(), rng));
     progress.update(end, generator.family());
   }
   progress.finish("done");

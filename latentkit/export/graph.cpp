@@ -1,6 +1,8 @@
 #include "latentkit/export/graph.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <map>
 
 #include "latentkit/core/error.h"
@@ -100,9 +102,11 @@ int64_t gemm(ModelGraph& g, int64_t x, const nn::LinearImpl& m) {
 
 int64_t unary(ModelGraph& g, Op op, int64_t x) { return g.add(GraphOp{op, {x}}); }
 
-// The layers of seq, each reading the value before; returns the last value.
-int64_t append_sequential(nn::SequentialImpl& seq, ModelGraph& g, int64_t x) {
-  for (const auto& child : seq.children()) {
+// The layers of seq (its first `count`), each reading the value before; returns the last value.
+int64_t append_sequential(nn::SequentialImpl& seq, ModelGraph& g, int64_t x, size_t count = SIZE_MAX) {
+  const auto children = seq.children();
+  for (size_t i = 0; i < std::min(count, children.size()); ++i) {
+    const auto& child = children[i];
     if (auto* m = child->as<nn::ConvTranspose2d>()) {
       const auto& o = m->options;
       check_input(o.groups() == 1 && first(o.dilation()) == 1 && first(o.output_padding()) == 0,
@@ -267,6 +271,61 @@ ModelGraph extract_mask_generator_graph(SpadeGeneratorImpl& net) {
   return g;
 }
 
+ModelGraph extract_wallpaper_graph(PsganGeneratorImpl& net, std::vector<std::pair<std::string, torch::Tensor>> moods) {
+  torch::NoGradGuard no_grad;
+  const PsganOptions& o = net.options;
+  ModelGraph g;
+  g.family = "psgan";
+  g.kind = LKRT_KIND_WALLPAPER;
+  g.latent_dim = o.global_dim();
+  g.image_shape = {o.channels(), o.crop(), o.crop()};
+  GraphWallpaper& w = g.wallpaper;
+  w.local_dim = o.local_dim();
+  w.global_dim = o.global_dim();
+  w.periodic_dim = o.periodic_dim();
+  w.cell = o.cell();
+  w.reach = kPsganReach;
+  auto* fc1 = net.wave[0]->as<nn::Linear>();
+  auto* fc2 = net.wave[2]->as<nn::Linear>();
+  check_input(fc1 && fc2 && net.wave[1]->as<nn::ReLU>(), "psgan: the wave MLP is not Linear, ReLU, Linear");
+  w.weight1 = detached(fc1->weight);
+  w.bias1 = detached(fc1->bias);
+  w.weight2 = detached(fc2->weight);
+  w.bias2 = detached(fc2->bias);
+  w.moods = std::move(moods);
+  // The stack up to its last module, a Functional (tanh): PsganGeneratorImpl::reset.
+  const int64_t x = input(g, InputRole::kGrid, o.grid_channels());
+  const size_t n = net.main->size();
+  check_input(n > 0 && net.main[n - 1]->as<nn::Functional>() != nullptr, "psgan: the stack does not end in its tanh");
+  unary(g, Op::kTanh, append_sequential(*net.main, g, x, n - 1));
+  return g;
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> read_wallpaper_moods(const std::string& path, int64_t global_dim) {
+  std::vector<std::pair<std::string, torch::Tensor>> moods;
+  if (!path_exists(path)) return moods;
+  const nlohmann::json j = read_json(path);
+  const auto bad = [&](const std::string& what) {
+    return Error(path + ": " + what + " (expected {\"moods\": [{\"name\": \"warm\", \"shift\": [" +
+                 std::to_string(global_dim) + " numbers]}, ...]}; make it with latentkit wallpaper moods)");
+  };
+  if (!j.is_object() || !j.contains("moods") || !j["moods"].is_array()) throw bad("no \"moods\" array");
+  for (const nlohmann::json& m : j["moods"]) {
+    if (!m.is_object() || !m.contains("name") || !m["name"].is_string() || !m.contains("shift") || !m["shift"].is_array())
+      throw bad("a mood without a name or a shift");
+    std::vector<float> shift;
+    for (const nlohmann::json& v : m["shift"]) {
+      if (!v.is_number()) throw bad("mood " + m["name"].get<std::string>() + "'s shift holds something other than numbers");
+      shift.push_back(v.get<float>());
+    }
+    if (static_cast<int64_t>(shift.size()) != global_dim)
+      throw bad("mood " + m["name"].get<std::string>() + " shifts " + std::to_string(shift.size()) + " values, the model's global vector has " +
+                std::to_string(global_dim));
+    moods.emplace_back(m["name"].get<std::string>(), torch::tensor(shift, torch::kFloat32));
+  }
+  return moods;
+}
+
 ModelGraph extract_enhancer_graph(Pix2pixGeneratorImpl& net) {
   torch::NoGradGuard no_grad;
   const Pix2pixOptions& o = net.options;
@@ -406,7 +465,7 @@ ModelGraph extract_graph(Generator& generator) {
     g.add(std::move(affine));
   } else {
     throw Error("a " + g.family + " model cannot be exported (exportable: dcgan, dcgan-upsample, cgan, vae, cvae, ddpm, "
-                "cddpm, t2i, pix2pix, spade)");
+                "cddpm, t2i, pix2pix, spade, psgan)");
   }
   return g;
 }
@@ -420,12 +479,15 @@ RunModel load_run_model(const std::string& run_dir) {
     m.spade = load_spade(run_dir).net;
   else
     m.generator = load_generator(run_dir);
+  if (auto* psgan = dynamic_cast<PsganModel*>(m.generator.get()))
+    m.moods = read_wallpaper_moods(run_dir + "/moods.json", psgan->net()->options.global_dim());
   return m;
 }
 
 ModelGraph extract_graph(RunModel& model) {
   if (model.enhancer) return extract_enhancer_graph(*model.enhancer);
   if (model.spade) return extract_mask_generator_graph(*model.spade);
+  if (auto* psgan = dynamic_cast<PsganModel*>(model.generator.get())) return extract_wallpaper_graph(*psgan->net(), model.moods);
   return extract_graph(*model.generator);
 }
 
@@ -460,6 +522,11 @@ torch::Tensor run_graph(const ModelGraph& g, const GraphInputs& in) {
             break;
           }
           case InputRole::kImage: y = in.image.to(torch::kFloat32); break;
+          case InputRole::kGrid:
+            check_input(in.grid.defined() && in.grid.dim() == 4 && in.grid.size(1) == op.channels,
+                        "run_graph: grid must be [N, " + std::to_string(op.channels) + ", cells_h, cells_w]");
+            y = in.grid.to(torch::kFloat32);
+            break;
           case InputRole::kCondition: y = in.cond.to(torch::kFloat32); break;
           case InputRole::kTimestep: y = in.t.to(torch::kFloat32).view({-1, 1, 1, 1}); break;
           case InputRole::kLabel: y = in.labels.to(torch::kFloat32).view({-1, 1, 1, 1}); break;

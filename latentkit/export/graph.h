@@ -20,6 +20,7 @@
 #include "latentkit/data/labelmaps.h"
 #include "latentkit/models/generator.h"
 #include "latentkit/models/pix2pix.h"
+#include "latentkit/models/psgan.h"
 #include "latentkit/models/spade.h"
 #include "latentkit/models/text.h"
 
@@ -38,7 +39,7 @@ struct GraphOp {
   torch::Tensor weight, bias;
   int64_t stride = 1, padding = 0;  // convolutions; upsample_nearest: stride is the scale; downsample_nearest: the factor
   int64_t groups = 0;               // group_norm: groups; attention: heads
-  int64_t channels = 0;             // input: image / condition / text channels, label map classes; group_norm, attention: channels
+  int64_t channels = 0;             // input: image / condition / text / grid channels, label map classes; group_norm, attention: channels
   int64_t dim = 0;                  // timestep_embedding
   InputRole role = InputRole::kLatent;
   double alpha = 0, beta = 0;       // leaky slope; affine a, b; group_norm eps; attention scale
@@ -48,6 +49,14 @@ struct GraphOp {
 /// What the schedule and sampler of a denoiser need (lkrt::DiffusionInfo).
 struct GraphDiffusion {
   uint32_t schedule = 2, timesteps = 1000, prediction = 0, tasks = 0, sample_steps = 50;
+};
+
+/// A wallpaper model's parts beside its network (lkrt::WallpaperInfo): the grid's channels,
+/// the wave MLP (Linear weights [out, in]) and the named moods of RUN/moods.json.
+struct GraphWallpaper {
+  int64_t local_dim = 0, global_dim = 0, periodic_dim = 0, cell = 0, reach = 0;
+  torch::Tensor weight1, bias1, weight2, bias2;  // [hidden, G], [hidden], [2P, hidden], [2P]
+  std::vector<std::pair<std::string, torch::Tensor>> moods;  // name, shift float [G]
 };
 
 struct ModelGraph {
@@ -68,6 +77,9 @@ struct ModelGraph {
   // Mask generators (spade): the palette of their label maps, which the .lkm carries so that
   // a device can draw it; empty for other models.
   MapPalette palette;
+  // Wallpaper models (psgan): the graph maps a latent grid of any size to pixels (input role
+  // kGrid); the wave MLP and the moods travel beside it in the .lkm's wallpaper section.
+  GraphWallpaper wallpaper;
 
   /// Appends op and returns its value.
   int64_t add(GraphOp op);
@@ -85,12 +97,20 @@ ModelGraph extract_enhancer_graph(Pix2pixGeneratorImpl& net);
 /// s (1 + gamma), beta' = beta + t (1 + gamma); the map is one-hot at the image size and
 /// downsampled (nearest) once per smaller block size.
 ModelGraph extract_mask_generator_graph(SpadeGeneratorImpl& net);
+/// The graph of a psgan generator: a wallpaper model. Its stack of transposed convolutions
+/// (BatchNorm folded, tanh at the end) on a grid of any size; moods: name and shift [global_dim].
+ModelGraph extract_wallpaper_graph(PsganGeneratorImpl& net, std::vector<std::pair<std::string, torch::Tensor>> moods = {});
+/// The moods of a psgan run, RUN/moods.json's "moods": [{"name", "shift": [global_dim]}] (other
+/// keys ignored); none when the file does not exist. A malformed file is an Error.
+std::vector<std::pair<std::string, torch::Tensor>> read_wallpaper_moods(const std::string& path, int64_t global_dim);
 /// A run's model as export reads it: a pix2pix run's generator (an enhancer), a spade run's
-/// (a mask generator), or any other family's Generator (a ddpm / cddpm's is a denoiser).
+/// (a mask generator), or any other family's Generator (a ddpm / cddpm's is a denoiser, a
+/// psgan's a wallpaper model, with the moods of RUN/moods.json).
 struct RunModel {
   Pix2pixGenerator enhancer{nullptr};
   SpadeGenerator spade{nullptr};
   std::unique_ptr<Generator> generator;
+  std::vector<std::pair<std::string, torch::Tensor>> moods;
 };
 /// Loads RUN by its family (a clear Error for what cannot be loaded).
 RunModel load_run_model(const std::string& run_dir);
@@ -104,9 +124,10 @@ double normalised_error(const torch::Tensor& got, const torch::Tensor& want);
 /// int64 [N] (conditional ones; a denoiser's no-class label is num_classes), image [N, C, H, W]
 /// (enhancers, x_t of denoisers), t int64 [N], cond [N, C + 2, H, W] (denoisers with tasks),
 /// text [N, text width] (text-to-image denoisers: pooled prompts, or null_text) and maps
-/// uint8 or int64 [N, H, W] (mask generators: class ids).
+/// uint8 or int64 [N, H, W] (mask generators: class ids) and grid [N, channels, cells_h, cells_w]
+/// (wallpaper models: PsganGeneratorImpl::grid).
 struct GraphInputs {
-  torch::Tensor z, labels, image, t, cond, text, maps;
+  torch::Tensor z, labels, image, t, cond, text, maps, grid;
 };
 
 /// Runs the graph with LibTorch: images [N, C, H, W] (generators, enhancers) or the

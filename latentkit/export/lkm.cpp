@@ -77,6 +77,28 @@ std::string graph_to_lkm(const ModelGraph& g, const std::string& weights, const 
       w.set_denoiser({d.schedule, d.timesteps, d.prediction, d.tasks, d.sample_steps, uint32_t(g.num_classes)});
       if (g.text_encoder) write_text_encoder(w, g, requested, keep);
     }
+    lkrt::WallpaperInfo wallpaper;
+    if (g.kind == LKRT_KIND_WALLPAPER) {
+      const GraphWallpaper& p = g.wallpaper;
+      wallpaper.local_dim = i32(p.local_dim);
+      wallpaper.global_dim = i32(p.global_dim);
+      wallpaper.periodic_dim = i32(p.periodic_dim);
+      wallpaper.hidden = i32(p.periodic_dim > 0 ? p.weight1.size(0) : 0);
+      wallpaper.cell = i32(p.cell);
+      wallpaper.reach = i32(p.reach);
+      if (p.periodic_dim > 0) {
+        const torch::Tensor* parts[4] = {&p.weight1, &p.bias1, &p.weight2, &p.bias2};
+        for (const torch::Tensor* t : parts) keep.push_back(t->to(torch::kFloat32).contiguous());
+        const size_t k = keep.size() - 4;
+        wallpaper.weight1 = f(keep[k]), wallpaper.bias1 = f(keep[k + 1]), wallpaper.weight2 = f(keep[k + 2]),
+        wallpaper.bias2 = f(keep[k + 3]);
+      }
+      for (const auto& [name, shift] : p.moods) {
+        const torch::Tensor c = shift.to(torch::kFloat32).contiguous();
+        wallpaper.moods.push_back({name, std::vector<float>(c.data_ptr<float>(), c.data_ptr<float>() + c.numel())});
+      }
+      w.set_wallpaper(wallpaper);
+    }
     if (g.kind == LKRT_KIND_MASK_GENERATOR) {
       check_input(g.palette.size() == g.num_classes, "a mask generator's palette must name each of its classes");
       w.set_mask_generator({g.palette.name, g.palette.class_names, g.palette.colors});

@@ -80,7 +80,7 @@ void set_string(onnx::NodeProto* n, const std::string& name, const std::string& 
 }
 
 // A value with a symbolic batch dimension; other dimensions fixed, or symbolic where < 0
-// (-1 "height", -2 "width").
+// (-1 "height", -2 "width"; -3 "image_height", -4 "image_width": a wallpaper's pixels).
 void add_value(google::protobuf::RepeatedPtrField<onnx::ValueInfoProto>* list, const std::string& name, int type,
                const std::vector<int64_t>& dims) {
   onnx::ValueInfoProto* v = list->Add();
@@ -93,7 +93,7 @@ void add_value(google::protobuf::RepeatedPtrField<onnx::ValueInfoProto>* list, c
     if (d >= 0)
       shape->add_dim()->set_dim_value(d);
     else
-      shape->add_dim()->set_dim_param(d == -1 ? "height" : "width");
+      shape->add_dim()->set_dim_param(d == -1 ? "height" : d == -2 ? "width" : d == -3 ? "image_height" : "image_width");
   }
 }
 
@@ -125,11 +125,14 @@ std::string graph_to_onnx(const ModelGraph& g, const std::string& model_name) {
   graph->set_name(g.family + (g.kind == LKRT_KIND_GENERATOR        ? "_generator"
                               : g.kind == LKRT_KIND_MASK_GENERATOR ? "_mask_generator"
                               : g.kind == LKRT_KIND_ENHANCER       ? "_enhancer"
+                              : g.kind == LKRT_KIND_WALLPAPER      ? "_wallpaper"
                                                                    : "_denoiser"));
   OnnxBuilder b(graph);
   const auto [C, H, W] = g.image_shape;
   const bool enhancer = g.kind == LKRT_KIND_ENHANCER;
-  const std::vector<int64_t> image_dims = enhancer ? std::vector<int64_t>{C, -1, -2} : std::vector<int64_t>{C, H, W};
+  const std::vector<int64_t> image_dims = enhancer                          ? std::vector<int64_t>{C, -1, -2}
+                                          : g.kind == LKRT_KIND_WALLPAPER ? std::vector<int64_t>{C, -3, -4}
+                                                                          : std::vector<int64_t>{C, H, W};
 
   std::vector<std::string> values;  // the ONNX name of each value
   for (const GraphOp& op : g.ops) {
@@ -155,6 +158,10 @@ std::string graph_to_onnx(const ModelGraph& g, const std::string& model_name) {
             values.push_back(name);
             continue;
           }
+          case InputRole::kGrid:  // any number of cells: the image is cell times larger
+            add_value(graph->mutable_input(), "grid", onnx::TensorProto::FLOAT, {op.channels, -1, -2});
+            values.push_back("grid");
+            continue;
           case InputRole::kCondition:
             add_value(graph->mutable_input(), "cond", onnx::TensorProto::FLOAT, {op.channels, H, W});
             values.push_back("cond");
@@ -297,7 +304,8 @@ std::string graph_to_onnx(const ModelGraph& g, const std::string& model_name) {
     values.push_back(b.last());
   }
   // The last node's output is the graph's output.
-  const std::string output = g.kind == LKRT_KIND_GENERATOR || g.kind == LKRT_KIND_MASK_GENERATOR ? "image"
+  const std::string output = g.kind == LKRT_KIND_GENERATOR || g.kind == LKRT_KIND_MASK_GENERATOR || g.kind == LKRT_KIND_WALLPAPER
+                                 ? "image"
                              : enhancer                    ? "enhanced"
                              : g.diffusion.prediction == 1 ? "v"
                                                            : "eps";

@@ -5,6 +5,10 @@
 //               ids (OneHot inside) -> "image" [batch, C, H, W]
 //   enhancers:  "image" float [batch, C, height, width], sides a multiple of the U-Net's
 //               stride (2^depth; pad by edge replication first, as lkrt does) -> "enhanced"
+//   wallpaper models (psgan): "grid" float [batch, local + global + periodic, height, width], a
+//               latent grid of any number of cells (PsganGeneratorImpl::grid) -> "image" [batch, 3,
+//               height x cell, width x cell]; the wave MLP (global -> wave vectors) is not in the
+//               file: the grid holds the waves already (docs/export.md)
 //   denoisers:  "x" float [batch, C, H, W], "t" int64 [batch] (+ "label" int64 [batch], the
 //               no-class label num_classes; + "cond" float [batch, C + 2, H, W]; + "text" float
 //               [batch, text width], the pooled prompt of a text-to-image model or its null_text:

@@ -31,6 +31,13 @@ class Generator {
   /// unless the caller holds a NoGradGuard.
   virtual torch::Tensor decode(const torch::Tensor& z, const torch::Tensor& labels = {}) = 0;
 
+  /// Images as evaluation draws them from latents z: decode(z, labels), unless the model
+  /// holds noise beside z that decode fixes (psgan's layout, fixed so that steering sees the
+  /// style alone): such a model draws that noise afresh from rng here.
+  virtual torch::Tensor sample_images(const torch::Tensor& z, const torch::Tensor& labels, torch::Generator& rng) {
+    return decode(z, labels);
+  }
+
   /// The activations after the generator's first block, flattened to [N, F], for
   /// principal directions of an intermediate layer (GANSpace). By default the decoded
   /// image itself.

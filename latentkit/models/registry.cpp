@@ -7,6 +7,7 @@
 #include "latentkit/core/files.h"
 #include "latentkit/models/dcgan.h"
 #include "latentkit/models/diffusion.h"
+#include "latentkit/models/psgan.h"
 #include "latentkit/models/vae.h"
 
 namespace latentkit {
@@ -33,6 +34,13 @@ std::unique_ptr<Generator> make_ddpm(const nlohmann::json& config, const std::st
   return std::make_unique<DdpmModel>(net, options);
 }
 
+std::unique_ptr<Generator> make_psgan(const nlohmann::json& config, const std::string& run_dir) {
+  PsganGenerator net(psgan_options_from_json(config.at("model")));
+  load_module(*net, run_dir + "/model.pt");
+  net->eval();
+  return std::make_unique<PsganModel>(net);
+}
+
 const std::map<std::string, GeneratorFactory>& factories() {
   static const std::map<std::string, GeneratorFactory> table = {
       {"cddpm", make_ddpm},
@@ -41,6 +49,7 @@ const std::map<std::string, GeneratorFactory>& factories() {
       {"dcgan", make_dcgan},
       {"dcgan-upsample", make_dcgan},
       {"ddpm", make_ddpm},
+      {"psgan", make_psgan},
       {"t2i", make_ddpm},
       {"vae", make_vae},
   };

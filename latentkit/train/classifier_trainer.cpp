@@ -7,6 +7,7 @@
 #include "latentkit/core/files.h"
 #include "latentkit/core/grid.h"
 #include "latentkit/core/image.h"
+#include "latentkit/data/wallpapers.h"
 #include "latentkit/models/registry.h"
 #include "latentkit/train/checkpoint.h"
 
@@ -14,10 +15,12 @@ namespace latentkit {
 namespace {
 
 constexpr double kPi = 3.14159265358979323846;
-// Image folders have no test split: every kHoldoutEvery-th image (by path) is held out.
+// Image folders have no test split: every kHoldoutEvery-th image (by path) is held out. Nor
+// do wallpapers, whose classes are their files (the test split holds other files): every
+// kHoldoutEvery-th crop of the train split is held out.
 constexpr int64_t kHoldoutEvery = 10;
 
-bool is_folder_spec(const std::string& spec) { return spec.compare(0, 7, "folder:") == 0; }
+bool is_holdout_spec(const std::string& spec) { return spec.compare(0, 7, "folder:") == 0 || is_wallpapers_spec(spec); }
 
 Dataset select_rows(const Dataset& data, const torch::Tensor& rows) {
   Dataset out = data;
@@ -69,7 +72,7 @@ FactorTargets classifier_factor_targets(const Dataset& data) {
 ClassifierData load_classifier_data(const DataOptions& options, bool test_side, ConditionOn labels) {
   ClassifierData out;
   DataOptions d = options;
-  if (is_folder_spec(options.spec)) {
+  if (is_holdout_spec(options.spec)) {
     d.split = "train";
     d.limit = 0;
     Dataset all = load_dataset(d);

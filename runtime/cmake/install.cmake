@@ -1,6 +1,6 @@
 # Installation for app developers (included by runtime/CMakeLists.txt):
 #   cmake --install build-rt --prefix /opt/lkrt
-# gives lib/liblkrt.a, include/lkrt.h, lkrt_code.h, lkrt_ops.h, lkrt_writer.h, bin/lkrt,
+# gives lib/liblkrt.a, include/lkrt.h, lkrt_code.h, lkrt_ops.h, lkrt_wallpaper.h, lkrt_writer.h, bin/lkrt,
 # lib/cmake/lkrt/ (find_package(lkrt) -> lkrt::lkrt) and lib/pkgconfig/lkrt.pc.
 # Everything is in the component "lkrt" (cmake --install ... --component lkrt).
 include(GNUInstallDirs)
@@ -11,7 +11,7 @@ install(TARGETS lkrt EXPORT lkrtTargets
         ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR} COMPONENT lkrt
         INCLUDES DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
 install(TARGETS lkrt_cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT lkrt)
-install(FILES include/lkrt.h include/lkrt_code.h include/lkrt_ops.h include/lkrt_writer.h
+install(FILES include/lkrt.h include/lkrt_code.h include/lkrt_ops.h include/lkrt_wallpaper.h include/lkrt_writer.h
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} COMPONENT lkrt)
 
 set(LKRT_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/lkrt)

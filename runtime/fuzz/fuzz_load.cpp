@@ -3,12 +3,14 @@
 // and, if they load and are cheap enough, run the model once as its kind asks: a
 // generation, an enhancement of an odd-sized image in tiles, a two-step sample (from a
 // prompt with an unknown word, its warnings asked for, when the model has a text encoder),
-// or a mask generator's image of a map of every class.
+// a mask generator's image of a map of every class, or a small wallpaper (odd-sized, with
+// a mood when the model has one, and tileable).
 #include <cstdint>
 #include <cstring>
 #include <vector>
 
 #include "lkrt.h"
+#include "lkrt_wallpaper.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   lkrt_model* model = nullptr;
@@ -39,6 +41,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         for (int32_t k = 0; k < classes; ++k)
           if (!lkrt_model_class_name(model, k) || !lkrt_model_class_color(model, k)) __builtin_trap();
         s = lkrt_generate_map(model, z.data(), map.data(), out.data());
+        break;
+      }
+      case LKRT_KIND_WALLPAPER: {
+        lkrt_wallpaper_options o;
+        lkrt_wallpaper_options_init(&o);
+        o.width = 37, o.height = 23, o.scale = 2, o.day = 20793.5;
+        o.mood = lkrt_model_mood_count(model) - 1;
+        for (int32_t k = 0; k < lkrt_model_mood_count(model); ++k)
+          if (!lkrt_model_mood_name(model, k)) __builtin_trap();
+        std::vector<uint8_t> rgba(size_t(37) * 23 * 4);
+        s = lkrt_wallpaper(model, &o, rgba.data());
+        const int32_t unit = lkrt_model_cell(model);
+        o.width = o.height = unit, o.scale = 1, o.tileable = 1;
+        if (s == LKRT_OK && unit <= 37) s = lkrt_wallpaper(model, &o, rgba.data());
+        if (s == LKRT_ERR_FORMAT || s == LKRT_ERR_MEMORY) s = LKRT_OK;  // a grid this graph cannot take: an error, fine
         break;
       }
       case LKRT_KIND_DENOISER: {

@@ -1,7 +1,8 @@
 /// lkrt: the latentkit on-device runtime. Loads a model stored as .lkm
 /// (docs/file-format.md): a generator (latent -> image), an enhancer (image -> image, any
 /// size), a diffusion denoiser with its noise schedule and sampler, or a mask generator
-/// (SPADE: a label map and a style latent -> image), and runs it on the CPU. C API; a thin C++ wrapper follows at the end of this header. No third-party
+/// (SPADE: a label map and a style latent -> image) or a wallpaper model (lkrt_wallpaper.h),
+/// and runs it on the CPU. C API; a thin C++ wrapper follows at the end of this header. No third-party
 /// dependencies.
 ///
 /// Threading: a model may be used from any thread, but calls that take a non-const
@@ -42,8 +43,10 @@ typedef enum {
   LKRT_KIND_GENERATOR = 0, /* z [latent_dim] (+ label) -> image: lkrt_generate */
   LKRT_KIND_ENHANCER = 1,  /* image -> image of the same size: lkrt_enhance */
   LKRT_KIND_DENOISER = 2,  /* x_t, t (+ label, condition) -> eps or v: lkrt_denoise, lkrt_sample */
-  LKRT_KIND_MASK_GENERATOR = 3 /* z [latent_dim] and a label map [height x width] of class ids -> image:
+  LKRT_KIND_MASK_GENERATOR = 3, /* z [latent_dim] and a label map [height x width] of class ids -> image:
                                   lkrt_generate_map; its palette names and colors the classes */
+  LKRT_KIND_WALLPAPER = 4 /* a latent grid of any number of cells -> an image cell x larger (latentkit's
+                             psgan): lkrt_wallpaper and the rest of lkrt_wallpaper.h */
 } lkrt_kind;
 
 typedef enum {

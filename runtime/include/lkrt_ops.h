@@ -57,6 +57,8 @@ enum class InputRole : uint32_t {
   kText = 5,       // a text-to-image denoiser's prompt embedding: [text width (int parameter 1), 1, 1]
   kLabelMap = 6,   // a mask generator's label map, one-hot: [classes (int parameter 1), H, W]; the
                    // caller gives class ids, one per pixel (lkrt_generate_map)
+  kGrid = 7,       // a wallpaper model's latent grid (format version 5): [local + global + periodic
+                   // (int parameter 1), cells high, cells wide], any number of cells (lkrt_wallpaper.h)
   kCount
 };
 

@@ -72,6 +72,25 @@ struct PaletteInfo {
   std::vector<std::array<uint8_t, 4>> colors;  ///< R, G, B, A per class: alpha 255, or #00000000 for one transparent class
 };
 
+/// A wallpaper model's section (latentkit's psgan, docs/file-format.md): the parts of its grid,
+/// the wave MLP global -> hidden -> 2 periodic_dim (PyTorch layouts; the writer keeps it fp32)
+/// and the named moods, each a shift of the global vector.
+struct WallpaperInfo {
+  int32_t local_dim = 20, global_dim = 32, periodic_dim = 4;
+  int32_t hidden = 64;   ///< the MLP's hidden width (0 when periodic_dim is 0)
+  int32_t cell = 16;     ///< pixels per cell: 2^(transposed convolutions of the graph)
+  int32_t reach = 2;     ///< the margin of cells a render adds on every side
+  const float* weight1 = nullptr;  ///< [hidden, global_dim]
+  const float* bias1 = nullptr;    ///< [hidden]
+  const float* weight2 = nullptr;  ///< [2 periodic_dim, hidden]: kx rows, then ky rows
+  const float* bias2 = nullptr;    ///< [2 periodic_dim]
+  struct Mood {
+    std::string name;          ///< 1 to 64 bytes of printable ASCII, no spaces
+    std::vector<float> shift;  ///< [global_dim]
+  };
+  std::vector<Mood> moods;     ///< at most 64
+};
+
 /// One pre-norm block's weights, PyTorch layouts (Linear weights [out, in]).
 struct TextLayerWeights {
   const float *ln1_weight, *ln1_bias;    ///< [w]
@@ -107,10 +126,14 @@ class ModelWriter {
   /// The model is a mask generator (lkrt_generate_map; the file is then format version 4): its
   /// graph reads input_latent() and input(InputRole::kLabelMap, classes), the label map one-hot.
   void set_mask_generator(const PaletteInfo& palette);
+  /// The model is a wallpaper model (lkrt_wallpaper; the file is then format version 5): its
+  /// graph reads input(InputRole::kGrid, local_dim + global_dim + periodic_dim) and is a chain
+  /// of transposed convolutions (kernel 4, stride 2, padding 1) and elementwise ops.
+  void set_wallpaper(const WallpaperInfo& info);
 
   // The graph. Each op reads values defined before it and defines a new one.
   /// channels: of the image or condition roles, the text encoder's width for kText, the
-  /// classes for kLabelMap, 0 for the others.
+  /// classes for kLabelMap, the grid's for kGrid, 0 for the others.
   Value input(InputRole role, int32_t channels = 0);
   /// The latent z [latent_dim, 1, 1], or of a conditional generator z followed by row
   /// `label` of the table [num_classes, embed_dim] (a one-hot identity table for a CVAE).
@@ -209,6 +232,8 @@ class ModelWriter {
   int32_t embed_dim_ = 0;
   TextEncoderInfo text_;                // width 0 until set_text_encoder
   PaletteInfo palette_;                 // mask generators
+  WallpaperInfo wallpaper_;             // wallpaper models
+  uint32_t wallpaper_tensors_[4] = {0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu, 0xFFFFFFFFu};
   std::vector<uint32_t> text_tensors_;  // the text section's tensors, in its order
   std::vector<OpRecord> ops_;
   std::vector<Tensor> tensors_;

@@ -13,9 +13,11 @@ namespace lkrt {
 namespace format {
 
 constexpr uint8_t kMagic[8] = {0x89, 'L', 'K', 'M', '\r', '\n', 0x1a, '\n'};
-// The writer writes the lowest version that holds the model: 4 with a palette section (mask
-// generators), 3 with a text section (text-to-image denoisers), 2 otherwise; the loader reads 1..4.
-constexpr uint32_t kVersion = 4;
+// The writer writes the lowest version that holds the model: 5 with a wallpaper section
+// (wallpaper models), 4 with a palette section (mask generators), 3 with a text section
+// (text-to-image denoisers), 2 otherwise; the loader reads 1..5.
+constexpr uint32_t kVersion = 5;
+constexpr uint32_t kVersionPalette = 4;
 constexpr uint32_t kVersionText = 3;
 constexpr uint32_t kVersionNoText = 2;
 constexpr uint32_t kHeaderSize = 256;
@@ -70,7 +72,28 @@ constexpr size_t kHReservedV3 = 200;      // 200..255 reserved, zero, in version
 // Version 4: a mask generator's palette (the palette section).
 constexpr size_t kHPaletteOffset = 200;   // u64, multiple of 64, after the tables
 constexpr size_t kHPaletteSize = 208;     // u64
-constexpr size_t kHReservedV4 = 216;      // 216..255 reserved, zero.
+constexpr size_t kHReservedV4 = 216;      // 216..255 reserved, zero, in version 4.
+// Version 5: a wallpaper model's section (the wallpaper section).
+constexpr size_t kHWallpaperOffset = 216; // u64, multiple of 64, after the tables
+constexpr size_t kHWallpaperSize = 224;   // u64
+constexpr size_t kHReservedV5 = 232;      // 232..255 reserved, zero.
+
+// Wallpaper section field offsets.
+constexpr size_t kWLocalDim = 0;     // u32 L, local noise values per cell
+constexpr size_t kWGlobalDim = 4;    // u32 G, the global vector (the style); = the header's latent_dim
+constexpr size_t kWPeriodicDim = 8;  // u32 P, periodic waves
+constexpr size_t kWHidden = 12;      // u32, the wave MLP's hidden width; 0 when P = 0
+constexpr size_t kWCell = 16;        // u32, pixels per cell on a side: 2^(transposed convolutions)
+constexpr size_t kWReach = 20;       // u32, margin of cells a render adds on every side, >= 1
+constexpr size_t kWMoods = 24;       // u32 M, named moods
+constexpr size_t kWReserved = 28;    // u32, 0
+constexpr size_t kWTensors = 32;     // u32[4], fp32 tensors of the wave MLP: weight1 [hidden, G], bias1
+                                     // [hidden], weight2 [2P, hidden], bias2 [2P]; kNoTensor when P = 0
+constexpr size_t kWShifts = 48;      // f32[M * G], each mood's shift of the global vector; then the
+                                     // M mood names, each NUL-terminated, filling the section
+constexpr uint32_t kWallpaperMaxDim = 4096;   // L, G, P, hidden
+constexpr uint32_t kWallpaperMaxMoods = 64;
+constexpr uint32_t kWallpaperMaxName = 64;    // bytes of a mood's name
 
 // Palette section field offsets.
 constexpr size_t kPClasses = 0;      // u32 K, = the header's num_classes

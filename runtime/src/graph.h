@@ -16,6 +16,7 @@
 #include "last_error.h"
 #include "lkrt.h"
 #include "lkrt_ops.h"
+#include "lkrt_wallpaper.h"
 #include "thread_pool.h"
 
 namespace lkrt {
@@ -186,6 +187,7 @@ struct Inputs {
   const float* cond = nullptr;
   const float* text = nullptr;  // [text width]: the prompt's embedding, or the no-prompt vector
   const uint8_t* map = nullptr;  // [H * W] class ids of a mask generator's label map
+  const float* grid = nullptr;   // [channels, cells high, cells wide]: a wallpaper model's latent grid
   float timestep = 0.0f;
 };
 
@@ -200,6 +202,27 @@ struct Palette {
 // Reads and checks the palette section [offset, offset + length) (version 4); palette.cpp.
 void read_palette_section(lkrt_model& m, const uint8_t* data, uint64_t size, uint64_t offset, uint64_t length,
                           uint64_t data_start);
+
+// A wallpaper model's section (wallpaper.cpp): the grid's parts, the wave MLP (fp32 copies,
+// PyTorch layouts), the moods, and the buffers of a render.
+struct Wallpaper {
+  uint32_t local_dim = 0, global_dim = 0, periodic_dim = 0, hidden = 0, cell = 0, reach = 0;
+  std::vector<float> weight1, bias1, weight2, bias2;  // [hidden, G], [hidden], [2P, hidden], [2P]
+  std::vector<std::string> mood_names;
+  std::vector<float> mood_shifts;  // [moods, G]
+  uint64_t floats_per_cell = 0;    // activations and scratch per grid cell: what a tile of the render costs
+  std::vector<float> global, phase, local, grid, tile, render;  // lkrt_wallpaper's work
+  uint32_t channels() const { return local_dim + global_dim + periodic_dim; }
+};
+
+// Reads and checks the wallpaper section [offset, offset + length) (version 5), marking the
+// tensors it uses; wallpaper.cpp.
+void read_wallpaper_section(lkrt_model& m, const uint8_t* data, uint64_t size, uint64_t offset, uint64_t length,
+                            uint64_t data_start, std::vector<TensorRef>& tensors);
+// Checks that a wallpaper model's graph is a chain of transposed convolutions (kernel 4,
+// stride 2, padding 1) and elementwise ops after its grid input, so that a pixel depends on
+// the cells within 1 of its own and a render can run in tiles; wallpaper.cpp.
+void check_wallpaper_graph(const lkrt_model& m);
 
 // A text-to-image denoiser's text encoder (latentkit's TextEncoder, models/text.h) and its
 // vocabulary, from the file's text section (text.cpp). Plain arrays, no strings: this is
@@ -242,6 +265,7 @@ struct lkrt_model {
   std::string id;
   lkrt::TextEncoder text;  // text-to-image denoisers
   lkrt::Palette palette;   // mask generators
+  lkrt::Wallpaper wallpaper;  // wallpaper models
   // Graph.
   std::vector<lkrt::Node> nodes;
   std::vector<lkrt::Value> values;
@@ -262,12 +286,25 @@ struct lkrt_model {
 };
 
 namespace lkrt {
-// Plans buffers for an input of height x width (the image kinds; generators ignore them).
+// Plans buffers for an input of height x width (pixels of the image kinds, cells of a
+// wallpaper model's grid; generators ignore them).
 void plan(lkrt_model& m, uint32_t height, uint32_t width);
 // Runs the graph on m.inputs; returns the output value (channels-last).
 const Value& run_graph(lkrt_model& m);
 // Splits [0, n) between the model's threads.
 void parallel_for(lkrt_model& m, int n, void (*fn)(void* ctx, int begin, int end), void* ctx);
+// The buffers (activations and scratch) of one tile of a wallpaper render, in floats (16 MiB):
+// a render runs in tiles of whole cells, each with a margin of kWallpaperTileMargin cells. Of
+// 4, 16, 64 and 128 MiB, 16 drew a 1080x2400 wallpaper of latentkit's psgan fastest from a cold
+// start at scales 4 and 2 (0.27 s, 0.56 s on one thread here), within 5% of the best at scale 1:
+// zeroing fresh buffers costs more than the margins' work.
+constexpr uint64_t kWallpaperTileFloats = uint64_t(1) << 22;
+// A chain of transposed convolutions of kernel 4, stride 2 and padding 1 (check_wallpaper_graph)
+// makes each pixel of cell c from the cells c - 1 .. c + 1 alone, so a tile with 1 cell more on
+// every side gives the pixels of its cells exactly as one whole grid would.
+constexpr uint32_t kWallpaperTileMargin = 1;
+// lkrt_wallpaper with tiles of at most tile_floats of buffers (tests take small ones).
+lkrt_status draw_wallpaper(lkrt_model* m, const lkrt_wallpaper_options* options, uint64_t tile_floats, uint8_t* rgba);
 }  // namespace lkrt
 
 #endif

@@ -1,4 +1,4 @@
-// The .lkm loader (versions 1 to 4), the buffer planner and the executor behind the C
+// The .lkm loader (versions 1 to 5), the buffer planner and the executor behind the C
 // API of lkrt.h. Each op's own checks, shapes and kernels are in ops.cpp.
 #include <algorithm>
 #include <cerrno>
@@ -245,8 +245,10 @@ void check_graph(lkrt_model& m, uint32_t value_count) {
   using R = lkrt::InputRole;
   auto has = [&](R r) { return roles[uint32_t(r)] == 1; };
   const bool latent = has(R::kLatent), image = has(R::kImage), t = has(R::kTimestep), label = has(R::kLabel),
-             cond = has(R::kCondition), text = has(R::kText), map = has(R::kLabelMap);
+             cond = has(R::kCondition), text = has(R::kText), map = has(R::kLabelMap), grid = has(R::kGrid);
   if (map && m.kind != LKRT_KIND_MASK_GENERATOR) fail(LKRT_ERR_FORMAT, "a label map input in a model that is not a mask generator");
+  if (grid != (m.kind == LKRT_KIND_WALLPAPER))
+    fail(LKRT_ERR_FORMAT, grid ? "a grid input in a model that is not a wallpaper model" : "a wallpaper model has one input, the grid");
   if (text != (m.text.width > 0))
     fail(LKRT_ERR_FORMAT, text ? "a text input without a text section (the text encoder)" : "a text section but no text input");
   switch (m.kind) {
@@ -258,6 +260,9 @@ void check_graph(lkrt_model& m, uint32_t value_count) {
       break;
     case LKRT_KIND_MASK_GENERATOR:
       if (!latent || !map || image || t || label || cond) fail(LKRT_ERR_FORMAT, "a mask generator has two inputs, the latent and the label map");
+      break;
+    case LKRT_KIND_WALLPAPER:
+      if (latent || image || t || label || cond) fail(LKRT_ERR_FORMAT, "a wallpaper model has one input, the grid");
       break;
     case LKRT_KIND_DENOISER:
       if (!image || !t || latent) fail(LKRT_ERR_FORMAT, "a denoiser reads an image (x_t) and a time step");
@@ -312,8 +317,10 @@ void read_kind(const uint8_t* data, uint32_t version, lkrt_model& m) {
   using namespace lkrt::format;
   if (version == 1) return;  // a generator; the version-2 fields are reserved zeros
   const uint32_t kind = read_u32(data + kHKind);
-  if (kind > LKRT_KIND_MASK_GENERATOR)
-    fail(LKRT_ERR_UNSUPPORTED, "model kind %u unknown (generator 0, enhancer 1, denoiser 2, mask generator 3)", kind);
+  if (kind > LKRT_KIND_WALLPAPER)
+    fail(LKRT_ERR_UNSUPPORTED, "model kind %u unknown (generator 0, enhancer 1, denoiser 2, mask generator 3, wallpaper 4)", kind);
+  if (kind == LKRT_KIND_WALLPAPER && version < 5)
+    fail(LKRT_ERR_FORMAT, "a wallpaper model in a version-%u file (wallpaper models are version 5, with their section)", version);
   if (kind == LKRT_KIND_MASK_GENERATOR && version < 4)
     fail(LKRT_ERR_FORMAT, "a mask generator in a version-%u file (mask generators are version 4, with their palette)", version);
   m.kind = lkrt_kind(kind);
@@ -356,7 +363,10 @@ void read_kind(const uint8_t* data, uint32_t version, lkrt_model& m) {
       fail(LKRT_ERR_FORMAT, "mask generator: %u classes, not in 2..%u", m.num_classes, kPaletteMaxClasses);
     if (m.embed_dim != 0) fail(LKRT_ERR_FORMAT, "mask generator: embed_dim %u, expected 0 (the classes come in the map)", m.embed_dim);
   }
-  for (size_t i = version == 2 ? kHReservedV2 : version == 3 ? kHReservedV3 : kHReservedV4; i < kHeaderSize; ++i)
+  if (m.kind == LKRT_KIND_WALLPAPER && (m.latent_dim == 0 || m.num_classes != 0 || m.embed_dim != 0))
+    fail(LKRT_ERR_FORMAT, "wallpaper model: latent_dim (the global vector) must be >= 1, num_classes and embed_dim 0");
+  const size_t reserved = version == 2 ? kHReservedV2 : version == 3 ? kHReservedV3 : version == 4 ? kHReservedV4 : kHReservedV5;
+  for (size_t i = reserved; i < kHeaderSize; ++i)
     if (data[i] != 0) fail(LKRT_ERR_FORMAT, "reserved header byte %zu is not zero", i);
 }
 
@@ -447,10 +457,18 @@ void load(const uint8_t* data, size_t size, uint32_t flags, lkrt_model& m) {
   if (palette)
     lkrt::read_palette_section(m, data, size, read_u64(data + kHPaletteOffset), read_u64(data + kHPaletteSize),
                                std::max(op_end, tensor_end));
+  const bool wallpaper = version >= 5 && (read_u64(data + kHWallpaperOffset) != 0 || read_u64(data + kHWallpaperSize) != 0);
+  if (wallpaper != (m.kind == LKRT_KIND_WALLPAPER))
+    fail(LKRT_ERR_FORMAT, wallpaper ? "a wallpaper section in a model that is not a wallpaper model"
+                                    : "a wallpaper model without its wallpaper section");
+  if (wallpaper)
+    lkrt::read_wallpaper_section(m, data, size, read_u64(data + kHWallpaperOffset), read_u64(data + kHWallpaperSize),
+                                 std::max(op_end, tensor_end), tensors);
   for (uint32_t i = 0; i < tensor_count; ++i)
     if (tensors[i].uses == 0) fail(LKRT_ERR_FORMAT, "tensor %u is not used by any op", i);
   check_graph(m, value_count);
   for (uint32_t i = 0; i < op_count; ++i) lkrt::op_desc(m.nodes[i].op).prepare(m, m.nodes[i], i);
+  if (m.kind == LKRT_KIND_WALLPAPER) lkrt::check_wallpaper_graph(m);
   fuse(m);
   // Inputs after a ReLU (through reshapes, which keep the zeros) are about half zeros: their
   // products skip them (kernels.h). Other inputs (SiLU, LeakyReLU, images) take the dense
@@ -461,8 +479,15 @@ void load(const uint8_t* data, size_t size, uint32_t flags, lkrt_model& m) {
     while (p->op == Op::kReshape && p->post.empty() && p->n_in > 0) p = &m.nodes[m.values[p->in[0]].producer];
     n.sparse_input = p->op == Op::kRelu || (!p->post.empty() && p->post.back().op == Op::kRelu);
   }
-  lkrt::plan(m, m.image.h, m.image.w);  // packs the convolutions' weights: the tensors are at hand only now
+  // Packs the convolutions' weights: the tensors are at hand only now. A wallpaper model plans
+  // the grid of the header's image (a multiple of its cell, checked with its section).
+  const uint32_t cell = m.kind == LKRT_KIND_WALLPAPER ? m.wallpaper.cell : 1;
+  lkrt::plan(m, m.image.h / cell, m.image.w / cell);
   for (Node& n : m.nodes) std::fill(n.t, n.t + lkrt::format::kOpTensors, nullptr);
+  if (m.kind == LKRT_KIND_WALLPAPER) {  // activations and scratch grow with the cells
+    const uint64_t cells = uint64_t(m.plan_h) * m.plan_w;
+    m.wallpaper.floats_per_cell = (m.arena_floats + m.scratch_floats + cells - 1) / cells;
+  }
 }
 
 lkrt_status load_entry(const void* data, size_t size, uint32_t flags, lkrt_model** out) {
@@ -489,6 +514,7 @@ Shape input_shape(const lkrt_model& m, const Node& n, uint32_t h, uint32_t w) {
     case lkrt::InputRole::kCondition: return {m.cond_channels, h, w};
     case lkrt::InputRole::kText: return {m.text.width, 1, 1};
     case lkrt::InputRole::kLabelMap: return {m.num_classes, m.image.h, m.image.w};
+    case lkrt::InputRole::kGrid: return {m.wallpaper.channels(), h, w};
     default: return {1, 1, 1};
   }
 }
@@ -498,7 +524,7 @@ Shape input_shape(const lkrt_model& m, const Node& n, uint32_t h, uint32_t w) {
 namespace lkrt {
 
 void plan(lkrt_model& m, uint32_t h, uint32_t w) {
-  if (m.kind != LKRT_KIND_ENHANCER) h = m.image.h, w = m.image.w;
+  if (m.kind != LKRT_KIND_ENHANCER && m.kind != LKRT_KIND_WALLPAPER) h = m.image.h, w = m.image.w;
   if (m.arena.data() && m.plan_h == h && m.plan_w == w) return;
   m.plan_h = m.plan_w = 0;
   Scratch need;
@@ -520,7 +546,11 @@ void plan(lkrt_model& m, uint32_t h, uint32_t w) {
     need.nz_start = std::max(need.nz_start, s.nz_start);
     need.attention = std::max(need.attention, s.attention);
   }
-  const Shape out = m.values[m.nodes.back().out].shape, want = m.kind == LKRT_KIND_ENHANCER ? Shape{m.image.c, h, w} : m.image;
+  const Shape out = m.values[m.nodes.back().out].shape;
+  const uint32_t cell = m.wallpaper.cell;
+  const Shape want = m.kind == LKRT_KIND_ENHANCER    ? Shape{m.image.c, h, w}
+                     : m.kind == LKRT_KIND_WALLPAPER ? Shape{m.image.c, h * cell, w * cell}
+                                                     : m.image;
   if (out != want)
     fail(LKRT_ERR_FORMAT, "the ops produce %s, the header says %s", shape_text(out).c_str(), shape_text(want).c_str());
 
@@ -682,6 +712,8 @@ lkrt_status lkrt_generate(lkrt_model* m, const float* z, int32_t label, float* o
   if (m->kind != LKRT_KIND_GENERATOR)
     return set_error(LKRT_ERR_ARGUMENT, m->kind == LKRT_KIND_MASK_GENERATOR
                                             ? "lkrt_generate: the model is a mask generator: it draws from a label map (use lkrt_generate_map)"
+                                        : m->kind == LKRT_KIND_WALLPAPER
+                                            ? "lkrt_generate: the model is a wallpaper model: it draws any size (use lkrt_wallpaper)"
                                             : "lkrt_generate: the model is not a generator (use lkrt_enhance or lkrt_sample)");
   if (m->num_classes == 0 && label != -1)
     return set_error(LKRT_ERR_ARGUMENT, "label " + std::to_string(label) + " given to an unconditional model (pass -1)");

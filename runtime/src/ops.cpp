@@ -110,7 +110,7 @@ void input_prepare(lkrt_model& m, Node& n, uint32_t i) {
   const uint32_t role = n.ints[0];
   if (role >= uint32_t(InputRole::kCount)) fail(LKRT_ERR_FORMAT, "op %u (input): unknown role %u", i, role);
   if (n.ints[1] != 0 && InputRole(role) != InputRole::kImage && InputRole(role) != InputRole::kCondition &&
-      InputRole(role) != InputRole::kText && InputRole(role) != InputRole::kLabelMap)
+      InputRole(role) != InputRole::kText && InputRole(role) != InputRole::kLabelMap && InputRole(role) != InputRole::kGrid)
     fail(LKRT_ERR_FORMAT, "op %u (input): a channel count on a role without channels", i);
   if (n.t[0] && InputRole(role) != InputRole::kLatent)
     fail(LKRT_ERR_FORMAT, "op %u (input): only the latent input has an embedding table", i);
@@ -155,6 +155,13 @@ void input_prepare(lkrt_model& m, Node& n, uint32_t i) {
         fail(LKRT_ERR_FORMAT, "op %u (input): text of %u values, the text encoder's width is %u", i, n.ints[1], m.text.width);
       n.text = "input text";
       break;
+    case InputRole::kGrid:
+      if (n.ints[1] == 0 || n.ints[1] != m.wallpaper.channels())
+        fail(LKRT_ERR_FORMAT, "op %u (input): grid of %u channels, the wallpaper section's parts make %u", i, n.ints[1],
+             m.wallpaper.channels());
+      n.text = format_text("input grid of %u + %u + %u channels", m.wallpaper.local_dim, m.wallpaper.global_dim,
+                           m.wallpaper.periodic_dim);
+      break;
     default: break;
   }
 }
@@ -183,6 +190,7 @@ void input_run(lkrt_model& m, const Node& n, const Value* const*, Value& out) {
         std::memcpy(out.data + m.latent_dim, n.table.data() + size_t(x.label) * m.embed_dim, m.embed_dim * sizeof(float));
       break;
     case InputRole::kImage: to_channels_last(x.image, out.shape, out.data); break;
+    case InputRole::kGrid: to_channels_last(x.grid, out.shape, out.data); break;
     case InputRole::kCondition:
       if (x.cond)
         to_channels_last(x.cond, out.shape, out.data);

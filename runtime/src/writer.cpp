@@ -121,6 +121,40 @@ void ModelWriter::set_mask_generator(const PaletteInfo& palette) {
   palette_ = palette;
 }
 
+void ModelWriter::set_wallpaper(const WallpaperInfo& info) {
+  using namespace format;
+  require(wallpaper_tensors_[0] == kNoTensor && kind_ != LKRT_KIND_WALLPAPER, "set_wallpaper: called twice");
+  require(info.local_dim >= 0 && info.global_dim >= 1 && info.periodic_dim >= 0 &&
+              uint32_t(info.local_dim) <= kWallpaperMaxDim && uint32_t(info.global_dim) <= kWallpaperMaxDim &&
+              uint32_t(info.periodic_dim) <= kWallpaperMaxDim,
+          "set_wallpaper: local and periodic dims 0 to 4096, the global dim 1 to 4096");
+  require(info.periodic_dim == 0 ? info.hidden == 0 : info.hidden >= 1 && uint32_t(info.hidden) <= kWallpaperMaxDim,
+          "set_wallpaper: a hidden width of 1 to 4096 with waves, 0 without");
+  require(info.cell >= 2 && info.cell <= 64 && (info.cell & (info.cell - 1)) == 0, "set_wallpaper: a cell of 2 to 64 pixels, a power of 2");
+  require(info.reach >= 1 && info.reach <= 8, "set_wallpaper: a reach of 1 to 8 cells");
+  require(info.moods.size() <= kWallpaperMaxMoods, "set_wallpaper: at most 64 moods");
+  for (size_t i = 0; i < info.moods.size(); ++i) {
+    const std::string& name = info.moods[i].name;
+    require(!name.empty() && name.size() <= kWallpaperMaxName &&
+                std::all_of(name.begin(), name.end(), [](char c) { return c > 0x20 && c <= 0x7e; }),
+            "set_wallpaper: mood name '" + name + "' is not 1 to 64 printable ASCII bytes without spaces");
+    require(info.moods[i].shift.size() == size_t(info.global_dim),
+            "set_wallpaper: mood '" + name + "' shifts " + std::to_string(info.moods[i].shift.size()) + " values, not global_dim");
+    for (size_t j = 0; j < i; ++j) require(info.moods[j].name != name, "set_wallpaper: two moods named '" + name + "'");
+  }
+  if (info.periodic_dim > 0) {
+    require(info.weight1 && info.bias1 && info.weight2 && info.bias2, "set_wallpaper: a wave MLP tensor is null");
+    const uint32_t G = uint32_t(info.global_dim), H = uint32_t(info.hidden), P2 = 2 * uint32_t(info.periodic_dim);
+    wallpaper_tensors_[0] = add_fp32_tensor(info.weight1, {H, G});
+    wallpaper_tensors_[1] = add_fp32_tensor(info.bias1, {H});
+    wallpaper_tensors_[2] = add_fp32_tensor(info.weight2, {P2, H});
+    wallpaper_tensors_[3] = add_fp32_tensor(info.bias2, {P2});
+  }
+  kind_ = LKRT_KIND_WALLPAPER;
+  wallpaper_ = info;
+  wallpaper_.weight1 = wallpaper_.bias1 = wallpaper_.weight2 = wallpaper_.bias2 = nullptr;  // copied into tensors
+}
+
 uint32_t ModelWriter::add_fp32_tensor(const float* data, std::vector<uint32_t> dims) {
   Tensor t;
   t.dtype = LKRT_WEIGHT_FP32;
@@ -197,10 +231,10 @@ ModelWriter::Value ModelWriter::input(InputRole role, int32_t channels) {
   require(role != InputRole::kLatent, "input: use input_latent for the latent");
   require(role < InputRole::kCount, "input: unknown role");
   require((role == InputRole::kImage || role == InputRole::kCondition || role == InputRole::kText ||
-           role == InputRole::kLabelMap)
+           role == InputRole::kLabelMap || role == InputRole::kGrid)
               ? channels > 0
               : channels == 0,
-          "input: channels > 0 for the image, condition, text and label map roles, 0 for the others");
+          "input: channels > 0 for the image, condition, text, label map and grid roles, 0 for the others");
   OpRecord op;
   op.type = Op::kInput;
   op.ints[0] = uint32_t(role);
@@ -436,6 +470,27 @@ std::string ModelWriter::serialize_unchecked() const {
   }
   const uint64_t palette_offset = palette.empty() ? 0 : cursor;
   cursor = align_up(cursor + palette.size());
+  // The wallpaper section: the sizes, the wave MLP's tensors, the moods' shifts and names.
+  std::string wallpaper;
+  if (kind_ == LKRT_KIND_WALLPAPER) {
+    const WallpaperInfo& wp = wallpaper_;
+    wallpaper.assign(kWShifts + 4 * wp.moods.size() * size_t(wp.global_dim), '\0');
+    uint8_t* x = reinterpret_cast<uint8_t*>(&wallpaper[0]);
+    write_u32(x + kWLocalDim, uint32_t(wp.local_dim));
+    write_u32(x + kWGlobalDim, uint32_t(wp.global_dim));
+    write_u32(x + kWPeriodicDim, uint32_t(wp.periodic_dim));
+    write_u32(x + kWHidden, uint32_t(wp.hidden));
+    write_u32(x + kWCell, uint32_t(wp.cell));
+    write_u32(x + kWReach, uint32_t(wp.reach));
+    write_u32(x + kWMoods, uint32_t(wp.moods.size()));
+    for (uint32_t k = 0; k < 4; ++k) write_u32(x + kWTensors + 4 * k, wallpaper_tensors_[k]);
+    for (size_t i = 0; i < wp.moods.size(); ++i)
+      for (size_t j = 0; j < wp.moods[i].shift.size(); ++j)
+        write_f32(x + kWShifts + 4 * (i * size_t(wp.global_dim) + j), wp.moods[i].shift[j]);
+    for (const auto& mood : wp.moods) wallpaper += mood.name + '\0';
+  }
+  const uint64_t wallpaper_offset = wallpaper.empty() ? 0 : cursor;
+  cursor = align_up(cursor + wallpaper.size());
   std::vector<uint64_t> offsets(tensors_.size()), scale_offsets(tensors_.size(), 0);
   for (size_t i = 0; i < tensors_.size(); ++i) {
     offsets[i] = cursor;
@@ -456,8 +511,11 @@ std::string ModelWriter::serialize_unchecked() const {
       if (uint32_t(t) != weight_type) weight_type = LKRT_WEIGHT_MIXED;
   }
   std::memcpy(p + kHMagic, kMagic, 8);
-  // What an older reader can read keeps its version: 2, or 3 with text.
-  write_u32(p + kHVersion, !palette.empty() ? kVersion : !text.empty() ? kVersionText : kVersionNoText);
+  // What an older reader can read keeps its version: 2, 3 with text, 4 with a palette.
+  write_u32(p + kHVersion, !wallpaper.empty() ? kVersion
+                           : !palette.empty() ? kVersionPalette
+                           : !text.empty()    ? kVersionText
+                                              : kVersionNoText);
   write_u32(p + kHHeaderSize, kHeaderSize);
   write_u64(p + kHFileSize, file_size);
   write_u32(p + kHFlags, 0);
@@ -488,6 +546,11 @@ std::string ModelWriter::serialize_unchecked() const {
     write_u64(p + kHTextOffset, text_offset);
     write_u64(p + kHTextSize, text.size());
     std::memcpy(p + text_offset, text.data(), text.size());
+  }
+  if (!wallpaper.empty()) {
+    write_u64(p + kHWallpaperOffset, wallpaper_offset);
+    write_u64(p + kHWallpaperSize, wallpaper.size());
+    std::memcpy(p + wallpaper_offset, wallpaper.data(), wallpaper.size());
   }
   if (!palette.empty()) {
     write_u64(p + kHPaletteOffset, palette_offset);

@@ -206,7 +206,7 @@ TEST(Format, HostileHeaders) {
   };
   const Case cases[] = {
       {"magic", [](std::string& b) { b[1] = 'X'; }, LKRT_ERR_FORMAT, "magic"},
-      {"version", [](std::string& b) { put_u32(b, f::kHVersion, 5); }, LKRT_ERR_VERSION, "version 5"},
+      {"version", [](std::string& b) { put_u32(b, f::kHVersion, 6); }, LKRT_ERR_VERSION, "version 6"},
       {"header size", [](std::string& b) { put_u32(b, f::kHHeaderSize, 1 << 30); }, LKRT_ERR_FORMAT, "header size"},
       {"file size", [](std::string& b) { put_u64(b, f::kHFileSize, ~0ull); }, LKRT_ERR_FORMAT, "file size"},
       {"op count", [](std::string& b) { put_u32(b, f::kHOpCount, 0xFFFFFFFFu); }, LKRT_ERR_FORMAT, "op count"},

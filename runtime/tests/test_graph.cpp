@@ -247,8 +247,8 @@ TEST(Graph, LoaderRejectsBrokenGraphs) {
     EXPECT_NE(load_error(bytes, want).find(c.message), std::string::npos) << lkrt_last_error();
   }
   std::string bytes = small_graph();
-  put_u32(bytes, kHVersion, 5);
-  EXPECT_NE(load_error(bytes, LKRT_ERR_VERSION).find("versions 1 to 4"), std::string::npos);
+  put_u32(bytes, kHVersion, 6);
+  EXPECT_NE(load_error(bytes, LKRT_ERR_VERSION).find("versions 1 to 5"), std::string::npos);
 }
 
 TEST(Graph, DeadActivationsShareMemory) {

@@ -393,7 +393,7 @@ TEST(Mask, LoaderRejectsHostilePalettesAndHeaders) {
       {"downsample 0", [&](std::string& b) { put_u32(b, op_record(b, 4) + f::kOInts, 0); }, "factor 0", LKRT_ERR_FORMAT},
       {"downsample 3", [&](std::string& b) { put_u32(b, op_record(b, 4) + f::kOInts, 3); }, "not multiples of 3", LKRT_ERR_FORMAT},
       {"as a generator", [&](std::string& b) { put_u32(b, f::kHKind, LKRT_KIND_GENERATOR); }, "", LKRT_ERR_FORMAT},
-      {"kind 4", [&](std::string& b) { put_u32(b, f::kHKind, 4); }, "model kind 4 unknown", LKRT_ERR_UNSUPPORTED},
+      {"kind 5", [&](std::string& b) { put_u32(b, f::kHKind, 5); }, "model kind 5 unknown", LKRT_ERR_UNSUPPORTED},
   };
   ASSERT_EQ(lkrt::op_name(lkrt::Op(get_u32(good, op_record(good, 4)))), std::string("downsample_nearest"));
   for (const Case& c : cases) {

@@ -1,18 +1,21 @@
 // lkrt: run a .lkm model from the command line: a generator, an enhancer, a diffusion
-// denoiser with its sampler or a mask generator (a label map PNG in its palette's colors). Thin: parses options into CliParams, validates them against
-// the model's kind and calls the runtime's C API.
+// denoiser with its sampler, a mask generator (a label map PNG in its palette's colors) or a
+// wallpaper model (a wallpaper of any size for a date). Thin: parses options into CliParams,
+// validates them against the model's kind and calls the runtime's C API.
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "lkrt.h"
+#include "lkrt_wallpaper.h"
 #include "png.h"
 
 namespace {
@@ -38,6 +41,12 @@ struct CliParams {
   bool bench = false;         // --bench
   int iterations = 0;         // --iterations (with --bench; 0: by kind)
   int threads = 1;            // --threads
+  std::string size;           // --size WIDTHxHEIGHT: wallpaper models
+  std::string date;           // --date: wallpaper models (empty: today, or this hour)
+  std::string every = "day";  // --every
+  int32_t scale = 0;          // --scale (0: not given, the default 4)
+  bool tileable = false;      // --tileable
+  std::string mood;           // --mood
   bool help = false;
 };
 
@@ -51,7 +60,8 @@ struct OptionDoc {
 const OptionDoc kOptions[] = {
     {"--out", "FILE", "write the image as PNG (gray, RGB or RGBA as the model's channels)", ""},
     {"--raw", "FILE", "with --out: also write the output's values as float32 little-endian, [channels, height, width] in [-1, 1] (RGBA: premultiplied)", ""},
-    {"--seed", "N", "generators and denoisers: draw z (x_T) ~ N(0, 1) from lkrt's own RNG (xoshiro256** + Box-Muller; not LibTorch's)", "0"},
+    {"--seed", "N", "generators and denoisers: draw z (x_T) ~ N(0, 1) from lkrt's own RNG (xoshiro256** + Box-Muller; not LibTorch's); "
+                    "wallpaper models: which series of wallpapers (latentkit wallpaper's --seed)", "0"},
     {"--z", "FILE", "read z (x_T of a denoiser) from a JSON file with a \"z\" array of latent_dim numbers (overrides --seed)", ""},
     {"--label", "N", "class label of a conditional model (0..num_classes-1); a conditional denoiser without one samples with no class", "-1: none"},
     {"--code", "TEXT", "generators: decode a placeholder code (base64url, docs/file-format.md): z, label and mean from the code", ""},
@@ -65,9 +75,15 @@ const OptionDoc kOptions[] = {
     {"--mask", "FILE", "mask generators (spade): the label map to draw, a PNG of the model's size in its palette's colors "
                        "(--info lists them); denoisers: the mask of --inpaint, white fills, black keeps (the model's size)", ""},
     {"--restore", "FILE", "denoisers trained for restoring: restore this degraded PNG (the model's size)", ""},
+    {"--size", "WxH", "wallpaper models: the wallpaper's size in pixels, each side 1 to 8192", "1080x2400"},
+    {"--date", "DATE", "wallpaper models: the day YYYY-MM-DD, or with --every hour the hour YYYY-MM-DDTHH (UTC)", "now"},
+    {"--every", "day|hour", "wallpaper models: a new wallpaper every day or every hour", "day"},
+    {"--scale", "N", "wallpaper models: 1, 2 or 4: draw 1/N of the size and upscale it (bilinear)", "4"},
+    {"--tileable", "", "wallpaper models: an image that tiles (sides a multiple of cell x scale, e.g. 1024x2048)", ""},
+    {"--mood", "NAME", "wallpaper models: move the style toward one of the model's moods (--info lists them)", ""},
     {"--info", "", "print the model header and its ops", ""},
     {"--bench", "", "time --iterations runs of the network after a warm-up; print ms per run", ""},
-    {"--iterations", "N", "runs timed by --bench", "1000 generations, 100 enhancements or denoiser calls"},
+    {"--iterations", "N", "runs timed by --bench", "1000 generations, 100 enhancements or denoiser calls, 5 wallpapers"},
     {"--threads", "N", "worker threads (1..64)", "1"},
     {"--help", "", "show this help", ""},
 };
@@ -78,10 +94,13 @@ void print_help() {
               "       lkrt DENOISER.lkm --out FILE [--seed N | --z FILE] [--steps N] [--sampler ddim|dpmpp] [--label N\n"
               "            | --prompt TEXT] [--guidance W] [--inpaint IMAGE.png --mask MASK.png | --restore IMAGE.png]\n"
               "       lkrt MASK_GENERATOR.lkm --mask MAP.png --out FILE [--seed N | --z FILE]\n"
+              "       lkrt WALLPAPER.lkm --out FILE [--size WxH] [--date YYYY-MM-DD | --every hour --date YYYY-MM-DDTHH]\n"
+              "            [--seed N] [--scale 1|2|4] [--tileable] [--mood NAME]\n"
               "       lkrt MODEL.lkm [--info] [--bench] [--threads N]\n\n"
               "Runs a latentkit model exported as .lkm (docs/file-format.md) on the CPU: a generator, an enhancer\n"
-              "(pix2pix), a diffusion denoiser with its sampler or a mask generator (spade: a label map and a style\n"
-              "seed to an image); latentkit export writes all four.\n\noptions:\n");
+              "(pix2pix), a diffusion denoiser with its sampler, a mask generator (spade: a label map and a style\n"
+              "seed to an image) or a wallpaper model (psgan: a wallpaper of any size for a date, docs/wallpapers.md);\n"
+              "latentkit export writes all five.\n\noptions:\n");
   for (const OptionDoc& o : kOptions) {
     std::string left = std::string(o.name) + (o.arg[0] ? std::string(" ") + o.arg : "");
     std::printf("  %-18s %s%s%s%s\n", left.c_str(), o.text, o.def[0] ? " (default: " : "", o.def, o.def[0] ? ")" : "");
@@ -139,6 +158,12 @@ CliParams parse(int argc, char** argv) {
     else if (a == "--restore") p.restore = value();
     else if (a == "--prompt") p.prompt = value(), p.has_prompt = true;
     else if (a == "--threads") p.threads = int(parse_int(a, value(), 1, 64));
+    else if (a == "--size") p.size = value();
+    else if (a == "--date") p.date = value();
+    else if (a == "--every") p.every = value();
+    else if (a == "--scale") p.scale = int32_t(parse_int(a, value(), 1, 4));
+    else if (a == "--tileable") p.tileable = true;
+    else if (a == "--mood") p.mood = value();
     else if (a.size() > 1 && a[0] == '-') usage_error("unknown option " + a);
     else if (p.model.empty()) p.model = a;
     else usage_error("unexpected argument " + a + " (one model file only)");
@@ -152,6 +177,7 @@ CliParams parse(int argc, char** argv) {
   if (p.sampler != "ddim" && p.sampler != "dpmpp") usage_error("--sampler is ddim or dpmpp, got '" + p.sampler + "'");
   if (!p.inpaint.empty() && p.mask.empty()) usage_error("--inpaint and --mask go together");
   if (!p.inpaint.empty() && !p.restore.empty()) usage_error("--inpaint and --restore: one task at a time");
+  if (p.every != "day" && p.every != "hour") usage_error("--every is day or hour, got '" + p.every + "'");
   return p;
 }
 
@@ -203,10 +229,18 @@ const char* weight_type_name(lkrt_weight_type t) {
 }
 
 const char* kind_name(lkrt_kind k) {
-  return k == LKRT_KIND_GENERATOR ? "generator"
-         : k == LKRT_KIND_ENHANCER ? "enhancer"
-         : k == LKRT_KIND_DENOISER ? "denoiser"
-                                   : "mask generator";
+  return k == LKRT_KIND_GENERATOR        ? "generator"
+         : k == LKRT_KIND_ENHANCER       ? "enhancer"
+         : k == LKRT_KIND_DENOISER       ? "denoiser"
+         : k == LKRT_KIND_MASK_GENERATOR ? "mask generator"
+                                         : "wallpaper";
+}
+
+// "warm, cool, ..." from a wallpaper model's moods.
+std::string mood_names(const lkrt_model* m) {
+  std::string s;
+  for (int k = 0; k < lkrt_model_mood_count(m); ++k) s += (k ? ", " : "") + std::string(lkrt_model_mood_name(m, k));
+  return s;
 }
 
 // "0 background #000000, 1 square #ff0000, ..." from the model's palette (latentkit's words).
@@ -242,12 +276,18 @@ void print_info(const lkrt_model* m) {
     std::printf("palette      %s: %s\n", lkrt_model_palette_name(m), palette_text(m).c_str());
   else if (lkrt_model_num_classes(m))
     std::printf("embed_dim    %d\n", lkrt_model_embed_dim(m));
+  if (kind == LKRT_KIND_WALLPAPER) {
+    std::printf("grid         %d local + %d global + %d periodic values per cell of %d px, a margin of %d cells\n",
+                lkrt_model_local_dim(m), lkrt_model_global_dim(m), lkrt_model_periodic_dim(m), lkrt_model_cell(m),
+                lkrt_model_reach(m));
+    std::printf("moods        %s\n", lkrt_model_mood_count(m) ? mood_names(m).c_str() : "none");
+  }
   if (lkrt_model_text_width(m))
     std::printf("text         encoder of width %d, prompts of up to %d words, a vocabulary of %d words\n",
                 lkrt_model_text_width(m), lkrt_model_max_tokens(m), lkrt_model_vocab_size(m) - 2);
-  std::printf("%s [%d, %d, %d]\n", kind == LKRT_KIND_GENERATOR || kind == LKRT_KIND_MASK_GENERATOR ? "output      " : "image       ",
-              lkrt_model_channels(m),
-              lkrt_model_height(m), lkrt_model_width(m));
+  std::printf("%s [%d, %d, %d]%s\n", kind == LKRT_KIND_ENHANCER || kind == LKRT_KIND_DENOISER ? "image       " : "output      ",
+              lkrt_model_channels(m), lkrt_model_height(m), lkrt_model_width(m),
+              kind == LKRT_KIND_WALLPAPER ? " (the training crop; it draws any size)" : "");
   std::printf("weights      %s, %llu parameters\n", weight_type_name(lkrt_model_weight_type(m)),
               (unsigned long long)lkrt_model_param_count(m));
   std::printf("work         %.2f MFLOP per image\n", double(lkrt_model_flops(m)) / 1e6);
@@ -313,8 +353,10 @@ void bench(const CliParams& p, const char* what, int iterations, uint64_t flops,
   for (int i = 0; i < iterations; ++i) fn();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const double ms = seconds * 1e3 / iterations;
-  std::printf("%s: %d %s, %d thread%s: %.4f ms each, %.1f per second, %.2f GFLOP/s\n", p.model.c_str(), iterations, what,
-              p.threads, p.threads == 1 ? "" : "s", ms, iterations / seconds, double(flops) / (ms * 1e6));
+  std::printf("%s: %d %s, %d thread%s: %.4f ms each, %.1f per second", p.model.c_str(), iterations, what, p.threads,
+              p.threads == 1 ? "" : "s", ms, iterations / seconds);
+  if (flops) std::printf(", %.2f GFLOP/s", double(flops) / (ms * 1e6));
+  std::printf("\n");
 }
 
 void reject(bool given, const std::string& option, lkrt_kind kind) {
@@ -501,6 +543,71 @@ int run_denoiser(const CliParams& p, lkrt_model* model) {
   return write_outputs(p, out, C, H, W);
 }
 
+// --date as lkrt_wallpaper_day reads it (now, UTC, without one); every day drops the hour.
+double wallpaper_day(const CliParams& p) {
+  std::string text = p.date;
+  if (text.empty()) {
+    const std::time_t now = std::time(nullptr);
+    std::tm utc{};
+    gmtime_r(&now, &utc);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H", &utc);
+    text = buf;
+  }
+  double day = 0;
+  if (lkrt_wallpaper_day(text.c_str(), &day) != LKRT_OK) usage_error("--date: " + std::string(lkrt_last_error()));
+  return p.every == "day" ? std::floor(day) : day;
+}
+
+int run_wallpaper(const CliParams& p, lkrt_model* model) {
+  lkrt_wallpaper_options o;
+  lkrt_wallpaper_options_init(&o);
+  if (!p.size.empty()) {
+    char x = 0, rest = 0;
+    long long w = 0, h = 0;
+    if (std::sscanf(p.size.c_str(), "%lld%c%lld%c", &w, &x, &h, &rest) != 3 || x != 'x' || w < 1 || h < 1 ||
+        w > LKRT_WALLPAPER_MAX_SIDE || h > LKRT_WALLPAPER_MAX_SIDE)
+      usage_error("--size expects WIDTHxHEIGHT, each side 1 to " + std::to_string(LKRT_WALLPAPER_MAX_SIDE) +
+                  " pixels (e.g. 1080x2400), got '" + p.size + "'");
+    o.width = int32_t(w);
+    o.height = int32_t(h);
+  }
+  o.day = wallpaper_day(p);
+  o.seed = p.seed;
+  if (p.scale) o.scale = p.scale;
+  o.tileable = p.tileable;
+  if (!p.mood.empty()) {
+    o.mood = lkrt_model_mood_index(model, p.mood.c_str());
+    if (o.mood < 0)
+      usage_error("--mood " + p.mood + ": " +
+                  (lkrt_model_mood_count(model) ? "the model's moods are " + mood_names(model)
+                                                : std::string("the model has no moods (export a run that has moods.json)")));
+  }
+  std::vector<uint8_t> rgba(size_t(o.width) * size_t(o.height) * 4);
+  auto draw = [&] { return lkrt_wallpaper(model, &o, rgba.data()); };
+  const auto t0 = std::chrono::steady_clock::now();
+  const lkrt_status s = draw();
+  if (s != LKRT_OK) return fail_status(s, "");
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (p.bench) {
+    char what[64];
+    std::snprintf(what, sizeof what, "wallpapers of %dx%d at scale %d", o.width, o.height, o.scale);
+    bench(p, what, p.iterations ? p.iterations : 5, 0, draw);
+  }
+  if (p.out.empty()) return 0;
+  std::fprintf(stderr, "lkrt: a %dx%d wallpaper at scale %d%s%s%s in %.2f s (%d thread%s)\n", o.width, o.height, o.scale,
+               o.tileable ? ", tileable" : "", p.mood.empty() ? "" : ", mood ", p.mood.c_str(), seconds, p.threads,
+               p.threads == 1 ? "" : "s");
+  std::string png;
+  try {
+    png = lkrt::encode_png_rgba8(rgba.data(), 3, o.height, o.width);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "lkrt: %s\n", e.what());
+    return 1;
+  }
+  return write_file(p.out, png.data(), png.size());
+}
+
 int run(const CliParams& p) {
   lkrt_model* model = nullptr;
   lkrt_status s = lkrt_model_load(p.model.c_str(), &model);
@@ -524,7 +631,7 @@ int run(const CliParams& p) {
     usage_error("--label " + std::to_string(p.label) + " out of range: the model has " + std::to_string(classes) +
                 " classes (0.." + std::to_string(classes - 1) + ")");
   reject(kind != LKRT_KIND_ENHANCER && !p.image.empty(), "--image", kind);
-  reject((kind == LKRT_KIND_GENERATOR || kind == LKRT_KIND_ENHANCER) && !p.mask.empty(), "--mask", kind);
+  reject((kind == LKRT_KIND_GENERATOR || kind == LKRT_KIND_ENHANCER || kind == LKRT_KIND_WALLPAPER) && !p.mask.empty(), "--mask", kind);
   if (kind == LKRT_KIND_DENOISER && !p.mask.empty() && p.inpaint.empty())
     usage_error("--mask goes with --inpaint IMAGE.png for a denoiser (the pixels to fill)");
   reject(kind == LKRT_KIND_ENHANCER && (p.seed != 0 || !p.z_file.empty()), "--seed / --z", kind);
@@ -532,12 +639,17 @@ int run(const CliParams& p) {
   reject(kind != LKRT_KIND_DENOISER && (p.steps || p.sampler != "ddim" || p.guidance != 1.0f || !p.inpaint.empty() ||
                                         !p.restore.empty() || p.has_prompt),
          "--steps / --sampler / --guidance / --prompt / --inpaint / --restore", kind);
+  const bool wallpaper = kind == LKRT_KIND_WALLPAPER;
+  reject(!wallpaper && (!p.size.empty() || !p.date.empty() || p.every != "day" || p.scale || p.tileable || !p.mood.empty()),
+         "--size / --date / --every / --scale / --tileable / --mood", kind);
+  reject(wallpaper && (!p.z_file.empty() || !p.raw.empty()), "--z / --raw", kind);
   if (lkrt_set_threads(model, p.threads) != LKRT_OK) usage_error(lkrt_last_error());
   if (p.info) print_info(model);
   switch (kind) {
     case LKRT_KIND_ENHANCER: return run_enhancer(p, model);
     case LKRT_KIND_DENOISER: return run_denoiser(p, model);
     case LKRT_KIND_MASK_GENERATOR: return run_mask_generator(p, model);
+    case LKRT_KIND_WALLPAPER: return run_wallpaper(p, model);
     default: return run_generator(p, model);
   }
 }

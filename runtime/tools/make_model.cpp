@@ -10,8 +10,14 @@
 //   lkrt_make_model spade OUT.lkm
 //       a small mask generator (RGB 16x16, latentkit's scenes palette of 4 classes, z 8): two
 //       SPADE normalisations (BatchNorm folded into gamma and beta), at 8 and 16 px
+//   lkrt_make_model wallpaper OUT.lkm [--width W] [--type fp32|fp16|int8]
+//       latentkit's psgan generator (docs/wallpapers.md): a grid of 20 local + 32 global + 4
+//       periodic channels -> ConvT k4 s2 p1 to 4W, 2W, W, then 3 channels (ReLU between,
+//       tanh at the end; BatchNorm folded: biases present): cells of 16 px; the wave MLP
+//       32 -> 64 -> 8 and two moods, warm and cool
 //   lkrt_make_model seeds DIR
 //       a few small valid models covering every op, weight type and kind
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
@@ -138,6 +144,33 @@ lkrt::ModelWriter spade(uint32_t seed, lkrt_weight_type type) {
   return w;
 }
 
+// latentkit's PsganGenerator (models/psgan.h) with `layers` upsamplings, the last of 3 channels.
+lkrt::ModelWriter wallpaper(int width, int layers, lkrt_weight_type type, uint32_t seed) {
+  std::mt19937 rng(seed);
+  const int L = 20, G = 32, P = 4, hidden = 64, crop = 4 << layers;
+  lkrt::ModelWriter w;
+  w.set_info({"wallpaper-random", G, 3, crop, crop});
+  std::vector<float> w1 = random_values(size_t(hidden) * G, 0.2f, rng), b1 = random_values(hidden, 0.1f, rng);
+  std::vector<float> w2 = random_values(size_t(2 * P) * hidden, 0.2f, rng), b2 = random_values(2 * P, 0.1f, rng);
+  lkrt::WallpaperInfo info;
+  info.local_dim = L, info.global_dim = G, info.periodic_dim = P, info.hidden = hidden, info.cell = 1 << layers;
+  info.weight1 = w1.data(), info.bias1 = b1.data(), info.weight2 = w2.data(), info.bias2 = b2.data();
+  info.moods = {{"warm", random_values(G, 1.0f, rng)}, {"cool", random_values(G, 1.0f, rng)}};
+  w.set_wallpaper(info);
+  auto x = w.input(lkrt::InputRole::kGrid, L + G + P);
+  int in = L + G + P;
+  for (int i = 0; i < layers; ++i) {
+    const bool last = i + 1 == layers;
+    const int out = last ? 3 : width << (layers - 2 - i);
+    std::vector<float> k = random_values(size_t(in) * out * 16, 1.0f / std::sqrt(float(in) * 4), rng);
+    std::vector<float> b = random_values(size_t(out), 0.1f, rng);
+    x = w.activation(w.conv_transpose2d(x, k.data(), in, out, 4, 2, 1, b.data(), last ? LKRT_WEIGHT_FP32 : type),
+                     last ? lkrt::Activation::kTanh : lkrt::Activation::kRelu);
+    in = out;
+  }
+  return w;
+}
+
 void write_seeds(const std::string& dir) {
   std::mt19937 rng(1);
   auto save = [&](const lkrt::ModelWriter& w, const char* name) { w.write(dir + "/" + name); };
@@ -221,6 +254,7 @@ void write_seeds(const std::string& dir) {
   }
   save(t2i(3, LKRT_WEIGHT_INT8), "t2i_int8.lkm");
   save(spade(4, LKRT_WEIGHT_FP16), "spade_fp16.lkm");
+  save(wallpaper(2, 2, LKRT_WEIGHT_INT8, 5), "wallpaper_int8.lkm");
 }
 
 }  // namespace
@@ -259,6 +293,25 @@ int main(int argc, char** argv) {
       spade(42, LKRT_WEIGHT_FP32).write(argv[2]);
       return 0;
     }
+    if (argc >= 3 && std::string(argv[1]) == "wallpaper") {
+      int width = 64;
+      lkrt_weight_type type = LKRT_WEIGHT_FP32;
+      for (int i = 3; i + 1 < argc; i += 2) {
+        const std::string a = argv[i];
+        if (a == "--width") width = std::atoi(argv[i + 1]);
+        else if (a == "--type") type = parse_type(argv[i + 1]);
+        else {
+          std::fprintf(stderr, "lkrt_make_model: unknown option %s\n", a.c_str());
+          return 2;
+        }
+      }
+      if (width < 1) {
+        std::fprintf(stderr, "lkrt_make_model: --width must be >= 1\n");
+        return 2;
+      }
+      wallpaper(width, 4, type, 42).write(argv[2]);
+      return 0;
+    }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "lkrt_make_model: %s\n", e.what());
     return 1;
@@ -267,6 +320,7 @@ int main(int argc, char** argv) {
                "usage: lkrt_make_model dcgan OUT.lkm [--width W] [--type fp32|fp16|int8] [--classes N]\n"
                "       lkrt_make_model t2i OUT.lkm\n"
                "       lkrt_make_model spade OUT.lkm\n"
+               "       lkrt_make_model wallpaper OUT.lkm [--width W] [--type fp32|fp16|int8]\n"
                "       lkrt_make_model seeds DIR\n");
   return 2;
 }

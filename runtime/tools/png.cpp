@@ -65,19 +65,17 @@ void chw_to_rgba8(const float* chw, int channels, int height, int width, uint8_t
   }
 }
 
-std::string encode_png(const float* chw, int channels, int height, int width) {
-  static const uint8_t kColorType[5] = {0, 0, 4, 2, 6};
+namespace {
+
+void check_png_shape(int channels, int height, int width) {
   if (channels < 1 || channels > 4 || height < 1 || width < 1)
     throw std::invalid_argument("PNG needs 1 to 4 channels and a positive size, got [" + std::to_string(channels) +
                                 "," + std::to_string(height) + "," + std::to_string(width) + "]");
-  // Raw scanlines: filter byte 0, then interleaved channels.
-  const size_t plane = size_t(height) * width;
-  std::vector<uint8_t> raw(size_t(height) * (1 + size_t(width) * channels));
-  uint8_t* out = raw.data();
-  for (int y = 0; y < height; ++y) {
-    *out++ = 0;
-    for (int x = 0; x < width; ++x, out += channels) pixel_to_bytes(chw, channels, plane, size_t(y) * width + x, out);
-  }
+}
+
+// The PNG of raw scanlines (each a filter byte 0 and the row's interleaved samples).
+std::string png_of_scanlines(const std::vector<uint8_t>& raw, int channels, int height, int width) {
+  static const uint8_t kColorType[5] = {0, 0, 4, 2, 6};
   // zlib stream: header, stored blocks of at most 65535 bytes, Adler-32.
   std::string z = {char(0x78), char(0x01)};
   size_t pos = 0;
@@ -103,6 +101,31 @@ std::string encode_png(const float* chw, int channels, int height, int width) {
   chunk(png, "IDAT", z);
   chunk(png, "IEND", "");
   return png;
+}
+
+}  // namespace
+
+std::string encode_png(const float* chw, int channels, int height, int width) {
+  check_png_shape(channels, height, width);
+  const size_t plane = size_t(height) * width;
+  std::vector<uint8_t> raw(size_t(height) * (1 + size_t(width) * channels));
+  uint8_t* out = raw.data();
+  for (int y = 0; y < height; ++y) {
+    *out++ = 0;
+    for (int x = 0; x < width; ++x, out += channels) pixel_to_bytes(chw, channels, plane, size_t(y) * width + x, out);
+  }
+  return png_of_scanlines(raw, channels, height, width);
+}
+
+std::string encode_png_rgba8(const uint8_t* rgba, int channels, int height, int width) {
+  check_png_shape(channels, height, width);
+  std::vector<uint8_t> raw(size_t(height) * (1 + size_t(width) * channels));
+  uint8_t* out = raw.data();
+  for (size_t y = 0; y < size_t(height); ++y) {
+    *out++ = 0;
+    for (size_t x = 0; x < size_t(width); ++x, out += channels) std::memcpy(out, rgba + 4 * (y * width + x), size_t(channels));
+  }
+  return png_of_scanlines(raw, channels, height, width);
 }
 
 // Inflate (RFC 1951) inside a zlib wrapper (RFC 1950).

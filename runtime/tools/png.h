@@ -16,6 +16,10 @@ namespace lkrt {
 /// (color / alpha, clamped to alpha first), as PNG holds it.
 std::string encode_png(const float* chw, int channels, int height, int width);
 
+/// PNG bytes of 8-bit RGBA pixels [height, width, 4] (a canvas's, lkrt_wallpaper's), keeping
+/// the first channels of each: 3 (RGB) or 4 (RGBA).
+std::string encode_png_rgba8(const uint8_t* rgba, int channels, int height, int width);
+
 /// The same pixels as 8-bit RGBA, as a canvas's ImageData holds them: gray is replicated,
 /// alpha is 255 without an alpha channel. channels: 1, 3 or 4.
 void chw_to_rgba8(const float* chw, int channels, int height, int width, uint8_t* rgba);

@@ -24,7 +24,7 @@ export interface Palette {
 }
 
 export interface ModelInfo {
-  kind: 'generator' | 'enhancer' | 'denoiser' | 'mask-generator';
+  kind: 'generator' | 'enhancer' | 'denoiser' | 'mask-generator' | 'wallpaper';
   /** The model's id (placeholder codes name it); may be "". */
   id: string;
   channels: 1 | 3 | 4;
@@ -50,6 +50,9 @@ export interface ModelInfo {
   vocabSize: number;
   /** Mask generators: the palette of their label maps; null for other models. */
   palette: Palette | null;
+  /** Wallpaper models: the pixels of a cell on a side (a tile's sides are multiples of cell x scale), and the moods the model carries; 0 and [] for other models. */
+  cell: number;
+  moods: string[];
 }
 
 /** Raw network output in [-1, 1], channel-major (RGBA models: color premultiplied by alpha). */
@@ -91,6 +94,24 @@ export interface GenerateMapOptions extends OutputOption {
   z?: ArrayLike<number>;
 }
 
+export interface WallpaperOptions {
+  /** "YYYY-MM-DD" (that day), "YYYY-MM-DDTHH" (that hour), or days since 1970-01-01 (default 0). */
+  date?: string | number;
+  /** Another seed, another series of wallpapers (default 0). */
+  seed?: number | bigint;
+  /** Pixels, 1 to 8192 each (default 1080 x 2400). */
+  width?: number;
+  height?: number;
+  /** 1, 2 or 4 (default): the network draws 1/scale of each side, upscaled. */
+  scale?: 1 | 2 | 4;
+  /** Copies tile without seams; each side must be a multiple of cell x scale. */
+  tileable?: boolean;
+  /** One of info.moods; null (default): none. */
+  mood?: string | null;
+  /** latentDim numbers added to the style (a palette's move). */
+  shift?: ArrayLike<number> | null;
+}
+
 export interface EnhanceOptions extends OutputOption {
   /** Images larger than tile x tile run in overlapping tiles (0: whole; default 256). */
   tile?: number;
@@ -128,6 +149,8 @@ export class Model {
   /** Decodes a placeholder code (base64url text) made for this generator. */
   decodeCode<O extends OutputOption>(text: string, options?: O): Result<O>;
   enhance<O extends EnhanceOptions>(image: ImageData, options?: O): Result<O>;
+  /** Wallpaper models: the picture of a date, as the lkrt command draws it (RGBA, alpha 255). */
+  wallpaper(options?: WallpaperOptions): ImageData;
   sample<O extends SampleOptions>(options?: O): Result<O>;
   /** Text-to-image models: the prompt's word ids (1: unknown); throws for an empty prompt or too many words. */
   tokenize(prompt: string): Int32Array;

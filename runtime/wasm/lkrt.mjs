@@ -11,10 +11,11 @@
 // A bad file, code or argument throws an LkrtError with the runtime's message. A
 // text-to-image model samples from a prompt: model.sample({ prompt: 'cat face', guidance: 3 }).
 // A mask generator (spade) draws a label map of class ids (or an ImageData painted in its
-// palette, model.info.palette): model.generateMap({ map, seed: 3 }).
+// palette, model.info.palette): model.generateMap({ map, seed: 3 }). A wallpaper model (psgan)
+// draws the picture of a date at any size: model.wallpaper({ date: '2026-12-06', width: 1080, height: 2400 }).
 import createLkrt from './lkrt-wasm.mjs';
 
-const KINDS = ['generator', 'enhancer', 'denoiser', 'mask-generator'];
+const KINDS = ['generator', 'enhancer', 'denoiser', 'mask-generator', 'wallpaper'];
 const WEIGHTS = ['fp32', 'fp16', 'int8', 'mixed'];
 const SAMPLERS = { ddim: 0, dpmpp: 1 };
 
@@ -127,7 +128,10 @@ export class Model {
       maxTokens: M._lkrt_model_max_tokens(handle),
       vocabSize: M._lkrt_model_vocab_size(handle),
       palette: null,
+      cell: M._lkrt_model_cell(handle),
+      moods: [],
     };
+    for (let k = 0; k < M._lkrt_model_mood_count(handle); k++) this.info.moods.push(rt.string(M._lkrt_model_mood_name(handle, k)));
     if (this.info.kind === 'mask-generator') {
       const classes = [];
       for (let k = 0; k < this.info.classes; k++) {
@@ -267,6 +271,41 @@ export class Model {
       const ids = rgba + 4 * width * height;
       this.rt.check(M._lkrt_map_from_pixels(this.handle, rgba, 4, height, width, ids));
       return M.HEAPU8.slice(ids, ids + width * height);
+    });
+  }
+
+  /**
+   * A wallpaper model's picture of a date ("YYYY-MM-DD", "YYYY-MM-DDTHH", or days since
+   * 1970-01-01 as a number) and seed, width x height pixels (1 to 8192 each), drawn at 1/scale
+   * (1, 2 or 4) and upscaled, tileable or not, in a mood of info.moods (null: none) with an
+   * optional shift of the style (info.latentDim numbers): the lkrt command's
+   * `--size WxH --date D --seed S --scale s --tileable --mood M`. ImageData (alpha 255); a
+   * malformed date, a bad size or an unknown mood throws LkrtError naming the valid ones.
+   */
+  wallpaper({ date = 0, seed = 0, width = 1080, height = 2400, scale = 4, tileable = false, mood = null, shift = null } = {}) {
+    this.expect('wallpaper', 'wallpaper');
+    const M = this.rt.M;
+    const day = typeof date === 'number' ? date : this.withString(date, (text) =>
+      this.rt.with(8, (out) => {
+        this.rt.check(M._lkrt_wallpaper_day(text, out));
+        return M.HEAPF64[out >> 3];
+      }));
+    const index = mood === null || mood === undefined ? -1 : this.withString(mood, (name) => M._lkrt_model_mood_index(this.handle, name));
+    if (index < 0 && mood !== null && mood !== undefined) {
+      throw new LkrtError(`wallpaper: no mood '${mood}'; this model's moods: ${this.info.moods.join(', ') || 'none'}`, 4);
+    }
+    if (![width, height].every(Number.isInteger)) throw new LkrtError(`wallpaper: width and height are whole numbers, got ${width} x ${height}`, 4);
+    const n = shift ? shift.length : 0;
+    if (shift && n !== this.info.latentDim) throw new LkrtError(`wallpaper: shift has ${n} values, the model's style has ${this.info.latentDim}`, 4);
+    const s = BigInt.asUintN(64, BigInt(seed));
+    const bytes = 4 * Math.max(width, 0) * Math.max(height, 0);
+    return this.rt.with(4 * n + bytes, (p) => {
+      if (shift) M.HEAPF32.set(Float32Array.from(shift), p >> 2);
+      const rgba = p + 4 * n;
+      this.rt.check(M._lkrt_wasm_wallpaper(this.handle, day, Number(s & 0xffffffffn), Number(s >> 32n), width, height, scale,
+        tileable ? 1 : 0, index, shift ? p : 0, rgba));
+      const data = new Uint8ClampedArray(M.HEAPU8.buffer, rgba, bytes).slice();
+      return typeof ImageData === 'function' ? new ImageData(data, width, height) : { data, width, height };
     });
   }
 

@@ -1,5 +1,5 @@
-// The few entry points that lkrt.mjs needs beyond lkrt.h: a sampler call with flat
-// arguments (the prompt's embedding among them), the seeded normals with the seed in two halves (JavaScript numbers hold 53
+// The few entry points that lkrt.mjs needs beyond lkrt.h and lkrt_wallpaper.h: a sampler call
+// and a wallpaper with flat arguments (the prompt's embedding among them), the seeded normals with the seed in two halves (JavaScript numbers hold 53
 // bits), 64-bit counters as doubles, and pixels to and from a canvas's RGBA bytes and to PNG
 // with the lkrt command's own conversions (tools/png.h), so that the browser's bytes are the
 // PNG's.
@@ -15,6 +15,7 @@
 #include "kernels.h"
 #include "last_error.h"
 #include "lkrt.h"
+#include "lkrt_wallpaper.h"
 #include "png.h"
 
 extern "C" {
@@ -30,6 +31,23 @@ EMSCRIPTEN_KEEPALIVE lkrt_status lkrt_wasm_sample(lkrt_model* model, int32_t sam
   o.guidance = guidance;
   o.text = text;
   return lkrt_sample(model, &o, x_T, cond, out);
+}
+
+// lkrt_wallpaper with the options as arguments (the seed in two halves); shift may be NULL.
+EMSCRIPTEN_KEEPALIVE lkrt_status lkrt_wasm_wallpaper(lkrt_model* model, double day, uint32_t seed_low, uint32_t seed_high,
+                                                     int32_t width, int32_t height, int32_t scale, int32_t tileable,
+                                                     int32_t mood, const float* shift, uint8_t* rgba) {
+  lkrt_wallpaper_options o;
+  lkrt_wallpaper_options_init(&o);
+  o.day = day;
+  o.seed = uint64_t(seed_high) << 32 | seed_low;
+  o.width = width;
+  o.height = height;
+  o.scale = scale;
+  o.tileable = tileable;
+  o.mood = mood;
+  o.shift = shift;
+  return lkrt_wallpaper(model, &o, rgba);
 }
 
 EMSCRIPTEN_KEEPALIVE void lkrt_wasm_normals(uint32_t seed_low, uint32_t seed_high, float* out, uint32_t n) {

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 #include <lkrt.h>
+#include <lkrt_wallpaper.h>
 #include <onnx/onnx_pb.h>
 
 #include "latentkit/core/error.h"
@@ -15,7 +16,9 @@
 #include "latentkit/data/labelmaps.h"
 #include "latentkit/models/dcgan.h"
 #include "latentkit/models/diffusion.h"
+#include "latentkit/core/files.h"
 #include "latentkit/models/pix2pix.h"
+#include "latentkit/models/psgan.h"
 #include "latentkit/models/spade.h"
 #include "latentkit/models/vae.h"
 
@@ -727,6 +730,130 @@ TEST(ExportOnnx, SpadeTakesClassIdsAndSlicesTheMap) {
   const std::vector<std::string> types = op_types(m);
   EXPECT_EQ(std::count(types.begin(), types.end(), "OneHot"), 1);
   EXPECT_EQ(std::count(types.begin(), types.end(), "Slice"), 2) << "the map at 8 and at 4 px";
+  EXPECT_EQ(std::count(types.begin(), types.end(), "BatchNormalization"), 0) << "folded";
+  EXPECT_EQ(types.back(), "Tanh");
+}
+
+namespace {
+
+// A small psgan generator (2 layers: cells of 4 px) with BatchNorm statistics far from the
+// identity, in eval mode as export reads it.
+PsganGenerator small_psgan() {
+  torch::manual_seed(5);
+  PsganGenerator net(PsganOptions().local_dim(3).global_dim(4).periodic_dim(2).mlp_hidden(6).layers(2).width(4).crop(16));
+  randomise_batchnorm(*net);
+  net->eval();
+  return net;
+}
+
+// Grids of 3 x 5 cells as PsganGeneratorImpl::grid makes them.
+torch::Tensor psgan_grids(PsganGeneratorImpl& net, int64_t n) {
+  PsganLatent z;
+  z.local = torch::randn({n, net.options.local_dim(), 3, 5});
+  z.global = torch::randn({n, net.options.global_dim()});
+  z.phase = torch::rand({n, net.options.periodic_dim()}) * (2 * M_PI);
+  z.x0 = z.y0 = -kPsganReach;
+  torch::NoGradGuard no_grad;
+  return net.grid(z);
+}
+
+}  // namespace
+
+TEST(ExportGraph, PsganIsAWallpaperModelOnGridsOfAnySize) {
+  PsganGenerator net = small_psgan();
+  const std::vector<std::pair<std::string, torch::Tensor>> moods = {{"warm", torch::full({4}, 0.5f)}};
+  const ModelGraph g = extract_wallpaper_graph(*net, moods);
+  EXPECT_EQ(g.kind, LKRT_KIND_WALLPAPER);
+  EXPECT_EQ(g.latent_dim, 4);
+  EXPECT_EQ(g.wallpaper.cell, 4);
+  EXPECT_EQ(g.wallpaper.reach, kPsganReach);
+  EXPECT_EQ(g.ops.front().role, InputRole::kGrid);
+  EXPECT_EQ(g.ops.front().channels, 9);
+  EXPECT_EQ(g.ops.back().op, Op::kTanh);
+  for (int64_t cells : {2, 3}) {
+    GraphInputs in;
+    in.grid = torch::randn({2, 9, cells, cells + 2});
+    torch::NoGradGuard no_grad;
+    EXPECT_LT(normalised(net->forward(in.grid), run_graph(g, in)), 1e-12) << cells;
+  }
+}
+
+TEST(ExportLkm, WallpaperInTheRuntime) {
+  PsganGenerator net = small_psgan();
+  const torch::Tensor warm = torch::randn({4});
+  const ModelGraph g = extract_wallpaper_graph(*net, {{"warm", warm}, {"cool", -warm}});
+  const torch::Tensor grids = psgan_grids(*net, 3);
+  torch::NoGradGuard no_grad;
+  const torch::Tensor want = net->forward(grids);
+  for (const std::string weights : {"fp32", "int8"}) {
+    ModelPtr m = load_lkm(graph_to_lkm(g, weights, "psgan-test"));
+    ASSERT_TRUE(m);
+    EXPECT_EQ(lkrt_model_kind(m.get()), LKRT_KIND_WALLPAPER);
+    EXPECT_EQ(lkrt_model_cell(m.get()), 4);
+    EXPECT_EQ(lkrt_model_local_dim(m.get()), 3);
+    EXPECT_EQ(lkrt_model_periodic_dim(m.get()), 2);
+    EXPECT_EQ(static_cast<int64_t>(lkrt_model_param_count(m.get())),
+              g.parameter_count() + g.wallpaper.weight1.numel() + g.wallpaper.bias1.numel() + g.wallpaper.weight2.numel() +
+                  g.wallpaper.bias2.numel());
+    ASSERT_EQ(lkrt_model_mood_count(m.get()), 2);
+    EXPECT_STREQ(lkrt_model_mood_name(m.get(), 1), "cool");
+    torch::Tensor got = torch::empty(want.sizes());
+    for (int64_t i = 0; i < 3; ++i) {
+      const torch::Tensor grid = grids[i].contiguous();
+      ASSERT_EQ(lkrt_wallpaper_network(m.get(), grid.data_ptr<float>(), 3, 5, got[i].data_ptr<float>()), LKRT_OK)
+          << lkrt_last_error();
+    }
+    const double e = normalised(want, got);
+    EXPECT_LT(e, weights == "fp32" ? 1e-10 : 1e-3) << weights;
+    // The wave MLP stays fp32: kx then ky, as PsganGeneratorImpl::waves.
+    const torch::Tensor global = torch::randn({4});
+    torch::Tensor k = torch::empty({4});
+    ASSERT_EQ(lkrt_wallpaper_waves(m.get(), global.data_ptr<float>(), k.data_ptr<float>()), LKRT_OK);
+    EXPECT_LT(normalised(net->waves(global.view({1, 4})).flatten(), k), 1e-12);
+    std::printf("psgan in lkrt, %s weights: normalised error %.2e\n", weights.c_str(), e);
+  }
+}
+
+TEST(ExportLkm, WallpaperMoodsAreReadFromTheRun) {
+  test_util::TempDir dir;
+  const std::string path = dir.file("moods.json");
+  EXPECT_TRUE(read_wallpaper_moods(path, 3).empty()) << "no file: no moods";
+  write_file_atomic(path, R"({"format": "latentkit-moods", "moods": [{"name": "warm", "axis": "warmth", "shift": [1, 2, 3]},
+                              {"name": "dark", "shift": [-1, 0, 0.5]}], "axes": {}})");
+  const auto moods = read_wallpaper_moods(path, 3);
+  ASSERT_EQ(moods.size(), 2u);
+  EXPECT_EQ(moods[1].first, "dark");
+  EXPECT_FLOAT_EQ(moods[1].second[2].item<float>(), 0.5f);
+  write_file_atomic(path, R"({"moods": [{"name": "warm", "shift": [1, 2]}]})");
+  try {
+    read_wallpaper_moods(path, 3);
+    FAIL() << "a shift of the wrong length";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("mood warm shifts 2 values, the model's global vector has 3"), std::string::npos)
+        << e.what();
+  }
+  write_file_atomic(path, R"({"mood": []})");
+  EXPECT_THROW(read_wallpaper_moods(path, 3), Error);
+}
+
+TEST(ExportOnnx, PsganTakesAGridOfAnySize) {
+  PsganGenerator net = small_psgan();
+  onnx::ModelProto m;
+  ASSERT_TRUE(m.ParseFromString(graph_to_onnx(extract_wallpaper_graph(*net), "psgan")));
+  EXPECT_EQ(m.graph().name(), "psgan_wallpaper");
+  ASSERT_EQ(m.graph().input_size(), 1);
+  EXPECT_EQ(m.graph().input(0).name(), "grid");
+  const auto& in = m.graph().input(0).type().tensor_type().shape();
+  ASSERT_EQ(in.dim_size(), 4);
+  EXPECT_EQ(in.dim(1).dim_value(), 9);
+  EXPECT_EQ(in.dim(2).dim_param(), "height");
+  EXPECT_EQ(in.dim(3).dim_param(), "width");
+  const auto& out = m.graph().output(0).type().tensor_type().shape();
+  EXPECT_EQ(m.graph().output(0).name(), "image");
+  EXPECT_EQ(out.dim(2).dim_param(), "image_height");
+  EXPECT_EQ(out.dim(3).dim_param(), "image_width");
+  const std::vector<std::string> types = op_types(m);
+  EXPECT_EQ(std::count(types.begin(), types.end(), "ConvTranspose"), 2);
   EXPECT_EQ(std::count(types.begin(), types.end(), "BatchNormalization"), 0) << "folded";
   EXPECT_EQ(types.back(), "Tanh");
 }

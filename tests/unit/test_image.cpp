@@ -316,5 +316,20 @@ TEST(Image, ResizeTallImageScalesAndCrops) {
   EXPECT_EQ(out.pixels, std::vector<uint8_t>(75, 200));
 }
 
+TEST(Image, ResizeImageToAnyShape) {
+  Image image(2, 1, 1);
+  image.pixels = {0, 255};
+  // 2 x 1 -> 4 x 3: bilinear across (sources -0.25, 0.25, 0.75, 1.25), every row the same.
+  Image wide = resize_image(image, 4, 3);
+  ASSERT_EQ(wide.width, 4);
+  ASSERT_EQ(wide.height, 3);
+  for (int y = 0; y < 3; ++y) EXPECT_EQ(std::vector<uint8_t>(wide.pixels.begin() + 4 * y, wide.pixels.begin() + 4 * y + 4),
+                                        (std::vector<uint8_t>{0, 64, 191, 255}));
+  // And back to 2 x 1: each output pixel averages the two it covers.
+  Image back = resize_image(wide, 2, 1);
+  EXPECT_EQ(back.pixels, (std::vector<uint8_t>{32, 223}));
+  EXPECT_THROW(resize_image(image, 0, 3), Error);
+}
+
 }  // namespace
 }  // namespace latentkit

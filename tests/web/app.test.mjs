@@ -8,10 +8,14 @@
 // coordinate stays, the canvas changes), the placeholder gallery, Enhance, a diffusion
 // sample, the paint panel of the mask generator (its palette from the .lkm, an example map,
 // the picture equal to the lkrt command's for the same map and seed, a stroke of the mouse,
-// a new style, fill), a bad .lkm and a broken manifest entry (each an error message on the
-// page), and that no request leaves the origin. Writes app-previews.png (the gallery's
+// a new style, fill), the wallpaper of the day (the header's button on the shipped
+// models/wallpaper, or a tiny psgan trained here and loaded from disk when it is not shipped:
+// today's picture at 1080 x 2400, the same date twice, the next day, the lkrt command's pixels,
+// a mood, a tile, a bad date), a bad .lkm and a broken manifest entry (each an error message on
+// the page), and that no request leaves the origin. Writes app-previews.png (the gallery's
 // previews), app.png (desktop, images loaded), app-narrow.png (400 px), app-enhance.png,
-// app-paint.png and app-error.png into OUT_DIR (app-failure.png when a check fails).
+// app-paint.png, app-wallpaper.png and app-error.png into OUT_DIR (app-failure.png when a
+// check fails).
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -70,12 +74,18 @@ async function failAndExit(message) {
 
 const globalTimer = setTimeout(() => failAndExit(`the whole test took over ${kGlobalTimeoutMs / 1000} s`), kGlobalTimeoutMs);
 
-// The pixels of a canvas as plain numbers, and how two such differ.
-const pixels = (id) => page.evaluate((id) => {
-  const c = document.getElementById(id);
-  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-  return { width: c.width, height: c.height, data: Array.from(d) };
-}, id);
+// The pixels of a canvas (RGBA bytes, carried out of the page as base64: a wallpaper has
+// millions), and how two such differ.
+async function pixels(id) {
+  const { width, height, base64 } = await page.evaluate((id) => {
+    const c = document.getElementById(id);
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let text = '';
+    for (let i = 0; i < d.length; i += 0x8000) text += String.fromCharCode.apply(null, d.subarray(i, i + 0x8000));
+    return { width: c.width, height: c.height, base64: btoa(text) };
+  }, id);
+  return { width, height, data: new Uint8Array(Buffer.from(base64, 'base64')) };
+}
 function meanAbsDiff(a, b) {
   check(a.data.length === b.data.length, `canvas sizes differ: ${a.width}x${a.height} and ${b.width}x${b.height}`);
   let s = 0;
@@ -294,6 +304,9 @@ async function main() {
   // --- paint (a mask generator) ---------------------------------------------------------------
   await paint();
 
+  // --- the wallpaper of the day ---------------------------------------------------------------
+  await wallpaper();
+
   // --- offline: every model file is in the page; one never picked before still loads
   await waitFor(() => page.evaluate(() => document.body.dataset.offline === 'ready'), 'every model file to be fetched');
   await context.setOffline(true);
@@ -316,7 +329,7 @@ async function main() {
   await page.setInputFiles('#own-file', { name: 'broken.lkm', mimeType: 'application/octet-stream', buffer: Buffer.from('LKRT this is not a model file at all') });
   const message = await waitFor(() => page.$eval('#error', (e) => (e.hidden ? '' : e.textContent)), 'an error message for the bad .lkm');
   check(/broken\.lkm/.test(message) && /format|magic|truncat|too small|version/i.test(message), `the error names the file and lkrt's reason: '${message}'`);
-  const panels = await page.$$eval('#generate, #enhance, #sample, #paint', (s) => s.filter((x) => !x.hidden).length);
+  const panels = await page.$$eval('#generate, #enhance, #sample, #paint, #wallpaper', (s) => s.filter((x) => !x.hidden).length);
   check(panels === 0, 'after a bad file no stale panel is left showing');
   await page.screenshot({ path: path.join(outDir, 'app-error.png') });
   log(`bad .lkm: '${message}'`);
@@ -409,6 +422,138 @@ async function paint() {
   check(colorsOf(await pixels('paint-map')).size === 1, 'fill paints the whole map one class');
   log(`paint: a stroke painted ${green(map1) - green(map0)} circle pixels and changed the picture by ${meanAbsDiff(pic0, pic1).toFixed(1)}; ` +
       `a new style by ${meanAbsDiff(pic1, pic2).toFixed(1)}; keys 1 and F fill the map with background`);
+}
+
+// A tiny wallpaper model, for an app built without models/wallpaper: a psgan of width 8 after
+// one step, its moods, int8 (about 20 s, most of it reading the data set).
+function tinyWallpaper() {
+  const run = path.join(outDir, 'wallpaper-run');
+  const lkm = path.join(outDir, 'wallpaper-tiny.lkm');
+  fs.rmSync(run, { recursive: true, force: true });
+  for (const args of [
+    ['train', '--model', 'psgan', '--data', 'wallpapers', '--size', '64', '--limit', '16', '--max-steps', '1', '--batch', '4',
+      '--width', '8', '--seed', '1', '--out', run],
+    ['wallpaper', 'moods', '--run', run, '--n', '20'],
+    ['export', '--run', run, '--format', 'lkm', '--weights', 'int8', '--out', lkm],
+  ]) {
+    try {
+      execFileSync(bin, [...args, '--threads', '1'], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 });
+    } catch (e) {
+      throw new TestFailure(`latentkit ${args[0]} for a tiny wallpaper model failed: ${(e.stderr || e.message).toString().trim().split('\n').pop()}`);
+    }
+  }
+  return lkm;
+}
+
+// The wallpaper panel: today's picture from the header's button (or, with no wallpaper model
+// shipped, from a tiny one loaded from disk), then a fixed date against the next day and
+// against the lkrt command's PNG, a mood, a tile and a date lkrt refuses.
+async function wallpaper() {
+  const drawn = () => page.$eval('#wall-canvas', (c) => Number(c.dataset.drawn ?? 0));
+  const drawnAfter = (n, what) => waitFor(async () => (await drawn()) > n, what, 30_000);
+  const errorText = () => page.$eval('#error', (e) => (e.hidden ? '' : e.textContent));
+  const shipped = manifest.models.find((m) => m.kind === 'wallpaper');
+  let lkm;
+  let n = await drawn();
+  if (shipped) {
+    lkm = path.join(appDir, shipped.file);
+    await page.click('#wallpaper-of-the-day');
+    await drawnAfter(n, `today's wallpaper after a click on the button (error: "${await errorText()}")`);
+    check(await page.evaluate(() => location.hash) === `#${shipped.name}`, 'the button picks the shipped wallpaper model');
+  } else {
+    check(await page.$eval('#wallpaper-of-the-day', (b) => b.hidden), 'with no wallpaper model in models.json the button is hidden');
+    const t0 = Date.now();
+    lkm = tinyWallpaper();
+    log(`no models/wallpaper in the app: a tiny psgan trained and exported in ${((Date.now() - t0) / 1000).toFixed(1)} s, loaded from disk`);
+    await page.setInputFiles('#own-file', lkm);
+    await drawnAfter(n, `today's wallpaper of ${lkm} (error: "${await errorText()}")`);
+  }
+  // Today is the page's local date; the picture is the phone size, with a PNG to download.
+  const today = await page.evaluate(() => {
+    const d = new Date();
+    return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+  });
+  const shown = await page.$eval('#wall-canvas', (c) => ({ date: c.dataset.date, ms: Number(c.dataset.ms) }));
+  check(shown.date === today && await page.inputValue('#wall-date') === today, `the first picture is of ${shown.date}, the page's date is ${today}`);
+  const first = await pixels('wall-canvas');
+  check(first.width === 1080 && first.height === 2400, `the wallpaper is ${first.width} x ${first.height}; expected 1080 x 2400`);
+  const download = await waitFor(() => page.$eval('#wall-download', async (a) => {
+    if (!a.href) return null;
+    const head = new DataView(await (await fetch(a.href)).arrayBuffer(), 0, 24);
+    return { name: a.download, width: head.getUint32(16), height: head.getUint32(20) };
+  }), 'the download link');
+  check(download.width === 1080 && download.height === 2400 && download.name === `wallpaper-${today}-1080x2400.png`,
+    `the download is ${download.name}, a ${download.width} x ${download.height} PNG`);
+  const caption = await page.$eval('#wall-caption', (e) => e.textContent);
+  check(caption.includes(today) && /\d ms/.test(caption), `the caption names the date and the time: "${caption}"`);
+  log(`wallpaper: ${caption}; download ${download.name}`);
+
+  // A fixed date, the next day, and the same date again.
+  const date = '2026-12-06';
+  n = await drawn();
+  await page.fill('#wall-date', date);
+  await page.dispatchEvent('#wall-date', 'change');
+  await drawnAfter(n, `the wallpaper of ${date}`);
+  const day = await pixels('wall-canvas');
+  n = await drawn();
+  await page.click('#wall-next');
+  await drawnAfter(n, 'the next day');
+  check(await page.inputValue('#wall-date') === '2026-12-07', `after the next-day button the date is ${await page.inputValue('#wall-date')}`);
+  const next = await pixels('wall-canvas');
+  n = await drawn();
+  await page.click('#wall-prev');
+  await drawnAfter(n, 'the day before');
+  const again = await pixels('wall-canvas');
+  check(meanAbsDiff(day, again) === 0, `the same date twice must give the same pixels (mean |diff| ${meanAbsDiff(day, again).toFixed(3)})`);
+  check(meanAbsDiff(day, next) > 0.5, `the next day must differ (mean |diff| ${meanAbsDiff(day, next).toFixed(3)})`);
+
+  // The lkrt command draws the same bytes.
+  const native = path.join(outDir, 'wallpaper-lkrt.png');
+  execFileSync(lkrtBin, [lkm, '--size', '1080x2400', '--date', date, '--out', native], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const want = decodePng(fs.readFileSync(native), native);
+  check(want.width === 1080 && want.height === 2400, `lkrt wrote ${want.width} x ${want.height}`);
+  let off = 0, differ = 0;
+  for (let i = 0; i < day.data.length; i++) {
+    const d = Math.abs(day.data[i] - want.rgba[i]);
+    off = Math.max(off, d);
+    differ += d > 0;
+  }
+  check(off <= 1, `the page's wallpaper of ${date} must be lkrt's within 1 level, off by up to ${off}`);
+  log(`wallpaper: ${date} twice gives the same pixels, ${date} -> next day changes ${meanAbsDiff(day, next).toFixed(1)}; ` +
+      `lkrt --size 1080x2400 --date ${date}: ${differ} bytes differ, by at most ${off}`);
+
+  // A mood, then a tile: sides in whole cells, shown 2 x 2.
+  const moods = await page.$$eval('#wall-mood option', (o) => o.map((x) => x.value).filter(Boolean));
+  if (moods.length) {
+    n = await drawn();
+    await page.selectOption('#wall-mood', moods[0]);
+    await drawnAfter(n, `the ${moods[0]} wallpaper`);
+    const moody = await pixels('wall-canvas');
+    check(meanAbsDiff(day, moody) > 0.5, `the mood ${moods[0]} must change the picture (mean |diff| ${meanAbsDiff(day, moody).toFixed(3)})`);
+    await page.selectOption('#wall-mood', '');
+    log(`wallpaper: moods ${moods.join(', ')}; ${moods[0]} changes it by ${meanAbsDiff(day, moody).toFixed(1)}`);
+  }
+  n = await drawn();
+  await page.check('#wall-tileable');
+  await drawnAfter(n, 'the tileable wallpaper');
+  const tile = await pixels('wall-canvas');
+  check(tile.width === 1088 && tile.height === 2432, `a tile of 1080 x 2400 is ${tile.width} x ${tile.height}; expected 1088 x 2432 (whole 64 px cells)`);
+  check(await page.$eval('#wall-tiled-box', (e) => !e.hidden), 'the 2 x 2 view of the tile is shown');
+  await page.screenshot({ path: path.join(outDir, 'app-wallpaper.png'), fullPage: true });
+  n = await drawn();
+  await page.uncheck('#wall-tileable');
+  await drawnAfter(n, 'the wallpaper again');
+
+  // A date lkrt refuses (before 1970): its message on the page; Today draws again and clears it.
+  await page.fill('#wall-date', '1970-01-01');
+  await page.click('#wall-prev');
+  const refused = await waitFor(errorText, 'an error for 1969-12-31');
+  check(/wallpaper/i.test(refused) && /1970/.test(refused), `the error for 1969-12-31 names the valid years: "${refused}"`);
+  n = await drawn();
+  await page.click('#wall-today');
+  await drawnAfter(n, "today's wallpaper after Today");
+  check(await errorText() === '', 'a good date clears the error');
+  log(`wallpaper: 1969-12-31 refused on the page ("${refused}"); ${shown.ms.toFixed(0)} ms for the first 1080 x 2400 in Chromium`);
 }
 
 main().then(async () => {

@@ -1,16 +1,17 @@
 // latentkit in the browser: pick a model from models.json (written by scripts/build app),
-// then generate, enhance, sample or paint a label map with lkrt in WebAssembly. Every file comes from this
+// then generate, enhance, sample, paint a label map or draw the wallpaper of a date with lkrt in WebAssembly. Every file comes from this
 // page's own folder; once the model files are fetched nothing else is requested.
 import { isa, load } from './lkrt.mjs';
 import { applyMoves, dot, predict, readAxes } from './steer.js';
 import { KINDS, degrade } from './degrade.js';
 import { Gallery } from './gallery.js';
 import { setupPaint, wirePaint } from './paint.js';
+import { drawToday, setupWallpaper, wireWallpaper } from './wallpaper.js';
 
 const $ = (id) => document.getElementById(id);
 
 const kMaxUploadSide = 512;  // larger uploads are scaled down: the page runs on one thread
-const kKindTitles = { generator: 'Generators', enhancer: 'Enhancers', denoiser: 'Diffusion models', 'mask-generator': 'Paint a map (mask to image)' };
+const kKindTitles = { generator: 'Generators', enhancer: 'Enhancers', denoiser: 'Diffusion models', 'mask-generator': 'Paint a map (mask to image)', wallpaper: 'Wallpaper of the day' };
 
 const state = {
   entries: [],          // models.json's models, plus any file the user loads
@@ -159,7 +160,7 @@ async function selectEntry(index) {
   else if (kind === 'denoiser') setupSampler(entry, loaded.model);
   else if (kind === 'mask-generator') {
     await setupPaint(entry, loaded.model, { showError, clearError, setTiming, loadImageData: async (url) => imageDataOf(await imageFromUrl(url)) });
-  }
+  } else if (kind === 'wallpaper') setupWallpaper(entry, loaded.model, { showError, clearError, setTiming, formatMs });
 }
 
 function showPanels(model) {
@@ -168,6 +169,7 @@ function showPanels(model) {
   $('enhance').hidden = kind !== 'enhancer';
   $('sample').hidden = kind !== 'denoiser';
   $('paint').hidden = kind !== 'mask-generator';
+  $('wallpaper').hidden = kind !== 'wallpaper';
   $('empty').hidden = Boolean(kind);
   $('axes').hidden = !(kind === 'generator' && state.axes);
 }
@@ -182,7 +184,9 @@ function showInfo(entry, model, lastMs = null, what = 'last call') {
   if (model) {
     const i = model.info;
     add('Kind', i.kind.replace('-', ' ') + (i.kind === 'denoiser' ? ` (${i.timesteps} steps, predicts ${i.prediction})` : ''));
-    add('Image', `${i.width} × ${i.height}, ${channelsName(i.channels)}` + (i.kind === 'enhancer' ? ' (any size)' : ''));
+    if (i.kind === 'wallpaper') add('Image', `any size, RGB, drawn in cells of ${i.cell} px`);
+    else add('Image', `${i.width} × ${i.height}, ${channelsName(i.channels)}` + (i.kind === 'enhancer' ? ' (any size)' : ''));
+    if (i.moods.length) add('Moods', i.moods.join(', '));
     if (i.latentDim && i.kind === 'generator') add('Latent', `${i.latentDim} numbers`);
     if (i.palette) add('Palette', `${i.palette.name}: ${i.palette.classes.map((c) => c.name).join(', ')}`);
     else if (i.classes) add('Classes', String(i.classes));
@@ -190,7 +194,7 @@ function showInfo(entry, model, lastMs = null, what = 'last call') {
     if (i.textWidth) add('Text', `prompts of up to ${i.maxTokens} words, ${(i.vocabSize - 2).toLocaleString('en')} known words`);
     const weights = i.weights === 'mixed' && entry.weights ? `${entry.weights} (some layers fp32)` : i.weights;
     add('Weights', `${weights}, ${(i.params / 1e6).toFixed(2)} M parameters`);
-    add('Work', `${(i.flops / 1e6).toFixed(1)} MFLOP per call`);
+    add('Work', `${(i.flops / 1e6).toFixed(1)} MFLOP per ${i.kind === 'wallpaper' ? `${i.width} × ${i.height} pixels of the render` : 'call'}`);
     add('Load', formatMs(entry.loadMs ?? 0));
     add('Time', lastMs == null ? '—' : `${formatMs(lastMs)} ${what}`);
     add('Runtime', `lkrt, WebAssembly (${state.isa}), 1 thread`);
@@ -598,6 +602,7 @@ async function loadOwn(file) {
 
 function wire() {
   wirePaint();
+  wireWallpaper();
   $('model').addEventListener('change', () => selectEntry(Number($('model').value)));
   $('own-file').addEventListener('change', (ev) => {
     const file = ev.target.files[0];
@@ -679,6 +684,13 @@ async function main() {
     ({ drawn, msPerImage }) => { $('gallery-timing').textContent = `${drawn} previews decoded and drawn, ${formatMs(msPerImage)} each.`; },
     (e) => showError('The gallery could not draw its placeholders: ', e));
   $('gallery-replay').addEventListener('click', playGallery);
+  // The header's button: the first wallpaper model, today's picture.
+  const wallpaper = state.entries.findIndex((e) => e.kind === 'wallpaper');
+  $('wallpaper-of-the-day').hidden = wallpaper < 0;
+  $('wallpaper-of-the-day').addEventListener('click', async () => {
+    if (state.entry !== state.entries[wallpaper]) await selectEntry(wallpaper);
+    if (state.entry === state.entries[wallpaper]) drawToday();
+  });
   await selectEntry(wanted >= 0 ? wanted : 0);
   playGallery();
   document.body.dataset.ready = '1';
