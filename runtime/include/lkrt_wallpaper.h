@@ -8,7 +8,9 @@
 /// slow smooth path in time: random keyframes every LKRT_WALLPAPER_KNOT_DAYS days, blended
 /// by uniform cubic B-spline weights b_j (j = 0..3 over knots k-1..k+2) and divided by
 /// sqrt(sum b_j^2), so every value stays N(0, 1). Day d and d+1 share most of their weight;
-/// after about 4 knots (16 days) nothing is shared. Phases blend as unit vectors.
+/// after 4 knots (28 days) nothing is shared. Phases blend as unit vectors. A knot a week,
+/// not every 4 days: with 4, the change from one day to the next was 2.4x under that between
+/// two random days in features, against a goal of 3x (docs/wallpapers.md).
 ///
 /// Every keyframe value is drawn by hashing (seed, stream, knot, index) with splitmix64 and
 /// a Box-Muller pair in double, so any cell of the unbounded plane can be drawn alone: a
@@ -25,7 +27,7 @@
 extern "C" {
 #endif
 
-#define LKRT_WALLPAPER_KNOT_DAYS 4.0
+#define LKRT_WALLPAPER_KNOT_DAYS 7.0
 
 /// Parses a time: "YYYY-MM-DD" (midnight) or "YYYY-MM-DDTHH" (that hour) of the proleptic
 /// Gregorian calendar, years 1970..9999, into days since 1970-01-01 (hours as a fraction).

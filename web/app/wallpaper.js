@@ -18,7 +18,7 @@ const state = {
 const pad = (n) => String(n).padStart(2, '0');
 
 /** The device's local date, YYYY-MM-DD. */
-export function today() {
+function today() {
   const d = new Date();
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
 }
@@ -78,6 +78,7 @@ function render() {
   canvas.dataset.ms = String(ms);
   // A tile shown 2 x 2 at half size: its edges meet in the middle.
   $('wall-tiled-box').hidden = !tileable;
+  $('wall-tile-caption').hidden = !tileable;
   if (tileable) {
     const tiled = $('wall-tiled');
     tiled.width = width;
