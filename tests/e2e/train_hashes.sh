@@ -5,6 +5,11 @@
 # draws or its checkpoint layout shows here. Record again only with a reason in the commit:
 #   bash tests/e2e/train_hashes.sh build/latentkit --record
 source "$(dirname "$0")/lib.sh"
+# The bytes were recorded with OpenBLAS's AVX-512 kernels (its SkylakeX core type, which it
+# picked on the machine that recorded them). On a Zen 5 EPYC (CPU family 26), OpenBLAS 0.3.21
+# takes its Haswell kernels instead, which sum in another order, and every family writes
+# other bytes (with SkylakeX forced they match). Pin the core type wherever the CPU has AVX-512.
+if grep -qw avx512f /proc/cpuinfo 2>/dev/null; then export OPENBLAS_CORETYPE=SkylakeX; fi
 GOLDEN="$(dirname "$0")/../data/golden/train_hashes.txt"
 RECORD="${2:-}"
 

@@ -50,10 +50,11 @@ DataOptions spec_options(const std::string& spec) {
 }
 
 TEST(DatasetTest, UnknownSpecListsTheValidForms) {
-  for (const std::string spec : {"mnist", "idx:", "folder:", "shapes:", "Shapes", ""}) {
+  for (const std::string spec : {"mnist", "idx:", "folder:", "shapes:", "Shapes", "wallpapers:", ""}) {
     const std::string msg = error_of([&] { load_dataset(spec_options(spec)); });
     EXPECT_NE(msg.find("unknown data spec '" + spec + "'"), std::string::npos) << msg;
-    EXPECT_NE(msg.find("fashion-mnist, idx:DIR, folder:DIR, shapes[:COUNT], shapes-scenes[:COUNT], emoji, emoji:google or emoji:twitter"),
+    EXPECT_NE(msg.find("fashion-mnist, idx:DIR, folder:DIR, shapes[:COUNT], shapes-scenes[:COUNT], emoji, emoji:google, "
+                       "emoji:twitter, wallpapers or wallpapers:DIR"),
               std::string::npos)
         << msg;
   }
