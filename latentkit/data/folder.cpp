@@ -30,23 +30,6 @@ bool is_hidden(const fs::path& path) {
   return !name.empty() && name[0] == '.';
 }
 
-// Image files under dir, recursively, sorted by path so the order is the same everywhere.
-std::vector<fs::path> images_under(const fs::path& dir, const std::string& source) {
-  std::vector<fs::path> found;
-  std::error_code ec;
-  fs::recursive_directory_iterator it(dir, ec), end;
-  for (; !ec && it != end; it.increment(ec)) {
-    if (is_hidden(it->path())) {
-      if (it->is_directory(ec)) it.disable_recursion_pending();
-      continue;
-    }
-    if (it->is_regular_file(ec) && is_image_name(it->path())) found.push_back(it->path());
-  }
-  if (ec) throw Error(source + ": cannot list " + dir.string() + ": " + ec.message());
-  std::sort(found.begin(), found.end());
-  return found;
-}
-
 // Reads path; errors name the source.
 Image read_checked(const std::string& path, const std::string& source) {
   try {
@@ -93,7 +76,31 @@ std::string pair_key(const fs::path& file, const fs::path& dir) {
   return file.lexically_relative(dir).replace_extension().generic_string();
 }
 
+// Image files under dir, recursively, sorted by path so the order is the same everywhere.
+std::vector<fs::path> image_paths_under(const fs::path& dir, const std::string& source) {
+  std::vector<fs::path> found;
+  std::error_code ec;
+  fs::recursive_directory_iterator it(dir, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    if (is_hidden(it->path())) {
+      if (it->is_directory(ec)) it.disable_recursion_pending();
+      continue;
+    }
+    if (it->is_regular_file(ec) && is_image_name(it->path())) found.push_back(it->path());
+  }
+  if (ec) throw Error(source + ": cannot list " + dir.string() + ": " + ec.message());
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+
 }  // namespace
+
+std::vector<std::string> images_under(const std::string& dir, const std::string& source) {
+  std::vector<std::string> paths;
+  for (const fs::path& p : image_paths_under(dir, source)) paths.push_back(p.string());
+  return paths;
+}
 
 bool is_pairs_spec(const std::string& spec) {
   return (spec.rfind("folder:", 0) == 0 && spec.find(',') != std::string::npos) || spec.rfind("pairs:", 0) == 0;
@@ -111,7 +118,7 @@ ImagePairs load_image_pairs(const DataOptions& options) {
   if (spec.rfind("pairs:", 0) == 0) {
     const std::string dir = spec.substr(6);
     check_folder(dir, spec);
-    for (const fs::path& p : images_under(dir, spec)) files.push_back({p.string(), "", p.lexically_relative(dir).generic_string()});
+    for (const fs::path& p : image_paths_under(dir, spec)) files.push_back({p.string(), "", p.lexically_relative(dir).generic_string()});
   } else {
     const std::string both = spec.substr(7), a_dir = both.substr(0, both.find(',')), b_dir = both.substr(both.find(',') + 1);
     check_input(!a_dir.empty() && !b_dir.empty() && b_dir.find(',') == std::string::npos,
@@ -119,12 +126,12 @@ ImagePairs load_image_pairs(const DataOptions& options) {
     check_folder(a_dir, spec);
     check_folder(b_dir, spec);
     std::map<std::string, fs::path> targets;
-    for (const fs::path& p : images_under(b_dir, spec)) {
+    for (const fs::path& p : image_paths_under(b_dir, spec)) {
       auto [it, fresh] = targets.emplace(pair_key(p, b_dir), p);
       check_input(fresh, spec + ": " + it->second.string() + " and " + p.string() + " have the same name; keep one");
     }
     std::vector<std::string> unpaired;
-    for (const fs::path& p : images_under(a_dir, spec)) {
+    for (const fs::path& p : image_paths_under(a_dir, spec)) {
       auto it = targets.find(pair_key(p, a_dir));
       if (it == targets.end()) {
         unpaired.push_back(p.string() + " has no partner in " + b_dir);
@@ -183,12 +190,12 @@ Dataset load_image_folder(const std::string& dir, int size) {
   std::vector<std::pair<fs::path, int64_t>> files;
   Dataset data;
   if (class_dirs.empty()) {
-    std::vector<fs::path> found = images_under(dir, source);
+    std::vector<fs::path> found = image_paths_under(dir, source);
     for (auto& p : found) files.emplace_back(std::move(p), 0);
   } else {
     // torchvision's ImageFolder convention: loose files beside class folders are ignored.
     for (size_t c = 0; c < class_dirs.size(); ++c) {
-      std::vector<fs::path> found = images_under(class_dirs[c], source);
+      std::vector<fs::path> found = image_paths_under(class_dirs[c], source);
       if (found.empty()) {
         throw Error(source + ": class folder " + class_dirs[c].string() +
                     " contains no .png or .jpg images; add images or remove the folder");

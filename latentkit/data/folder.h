@@ -8,6 +8,10 @@
 
 namespace latentkit {
 
+/// The .png / .jpg / .jpeg files under dir, recursively, sorted by path; dot-named files and
+/// folders are skipped. A folder that cannot be listed is an Error naming source.
+std::vector<std::string> images_under(const std::string& dir, const std::string& source);
+
 /// Reads every .png / .jpg / .jpeg under dir (sorted by path). Subfolders of dir are the
 /// classes, in sorted order; images directly in dir get class 0 and no class names when
 /// there are no subfolders. Each image is resized (shorter side) and centre-cropped to

@@ -6,6 +6,7 @@
 
 #include "latentkit/core/error.h"
 #include "latentkit/core/image.h"
+#include "latentkit/data/folder.h"
 
 namespace latentkit {
 namespace {
@@ -90,12 +91,6 @@ uint64_t mix(uint64_t x) {  // splitmix64's finaliser
   return x ^ (x >> 31);
 }
 
-bool is_image_file(const fs::path& path) {
-  std::string ext = path.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return ext == ".png" || ext == ".jpg" || ext == ".jpeg";
-}
-
 // (path, title) of the split's files.
 std::vector<std::pair<std::string, std::string>> split_files(const std::string& spec, const std::string& split) {
   std::vector<std::pair<std::string, std::string>> files;
@@ -113,17 +108,11 @@ std::vector<std::pair<std::string, std::string>> split_files(const std::string& 
   const std::string dir = spec.substr(std::string("wallpapers:").size());
   std::error_code ec;
   check_input(fs::is_directory(dir, ec), spec + ": " + dir + " is not a folder of images");
-  std::vector<fs::path> all;
-  for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    if (it->is_regular_file(ec) && is_image_file(it->path()) && it->path().filename().string()[0] != '.')
-      all.push_back(it->path());
-  }
-  check_input(!ec, spec + ": cannot list " + dir + ": " + ec.message());
-  std::sort(all.begin(), all.end());
+  const std::vector<std::string> all = images_under(dir, spec);
   check_input(all.size() >= 2, spec + ": found " + std::to_string(all.size()) + " PNG / JPEG images in " + dir +
                                    "; it needs at least 2 (every 8th, from the first, is the test split)");
   for (size_t i = 0; i < all.size(); ++i) {
-    if ((i % 8 == 0) == test) files.emplace_back(all[i].string(), all[i].filename().string());
+    if ((i % 8 == 0) == test) files.emplace_back(all[i], fs::path(all[i]).filename().string());
   }
   return files;
 }

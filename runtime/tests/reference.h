@@ -4,13 +4,27 @@
 #define LKRT_TESTS_REFERENCE_H
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "lkrt.h"
 #include "lkrt_writer.h"
+#include "format.h"
 
 namespace ref {
+
+/// An owned model, freed with lkrt_model_free.
+struct ModelDeleter {
+  void operator()(lkrt_model* m) const { lkrt_model_free(m); }
+};
+using ModelPtr = std::unique_ptr<lkrt_model, ModelDeleter>;
+
+/// Little-endian fields of a serialized .lkm, for tests that damage one.
+inline void put_u32(std::string& b, size_t at, uint32_t v) { lkrt::format::write_u32(reinterpret_cast<uint8_t*>(&b[at]), v); }
+inline void put_u64(std::string& b, size_t at, uint64_t v) { lkrt::format::write_u64(reinterpret_cast<uint8_t*>(&b[at]), v); }
+inline uint32_t get_u32(const std::string& b, size_t at) { return lkrt::format::read_u32(reinterpret_cast<const uint8_t*>(&b[at])); }
+inline uint64_t get_u64(const std::string& b, size_t at) { return lkrt::format::read_u64(reinterpret_cast<const uint8_t*>(&b[at])); }
 
 std::vector<float> random_values(size_t n, float scale, uint32_t seed);
 

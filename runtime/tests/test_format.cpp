@@ -12,6 +12,11 @@
 
 namespace {
 
+using ref::put_u32;
+using ref::put_u64;
+using ref::get_u32;
+using ref::get_u64;
+
 namespace f = lkrt::format;
 
 
@@ -31,10 +36,6 @@ std::string small_model(lkrt_weight_type type = LKRT_WEIGHT_INT8) {
   return w.serialize();
 }
 
-void put_u32(std::string& b, size_t off, uint32_t v) { f::write_u32(reinterpret_cast<uint8_t*>(&b[off]), v); }
-void put_u64(std::string& b, size_t off, uint64_t v) { f::write_u64(reinterpret_cast<uint8_t*>(&b[off]), v); }
-uint32_t get_u32(const std::string& b, size_t off) { return f::read_u32(reinterpret_cast<const uint8_t*>(&b[off])); }
-uint64_t get_u64(const std::string& b, size_t off) { return f::read_u64(reinterpret_cast<const uint8_t*>(&b[off])); }
 void fix_crc(std::string& b) {
   put_u32(b, f::kHCrc, f::file_crc(reinterpret_cast<const uint8_t*>(b.data()), b.size()));
 }

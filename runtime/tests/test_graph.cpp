@@ -16,12 +16,11 @@
 
 namespace {
 
+using ref::ModelPtr;
+using ref::put_u32;
+
 using Value = lkrt::ModelWriter::Value;
 
-struct ModelDeleter {
-  void operator()(lkrt_model* m) const { lkrt_model_free(m); }
-};
-using ModelPtr = std::unique_ptr<lkrt_model, ModelDeleter>;
 
 ModelPtr load(const std::string& bytes) { return ModelPtr(ref::load_or_fail(bytes)); }
 
@@ -211,7 +210,6 @@ std::string small_graph() {
   return w.serialize();
 }
 
-void put_u32(std::string& b, size_t at, uint32_t v) { lkrt::format::write_u32(reinterpret_cast<uint8_t*>(&b[at]), v); }
 size_t op_record(int i) { return lkrt::format::kHeaderSize + size_t(i) * lkrt::format::kOpRecordSize; }
 
 TEST(Graph, LoaderRejectsBrokenGraphs) {

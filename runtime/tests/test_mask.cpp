@@ -18,18 +18,16 @@
 
 namespace {
 
+using ref::ModelPtr;
+using ref::put_u32;
+using ref::put_u64;
+using ref::get_u32;
+using ref::get_u64;
+
 namespace f = lkrt::format;
 using Value = lkrt::ModelWriter::Value;
 
-struct ModelDeleter {
-  void operator()(lkrt_model* m) const { lkrt_model_free(m); }
-};
-using ModelPtr = std::unique_ptr<lkrt_model, ModelDeleter>;
 
-void put_u32(std::string& b, size_t at, uint32_t v) { f::write_u32(reinterpret_cast<uint8_t*>(&b[at]), v); }
-void put_u64(std::string& b, size_t at, uint64_t v) { f::write_u64(reinterpret_cast<uint8_t*>(&b[at]), v); }
-uint32_t get_u32(const std::string& b, size_t at) { return f::read_u32(reinterpret_cast<const uint8_t*>(&b[at])); }
-uint64_t get_u64(const std::string& b, size_t at) { return f::read_u64(reinterpret_cast<const uint8_t*>(&b[at])); }
 size_t op_record(const std::string& b, uint32_t i) { return get_u64(b, f::kHOpTableOffset) + f::kOpRecordSize * size_t(i); }
 
 // Loads bytes that must fail (checksum not checked, so a patch reaches the validators).

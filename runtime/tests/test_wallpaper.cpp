@@ -19,16 +19,14 @@
 
 namespace {
 
+using ref::ModelPtr;
+using ref::put_u32;
+using ref::put_u64;
+using ref::get_u64;
+
 namespace f = lkrt::format;
 
-struct ModelDeleter {
-  void operator()(lkrt_model* m) const { lkrt_model_free(m); }
-};
-using ModelPtr = std::unique_ptr<lkrt_model, ModelDeleter>;
 
-void put_u32(std::string& b, size_t at, uint32_t v) { f::write_u32(reinterpret_cast<uint8_t*>(&b[at]), v); }
-void put_u64(std::string& b, size_t at, uint64_t v) { f::write_u64(reinterpret_cast<uint8_t*>(&b[at]), v); }
-uint64_t get_u64(const std::string& b, size_t at) { return f::read_u64(reinterpret_cast<const uint8_t*>(&b[at])); }
 
 std::string load_error(const std::string& bytes, lkrt_status want = LKRT_ERR_FORMAT) {
   lkrt_model* m = nullptr;
