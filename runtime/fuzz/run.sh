@@ -10,7 +10,9 @@ build=${2:-build-fuzz}
 here=$(cd "$(dirname "$0")/.." && pwd)
 jobs=${LKRT_JOBS:-2}
 CXX=${CXX_FUZZ:-clang++}
-cmake -S "$here" -B "$build" -DCMAKE_CXX_COMPILER="$CXX" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLKRT_BUILD_TESTS=OFF >/dev/null
+launcher=
+command -v ccache >/dev/null 2>&1 && launcher=-DCMAKE_CXX_COMPILER_LAUNCHER=ccache
+cmake -S "$here" -B "$build" -DCMAKE_CXX_COMPILER="$CXX" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLKRT_BUILD_TESTS=OFF $launcher >/dev/null
 cmake --build "$build" -j"$jobs" --target lkrt_fuzz_load lkrt_fuzz_code lkrt_make_model
 mkdir -p "$build/corpus" "$build/corpus-code" "$build/crashes"
 "$build/lkrt_make_model" seeds "$build/corpus"
