@@ -20,6 +20,7 @@ struct ServeParams {
 };
 
 void run_serve(const ServeParams& p) {
+  check_serve_access(p.server);  // before a model loads
   if (!p.app.empty()) {
     check_input(p.run.empty() && p.axes.empty(),
                 "--app serves the static app alone (models run in the page); leave out --run and --axes");
@@ -67,8 +68,15 @@ void add_serve_command(CLI::App& app) {
   cmd->add_option("--host", p->server.host, "address to listen on (loopback unless told otherwise)")
       ->capture_default_str();
   cmd->add_option("--port", p->server.port, "port (0: any free one)")->check(CLI::Range(0, 65535))->capture_default_str();
-  cmd->add_option("--workers", p->server.workers, "requests served at once")
-      ->check(CLI::Range(1, 256))
+  cmd->add_option("--token", p->server.token,
+                  "every request must carry this (Authorization: Bearer TOKEN, or the cookie that opening the "
+                  "printed /?token=TOKEN address sets); required when --host is not loopback. Set it from the "
+                  "environment to keep it out of ps")
+      ->envname("LATENTKIT_SERVE_TOKEN");
+  cmd->add_option("--workers", p->server.workers,
+                  "connections served at once, each on a thread of its own (more wait their turn; a client that "
+                  "takes over 10 s to send a request is cut off)")
+      ->check(CLI::Range(1, 1024))
       ->capture_default_str();
   cmd->footer(
       "Examples:\n  latentkit serve --run models/fashion-dcgan --axes models/fashion-axes.json --port 8080\n"
@@ -78,7 +86,9 @@ void add_serve_command(CLI::App& app) {
       "  latentkit serve --run runs/shapes-spade --threads 2\n"
       "a spade run: paint a label map, see the images drawn from it as you paint (docs/masks.md).\n"
       "  scripts/build app && latentkit serve --app --port 8080\n"
-      "serves build/app/: generate, enhance, sample and placeholders in WebAssembly, no inference route.");
+      "serves build/app/: generate, enhance, sample and placeholders in WebAssembly, no inference route.\n"
+      "  LATENTKIT_SERVE_TOKEN=$(openssl rand -hex 16) latentkit serve --run models/fashion-dcgan --host 0.0.0.0\n"
+      "on every interface: each request needs the token; open the printed http://...?token=... address once.");
   torch_command(cmd, p->threads, Work::kShort, [p]() { run_serve(*p); },
                 "CPU threads per image (0: all cores); one is fastest for one small image");
 }

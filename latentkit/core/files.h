@@ -10,8 +10,16 @@
 namespace latentkit {
 
 /// Writes bytes to path atomically (temp file in the same folder, fsync, rename, fsync dir),
-/// creating the folder first when it does not exist.
+/// creating the folder first when it does not exist. A full disk (ENOSPC, EDQUOT) is an
+/// Error (internal kind) naming the folder and its free bytes; the temp file is removed.
 void write_file_atomic(const std::string& path, const std::string& bytes);
+/// The temp file write_file_atomic writes before its rename: FOLDER/.NAME.tmp.PID.
+std::string atomic_temp_path(const std::string& path);
+/// Whether a file name is one of atomic_temp_path's (".NAME.tmp.DIGITS").
+bool is_atomic_temp_name(const std::string& name);
+/// Deletes the temp files that dead writers (killed mid-write) left in a folder, not in its
+/// subfolders; a file whose writer's pid is alive stays. Returns how many went.
+int remove_atomic_temp_files(const std::string& dir);
 /// Reads a whole file; throws Error naming the file when it is missing or unreadable.
 std::string read_file(const std::string& path);
 /// Creates a folder and its parents; throws Error when that fails.
@@ -25,7 +33,8 @@ std::string default_cache_dir();
 nlohmann::json read_json(const std::string& path);
 /// Writes JSON (indented by 2) atomically.
 void write_json(const std::string& path, const nlohmann::json& value);
-/// Appends one line of compact JSON to a .jsonl file (flushes; not atomic by nature).
+/// Appends one line of compact JSON to a .jsonl file (flushes; not atomic by nature). A line
+/// cut short by a full disk is truncated away, and the Error names the folder as full.
 void append_jsonl(const std::string& path, const nlohmann::json& value);
 
 }  // namespace latentkit

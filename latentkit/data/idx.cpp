@@ -124,7 +124,12 @@ torch::Tensor read_idx_file(const std::string& path, const std::string& what) {
     dims[i] = static_cast<int64_t>(d);
     count = (d == 0 || count == 0) ? 0 : (count > kMaxElements / d ? kMaxElements + 1 : count * d);
   }
-  if (count > kMaxElements) {
+  // LibTorch sizes the tensor before it sees a 0: the other dimensions must fit as well.
+  uint64_t nonzero = 1;
+  for (const int64_t d : dims) {
+    if (d != 0) nonzero = nonzero > kMaxElements / static_cast<uint64_t>(d) ? kMaxElements + 1 : nonzero * d;
+  }
+  if (count > kMaxElements || nonzero > kMaxElements) {
     throw IdxFault(path + " declares dimensions " + join_dims(dims) +
                    ", too large to be a real data file");
   }
@@ -132,8 +137,10 @@ torch::Tensor read_idx_file(const std::string& path, const std::string& what) {
   // Grows with the bytes actually present, so a lying header cannot make us allocate.
   std::vector<uint8_t> data;
   size_t have = 0;
+  size_t chunk = size_t{1} << 16;  // doubles to 16 MiB: a short file costs little
   while (have < count) {
-    const size_t step = std::min<size_t>(count - have, size_t{1} << 24);
+    const size_t step = std::min<size_t>(count - have, chunk);
+    chunk = std::min<size_t>(chunk * 2, size_t{1} << 24);
     data.resize(have + step);
     const size_t got = reader.read(data.data() + have, step);
     have += got;

@@ -25,8 +25,42 @@ struct ServeOptions {
   std::string host = "127.0.0.1";  // loopback unless told otherwise
   int port = 8080;                 // 0: any free port
   size_t max_body = 64 * 1024;     // larger request bodies get 400
-  int workers = 8;                 // connections served at once
+  /// Connections served at once, each on a thread of its own (a slow client holds one of
+  /// these, and is cut after request_timeout_ms); more wait their turn.
+  int workers = 256;
+  /// Every request must carry it (docs/http-api.md, "Tokens"); empty: none, allowed on a
+  /// loopback host only.
+  std::string token;
+  /// A request's line, headers and body must arrive within this, with no gap over
+  /// read_gap_ms; a client that is slower gets 400 and its connection closed.
+  int request_timeout_ms = 10000;
+  int read_gap_ms = 3000;
 };
+
+/// 127.0.0.0/8, ::1 (or ::ffff:127.x.y.z) and "localhost": only this machine can connect.
+bool is_loopback_host(const std::string& host);
+
+/// Checks host and token before anything loads: a token is 16 to 256 characters of
+/// A-Z a-z 0-9 . _ ~ - (it goes into URLs and cookies as it is), and a host that is not
+/// loopback needs one. An Error (bad input) saying what to do otherwise.
+void check_serve_access(const ServeOptions& options);
+
+/// a == b in a time that depends only on a's length (a: what the client sent).
+bool constant_time_equal(const std::string& a, const std::string& b);
+
+/// What a request with these credentials gets from the server on `port` with `token`
+/// (non-empty): the Authorization header ("Bearer T"), the Cookie header (the cookie
+/// token_cookie_name(port)), the query's token parameter.
+enum class TokenCheck {
+  kPass,          // a matching bearer token or cookie
+  kSetCookie,     // a matching ?token=: set the cookie and redirect to the URL without it
+  kRefuse,        // missing or wrong: 401
+};
+TokenCheck check_token(const std::string& token, int port, const std::string& authorization,
+                       const std::string& cookie, const std::string& query_token);
+/// The cookie that carries the token for the server on `port` (one per port: two servers on
+/// one machine do not overwrite each other's).
+std::string token_cookie_name(int port);
 
 /// One answer of the API: status, content type and body.
 struct HttpReply {

@@ -45,16 +45,22 @@ int64_t load_checkpoint(const std::string& path, const CheckpointParts& parts);
 /// The same from a checkpoint file's bytes (sent by another rank); name is for messages.
 int64_t load_checkpoint_bytes(const std::string& bytes, const std::string& name, const CheckpointParts& parts);
 
-/// --resume's checkpoint: the newest of run_dir; a run with none is an Error.
-std::string checkpoint_to_resume(const std::string& run_dir);
+/// --resume's checkpoint: the newest of run_dir. None (nullopt) for a run stopped before its
+/// first checkpoint, which starts again from step 0; a run with a model.pt but no checkpoint
+/// is an Error.
+std::optional<std::string> checkpoint_to_resume(const std::string& run_dir);
 
-/// --resume: loads the newest checkpoint of run_dir into parts and says so on stderr;
-/// a run with none is an Error. Returns the step it holds.
+/// --resume: loads the newest checkpoint of run_dir into parts and says so on stderr.
+/// Returns the step it holds: 0, with parts untouched, for a run stopped before its first
+/// checkpoint; a run with a model.pt but no checkpoint is an Error.
 int64_t resume_latest(const std::string& run_dir, const CheckpointParts& parts);
 
 /// The step right after which a trainer SIGKILLs itself (LATENTKIT_TEST_KILL_AT_STEP, for
 /// the kill-and-resume test), or -1.
 int64_t test_kill_step();
+/// The checkpoint save, counted from 1 in this process, that SIGKILLs itself half-way through
+/// writing its temp file (LATENTKIT_TEST_KILL_IN_CHECKPOINT, for the crash test), or -1.
+int64_t test_kill_in_checkpoint();
 
 /// The run-folder rule of every trainer: a new run needs an --out that holds no run yet,
 /// --resume one that does. A folder that breaks it is an Error saying what to do.
@@ -63,7 +69,10 @@ void check_run_folder(const std::string& run_dir, bool resume);
 nlohmann::json read_run_config(const std::string& run_dir);
 
 /// On resume: cuts RUN/train.jsonl back to the rows with "step" <= step (rows written after
-/// the checkpoint would be written again) and returns those rows.
-std::vector<nlohmann::json> trim_train_log(const std::string& run_dir, int64_t step);
+/// the checkpoint would be written again) and returns those rows. A malformed row (a line cut
+/// by a kill) goes. With epoch_row_without, the rows of `step` itself that lack that key (an
+/// epoch's extra row, which the loop writes again when it redoes the epoch's outputs) go too.
+std::vector<nlohmann::json> trim_train_log(const std::string& run_dir, int64_t step,
+                                           const std::string& epoch_row_without = "");
 
 }  // namespace latentkit

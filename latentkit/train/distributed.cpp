@@ -273,11 +273,18 @@ int64_t TrainJob::resume(const std::string& run_dir, const CheckpointParts& part
   if (!dist_) return resume_latest(run_dir, parts);
   std::string bytes, name;
   if (is_main()) {
-    name = checkpoint_to_resume(run_dir);
-    bytes = read_file(name);
+    const auto latest = checkpoint_to_resume(run_dir);
+    if (latest) {
+      name = *latest;
+      bytes = read_file(name);
+    }
   }
   torch::Tensor size = torch::tensor({static_cast<int64_t>(bytes.size())}, torch::kInt64);
   dist_->broadcast(size);
+  if (size.item<int64_t>() == 0) {  // stopped before its first checkpoint: every rank starts at step 0
+    if (is_main()) std::fprintf(stderr, "resumed %s from its start (it stopped before its first checkpoint)\n", run_dir.c_str());
+    return 0;
+  }
   torch::Tensor data = torch::empty({size.item<int64_t>()}, torch::kUInt8);
   if (is_main()) std::memcpy(data.data_ptr(), bytes.data(), bytes.size());
   dist_->broadcast(data);

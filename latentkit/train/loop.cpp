@@ -191,7 +191,11 @@ TrainSummary run_training(const TrainLoopOptions& options, TrainTask& task, bool
   o.validate();
   const std::string& run = o.out;
   TrainJob job(o.dist);
-  if (job.is_main()) check_run_folder(run, resume);
+  if (job.is_main()) {
+    check_run_folder(run, resume);
+    // The temp files that writers killed mid-write left behind (a live writer's stay).
+    for (const char* sub : {"", "/checkpoints", "/samples"}) remove_atomic_temp_files(run + sub);
+  }
 
   TrainSummary summary;
   summary.threads = set_threads(o.threads);
@@ -234,9 +238,14 @@ TrainSummary run_training(const TrainLoopOptions& options, TrainTask& task, bool
     }
   };
   if (resume) step = job.resume(run, parts);
+  // A checkpoint of an epoch end is written before that epoch's outputs: a run stopped in
+  // between (killed, or a full disk) would miss them, so a resume there writes them again,
+  // and its train.jsonl loses the epoch's extra row, which they append again.
+  const bool redo_epoch_outputs = resume && step > 0 && (step % steps_per_epoch == 0 || step == total_steps);
   if (job.is_main()) {
     make_dirs(run + "/samples");
-    for (const nlohmann::json& row : resume ? trim_train_log(run, step) : std::vector<nlohmann::json>{}) {
+    for (const nlohmann::json& row : resume ? trim_train_log(run, step, redo_epoch_outputs ? names.front() : "")
+                                            : std::vector<nlohmann::json>{}) {
       if (!row.contains(names.front())) continue;  // an epoch's extra row
       std::vector<double> means;
       for (const auto& name : names) means.push_back(row.contains(name) && row[name].is_number() ? row[name].get<double>() : NAN);
@@ -258,6 +267,30 @@ TrainSummary run_training(const TrainLoopOptions& options, TrainTask& task, bool
     task.save_model(run + "/model.pt");
     if (!curves.empty()) write_png(run + "/losses.png", render_line_plot(curves, task.plot_title(), "step"));
   };
+  std::string epoch_status;  // the first value of the task's last epoch row (e.g. test accuracy)
+  // The outputs of the epoch that ends at step: samples, model.pt, losses.png, the task's row.
+  auto write_epoch_outputs = [&](int64_t at) {
+    const int64_t epoch = (at - 1) / steps_per_epoch;
+    job.write_outputs(at, [&] {
+      task.write_samples(sample_path(run, epoch + 1));
+      write_model_and_plot();
+      // The task's results of a whole epoch (not of a run cut short by --max-steps, so that
+      // a run continued past it logs what an uninterrupted one logs).
+      nlohmann::json extra = at % steps_per_epoch == 0 ? task.epoch_end(run, epoch + 1) : nlohmann::json();
+      if (extra.is_object()) {
+        extra["step"] = at;
+        for (const auto& [key, value] : extra.items()) {
+          if (value.is_number()) {
+            epoch_status = " " + key + " " + format_value(value.get<double>());
+            break;
+          }
+        }
+        extra["epoch"] = epoch + 1;
+        append_jsonl(run + "/train.jsonl", extra);
+      }
+    });
+  };
+  if (redo_epoch_outputs) write_epoch_outputs(step);
   const int64_t kill_at = test_kill_step();
   Progress progress("train", total_steps, step, job.log());
   const auto run_start = std::chrono::steady_clock::now();
@@ -265,7 +298,6 @@ TrainSummary run_training(const TrainLoopOptions& options, TrainTask& task, bool
   int64_t window_steps = 0;  // steps timed in this window (after a resume, fewer than its sums hold)
   const int64_t first_step = step;
   std::string status;        // the last log row, for the progress line
-  std::string epoch_status;  // the first value of the task's last epoch row (e.g. test accuracy)
   while (step < total_steps) {
     const int64_t epoch = step / steps_per_epoch;
     StepInput in;
@@ -325,26 +357,7 @@ TrainSummary run_training(const TrainLoopOptions& options, TrainTask& task, bool
       window_start = now;
     }
     if (step % o.checkpoint_every == 0 || epoch_end) job.save_checkpoint(run, step, parts, o.keep_checkpoints);
-    if (epoch_end) {
-      job.write_outputs(step, [&] {
-        task.write_samples(sample_path(run, epoch + 1));
-        write_model_and_plot();
-        // The task's results of a whole epoch (not of a run cut short by --max-steps, so that
-        // a run continued past it logs what an uninterrupted one logs).
-        nlohmann::json extra = step % steps_per_epoch == 0 ? task.epoch_end(run, epoch + 1) : nlohmann::json();
-        if (extra.is_object()) {
-          extra["step"] = step;
-          for (const auto& [key, value] : extra.items()) {
-            if (value.is_number()) {
-              epoch_status = " " + key + " " + format_value(value.get<double>());
-              break;
-            }
-          }
-          extra["epoch"] = epoch + 1;
-          append_jsonl(run + "/train.jsonl", extra);
-        }
-      });
-    }
+    if (epoch_end) write_epoch_outputs(step);
     progress.update(step, "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(o.epochs) + status + epoch_status,
                     static_cast<double>(o.batch));
 

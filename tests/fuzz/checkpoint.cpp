@@ -13,7 +13,7 @@ using namespace latentkit::fuzz;
 namespace {
 
 struct Task {
-  DcganOptions options = DcganOptions().width(8).latent_dim(16).image_size(28).channels(1);
+  DcganOptions options = DcganOptions().width(4).latent_dim(4).image_size(28).channels(1);
   DcganGenerator generator{options};
   DcganDiscriminator discriminator{options};
   DcganGenerator ema{options};
@@ -41,7 +41,7 @@ LATENTKIT_FUZZ_SEEDS(checkpoint) {
   Task task;
   save_checkpoint(dir + "/run-0", 0, task.parts());
   torch::manual_seed(1);
-  const torch::Tensor z = torch::randn({2, 16});
+  const torch::Tensor z = torch::randn({2, 4});
   task.opt_g.zero_grad();
   task.discriminator->forward(task.generator->forward(z)).mean().backward();
   task.opt_g.step();

@@ -112,6 +112,11 @@ put('http', 'axes', request(0, 2, ''))
 put('http', 'paint', request(1, 0, json.dumps({'map': [0] * 32 * 32, 'seed': 1, 'n': 1}), paint=True))
 put('http', 'paint-example', request(0, 2, '7', paint=True))
 
+# Placeholder codes: the fuzzer fixes the CRC-8 itself (runtime/fuzz/fuzz_code.cpp); two
+# shapes of bytes to start from.
+put('code', 'zeros-24', bytes(24))
+put('code', 'ramp-24', bytes(range(1, 25)))
+
 for i, path in enumerate(['/', '/index.html', '/sub/page.js', '/../secret.txt', '/up/secret.txt', '/link.txt',
                           '/.hidden', '/sub/../index.html', '/sub/', '//etc/passwd']):
     put('static', 'path-%d' % i, path)

@@ -1,6 +1,7 @@
 #include "latentkit/core/files.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -119,6 +120,58 @@ TEST_F(FilesTest, AppendJsonlAppendsLines) {
   append_jsonl(target, {{"step", 2}, {"loss", 0.25}});
   std::string text = read_file(target);
   EXPECT_EQ(text, "{\"loss\":0.5,\"step\":1}\n{\"loss\":0.25,\"step\":2}\n");
+}
+
+TEST_F(FilesTest, AtomicTempPathIsADotFileBesideTheTarget) {
+  const std::string temp = atomic_temp_path(path("model.pt"));
+  EXPECT_EQ(temp, path(".model.pt.tmp." + std::to_string(::getpid())));
+  EXPECT_TRUE(is_atomic_temp_name(fs::path(temp).filename().string()));
+  EXPECT_TRUE(is_atomic_temp_name(".step-0000014.pt.tmp.4242"));
+  EXPECT_FALSE(is_atomic_temp_name("step-0000014.pt"));
+  EXPECT_FALSE(is_atomic_temp_name(".step-0000014.pt.tmp."));      // no pid
+  EXPECT_FALSE(is_atomic_temp_name(".step-0000014.pt.tmp.12a"));   // not a pid
+  EXPECT_FALSE(is_atomic_temp_name("notes.tmp.12"));              // not a dot file
+  EXPECT_FALSE(is_atomic_temp_name(".tmp.12"));                   // no name
+}
+
+TEST_F(FilesTest, RemoveAtomicTempFilesDeletesThoseOfDeadWritersOnly) {
+  // A pid that was alive and is no more: a child that has exited and been waited for.
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  ASSERT_GT(child, 0);
+  ASSERT_EQ(::waitpid(child, nullptr, 0), child);
+  const std::string dead = std::to_string(child), alive = std::to_string(::getpid());
+  write_file_atomic(path("model.pt"), "weights");
+  write_file_atomic(path(".model.pt.tmp." + dead), "half");
+  write_file_atomic(path(".latest.tmp." + dead), "step-");
+  write_file_atomic(path(".config.json.tmp." + alive), "kept: its writer is alive");
+  write_file_atomic(path(".hidden"), "kept");
+  write_file_atomic(path("sub/.x.tmp." + dead), "kept: a subfolder");
+  EXPECT_EQ(remove_atomic_temp_files(dir_.string()), 2);
+  EXPECT_EQ(read_file(path("model.pt")), "weights");
+  EXPECT_FALSE(path_exists(path(".model.pt.tmp." + dead)));
+  EXPECT_FALSE(path_exists(path(".latest.tmp." + dead)));
+  EXPECT_TRUE(path_exists(path(".config.json.tmp." + alive)));
+  EXPECT_TRUE(path_exists(path(".hidden")));
+  EXPECT_TRUE(path_exists(path("sub/.x.tmp." + dead)));
+  EXPECT_EQ(remove_atomic_temp_files(dir_.string()), 0);
+  EXPECT_EQ(remove_atomic_temp_files(path("missing")), 0);
+}
+
+TEST_F(FilesTest, AppendOnAFullDiskNamesTheFolderAsFull) {
+  // /dev/full answers every write with ENOSPC, as a full disk does.
+  if (!fs::exists("/dev/full")) GTEST_SKIP() << "no /dev/full";
+  try {
+    append_jsonl("/dev/full", {{"step", 1}});
+    FAIL() << "a write to a full disk succeeded";
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("cannot write /dev/full: the disk holding /dev is full (No space left on device: "),
+              std::string::npos) << message;
+    EXPECT_NE(message.find("bytes free, 11 needed)"), std::string::npos) << message;  // {"step":1} and a newline
+    EXPECT_EQ(message.find('\n'), std::string::npos) << "one line: " << message;
+    EXPECT_EQ(e.exit_code(), 1);
+  }
 }
 
 }  // namespace

@@ -1,12 +1,23 @@
 #include "tests/unit/test_util.h"
 #include "latentkit/serve/server.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <thread>
 
 #include <gtest/gtest.h>
 
 #include "latentkit/core/base64.h"
+#include "latentkit/core/signals.h"
 #include "latentkit/core/error.h"
 #include "latentkit/core/grid.h"
 #include "latentkit/core/image.h"
@@ -316,4 +327,358 @@ TEST(PaintService, BadRequestsGetOneLineSayingWhatWasExpected) {
   EXPECT_EQ(service.handle("POST", "/api/paint", R"({"map": )" + zeros + "}").status, 200);
   // Not a spade run: a clear error.
   EXPECT_THROW(PaintService(dir.file("nowhere")), Error);
+}
+
+// --- access: host and token ---------------------------------------------------------------
+
+TEST(ServeAccess, ANonLoopbackHostNeedsAToken) {
+  for (const char* host : {"127.0.0.1", "127.1.2.3", "::1", "localhost", "LOCALHOST", "::ffff:127.0.0.1"}) {
+    EXPECT_TRUE(is_loopback_host(host)) << host;
+  }
+  for (const char* host : {"0.0.0.0", "::", "192.168.1.5", "10.0.0.1", "128.0.0.1", "example.com", "", "127.0.0.1.nip.io",
+                           "localhost.example.com", "::ffff:10.0.0.1"}) {
+    EXPECT_FALSE(is_loopback_host(host)) << host;
+  }
+  ServeOptions o;
+  EXPECT_NO_THROW(check_serve_access(o));  // 127.0.0.1, no token
+  o.host = "0.0.0.0";
+  try {
+    check_serve_access(o);
+    ADD_FAILURE() << "0.0.0.0 without a token was accepted";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::kBadInput);
+    EXPECT_NE(std::string(e.what()).find("--host 0.0.0.0 is not a loopback address"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("--token"), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).find('\n'), std::string::npos) << e.what();
+  }
+  o.token = "0123456789abcdef";
+  EXPECT_NO_THROW(check_serve_access(o));
+  // Tokens go into URLs and cookies as they are: 16+ characters of a plain set.
+  for (const char* bad : {"short", "0123456789abcde f", "0123456789abcdef;", "0123456789abcdef%", "0123456789abcdef\n"}) {
+    o.token = bad;
+    EXPECT_THROW(check_serve_access(o), Error) << bad;
+  }
+  o.token = std::string(257, 'a');
+  EXPECT_THROW(check_serve_access(o), Error);
+  ServeOptions folder;
+  folder.host = "0.0.0.0";
+  folder.port = 0;
+  TempDir dir;
+  write(dir.file("app/index.html"), "x");
+  EXPECT_THROW(serve_folder(dir.str() + "/app", folder), Error);  // refused before it listens
+}
+
+TEST(ServeAccess, TokenCheck) {
+  const std::string t = "s3cret-token-0123456789";
+  EXPECT_TRUE(constant_time_equal(t, t));
+  EXPECT_FALSE(constant_time_equal(t + "x", t));
+  EXPECT_FALSE(constant_time_equal(t.substr(1), t));
+  EXPECT_FALSE(constant_time_equal("", t));
+  EXPECT_FALSE(constant_time_equal("S3cret-token-0123456789", t));
+  EXPECT_EQ(check_token(t, 8080, "", "", ""), TokenCheck::kRefuse);
+  EXPECT_EQ(check_token(t, 8080, "Bearer " + t, "", ""), TokenCheck::kPass);
+  EXPECT_EQ(check_token(t, 8080, "bearer " + t, "", ""), TokenCheck::kPass);
+  EXPECT_EQ(check_token(t, 8080, "Bearer " + t + "x", "", ""), TokenCheck::kRefuse);
+  EXPECT_EQ(check_token(t, 8080, "Basic " + t, "", ""), TokenCheck::kRefuse);
+  EXPECT_EQ(check_token(t, 8080, t, "", ""), TokenCheck::kRefuse);
+  EXPECT_EQ(check_token(t, 8080, "", "a=1; latentkit_token_8080=" + t + "; b=2", ""), TokenCheck::kPass);
+  EXPECT_EQ(check_token(t, 8080, "", "latentkit_token_8081=" + t, ""), TokenCheck::kRefuse);  // another server's
+  EXPECT_EQ(check_token(t, 8080, "", "latentkit_token_8080=nope", ""), TokenCheck::kRefuse);
+  EXPECT_EQ(check_token(t, 8080, "", "", t), TokenCheck::kSetCookie);
+  EXPECT_EQ(check_token(t, 8080, "", "", "nope"), TokenCheck::kRefuse);
+  EXPECT_EQ(token_cookie_name(8080), "latentkit_token_8080");
+}
+
+// --- the real HTTP server -----------------------------------------------------------------
+
+namespace {
+
+// A server running on a thread until this goes out of scope (request_stop()).
+class RunningServer {
+ public:
+  // serve(on_listening) runs serve_folder / serve_editor with the callback.
+  explicit RunningServer(std::function<void(const std::function<void(int)>&)> serve) {
+    auto ready = std::make_shared<std::promise<int>>();
+    std::future<int> port = ready->get_future();
+    thread_ = std::thread([serve, ready] {
+      try {
+        serve([ready](int p) { ready->set_value(p); });
+      } catch (...) {
+        try {
+          ready->set_exception(std::current_exception());
+        } catch (...) {
+        }
+      }
+    });
+    try {
+      port_ = port.get();
+    } catch (...) {
+      thread_.join();
+      throw;
+    }
+  }
+  ~RunningServer() {
+    request_stop();
+    thread_.join();
+    clear_stop_request();
+  }
+  int port() const { return port_; }
+
+ private:
+  std::thread thread_;
+  int port_ = 0;
+};
+
+int connect_to(int port) {
+  const int sock = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(sock, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(sock);
+    return -1;
+  }
+  return sock;
+}
+
+void send_all(int sock, const std::string& data) {
+  for (size_t at = 0; at < data.size();) {
+    const ssize_t n = ::send(sock, data.data() + at, data.size() - at, MSG_NOSIGNAL);
+    if (n <= 0) return;  // the server closed early: what it answered is read next
+    at += static_cast<size_t>(n);
+  }
+}
+
+// What the server sends until it closes (or timeout_ms passes).
+std::string read_all(int sock, int timeout_ms = 5000) {
+  std::string reply;
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  char buffer[4096];
+  while (std::chrono::steady_clock::now() < until) {
+    pollfd p{sock, POLLIN, 0};
+    if (::poll(&p, 1, 50) <= 0) continue;
+    const ssize_t n = ::recv(sock, buffer, sizeof buffer, 0);
+    if (n <= 0) break;
+    reply.append(buffer, static_cast<size_t>(n));
+  }
+  return reply;
+}
+
+// One raw request on its own connection; the reply as the server sent it.
+std::string http_exchange(int port, const std::string& request, int timeout_ms = 5000) {
+  const int sock = connect_to(port);
+  if (sock < 0) return "";
+  send_all(sock, request);
+  std::string reply = read_all(sock, timeout_ms);
+  ::close(sock);
+  return reply;
+}
+
+int status_of(const std::string& reply) {
+  if (reply.rfind("HTTP/1.1 ", 0) != 0 || reply.size() < 12) return -1;
+  return std::stoi(reply.substr(9, 3));
+}
+
+std::string get_request(const std::string& target, const std::string& headers = "") {
+  return "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" + headers + "\r\n";
+}
+
+}  // namespace
+
+TEST(ServeHttp, StaticPathsCannotLeaveTheFolder) {
+  TempDir dir;
+  write(dir.file("app/index.html"), "<!doctype html>");
+  write(dir.file("app/sub/page.js"), "page");
+  // What no reply may hold (a 404 echoes the path, so the paths name other words).
+  const std::string hidden = "HIDDEN-CONTENT", secret = "SECRET-CONTENT";
+  write(dir.file("app/.hidden/x.txt"), hidden);
+  write(dir.file("secret/private.txt"), secret);
+  write(dir.file("private.txt"), secret);
+  const std::string root = dir.str() + "/app";
+  std::filesystem::create_symlink(dir.file("private.txt"), root + "/link.txt");
+  std::filesystem::create_symlink(dir.str() + "/secret", root + "/linked");  // a folder inside pointing out
+  std::filesystem::create_symlink(root + "/sub/page.js", root + "/inside.js");  // a link that stays inside
+  std::filesystem::create_symlink(root + "/loop", root + "/loop");                // a link to itself
+  ASSERT_EQ(::mkfifo((root + "/pipe").c_str(), 0600), 0);                         // reading it would block
+  ServeOptions options;
+  options.port = 0;
+  RunningServer server([&](const std::function<void(int)>& on) { serve_folder(root, options, on); });
+  const int port = server.port();
+
+  EXPECT_EQ(status_of(http_exchange(port, get_request("/"))), 200);
+  EXPECT_EQ(status_of(http_exchange(port, get_request("/sub/page.js"))), 200);
+  EXPECT_EQ(status_of(http_exchange(port, get_request("/sub/%70age.js"))), 200);  // an encoded plain letter is fine
+  EXPECT_EQ(status_of(http_exchange(port, get_request("/inside.js"))), 200);
+
+  const std::string up = "/../private.txt";
+  const std::vector<std::string> tricks = {
+      up, "/sub/../../private.txt", "/%2e%2e/private.txt", "/%2E%2E/private.txt", "/.%2e/private.txt",
+      "/%2e%2e%2fprivate.txt", "/sub%2f..%2f..%2fprivate.txt", "/..%2fprivate.txt", "/..%5cprivate.txt",
+      "/%252e%252e/private.txt", "/%252e%252e%252fprivate.txt", "/..\\private.txt", "/sub\\..\\..\\private.txt",
+      "/%5c..%5cprivate.txt", "//..//private.txt", "/./../private.txt", "/..;/private.txt", "/%c0%ae%c0%ae/private.txt",
+      "/%e0%80%ae%e0%80%ae/private.txt", "/..%00/private.txt", "/index.html%00../../private.txt", "/%00", "/link.txt",
+      "/linked/private.txt", "/linked/", "/linked", "/linked/../private.txt", "/.hidden/x.txt", "/%2ehidden/x.txt",
+      "/sub/%2e%2e/%2e%2e/private.txt", "/" + dir.str() + "/private.txt", "//" + dir.str() + "/private.txt",
+      "/%2f" + dir.str() + "/private.txt", "http://127.0.0.1/../private.txt", "file:///etc/passwd", "/etc/passwd",
+      "/../../../../../../../../../../etc/passwd", "*", "/" + std::string(300, 'a'), "/" + std::string(4000, 'a'),
+      "/" + std::string(7000, '/') + "../private.txt", "/" + std::string(20000, 'a'), "/?../../private.txt#x",
+      "/sub/page.js/../../../private.txt", "/.", "/..", "/%2e", "/%2e%2e", "/loop", "/loop/x", "/pipe"};
+  for (const std::string& target : tricks) {
+    for (const char* method : {"GET", "HEAD"}) {
+      const std::string reply = http_exchange(
+          port, std::string(method) + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+      const int status = status_of(reply);
+      // "/?../../private.txt" is the index with a query.
+      if (target.rfind("/?", 0) == 0) {
+        EXPECT_EQ(status, 200) << target;
+      } else {
+        EXPECT_TRUE(status >= 400 && status < 500) << method << " " << target.substr(0, 80) << ": " << reply.substr(0, 80);
+      }
+      EXPECT_EQ(reply.find(secret), std::string::npos) << target.substr(0, 80);
+      EXPECT_EQ(reply.find(hidden), std::string::npos) << target.substr(0, 80);
+    }
+  }
+  // Raw bytes the decoder never sees: a NUL, a tab, a bare LF in the request line.
+  for (const std::string& line : {std::string("GET /..\0/private.txt HTTP/1.1", 29), std::string("GET /../private.txt\tHTTP/1.1"),
+                                  std::string("GET /../private.txt HTTP/1.1\n"), std::string("GET ../private.txt HTTP/1.1"),
+                                  std::string("GET /../private.txt HTTP/1.0")}) {
+    const std::string reply = http_exchange(port, line + "\r\nConnection: close\r\n\r\n");
+    const int status = status_of(reply);
+    EXPECT_TRUE(status >= 400 && status < 500) << line << ": " << reply.substr(0, 80);
+    EXPECT_EQ(reply.find(secret), std::string::npos) << line;
+  }
+  EXPECT_EQ(status_of(http_exchange(port, get_request("/"))), 200);  // still serving
+}
+
+TEST(ServeHttp, ATokenGuardsEveryRequest) {
+  TempDir dir;
+  write(dir.file("app/index.html"), "<!doctype html>");
+  const std::string token = "e2e-token-0123456789";
+  ServeOptions options;
+  options.port = 0;
+  options.token = token;
+  RunningServer server([&](const std::function<void(int)>& on) { serve_folder(dir.str() + "/app", options, on); });
+  const int port = server.port();
+
+  for (const std::string& request : {get_request("/"), get_request("/", "Authorization: Bearer wrong-token-0123456789\r\n"),
+                                     get_request("/?token=wrong"), get_request("/", "Cookie: latentkit_token_" + std::to_string(port) + "=x\r\n"),
+                                     get_request("/", "Cookie: latentkit_token_1=" + token + "\r\n"),
+                                     "POST /?token=" + token.substr(1) + " HTTP/1.1\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc"}) {
+    const std::string reply = http_exchange(port, request);
+    EXPECT_EQ(status_of(reply), 401) << request;
+    const size_t body = reply.find("\r\n\r\n");
+    ASSERT_NE(body, std::string::npos) << reply;
+    EXPECT_EQ(nlohmann::json::parse(reply.substr(body + 4)).at("error").get<std::string>().find("this server needs its token"), 0u)
+        << reply;
+    EXPECT_EQ(reply.find("<!doctype"), std::string::npos);
+  }
+  // A bearer token: the page. A ?token= link: a redirect without it, and the cookie.
+  const std::string ok = http_exchange(port, get_request("/", "Authorization: Bearer " + token + "\r\n"));
+  EXPECT_EQ(status_of(ok), 200) << ok;
+  EXPECT_NE(ok.find("<!doctype html>"), std::string::npos);
+  const std::string link = http_exchange(port, get_request("/index.html?a=1&token=" + token + "&b=2"));
+  EXPECT_EQ(status_of(link), 303) << link;
+  EXPECT_NE(link.find("Location: /index.html?a=1&b=2\r\n"), std::string::npos) << link;
+  const std::string cookie = "latentkit_token_" + std::to_string(port) + "=" + token;
+  EXPECT_NE(link.find("Set-Cookie: " + cookie + "; Path=/; HttpOnly; SameSite=Strict\r\n"), std::string::npos) << link;
+  EXPECT_NE(http_exchange(port, get_request("//evil.example/?token=" + token)).find("Location: /evil.example/\r\n"), std::string::npos);
+  const std::string with_cookie = http_exchange(port, get_request("/", "Cookie: theme=dark; " + cookie + "\r\n"));
+  EXPECT_EQ(status_of(with_cookie), 200) << with_cookie;
+  // Refusals come before the path is looked at: a missing file without the token is 401 too.
+  EXPECT_EQ(status_of(http_exchange(port, get_request("/missing.js"))), 401);
+  EXPECT_EQ(status_of(http_exchange(port, get_request("/missing.js", "Authorization: Bearer " + token + "\r\n"))), 404);
+}
+
+TEST(ServeHttp, TheEditorApiNeedsTheTokenToo) {
+  torch::manual_seed(33);
+  AxisSet none;
+  none.latent_dim = 4;
+  EditorService service(std::make_unique<DcganModel>(DcganGenerator(DcganOptions().latent_dim(4).width(4))), none, "runs/gan");
+  ServeOptions options;
+  options.port = 0;
+  options.token = "editor-token-0123456789";
+  RunningServer server([&](const std::function<void(int)>& on) { serve_editor(service, options, on); });
+  const std::string body = R"({"seed": 3})";
+  auto post = [&](const std::string& headers, const std::string& data) {
+    return http_exchange(server.port(), "POST /api/v1/generate HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: "
+                                   "application/json\r\nContent-Length: " +
+                                       std::to_string(data.size()) + "\r\n" + headers + "\r\n" + data);
+  };
+  EXPECT_EQ(status_of(post("", body)), 401);
+  EXPECT_EQ(status_of(http_exchange(server.port(), get_request("/api/v1/model"))), 401);
+  const std::string bearer = "Authorization: Bearer editor-token-0123456789\r\n";
+  const std::string ok = post(bearer, body);
+  ASSERT_EQ(status_of(ok), 200) << ok.substr(0, 200);
+  EXPECT_NE(ok.find("data:image/png;base64,"), std::string::npos);
+  EXPECT_EQ(status_of(http_exchange(server.port(), get_request("/api/v1/model", bearer))), 200);
+  EXPECT_EQ(status_of(post(bearer, "{\"seed\": ")), 400);
+  const std::string big = post(bearer, std::string(options.max_body + 100, ' '));
+  EXPECT_EQ(status_of(big), 400) << big.substr(0, 200);
+  EXPECT_NE(big.find("request body over 65536 bytes"), std::string::npos) << big.substr(0, 300);
+}
+
+TEST(ServeHttp, SlowAndHugeRequestsGet4xxAndDoNotStarveTheServer) {
+  TempDir dir;
+  write(dir.file("app/index.html"), "<!doctype html>");
+  ServeOptions options;
+  options.port = 0;
+  options.request_timeout_ms = 1500;
+  options.read_gap_ms = 1000;
+  RunningServer server([&](const std::function<void(int)>& on) { serve_folder(dir.str() + "/app", options, on); });
+  const int port = server.port();
+
+  // 40 slowloris connections (httplib's own pool has 8 threads), each trickling a header.
+  std::vector<int> slow;
+  for (int i = 0; i < 40; ++i) {
+    const int sock = connect_to(port);
+    ASSERT_GE(sock, 0);
+    send_all(sock, "GET / HTTP/1.1\r\nHost: x\r\n");
+    slow.push_back(sock);
+  }
+  for (int round = 0; round < 2; ++round) {
+    for (int sock : slow) send_all(sock, "X-a: b\r\n");
+    const auto start = std::chrono::steady_clock::now();
+    const std::string reply = http_exchange(port, get_request("/"));
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    EXPECT_EQ(status_of(reply), 200) << reply.substr(0, 80);
+    EXPECT_LT(ms, 1000.0) << "a good request waited behind slow ones";
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  // Past request_timeout_ms a slow client gets 400 and its connection closed.
+  const auto start = std::chrono::steady_clock::now();
+  int cut = 0;
+  for (int sock : slow) {
+    const std::string reply = read_all(sock, 3000);
+    cut += status_of(reply) == 400;
+    ::close(sock);
+  }
+  EXPECT_EQ(cut, 40);
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 3.0);
+
+  // Huge heads and bodies: 4xx, answered rather than dropped.
+  const std::vector<std::pair<std::string, std::string>> huge = {
+      {"a request line of 20 KB", "GET /" + std::string(20000, 'a') + " HTTP/1.1\r\nConnection: close\r\n\r\n"},
+      {"a request line of 1 MB and no newline", "GET /" + std::string(1 << 20, 'a')},
+      {"a header of 100 KB", "GET / HTTP/1.1\r\nX-Big: " + std::string(100000, 'b') + "\r\nConnection: close\r\n\r\n"},
+      {"3000 headers", "GET / HTTP/1.1\r\n" + [] {
+         std::string h;
+         for (int i = 0; i < 3000; ++i) h += "X-" + std::to_string(i) + ": " + std::string(60, 'h') + "\r\n";
+         return h;
+       }() + "Connection: close\r\n\r\n"},
+      {"a body of 1 MB", "POST / HTTP/1.1\r\nContent-Length: 1048576\r\nConnection: close\r\n\r\n" + std::string(1 << 20, 'x')},
+      {"a chunked body of 1 MB", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n100000\r\n" +
+                                     std::string(1 << 20, 'x') + "\r\n0\r\n\r\n"},
+      {"a bad request line", "HELLO\r\n\r\n"},
+      {"an unknown method", "BREW / HTTP/1.1\r\nConnection: close\r\n\r\n"},
+      {"a bad version", "GET / HTTP/9.9\r\nConnection: close\r\n\r\n"},
+      {"a bad Content-Length", "POST / HTTP/1.1\r\nContent-Length: -5\r\nConnection: close\r\n\r\n"},
+      {"a bad Range", "GET / HTTP/1.1\r\nRange: bytes=9-1\r\nConnection: close\r\n\r\n"},
+  };
+  for (const auto& [what, request] : huge) {
+    const std::string reply = http_exchange(port, request);
+    const int status = status_of(reply);
+    EXPECT_TRUE(status >= 400 && status < 500) << what << ": " << reply.substr(0, 80);
+  }
+  EXPECT_EQ(status_of(http_exchange(port, get_request("/"))), 200);  // still serving
 }
