@@ -1,4 +1,5 @@
 #include "latentkit/core/files.h"
+#include "latentkit/core/json.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -195,12 +196,36 @@ bool path_exists(const std::string& path) {
   return fs::exists(path, ec);
 }
 
-nlohmann::json read_json(const std::string& path) {
-  std::string text = read_file(path);
+namespace {
+
+void check_json_numbers(const nlohmann::json& j, const std::string& source) {
+  constexpr double kLimit = 2147483648.0;  // 2^31
+  if (j.is_number_float()) {
+    const double v = j.get<double>();
+    check_input(v > -kLimit && v < kLimit, source + ": the number " + j.dump() + " is out of range (|x| < 2^31)");
+  } else if (j.is_structured()) {
+    for (const auto& item : j) check_json_numbers(item, source);
+  }
+}
+
+}  // namespace
+
+nlohmann::json parse_json(const std::string& text, const std::string& source) {
+  nlohmann::json j;
   try {
-    return nlohmann::json::parse(text);
+    j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {  // syntax, and numbers past a double's range
-    throw Error(path + ": not valid JSON (" + e.what() + "); fix or regenerate the file");
+    throw Error(source + ": not valid JSON (" + e.what() + ")");
+  }
+  check_json_numbers(j, source);
+  return j;
+}
+
+nlohmann::json read_json(const std::string& path) {
+  try {
+    return parse_json(read_file(path), path);
+  } catch (const Error& e) {
+    throw Error(std::string(e.what()) + "; fix or regenerate the file", e.kind());
   }
 }
 

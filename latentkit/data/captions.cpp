@@ -7,6 +7,7 @@
 
 #include "latentkit/core/error.h"
 #include "latentkit/core/files.h"
+#include "latentkit/core/json.h"
 #include "latentkit/data/emoji.h"
 
 namespace latentkit {
@@ -82,7 +83,12 @@ std::map<std::string, std::vector<std::string>> load_emoji_keywords() {
   }
   std::map<std::string, std::vector<std::string>> keywords;
   try {
-    const nlohmann::json j = nlohmann::json::parse(read_file(path));
+    nlohmann::json j;
+    try {
+      j = parse_json(read_file(path), path);
+    } catch (const Error& e) {
+      throw Error("captions: " + path + " is damaged (" + e.what() + "); reinstall it with scripts/setup (npm ci)");
+    }
     check_input(j.is_object() && !j.empty(), path + " is not a map of emoji to keywords");
     for (const auto& [emoji, list] : j.items()) {
       std::vector<std::string> words = list.get<std::vector<std::string>>();
@@ -243,8 +249,11 @@ Tokenizer Tokenizer::from_json(const nlohmann::json& j, const std::string& sourc
     Tokenizer t;
     t.max_tokens_ = j.at("max_tokens").get<int64_t>();
     t.vocab_ = j.at("vocab").get<std::vector<std::string>>();
-    check_input(t.max_tokens_ > 0 && t.vocab_.size() >= 2 && t.vocab_[0] == "<pad>" && t.vocab_[1] == "<unk>",
-                source + ": the tokenizer needs max_tokens > 0 and a vocabulary starting <pad>, <unk>");
+    // (A prompt is encoded into max_tokens ids: a bound keeps a damaged file from asking for
+    // gigabytes; the fuzzer's captions target found it.)
+    check_input(t.max_tokens_ > 0 && t.max_tokens_ <= 4096 && t.vocab_.size() >= 2 && t.vocab_[0] == "<pad>" &&
+                    t.vocab_[1] == "<unk>",
+                source + ": the tokenizer needs max_tokens in 1..4096 and a vocabulary starting <pad>, <unk>");
     for (size_t i = 0; i < t.vocab_.size(); ++i) t.ids_[t.vocab_[i]] = static_cast<int64_t>(i);
     return t;
   } catch (const nlohmann::json::exception& e) {

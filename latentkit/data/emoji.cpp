@@ -11,6 +11,7 @@
 
 #include "latentkit/core/error.h"
 #include "latentkit/core/files.h"
+#include "latentkit/core/json.h"
 #include "latentkit/core/hash.h"
 #include "latentkit/core/image.h"
 
@@ -69,7 +70,12 @@ nlohmann::json read_emoji_json(const std::string& path) {
     throw Error("emoji: " + path + " is missing or unreadable; " + kFix);
   }
   try {
-    nlohmann::json j = nlohmann::json::parse(bytes);
+    nlohmann::json j;
+    try {
+      j = parse_json(bytes, path);
+    } catch (const Error& e) {
+      throw Error("emoji: " + path + " is damaged (" + e.what() + "); " + kFix);
+    }
     check_input(j.is_array() && !j.empty(), "emoji: " + path + " is not a list of emoji; " + kFix);
     return j;
   } catch (const nlohmann::json::exception& e) {

@@ -26,6 +26,7 @@
 #include "latentkit/core/base64.h"
 #include "latentkit/core/error.h"
 #include "latentkit/core/files.h"
+#include "latentkit/core/json.h"
 #include "latentkit/core/grid.h"
 #include "latentkit/core/image.h"
 #include "latentkit/core/signals.h"
@@ -686,9 +687,9 @@ HttpReply EditorService::handle(const std::string& method, const std::string& pa
         if (method != "POST") return error_reply(405, "use POST for /api/v1/generate");
         nlohmann::json request;
         try {
-          request = nlohmann::json::parse(body);
-        } catch (const nlohmann::json::exception& e) {  // syntax, and numbers past a double's range
-          return error_reply(400, std::string("malformed JSON: ") + e.what());
+          request = parse_json(body, "malformed JSON in the request body");
+        } catch (const Error& e) {  // syntax, or a number out of range
+          return error_reply(400, e.what());
         }
         return json_reply(200, generate(request));
       }
@@ -936,8 +937,8 @@ HttpReply PaintService::handle(const std::string& method, const std::string& tar
         if (method != "POST") return error_reply(405, "use POST for /api/paint");
         nlohmann::json request;
         try {
-          request = nlohmann::json::parse(body);
-        } catch (const nlohmann::json::exception& e) {  // syntax, and numbers past a double's range
+          request = parse_json(body, "body");
+        } catch (const Error& e) {  // syntax, or a number out of range
           return error_reply(400, std::string("the body is not JSON (") + e.what() +
                                       "); expected {\"map\": [class ids], \"seed\": integer, \"n\": 1..4}");
         }

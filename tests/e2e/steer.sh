@@ -83,7 +83,7 @@ else
   }
   check_400 '{"seed": 3' "malformed JSON"
   check_400 '{"seed": 3, "moves": {"shoe": 1}}' "unknown axis 'shoe'"
-  check_400 '{"seed": 3, "moves": {"sandal": 1e308}}' "finite"
+  check_400 '{"seed": 3, "moves": {"sandal": 1e308}}' "out of range"
   check_400 '{"seed": 3, "moves": {"sandal": "x"}}' "must be a number"
   check_400 '{"z": [1, 2, 3]}' "100 numbers"
   check_400 '{"seed": 1, "z": []}' "exactly one"

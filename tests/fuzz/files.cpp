@@ -5,6 +5,7 @@
 #include <string>
 
 #include "latentkit/core/files.h"
+#include "latentkit/core/json.h"
 #include "latentkit/core/image.h"
 #include "latentkit/data/captions.h"
 #include "latentkit/data/dataset.h"
@@ -105,13 +106,8 @@ LATENTKIT_FUZZ_TARGET(captions, "captions: emojilib's keywords, a tokenizer's JS
   if (nul == std::string::npos) return;
   const std::string rest = input.substr(nul + 1);
   const size_t line = rest.find('\n');
-  nlohmann::json json;
-  try {
-    json = nlohmann::json::parse(rest.substr(0, line));
-  } catch (const nlohmann::json::exception&) {
-    return;  // read_json's job, fuzzed by the others
-  }
-  const Tokenizer tokenizer = Tokenizer::from_json(json, "fuzz");
+  // As a text model's config.json gives it: through parse_json (read_json's parser).
+  const Tokenizer tokenizer = Tokenizer::from_json(parse_json(rest.substr(0, line), "tokenizer"), "fuzz");
   for (size_t at = line; at != std::string::npos && at < rest.size();) {
     const size_t end = rest.find('\n', at + 1);
     const std::string prompt = rest.substr(at + 1, end == std::string::npos ? std::string::npos : end - at - 1);
