@@ -30,10 +30,8 @@ for f in "$run" "$axes"; do
 done
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/serve_load.XXXXXX")
-pids=()
 cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  stop_pids
   rm -rf "$work"
 }
 trap cleanup EXIT

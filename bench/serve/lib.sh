@@ -1,5 +1,12 @@
 # Helpers for bench/serve_load.sh and tests/e2e/serve_load.sh (sourced).
 
+# The background processes (servers, the mixer) a script started; stop_pids ends them all.
+pids=()
+stop_pids() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+}
+
 # start_server LOG ARGS...: runs `$LATENTKIT_BIN serve ARGS --port 0` in the background and
 # waits (30 s at most) for it to print its address; sets SERVER_PID and SERVER_PORT.
 start_server() {

@@ -15,10 +15,8 @@ for tool in wrk curl node; do
   command -v "$tool" >/dev/null || { echo "FAIL: $tool not found; install it with: scripts/setup" >&2; exit 1; }
 done
 
-pids=()
 stop_all() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  stop_pids
   rm -rf "$WORK"
 }
 trap stop_all EXIT
