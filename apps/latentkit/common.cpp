@@ -16,6 +16,7 @@
 
 #include "apps/latentkit/commands.h"
 #include "latentkit/core/error.h"
+#include "latentkit/core/json.h"
 #include "latentkit/core/signals.h"
 #include "latentkit/core/threads.h"
 #include "latentkit/train/checkpoint.h"
@@ -142,6 +143,11 @@ std::string number_text(double value) {
   return text;
 }
 
+// Run folders keep options in config.json, whose reader refuses numbers at or beyond 2^31.
+std::string below_json_limit(double value, const std::string& text) {
+  return value < kJsonNumberLimit ? std::string() : "must be below 2147483648 (2^31), got " + text;
+}
+
 }  // namespace
 
 void torch_command(CLI::App* command, int& threads, Work work, std::function<void()> run, const std::string& threads_help) {
@@ -158,7 +164,8 @@ CLI::Validator at_least(double min) {
       [min](std::string& text) -> std::string {
         double value = 0;
         if (!CLI::detail::lexical_cast(text, value)) return "'" + text + "' is not a number";
-        return value >= min ? std::string() : "must be >= " + number_text(min) + ", got " + text;
+        if (value < min) return "must be >= " + number_text(min) + ", got " + text;
+        return below_json_limit(value, text);
       },
       ">= " + number_text(min));
 }
@@ -168,7 +175,8 @@ CLI::Validator greater_than(double min) {
       [min](std::string& text) -> std::string {
         double value = 0;
         if (!CLI::detail::lexical_cast(text, value)) return "'" + text + "' is not a number";
-        return value > min && std::isfinite(value) ? std::string() : "must be > " + number_text(min) + ", got " + text;
+        if (!(value > min)) return "must be > " + number_text(min) + ", got " + text;
+        return below_json_limit(value, text);
       },
       "> " + number_text(min));
 }

@@ -196,19 +196,14 @@ bool path_exists(const std::string& path) {
   return fs::exists(path, ec);
 }
 
-namespace {
-
 void check_json_numbers(const nlohmann::json& j, const std::string& source) {
-  constexpr double kLimit = 2147483648.0;  // 2^31
   if (j.is_number_float()) {
     const double v = j.get<double>();
-    check_input(v > -kLimit && v < kLimit, source + ": the number " + j.dump() + " is out of range (|x| < 2^31)");
+    check_input(v > -kJsonNumberLimit && v < kJsonNumberLimit, source + ": the number " + j.dump() + " is out of range (|x| < 2^31)");
   } else if (j.is_structured()) {
     for (const auto& item : j) check_json_numbers(item, source);
   }
 }
-
-}  // namespace
 
 nlohmann::json parse_json(const std::string& text, const std::string& source) {
   nlohmann::json j;

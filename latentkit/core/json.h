@@ -13,4 +13,12 @@ namespace latentkit {
 /// ours needs such a number.
 nlohmann::json parse_json(const std::string& text, const std::string& source);
 
+/// The bound parse_json puts on floats (2^31). The CLI refuses option values at or beyond it,
+/// so that every number a run folder stores reads back.
+constexpr double kJsonNumberLimit = 2147483648.0;
+
+/// Throws a bad-input Error naming source when j holds a float parse_json would refuse: a
+/// writer checks with it that what it writes reads back.
+void check_json_numbers(const nlohmann::json& j, const std::string& source);
+
 }  // namespace latentkit

@@ -11,6 +11,7 @@
 #include <ATen/autocast_mode.h>
 
 #include "latentkit/core/error.h"
+#include "latentkit/core/json.h"
 #include "latentkit/core/files.h"
 #include "latentkit/core/plot.h"
 #include "latentkit/core/progress.h"
@@ -254,7 +255,9 @@ TrainSummary run_training(const TrainLoopOptions& options, TrainTask& task, bool
       for (const auto& d : task.derived_values(means)) point.push_back(d);
       add_point(row["step"].get<int64_t>(), point);
     }
-    write_json(run + "/config.json", task.config(o));  // on resume: records an extended --epochs
+    const nlohmann::json config = task.config(o);
+    check_json_numbers(config, "the options");  // the CLI's checks keep them in range; this catches the rest
+    write_json(run + "/config.json", config);  // on resume: records an extended --epochs
   }
   if (job.is_main()) {
     std::fprintf(stderr, "training %s, %lld steps/epoch, batch %lld, %d thread%s, %s%s\n", task.describe().c_str(),

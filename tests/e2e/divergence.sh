@@ -18,11 +18,18 @@ for name in dcgan vae ddpm pix2pix classifier; do
   run="$WORK/$name"
   resume=(train --resume --out "$run")
   [ "$name" = classifier ] && resume=(classifier train --resume --out "$run")
-  # Six good steps, then a learning rate of 1e15 from step 7: the loss is not finite within a
-  # step or two.
+  # Six good steps, then a learning rate of 1e9 from step 7: the loss is not finite within a
+  # step or two. (1e15 is refused: config.json keeps numbers below 2^31.)
   # shellcheck disable=SC2086
   "$LATENTKIT" ${runs[$name]} --max-steps 6 --out "$run" 2> "$run.log" || fail "$name: the first 6 steps exited $?"
-  "$LATENTKIT" "${resume[@]}" --max-steps 20 --lr 1e15 2> "$run-diverged.log"
+  "$LATENTKIT" "${resume[@]}" --max-steps 20 --lr 1e15 2> "$run-refused.log"
+  rc=$?
+  [ "$rc" = 2 ] && grep -q "must be below 2147483648" "$run-refused.log" ||
+    fail "$name: --lr 1e15 exits 2 with the limit, got $rc: $(tail -1 "$run-refused.log")"
+  # DCGAN's BatchNorm rescales what 1e9 does to its weights: its losses grow to about 1e20 but
+  # stay finite, so no rate the CLI accepts makes it diverge; pix2pix covers the GAN losses.
+  [ "$name" = dcgan ] && continue
+  "$LATENTKIT" "${resume[@]}" --max-steps 20 --lr 1e9 2> "$run-diverged.log"
   rc=$?
   msg=$(grep "^error:" "$run-diverged.log")
   [ "$rc" = 1 ] || fail "$name: a diverged run exits 1, got $rc: $msg"

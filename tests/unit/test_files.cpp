@@ -8,11 +8,14 @@
 #include <random>
 
 #include "latentkit/core/error.h"
+#include "latentkit/core/json.h"
+#include "tests/unit/test_util.h"
 
 namespace latentkit {
 namespace {
 
 namespace fs = std::filesystem;
+using test_util::expect_error;
 
 class FilesTest : public ::testing::Test {
  protected:
@@ -112,6 +115,14 @@ TEST_F(FilesTest, ReadJsonParseErrorNamesTheFile) {
     EXPECT_NE(message.find(target), std::string::npos) << message;
     EXPECT_NE(message.find("not valid JSON"), std::string::npos) << message;
   }
+}
+
+TEST_F(FilesTest, ParseJsonBoundsFloatsAt2To31) {
+  EXPECT_EQ(parse_json("[2147483647.5, -2147483647.5]", "t").size(), 2u);
+  expect_error([] { parse_json("{\"a\": [1, 2147483648.0]}", "t"); }, {"t: the number 2147483648.0 is out of range"});
+  expect_error([] { parse_json("-4.7e39", "t"); }, {"out of range"});
+  // Integers are nlohmann's own (int64/uint64), whose casts are defined: only floats are bounded.
+  EXPECT_EQ(parse_json("9007199254740993", "t").get<int64_t>(), 9007199254740993);
 }
 
 TEST_F(FilesTest, AppendJsonlAppendsLines) {

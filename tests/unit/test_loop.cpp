@@ -183,6 +183,16 @@ TEST(Loop, DivergenceNamesTheLastGoodCheckpointAndPointsLatestAtIt) {
   expect_error([&] { run_training(p, early, false); }, {"diverged at step 1", "no good checkpoint", "--lr 0.01"});
 }
 
+TEST(Loop, AnOptionConfigJsonCouldNotReadBackIsRefusedBeforeAnyStep) {
+  TempDir dir;
+  TrainLoopOptions o = toy_options(dir.file("run"));
+  o.lr = 1e15;  // the CLI refuses it; a library caller gets the same answer from the loop
+  ToyTask task;
+  expect_error([&] { run_training(o, task, false); }, {"the options: the number", "out of range (|x| < 2^31)"});
+  EXPECT_FALSE(fs::exists(o.out + "/config.json"));
+  EXPECT_FALSE(fs::exists(o.out + "/train.jsonl"));
+}
+
 TEST(Loop, OptionsRoundTripAndOlderRunsKeepDefaults) {
   TrainLoopOptions o = toy_options("runs/x");
   o.precision = Precision::kBf16;
