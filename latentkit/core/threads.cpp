@@ -26,4 +26,35 @@ int set_threads(int n) {
 
 bool blas_single_threaded() { return g_blas_single; }
 
+SerialThread::SerialThread()
+    : thread_([this] {
+        std::unique_lock<std::mutex> lock(mutex_);
+        for (;;) {
+          wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
+          if (jobs_.empty()) return;  // stopping, and nothing left
+          std::function<void()> job = std::move(jobs_.front());
+          jobs_.pop_front();
+          lock.unlock();
+          job();  // a packaged_task: what it throws goes to its caller
+          lock.lock();
+        }
+      }) {}
+
+SerialThread::~SerialThread() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  thread_.join();
+}
+
+void SerialThread::post(std::function<void()> job) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    jobs_.push_back(std::move(job));
+  }
+  wake_.notify_one();
+}
+
 }  // namespace latentkit

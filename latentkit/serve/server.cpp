@@ -20,6 +20,7 @@
 #include <deque>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <sstream>
 #include <thread>
 
@@ -564,6 +565,10 @@ nlohmann::json EditorService::axes_info() const {
 }
 
 nlohmann::json EditorService::generate(const nlohmann::json& request) {
+  return model_thread_.run([&] { return generate_here(request); });
+}
+
+nlohmann::json EditorService::generate_here(const nlohmann::json& request) {
   const auto start = std::chrono::steady_clock::now();
   check_input(request.is_object(), "the request body must be a JSON object");
   for (const auto& [key, value] : request.items()) {
@@ -657,7 +662,6 @@ nlohmann::json EditorService::generate(const nlohmann::json& request) {
   torch::Tensor edited = apply_moves(axes_, z, moves, locks);
   torch::Tensor image;
   {
-    std::lock_guard<std::mutex> lock(decode_mutex_);
     torch::NoGradGuard no_grad;
     if (diffusion_) diffusion_->set_decode(sampler, steps, guidance);
     image = generator_->decode(edited, labels)[0];
@@ -821,32 +825,35 @@ nlohmann::json PaintService::palette_info() const {
 }
 
 nlohmann::json PaintService::example(int64_t seed) {
+  return model_thread_.run([&] { return example_here(seed); });
+}
+
+nlohmann::json PaintService::paint(const nlohmann::json& request) {
+  return model_thread_.run([&] { return paint_here(request); });
+}
+
+nlohmann::json PaintService::example_here(int64_t seed) {
   const int64_t s = model_.options.image_size();
-  torch::Tensor map;
-  int64_t count = 0;
-  {
-    std::lock_guard<std::mutex> lock(examples_mutex_);
-    if (!examples_.defined()) {
-      const std::string config = run_ + "/config.json";
-      try {
-        DataOptions data = data_options_from_json(read_json(config).at("data"), config);
-        data.split = "test";
-        data.limit = data.limit > 0 ? std::min(data.limit, kMaxExamples) : kMaxExamples;
-        Dataset test = load_dataset(data);
-        ensure_maps(test);
-        check_input(test.map_palette == palette_->name, "its maps are in the " + test.map_palette +
-                                                            " palette, the model's in " + palette_->name);
-        check_input(test.size() > 0, "its test split is empty");
-        examples_ = test.maps.size(1) == s ? test.maps : resize_maps(test.maps, s);
-      } catch (const std::exception& e) {
-        // Not the request's fault: the run's data is missing or foreign on this machine.
-        throw Error("example maps come from " + config + "'s data (test split), which cannot be loaded: " + e.what(),
-                    ErrorKind::kInternal);
-      }
+  if (!examples_.defined()) {
+    const std::string config = run_ + "/config.json";
+    try {
+      DataOptions data = data_options_from_json(read_json(config).at("data"), config);
+      data.split = "test";
+      data.limit = data.limit > 0 ? std::min(data.limit, kMaxExamples) : kMaxExamples;
+      Dataset test = load_dataset(data);
+      ensure_maps(test);
+      check_input(test.map_palette == palette_->name, "its maps are in the " + test.map_palette +
+                                                          " palette, the model's in " + palette_->name);
+      check_input(test.size() > 0, "its test split is empty");
+      examples_ = test.maps.size(1) == s ? test.maps : resize_maps(test.maps, s);
+    } catch (const std::exception& e) {
+      // Not the request's fault: the run's data is missing or foreign on this machine.
+      throw Error("example maps come from " + config + "'s data (test split), which cannot be loaded: " + e.what(),
+                  ErrorKind::kInternal);
     }
-    count = examples_.size(0);
-    map = examples_[seed % count];
   }
+  const int64_t count = examples_.size(0);
+  const torch::Tensor map = examples_[seed % count];
   const torch::Tensor ids = map.to(torch::kInt64).contiguous();
   const int64_t* p = ids.data_ptr<int64_t>();
   return {{"map", std::vector<int64_t>(p, p + ids.numel())},
@@ -855,7 +862,7 @@ nlohmann::json PaintService::example(int64_t seed) {
           {"size", s}};
 }
 
-nlohmann::json PaintService::paint(const nlohmann::json& request) {
+nlohmann::json PaintService::paint_here(const nlohmann::json& request) {
   const auto start = std::chrono::steady_clock::now();
   const int64_t s = model_.options.image_size(), classes = model_.options.classes();
   const std::string side = std::to_string(s) + "x" + std::to_string(s);
@@ -900,10 +907,7 @@ nlohmann::json PaintService::paint(const nlohmann::json& request) {
   torch::Generator rng = make_rng(static_cast<uint64_t>(seed));
   const torch::Tensor z = torch::randn({n, model_.options.latent_dim()}, rng);
   torch::Tensor images;
-  {
-    std::lock_guard<std::mutex> lock(generate_mutex_);
-    images = spade_generate(*model_.net, map.expand({n, s, s}), z);
-  }
+  images = spade_generate(*model_.net, map.expand({n, s, s}), z);
   std::vector<std::string> pngs;
   for (int64_t i = 0; i < n; ++i) {
     pngs.push_back("data:image/png;base64," + base64_encode(encode_png(tensor_to_image(images[i]))));

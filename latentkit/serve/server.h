@@ -6,12 +6,12 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "latentkit/core/threads.h"
 #include "latentkit/data/labelmaps.h"
 #include "latentkit/models/generator.h"
 #include "latentkit/models/spade.h"
@@ -81,15 +81,18 @@ class EditorService {
   nlohmann::json model_info() const;
   nlohmann::json axes_info() const;
   /// The POST /api/v1/generate body -> its reply JSON. Throws Error (bad input) on a bad request.
+  /// Runs on the service's model thread, one request at a time.
   nlohmann::json generate(const nlohmann::json& request);
 
  private:
+  nlohmann::json generate_here(const nlohmann::json& request);
+
   std::unique_ptr<Generator> generator_;
   AxisSet axes_;
   std::string run_;
   std::vector<std::string> class_names_;
   DdpmModel* diffusion_ = nullptr;  // the generator, when it is a diffusion model (ddpm, cddpm, t2i)
-  std::mutex decode_mutex_;
+  SerialThread model_thread_;       // every request's LibTorch work, one at a time
 };
 
 /// GauGAN's paint demo for a spade run: paint a label map in the page, see what the model
@@ -112,6 +115,7 @@ class PaintService {
   /// GET /api/paint/palette: size, palette, classes (index, name, color), latent_dim.
   nlohmann::json palette_info() const;
   /// GET /api/paint/example?seed=K: {"map": [S*S ids], "index": K mod M, "count": M, "size": S}.
+  /// Like paint, runs on the service's model thread.
   nlohmann::json example(int64_t seed);
   /// The POST /api/paint body -> {"images": [PNG data URLs], "ms": ...}. Throws Error (bad input).
   nlohmann::json paint(const nlohmann::json& request);
@@ -120,12 +124,14 @@ class PaintService {
   const SpadeRun& model() const { return model_; }
 
  private:
+  nlohmann::json example_here(int64_t seed);
+  nlohmann::json paint_here(const nlohmann::json& request);
+
   std::string run_;
   SpadeRun model_;
   const MapPalette* palette_ = nullptr;
-  std::mutex generate_mutex_;
-  std::mutex examples_mutex_;
   torch::Tensor examples_;  // uint8 [M, S, S]; undefined until the first example request
+  SerialThread model_thread_;  // example and paint, one at a time
 };
 
 /// Serves the paint page and /api/paint until SIGINT / SIGTERM, as serve_editor does; bodies
