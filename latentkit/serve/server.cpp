@@ -906,8 +906,7 @@ nlohmann::json PaintService::paint_here(const nlohmann::json& request) {
   // The latents `generate --mask map.png --seed K --n N` draws, so the page and the CLI agree.
   torch::Generator rng = make_rng(static_cast<uint64_t>(seed));
   const torch::Tensor z = torch::randn({n, model_.options.latent_dim()}, rng);
-  torch::Tensor images;
-  images = spade_generate(*model_.net, map.expand({n, s, s}), z);
+  const torch::Tensor images = spade_generate(*model_.net, map.expand({n, s, s}), z);
   std::vector<std::string> pngs;
   for (int64_t i = 0; i < n; ++i) {
     pngs.push_back("data:image/png;base64," + base64_encode(encode_png(tensor_to_image(images[i]))));
