@@ -689,13 +689,8 @@ HttpReply EditorService::handle(const std::string& method, const std::string& pa
       if (method == "GET" && path == "/api/v1/axes") return json_reply(200, axes_info());
       if (path == "/api/v1/generate") {
         if (method != "POST") return error_reply(405, "use POST for /api/v1/generate");
-        nlohmann::json request;
-        try {
-          request = parse_json(body, "malformed JSON in the request body");
-        } catch (const Error& e) {  // syntax, or a number out of range
-          return error_reply(400, e.what());
-        }
-        return json_reply(200, generate(request));
+        // A syntax error or a number out of range is a bad-input Error: 400, below.
+        return json_reply(200, generate(parse_json(body, "malformed JSON in the request body")));
       }
       return error_reply(404, "no such API path: " + method + " " + path +
                                   " (try GET /api/v1/model, GET /api/v1/axes, POST /api/v1/generate)");
